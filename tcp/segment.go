@@ -1,6 +1,10 @@
 package tcp
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/sluicenet/sluice/wire"
+)
 
 // Flags are the TCP control bits (RFC 9293 §3.1, RFC 3168 for ECE/CWR).
 type Flags uint8
@@ -36,26 +40,15 @@ func (f Flags) String() string {
 	return b.String()
 }
 
-// SACKBlock is one block of a SACK option (RFC 2018 §3): octets
-// [Left, Right) have been received.
-type SACKBlock struct{ Left, Right Seq }
+// Options are the parsed TCP options (wire.TCPOptions): one struct from the
+// parser to the engine and back to the encoder, no copy in between.
+type Options = wire.TCPOptions
 
-// MaxSACKBlocks is the most blocks one option can carry (4 without
-// timestamps, 3 with them; RFC 2018 §3).
-const MaxSACKBlocks = 4
+// SACKBlock is one SACK block; its edges are sequence numbers (use Seq(b.Left)).
+type SACKBlock = wire.SACKBlock
 
-// Options are the TCP options sluice understands, already parsed.
-// Absent options have their Has* flag false (MSS 0 means absent).
-type Options struct {
-	MSS           uint16 // RFC 9293 §3.7.1; 0 = absent
-	HasWScale     bool   // RFC 7323 §2
-	WScale        uint8  // shift count, at most 14
-	SACKPermitted bool   // RFC 2018 §2
-	HasTS         bool   // RFC 7323 §3
-	TSVal, TSEcr  uint32
-	NumSACK       uint8 // number of valid entries in SACK
-	SACK          [MaxSACKBlocks]SACKBlock
-}
+// MaxSACKBlocks is the most blocks one SACK option can carry.
+const MaxSACKBlocks = wire.MaxSACKBlocks
 
 // Segment is a TCP segment as the engine sees it: header fields in host
 // order, options parsed, payload in place. Addresses and ports live in the
