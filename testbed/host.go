@@ -1,0 +1,60 @@
+package testbed
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"runtime"
+
+	"github.com/vishvananda/netns"
+)
+
+// Do runs fn on a locked OS thread inside h's namespace and returns its
+// error. Sockets opened and XDP programs attached in fn stay in that
+// namespace after fn returns. Goroutines fn starts run in the caller's
+// namespace, not h's. The thread is discarded if it cannot switch back.
+func (h *Host) Do(fn func() error) error {
+	c := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			c <- err
+			return
+		}
+		defer orig.Close()
+		if err := netns.Set(h.ns); err != nil {
+			c <- fmt.Errorf("enter netns %s: %w", h.Name, err)
+			return
+		}
+		var ferr error
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					ferr = fmt.Errorf("panic in %s: %v", h.Name, r)
+				}
+			}()
+			ferr = fn()
+		}()
+		if netns.Set(orig) == nil {
+			runtime.UnlockOSThread()
+		}
+		c <- ferr
+	}()
+	return <-c
+}
+
+// Command returns a command that runs inside h's namespace
+// (`ip netns exec`).
+func (h *Host) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", h.Name, name}, args...)...)
+}
+
+// Exec runs a command inside h's namespace and returns its combined output.
+func (h *Host) Exec(ctx context.Context, name string, args ...string) (string, error) {
+	out, err := h.Command(ctx, name, args...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s in %s: %w: %s", name, h.Name, err, out)
+	}
+	return string(out), nil
+}
