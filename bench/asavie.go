@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	"github.com/asavie/xdp"
+	"golang.org/x/sys/unix"
+
+	"github.com/sluicenet/sluice/testbed"
+)
+
+// asavieReflector drives github.com/asavie/xdp v0.3.3 the way its package
+// documentation does (Fill, Poll, Receive, Transmit), with rings and UMEM
+// the same size as the afxdp reflector's.
+type asavieReflector struct {
+	prog    *xdp.Program
+	xsk     *xdp.Socket
+	ifindex int
+	host    *testbed.Host
+}
+
+func (a *asavieReflector) name() string { return "asavie/xdp" }
+
+func (a *asavieReflector) open(h *testbed.Host) error {
+	xdp.DefaultXdpFlags = unix.XDP_FLAGS_DRV_MODE
+	prog, err := xdp.NewProgram(1)
+	if err != nil {
+		return fmt.Errorf("asavie/xdp program: %w", err)
+	}
+	if err := prog.Attach(h.Ifindex); err != nil {
+		prog.Close()
+		return fmt.Errorf("asavie/xdp attach: %w", err)
+	}
+	opts := xdp.SocketOptions{NumFrames: reflectorFramesInUMEM, FrameSize: 2048,
+		FillRingNumDescs: reflectorRing, CompletionRingNumDescs: reflectorRing,
+		RxRingNumDescs: reflectorRing, TxRingNumDescs: reflectorRing}
+	xsk, err := xdp.NewSocket(h.Ifindex, 0, &opts)
+	if err != nil {
+		prog.Detach(h.Ifindex)
+		prog.Close()
+		return fmt.Errorf("asavie/xdp socket: %w", err)
+	}
+	if err := prog.Register(0, xsk.FD()); err != nil {
+		xsk.Close()
+		prog.Detach(h.Ifindex)
+		prog.Close()
+		return fmt.Errorf("asavie/xdp register: %w", err)
+	}
+	a.prog, a.xsk, a.ifindex = prog, xsk, h.Ifindex
+	// Detach later needs the namespace: keep a host to re-enter it.
+	a.host = h
+	return nil
+}
+
+func (a *asavieReflector) loop(stop <-chan struct{}, n *atomic.Uint64) error {
+	for {
+		select {
+		case <-stop:
+			return nil
+		default:
+		}
+		a.xsk.Fill(a.xsk.GetDescs(a.xsk.NumFreeFillSlots()))
+		numRx, _, err := a.xsk.Poll(1)
+		if err != nil {
+			return err
+		}
+		rx := a.xsk.Receive(numRx)
+		for _, d := range rx {
+			reflect(a.xsk.GetFrame(d))
+		}
+		n.Add(uint64(a.xsk.Transmit(rx)))
+	}
+}
+
+func (a *asavieReflector) close() error {
+	var first error
+	if a.xsk != nil {
+		first = a.xsk.Close()
+	}
+	if a.prog != nil {
+		a.host.Do(func() error { return a.prog.Detach(a.ifindex) })
+		if err := a.prog.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	*a = asavieReflector{}
+	return first
+}
+
+// Ring and UMEM sizes both reflectors use.
+const (
+	reflectorRing         = 2048
+	reflectorFramesInUMEM = 4 * reflectorRing
+)

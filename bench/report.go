@@ -1,0 +1,113 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// Machine describes where the numbers were measured.
+type Machine struct {
+	Kernel string `json:"kernel"`
+	CPUs   int    `json:"cpus"`
+	Model  string `json:"cpu_model"`
+	Go     string `json:"go"`
+}
+
+func describeMachine() Machine {
+	m := Machine{CPUs: runtime.NumCPU(), Go: runtime.Version()}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.Model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return m
+}
+
+// median of the runs (the mean of the middle two for an even count).
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// ratioPairs says which implementations each one is compared against; the
+// first of each pair is the one being judged.
+var ratioPairs = [][2]string{
+	{"afxdp", "asavie/xdp"},
+}
+
+func ratios(rs []Result) []Ratio {
+	var out []Ratio
+	find := func(w, m, impl string) (Result, bool) {
+		for _, r := range rs {
+			if r.Workload == w && r.Metric == m && r.Impl == impl {
+				return r, true
+			}
+		}
+		return Result{}, false
+	}
+	for _, r := range rs {
+		for _, p := range ratioPairs {
+			if r.Impl != p[0] {
+				continue
+			}
+			if o, ok := find(r.Workload, r.Metric, p[1]); ok && o.Value != 0 {
+				out = append(out, Ratio{Workload: r.Workload, Metric: r.Metric, Of: p[0], To: p[1], Value: r.Value / o.Value})
+			}
+		}
+	}
+	return out
+}
+
+func printTable(w io.Writer, rep Report) {
+	fmt.Fprintf(w, "\nsluice bench — %s, %d CPUs (%s), %s, short=%v\n\n", rep.Machine.Kernel, rep.Machine.CPUs, rep.Machine.Model, rep.Machine.Go, rep.Short)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "workload\timpl\tmetric\tmedian\tunit\truns\tnote")
+	for _, r := range rep.Results {
+		runs := make([]string, len(r.Runs))
+		for i, v := range r.Runs {
+			runs[i] = human(v)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Workload, r.Impl, r.Metric, human(r.Value), r.Unit, strings.Join(runs, " "), r.Note)
+	}
+	tw.Flush()
+	if len(rep.Ratios) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "workload\tmetric\tratio\tvalue")
+		for _, r := range rep.Ratios {
+			fmt.Fprintf(tw, "%s\t%s\t%s / %s\t%.2fx\n", r.Workload, r.Metric, r.Of, r.To, r.Value)
+		}
+		tw.Flush()
+	}
+	fmt.Fprintln(w)
+}
+
+// human formats a figure with a k/M suffix.
+func human(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1fk", v/1e3)
+	default:
+		return fmt.Sprintf("%.3g", v)
+	}
+}
