@@ -2,6 +2,8 @@
 // ICMP, TCP header and options, and Internet checksums. No allocation, no I/O.
 package wire
 
+import "encoding/binary"
+
 // SACKBlock is one block of a SACK option (RFC 2018 §3): octets
 // [Left, Right) have been received. Edges are sequence numbers.
 type SACKBlock struct{ Left, Right uint32 }
@@ -22,4 +24,171 @@ type TCPOptions struct {
 	TSVal, TSEcr  uint32
 	NumSACK       uint8 // number of valid entries in SACK
 	SACK          [MaxSACKBlocks]SACKBlock
+}
+
+// TCP option kinds (IANA; RFC 9293 §3.2, RFC 7323, RFC 2018).
+const (
+	TCPOptEOL           = 0
+	TCPOptNOP           = 1
+	TCPOptMSS           = 2
+	TCPOptWScale        = 3
+	TCPOptSACKPermitted = 4
+	TCPOptSACK          = 5
+	TCPOptTimestamps    = 8
+
+	// MaxWScale is the largest shift RFC 7323 §2.3 allows; a larger
+	// received value is used as 14.
+	MaxWScale = 14
+)
+
+// ParseTCPOptions decodes the option list b (the octets between the fixed
+// header and the data offset) into o, which it clears first.
+//
+// RFC 9293 §3.1: EOL ends the list, NOP is one octet, every other option
+// has a length octet that counts kind and length. Unknown kinds are
+// skipped by length (RFC 9293 §3.2 MUST-6/7). The list is rejected
+// (DropBadOptions) when a length is < 2 or runs past the list, or a known
+// kind has the wrong length: MSS 4, WS 3, SACK-permitted 2, timestamps 10,
+// SACK 2+8n with 1 <= n <= 4. A repeated option overwrites the earlier one.
+func ParseTCPOptions(b []byte, o *TCPOptions) error {
+	*o = TCPOptions{}
+	for i := 0; i < len(b); {
+		kind := b[i]
+		switch kind {
+		case TCPOptEOL:
+			return nil
+		case TCPOptNOP:
+			i++
+			continue
+		}
+		if i+1 >= len(b) {
+			return DropBadOptions
+		}
+		l := int(b[i+1])
+		if l < 2 || i+l > len(b) {
+			return DropBadOptions
+		}
+		v := b[i+2 : i+l]
+		switch kind {
+		case TCPOptMSS:
+			if l != 4 {
+				return DropBadOptions
+			}
+			o.MSS = binary.BigEndian.Uint16(v)
+		case TCPOptWScale:
+			if l != 3 {
+				return DropBadOptions
+			}
+			o.HasWScale, o.WScale = true, min(v[0], MaxWScale)
+		case TCPOptSACKPermitted:
+			if l != 2 {
+				return DropBadOptions
+			}
+			o.SACKPermitted = true
+		case TCPOptTimestamps:
+			if l != 10 {
+				return DropBadOptions
+			}
+			o.HasTS = true
+			o.TSVal = binary.BigEndian.Uint32(v)
+			o.TSEcr = binary.BigEndian.Uint32(v[4:])
+		case TCPOptSACK:
+			n := (l - 2) / 8
+			if (l-2)%8 != 0 || n < 1 || n > MaxSACKBlocks {
+				return DropBadOptions
+			}
+			o.NumSACK = uint8(n)
+			for k := range n {
+				o.SACK[k] = SACKBlock{
+					Left:  binary.BigEndian.Uint32(v[8*k:]),
+					Right: binary.BigEndian.Uint32(v[8*k+4:]),
+				}
+			}
+		}
+		i += l
+	}
+	return nil
+}
+
+// tcpOptLayout returns the encoded length of o without SACK blocks and the
+// number of SACK blocks that fit in the remaining option space.
+func tcpOptLayout(o *TCPOptions) (fixed, nsack int) {
+	if o.MSS != 0 {
+		fixed += 4
+	}
+	if o.HasTS {
+		fixed += 12 // NOP NOP TS, or SACK-permitted TS
+	} else if o.SACKPermitted {
+		fixed += 4 // NOP NOP SACK-permitted
+	}
+	if o.HasWScale {
+		fixed += 4 // NOP WS
+	}
+	nsack = min(int(o.NumSACK), MaxSACKBlocks, (TCPMaxOptionsLen-fixed-4)/8)
+	return fixed, max(nsack, 0)
+}
+
+// TCPOptionsLen is the number of octets PutTCPOptions writes for o: a
+// multiple of 4, at most TCPMaxOptionsLen.
+func TCPOptionsLen(o *TCPOptions) int {
+	f, n := tcpOptLayout(o)
+	if n > 0 {
+		f += 4 + 8*n
+	}
+	return f
+}
+
+// PutTCPOptions encodes o into b and returns the length written
+// (TCPOptionsLen(o)), or 0 and writes nothing if b is shorter than that.
+//
+// The layout is Linux's (tcp_options_write), which keeps every multi-octet
+// field 4-byte aligned: MSS; then timestamps preceded by SACK-permitted
+// (kind 4, length 2) when both are sent, or by NOP NOP; SACK-permitted
+// alone as NOP NOP SACK-permitted; NOP WS; NOP NOP SACK blocks. SACK blocks
+// that do not fit in 40 octets are dropped from the end (the first block
+// reports the most recent segment, RFC 2018 §4, so it is kept). Window
+// scale is clamped to 14.
+func PutTCPOptions(b []byte, o *TCPOptions) int {
+	fixed, nsack := tcpOptLayout(o)
+	total := fixed
+	if nsack > 0 {
+		total += 4 + 8*nsack
+	}
+	if len(b) < total {
+		return 0
+	}
+	i := 0
+	if o.MSS != 0 {
+		b[0], b[1] = TCPOptMSS, 4
+		binary.BigEndian.PutUint16(b[2:], o.MSS)
+		i = 4
+	}
+	if o.HasTS {
+		if o.SACKPermitted {
+			b[i], b[i+1] = TCPOptSACKPermitted, 2
+		} else {
+			b[i], b[i+1] = TCPOptNOP, TCPOptNOP
+		}
+		b[i+2], b[i+3] = TCPOptTimestamps, 10
+		binary.BigEndian.PutUint32(b[i+4:], o.TSVal)
+		binary.BigEndian.PutUint32(b[i+8:], o.TSEcr)
+		i += 12
+	} else if o.SACKPermitted {
+		b[i], b[i+1], b[i+2], b[i+3] = TCPOptNOP, TCPOptNOP, TCPOptSACKPermitted, 2
+		i += 4
+	}
+	if o.HasWScale {
+		b[i], b[i+1], b[i+2], b[i+3] = TCPOptNOP, TCPOptWScale, 3, min(o.WScale, MaxWScale)
+		i += 4
+	}
+	if nsack > 0 {
+		b[i], b[i+1], b[i+2], b[i+3] = TCPOptNOP, TCPOptNOP, TCPOptSACK, byte(2+8*nsack)
+		i += 4
+		for k := range nsack {
+			binary.BigEndian.PutUint32(b[i:], o.SACK[k].Left)
+			binary.BigEndian.PutUint32(b[i+4:], o.SACK[k].Right)
+			i += 8
+		}
+	}
+	return i
 }
