@@ -48,6 +48,8 @@ func TestParseFrameDrops(t *testing.T) {
 		{"udp", v4(func(b []byte) []byte { b[23] = ProtoUDP; return b }, true), DropNotTCP},
 		{"multicast dst", v4(func(b []byte) []byte { b[30] = 224; return b }, true), DropBadAddress},
 		{"broadcast src", v4(func(b []byte) []byte { copy(b[26:30], []byte{255, 255, 255, 255}); return b }, true), DropBadAddress},
+		{"loopback src", v4(func(b []byte) []byte { copy(b[26:30], []byte{127, 0, 0, 1}); return b }, true), DropBadAddress},
+		{"v6 mapped src", v6(func(b []byte) []byte { clear(b[22:38]); b[32], b[33] = 0xff, 0xff; return b }, true), DropBadAddress},
 		{"zero src", v4(func(b []byte) []byte { copy(b[26:30], []byte{0, 0, 0, 0}); return b }, true), DropBadAddress},
 		{"tcp doff 4", v4(func(b []byte) []byte { b[46] = 0x40; return b }, true), DropBadTCPHeader},
 		{"tcp doff beyond", v4(func(b []byte) []byte { b[46] = 0xf0; return b }, true), DropBadTCPHeader},

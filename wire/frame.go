@@ -54,8 +54,10 @@ const (
 // Drops: DropTruncated, DropNotIP, DropBadIPVersion, DropBadIPHeader,
 // DropBadLength, DropBadIPChecksum, DropFragment (sluice does no
 // reassembly), DropNotTCP, DropBadAddress (source multicast, broadcast,
-// class E or unspecified; destination multicast/broadcast: TCP is
-// unicast, RFC 9293 §3.10.7.2), DropTooManyExtHeaders, DropBadTCPHeader,
+// class E, loopback or unspecified; destination multicast/broadcast: TCP
+// is unicast, RFC 9293 §3.10.7.2; IPv4-mapped addresses in IPv6 headers,
+// which Linux's tcp_v6_conn_request drops too, RFC 4291 §2.5.5.2),
+// DropTooManyExtHeaders, DropBadTCPHeader,
 // DropBadTCPChecksum, DropBadOptions.
 //
 // No length field is trusted: every offset is checked against len(b), and
@@ -91,7 +93,7 @@ func ParseFrameFlags(b []byte, f *Frame, fl ParseFlags) error {
 		if p.Protocol() != ProtoTCP {
 			return DropNotTCP
 		}
-		if s, d := p[12], p[16]; s >= 224 || d >= 224 || s == 0 {
+		if s, d := p[12], p[16]; s >= 224 || d >= 224 || s == 0 || s == 127 {
 			return DropBadAddress
 		}
 		seg = p[hl:]
@@ -120,7 +122,8 @@ func ParseFrameFlags(b []byte, f *Frame, fl ParseFlags) error {
 		if nh != ProtoTCP {
 			return DropNotTCP
 		}
-		if p[8] == 0xff || p[24] == 0xff || f.Src.IsUnspecified() {
+		if p[8] == 0xff || p[24] == 0xff || f.Src.IsUnspecified() || f.Src.IsLoopback() ||
+			f.Src.Is4In6() || f.Dst.Is4In6() {
 			return DropBadAddress
 		}
 		seg = p[off:]

@@ -30,11 +30,11 @@ func v6WithExt(kinds []uint8, bodies [][]byte, proto uint8, tail []byte) IPv6 {
 }
 
 func TestWalkIPv6Ext(t *testing.T) {
-	opt8 := []byte{0, 1, 4, 0, 0, 0, 0}                        // len 0 → 8 octets
-	rt := []byte{0, 4, 0, 0, 0, 0, 0}                           // type 4 (SRH), segments left 0
-	rtLeft := []byte{0, 4, 1, 0, 0, 0, 0}                       // segments left 1
+	opt8 := []byte{0, 1, 4, 0, 0, 0, 0}                       // len 0 → 8 octets
+	rt := []byte{0, 4, 0, 0, 0, 0, 0}                         // type 4 (SRH), segments left 0
+	rtLeft := []byte{0, 4, 1, 0, 0, 0, 0}                     // segments left 1
 	ah := []byte{1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0} // len 1 → 12 octets... padded below
-	ah = ah[:15]                                                // 16-octet AH: (2+2)*4
+	ah = ah[:15]                                              // 16-octet AH: (2+2)*4
 	ah[0] = 2
 	frag := []byte{0, 0, 0, 0, 0, 0, 9}
 	fragLater := []byte{0, 0, 0x10, 0, 0, 0, 9} // offset 16 octets (2 units), M=0
