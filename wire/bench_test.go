@@ -1,0 +1,161 @@
+package wire
+
+import (
+	"net/netip"
+	"testing"
+)
+
+func dataSpec(v6 bool) *TCPFrameSpec {
+	s := &TCPFrameSpec{
+		SrcMAC: MAC{2, 0, 0, 0, 0, 2}, DstMAC: MAC{2, 0, 0, 0, 0, 1},
+		Src: netip.MustParseAddr("198.18.0.2"), Dst: netip.MustParseAddr("198.18.0.1"),
+		SrcPort: 40000, DstPort: 80, Seq: 1, Ack: 2, Flags: TCPFlagACK | TCPFlagPSH, Window: 502,
+		Options: TCPOptions{HasTS: true, TSVal: 1, TSEcr: 2},
+	}
+	if v6 {
+		s.Src, s.Dst = netip.MustParseAddr("2001:2::2"), netip.MustParseAddr("2001:2::1")
+	}
+	return s
+}
+
+func dataFrame(tb testing.TB, v6 bool, payload int) []byte {
+	buf := make([]byte, 2048)
+	n, err := BuildTCP(buf, dataSpec(v6), make([]byte, payload))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return buf[:n]
+}
+
+// TestZeroAllocs pins the no-allocation promise for the hot paths,
+// including the error paths (a DropReason in an error does not allocate).
+func TestZeroAllocs(t *testing.T) {
+	good := dataFrame(t, false, 1448)
+	good6 := dataFrame(t, true, 1448)
+	bad := append([]byte(nil), good...)
+	bad[len(bad)-1] ^= 1
+	buf := make([]byte, 2048)
+	payload := make([]byte, 1448)
+	spec := dataSpec(false)
+	var f Frame
+	var o TCPOptions
+	opts := good[54:66]
+	cases := map[string]func(){
+		"ParseFrame v4":   func() { _ = ParseFrame(good, &f) },
+		"ParseFrame v6":   func() { _ = ParseFrame(good6, &f) },
+		"ParseFrame bad":  func() { _ = ParseFrame(bad, &f) },
+		"BuildTCP":        func() { _, _ = BuildTCP(buf, spec, payload) },
+		"Checksum":        func() { _ = Checksum(payload, 0) },
+		"ParseTCPOptions": func() { _ = ParseTCPOptions(opts, &o) },
+		"PutTCPOptions":   func() { _ = PutTCPOptions(buf, &spec.Options) },
+	}
+	for name, fn := range cases {
+		if a := testing.AllocsPerRun(100, fn); a != 0 {
+			t.Errorf("%s: %v allocs/op", name, a)
+		}
+	}
+	if ParseFrame(bad, &f) != DropBadTCPChecksum {
+		t.Fatal("bad frame not rejected")
+	}
+}
+
+func BenchmarkParseFrame(b *testing.B) {
+	for _, c := range []struct {
+		name    string
+		v6      bool
+		payload int
+	}{{"v4-ack", false, 0}, {"v4-1448", false, 1448}, {"v6-1448", true, 1448}} {
+		frame := dataFrame(b, c.v6, c.payload)
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(frame)))
+			var f Frame
+			for b.Loop() {
+				if err := ParseFrame(frame, &f); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	frame := dataFrame(b, false, 1448)
+	b.Run("v4-1448-skipcsum", func(b *testing.B) {
+		b.ReportAllocs()
+		var f Frame
+		for b.Loop() {
+			if err := ParseFrameFlags(frame, &f, SkipL4Checksum); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkBuildTCP(b *testing.B) {
+	buf := make([]byte, 2048)
+	for _, c := range []struct {
+		name    string
+		v6      bool
+		payload int
+	}{{"v4-ack", false, 0}, {"v4-1448", false, 1448}, {"v6-1448", true, 1448}} {
+		spec := dataSpec(c.v6)
+		payload := make([]byte, c.payload)
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(spec.HeaderLen() + c.payload))
+			for b.Loop() {
+				if _, err := BuildTCP(buf, spec, payload); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkChecksum(b *testing.B) {
+	for _, n := range []int{20, 64, 1500, 9000} {
+		data := make([]byte, n)
+		for i := range data {
+			data[i] = byte(i * 7)
+		}
+		b.Run(itoa(n), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(n))
+			for b.Loop() {
+				_ = Checksum(data, 0)
+			}
+		})
+	}
+}
+
+func BenchmarkTCPOptions(b *testing.B) {
+	o := TCPOptions{HasTS: true, TSVal: 1, TSEcr: 2, NumSACK: 3, SACK: [4]SACKBlock{{1, 2}, {3, 4}, {5, 6}}}
+	var enc [40]byte
+	n := PutTCPOptions(enc[:], &o)
+	b.Run("parse", func(b *testing.B) {
+		b.ReportAllocs()
+		var g TCPOptions
+		for b.Loop() {
+			if ParseTCPOptions(enc[:n], &g) != nil {
+				b.Fatal()
+			}
+		}
+	})
+	b.Run("put", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			PutTCPOptions(enc[:], &o)
+		}
+	})
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for ; n > 0; n /= 10 {
+		i--
+		b[i] = byte('0' + n%10)
+	}
+	return string(b[i:])
+}
