@@ -130,3 +130,14 @@ func BuildTCP(b []byte, s *TCPFrameSpec, payload []byte) (int, error) {
 	FinishTCP(b, l)
 	return l.Len, nil
 }
+
+// ReplyTo addresses s as a reply to the received frame f: MACs, addresses
+// and ports swapped, the VLAN tag kept. Replies go to the MAC the flow's
+// frames came from (DESIGN: neighbour resolution), so no ARP/ND lookup is
+// needed on the passive side. TCP fields and options are left to the caller.
+func (s *TCPFrameSpec) ReplyTo(f *Frame) {
+	s.SrcMAC, s.DstMAC = f.Eth.Dst, f.Eth.Src
+	s.HasVLAN, s.VLAN = f.Eth.HasVLAN, f.Eth.VLAN
+	s.Src, s.Dst = f.Dst, f.Src
+	s.SrcPort, s.DstPort = f.DstPort, f.SrcPort
+}

@@ -1,5 +1,3 @@
-// Package wire holds pure codecs over []byte: Ethernet, ARP, IPv4, IPv6,
-// ICMP, TCP header and options, and Internet checksums. No allocation, no I/O.
 package wire
 
 import "encoding/binary"
