@@ -1,6 +1,9 @@
 package wire
 
-import "net/netip"
+import (
+	"encoding/binary"
+	"net/netip"
+)
 
 // DefaultTTL is the TTL / hop limit used when a spec leaves it 0 (Linux's
 // net.ipv4.ip_default_ttl).
@@ -65,50 +68,95 @@ func (s *TCPFrameSpec) HeaderLen() int {
 // DropBadLength (payload too large for one IP datagram), DropNoRoom
 // (b shorter than the frame).
 func PutTCPHeaders(b []byte, s *TCPFrameSpec, payloadLen int) (TCPLayout, error) {
+	// Fields are written directly rather than through the Put* helpers:
+	// this runs once per transmitted segment.
 	var l TCPLayout
 	v4, src, dst, ok := s.v4()
 	if !ok {
 		return l, DropBadAddress
 	}
-	tcpLen := TCPMinHeaderLen + TCPOptionsLen(&s.Options) + payloadLen
-	eth := EthernetHeader{Dst: s.DstMAC, Src: s.SrcMAC, HasVLAN: s.HasVLAN, VLAN: s.VLAN, EtherType: EtherTypeIPv6}
+	optLen := TCPOptionsLen(&s.Options)
+	tcpLen := TCPMinHeaderLen + optLen + payloadLen
 	ipLen := IPv6HeaderLen
 	if v4 {
-		eth.EtherType, ipLen = EtherTypeIPv4, IPv4MinHeaderLen
+		ipLen = IPv4MinHeaderLen
 	}
-	if payloadLen < 0 || tcpLen+ipLen > 0xffff || (!v4 && tcpLen > 0xffff) {
+	if payloadLen < 0 || tcpLen > 0xffff || (v4 && tcpLen+ipLen > 0xffff) {
 		return l, DropBadLength
 	}
-	l.L3Off = eth.Len()
+	l.L3Off = EthernetHeaderLen
+	if s.HasVLAN {
+		l.L3Off += VLANTagLen
+	}
 	l.L4Off = l.L3Off + ipLen
-	l.PayloadOff = l.L4Off + tcpLen - payloadLen
+	l.PayloadOff = l.L4Off + TCPMinHeaderLen + optLen
 	l.Len = l.L4Off + tcpLen
 	if len(b) < l.Len {
 		return TCPLayout{}, DropNoRoom
 	}
-	PutEthernet(b, &eth)
+
+	// Ethernet II, optional 802.1Q tag.
+	copy(b[0:6], s.DstMAC[:])
+	copy(b[6:12], s.SrcMAC[:])
+	et := uint16(EtherTypeIPv6)
+	if v4 {
+		et = EtherTypeIPv4
+	}
+	if s.HasVLAN {
+		binary.BigEndian.PutUint16(b[12:], EtherTypeVLAN)
+		binary.BigEndian.PutUint16(b[14:], s.VLAN)
+	}
+	binary.BigEndian.PutUint16(b[l.L3Off-2:], et)
+
 	ttl := s.TTL
 	if ttl == 0 {
 		ttl = DefaultTTL
 	}
-	if v4 {
-		PutIPv4(b[l.L3Off:], &IPv4Header{
-			TOS: s.TOS, TotalLength: uint16(ipLen + tcpLen), ID: s.IPID,
-			DontFragment: !s.AllowFragment, TTL: ttl, Protocol: ProtoTCP, Src: src, Dst: dst,
-		})
-	} else {
-		PutIPv6(b[l.L3Off:], &IPv6Header{
-			TrafficClass: s.TOS, FlowLabel: s.FlowLabel, PayloadLength: uint16(tcpLen),
-			NextHeader: ProtoTCP, HopLimit: ttl, Src: src, Dst: dst,
-		})
+	var pseudo uint16
+	ip := b[l.L3Off:l.L4Off]
+	if v4 { // RFC 791 §3.1
+		ip[0], ip[1] = 0x45, s.TOS
+		binary.BigEndian.PutUint16(ip[2:], uint16(ipLen+tcpLen))
+		binary.BigEndian.PutUint16(ip[4:], s.IPID)
+		ip[6], ip[7] = 0x40, 0 // DF
+		if s.AllowFragment {
+			ip[6] = 0
+		}
+		ip[8], ip[9], ip[10], ip[11] = ttl, ProtoTCP, 0, 0
+		sa, da := src.As4(), dst.As4()
+		copy(ip[12:16], sa[:])
+		copy(ip[16:20], da[:])
+		// Five 32-bit words, summed without the generic loop.
+		w := uint64(binary.BigEndian.Uint32(ip[0:])) + uint64(binary.BigEndian.Uint32(ip[4:])) +
+			uint64(binary.BigEndian.Uint32(ip[8:]))
+		a := uint64(binary.BigEndian.Uint32(ip[12:])) + uint64(binary.BigEndian.Uint32(ip[16:]))
+		binary.BigEndian.PutUint16(ip[10:], ^fold64(w+a))
+		pseudo = fold64(a + ProtoTCP + uint64(tcpLen))
+	} else { // RFC 8200 §3
+		binary.BigEndian.PutUint32(ip[0:], 6<<28|uint32(s.TOS)<<20|s.FlowLabel&0xfffff)
+		binary.BigEndian.PutUint16(ip[4:], uint16(tcpLen))
+		ip[6], ip[7] = ProtoTCP, ttl
+		sa, da := src.As16(), dst.As16()
+		copy(ip[8:24], sa[:])
+		copy(ip[24:40], da[:])
+		pseudo = fold64(uint64(Checksum(ip[8:40], 0)) + ProtoTCP + uint64(tcpLen))
 	}
-	PutTCPHeader(b[l.L4Off:], &TCPHeader{
-		SrcPort: s.SrcPort, DstPort: s.DstPort, Seq: s.Seq, Ack: s.Ack,
-		Flags: s.Flags, Window: s.Window, Urgent: s.Urgent,
-	}, &s.Options)
-	pseudo := PseudoHeaderSumAddr(ProtoTCP, src, dst, uint32(tcpLen))
+
+	t := TCP(b[l.L4Off:l.PayloadOff])
+	t.SetSrcPort(s.SrcPort)
+	t.SetDstPort(s.DstPort)
+	t.SetSeq(s.Seq)
+	t.SetAck(s.Ack)
+	t[12] = byte((TCPMinHeaderLen+optLen)/4) << 4
+	t[13] = s.Flags
+	t.SetWindow(s.Window)
+	t.SetChecksum(0)
+	t.SetUrgent(s.Urgent)
+	if optLen > 0 {
+		PutTCPOptions(t[TCPMinHeaderLen:], &s.Options)
+	}
 	// The header length is a multiple of 4, so the payload sum chains on.
-	TCP(b[l.L4Off:]).SetChecksum(Checksum(b[l.L4Off:l.PayloadOff], pseudo))
+	t.SetChecksum(Checksum(t, pseudo))
 	return l, nil
 }
 

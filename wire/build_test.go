@@ -43,6 +43,16 @@ func TestBuildTCPErrors(t *testing.T) {
 	if _, err := BuildTCP(buf, s, make([]byte, 65535-20-20-12)); err != nil {
 		t.Fatalf("max v4: %v", err)
 	}
+	s6 := dataSpec(true) // IPv6 Payload Length excludes the fixed header
+	if _, err := BuildTCP(buf, s6, make([]byte, 65535-20-12)); err != nil {
+		t.Fatalf("max v6: %v", err)
+	}
+	if _, err := BuildTCP(buf, s6, make([]byte, 65535-20-11)); !errors.Is(err, DropBadLength) {
+		t.Fatalf("oversize v6: %v", err)
+	}
+	if _, err := PutTCPHeaders(buf, s6, -1); !errors.Is(err, DropBadLength) {
+		t.Fatalf("negative: %v", err)
+	}
 	s.Src, s.Dst = netip.Addr{}, netip.Addr{}
 	if _, err := BuildTCP(buf, s, nil); !errors.Is(err, DropBadAddress) {
 		t.Fatalf("zero addrs: %v", err)

@@ -47,12 +47,13 @@ func Checksum(b []byte, initial uint16) uint16 {
 	return fold64(sum)
 }
 
+// fold64 folds a 64-bit ones' complement accumulator to 16 bits.
 func fold64(s uint64) uint16 {
-	s = (s >> 32) + (s & 0xffffffff)
-	s = (s >> 16) + (s & 0xffff)
-	s = (s >> 16) + (s & 0xffff)
-	s = (s >> 16) + (s & 0xffff)
-	return uint16(s)
+	t, c := bits.Add32(uint32(s>>32), uint32(s), 0)
+	t += c // cannot carry again: with c = 1, t <= 2^32-2
+	u := t>>16 + t&0xffff
+	u = u>>16 + u&0xffff
+	return uint16(u)
 }
 
 // ChecksumCombine adds two ones' complement sums.

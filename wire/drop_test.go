@@ -154,3 +154,20 @@ func TestDropReasonNames(t *testing.T) {
 		t.Error("Reason of foreign/nil error")
 	}
 }
+
+func TestLenientTCPOptions(t *testing.T) {
+	b := unhex(t, goldSynV4)
+	b[71], b[72] = 3, 9 // WS option with length 9: overruns the list
+	fixChecksums(b, 14, 34, true)
+	var f Frame
+	if err := ParseFrame(b, &f); err != DropBadOptions {
+		t.Fatalf("strict: %v", err)
+	}
+	if err := ParseFrameFlags(b, &f, LenientTCPOptions); err != nil {
+		t.Fatalf("lenient: %v", err)
+	}
+	// Options before the bad one survive, the bad one does not.
+	if f.Options.MSS != 1460 || !f.Options.HasTS || f.Options.HasWScale {
+		t.Fatalf("options %+v", f.Options)
+	}
+}

@@ -43,6 +43,11 @@ type ParseFlags uint8
 const (
 	// SkipL4Checksum trusts the TCP checksum (the device verified it).
 	SkipL4Checksum ParseFlags = 1 << iota
+	// LenientTCPOptions accepts a segment whose option list is malformed,
+	// keeping the options before the bad one, as Linux's
+	// tcp_parse_options does (it stops at a "silly" or partial option).
+	// Without it such a segment is DropBadOptions.
+	LenientTCPOptions
 )
 
 // ParseFrame decodes an Ethernet II (optionally 802.1Q-tagged) frame
@@ -155,5 +160,9 @@ func ParseFrameFlags(b []byte, f *Frame, fl ParseFlags) error {
 		f.Options = TCPOptions{}
 		return nil
 	}
-	return ParseTCPOptions(seg[TCPMinHeaderLen:hl], &f.Options)
+	err = ParseTCPOptions(seg[TCPMinHeaderLen:hl], &f.Options)
+	if err != nil && fl&LenientTCPOptions != 0 {
+		return nil
+	}
+	return err
 }

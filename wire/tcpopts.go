@@ -48,6 +48,7 @@ const (
 // (DropBadOptions) when a length is < 2 or runs past the list, or a known
 // kind has the wrong length: MSS 4, WS 3, SACK-permitted 2, timestamps 10,
 // SACK 2+8n with 1 <= n <= 4. A repeated option overwrites the earlier one.
+// On error, o holds the options that came before the malformed one.
 func ParseTCPOptions(b []byte, o *TCPOptions) error {
 	*o = TCPOptions{}
 	for i := 0; i < len(b); {
