@@ -33,7 +33,7 @@ func ParseARP(b []byte) (ARP, error) {
 	}
 	if binary.BigEndian.Uint16(b[0:]) != arpHTypeEthernet ||
 		binary.BigEndian.Uint16(b[2:]) != EtherTypeIPv4 || b[4] != 6 || b[5] != 4 {
-		return nil, DropBadLength
+		return nil, DropBadARP
 	}
 	return ARP(b[:ARPLen]), nil
 }

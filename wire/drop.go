@@ -22,6 +22,7 @@ const (
 	DropBadAddress                          // multicast/broadcast/unspecified source, or mismatched families
 	DropTooManyExtHeaders                   // IPv6 extension chain longer than MaxIPv6ExtHeaders
 	DropNoRoom                              // (TX) buffer too small for the frame being built
+	DropBadARP                              // ARP not for Ethernet/IPv4 (htype, ptype, hlen, plen)
 	NumDropReasons                          // size for a per-reason counter array
 )
 
@@ -41,6 +42,7 @@ var dropNames = [NumDropReasons]string{
 	DropBadAddress:        "bad address",
 	DropTooManyExtHeaders: "too many IPv6 extension headers",
 	DropNoRoom:            "buffer too small",
+	DropBadARP:            "bad ARP",
 }
 
 // String names the reason (for stats output).
