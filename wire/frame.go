@@ -22,8 +22,9 @@ type Frame struct {
 	L3Off        int    // offset of the IP header in the frame
 	L4Off        int    // offset of the TCP header in the frame
 	L4Len        int    // TCP header + payload octets (the pseudo-header length)
-	// Proto is the upper-layer protocol. With DropNotTCP, L4Off still
-	// points at that protocol's header (e.g. an ICMP error to inspect).
+	// Proto is the upper-layer protocol. With DropNotTCP (and
+	// DropFragment, DropBadAddress), b[L4Off:L4Off+L4Len] is still that
+	// protocol's message, e.g. an ICMP error to inspect.
 	Proto uint8
 
 	// TCP (RFC 9293 §3.1), host order.
@@ -91,7 +92,7 @@ func ParseFrameFlags(b []byte, f *Frame, fl ParseFlags) error {
 		f.TOS, f.TTL, f.IPID, f.DontFragment, f.FlowLabel = p.TOS(), p.TTL(), p.ID(), p.DontFragment(), 0
 		f.Src, f.Dst = p.Src(), p.Dst()
 		hl := p.HeaderLen()
-		f.Proto, f.L4Off = p.Protocol(), l3+hl
+		f.Proto, f.L4Off, f.L4Len = p.Protocol(), l3+hl, len(p)-hl
 		if p.IsFragment() {
 			return DropFragment
 		}
@@ -123,7 +124,7 @@ func ParseFrameFlags(b []byte, f *Frame, fl ParseFlags) error {
 			}
 			nh, off = x.Proto, x.Offset
 		}
-		f.Proto, f.L4Off = nh, l3+off
+		f.Proto, f.L4Off, f.L4Len = nh, l3+off, len(p)-off
 		if nh != ProtoTCP {
 			return DropNotTCP
 		}
@@ -136,7 +137,6 @@ func ParseFrameFlags(b []byte, f *Frame, fl ParseFlags) error {
 	default:
 		return DropNotIP
 	}
-	f.L4Len = len(seg)
 	if len(seg) < TCPMinHeaderLen {
 		return DropTruncated
 	}

@@ -164,3 +164,32 @@ func ParseQuotedTCP(q []byte, v6 bool, out *QuotedTCP) error {
 	out.SrcPort, out.DstPort, out.Seq = t.SrcPort(), t.DstPort(), t.Seq()
 	return nil
 }
+
+// PutICMPv4 writes an ICMPv4 message (type, code, the 4-octet
+// rest-of-header and body, e.g. a quoted datagram or echo data) with its
+// checksum and returns its length, or 0 if b is too short.
+func PutICMPv4(b []byte, typ, code uint8, rest uint32, body []byte) int {
+	n := ICMPHeaderLen + len(body)
+	if len(b) < n {
+		return 0
+	}
+	b[0], b[1] = typ, code
+	binary.BigEndian.PutUint32(b[4:], rest)
+	copy(b[ICMPHeaderLen:n], body)
+	ICMPv4(b[:n]).UpdateChecksum()
+	return n
+}
+
+// PutICMPv6 is PutICMPv4 for ICMPv6; src and dst are the addresses of the
+// carrying IPv6 packet, covered by the checksum (RFC 4443 §2.3).
+func PutICMPv6(b []byte, typ, code uint8, rest uint32, body []byte, src, dst netip.Addr) int {
+	n := ICMPHeaderLen + len(body)
+	if len(b) < n {
+		return 0
+	}
+	b[0], b[1] = typ, code
+	binary.BigEndian.PutUint32(b[4:], rest)
+	copy(b[ICMPHeaderLen:n], body)
+	ICMPv6(b[:n]).UpdateChecksum(src, dst)
+	return n
+}

@@ -210,3 +210,56 @@ func TestPutIPv4Options(t *testing.T) {
 		t.Fatal("unaligned options accepted")
 	}
 }
+
+// TestICMPErrorFrame: an ICMP error is not TCP, but ParseFrame still says
+// where it is, so the loop can look at what it quotes (PMTUD, RFC 1191).
+func TestICMPErrorFrame(t *testing.T) {
+	syn := unhex(t, goldSynV4)
+	frame := append([]byte(nil), syn[:34]...) // Ethernet + IPv4 header, reused
+	copy(frame[0:6], syn[6:12])
+	copy(frame[6:12], syn[0:6])
+	frame[23] = ProtoICMP
+	copy(frame[26:30], []byte{198, 18, 0, 254}) // a router
+	copy(frame[30:34], syn[26:30])
+	m := make([]byte, ICMPHeaderLen)
+	m[0], m[1] = ICMPv4DestUnreach, ICMPv4CodeFragNeeded
+	binary.BigEndian.PutUint16(m[6:], 1280)
+	m = append(m, syn[14:14+28]...)
+	ICMPv4(m).UpdateChecksum()
+	frame = append(frame, m...)
+	binary.BigEndian.PutUint16(frame[16:], uint16(len(frame)-14))
+	IPv4(frame[14:]).UpdateChecksum()
+
+	var f Frame
+	if err := ParseFrame(frame, &f); err != DropNotTCP {
+		t.Fatalf("err %v", err)
+	}
+	if f.Proto != ProtoICMP || f.L4Off != 34 || f.L4Len != len(m) {
+		t.Fatalf("proto %d at %d len %d", f.Proto, f.L4Off, f.L4Len)
+	}
+	c, err := ParseICMP(frame[f.L4Off : f.L4Off+f.L4Len])
+	if err != nil || !ICMPv4(c).ChecksumValid() || ICMPv4(c).NextHopMTU() != 1280 {
+		t.Fatalf("icmp %v", err)
+	}
+	var q QuotedTCP
+	if err := ParseQuotedTCP(ICMPv4(c).Quoted(), false, &q); err != nil || q.Seq != 0x01020304 || q.DstPort != 80 {
+		t.Fatalf("quoted %+v %v", q, err)
+	}
+}
+
+func TestPutICMP(t *testing.T) {
+	b := make([]byte, 64)
+	n := PutICMPv4(b, ICMPv4Echo, 0, 0x00010002, []byte("ping"))
+	if n != 12 || refChecksum(b[:n]) != 0 || ICMPv4(b[:n]).Rest() != 0x00010002 || ICMPv4(b[:n]).IsError() {
+		t.Fatalf("v4 echo %x", b[:n])
+	}
+	src, dst := netip.MustParseAddr("2001:2::1"), netip.MustParseAddr("2001:2::2")
+	n = PutICMPv6(b, ICMPv6EchoRequest, 0, 7, []byte("odd"), src, dst)
+	s16, d16 := src.As16(), dst.As16()
+	if n != 11 || refChecksum(s16[:], d16[:], []byte{0, 0, 0, byte(n), 0, 0, 0, ProtoICMPv6}, b[:n]) != 0 || ICMPv6(b[:n]).IsError() {
+		t.Fatalf("v6 echo %x", b[:n])
+	}
+	if PutICMPv4(b[:11], 0, 0, 0, []byte("ping")) != 0 || PutICMPv6(b[:10], 0, 0, 0, []byte("odd"), src, dst) != 0 {
+		t.Fatal("short buffer")
+	}
+}
