@@ -1,0 +1,285 @@
+//go:build linux
+
+// Package bpf holds sluice's XDP steering program (xdp_steer.c, compiled
+// by bpf2go into the committed steer_bpfel.{go,o}) and its loader.
+//
+// The program classifies every frame a device receives: TCP segments to a
+// listened (address, port), or belonging to a dialed flow, are redirected to
+// the AF_XDP socket of the RX queue they arrived on; everything else (ARP,
+// ICMP, UDP, SSH, every kernel socket, fragments and anything it cannot
+// parse) is passed to the kernel untouched. Per-CPU counters record every
+// verdict with its reason.
+//
+// Typical use, inside the device's network namespace:
+//
+//	p, err := bpf.Load(bpf.Options{Ifindex: ifindex})
+//	defer p.Close()                          // detaches
+//	p.SetSocket(queue, xskFD)                // one AF_XDP socket per RX queue
+//	p.AddListen(netip.MustParseAddrPort("198.18.0.1:80"))
+package bpf
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Mode is how the program is attached to the device.
+type Mode int
+
+const (
+	// ModeNone: loaded but not attached (Options.Ifindex was 0).
+	ModeNone Mode = iota
+	// ModeDriver is native XDP: the program runs in the driver before any
+	// sk_buff is built. Fastest, and needed for AF_XDP zero-copy.
+	ModeDriver
+	// ModeGeneric (skb mode) runs after the sk_buff is built; it works on
+	// every device, at a fraction of the speed, copy mode only.
+	ModeGeneric
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeNone:
+		return "none"
+	case ModeDriver:
+		return "driver"
+	case ModeGeneric:
+		return "generic"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+func (m Mode) flags() link.XDPAttachFlags {
+	if m == ModeGeneric {
+		return link.XDPGenericMode
+	}
+	return link.XDPDriverMode
+}
+
+// Options configure Load.
+type Options struct {
+	// Ifindex is the device to attach to, as seen from the calling
+	// thread's network namespace (attach inside the device's namespace,
+	// e.g. in testbed's Host.Do). 0 loads the program without attaching it.
+	Ifindex int
+	// Mode forces driver or generic mode. ModeNone (the zero value) tries
+	// driver mode and falls back to generic mode.
+	Mode Mode
+	// Replace detaches an XDP program someone else attached to the device.
+	// Without it, Load refuses and names that program's id.
+	Replace bool
+}
+
+// Program is the loaded steering program, its maps and, once attached, the
+// bpf_link that keeps it on the device. The link belongs to this process:
+// closing it (Close, or the process dying) removes the program from the
+// device, so a crashed server never leaves frames vanishing into a dead
+// socket. Methods are safe for concurrent use.
+type Program struct {
+	mu      sync.Mutex
+	objs    steerObjects
+	lnk     link.Link
+	mode    Mode
+	ifindex int
+	closed  bool
+}
+
+// Load loads the program and its maps into the kernel and, if o.Ifindex is
+// set, attaches it to that device.
+func Load(o Options) (*Program, error) {
+	spec, err := loadSteer()
+	if err != nil {
+		return nil, fmt.Errorf("bpf: %w", err)
+	}
+	p := &Program{}
+	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
+		return nil, loadError(err)
+	}
+	if o.Ifindex != 0 {
+		if err := p.attach(o); err != nil {
+			p.objs.Close()
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// loadError turns the verifier's and the kernel's refusals into advice.
+func loadError(err error) error {
+	var ve *ebpf.VerifierError
+	switch {
+	case errors.Is(err, unix.EPERM), errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("bpf: loading the XDP program needs CAP_BPF (and CAP_NET_ADMIN to attach it): run as root or grant them (setcap cap_bpf,cap_net_admin+ep): %w", err)
+	case errors.As(err, &ve):
+		return fmt.Errorf("bpf: the kernel's verifier rejected the XDP program (kernel too old? sluice needs Linux >= 5.10): %w", err)
+	}
+	return fmt.Errorf("bpf: load XDP program: %w", err)
+}
+
+// attach checks that nobody else's program is on the device, then links
+// ours in driver mode, falling back to generic mode.
+func (p *Program) attach(o Options) error {
+	l, err := netlink.LinkByIndex(o.Ifindex)
+	if err != nil {
+		return fmt.Errorf("bpf: attach: no device with ifindex %d in this network namespace (attach from inside the device's namespace): %w", o.Ifindex, err)
+	}
+	name := l.Attrs().Name
+	if x := l.Attrs().Xdp; x != nil && x.Attached {
+		if !o.Replace {
+			return fmt.Errorf("bpf: %s (ifindex %d) already has XDP program id %d attached in %s mode by someone else; detach it (ip link set dev %s xdp off) or set Options.Replace: %w",
+				name, o.Ifindex, x.ProgId, attachModeName(x.AttachMode), name, ErrForeignProgram)
+		}
+		if err := detachForeign(l, x); err != nil {
+			return fmt.Errorf("bpf: %s: replace XDP program id %d: %w", name, x.ProgId, err)
+		}
+	}
+
+	modes := []Mode{ModeDriver, ModeGeneric}
+	if o.Mode != ModeNone {
+		modes = []Mode{o.Mode}
+	}
+	var errs []error
+	for _, m := range modes {
+		lnk, err := link.AttachXDP(link.XDPOptions{
+			Program:   p.objs.SluiceSteer,
+			Interface: o.Ifindex,
+			Flags:     m.flags(),
+		})
+		if err == nil {
+			p.lnk, p.mode, p.ifindex = lnk, m, o.Ifindex
+			return nil
+		}
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+			return fmt.Errorf("bpf: attaching XDP to %s needs CAP_NET_ADMIN and CAP_BPF: run as root or grant them (setcap cap_bpf,cap_net_admin+ep): %w", name, err)
+		}
+		if errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EEXIST) {
+			// Raced with someone attaching between our check and now.
+			return fmt.Errorf("bpf: %s already has an XDP program attached (by someone else, just now); set Options.Replace to take over: %w", name, ErrForeignProgram)
+		}
+		errs = append(errs, fmt.Errorf("%s mode: %w", m, err))
+	}
+	return fmt.Errorf("bpf: %s (ifindex %d) does not support XDP in %s: %w", name, o.Ifindex, modesText(modes), errors.Join(errs...))
+}
+
+func modesText(ms []Mode) string {
+	if len(ms) == 1 {
+		return ms[0].String() + " mode"
+	}
+	return "driver or generic mode"
+}
+
+// ErrForeignProgram is wrapped by Load's error when the device already runs
+// an XDP program that is not ours and Options.Replace is not set.
+var ErrForeignProgram = errors.New("XDP program of someone else attached")
+
+// IFLA_XDP_ATTACHED values (include/uapi/linux/if_link.h).
+const (
+	xdpAttachedDrv   = 1
+	xdpAttachedSkb   = 2
+	xdpAttachedHw    = 3
+	xdpAttachedMulti = 4
+)
+
+func attachModeName(m uint32) string {
+	switch m {
+	case xdpAttachedDrv:
+		return "driver"
+	case xdpAttachedSkb:
+		return "generic"
+	case xdpAttachedHw:
+		return "offload"
+	case xdpAttachedMulti:
+		return "several"
+	}
+	return fmt.Sprintf("unknown (%d)", m)
+}
+
+// detachForeign removes the device's XDP program. A program attached
+// through a bpf_link (as sluice attaches) cannot be removed by netlink, so
+// its link is found by program id and detached; a legacy netlink
+// attachment (ip link set xdp ...) is removed by netlink.
+func detachForeign(l netlink.Link, x *netlink.LinkXdp) error {
+	ifindex := uint32(l.Attrs().Index)
+	it := new(link.Iterator)
+	defer it.Close()
+	for it.Next() {
+		info, err := it.Link.Info()
+		if err != nil || info.XDP() == nil {
+			continue
+		}
+		if info.XDP().Ifindex == ifindex && (x.ProgId == 0 || uint32(info.Program) == x.ProgId) {
+			if err := it.Link.(interface{ Detach() error }).Detach(); err != nil {
+				return fmt.Errorf("detach bpf_link %d: %w", it.ID, err)
+			}
+			return nil
+		}
+	}
+	if err := it.Err(); err != nil {
+		return err
+	}
+	var flags int
+	switch x.AttachMode {
+	case xdpAttachedDrv:
+		flags = unix.XDP_FLAGS_DRV_MODE
+	case xdpAttachedSkb:
+		flags = unix.XDP_FLAGS_SKB_MODE
+	case xdpAttachedHw:
+		flags = unix.XDP_FLAGS_HW_MODE
+	}
+	if err := netlink.LinkSetXdpFdWithFlags(l, -1, flags); err != nil {
+		return fmt.Errorf("netlink detach: %w", err)
+	}
+	return nil
+}
+
+// Mode reports how the program is attached: ModeDriver, ModeGeneric, or
+// ModeNone when not attached.
+func (p *Program) Mode() Mode {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.mode
+}
+
+// Ifindex is the device the program is attached to (0 if none).
+func (p *Program) Ifindex() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ifindex
+}
+
+// Close detaches the program from the device and releases the program and
+// its maps. Safe to call more than once.
+func (p *Program) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	var errs []error
+	if p.lnk != nil {
+		if err := p.lnk.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("bpf: detach: %w", err))
+		}
+		p.lnk, p.mode, p.ifindex = nil, ModeNone, 0
+	}
+	if err := p.objs.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("bpf: close: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+func (p *Program) check() error {
+	if p.closed {
+		return fmt.Errorf("bpf: program closed: %w", net.ErrClosed)
+	}
+	return nil
+}
