@@ -15,9 +15,31 @@ import (
 // It accumulates 64-bit big-endian words with an add-with-carry chain and
 // folds at the end: the ones' complement sum is the same in any word size
 // because 2^16 ≡ 1 (mod 2^16-1) (RFC 1071 §2(B), "parallel summation").
-func Checksum(b []byte, initial uint16) uint16 {
-	sum := uint64(initial)
+func Checksum(b []byte, initial uint16) uint16 { return checksumAcc(b, uint64(initial)) }
+
+// checksumAcc is Checksum starting from an unfolded accumulator, so callers
+// can add pseudo-header words without folding twice.
+func checksumAcc(b []byte, sum uint64) uint16 {
 	var c uint64
+	if len(b) >= 128 {
+		// Two independent add-with-carry chains over little-endian loads
+		// keep two adders busy (the carry flag serializes one chain). The
+		// ones' complement sum of byte-swapped words is the byte-swapped
+		// sum (RFC 1071 §2(B)), so swap once at the end. Blocks are 32
+		// octets, so the tail stays 16-bit aligned.
+		var s1, s2, c1, c2 uint64
+		for len(b) >= 32 {
+			s1, c1 = bits.Add64(s1, binary.LittleEndian.Uint64(b), c1)
+			s2, c2 = bits.Add64(s2, binary.LittleEndian.Uint64(b[8:]), c2)
+			s1, c1 = bits.Add64(s1, binary.LittleEndian.Uint64(b[16:]), c1)
+			s2, c2 = bits.Add64(s2, binary.LittleEndian.Uint64(b[24:]), c2)
+			b = b[32:]
+		}
+		s, c := bits.Add64(s1, s2, 0)
+		s, c = bits.Add64(s, c1+c2, c)
+		s += c // with c = 1, s <= 2: no overflow
+		sum, c = bits.Add64(sum, uint64(bits.ReverseBytes16(fold64(s))), 0)
+	}
 	for len(b) >= 32 {
 		sum, c = bits.Add64(sum, binary.BigEndian.Uint64(b), c)
 		sum, c = bits.Add64(sum, binary.BigEndian.Uint64(b[8:]), c)
@@ -68,9 +90,26 @@ func ChecksumCombine(a, b uint16) uint16 {
 // §8.1 (src, dst, 32-bit upper-layer length, zeros, next header). Both
 // reduce to the same ones' complement sum since zero octets add nothing.
 func PseudoHeaderSum(proto uint8, src, dst []byte, length uint32) uint16 {
-	s := Checksum(src, 0)
-	s = Checksum(dst, s)
-	return fold64(uint64(s) + uint64(proto) + uint64(length>>16) + uint64(length&0xffff))
+	return fold64(pseudoAcc(proto, src, dst, length))
+}
+
+// pseudoAcc is PseudoHeaderSum before folding.
+func pseudoAcc(proto uint8, src, dst []byte, length uint32) uint64 {
+	s := uint64(proto) + uint64(length>>16) + uint64(length&0xffff)
+	if len(src)%4 != 0 || len(dst)%4 != 0 || len(src) > 16 || len(dst) > 16 {
+		return s + uint64(Checksum(dst, Checksum(src, 0))) // not an IP address: slow path
+	}
+	return s + sumWords32(src) + sumWords32(dst)
+}
+
+// sumWords32 adds the big-endian 32-bit words of b (a length multiple of
+// 4, short enough that the uint64 cannot overflow: < 2^32 words).
+func sumWords32(b []byte) uint64 {
+	var s uint64
+	for ; len(b) >= 4; b = b[4:] {
+		s += uint64(binary.BigEndian.Uint32(b))
+	}
+	return s
 }
 
 // PseudoHeaderSumAddr is PseudoHeaderSum for netip addresses (both of the

@@ -78,7 +78,7 @@ func ParseFrameFlags(b []byte, f *Frame, fl ParseFlags) error {
 	}
 	f.L3Off = l3
 	var seg []byte    // TCP header + payload
-	var pseudo uint16 // pseudo-header sum
+	var pseudo uint64 // pseudo-header sum, unfolded
 	switch f.Eth.EtherType {
 	case EtherTypeIPv4:
 		p, err := ParseIPv4(b[l3:])
@@ -103,7 +103,8 @@ func ParseFrameFlags(b []byte, f *Frame, fl ParseFlags) error {
 			return DropBadAddress
 		}
 		seg = p[hl:]
-		pseudo = PseudoHeaderSum(ProtoTCP, p.SrcBytes(), p.DstBytes(), uint32(len(seg)))
+		pseudo = uint64(binary.BigEndian.Uint32(p[12:])) + uint64(binary.BigEndian.Uint32(p[16:])) +
+			ProtoTCP + uint64(len(seg))
 	case EtherTypeIPv6:
 		p, err := ParseIPv6(b[l3:])
 		if err != nil {
@@ -133,7 +134,7 @@ func ParseFrameFlags(b []byte, f *Frame, fl ParseFlags) error {
 			return DropBadAddress
 		}
 		seg = p[off:]
-		pseudo = PseudoHeaderSum(ProtoTCP, p.SrcBytes(), p.DstBytes(), uint32(len(seg)))
+		pseudo = sumWords32(p[8:40]) + ProtoTCP + uint64(len(seg))
 	default:
 		return DropNotIP
 	}
@@ -144,7 +145,7 @@ func ParseFrameFlags(b []byte, f *Frame, fl ParseFlags) error {
 	if hl < TCPMinHeaderLen || hl > len(seg) {
 		return DropBadTCPHeader
 	}
-	if fl&SkipL4Checksum == 0 && Checksum(seg, pseudo) != 0xffff {
+	if fl&SkipL4Checksum == 0 && checksumAcc(seg, pseudo) != 0xffff {
 		return DropBadTCPChecksum
 	}
 	f.SrcPort = binary.BigEndian.Uint16(seg[0:])

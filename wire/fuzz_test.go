@@ -201,3 +201,16 @@ func FuzzARP(f *testing.F) {
 		}
 	})
 }
+
+// FuzzChecksum: the fast checksum equals the textbook one for any input
+// and any initial value.
+func FuzzChecksum(f *testing.F) {
+	f.Add(bytes.Repeat([]byte{0xff}, 300), uint16(0xffff))
+	f.Add([]byte{1}, uint16(0))
+	f.Fuzz(func(t *testing.T, b []byte, init uint16) {
+		want := refChecksum([]byte{byte(init >> 8), byte(init)}, b)
+		if got := ^Checksum(b, init); got != want {
+			t.Fatalf("len %d init %#x: %#04x, want %#04x", len(b), init, got, want)
+		}
+	})
+}

@@ -49,7 +49,7 @@ func (p IPv4) IsFragment() bool { return binary.BigEndian.Uint16(p[6:])&0x3fff !
 
 // ChecksumValid verifies the header checksum: the ones' complement sum of
 // the header including the checksum field is all ones (RFC 1071 §1).
-func (p IPv4) ChecksumValid() bool { return Checksum(p[:p.HeaderLen()], 0) == 0xffff }
+func (p IPv4) ChecksumValid() bool { return fold64(sumWords32(p[:p.HeaderLen()])) == 0xffff }
 
 // UpdateChecksum recomputes the header checksum.
 func (p IPv4) UpdateChecksum() {
