@@ -12,9 +12,10 @@ import (
 // chained through initial as long as every chunk but the last has even
 // length (an odd chunk would shift the byte lanes of the next one).
 //
-// It accumulates 64-bit big-endian words with an add-with-carry chain and
-// folds at the end: the ones' complement sum is the same in any word size
-// because 2^16 ≡ 1 (mod 2^16-1) (RFC 1071 §2(B), "parallel summation").
+// It accumulates 64-bit words with add-with-carry chains (two in parallel
+// for long inputs) and folds at the end: the ones' complement sum is the
+// same in any word size because 2^16 ≡ 1 (mod 2^16-1) (RFC 1071 §2(B),
+// "parallel summation"). Any length and alignment; no allocation.
 func Checksum(b []byte, initial uint16) uint16 { return checksumAcc(b, uint64(initial)) }
 
 // checksumAcc is Checksum starting from an unfolded accumulator, so callers
@@ -35,9 +36,9 @@ func checksumAcc(b []byte, sum uint64) uint16 {
 			s2, c2 = bits.Add64(s2, binary.LittleEndian.Uint64(b[24:]), c2)
 			b = b[32:]
 		}
-		s, c := bits.Add64(s1, s2, 0)
-		s, c = bits.Add64(s, c1+c2, c)
-		s += c // with c = 1, s <= 2: no overflow
+		s, cs := bits.Add64(s1, s2, 0)
+		s, cs = bits.Add64(s, c1+c2, cs)
+		s += cs // with cs = 1, s <= 2: no overflow
 		sum, c = bits.Add64(sum, uint64(bits.ReverseBytes16(fold64(s))), 0)
 	}
 	for len(b) >= 32 {

@@ -134,3 +134,17 @@ func TestIPv4DecTTL(t *testing.T) {
 		}
 	}
 }
+
+// TestChecksumAccCarry: an accumulator near 2^64 must not lose the carry
+// out of the long-input path.
+func TestChecksumAccCarry(t *testing.T) {
+	b := make([]byte, 200)
+	for i := range b {
+		b[i] = 0xff
+	}
+	for _, acc := range []uint64{^uint64(0), ^uint64(0) - 5, 1 << 63} {
+		if got, want := checksumAcc(b, acc), ChecksumCombine(fold64(acc), Checksum(b, 0)); got != want {
+			t.Errorf("acc %#x: %#04x, want %#04x", acc, got, want)
+		}
+	}
+}
