@@ -133,11 +133,20 @@ func (p *Program) attach(o Options) error {
 	}
 	name := l.Attrs().Name
 	if x := l.Attrs().Xdp; x != nil && x.Attached {
-		if !o.Replace {
-			return fmt.Errorf("bpf: %s (ifindex %d) already has XDP program id %d attached in %s mode by someone else; detach it (ip link set dev %s xdp off) or set Options.Replace: %w",
-				name, o.Ifindex, x.ProgId, attachModeName(x.AttachMode), name, ErrForeignProgram)
+		owner, err := findXDPLink(uint32(o.Ifindex), x.ProgId)
+		if err != nil {
+			return fmt.Errorf("bpf: %s: look for the owner of XDP program id %d: %w", name, x.ProgId, err)
 		}
-		if err := detachForeign(l, x); err != nil {
+		if !o.Replace {
+			how := fmt.Sprintf("ip link set dev %s xdp off", name)
+			if owner != nil {
+				how = fmt.Sprintf("it is held by bpf_link id %d of a running process: stop it, or bpftool link detach id %d", owner.id, owner.id)
+				owner.lnk.Close()
+			}
+			return fmt.Errorf("bpf: %s (ifindex %d) already has XDP program id %d attached in %s mode by someone else; detach it (%s) or set Options.Replace: %w",
+				name, o.Ifindex, x.ProgId, attachModeName(x.AttachMode), how, ErrForeignProgram)
+		}
+		if err := detachForeign(l, x, owner); err != nil {
 			return fmt.Errorf("bpf: %s: replace XDP program id %d: %w", name, x.ProgId, err)
 		}
 	}
@@ -202,12 +211,15 @@ func attachModeName(m uint32) string {
 	return fmt.Sprintf("unknown (%d)", m)
 }
 
-// detachForeign removes the device's XDP program. A program attached
-// through a bpf_link (as sluice attaches) cannot be removed by netlink, so
-// its link is found by program id and detached; a legacy netlink
-// attachment (ip link set xdp ...) is removed by netlink.
-func detachForeign(l netlink.Link, x *netlink.LinkXdp) error {
-	ifindex := uint32(l.Attrs().Index)
+type xdpLinkRef struct {
+	id  link.ID
+	lnk link.Link
+}
+
+// findXDPLink returns the bpf_link that holds program progID on device
+// ifindex, or nil if the program was attached through netlink. Link info
+// names an ifindex without a namespace, so the program id disambiguates.
+func findXDPLink(ifindex, progID uint32) (*xdpLinkRef, error) {
 	it := new(link.Iterator)
 	defer it.Close()
 	for it.Next() {
@@ -215,15 +227,24 @@ func detachForeign(l netlink.Link, x *netlink.LinkXdp) error {
 		if err != nil || info.XDP() == nil {
 			continue
 		}
-		if info.XDP().Ifindex == ifindex && (x.ProgId == 0 || uint32(info.Program) == x.ProgId) {
-			if err := it.Link.(interface{ Detach() error }).Detach(); err != nil {
-				return fmt.Errorf("detach bpf_link %d: %w", it.ID, err)
-			}
-			return nil
+		if info.XDP().Ifindex == ifindex && (progID == 0 || uint32(info.Program) == progID) {
+			return &xdpLinkRef{id: it.ID, lnk: it.Take()}, nil
 		}
 	}
-	if err := it.Err(); err != nil {
-		return err
+	return nil, it.Err()
+}
+
+// detachForeign removes the device's XDP program. A program attached
+// through a bpf_link (as sluice attaches) cannot be removed by netlink, so
+// its link is detached (BPF_LINK_DETACH; the owner keeps a dead link fd);
+// a legacy netlink attachment (ip link set xdp ...) is removed by netlink.
+func detachForeign(l netlink.Link, x *netlink.LinkXdp, owner *xdpLinkRef) error {
+	if owner != nil {
+		defer owner.lnk.Close()
+		if err := owner.lnk.Detach(); err != nil {
+			return fmt.Errorf("detach bpf_link %d: %w", owner.id, err)
+		}
+		return nil
 	}
 	var flags int
 	switch x.AttachMode {
