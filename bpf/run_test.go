@@ -134,6 +134,19 @@ func TestVerifierAccepts(t *testing.T) {
 	if p.Mode() != ModeNone {
 		t.Errorf("Mode() = %v before attach, want none", p.Mode())
 	}
+	// Again with the verifier's statistics, for the record.
+	spec, err := loadSteer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{
+		Programs: ebpf.ProgramOptions{LogLevel: ebpf.LogLevelStats},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer coll.Close()
+	t.Logf("verifier: %s", strings.TrimSpace(coll.Programs["sluice_steer"].VerifierLog))
 }
 
 func TestValidFrames(t *testing.T) {

@@ -181,8 +181,8 @@ func counters(t *testing.T, p *Program) Counters {
 	return c
 }
 
-func testSteering(t *testing.T, v6 bool) {
-	r := newRig(t, Options{})
+func testSteering(t *testing.T, v6 bool, mode Mode) {
+	r := newRig(t, Options{Mode: mode})
 	srv, peer := r.bed.Server.IPv4, r.bed.Peer.IPv4
 	if v6 {
 		srv, peer = r.bed.Server.IPv6, r.bed.Peer.IPv6
@@ -252,8 +252,11 @@ func testSteering(t *testing.T, v6 bool) {
 	}
 }
 
-func TestSteeringIPv4(t *testing.T) { testSteering(t, false) }
-func TestSteeringIPv6(t *testing.T) { testSteering(t, true) }
+func TestSteeringIPv4(t *testing.T) { testSteering(t, false, ModeNone) }
+func TestSteeringIPv6(t *testing.T) { testSteering(t, true, ModeNone) }
+
+// Generic (skb) mode is the fallback for devices without native XDP.
+func TestSteeringGenericMode(t *testing.T) { testSteering(t, false, ModeGeneric) }
 
 // TestDialedFlow: a flow entry takes exactly its 4-tuple, oriented as the
 // incoming segment (source = remote peer): the same destination from

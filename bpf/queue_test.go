@@ -1,0 +1,198 @@
+//go:build linux
+
+package bpf
+
+import (
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/sluicenet/sluice/testbed"
+)
+
+// xdpMD is struct xdp_md, the context BPF_PROG_TEST_RUN accepts: data and
+// data_meta 0, data_end the frame length, and an ingress device plus RX
+// queue the kernel checks against the device in the caller's namespace.
+type xdpMD struct {
+	Data, DataEnd, DataMeta    uint32
+	IngressIfindex, RxQueueIdx uint32
+	EgressIfindex              uint32
+}
+
+// runOnQueue runs the program as if frame arrived on queue q of ifindex.
+// It must run inside the device's namespace.
+func runOnQueue(p *Program, ifindex, q int, frame []byte) (uint32, error) {
+	ctx := xdpMD{DataEnd: uint32(len(frame)), IngressIfindex: uint32(ifindex), RxQueueIdx: uint32(q)}
+	return p.objs.SluiceSteer.Run(&ebpf.RunOptions{Data: frame, Context: ctx})
+}
+
+// TestQueueIndexing: a segment is redirected to the socket of the RX queue
+// it arrived on, XSKMAP[rx_queue_index], and to no other.
+func TestQueueIndexing(t *testing.T) {
+	bed := testbed.New(t, testbed.Options{Queues: 2})
+	srv := ap(bed.Server.IPv4, 7300)
+	frame := tcp4(ap(bed.Peer.IPv4, 1234), srv)
+	var p *Program
+	var xsk *testXSK
+	t.Cleanup(func() {
+		if p != nil {
+			p.Close()
+		}
+		if xsk != nil {
+			xsk.Close()
+		}
+	})
+	err := bed.Server.Do(func() (err error) {
+		if p, err = Load(Options{}); err != nil { // unattached: only test runs move the counters
+			return err
+		}
+		if err := p.AddListen(srv); err != nil {
+			return err
+		}
+		// One socket, bound to queue 1 and registered for queue 1 only.
+		if xsk, err = newTestXSK(bed.Server.Ifindex, 1); err != nil {
+			return err
+		}
+		if err := p.SetSocket(1, xsk.fd); err != nil {
+			return err
+		}
+		for _, c := range []struct {
+			q    int
+			want uint32
+		}{{0, xdpPass}, {1, xdpRedirect}} {
+			ret, err := runOnQueue(p, bed.Server.Ifindex, c.q, frame)
+			if err != nil {
+				return err
+			}
+			if ret != c.want {
+				t.Errorf("frame on queue %d: verdict %d, want %d", c.q, ret, c.want)
+			}
+		}
+		// Unregistered: queue 1's segments go to the kernel.
+		if err := p.RemoveSocket(1); err != nil {
+			return err
+		}
+		ret, err := runOnQueue(p, bed.Server.Ifindex, 1, frame)
+		if err != nil {
+			return err
+		}
+		if ret != xdpPass {
+			t.Errorf("after RemoveSocket(1): verdict %d, want XDP_PASS", ret)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := counters(t, p)
+	if c.Redirected != 1 || c.RedirectNoSocket != 2 {
+		t.Errorf("counters %+v: want Redirected 1, RedirectNoSocket 2", c)
+	}
+}
+
+// TestFanout: under software steering the program picks the socket
+// FanoutSlot predicts, or the flow's pinned slot. One real socket fills a
+// single slot; a segment redirects iff it maps to that slot.
+func TestFanout(t *testing.T) {
+	bed := testbed.New(t, testbed.Options{})
+	local := ap(bed.Server.IPv4, 7400)
+	var p *Program
+	var xsk *testXSK
+	t.Cleanup(func() {
+		if p != nil {
+			p.Close()
+		}
+		if xsk != nil {
+			xsk.Close()
+		}
+	})
+	if err := bed.Server.Do(func() (err error) {
+		if p, err = Load(Options{}); err != nil { // unattached: only test runs move the counters
+			return err
+		}
+		xsk, err = newTestXSK(bed.Server.Ifindex, 0)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AddListen(local); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SetFanout(0, []int{xsk.fd, xsk.fd, xsk.fd}); err != nil {
+		t.Fatal(err)
+	}
+	// Every slot holds the socket: everything redirects, all of it fanout.
+	ret, d := run(t, p, tcp4(ap(bed.Peer.IPv4, 1), local))
+	if ret != xdpRedirect || d["Redirected"] != 1 || d["Fanout"] != 1 || len(d) != 2 {
+		t.Fatalf("full fanout: verdict %d, counters %s", ret, fmtDelta(d))
+	}
+
+	const n = 4
+	for slot := 0; slot < n; slot++ {
+		fds := make([]int, n)
+		// Slots other than `slot` hold... nothing: SetFanout needs real
+		// sockets, so fill them and then delete the others directly.
+		for i := range fds {
+			fds[i] = xsk.fd
+		}
+		if err := p.SetFanout(0, fds); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < n; i++ {
+			if i != slot {
+				if err := p.objs.XsksFanout.Delete(uint32(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		hits := 0
+		for port := uint16(1000); port < 1100; port++ {
+			remote := ap(bed.Peer.IPv4, port)
+			want := uint32(xdpPass)
+			if FanoutSlot(remote, local, n) == slot {
+				want = xdpRedirect
+				hits++
+			}
+			if ret, _ := run(t, p, tcp4(remote, local)); ret != want {
+				t.Errorf("slot %d, %s: verdict %d, want %d (FanoutSlot says %d)", slot, remote, ret, want, FanoutSlot(remote, local, n))
+			}
+		}
+		if hits == 0 || hits == 100 {
+			t.Errorf("slot %d got %d of 100 flows: the hash does not spread", slot, hits)
+		}
+		// A pinned flow goes to its slot whatever the hash says.
+		for port := uint16(2000); port < 2010; port++ {
+			remote := ap(bed.Peer.IPv4, port)
+			if err := p.AddFlow(remote, local, slot); err != nil {
+				t.Fatal(err)
+			}
+			if ret, _ := run(t, p, tcp4(remote, local)); ret != xdpRedirect {
+				t.Errorf("flow pinned to slot %d: verdict %d", slot, ret)
+			}
+			if err := p.RemoveFlow(remote, local); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// IPv6 agrees with the Go hash too.
+	local6 := ap(bed.Server.IPv6, 7400)
+	if err := p.AddListen(local6); err != nil {
+		t.Fatal(err)
+	}
+	for port := uint16(1000); port < 1050; port++ {
+		remote := ap(bed.Peer.IPv6, port)
+		want := uint32(xdpPass)
+		if FanoutSlot(remote, local6, n) == n-1 {
+			want = xdpRedirect
+		}
+		if ret, _ := run(t, p, tcp6(remote, local6, protoTCP, nil)); ret != want {
+			t.Errorf("v6 %s: verdict %d, want %d", remote, ret, want)
+		}
+	}
+	// Off: back to XSKMAP[queue], which is empty here.
+	if err := p.SetFanout(0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if ret, d := run(t, p, tcp4(ap(bed.Peer.IPv4, 1), local)); ret != xdpPass || d["RedirectNoSocket"] != 1 {
+		t.Errorf("fanout off: verdict %d, counters %s", ret, fmtDelta(d))
+	}
+}
