@@ -207,7 +207,7 @@ func TestAttachErrors(t *testing.T) {
 	}
 	// Loopback has no driver XDP: forcing driver mode fails, saying so.
 	_, err := loadIn(t, bed.Server, Options{Ifindex: 1, Mode: ModeDriver})
-	if err == nil || !strings.Contains(err.Error(), "does not support XDP in driver mode") {
+	if err == nil || !strings.Contains(err.Error(), "cannot attach XDP to lo (ifindex 1) in driver mode") {
 		t.Errorf("driver mode on lo: %v", err)
 	}
 	// ... and the automatic choice falls back to generic.

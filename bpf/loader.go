@@ -1,21 +1,5 @@
 //go:build linux
 
-// Package bpf holds sluice's XDP steering program (xdp_steer.c, compiled
-// by bpf2go into the committed steer_bpfel.{go,o}) and its loader.
-//
-// The program classifies every frame a device receives: TCP segments to a
-// listened (address, port), or belonging to a dialed flow, are redirected to
-// the AF_XDP socket of the RX queue they arrived on; everything else (ARP,
-// ICMP, UDP, SSH, every kernel socket, fragments and anything it cannot
-// parse) is passed to the kernel untouched. Per-CPU counters record every
-// verdict with its reason.
-//
-// Typical use, inside the device's network namespace:
-//
-//	p, err := bpf.Load(bpf.Options{Ifindex: ifindex})
-//	defer p.Close()                          // detaches
-//	p.SetSocket(queue, xskFD)                // one AF_XDP socket per RX queue
-//	p.AddListen(netip.MustParseAddrPort("198.18.0.1:80"))
 package bpf
 
 import (
@@ -173,9 +157,14 @@ func (p *Program) attach(o Options) error {
 			// Raced with someone attaching between our check and now.
 			return fmt.Errorf("bpf: %s already has an XDP program attached (by someone else, just now); set Options.Replace to take over: %w", name, ErrForeignProgram)
 		}
+		if m == ModeDriver && errors.Is(err, unix.ERANGE) {
+			// The program is single-buffer (no xdp.frags); drivers
+			// refuse it when a frame may not fit one page.
+			err = fmt.Errorf("MTU too large for single-buffer native XDP (lower it to at most ~3500 octets, or use generic mode): %w", err)
+		}
 		errs = append(errs, fmt.Errorf("%s mode: %w", m, err))
 	}
-	return fmt.Errorf("bpf: %s (ifindex %d) does not support XDP in %s: %w", name, o.Ifindex, modesText(modes), errors.Join(errs...))
+	return fmt.Errorf("bpf: cannot attach XDP to %s (ifindex %d) in %s (does the device support XDP?): %w", name, o.Ifindex, modesText(modes), errors.Join(errs...))
 }
 
 func modesText(ms []Mode) string {
