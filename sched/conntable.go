@@ -1,0 +1,329 @@
+package sched
+
+import (
+	"encoding/binary"
+	"hash/maphash"
+	"net/netip"
+)
+
+// ConnKey is a connection's 4-tuple seen from this end, packed into 36 bytes:
+// local address, remote address (16 bytes each, IPv4 as v4-mapped IPv6, so
+// one key type serves both families), local port, remote port (big-endian).
+// It holds no pointers (unlike netip.Addr), so a table of keys is invisible to
+// the GC, and it hashes as one contiguous byte string.
+type ConnKey struct {
+	b [36]byte
+}
+
+// NewConnKey builds a key from raw 16-byte addresses (v4-mapped for IPv4),
+// as the frame parser has them.
+func NewConnKey(localIP, remoteIP [16]byte, localPort, remotePort uint16) ConnKey {
+	var k ConnKey
+	copy(k.b[0:16], localIP[:])
+	copy(k.b[16:32], remoteIP[:])
+	binary.BigEndian.PutUint16(k.b[32:], localPort)
+	binary.BigEndian.PutUint16(k.b[34:], remotePort)
+	return k
+}
+
+// MakeConnKey builds a key from address-port pairs. Zones are dropped: a
+// loop serves one interface.
+func MakeConnKey(local, remote netip.AddrPort) ConnKey {
+	return NewConnKey(local.Addr().As16(), remote.Addr().As16(), local.Port(), remote.Port())
+}
+
+// Local returns the local address and port; v4-mapped addresses come back as
+// IPv4.
+func (k ConnKey) Local() netip.AddrPort {
+	a := netip.AddrFrom16([16]byte(k.b[0:16])).Unmap()
+	return netip.AddrPortFrom(a, binary.BigEndian.Uint16(k.b[32:]))
+}
+
+// Remote returns the remote address and port.
+func (k ConnKey) Remote() netip.AddrPort {
+	a := netip.AddrFrom16([16]byte(k.b[16:32])).Unmap()
+	return netip.AddrPortFrom(a, binary.BigEndian.Uint16(k.b[34:]))
+}
+
+func (k ConnKey) String() string { return k.Local().String() + "<->" + k.Remote().String() }
+
+// connSlot is one table slot, 44 bytes. hash 0 marks an empty slot (real
+// hashes are forced non-zero). Keeping the hash avoids rehashing keys when
+// resizing and gives Robin Hood probing each resident's home cheaply.
+type connSlot struct {
+	hash uint32
+	val  uint32
+	key  ConnKey
+}
+
+// connArray is one open-addressing array of 2^k slots; the home slot is the
+// hash's top k bits.
+type connArray struct {
+	slots []connSlot
+	mask  uint32
+	shift uint32 // 32 - k
+}
+
+func newConnArray(size int) connArray {
+	k := uint32(0)
+	for 1<<k < size {
+		k++
+	}
+	return connArray{slots: make([]connSlot, 1<<k), mask: 1<<k - 1, shift: 32 - k}
+}
+
+func (a *connArray) home(h uint32) uint32 { return h >> a.shift }
+
+// dist is how far the resident of pos sits from its home slot.
+func (a *connArray) dist(pos uint32) uint32 {
+	return (pos - a.home(a.slots[pos].hash)) & a.mask
+}
+
+const (
+	connMinSize = 16
+	// migrateBatch old slots are rehashed per Insert or Delete while a
+	// resize is under way. A grow starts at 3/4 load and doubles, so the
+	// new array reaches 3/4 only after N·3/4 more inserts; migrating 8
+	// slots per operation finishes after N/8. A shrink (at 1/8 load, to
+	// half) likewise finishes long before the new array could fill up.
+	migrateBatch = 8
+)
+
+// ConnTable maps connection 4-tuples to uint32 indices (into a caller-owned
+// slab of TCBs). It is open addressing with linear probing, Robin Hood
+// insertion (residents far from home are not displaced by newcomers, which
+// keeps probe lengths short and lets a miss stop early) and backward-shift
+// deletion (no tombstones, so lookups never slow down with churn).
+//
+// Keys are hashed with hash/maphash under a seed drawn per table, so a peer
+// that chooses its ports and addresses cannot aim them at one probe chain
+// (hash flooding): it does not know this table's seed.
+//
+// Resizing is incremental, so no single operation pauses for a rehash of the
+// whole table: a resize allocates the new array and keeps the old one, and
+// every Insert and Delete moves at most migrateBatch of the old slots across.
+// Lookups consult both arrays until the old one is empty.
+//
+// A ConnTable belongs to one loop and is not safe for concurrent use.
+type ConnTable struct {
+	seed  maphash.Seed
+	cur   connArray
+	old   connArray // non-nil slots only while a resize is under way
+	start uint32    // old slot where migration began: an empty slot
+	moved uint32    // old slots migrated so far, counted from start
+	count int
+
+	lastMoved int // entries migrated by the last operation (tests)
+}
+
+// NewConnTable returns an empty table sized for sizeHint entries without
+// resizing, with a fresh random hash seed.
+func NewConnTable(sizeHint int) *ConnTable {
+	size := max(connMinSize, sizeHint+sizeHint/3+1) // stay under 3/4 load
+	return &ConnTable{seed: maphash.MakeSeed(), cur: newConnArray(size)}
+}
+
+// Len reports the number of entries.
+func (t *ConnTable) Len() int { return t.count }
+
+// Cap reports the slot count of the current array (the new one while a
+// resize is under way).
+func (t *ConnTable) Cap() int { return len(t.cur.slots) }
+
+// Resizing reports whether an incremental resize is under way.
+func (t *ConnTable) Resizing() bool { return t.old.slots != nil }
+
+func (t *ConnTable) hash(k *ConnKey) uint32 {
+	h := uint32(maphash.Bytes(t.seed, k.b[:]) >> 32)
+	if h == 0 {
+		h = 1 // 0 marks an empty slot
+	}
+	return h
+}
+
+// Lookup returns the value stored for k.
+func (t *ConnTable) Lookup(k ConnKey) (uint32, bool) {
+	h := t.hash(&k)
+	if t.old.slots != nil {
+		if pos, ok := t.findOld(h, &k); ok {
+			return t.old.slots[pos].val, true
+		}
+	}
+	if pos, ok := find(&t.cur, t.cur.home(h), h, &k); ok {
+		return t.cur.slots[pos].val, true
+	}
+	return 0, false
+}
+
+// Insert adds k -> v. It reports false, changing nothing, when k is already
+// present (two TCBs for one 4-tuple is the caller's bug to handle).
+func (t *ConnTable) Insert(k ConnKey, v uint32) bool {
+	t.step()
+	h := t.hash(&k)
+	if t.old.slots == nil && (t.count+1)*4 > len(t.cur.slots)*3 {
+		t.startResize(len(t.cur.slots) * 2)
+	}
+	if _, ok := t.findOld(h, &k); ok {
+		return false
+	}
+	if !insert(&t.cur, h, &k, v, true) {
+		return false
+	}
+	t.count++
+	return true
+}
+
+// Delete removes k and returns the value it had.
+func (t *ConnTable) Delete(k ConnKey) (uint32, bool) {
+	t.step()
+	h := t.hash(&k)
+	var v uint32
+	if pos, ok := t.findOld(h, &k); ok {
+		v = t.old.slots[pos].val
+		removeAt(&t.old, pos)
+	} else if pos, ok := find(&t.cur, t.cur.home(h), h, &k); ok {
+		v = t.cur.slots[pos].val
+		removeAt(&t.cur, pos)
+	} else {
+		return 0, false
+	}
+	t.count--
+	if t.old.slots == nil && len(t.cur.slots) > connMinSize && t.count*8 < len(t.cur.slots) {
+		t.startResize(len(t.cur.slots) / 2)
+	}
+	return v, true
+}
+
+// Range calls fn for every entry until fn returns false. The table must not
+// be modified during Range.
+func (t *ConnTable) Range(fn func(k ConnKey, v uint32) bool) {
+	for _, a := range [2]*connArray{&t.old, &t.cur} {
+		for i := range a.slots {
+			if s := &a.slots[i]; s.hash != 0 && !fn(s.key, s.val) {
+				return
+			}
+		}
+	}
+}
+
+// startResize makes a new current array of size slots and starts draining
+// the old one from an empty slot. Starting at an empty slot matters: no
+// probe chain crosses it (nothing is inserted into the old array any more),
+// so every resident's chain lies after the migration cursor, or begins
+// before it and continues past it, and findOld can skip the drained prefix.
+func (t *ConnTable) startResize(size int) {
+	t.old = t.cur
+	t.cur = newConnArray(size)
+	t.moved = 0
+	t.start = 0
+	for t.old.slots[t.start].hash != 0 {
+		t.start++ // load <= 3/4: an empty slot is near
+	}
+}
+
+// step migrates up to migrateBatch old slots into the current array.
+func (t *ConnTable) step() {
+	t.lastMoved = 0
+	if t.old.slots == nil {
+		return
+	}
+	n := uint32(len(t.old.slots))
+	for range migrateBatch {
+		pos := (t.start + t.moved) & t.old.mask
+		if s := &t.old.slots[pos]; s.hash != 0 {
+			insert(&t.cur, s.hash, &s.key, s.val, false)
+			*s = connSlot{}
+			t.lastMoved++
+		}
+		t.moved++
+		if t.moved == n {
+			t.old = connArray{}
+			return
+		}
+	}
+}
+
+// findOld looks k up in the old array during a resize. Slots before the
+// cursor are drained; a key whose home is among them can only sit at or
+// after the cursor, so probing starts there (the Robin Hood early exit still
+// holds: residents past the cursor have not moved).
+func (t *ConnTable) findOld(h uint32, k *ConnKey) (uint32, bool) {
+	if t.old.slots == nil {
+		return 0, false
+	}
+	a := &t.old
+	home := a.home(h)
+	if (home-t.start)&a.mask < t.moved {
+		cursor := (t.start + t.moved) & a.mask
+		return findFrom(a, home, cursor, h, k)
+	}
+	return findFrom(a, home, home, h, k)
+}
+
+func find(a *connArray, home, h uint32, k *ConnKey) (uint32, bool) {
+	return findFrom(a, home, home, h, k)
+}
+
+// findFrom probes from pos for k (whose home slot is home). It stops at an
+// empty slot or, by the Robin Hood invariant, at a resident closer to its
+// home than k would be there: k would have displaced it.
+func findFrom(a *connArray, home, pos, h uint32, k *ConnKey) (uint32, bool) {
+	d := (pos - home) & a.mask
+	for {
+		s := &a.slots[pos]
+		if s.hash == 0 {
+			return 0, false
+		}
+		if s.hash == h && s.key == *k {
+			return pos, true
+		}
+		if a.dist(pos) < d {
+			return 0, false
+		}
+		pos = (pos + 1) & a.mask
+		d++
+	}
+}
+
+// insert places (h, k, v) by Robin Hood: walking from home, the newcomer
+// takes the slot of the first resident closer to its own home, and that
+// resident carries on probing. With check set it reports false on meeting
+// k (only the current array is checked; the caller checked the old one).
+func insert(a *connArray, h uint32, k *ConnKey, v uint32, check bool) bool {
+	pos := a.home(h)
+	var d uint32
+	cand := connSlot{hash: h, val: v, key: *k}
+	for {
+		s := &a.slots[pos]
+		if s.hash == 0 {
+			*s = cand
+			return true
+		}
+		if check && s.hash == h && s.key == *k {
+			return false
+		}
+		if sd := a.dist(pos); sd < d {
+			// Past this point k cannot be present: stop checking.
+			check = false
+			cand, *s = *s, cand
+			d = sd
+		}
+		pos = (pos + 1) & a.mask
+		d++
+	}
+}
+
+// removeAt empties pos and shifts the following residents of its cluster
+// back by one until one is at home or a slot is empty (backward-shift
+// deletion): no tombstones, and every chain stays unbroken.
+func removeAt(a *connArray, pos uint32) {
+	for {
+		next := (pos + 1) & a.mask
+		if a.slots[next].hash == 0 || a.dist(next) == 0 {
+			a.slots[pos] = connSlot{}
+			return
+		}
+		a.slots[pos] = a.slots[next]
+		pos = next
+	}
+}

@@ -1,0 +1,423 @@
+package sched
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"runtime"
+	"testing"
+)
+
+var (
+	keyLocal4  = netip.MustParseAddr("198.18.0.1").As16()
+	keyLocal6  = netip.MustParseAddr("2001:2::1").As16()
+	keyRemote6 = netip.MustParseAddr("2001:2::").As16()
+)
+
+// keyN is a deterministic key family, unique for i < 2^24: v4 and v6
+// clients of one server.
+func keyN(i uint32) ConnKey {
+	if i%2 == 0 {
+		remote := netip.AddrFrom4([4]byte{198, 19, byte(i >> 16), byte(i >> 8)}).As16()
+		return NewConnKey(keyLocal4, remote, 443, uint16(i))
+	}
+	remote := keyRemote6
+	remote[12], remote[13], remote[14], remote[15] = byte(i>>24), byte(i>>16), byte(i>>8), byte(i)
+	return NewConnKey(keyLocal6, remote, 443, uint16(i))
+}
+
+func TestConnKeyRoundTrip(t *testing.T) {
+	l := netip.MustParseAddrPort("198.18.0.1:80")
+	r := netip.MustParseAddrPort("[2001:2::2]:40000")
+	k := MakeConnKey(l, r)
+	if k.Local() != l || k.Remote() != r {
+		t.Fatalf("round trip: %v", k)
+	}
+	if k == MakeConnKey(r, l) {
+		t.Fatal("direction lost")
+	}
+	// IPv4 and its v4-mapped form are the same connection.
+	m := netip.AddrPortFrom(netip.AddrFrom16(l.Addr().As16()), 80)
+	if MakeConnKey(m, r) != k {
+		t.Fatal("v4 and v4-mapped keys differ")
+	}
+}
+
+type connChecker struct {
+	t        *testing.T
+	tab      *ConnTable
+	ref      map[ConnKey]uint32
+	grows    int
+	shrinks  int
+	resizeOp int // operations during which a resize was under way
+}
+
+func (c *connChecker) after(capBefore int, wasResizing bool) {
+	c.t.Helper()
+	if c.tab.lastMoved > migrateBatch {
+		c.t.Fatalf("one operation migrated %d entries (bound %d)", c.tab.lastMoved, migrateBatch)
+	}
+	if c.tab.Len() != len(c.ref) {
+		c.t.Fatalf("Len = %d, reference %d", c.tab.Len(), len(c.ref))
+	}
+	if !wasResizing && c.tab.Resizing() {
+		if c.tab.Cap() > capBefore {
+			c.grows++
+		} else {
+			c.shrinks++
+		}
+	}
+	if c.tab.Resizing() {
+		c.resizeOp++
+	}
+}
+
+func (c *connChecker) op(rng *rand.Rand, keySpace uint32, insertBias int) {
+	k := keyN(rng.Uint32N(keySpace))
+	capBefore, wasResizing := c.tab.Cap(), c.tab.Resizing()
+	switch r := rng.IntN(100); {
+	case r < insertBias:
+		v := rng.Uint32()
+		_, had := c.ref[k]
+		if got := c.tab.Insert(k, v); got == had {
+			c.t.Fatalf("Insert(%v) = %v, reference had it: %v", k, got, had)
+		}
+		if !had {
+			c.ref[k] = v
+		}
+	case r < 80:
+		want, had := c.ref[k]
+		got, ok := c.tab.Delete(k)
+		if ok != had || got != want {
+			c.t.Fatalf("Delete(%v) = %d,%v, want %d,%v", k, got, ok, want, had)
+		}
+		delete(c.ref, k)
+	default:
+		want, had := c.ref[k]
+		got, ok := c.tab.Lookup(k)
+		if ok != had || got != want {
+			c.t.Fatalf("Lookup(%v) = %d,%v, want %d,%v", k, got, ok, want, had)
+		}
+	}
+	c.after(capBefore, wasResizing)
+}
+
+func (c *connChecker) checkAll() {
+	c.t.Helper()
+	for k, want := range c.ref {
+		if got, ok := c.tab.Lookup(k); !ok || got != want {
+			c.t.Fatalf("Lookup(%v) = %d,%v, want %d", k, got, ok, want)
+		}
+	}
+	n := 0
+	c.tab.Range(func(k ConnKey, v uint32) bool {
+		if want, ok := c.ref[k]; !ok || want != v {
+			c.t.Fatalf("Range yielded %v=%d, reference %d,%v", k, v, want, ok)
+		}
+		n++
+		return true
+	})
+	if n != len(c.ref) {
+		c.t.Fatalf("Range yielded %d entries, want %d", n, len(c.ref))
+	}
+}
+
+// TestConnTableAgainstMap runs a million random operations against a Go map,
+// in phases that grow the table from empty, churn it, and shrink it back, so
+// lookups, inserts and deletes all happen while resizes are under way.
+func TestConnTableAgainstMap(t *testing.T) {
+	ops := 1_000_000
+	if testing.Short() {
+		ops = 200_000
+	}
+	rng := rand.New(rand.NewPCG(42, 7))
+	c := &connChecker{t: t, tab: NewConnTable(0), ref: map[ConnKey]uint32{}}
+	phases := []struct {
+		frac       int // share of ops, in tenths
+		insertBias int // percent of ops that insert (deletes up to 80%)
+	}{
+		{3, 70}, // grow
+		{2, 45}, // churn
+		{3, 2},  // shrink
+		{2, 60}, // grow again
+	}
+	for _, ph := range phases {
+		for range ops * ph.frac / 10 {
+			c.op(rng, 1<<16, ph.insertBias)
+		}
+		c.checkAll()
+		t.Logf("phase: len %d cap %d resizing %v", c.tab.Len(), c.tab.Cap(), c.tab.Resizing())
+	}
+	if c.grows < 5 || c.shrinks < 3 {
+		t.Fatalf("phases did not exercise resizing: %d grows, %d shrinks", c.grows, c.shrinks)
+	}
+	t.Logf("%d grows, %d shrinks, %d ops ran during a resize; final len %d cap %d",
+		c.grows, c.shrinks, c.resizeOp, c.tab.Len(), c.tab.Cap())
+}
+
+// TestConnTableIncrementalGrowth: filling to a million entries never moves
+// more than migrateBatch entries in one insert, and each resize spans many
+// inserts instead of happening in one.
+func TestConnTableIncrementalGrowth(t *testing.T) {
+	n := uint32(1 << 20)
+	if testing.Short() {
+		n = 1 << 16
+	}
+	tab := NewConnTable(0)
+	maxMoved, resizes, resizingOps := 0, 0, 0
+	for i := range n {
+		was := tab.Resizing()
+		if !tab.Insert(keyN(i), i) {
+			t.Fatalf("Insert(%d) failed", i)
+		}
+		maxMoved = max(maxMoved, tab.lastMoved)
+		if tab.Resizing() {
+			resizingOps++
+			if !was {
+				resizes++
+			}
+		}
+	}
+	if maxMoved > migrateBatch {
+		t.Fatalf("an insert moved %d entries", maxMoved)
+	}
+	if resizes == 0 || resizingOps < resizes*2 {
+		t.Fatalf("%d resizes over %d inserts: not incremental", resizes, resizingOps)
+	}
+	for i := range n {
+		if v, ok := tab.Lookup(keyN(i)); !ok || v != i {
+			t.Fatalf("Lookup(%d) = %d,%v", i, v, ok)
+		}
+	}
+	t.Logf("%d resizes, %d inserts ran during one, at most %d entries moved by one insert", resizes, resizingOps, maxMoved)
+}
+
+// TestConnTableAdversarialKeys: keys that differ in a single byte (one
+// address byte, or the low byte of a port) spread over the table like any
+// others under the seeded hash: probe distances stay short.
+func TestConnTableAdversarialKeys(t *testing.T) {
+	base := MakeConnKey(netip.MustParseAddrPort("198.18.0.1:80"), netip.MustParseAddrPort("198.18.0.2:1000"))
+	tab := NewConnTable(0)
+	var keys []ConnKey
+	for pos := range len(base.b) {
+		for v := range 256 {
+			k := base
+			k.b[pos] = byte(v)
+			if k == base && pos > 0 {
+				continue
+			}
+			if tab.Insert(k, uint32(len(keys))) {
+				keys = append(keys, k)
+			}
+		}
+	}
+	for i, k := range keys {
+		if v, ok := tab.Lookup(k); !ok || v != uint32(i) {
+			t.Fatalf("Lookup(%d) = %d,%v", i, v, ok)
+		}
+	}
+	maxDist := uint32(0)
+	for pos := range tab.cur.slots {
+		if tab.cur.slots[pos].hash != 0 {
+			maxDist = max(maxDist, tab.cur.dist(uint32(pos)))
+		}
+	}
+	// Robin Hood at <= 3/4 load keeps the longest probe around log n;
+	// a clustered hash would put thousands of keys on one chain.
+	if maxDist > 64 {
+		t.Fatalf("longest probe %d over %d keys", maxDist, len(keys))
+	}
+	for i, k := range keys {
+		if i%2 == 0 {
+			if v, ok := tab.Delete(k); !ok || v != uint32(i) {
+				t.Fatalf("Delete(%d) = %d,%v", i, v, ok)
+			}
+		}
+	}
+	for i, k := range keys {
+		_, ok := tab.Lookup(k)
+		if ok != (i%2 == 1) {
+			t.Fatalf("after deleting evens, Lookup(%d) ok=%v", i, ok)
+		}
+	}
+}
+
+// TestConnArrayChains drives the array directly with chosen hashes: chains
+// that collide on one home, overlap the next homes and wrap past the last
+// slot; deleting from the front, middle and end of a chain must leave every
+// other key findable (backward shift keeps chains unbroken).
+func TestConnArrayChains(t *testing.T) {
+	for trial := range 200 {
+		rng := rand.New(rand.NewPCG(uint64(trial), 1))
+		a := newConnArray(16) // home = top 4 bits of the hash
+		type ent struct {
+			h uint32
+			k ConnKey
+		}
+		var ents []ent
+		for i := range 12 {
+			home := uint32(13 + rng.IntN(4)) // homes 13..16 => wrap to 0
+			h := home<<28 | uint32(i+1)
+			k := keyN(uint32(i))
+			if !insert(&a, h, &k, uint32(i), true) {
+				t.Fatal("insert failed")
+			}
+			ents = append(ents, ent{h, k})
+		}
+		rng.Shuffle(len(ents), func(i, j int) { ents[i], ents[j] = ents[j], ents[i] })
+		for len(ents) > 0 {
+			victim := ents[0]
+			pos, ok := find(&a, a.home(victim.h), victim.h, &victim.k)
+			if !ok {
+				t.Fatalf("trial %d: key lost before deletion", trial)
+			}
+			removeAt(&a, pos)
+			ents = ents[1:]
+			if _, ok := find(&a, a.home(victim.h), victim.h, &victim.k); ok {
+				t.Fatalf("trial %d: deleted key still found", trial)
+			}
+			for _, e := range ents {
+				if _, ok := find(&a, a.home(e.h), e.h, &e.k); !ok {
+					t.Fatalf("trial %d: key lost after deleting another", trial)
+				}
+			}
+			// Robin Hood invariant: along a cluster, distance grows by at
+			// most one per slot.
+			for p := range a.slots {
+				q := (uint32(p) + 1) & a.mask
+				if a.slots[q].hash != 0 && a.dist(q) > 0 &&
+					(a.slots[p].hash == 0 || a.dist(q) > a.dist(uint32(p))+1) {
+					t.Fatalf("trial %d: broken chain at slot %d", trial, q)
+				}
+			}
+		}
+	}
+}
+
+func TestConnTableSeedsDiffer(t *testing.T) {
+	a, b := NewConnTable(0), NewConnTable(0)
+	k := keyN(1)
+	same := 0
+	for i := range uint32(64) {
+		k = keyN(i)
+		if a.hash(&k) == b.hash(&k) {
+			same++
+		}
+	}
+	if same > 2 {
+		t.Fatalf("%d of 64 keys hash alike in two tables: seed not per table", same)
+	}
+}
+
+const benchConns = 1 << 20
+
+func benchTable(b *testing.B) *ConnTable {
+	tab := NewConnTable(0)
+	for i := range uint32(benchConns) {
+		tab.Insert(keyN(i), i)
+	}
+	for tab.Resizing() { // finish any resize so we measure steady state
+		tab.Delete(keyN(benchConns + 1))
+	}
+	return tab
+}
+
+// shuffledKeys returns keyN(first..first+n) in random order. Benchmarks walk
+// it sequentially, so the only random memory access is the table's: with 1M
+// entries (92 MB of slots) almost every probe is a cache and TLB miss, which
+// is what a loop serving a million busy connections sees.
+func shuffledKeys(first, n uint32) []ConnKey {
+	keys := make([]ConnKey, n)
+	for i := range keys {
+		keys[i] = keyN(first + uint32(i))
+	}
+	rng := rand.New(rand.NewPCG(uint64(first), uint64(n)))
+	rng.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+	return keys
+}
+
+func benchLookup(b *testing.B, keys []ConnKey, hit bool) {
+	tab := benchTable(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if _, ok := tab.Lookup(keys[i%len(keys)]); ok != hit {
+			b.Fatal("unexpected result")
+		}
+	}
+}
+
+func BenchmarkConnLookupHit1M(b *testing.B) {
+	benchLookup(b, shuffledKeys(0, benchConns), true)
+}
+
+func BenchmarkConnLookupMiss1M(b *testing.B) {
+	benchLookup(b, shuffledKeys(benchConns+2, benchConns), false)
+}
+
+// BenchmarkConnLookupHot1M: 1M entries, but the traffic comes from 4096 of
+// them, whose slots stay in cache: the table's own cost (hash, probe,
+// compare) without DRAM latency.
+func BenchmarkConnLookupHot1M(b *testing.B) {
+	benchLookup(b, shuffledKeys(0, benchConns)[:4096], true)
+}
+
+// The insert and delete benchmarks keep the table between 1M and 1M+64k
+// entries: timed inserts (deletes) of a chunk of keys, untimed deletes
+// (re-inserts) of the same chunk.
+func BenchmarkConnInsert1M(b *testing.B) {
+	tab := benchTable(b)
+	keys := shuffledKeys(benchConns+2, benchConns)
+	const chunk = 1 << 16
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; {
+		n := min(chunk, b.N-i)
+		base := (i / chunk * chunk) % len(keys)
+		for j := range n {
+			tab.Insert(keys[base+j], uint32(j))
+		}
+		b.StopTimer()
+		for j := range n {
+			tab.Delete(keys[base+j])
+		}
+		b.StartTimer()
+		i += n
+	}
+}
+
+func BenchmarkConnDelete1M(b *testing.B) {
+	tab := benchTable(b)
+	keys := shuffledKeys(0, benchConns)
+	const chunk = 1 << 16
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; {
+		n := min(chunk, b.N-i)
+		base := (i / chunk * chunk) % len(keys)
+		for j := range n {
+			tab.Delete(keys[base+j])
+		}
+		b.StopTimer()
+		for j := range n {
+			tab.Insert(keys[base+j], uint32(j))
+		}
+		b.StartTimer()
+		i += n
+	}
+}
+
+// BenchmarkConnTableMemory reports the heap bytes per entry of a table
+// holding 1M entries (slot arrays only; the TCBs live in the caller's slab).
+func BenchmarkConnTableMemory(b *testing.B) {
+	var before, after runtime.MemStats
+	for range b.N {
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		tab := benchTable(b)
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(tab.Len()), "B/entry")
+		b.ReportMetric(float64(tab.Len())/float64(tab.Cap()), "load")
+		runtime.KeepAlive(tab)
+	}
+}
