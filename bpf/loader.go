@@ -101,7 +101,7 @@ func loadError(err error) error {
 	var ve *ebpf.VerifierError
 	switch {
 	case errors.Is(err, unix.EPERM), errors.Is(err, os.ErrPermission):
-		return fmt.Errorf("bpf: loading the XDP program needs CAP_BPF (and CAP_NET_ADMIN to attach it): run as root or grant them (setcap cap_bpf,cap_net_admin+ep): %w", err)
+		return fmt.Errorf("bpf: loading the XDP program needs CAP_BPF and CAP_NET_ADMIN (for the XSKMAP): %s: %w", privilegeAdvice(), err)
 	case errors.As(err, &ve):
 		return fmt.Errorf("bpf: the kernel's verifier rejected the XDP program (kernel too old? sluice needs Linux >= 5.10): %w", err)
 	}
@@ -151,7 +151,7 @@ func (p *Program) attach(o Options) error {
 			return nil
 		}
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-			return fmt.Errorf("bpf: attaching XDP to %s needs CAP_NET_ADMIN and CAP_BPF: run as root or grant them (setcap cap_bpf,cap_net_admin+ep): %w", name, err)
+			return fmt.Errorf("bpf: attaching XDP to %s needs CAP_NET_ADMIN and CAP_BPF: %s: %w", name, privilegeAdvice(), err)
 		}
 		if errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EEXIST) {
 			// Raced with someone attaching between our check and now.
