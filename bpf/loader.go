@@ -74,6 +74,9 @@ type Program struct {
 	mode    Mode
 	ifindex int
 	closed  bool
+	// ports mirrors the ports map: how many listen and flow entries
+	// name each local port ([portListen], [portFlow]).
+	ports map[uint16]*[2]int
 }
 
 // Load loads the program and its maps into the kernel and, if o.Ifindex is
@@ -83,7 +86,7 @@ func Load(o Options) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bpf: %w", err)
 	}
-	p := &Program{}
+	p := &Program{ports: map[uint16]*[2]int{}}
 	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
 		return nil, loadError(err)
 	}

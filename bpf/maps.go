@@ -75,7 +75,7 @@ func (p *Program) AddListen(ap netip.AddrPort) error {
 	}
 	v := steerSteerValue{FanoutSlot: ^uint32(0)}
 	for _, k := range keys {
-		if err := p.objs.Listen.Put(&k, &v); err != nil {
+		if err := p.insert(p.objs.Listen, &k, &v, k.Port, portListen); err != nil {
 			return mapError("add listen "+ap.String(), err)
 		}
 	}
@@ -94,9 +94,68 @@ func (p *Program) RemoveListen(ap netip.AddrPort) error {
 		return err
 	}
 	for _, k := range keys {
-		if err := p.objs.Listen.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		if err := p.remove(p.objs.Listen, &k, k.Port, portListen); err != nil {
 			return mapError("remove listen "+ap.String(), err)
 		}
+	}
+	return nil
+}
+
+// Indices into Program.ports and bits of the ports map (steer.h).
+const (
+	portListen = 0 // SLUICE_PORT_LISTEN = 1 << 0
+	portFlow   = 1 // SLUICE_PORT_FLOW = 1 << 1
+)
+
+// insert adds key -> v to m (overwriting the value of an existing key)
+// and, for a new key, counts it against local port port, setting the
+// port's bit in the ports map once the entry is in place.
+func (p *Program) insert(m *ebpf.Map, key, v any, port uint16, kind int) error {
+	err := m.Update(key, v, ebpf.UpdateNoExist)
+	if errors.Is(err, ebpf.ErrKeyExist) {
+		return m.Update(key, v, ebpf.UpdateExist)
+	}
+	if err != nil {
+		return err
+	}
+	if err := p.refPort(port, kind, +1); err != nil {
+		m.Delete(key)
+		return err
+	}
+	return nil
+}
+
+// remove deletes key from m and uncounts it; an absent key is no error.
+func (p *Program) remove(m *ebpf.Map, key any, port uint16, kind int) error {
+	err := m.Delete(key)
+	if errors.Is(err, ebpf.ErrKeyNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return p.refPort(port, kind, -1)
+}
+
+func (p *Program) refPort(port uint16, kind, delta int) error {
+	r := p.ports[port]
+	if r == nil {
+		r = new([2]int)
+		p.ports[port] = r
+	}
+	r[kind] += delta
+	var bits uint32
+	for i, n := range r {
+		if n > 0 {
+			bits |= 1 << i
+		}
+	}
+	if err := p.objs.Ports.Put(uint32(port), bits); err != nil {
+		r[kind] -= delta
+		return err
+	}
+	if bits == 0 {
+		delete(p.ports, port)
 	}
 	return nil
 }
@@ -133,7 +192,7 @@ func (p *Program) AddFlow(remote, local netip.AddrPort, slot int) error {
 	if err := p.check(); err != nil {
 		return err
 	}
-	if err := p.objs.Flows.Put(&k, &v); err != nil {
+	if err := p.insert(p.objs.Flows, &k, &v, k.Dport, portFlow); err != nil {
 		return mapError(fmt.Sprintf("add flow %s <- %s", local, remote), err)
 	}
 	return nil
@@ -150,7 +209,7 @@ func (p *Program) RemoveFlow(remote, local netip.AddrPort) error {
 	if err := p.check(); err != nil {
 		return err
 	}
-	if err := p.objs.Flows.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+	if err := p.remove(p.objs.Flows, &k, k.Dport, portFlow); err != nil {
 		return mapError(fmt.Sprintf("remove flow %s <- %s", local, remote), err)
 	}
 	return nil

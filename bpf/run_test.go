@@ -327,3 +327,49 @@ func TestIPv6ExtensionHeaders(t *testing.T) {
 		expect(t, p, fmt.Sprintf("chain cut at %d/%d", n, len(f)), f[:n], "PassedTruncated")
 	}
 }
+
+// TestPortInterest: the ports map (the prefilter in front of the hash
+// lookups) follows adds and removes of overlapping entries exactly.
+func TestPortInterest(t *testing.T) {
+	testbed.Require(t)
+	p, err := Load(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	exact, wild := ap(local4, 7500), ap(netip.IPv4Unspecified(), 7500)
+	remote := ap(remote4, 40000)
+	frame := tcp4(remote, exact)
+	check := func(step, want string, bits uint32) {
+		t.Helper()
+		expect(t, p, step, frame, want)
+		var got uint32
+		if err := p.objs.Ports.Lookup(uint32(7500), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got != bits {
+			t.Errorf("%s: ports[7500] = %#x, want %#x", step, got, bits)
+		}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("empty", "PassedNotListened", 0)
+	must(p.AddListen(exact))
+	must(p.AddListen(exact)) // set semantics: no second reference
+	must(p.AddListen(wild))
+	check("exact+wild", steered, 1)
+	must(p.RemoveListen(exact))
+	check("wild left", steered, 1)
+	must(p.AddFlow(remote, exact, AnySlot))
+	must(p.AddFlow(remote, exact, 3)) // value update, same key
+	check("wild+flow", steered, 3)
+	must(p.RemoveListen(wild))
+	must(p.RemoveListen(wild)) // absent: no error, no double release
+	check("flow left", steered, 2)
+	must(p.RemoveFlow(remote, exact))
+	check("all removed", "PassedNotListened", 0)
+}

@@ -57,6 +57,15 @@ struct flow_key {
 };
 
 /*
+ * ports[local port] says which of the hash maps can hold an entry for a
+ * segment to that port, so traffic sluice does not own (SSH, kernel
+ * sockets) costs one array lookup instead of three hash lookups. The
+ * loader keeps it in step with listen and flows (reference counts in Go).
+ */
+#define SLUICE_PORT_LISTEN 1
+#define SLUICE_PORT_FLOW 2
+
+/*
  * Value of both maps. fanout_slot pins a flow to one socket of a
  * software-steered queue (see fanout below); SLUICE_SLOT_HASH (~0) means
  * "choose by 4-tuple hash". It is ignored for queues without fanout.

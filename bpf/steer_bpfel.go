@@ -58,6 +58,7 @@ const (
 	steerMapFanout       = "fanout"
 	steerMapFlows        = "flows"
 	steerMapListen       = "listen"
+	steerMapPorts        = "ports"
 	steerMapXsks         = "xsks"
 	steerMapXsksFanout   = "xsks_fanout"
 	steerProgSluiceSteer = "sluice_steer"
@@ -116,6 +117,7 @@ type steerMapSpecs struct {
 	Fanout     *ebpf.MapSpec `ebpf:"fanout"`
 	Flows      *ebpf.MapSpec `ebpf:"flows"`
 	Listen     *ebpf.MapSpec `ebpf:"listen"`
+	Ports      *ebpf.MapSpec `ebpf:"ports"`
 	Xsks       *ebpf.MapSpec `ebpf:"xsks"`
 	XsksFanout *ebpf.MapSpec `ebpf:"xsks_fanout"`
 }
@@ -150,6 +152,7 @@ type steerMaps struct {
 	Fanout     *ebpf.Map `ebpf:"fanout"`
 	Flows      *ebpf.Map `ebpf:"flows"`
 	Listen     *ebpf.Map `ebpf:"listen"`
+	Ports      *ebpf.Map `ebpf:"ports"`
 	Xsks       *ebpf.Map `ebpf:"xsks"`
 	XsksFanout *ebpf.Map `ebpf:"xsks_fanout"`
 }
@@ -160,6 +163,7 @@ func (m *steerMaps) Close() error {
 		m.Fanout,
 		m.Flows,
 		m.Listen,
+		m.Ports,
 		m.Xsks,
 		m.XsksFanout,
 	)

@@ -91,6 +91,13 @@ struct {
 } flows SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u32);
+} ports SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
@@ -172,10 +179,17 @@ static __always_inline int steer(struct xdp_md *ctx, struct flow_key *fk)
 {
 	struct steer_value *v;
 	struct listen_key lk = {};
+	__u32 port = fk->dport;
+	__u32 *interest = bpf_map_lookup_elem(&ports, &port);
+	__u32 what = interest ? *interest : 0;
 
-	v = bpf_map_lookup_elem(&flows, fk);
-	if (v)
-		return redirect(ctx, fk, v);
+	if (what & SLUICE_PORT_FLOW) {
+		v = bpf_map_lookup_elem(&flows, fk);
+		if (v)
+			return redirect(ctx, fk, v);
+	}
+	if (!(what & SLUICE_PORT_LISTEN))
+		return count(CNT_PASSED_NOT_LISTENED);
 
 	__builtin_memcpy(lk.addr, fk->daddr, sizeof(lk.addr));
 	lk.port = fk->dport;
