@@ -40,12 +40,11 @@ func xdpState(t *testing.T, h *testbed.Host) netlink.LinkXdp {
 
 func progID(t *testing.T, p *Program) uint32 {
 	t.Helper()
-	info, err := p.objs.SluiceSteer.Info()
+	id, err := p.ProgramID()
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, _ := info.ID()
-	return uint32(id)
+	return id
 }
 
 // loadIn loads (and attaches, if o.Ifindex is set) inside h's namespace,

@@ -60,6 +60,9 @@ type Options struct {
 	// Replace detaches an XDP program someone else attached to the device.
 	// Without it, Load refuses and names that program's id.
 	Replace bool
+	// MaxFlows sizes the dialed-flows map; 0 means MaxFlows (65536).
+	// Its memory is allocated up front (about 100 octets per entry).
+	MaxFlows int
 }
 
 // Program is the loaded steering program, its maps and, once attached, the
@@ -85,6 +88,12 @@ func Load(o Options) (*Program, error) {
 	spec, err := loadSteer()
 	if err != nil {
 		return nil, fmt.Errorf("bpf: %w", err)
+	}
+	if o.MaxFlows < 0 {
+		return nil, fmt.Errorf("bpf: Options.MaxFlows %d < 0", o.MaxFlows)
+	}
+	if o.MaxFlows > 0 {
+		spec.Maps[steerMapFlows].MaxEntries = uint32(o.MaxFlows)
 	}
 	p := &Program{ports: map[uint16]*[2]int{}}
 	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
@@ -295,4 +304,23 @@ func (p *Program) check() error {
 		return fmt.Errorf("bpf: program closed: %w", net.ErrClosed)
 	}
 	return nil
+}
+
+// ProgramID is the kernel's id of the loaded program, as bpftool and
+// `ip link` show it.
+func (p *Program) ProgramID() (uint32, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.check(); err != nil {
+		return 0, err
+	}
+	info, err := p.objs.SluiceSteer.Info()
+	if err != nil {
+		return 0, fmt.Errorf("bpf: program info: %w", err)
+	}
+	id, ok := info.ID()
+	if !ok {
+		return 0, errors.New("bpf: kernel reports no program id")
+	}
+	return uint32(id), nil
 }

@@ -16,7 +16,7 @@ const (
 	MaxQueues = 256   // XSKMAP entries: queues 0..MaxQueues-1
 	MaxFanout = 16    // sockets per queue under software steering
 	MaxListen = 4096  // listen entries
-	MaxFlows  = 65536 // dialed flows
+	MaxFlows  = 65536 // dialed flows, unless Options.MaxFlows says otherwise
 )
 
 // Address families as stored in the map keys.

@@ -373,3 +373,35 @@ func TestPortInterest(t *testing.T) {
 	must(p.RemoveFlow(remote, exact))
 	check("all removed", "PassedNotListened", 0)
 }
+
+func TestMaxFlows(t *testing.T) {
+	testbed.Require(t)
+	p, err := Load(Options{MaxFlows: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for port := uint16(1); port <= 3; port++ {
+		err := p.AddFlow(ap(remote4, port), ap(local4, 80), AnySlot)
+		if port <= 2 && err != nil {
+			t.Fatalf("flow %d of 2: %v", port, err)
+		}
+		if port == 3 && err == nil {
+			t.Fatal("third flow accepted by a 2-entry map")
+		}
+	}
+	// The failed insert left no port reference behind: removing the two
+	// flows clears port 80's interest.
+	for port := uint16(1); port <= 2; port++ {
+		if err := p.RemoveFlow(ap(remote4, port), ap(local4, 80)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var bits uint32
+	if err := p.objs.Ports.Lookup(uint32(80), &bits); err != nil || bits != 0 {
+		t.Errorf("ports[80] = %#x, %v after removing every flow", bits, err)
+	}
+	if _, err := Load(Options{MaxFlows: -1}); err == nil {
+		t.Error("MaxFlows -1 accepted")
+	}
+}
