@@ -194,6 +194,9 @@ func TestValidFrames(t *testing.T) {
 		{"v6 wildcard", tcp6(ap(remote6, 1234), ap(other6, 8080), protoTCP, nil), steered},
 		{"v6 v4-only wildcard port", tcp6(ap(remote6, 1234), ap(local6, 443), protoTCP, nil), "PassedNotListened"},
 		{"v6 any-family", tcp6(ap(remote6, 1234), ap(other6, 9000), protoTCP, nil), steered},
+		// An IPv6 header carrying a v4-mapped address is not IPv4: the
+		// family in the key keeps it off the IPv4 entries.
+		{"v6 packet to v4-mapped listened address", tcp6(ap(remote6, 1234), ap(netip.AddrFrom16(local4.As16()), 80), protoTCP, nil), "PassedNotListened"},
 		{"v6 flow", tcp6(ap(remote6, 40000), ap(local6, 5555), protoTCP, nil), steered},
 		{"v6 flow, other remote", tcp6(ap(other6, 40000), ap(local6, 5555), protoTCP, nil), "PassedNotListened"},
 		{"v6 hop-by-hop", tcp6(ap(remote6, 1), ap(local6, 80), 0, [][]byte{ext(protoTCP, 0, 0)}), steered},
