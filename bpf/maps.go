@@ -177,7 +177,8 @@ func flowKey(remote, local netip.AddrPort) (steerFlowKey, error) {
 
 // AddFlow steers the segments of one connection sluice dialed: those from
 // remote to local. slot pins the flow to one socket of a software-steered
-// queue (SetFanout); AnySlot hashes. A flow entry wins over listen entries.
+// queue (SetFanout); AnySlot, or a slot not below that queue's socket
+// count, hashes. A flow entry wins over listen entries.
 func (p *Program) AddFlow(remote, local netip.AddrPort, slot int) error {
 	k, err := flowKey(remote, local)
 	if err != nil {

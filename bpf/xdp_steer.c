@@ -115,7 +115,7 @@ static __always_inline int count(enum counter c)
 }
 
 /* Multiplicative mix (golden ratio constant): cheap, and spreads the bits
- * of every word of the 4-tuple. Mirrored by fanoutHash in Go. */
+ * of every word of the 4-tuple. Mirrored in Go by FanoutSlot (maps.go). */
 static __always_inline __u32 mix(__u32 h, __u32 v)
 {
 	h ^= v;
