@@ -3,7 +3,10 @@
 package bpf
 
 import (
+	"context"
+	"encoding/binary"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/sluicenet/sluice/testbed"
@@ -195,4 +198,99 @@ func TestFanout(t *testing.T) {
 	if ret, d := run(t, p, tcp4(ap(bed.Peer.IPv4, 1), local)); ret != xdpPass || d["RedirectNoSocket"] != 1 {
 		t.Errorf("fanout off: verdict %d, counters %s", ret, fmtDelta(d))
 	}
+}
+
+// TestMultiQueueTraffic: on a 2-queue veth with a socket per queue, real
+// SYNs from many flows arrive, each on the socket of the queue it came in
+// on (the kernel drops a frame redirected to a socket of another queue, so
+// "all arrived" means "all on the right socket"), and both queues get some.
+func TestMultiQueueTraffic(t *testing.T) {
+	bed := testbed.New(t, testbed.Options{Queues: 2})
+	srv := ap(bed.Server.IPv4, 7600)
+	var p *Program
+	xsks := make([]*testXSK, 2)
+	t.Cleanup(func() {
+		if p != nil {
+			p.Close()
+		}
+		for _, x := range xsks {
+			if x != nil {
+				x.Close()
+			}
+		}
+	})
+	if err := bed.Server.Do(func() (err error) {
+		if p, err = Load(Options{Ifindex: bed.Server.Ifindex}); err != nil {
+			return err
+		}
+		for q := range xsks {
+			if xsks[q], err = newTestXSK(bed.Server.Ifindex, q); err != nil {
+				return err
+			}
+			if err := p.SetSocket(q, xsks[q].fd); err != nil {
+				return err
+			}
+		}
+		return p.AddListen(srv)
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	const flows = 16
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	done := make(chan error, flows)
+	for i := 0; i < flows; i++ {
+		from := ap(bed.Peer.IPv4, uint16(43000+i))
+		go func() { done <- dial(ctx, bed.Peer, from, srv) }()
+	}
+	seen := map[uint16]int{} // source port -> queue
+	perQueue := make([]int, 2)
+	for try := 0; try < 1000 && len(seen) < flows; try++ {
+		for q, x := range xsks {
+			for _, f := range x.Receive() {
+				sport, ok := tcpSrc(f)
+				if !ok {
+					continue
+				}
+				if prev, dup := seen[sport]; dup && prev != q {
+					t.Errorf("flow from port %d arrived on queue %d and queue %d", sport, prev, q)
+				}
+				if _, dup := seen[sport]; !dup {
+					perQueue[q]++
+				}
+				seen[sport] = q
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	for i := 0; i < flows; i++ {
+		if err := <-done; err == nil {
+			t.Error("a dial to the steered port succeeded: the kernel got its SYN")
+		}
+	}
+	t.Logf("flows per queue: %v", perQueue)
+	if len(seen) != flows {
+		t.Errorf("%d of %d flows' SYNs arrived on the sockets", len(seen), flows)
+	}
+	if perQueue[0] == 0 || perQueue[1] == 0 {
+		t.Errorf("flows per queue %v: the veth did not spread them, or a queue's socket got nothing", perQueue)
+	}
+	c := counters(t, p)
+	if c.RedirectNoSocket != 0 {
+		t.Errorf("RedirectNoSocket = %d", c.RedirectNoSocket)
+	}
+}
+
+// tcpSrc returns the TCP source port of an untagged Ethernet/IPv4 frame.
+func tcpSrc(f []byte) (uint16, bool) {
+	if len(f) < 14+20 || binary.BigEndian.Uint16(f[12:]) != etherIPv4 || f[14+9] != protoTCP {
+		return 0, false
+	}
+	l4 := f[14+int(f[14]&0xf)*4:]
+	if len(l4) < 20 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint16(l4), true
 }
