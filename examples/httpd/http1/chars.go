@@ -1,0 +1,97 @@
+package http1
+
+// Byte classes as lookup tables, built once at init. A table lookup per byte
+// keeps the hot loops branch-light.
+var (
+	// tchar: RFC 9110 §5.6.2 token characters.
+	isTchar [256]bool
+	// isTargetChar: VCHAR except '#' (RFC 9112 §3.2: no fragment in a
+	// request-target).
+	isTargetChar [256]bool
+	// isFieldChar: field-vchar, SP and HTAB (RFC 9110 §5.5); obs-text allowed.
+	isFieldChar [256]bool
+	// isHostChar: uri-host [":" port] of RFC 3986 §3.2.2: unreserved,
+	// sub-delims, pct-encoding and IP-literal brackets, plus ':'.
+	isHostChar [256]bool
+)
+
+func init() {
+	for c := 0; c < 256; c++ {
+		alnum := c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		switch {
+		case alnum:
+			isTchar[c] = true
+		default:
+			switch c {
+			case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
+				isTchar[c] = true
+			}
+		}
+		isTargetChar[c] = c > 0x20 && c < 0x7f && c != '#'
+		isFieldChar[c] = c == '\t' || c >= 0x20 && c != 0x7f
+		if alnum {
+			isHostChar[c] = true
+		} else {
+			switch c {
+			case '-', '.', '_', '~', '!', '$', '&', '\'', '(', ')', '*', '+', ',', ';', '=', ':', '[', ']', '%':
+				isHostChar[c] = true
+			}
+		}
+	}
+}
+
+// lower folds an ASCII letter to lower case.
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// equalFold reports whether b equals the lower-case ASCII string s,
+// ignoring ASCII case in b. It allocates nothing.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		if lower(b[i]) != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// trimOWS strips optional whitespace (SP, HTAB; RFC 9110 §5.6.3).
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// nextElement splits the first element off a comma-separated list
+// (RFC 9110 §5.6.1) and returns it trimmed and the remainder.
+func nextElement(b []byte) (elem, rest []byte) {
+	for i, c := range b {
+		if c == ',' {
+			return trimOWS(b[:i]), b[i+1:]
+		}
+	}
+	return trimOWS(b), nil
+}
+
+func unhex(c byte) int64 {
+	switch {
+	case c >= '0' && c <= '9':
+		return int64(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int64(c - 'a' + 10)
+	case c >= 'A' && c <= 'F':
+		return int64(c - 'A' + 10)
+	}
+	return -1
+}
