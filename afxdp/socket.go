@@ -1,0 +1,368 @@
+package afxdp
+
+import (
+	"errors"
+	"fmt"
+	"net"
+
+	"golang.org/x/sys/unix"
+)
+
+// Mode is how a socket moves frames between the driver and the UMEM.
+type Mode int
+
+const (
+	// ModeAuto tries zero-copy and falls back to copy.
+	ModeAuto Mode = iota
+	// ModeZeroCopy: the driver DMAs straight into the UMEM.
+	ModeZeroCopy
+	// ModeCopy: the kernel copies between skb/xdp_buff and the UMEM; works
+	// on every device (veth included).
+	ModeCopy
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeAuto:
+		return "auto"
+	case ModeZeroCopy:
+		return "zero-copy"
+	case ModeCopy:
+		return "copy"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// SocketConfig shapes a Socket. Zero fields take the defaults in brackets.
+type SocketConfig struct {
+	RxSize uint32 // RX ring entries, power of two [2048]
+	TxSize uint32 // TX ring entries, power of two [2048]
+	// Mode is the bind mode. Only the first socket on a UMEM chooses it;
+	// sockets sharing the UMEM inherit it (the kernel refuses mode flags
+	// together with XDP_SHARED_UMEM).
+	Mode Mode
+	// NoNeedWakeup turns XDP_USE_NEED_WAKEUP off: the kernel then never
+	// asks for wakeups, and WakeupTx/WakeupFill always make the syscall.
+	NoNeedWakeup bool
+}
+
+// Socket is one AF_XDP socket bound to (ifindex, queue).
+type Socket struct {
+	fd         int
+	ownFd      bool // false when fd is the UMEM's registering socket
+	umem       *Umem
+	ifindex    int
+	queue      int
+	mode       Mode
+	needWakeup bool
+	rx         RxRing
+	tx         TxRing
+	fill       *FillRing
+	comp       *CompletionRing
+	ownFill    *FillRing // rings this socket mapped itself (own (dev, queue))
+	ownComp    *CompletionRing
+	mems       [][]byte // mappings to unmap on Close
+	pfd        []unix.PollFd
+	txWakeups  uint64
+	fillWakeup uint64
+	closed     bool
+}
+
+// NewSocket opens an AF_XDP socket on u and binds it to queue of the
+// device with ifindex, in the calling thread's network namespace.
+//
+// The first socket on u binds with the requested mode (zero-copy first
+// when ModeAuto); later sockets share u (XDP_SHARED_UMEM). A later socket
+// on a (device, queue) not yet used with u gets fill and completion rings
+// of its own (kernel >= 5.10); one on the same (device, queue) as an
+// earlier socket shares that socket's fill and completion rings.
+func NewSocket(u *Umem, ifindex, queue int, cfg SocketConfig) (s *Socket, err error) {
+	if cfg.RxSize == 0 {
+		cfg.RxSize = 2048
+	}
+	if cfg.TxSize == 0 {
+		cfg.TxSize = 2048
+	}
+	if !pow2(cfg.RxSize) || !pow2(cfg.TxSize) {
+		return nil, fmt.Errorf("%w: RX/TX ring sizes must be powers of two (%d, %d)", ErrBadConfig, cfg.RxSize, cfg.TxSize)
+	}
+	if queue < 0 {
+		return nil, &Error{Op: "bind", Ifindex: ifindex, Queue: queue, Sentinel: ErrQueueRange}
+	}
+	if err := checkDevice(u, ifindex, queue); err != nil {
+		return nil, err
+	}
+
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.closed {
+		return nil, &Error{Op: "new socket", Ifindex: ifindex, Queue: queue, Sentinel: ErrClosed}
+	}
+	s = &Socket{fd: -1, umem: u, ifindex: ifindex, queue: queue, needWakeup: !cfg.NoNeedWakeup}
+	defer func() {
+		if err != nil {
+			s.release()
+			s = nil
+		}
+	}()
+	first := !u.fdBound
+	var off unix.XDPMmapOffsets
+	if first {
+		s.fd, off = u.fd, u.off
+		s.fill, s.comp = &u.fill, &u.comp
+	} else {
+		if s.fd, err = newXSKFd(); err != nil {
+			return s, err
+		}
+		s.ownFd = true
+		if peer := u.socketOn(ifindex, queue); peer != nil {
+			s.fill, s.comp = peer.fill, peer.comp
+		} else {
+			if off, err = setupUmemRings(s.fd, u.cfg, ifindex, queue); err != nil {
+				return s, err
+			}
+			s.ownFill, s.ownComp = &FillRing{}, &CompletionRing{}
+			m, err := mapFill(s.fd, off.Fr, u.cfg.FillSize, s.ownFill)
+			if err != nil {
+				return s, opError("mmap fill ring", ifindex, queue, err)
+			}
+			s.mems = append(s.mems, m)
+			if m, err = mapCompletion(s.fd, off.Cr, u.cfg.CompletionSize, s.ownComp); err != nil {
+				return s, opError("mmap completion ring", ifindex, queue, err)
+			}
+			s.mems = append(s.mems, m)
+			s.fill, s.comp = s.ownFill, s.ownComp
+		}
+	}
+	if err := unix.SetsockoptInt(s.fd, unix.SOL_XDP, unix.XDP_RX_RING, int(cfg.RxSize)); err != nil {
+		return s, opError("XDP_RX_RING", ifindex, queue, err)
+	}
+	if err := unix.SetsockoptInt(s.fd, unix.SOL_XDP, unix.XDP_TX_RING, int(cfg.TxSize)); err != nil {
+		return s, opError("XDP_TX_RING", ifindex, queue, err)
+	}
+	if off, err = mmapOffsets(s.fd); err != nil {
+		return s, opError("XDP_MMAP_OFFSETS", ifindex, queue, err)
+	}
+	m, err := mapRx(s.fd, off.Rx, cfg.RxSize, &s.rx)
+	if err != nil {
+		return s, opError("mmap RX ring", ifindex, queue, err)
+	}
+	s.mems = append(s.mems, m)
+	if m, err = mapTx(s.fd, off.Tx, cfg.TxSize, &s.tx); err != nil {
+		return s, opError("mmap TX ring", ifindex, queue, err)
+	}
+	s.mems = append(s.mems, m)
+
+	if first {
+		err = s.bindFirst(cfg)
+	} else {
+		err = unix.Bind(s.fd, &unix.SockaddrXDP{Flags: unix.XDP_SHARED_UMEM,
+			Ifindex: uint32(ifindex), QueueID: uint32(queue), SharedUmemFD: uint32(u.fd)})
+		if err != nil {
+			err = opError("bind (XDP_SHARED_UMEM)", ifindex, queue, err)
+		}
+	}
+	if err != nil {
+		return s, err
+	}
+	opts, err := xdpOptions(s.fd)
+	if err != nil {
+		return s, opError("XDP_OPTIONS", ifindex, queue, err)
+	}
+	s.mode = ModeCopy
+	if opts&unix.XDP_OPTIONS_ZEROCOPY != 0 {
+		s.mode = ModeZeroCopy
+	}
+	s.pfd = []unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLIN}}
+	if first {
+		u.fdBound = true
+	}
+	u.sockets = append(u.sockets, s)
+	return s, nil
+}
+
+// bindFirst binds the UMEM's registering socket, zero-copy first when
+// the mode allows it. A failed bind leaves the socket unbound (net/xdp
+// xsk_bind releases the pool it made), so the copy attempt can reuse it.
+func (s *Socket) bindFirst(cfg SocketConfig) error {
+	var wake uint16
+	if s.needWakeup {
+		wake = unix.XDP_USE_NEED_WAKEUP
+	}
+	sa := unix.SockaddrXDP{Ifindex: uint32(s.ifindex), QueueID: uint32(s.queue)}
+	var zcErr error
+	if cfg.Mode == ModeAuto || cfg.Mode == ModeZeroCopy {
+		sa.Flags = unix.XDP_ZEROCOPY | wake
+		zcErr = unix.Bind(s.fd, &sa)
+		if zcErr == nil {
+			return nil
+		}
+		if cfg.Mode == ModeZeroCopy || !zeroCopyUnsupported(zcErr) {
+			e := opError("bind (XDP_ZEROCOPY)", s.ifindex, s.queue, zcErr).(*Error)
+			if cfg.Mode == ModeZeroCopy && zeroCopyUnsupported(zcErr) {
+				e.Sentinel = ErrNoXDPMode
+			}
+			return e
+		}
+	}
+	sa.Flags = unix.XDP_COPY | wake
+	if err := unix.Bind(s.fd, &sa); err != nil {
+		return opError("bind (XDP_COPY)", s.ifindex, s.queue, err)
+	}
+	return nil
+}
+
+// zeroCopyUnsupported reports whether a zero-copy bind failed because the
+// driver cannot do it (as opposed to busy, permission, bad queue).
+func zeroCopyUnsupported(err error) bool {
+	return errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, enotsupp) || errors.Is(err, unix.EINVAL)
+}
+
+// checkDevice verifies that the queue exists and that a full-MTU frame
+// fits in one UMEM frame, before the kernel gives a vaguer EINVAL.
+func checkDevice(u *Umem, ifindex, queue int) error {
+	ifc, err := net.InterfaceByIndex(ifindex)
+	if err != nil {
+		return &Error{Op: "look up device", Ifindex: ifindex, Queue: queue, Err: err}
+	}
+	// Received data starts after XDP_PACKET_HEADROOM and the UMEM
+	// headroom; an MTU-sized IP packet plus its Ethernet header (and one
+	// VLAN tag) must fit after that.
+	room := int(u.cfg.FrameSize) - unix.XDP_PACKET_HEADROOM - int(u.cfg.Headroom)
+	if need := ifc.MTU + 14 + 4; need > room {
+		return &Error{Op: fmt.Sprintf("MTU check (%s MTU %d needs %d bytes, frame has %d)", ifc.Name, ifc.MTU, need, room),
+			Ifindex: ifindex, Queue: queue, Sentinel: ErrFrameTooSmall}
+	}
+	n, err := QueueCount(ifc.Name)
+	if err != nil {
+		return &Error{Op: "queue count", Ifindex: ifindex, Queue: queue, Err: err}
+	}
+	if queue >= n {
+		return &Error{Op: fmt.Sprintf("bind (%s has %d queues)", ifc.Name, n), Ifindex: ifindex, Queue: queue, Sentinel: ErrQueueRange}
+	}
+	return nil
+}
+
+// socketOn returns a socket of u bound to (ifindex, queue), or nil.
+func (u *Umem) socketOn(ifindex, queue int) *Socket {
+	for _, s := range u.sockets {
+		if s.ifindex == ifindex && s.queue == queue {
+			return s
+		}
+	}
+	return nil
+}
+
+// Fd is the socket's file descriptor, the value to store in an XSKMAP.
+func (s *Socket) Fd() int { return s.fd }
+
+// Mode reports the mode the kernel bound the socket in (XDP_OPTIONS).
+func (s *Socket) Mode() Mode { return s.mode }
+
+// Ifindex and Queue report what the socket is bound to.
+func (s *Socket) Ifindex() int { return s.ifindex }
+
+// Queue is the device queue the socket is bound to.
+func (s *Socket) Queue() int { return s.queue }
+
+// Umem is the UMEM the socket uses.
+func (s *Socket) Umem() *Umem { return s.umem }
+
+// Rx is the ring of received frames.
+func (s *Socket) Rx() *RxRing { return &s.rx }
+
+// Tx is the ring of frames to send.
+func (s *Socket) Tx() *TxRing { return &s.tx }
+
+// Fill is the fill ring of the socket's (device, queue). Sockets sharing
+// one (device, queue) share it, and must agree on who produces into it.
+func (s *Socket) Fill() *FillRing { return s.fill }
+
+// Completion is the completion ring of the socket's (device, queue).
+func (s *Socket) Completion() *CompletionRing { return s.comp }
+
+// WakeupTx kicks the kernel to send what the TX ring holds, only when it
+// asked for it (XDP_RING_NEED_WAKEUP) or need_wakeup is off. Transient
+// conditions (EAGAIN, ENOBUFS, EBUSY, ENETDOWN) are not errors: the
+// frames stay in the ring for the next kick.
+func (s *Socket) WakeupTx() error {
+	if s.needWakeup && !s.tx.NeedWakeup() {
+		return nil
+	}
+	s.txWakeups++
+	_, _, e := unix.Syscall6(unix.SYS_SENDTO, uintptr(s.fd), 0, 0, unix.MSG_DONTWAIT, 0, 0)
+	switch e {
+	case 0, unix.EAGAIN, unix.ENOBUFS, unix.EBUSY, unix.ENETDOWN:
+		return nil
+	}
+	return opError("sendto (TX wakeup)", s.ifindex, s.queue, e)
+}
+
+// WakeupFill tells the kernel new fill ring entries are there, only when
+// it asked for it (copy-mode drivers mostly never do; zero-copy drivers
+// do when they ran out of buffers).
+func (s *Socket) WakeupFill() error {
+	if s.needWakeup && !s.fill.NeedWakeup() {
+		return nil
+	}
+	s.fillWakeup++
+	_, _, e := unix.Syscall6(unix.SYS_RECVFROM, uintptr(s.fd), 0, 0, unix.MSG_DONTWAIT, 0, 0)
+	switch e {
+	case 0, unix.EAGAIN, unix.ENOBUFS, unix.EBUSY, unix.ENETDOWN:
+		return nil
+	}
+	return opError("recvfrom (fill wakeup)", s.ifindex, s.queue, e)
+}
+
+// Poll waits up to timeoutMs milliseconds (-1: forever) for frames on the
+// RX ring; it also serves as the fill-ring wakeup. It allocates nothing.
+func (s *Socket) Poll(timeoutMs int) (readable bool, err error) {
+	for {
+		n, err := unix.Poll(s.pfd, timeoutMs)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return false, opError("poll", s.ifindex, s.queue, err)
+		}
+		return n > 0 && s.pfd[0].Revents&unix.POLLIN != 0, nil
+	}
+}
+
+// Close unmaps the socket's rings and closes it. The UMEM's registering
+// socket stays open (and bound) until the UMEM is closed. Idempotent.
+func (s *Socket) Close() error {
+	u := s.umem
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	for i, o := range u.sockets {
+		if o == s {
+			u.sockets = append(u.sockets[:i], u.sockets[i+1:]...)
+			break
+		}
+	}
+	return s.release()
+}
+
+// release unmaps and closes what s made; the caller holds u.mu.
+func (s *Socket) release() error {
+	s.closed = true
+	var first error
+	for _, m := range s.mems {
+		if err := unix.Munmap(m); err != nil && first == nil {
+			first = err
+		}
+	}
+	s.mems = nil
+	if s.ownFd && s.fd >= 0 {
+		if err := unix.Close(s.fd); err != nil && first == nil {
+			first = err
+		}
+	}
+	s.fd = -1
+	s.rx, s.tx = RxRing{}, TxRing{}
+	return first
+}

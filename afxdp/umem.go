@@ -1,0 +1,206 @@
+package afxdp
+
+import (
+	"fmt"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// UmemConfig shapes a UMEM. Zero fields take the defaults in brackets.
+type UmemConfig struct {
+	FrameSize      uint32 // bytes per frame, 2048 or 4096 [4096]
+	FrameCount     uint32 // frames in the area [4096]
+	Headroom       uint32 // bytes the kernel leaves free before received data [0]
+	FillSize       uint32 // fill ring entries, power of two [2048]
+	CompletionSize uint32 // completion ring entries, power of two [2048]
+	HugePages      bool   // try MAP_HUGETLB; falls back to normal pages
+}
+
+func (c *UmemConfig) defaults() error {
+	if c.FrameSize == 0 {
+		c.FrameSize = 4096
+	}
+	if c.FrameCount == 0 {
+		c.FrameCount = 4096
+	}
+	if c.FillSize == 0 {
+		c.FillSize = 2048
+	}
+	if c.CompletionSize == 0 {
+		c.CompletionSize = 2048
+	}
+	// Aligned mode: the kernel wants a power-of-two chunk between 2048
+	// and the page size (xdp_umem_reg in net/xdp/xdp_umem.c).
+	if c.FrameSize != 2048 && c.FrameSize != 4096 {
+		return fmt.Errorf("%w: frame size %d (want 2048 or 4096)", ErrBadConfig, c.FrameSize)
+	}
+	if c.Headroom+unix.XDP_PACKET_HEADROOM+64 > c.FrameSize {
+		return fmt.Errorf("%w: headroom %d leaves no room in a %d-byte frame", ErrBadConfig, c.Headroom, c.FrameSize)
+	}
+	if !pow2(c.FillSize) || !pow2(c.CompletionSize) {
+		return fmt.Errorf("%w: ring sizes must be powers of two (fill %d, completion %d)", ErrBadConfig, c.FillSize, c.CompletionSize)
+	}
+	return nil
+}
+
+func pow2(n uint32) bool { return n != 0 && n&(n-1) == 0 }
+
+// Umem is the packet buffer area shared by the kernel and user space,
+// registered on an AF_XDP socket. The first Socket made on it uses that
+// registering socket and its fill and completion rings; later ones bind
+// with XDP_SHARED_UMEM.
+type Umem struct {
+	area     []byte
+	cfg      UmemConfig
+	huge     bool
+	fd       int
+	off      unix.XDPMmapOffsets
+	fill     FillRing
+	comp     CompletionRing
+	fillMem  []byte
+	compMem  []byte
+	mu       sync.Mutex // guards the fields below (setup and close only)
+	fdBound  bool
+	sockets  []*Socket
+	closed   bool
+	closeErr error
+}
+
+// NewUmem maps the area, opens the AF_XDP socket that registers it
+// (XDP_UMEM_REG) and maps its fill and completion rings.
+func NewUmem(cfg UmemConfig) (u *Umem, err error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	u = &Umem{cfg: cfg, fd: -1}
+	defer func() {
+		if err != nil {
+			u.Close()
+			u = nil
+		}
+	}()
+	n := int(cfg.FrameSize) * int(cfg.FrameCount)
+	prot := unix.PROT_READ | unix.PROT_WRITE
+	flags := unix.MAP_PRIVATE | unix.MAP_ANONYMOUS | unix.MAP_POPULATE
+	if cfg.HugePages {
+		const huge = 2 << 20
+		hn := (n + huge - 1) &^ (huge - 1)
+		if u.area, err = unix.Mmap(-1, 0, hn, prot, flags|unix.MAP_HUGETLB); err == nil {
+			u.area, u.huge = u.area[:n], true
+		}
+	}
+	if u.area == nil {
+		if u.area, err = unix.Mmap(-1, 0, n, prot, flags); err != nil {
+			return u, opError("mmap UMEM area", 0, 0, err)
+		}
+	}
+	if u.fd, err = newXSKFd(); err != nil {
+		return u, err
+	}
+	if err := registerUmem(u.fd, u.area, cfg.FrameSize, cfg.Headroom); err != nil {
+		return u, opError("XDP_UMEM_REG", 0, 0, err)
+	}
+	if u.off, err = setupUmemRings(u.fd, cfg, 0, 0); err != nil {
+		return u, err
+	}
+	if u.fillMem, err = mapFill(u.fd, u.off.Fr, cfg.FillSize, &u.fill); err != nil {
+		return u, opError("mmap fill ring", 0, 0, err)
+	}
+	if u.compMem, err = mapCompletion(u.fd, u.off.Cr, cfg.CompletionSize, &u.comp); err != nil {
+		return u, opError("mmap completion ring", 0, 0, err)
+	}
+	return u, nil
+}
+
+// newXSKFd opens an AF_XDP socket, mapping errors to what to do.
+func newXSKFd() (int, error) {
+	fd, err := unix.Socket(unix.AF_XDP, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, opError("socket(AF_XDP)", 0, 0, err)
+	}
+	return fd, nil
+}
+
+// setupUmemRings sizes the fill and completion rings on fd and reads the
+// ring offsets.
+func setupUmemRings(fd int, cfg UmemConfig, ifindex, queue int) (unix.XDPMmapOffsets, error) {
+	if err := unix.SetsockoptInt(fd, unix.SOL_XDP, unix.XDP_UMEM_FILL_RING, int(cfg.FillSize)); err != nil {
+		return unix.XDPMmapOffsets{}, opError("XDP_UMEM_FILL_RING", ifindex, queue, err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_XDP, unix.XDP_UMEM_COMPLETION_RING, int(cfg.CompletionSize)); err != nil {
+		return unix.XDPMmapOffsets{}, opError("XDP_UMEM_COMPLETION_RING", ifindex, queue, err)
+	}
+	off, err := mmapOffsets(fd)
+	if err != nil {
+		return off, opError("XDP_MMAP_OFFSETS", ifindex, queue, err)
+	}
+	return off, nil
+}
+
+// Config returns the configuration in effect (defaults filled in).
+func (u *Umem) Config() UmemConfig { return u.cfg }
+
+// HugePages reports whether the area is backed by huge pages.
+func (u *Umem) HugePages() bool { return u.huge }
+
+// FrameSize is the size of one frame; frame i starts at address i*FrameSize.
+func (u *Umem) FrameSize() uint32 { return u.cfg.FrameSize }
+
+// FrameCount is the number of frames in the area.
+func (u *Umem) FrameCount() uint32 { return u.cfg.FrameCount }
+
+// Frame returns the n bytes at UMEM address addr, or nil when they do not
+// lie inside the area (a bogus descriptor must not crash the caller).
+func (u *Umem) Frame(addr uint64, n uint32) []byte {
+	end := addr + uint64(n)
+	if end < addr || end > uint64(len(u.area)) {
+		return nil
+	}
+	return u.area[addr:end:end]
+}
+
+// FrameBase rounds a descriptor address down to the start of its frame,
+// the address to give back to the fill ring or a FramePool.
+func (u *Umem) FrameBase(addr uint64) uint64 { return addr &^ uint64(u.cfg.FrameSize-1) }
+
+// Close closes every socket on the UMEM, then the registering socket, and
+// unmaps rings and area. It is idempotent.
+func (u *Umem) Close() error {
+	u.mu.Lock()
+	if u.closed {
+		u.mu.Unlock()
+		return u.closeErr
+	}
+	u.closed = true
+	socks := append([]*Socket(nil), u.sockets...)
+	u.mu.Unlock()
+	var first error
+	keep := func(err error) {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	for _, s := range socks {
+		keep(s.Close())
+	}
+	for _, m := range [][]byte{u.fillMem, u.compMem} {
+		if m != nil {
+			keep(unix.Munmap(m))
+		}
+	}
+	u.fillMem, u.compMem = nil, nil
+	if u.fd >= 0 {
+		keep(unix.Close(u.fd))
+		u.fd = -1
+	}
+	if u.area != nil {
+		if u.huge {
+			u.area = u.area[:cap(u.area)]
+		}
+		keep(unix.Munmap(u.area))
+		u.area = nil
+	}
+	u.closeErr = first
+	return first
+}
