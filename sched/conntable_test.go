@@ -91,11 +91,31 @@ func (c *connChecker) op(rng *rand.Rand, keySpace uint32, insertBias int) {
 			c.t.Fatalf("Delete(%v) = %d,%v, want %d,%v", k, got, ok, want, had)
 		}
 		delete(c.ref, k)
-	default:
+	case r < 97:
 		want, had := c.ref[k]
 		got, ok := c.tab.Lookup(k)
 		if ok != had || got != want {
 			c.t.Fatalf("Lookup(%v) = %d,%v, want %d,%v", k, got, ok, want, had)
+		}
+	default:
+		var keys [40]ConnKey // more than one LookupBatch chunk
+		var vals [40]uint32
+		var found [40]bool
+		wantHits := 0
+		for i := range keys {
+			keys[i] = keyN(rng.Uint32N(keySpace))
+			if _, ok := c.ref[keys[i]]; ok {
+				wantHits++
+			}
+		}
+		if hits := c.tab.LookupBatch(keys[:], vals[:], found[:]); hits != wantHits {
+			c.t.Fatalf("LookupBatch found %d, want %d", hits, wantHits)
+		}
+		for i, k := range keys {
+			want, had := c.ref[k]
+			if found[i] != had || vals[i] != want {
+				c.t.Fatalf("LookupBatch[%d] = %d,%v, want %d,%v", i, vals[i], found[i], want, had)
+			}
 		}
 	}
 	c.after(capBefore, wasResizing)
@@ -359,6 +379,23 @@ func BenchmarkConnLookupMiss1M(b *testing.B) {
 // compare) without DRAM latency.
 func BenchmarkConnLookupHot1M(b *testing.B) {
 	benchLookup(b, shuffledKeys(0, benchConns)[:4096], true)
+}
+
+// BenchmarkConnLookupBatch1M: as LookupHit1M, 64 keys per call (one RX
+// batch); ns/op is per key.
+func BenchmarkConnLookupBatch1M(b *testing.B) {
+	tab := benchTable(b)
+	keys := shuffledKeys(0, benchConns)
+	var vals [64]uint32
+	var found [64]bool
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += 64 {
+		base := i % len(keys)
+		if tab.LookupBatch(keys[base:base+64], vals[:], found[:]) != 64 {
+			b.Fatal("miss")
+		}
+	}
 }
 
 // The insert and delete benchmarks keep the table between 1M and 1M+64k
