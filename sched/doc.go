@@ -12,11 +12,22 @@
 // in flat slices, addressed by uint32 indices, so the GC never scans them.
 //
 //   - TimerWheel (timerwheel.go): hierarchical hashed timing wheel, 1 ms
-//     ticks, six levels of 64 slots (about 795 days of range), O(1) add,
-//     cancel and reset, generation-checked handles.
-//   - ConnTable (conntable.go): open-addressing 4-tuple -> uint32 map with a
-//     per-table maphash seed and incremental (bounded-work) resizing.
-//   - Slab (slab.go): index allocator with stable element addresses.
-//   - MPSC (mpsc.go): bounded multi-producer single-consumer ring with an
-//     eventfd wakeup that producers only pay for when the consumer sleeps.
+//     ticks, six levels of 64 slots (about 795 days of range; later
+//     deadlines are re-placed until due), O(1) add, cancel and reset with
+//     eager unlinking from index-linked lists, generation-checked handles,
+//     24 bytes per timer. Expiry is exact to the tick (cascading, not
+//     Linux ≥4.8's slack): never early, at most one tick late. Time is an
+//     argument; NextDeadline tells an idle loop how long it may sleep.
+//   - ConnTable (conntable.go): 4-tuple -> uint32 map, open addressing with
+//     Robin Hood insertion and backward-shift deletion (no tombstones), a
+//     per-table maphash seed against hash flooding, and incremental resize:
+//     grow at 3/4 load, shrink at 1/8, each Insert/Delete migrating at most
+//     8 old slots, so no operation pays for a whole rehash. 44 bytes per
+//     slot (key inline, so a lookup touches one slot); LookupBatch overlaps
+//     the cache misses of an RX batch.
+//   - Slab (slab.go): generic index allocator in 4096-element pages, so
+//     growth never copies and element addresses stay valid.
+//   - MPSC (mpsc.go): bounded multi-producer single-consumer ring (Vyukov's
+//     per-slot sequence numbers) with an eventfd wakeup that producers only
+//     pay for when the consumer has announced it is going to sleep.
 package sched

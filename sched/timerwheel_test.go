@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -661,4 +662,20 @@ func BenchmarkTimerAdvance1M(b *testing.B) {
 		w.Advance(now, fire)
 	}
 	b.ReportMetric(float64(fired)/float64(b.N), "fired/op")
+}
+
+// BenchmarkTimerWheelMemory reports heap bytes per pending timer with 1M
+// timers armed (the slab is sized by the hint, so this is the entry size
+// plus the sentinels, amortised).
+func BenchmarkTimerWheelMemory(b *testing.B) {
+	var before, after runtime.MemStats
+	for range b.N {
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		w, _, _ := benchWheel(benchTimers) // the handle slice is garbage by the GC below
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(w.Len()), "B/timer")
+		runtime.KeepAlive(w)
+	}
 }
