@@ -1,0 +1,121 @@
+package tcp
+
+import (
+	"errors"
+	"time"
+)
+
+// Config holds the tunables of the engine. One Config is shared, read-only,
+// by every TCB of a loop; DefaultConfig gives Linux's defaults.
+type Config struct {
+	// MSS is the largest segment text we accept, advertised in our SYN
+	// (RFC 9293 §3.7.1): link MTU minus IP and TCP headers. The MSS we
+	// send with is min(this, the peer's MSS), minus the timestamp option.
+	MSS uint16
+	// SendBuffer and RecvBuffer are the per-connection buffer sizes in
+	// octets. The receive buffer also holds out-of-order data, so it
+	// bounds the reassembly queue.
+	SendBuffer, RecvBuffer int
+	// MSL is the maximum segment lifetime; TIME-WAIT lasts 2*MSL
+	// (RFC 9293 §3.4.2). Linux uses 60 s of TIME-WAIT, MSL 30 s.
+	MSL time.Duration
+	// FinTimeout bounds FIN-WAIT-2 for a connection the application has
+	// fully closed (Linux tcp_fin_timeout).
+	FinTimeout time.Duration
+	// SynRetries and SynAckRetries bound SYN and SYN-ACK retransmissions
+	// (tcp_syn_retries=6, tcp_synack_retries=5); DataRetries bounds
+	// retransmissions of data, FIN and unanswered zero-window probes
+	// (tcp_retries2=15) before the connection fails with ErrTimeout.
+	SynRetries, SynAckRetries, DataRetries int
+	// InitialRTO, MinRTO, MaxRTO shape the RFC 6298 timer (Linux: 1 s,
+	// 200 ms, 120 s).
+	InitialRTO, MinRTO, MaxRTO time.Duration
+	// DelayedACK is the delayed-ACK timeout (RFC 9293 §3.8.6.3: < 0.5 s;
+	// Linux's minimum is 40 ms).
+	DelayedACK time.Duration
+	// QuickACKs is how many segments are ACKed at once at connection
+	// start (Linux quickack mode), before delaying.
+	QuickACKs int
+	// NoDelay turns Nagle's algorithm (RFC 9293 §3.7.4) off.
+	NoDelay bool
+	// KeepAlive enables keepalive probes after KeepIdle of silence, every
+	// KeepInterval, giving up after KeepCount unanswered probes
+	// (RFC 9293 §3.8.4; Linux 7200 s / 75 s / 9).
+	KeepAlive                 bool
+	KeepIdle, KeepInterval    time.Duration
+	KeepCount                 int
+	ChallengeACKLimit         int // challenge ACKs per second (RFC 5961 §7; Linux 1000)
+	WindowScale               uint8 // our shift (RFC 7323 §2); used only if the peer offers one
+	Timestamps, SACK          bool  // offer RFC 7323 timestamps / RFC 2018 SACK
+	SynBacklog, AcceptBacklog int   // listener queue bounds
+	// SynCookies makes a listener answer SYNs statelessly when its SYN
+	// queue is full (RFC 4987), through Cookies.
+	SynCookies bool
+	Cookies    CookieCodec
+	// ISN chooses the initial send sequence number of a connection
+	// (RFC 9293 §3.4.1, RFC 6528). Nil uses a clock-driven default that
+	// is NOT unpredictable; the loop installs tcp/isn's generator.
+	ISN func(id *ID, now Instant) Seq
+	// TSOffset returns the per-connection timestamp offset (RFC 7323
+	// §5.4). Nil means 0.
+	TSOffset func(id *ID) uint32
+}
+
+// CookieCodec is the seam for SYN cookies (RFC 4987), implemented by
+// tcp/syncookie. Encode returns the ISN of a stateless SYN-ACK for a SYN
+// from id carrying the given MSS; Decode checks the ACK of such a SYN-ACK
+// (ack-1 is the cookie, seq-1 the peer's ISN) and returns the MSS it
+// encoded.
+type CookieCodec interface {
+	Encode(id *ID, peerISN Seq, mss uint16, now Instant) Seq
+	Decode(id *ID, peerISN, cookie Seq, now Instant) (mss uint16, ok bool)
+}
+
+// DefaultConfig returns Linux-like defaults.
+func DefaultConfig() Config {
+	return Config{
+		MSS:               1460,
+		SendBuffer:        64 << 10,
+		RecvBuffer:        64 << 10,
+		MSL:               30 * time.Second,
+		FinTimeout:        60 * time.Second,
+		SynRetries:        6,
+		SynAckRetries:     5,
+		DataRetries:       15,
+		InitialRTO:        time.Second,
+		MinRTO:            200 * time.Millisecond,
+		MaxRTO:            120 * time.Second,
+		DelayedACK:        40 * time.Millisecond,
+		QuickACKs:         16,
+		KeepIdle:          2 * time.Hour,
+		KeepInterval:      75 * time.Second,
+		KeepCount:         9,
+		ChallengeACKLimit: 1000,
+		WindowScale:       7,
+		Timestamps:        true,
+		SACK:              true,
+		SynBacklog:        512,
+		AcceptBacklog:     128,
+	}
+}
+
+// Validate reports a configuration the engine cannot run with.
+func (c *Config) Validate() error {
+	switch {
+	case c.MSS < 64:
+		return errors.New("tcp: Config.MSS below 64")
+	case c.SendBuffer < int(c.MSS) || c.RecvBuffer < int(c.MSS):
+		return errors.New("tcp: Config buffers must hold at least one MSS")
+	case c.RecvBuffer > 1<<30 || c.SendBuffer > 1<<30:
+		return errors.New("tcp: Config buffers above 1 GiB")
+	case c.WindowScale > 14:
+		return errors.New("tcp: Config.WindowScale above 14 (RFC 7323 §2.3)")
+	case c.MSL <= 0 || c.InitialRTO <= 0 || c.MinRTO <= 0 || c.MaxRTO < c.MinRTO:
+		return errors.New("tcp: Config timers must be positive (MSL, RTOs)")
+	case c.SynBacklog <= 0 || c.AcceptBacklog <= 0:
+		return errors.New("tcp: Config backlogs must be positive")
+	case c.SynCookies && c.Cookies == nil:
+		return errors.New("tcp: Config.SynCookies needs Config.Cookies")
+	}
+	return nil
+}

@@ -1,0 +1,356 @@
+package tcp
+
+// SEGMENT ARRIVES (RFC 9293 §3.10.7).
+
+// Input processes one arriving segment. seg.Payload is read during the
+// call only. seg is not modified.
+func (t *TCB) Input(seg *Segment, now Instant) {
+	switch t.state {
+	case Closed:
+		t.replyReset(seg)
+		return
+	case Listen:
+		t.inputListen(seg, now)
+		return
+	case SynSent:
+		t.inputSynSent(seg, now)
+		return
+	}
+	t.inputSynchronized(seg, now)
+}
+
+// inputListen is §3.10.7.2.
+func (t *TCB) inputListen(seg *Segment, now Instant) {
+	switch {
+	case seg.Flags&FlagRST != 0:
+		// "An incoming RST should be ignored."
+	case seg.Flags&FlagACK != 0:
+		// "Any acknowledgment is bad if it arrives on a connection still
+		// in the LISTEN state": <SEQ=SEG.ACK><CTL=RST>.
+		t.replyReset(seg)
+	case seg.Flags&FlagSYN != 0:
+		t.irs = seg.Seq
+		t.rcvNxt = seg.Seq + 1
+		t.rcvAdv = t.rcvNxt
+		t.negotiate(seg)
+		t.iss = t.chooseISS(now)
+		t.sndUna, t.sndNxt, t.sndMax = t.iss, t.iss+1, t.iss+1
+		t.sndBufSeq = t.iss + 1
+		// RFC 7323 §2.2: the window of a SYN is not scaled.
+		t.sndWnd, t.maxSndWnd = uint32(seg.Window), uint32(seg.Window)
+		t.sndWl1, t.sndWl2 = seg.Seq, t.iss
+		t.state = SynReceived
+		t.lastRecv = now
+		t.sendSYN(now, true)
+		t.armRTO(now)
+	default:
+		t.Drops++
+	}
+}
+
+// inputSynSent is §3.10.7.3.
+func (t *TCB) inputSynSent(seg *Segment, now Instant) {
+	ack := seg.Flags&FlagACK != 0
+	if ack && (seg.Ack.LessEq(t.iss) || seg.Ack.GreaterThan(t.sndMax)) {
+		// Unacceptable ACK: <SEQ=SEG.ACK><CTL=RST> unless it is a RST.
+		if seg.Flags&FlagRST == 0 {
+			t.sendRST(seg.Ack, now)
+		}
+		t.Drops++
+		return
+	}
+	if seg.Flags&FlagRST != 0 {
+		// RFC 5961 §3.2 keeps §3.10.7.3: a RST is acceptable in SYN-SENT
+		// only if its ACK acknowledges our SYN.
+		if ack {
+			t.closeWith(ErrConnectionRefused)
+		} else {
+			t.Drops++
+		}
+		return
+	}
+	if seg.Flags&FlagSYN == 0 {
+		t.Drops++
+		return
+	}
+	t.irs = seg.Seq
+	t.rcvNxt = seg.Seq + 1
+	t.rcvAdv = t.rcvNxt
+	t.negotiate(seg)
+	t.lastRecv = now
+	if ack {
+		// Our SYN is acknowledged: ESTABLISHED.
+		t.sampleRTT(seg.Ack, now)
+		t.sndUna = seg.Ack
+		t.sndWnd, t.maxSndWnd = uint32(seg.Window), uint32(seg.Window)
+		t.sndWl1, t.sndWl2 = seg.Seq, seg.Ack
+		t.retries = 0
+		t.rtoAt = Never
+		t.setState(Established)
+		t.armKeepalive(now)
+		// Text on a SYN-ACK is not taken (no TFO): it is left for the
+		// peer to retransmit, and our ACK says what we have.
+		t.sendACK(now)
+		t.trySend(now)
+		return
+	}
+	// Simultaneous open (§3.5 figure 8): SYN-RECEIVED, send SYN,ACK with
+	// our original ISS.
+	t.sndWnd, t.maxSndWnd = uint32(seg.Window), uint32(seg.Window)
+	t.sndWl1, t.sndWl2 = seg.Seq, t.iss
+	t.flags |= flagSynOnly
+	t.state = SynReceived
+	t.retries = 0
+	t.rto = t.cfg.InitialRTO
+	t.sendSYN(now, true)
+	t.armRTO(now)
+}
+
+// rcvWnd is RCV.WND: the window we last advertised, from RCV.NXT.
+func (t *TCB) rcvWnd() uint32 {
+	if t.rcvAdv.GreaterThan(t.rcvNxt) {
+		return t.rcvAdv.Sub(t.rcvNxt)
+	}
+	return 0
+}
+
+// acceptable is the segment acceptability test of §3.10.7.4, first check.
+func (t *TCB) acceptable(seq Seq, n uint32) bool {
+	w := t.rcvWnd()
+	switch {
+	case n == 0 && w == 0:
+		return seq == t.rcvNxt
+	case n == 0:
+		return seq.InWindow(t.rcvNxt, w)
+	case w == 0:
+		return false
+	default:
+		return seq.InWindow(t.rcvNxt, w) || seq.Add(n-1).InWindow(t.rcvNxt, w)
+	}
+}
+
+// inputSynchronized is §3.10.7.4 for SYN-RECEIVED and the synchronized
+// states.
+func (t *TCB) inputSynchronized(seg *Segment, now Instant) {
+	seq, n := seg.Seq, seg.Len()
+	flags := seg.Flags
+	if t.state == SynReceived && flags&FlagSYN != 0 && seq == t.irs && flags&FlagRST == 0 {
+		if flags&FlagACK == 0 {
+			// A retransmitted SYN: our SYN,ACK was lost; send it again
+			// (as Linux does for a request socket).
+			t.sendSYN(now, true)
+			return
+		}
+		// The SYN,ACK of a simultaneous open (§3.5 figure 8, line 5):
+		// its SYN is the one we already have; treat the rest.
+		seq, n, flags = seq+1, n-1, flags&^FlagSYN
+	}
+	// RFC 7323 §5.3: PAWS before anything else.
+	if t.pawsReject(seg) {
+		t.Drops++
+		t.sendACK(now)
+		return
+	}
+	// First: sequence number.
+	zeroWndProbe := false
+	if !t.acceptable(seq, n) {
+		// RCV.WND zero: "special allowance should be made to accept valid
+		// ACKs, URGs, and RSTs": a segment at exactly RCV.NXT is
+		// processed for its ACK, its text is dropped.
+		if t.rcvWnd() == 0 && seq == t.rcvNxt {
+			zeroWndProbe = true
+		} else {
+			t.Drops++
+			if flags&FlagRST == 0 {
+				if t.state == TimeWait && flags&FlagFIN != 0 {
+					// §3.10.7.4 eighth step, TIME-WAIT: a retransmitted
+					// FIN is acknowledged and restarts the 2 MSL timeout.
+					t.stateAt = now.Add(2 * t.cfg.MSL)
+				}
+				t.sendACK(now)
+			}
+			return
+		}
+	}
+	// Second: RST (RFC 5961 §3.2).
+	if flags&FlagRST != 0 {
+		t.inputRST(seg, now)
+		return
+	}
+	// Fourth: SYN in a synchronized state or SYN-RECEIVED gets a
+	// challenge ACK (RFC 5961 §4.2, replacing the RFC 793 reset).
+	if flags&FlagSYN != 0 {
+		t.challengeACK(now)
+		return
+	}
+	// Fifth: ACK. "If the ACK bit is off, drop the segment."
+	if flags&FlagACK == 0 {
+		t.Drops++
+		return
+	}
+	t.lastRecv = now
+	t.keepProbes = 0
+	if !t.inputACK(seg, seq, now) {
+		return
+	}
+	t.updateTSRecent(seg)
+	if t.state == Closed {
+		return
+	}
+	// Sixth: URG is not supported as out-of-band data; the octets are
+	// delivered in line (RFC 6093 §5 recommends applications not use it).
+	// Seventh: text.
+	if len(seg.Payload) > 0 {
+		if zeroWndProbe {
+			t.sendACK(now)
+		} else if t.inputText(seg, seq, now) {
+			return
+		}
+	}
+	// Eighth: FIN (this one, or one held out of order that the text
+	// just reached).
+	if t.has(flagFinPending) {
+		t.flags &^= flagFinPending
+		t.inputFIN(now)
+	} else if flags&FlagFIN != 0 && !zeroWndProbe {
+		fin := seq.Add(uint32(len(seg.Payload)))
+		if fin == t.rcvNxt {
+			t.inputFIN(now)
+		} else if fin.GreaterThan(t.rcvNxt) && fin.InWindow(t.rcvNxt, t.rcvWnd()+1) {
+			t.flags |= flagPeerFinOOO
+			t.ooo.fin = fin
+		}
+	}
+	t.armKeepalive(now)
+	t.trySend(now)
+}
+
+// inputACK is the fifth check (§3.10.7.4 "check the ACK field"). It
+// returns false when the segment is finished with.
+func (t *TCB) inputACK(seg *Segment, seq Seq, now Instant) bool {
+	ack := seg.Ack
+	if t.state == SynReceived {
+		if !(t.sndUna.LessThan(ack) && ack.LessEq(t.sndMax)) {
+			// Old duplicate SYN case (§3.5 figure 9): <SEQ=SEG.ACK><CTL=RST>.
+			t.sendRST(ack, now)
+			t.Drops++
+			return false
+		}
+		if t.l != nil && !t.l.roomToAccept() {
+			// Accept queue full: drop the ACK as Linux does; the SYN,ACK
+			// timer will try again.
+			t.Drops++
+			return false
+		}
+		t.setState(Established)
+		t.flags &^= flagSynOnly
+		t.sndWl1, t.sndWl2 = seq, ack
+		t.sndWnd = uint32(seg.Window) << t.sndWScale
+		t.maxSndWnd = max(t.maxSndWnd, t.sndWnd)
+		if t.l != nil {
+			t.l.childEstablished(t)
+		}
+	}
+	// RFC 5961 §5.2: acceptable if SND.UNA - MAX.SND.WND <= SEG.ACK <=
+	// SND.NXT (SND.MAX here, see TCB); otherwise ACK and drop.
+	if ack.GreaterThan(t.sndMax) || ack.LessThan(t.sndUna-Seq(t.maxSndWnd)) {
+		t.Drops++
+		t.sendACK(now)
+		return false
+	}
+	if t.sndUna.LessThan(ack) {
+		t.ackAdvance(ack, now)
+	}
+	// Window update (§3.10.7.4): only from a segment not older than the
+	// one that last updated it.
+	if t.sndWl1.LessThan(seq) || (t.sndWl1 == seq && t.sndWl2.LessEq(ack)) {
+		t.sndWnd = uint32(seg.Window) << t.sndWScale
+		t.maxSndWnd = max(t.maxSndWnd, t.sndWnd)
+		t.sndWl1, t.sndWl2 = seq, ack
+		if t.sndWnd > 0 && t.persistAt != Never {
+			t.persistAt = Never
+			t.persistShift = 0
+		}
+	}
+	t.persistProbes = 0
+	finAcked := t.has(flagFinQueued) && t.sndUna.GreaterThan(t.finSeq)
+	switch t.state {
+	case FinWait1:
+		if finAcked {
+			t.state = FinWait2
+			if t.has(flagOrphan) {
+				t.stateAt = now.Add(t.cfg.FinTimeout)
+			}
+		}
+	case Closing:
+		if finAcked {
+			t.enterTimeWait(now)
+			return false
+		}
+	case LastAck:
+		if finAcked {
+			t.closeWith(nil)
+			return false
+		}
+	case TimeWait:
+		// Only a retransmitted FIN can arrive; it is handled by the
+		// sequence check (it lies before RCV.NXT).
+		return false
+	}
+	return true
+}
+
+// ackAdvance moves SND.UNA to ack: frees acknowledged text, takes an RTT
+// sample, restarts or stops the retransmission timer (RFC 6298 §5.2/5.3).
+func (t *TCB) ackAdvance(ack Seq, now Instant) {
+	acked := ack.Sub(t.sndUna)
+	t.sampleRTT(ack, now)
+	t.sndUna = ack
+	if t.sndNxt.LessThan(ack) {
+		t.sndNxt = ack
+	}
+	if t.sndBufSeq.LessThan(ack) {
+		k := min(int(ack.Sub(t.sndBufSeq)), t.snd.n)
+		if k > 0 {
+			t.snd.consume(k)
+			t.sndBufSeq = t.sndBufSeq.Add(uint32(k))
+			t.events |= EventWritable
+		}
+	}
+	t.retries = 0
+	t.cc.OnAck(acked, t.sndMSS, t.sndMax.Sub(t.sndUna))
+	if t.sndUna == t.sndMax {
+		t.rtoAt = Never
+	} else {
+		t.rtoAt = now.Add(t.rto)
+	}
+}
+
+// inputFIN is the eighth check for a FIN at RCV.NXT.
+func (t *TCB) inputFIN(now Instant) {
+	t.flags &^= flagPeerFinOOO
+	if t.has(flagFinRecvd) {
+		t.sendACK(now)
+		return
+	}
+	t.flags |= flagFinRecvd
+	t.rcvNxt++
+	t.events |= EventReadable
+	switch t.state {
+	case SynReceived, Established:
+		t.state = CloseWait
+	case FinWait1:
+		if t.has(flagFinQueued) && t.sndUna.GreaterThan(t.finSeq) {
+			t.sendACK(now)
+			t.enterTimeWait(now)
+			return
+		}
+		t.state = Closing
+	case FinWait2:
+		t.sendACK(now)
+		t.enterTimeWait(now)
+		return
+	}
+	// "Acknowledge it" at once (no delayed ACK for a FIN, as Linux).
+	t.sendACK(now)
+}

@@ -1,0 +1,89 @@
+package tcp
+
+// TCP options: MSS (RFC 9293 §3.7.1), window scale and timestamps
+// (RFC 7323), SACK-permitted (RFC 2018). Each is used only when both ends
+// offered it in their SYNs.
+
+// defaultPeerMSS is the send MSS when the peer sends no MSS option
+// (RFC 9293 §3.7.1 MUST-15: 536 for IPv4, 1220 for IPv6).
+func (t *TCB) defaultPeerMSS() uint16 {
+	if t.id.RemoteAddr.Is6() && !t.id.RemoteAddr.Is4In6() {
+		return 1220
+	}
+	return 536
+}
+
+// synOptions fills the options of our SYN or SYN-ACK. A SYN-ACK only
+// echoes what the peer's SYN offered (RFC 7323 §2.2, §3.2; RFC 2018 §2).
+func (t *TCB) synOptions(o *Options, now Instant) {
+	o.MSS = t.cfg.MSS
+	synack := t.state == SynReceived && !t.has(flagSynOnly)
+	if t.cfg.WindowScale > 0 && (!synack || t.has(flagWS)) {
+		o.HasWScale, o.WScale = true, t.cfg.WindowScale
+	}
+	if t.cfg.SACK && (!synack || t.has(flagSACK)) {
+		o.SACKPermitted = true
+	}
+	if t.cfg.Timestamps && (!synack || t.has(flagTS)) {
+		o.HasTS = true
+		o.TSVal = t.tsNow(now)
+		o.TSEcr = t.tsRecent
+	}
+}
+
+// negotiate records what the peer's SYN offered and computes the send MSS.
+// Called for the SYN in LISTEN and SYN-SENT.
+func (t *TCB) negotiate(seg *Segment) {
+	o := &seg.Options
+	t.flags &^= flagWS | flagTS | flagSACK
+	t.sndWScale, t.rcvWScale = 0, 0
+	if o.HasWScale && t.cfg.WindowScale > 0 {
+		t.flags |= flagWS
+		t.sndWScale, t.rcvWScale = min(o.WScale, 14), t.cfg.WindowScale
+	}
+	if o.SACKPermitted && t.cfg.SACK {
+		t.flags |= flagSACK
+	}
+	if o.HasTS && t.cfg.Timestamps {
+		t.flags |= flagTS | flagTSRecentSet
+		t.tsRecent = o.TSVal
+	}
+	peer := o.MSS
+	if peer == 0 {
+		peer = t.defaultPeerMSS()
+	}
+	t.setSendMSS(peer)
+}
+
+// setSendMSS clamps the send MSS to ours (our MSS is the path's: the link
+// MTU minus headers) and leaves room for the timestamp option carried by
+// every segment (RFC 9293 §3.7.1 Eff.snd.MSS; as Linux's mss_cache).
+func (t *TCB) setSendMSS(peer uint16) {
+	m := min(peer, t.cfg.MSS)
+	if t.has(flagTS) {
+		m -= min(m-1, 12)
+	}
+	t.sndMSS = max(m, 1)
+}
+
+// pawsReject applies RFC 7323 §5.3: a segment whose TSval is older than
+// TS.Recent is a duplicate from an earlier incarnation of the sequence
+// space. RST segments are exempt (RFC 7323 §5.3 R1 note).
+func (t *TCB) pawsReject(seg *Segment) bool {
+	if !t.has(flagTS) || !t.has(flagTSRecentSet) || !seg.Options.HasTS || seg.Flags&FlagRST != 0 {
+		return false
+	}
+	return int32(seg.Options.TSVal-t.tsRecent) < 0
+}
+
+// updateTSRecent applies RFC 7323 §4.3 (3): TS.Recent takes the TSval of a
+// segment that covers the last ACK we sent.
+func (t *TCB) updateTSRecent(seg *Segment) {
+	if !t.has(flagTS) || !seg.Options.HasTS {
+		return
+	}
+	if seg.Seq.LessEq(t.lastAckSent) && int32(seg.Options.TSVal-t.tsRecent) >= 0 {
+		t.tsRecent = seg.Options.TSVal
+		t.flags |= flagTSRecentSet
+	}
+}

@@ -1,0 +1,227 @@
+package tcp
+
+import "io"
+
+// Receive side: in-order delivery into the receive ring, reassembly of
+// out-of-order text in the ring's free space (so the reassembly queue is
+// bounded by the buffer, in bytes), SACK blocks (RFC 2018), delayed ACKs
+// (RFC 9293 §3.8.6.3, RFC 5681 §4.2) and window updates.
+
+// maxOOO bounds the number of disjoint out-of-order ranges kept; a segment
+// that would need another range is dropped (the peer retransmits it).
+const maxOOO = 8
+
+// oooQueue lists the out-of-order ranges [l, r) held beyond RCV.NXT,
+// sorted by l, non-overlapping, non-adjacent.
+type oooQueue struct {
+	r      [maxOOO]struct{ l, r Seq }
+	n      uint8
+	latest uint8 // index of the range holding the latest segment (SACK order)
+	fin    Seq   // a FIN seen beyond RCV.NXT (flagPeerFinOOO)
+}
+
+// add merges [l, r) into the queue; false if it needs a new range and
+// there is no room.
+func (q *oooQueue) add(l, r Seq) bool {
+	i := 0
+	for i < int(q.n) && q.r[i].r.LessThan(l) {
+		i++
+	}
+	// Ranges i.. end at or after l. Merge every range that touches [l, r).
+	j := i
+	for j < int(q.n) && q.r[j].l.LessEq(r) {
+		if q.r[j].l.LessThan(l) {
+			l = q.r[j].l
+		}
+		if q.r[j].r.GreaterThan(r) {
+			r = q.r[j].r
+		}
+		j++
+	}
+	if j == i { // no overlap: insert at i
+		if q.n == maxOOO {
+			return false
+		}
+		copy(q.r[i+1:q.n+1], q.r[i:q.n])
+		q.n++
+	} else if j > i+1 { // merged several: close the gap
+		copy(q.r[i+1:], q.r[j:q.n])
+		q.n -= uint8(j - i - 1)
+	}
+	q.r[i].l, q.r[i].r = l, r
+	q.latest = uint8(i)
+	return true
+}
+
+// sackBlocks fills o's SACK blocks: the range with the latest segment
+// first (RFC 2018 §4), then the others in sequence order.
+func (q *oooQueue) sackBlocks(o *Options) {
+	max := MaxSACKBlocks
+	if o.HasTS {
+		max = 3 // 40 option octets: 12 for timestamps, 4+3*8 for SACK
+	}
+	k := 0
+	if q.latest < q.n {
+		o.SACK[0] = SACKBlock{Left: uint32(q.r[q.latest].l), Right: uint32(q.r[q.latest].r)}
+		k = 1
+	}
+	for i := uint8(0); i < q.n && k < max; i++ {
+		if i == q.latest {
+			continue
+		}
+		o.SACK[k] = SACKBlock{Left: uint32(q.r[i].l), Right: uint32(q.r[i].r)}
+		k++
+	}
+	o.NumSACK = uint8(k)
+}
+
+// inputText is the seventh check: place text in the receive buffer and
+// decide when to acknowledge. It returns true when the connection was
+// reset (text after a full close).
+func (t *TCB) inputText(seg *Segment, seq Seq, now Instant) bool {
+	switch t.state {
+	case Established, FinWait1, FinWait2:
+	default:
+		// CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: "should not occur,
+		// since a FIN has been received"; ignore the text.
+		return false
+	}
+	if t.has(flagOrphan) {
+		// Text for an application that closed fully cannot be delivered:
+		// reset, as Linux does (RFC 2525 §2.17).
+		t.sendRST(t.sndNxt, now)
+		t.closeWith(ErrAborted)
+		return true
+	}
+	p := seg.Payload
+	if seq.LessThan(t.rcvNxt) { // trim the old front
+		k := t.rcvNxt.Sub(seq)
+		if k >= uint32(len(p)) {
+			t.sendACK(now)
+			return false
+		}
+		p, seq = p[k:], t.rcvNxt
+	}
+	off := seq.Sub(t.rcvNxt)
+	limit := min(t.rcvWnd(), uint32(t.rcv.free()))
+	if off >= limit {
+		t.Drops++
+		t.sendACK(now)
+		return false
+	}
+	p = p[:min(uint32(len(p)), limit-off)]
+	if off > 0 {
+		// Out of order: keep it in the ring's free space, ACK at once
+		// (RFC 5681 §4.2: a duplicate ACK, with SACK blocks).
+		if t.ooo.add(seq, seq.Add(uint32(len(p)))) {
+			t.rcv.writeAt(int(off), p)
+		} else {
+			t.Drops++
+		}
+		t.sendACK(now)
+		return false
+	}
+	hadGap := t.ooo.n > 0
+	t.rcv.writeAt(0, p)
+	t.rcv.n += len(p)
+	t.rcvNxt = t.rcvNxt.Add(uint32(len(p)))
+	t.mergeOOO()
+	t.events |= EventReadable
+	t.ackPending += uint32(len(p))
+	switch {
+	case hadGap:
+		// Filling a hole is acknowledged at once (RFC 5681 §4.2).
+		t.sendACK(now)
+	case t.quickAcks > 0:
+		t.quickAcks--
+		t.sendACK(now)
+	case t.ackPending >= 2*uint32(t.cfg.MSS):
+		// At least every second full-sized segment (RFC 9293 §3.8.6.3).
+		t.sendACK(now)
+	default:
+		if t.delackAt == Never {
+			t.delackAt = now.Add(t.cfg.DelayedACK)
+		}
+	}
+	return false
+}
+
+// mergeOOO moves out-of-order ranges that RCV.NXT has reached into the
+// in-order part of the ring.
+func (t *TCB) mergeOOO() {
+	q := &t.ooo
+	k := 0
+	for k < int(q.n) && q.r[k].l.LessEq(t.rcvNxt) {
+		if q.r[k].r.GreaterThan(t.rcvNxt) {
+			d := q.r[k].r.Sub(t.rcvNxt)
+			t.rcv.n += int(d)
+			t.rcvNxt = q.r[k].r
+		}
+		k++
+	}
+	if k > 0 {
+		copy(q.r[:], q.r[k:q.n])
+		q.n -= uint8(k)
+		q.latest = 0
+	}
+	if t.has(flagPeerFinOOO) && q.fin == t.rcvNxt {
+		t.flags |= flagFinPending
+	}
+}
+
+// flagFinPending: the out-of-order FIN became in-order during text
+// processing; inputSynchronized's FIN step sees it through finReady.
+const flagFinPending tcbFlags = 1 << 14
+
+// Read copies received text into p (RFC 9293 §3.10.3 RECEIVE). It returns
+// io.EOF once the peer's FIN has been read past, and the connection's
+// error once it was reset.
+func (t *TCB) Read(p []byte, now Instant) (int, error) {
+	n := t.rcv.readAt(0, p)
+	if n > 0 {
+		t.Consume(n, now)
+		return n, nil
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	return 0, t.readErr()
+}
+
+func (t *TCB) readErr() error {
+	if t.err != nil {
+		return t.err
+	}
+	if t.has(flagFinRecvd) || t.state == Closed {
+		return io.EOF
+	}
+	return nil
+}
+
+// Peek returns the received, unread text without copying, as up to two
+// slices (the ring may wrap). They stay valid until Consume or Input.
+func (t *TCB) Peek() (a, b []byte) { return t.rcv.peek() }
+
+// Buffered is the number of octets ready to read.
+func (t *TCB) Buffered() int { return t.rcv.n }
+
+// EOF reports that the peer's FIN arrived and all text before it was read.
+func (t *TCB) EOF() bool { return t.rcv.n == 0 && t.has(flagFinRecvd) }
+
+// Consume marks n octets of Peek's text as read, freeing window. When the
+// window opens enough, a window update is sent at once (RFC 9293
+// §3.8.6.2.2; Linux tcp_cleanup_rbuf) so a peer stalled on a zero window
+// does not have to wait for its persist timer.
+func (t *TCB) Consume(n int, now Instant) {
+	t.rcv.consume(n)
+	switch t.state {
+	case Established, FinWait1, FinWait2:
+	default:
+		return
+	}
+	cur := t.rcvWnd()
+	free := uint32(t.rcv.free())
+	if free > cur && free-cur >= min(uint32(t.rcv.cap())/2, uint32(t.cfg.MSS)) && (cur == 0 || free >= 2*cur) {
+		t.sendACK(now)
+	}
+}

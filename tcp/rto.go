@@ -1,0 +1,120 @@
+package tcp
+
+import "time"
+
+// Retransmission timeout per RFC 6298: SRTT/RTTVAR from samples taken by
+// Karn's rule, RTO = SRTT + max(G, 4*RTTVAR) clamped to [MinRTO, MaxRTO],
+// doubled on each expiry (§5.5), and a bounded number of tries
+// (RFC 9293 §3.8.3 R2) before the connection fails with ErrTimeout.
+
+// armRTO starts the retransmission timer if it is not running.
+func (t *TCB) armRTO(now Instant) {
+	if t.rtoAt == Never {
+		t.rtoAt = now.Add(t.rto)
+	}
+}
+
+// sampleRTT takes an RTT measurement if ack covers the timed segment.
+func (t *TCB) sampleRTT(ack Seq, now Instant) {
+	if t.rttAt == Never || ack.LessThan(t.rttSeq) {
+		return
+	}
+	r := now.Sub(t.rttAt)
+	t.rttAt = Never
+	if t.srtt == 0 {
+		// §2.2: first measurement.
+		t.srtt, t.rttvar = r, r/2
+	} else {
+		// §2.3 with alpha = 1/8, beta = 1/4.
+		d := t.srtt - r
+		if d < 0 {
+			d = -d
+		}
+		t.rttvar = (3*t.rttvar + d) / 4
+		t.srtt = (7*t.srtt + r) / 8
+	}
+	const g = time.Millisecond // clock granularity of Instant users
+	t.rto = min(max(t.srtt+max(g, 4*t.rttvar), t.cfg.MinRTO), t.cfg.MaxRTO)
+}
+
+// backoff doubles the RTO (§5.5), bounded by MaxRTO.
+func (t *TCB) backoff() { t.rto = min(2*t.rto, t.cfg.MaxRTO) }
+
+// retransmitTimeout handles expiry of the retransmission timer (§5.4-5.7).
+func (t *TCB) retransmitTimeout(now Instant) {
+	t.rttAt = Never // Karn: no sample from a retransmitted segment
+	switch t.state {
+	case SynSent:
+		if int(t.retries) >= t.cfg.SynRetries {
+			t.closeWith(ErrTimeout)
+			return
+		}
+		t.retries++
+		t.backoff()
+		t.sendSYN(now, false)
+		t.rtoAt = now.Add(t.rto)
+		return
+	case SynReceived:
+		if int(t.retries) >= t.cfg.SynAckRetries {
+			if t.has(flagPassive) && t.l == nil {
+				t.backToListen()
+			} else {
+				t.closeWith(ErrTimeout)
+			}
+			return
+		}
+		t.retries++
+		t.backoff()
+		t.sendSYN(now, true)
+		t.rtoAt = now.Add(t.rto)
+		return
+	case Established, CloseWait, FinWait1, Closing, LastAck:
+	default:
+		return
+	}
+	if t.sndUna == t.sndMax {
+		return
+	}
+	if int(t.retries) >= t.cfg.DataRetries {
+		t.closeWith(ErrTimeout)
+		return
+	}
+	t.retries++
+	t.backoff()
+	t.cc.OnTimeout(t.sndMSS, t.sndMax.Sub(t.sndUna))
+	if t.sndUna == t.iss {
+		// Closed in SYN-RECEIVED before the handshake finished: the
+		// SYN,ACK is what is outstanding.
+		t.sendSYN(now, true)
+		t.rtoAt = now.Add(t.rto)
+		return
+	}
+	// Go back to SND.UNA and send again what the window allows (with
+	// cwnd at one segment after a timeout, that is one segment).
+	t.sndNxt = t.sndUna
+	t.rtoAt = Never
+	t.trySend(now)
+	if t.sndNxt == t.sndUna {
+		// Nothing could be sent (zero window): retransmit one segment
+		// anyway, the timer must make progress.
+		t.retransmitOne(now)
+	}
+	if t.rtoAt == Never {
+		t.rtoAt = now.Add(t.rto)
+	}
+}
+
+// retransmitOne resends the first unacknowledged segment regardless of
+// the windows.
+func (t *TCB) retransmitOne(now Instant) {
+	dataEnd := t.sndBufSeq.Add(uint32(t.snd.n))
+	if t.sndUna.LessThan(dataEnd) {
+		n := min(dataEnd.Sub(t.sndUna), uint32(t.sndMSS))
+		p := t.snd.slice(int(t.sndUna.Sub(t.sndBufSeq)), int(n))
+		t.transmit(FlagACK|FlagPSH, p, now)
+		return
+	}
+	if t.has(flagFinQueued) && t.sndUna == t.finSeq {
+		t.transmit(FlagFIN|FlagACK, nil, now)
+	}
+}

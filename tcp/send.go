@@ -1,0 +1,201 @@
+package tcp
+
+// Send side: the send buffer (RFC 9293 §3.10.2 SEND), segmentation to the
+// send MSS within the peer's window and the congestion window, Nagle's
+// algorithm and sender-side silly window avoidance (§3.7.4, §3.8.6.2.1),
+// the persist timer with zero-window probes (§3.8.6.1) and keepalive
+// (§3.8.4).
+
+// Write queues text (RFC 9293 §3.10.2 SEND) and sends what the windows
+// allow. It returns how many octets were taken: fewer than len(p) when
+// the send buffer is full (backpressure; wait for EventWritable). Text
+// written in SYN-SENT or SYN-RECEIVED is queued and sent once
+// ESTABLISHED.
+func (t *TCB) Write(p []byte, now Instant) (int, error) {
+	switch t.state {
+	case SynSent, SynReceived, Established, CloseWait:
+	default:
+		if t.err != nil {
+			return 0, t.err
+		}
+		return 0, ErrClosed
+	}
+	if t.has(flagFinQueued) {
+		return 0, ErrClosed
+	}
+	n := t.snd.push(p)
+	t.trySend(now)
+	return n, nil
+}
+
+// Writable is the free space in the send buffer.
+func (t *TCB) Writable() int { return t.snd.free() }
+
+// Unsent is the number of queued octets not yet sent.
+func (t *TCB) Unsent() int {
+	end := t.sndBufSeq.Add(uint32(t.snd.n))
+	if t.sndNxt.LessThan(end) {
+		return int(end.Sub(t.sndNxt))
+	}
+	return 0
+}
+
+// Flush sends queued text ignoring Nagle's algorithm once (like
+// TCP_NODELAY toggled, or Linux's MSG_MORE cleared).
+func (t *TCB) Flush(now Instant) {
+	f := t.flags
+	t.flags |= flagNoDelay
+	t.trySend(now)
+	t.flags = t.flags&^flagNoDelay | f&flagNoDelay
+}
+
+// trySend emits what the send buffer, windows and Nagle allow.
+func (t *TCB) trySend(now Instant) {
+	switch t.state {
+	case Established, CloseWait, FinWait1, Closing, LastAck:
+	default:
+		return
+	}
+	if t.sndUna == t.iss { // our SYN is not acknowledged yet
+		return
+	}
+	dataEnd := t.sndBufSeq.Add(uint32(t.snd.n))
+	noDelay := t.cfg.NoDelay || t.has(flagNoDelay|flagFinQueued)
+	for {
+		unsent := uint32(0)
+		if t.sndNxt.LessThan(dataEnd) {
+			unsent = dataEnd.Sub(t.sndNxt)
+		}
+		if unsent == 0 {
+			break
+		}
+		edge := t.sndUna.Add(min(t.sndWnd, t.cc.Window()))
+		usable := uint32(0)
+		if edge.GreaterThan(t.sndNxt) {
+			usable = edge.Sub(t.sndNxt)
+		}
+		n := min(unsent, uint32(t.sndMSS), usable)
+		idle := t.sndMax == t.sndUna // nothing in flight
+		if n == 0 {
+			if t.sndWnd == 0 && idle && t.persistAt == Never {
+				t.armPersist(now)
+			}
+			return
+		}
+		if n < uint32(t.sndMSS) {
+			// §3.7.4 Nagle: a short segment only when nothing is in
+			// flight (or Nagle is off) and it carries all queued text.
+			// §3.8.6.2.1 SWS: otherwise only if it fills half the largest
+			// window the peer offered.
+			allQueued := n == unsent
+			ok := allQueued && (noDelay || idle) ||
+				n >= t.maxSndWnd/2 && t.maxSndWnd > 0 ||
+				idle && !allQueued && t.sndWnd < uint32(t.sndMSS) // small window, nothing in flight
+			if !ok {
+				return
+			}
+		}
+		off := int(t.sndNxt.Sub(t.sndBufSeq))
+		p := t.snd.slice(off, int(n))
+		n = uint32(len(p))
+		f := FlagACK
+		end := t.sndNxt.Add(n)
+		if end == dataEnd {
+			f |= FlagPSH
+			if t.has(flagFinQueued) {
+				f |= FlagFIN // FIN rides on the last segment, as Linux does
+			}
+		}
+		t.transmit(f, p, now)
+	}
+	if t.has(flagFinQueued) && t.sndNxt == t.finSeq {
+		t.transmit(FlagFIN|FlagACK, nil, now)
+	}
+}
+
+// transmit emits a segment at SND.NXT and advances it.
+func (t *TCB) transmit(f Flags, p []byte, now Instant) {
+	seq := t.sndNxt
+	t.emit(f, seq, p, now)
+	l := uint32(len(p))
+	if f&FlagFIN != 0 {
+		l++
+	}
+	t.sndNxt = seq.Add(l)
+	if t.sndNxt.GreaterThan(t.sndMax) {
+		// Karn (RFC 6298 §3): time only new data, one sample at a time.
+		if t.rttAt == Never && seq == t.sndMax {
+			t.rttAt, t.rttSeq = now, t.sndNxt
+		}
+		t.sndMax = t.sndNxt
+	}
+	if t.rtoAt == Never {
+		t.rtoAt = now.Add(t.rto)
+	}
+	t.persistAt = Never
+}
+
+// armPersist starts the persist timer (§3.8.6.1) with exponential
+// backoff bounded by MaxRTO.
+func (t *TCB) armPersist(now Instant) {
+	d := t.rto << min(t.persistShift, 16)
+	t.persistAt = now.Add(min(d, t.cfg.MaxRTO))
+}
+
+// persistTimeout sends a zero-window probe. Like Linux, the probe is an
+// ACK with sequence number SND.UNA-1 and no text: outside the peer's
+// window, so it must be answered with an ACK carrying the current window
+// (§3.10.7.4), and it never puts text beyond the offered window. The
+// connection gives up after DataRetries probes in a row go unanswered;
+// a peer that keeps answering with a zero window is probed forever, as
+// RFC 9293 §3.8.6.1 requires.
+func (t *TCB) persistTimeout(now Instant) {
+	if t.sndWnd > 0 || t.Unsent() == 0 {
+		t.persistShift = 0
+		t.trySend(now)
+		return
+	}
+	if int(t.persistProbes) >= t.cfg.DataRetries {
+		t.closeWith(ErrTimeout)
+		return
+	}
+	t.persistProbes++
+	t.persistShift++
+	t.emit(FlagACK, t.sndUna-1, nil, now)
+	t.armPersist(now)
+}
+
+// armKeepalive (re)starts the keepalive idle timer after traffic.
+func (t *TCB) armKeepalive(now Instant) {
+	if !t.cfg.KeepAlive {
+		return
+	}
+	switch t.state {
+	case Established, CloseWait, FinWait1, FinWait2:
+		t.keepAt = now.Add(t.cfg.KeepIdle)
+	}
+}
+
+// keepaliveTimeout sends a keepalive probe (§3.8.4: a segment with
+// SEG.SEQ = SND.NXT-1 and no text, as Linux sends) or, after KeepCount
+// unanswered probes, resets the connection and fails with ErrTimeout.
+func (t *TCB) keepaliveTimeout(now Instant) {
+	switch t.state {
+	case Established, CloseWait, FinWait1, FinWait2:
+	default:
+		return
+	}
+	if t.sndMax != t.sndUna {
+		// Data in flight: the retransmission timer watches the peer.
+		t.keepAt = now.Add(t.cfg.KeepInterval)
+		return
+	}
+	if int(t.keepProbes) >= t.cfg.KeepCount {
+		t.sendRST(t.sndNxt, now)
+		t.closeWith(ErrTimeout)
+		return
+	}
+	t.keepProbes++
+	t.emit(FlagACK, t.sndNxt-1, nil, now)
+	t.keepAt = now.Add(t.cfg.KeepInterval)
+}

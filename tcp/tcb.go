@@ -1,0 +1,286 @@
+package tcp
+
+import "time"
+
+// TCB is one connection's Transmission Control Block (RFC 9293 §3.3.1).
+// It is driven by one owner (a loop) only: Input for each arriving
+// segment, OnTimer when Deadline has passed, and the user calls (Write,
+// Read, Close...). Every call that may emit segments takes the current
+// Instant; segments go to the Sink given at creation.
+type TCB struct {
+	id   ID
+	cfg  *Config
+	sink Sink
+	cc   Congestion
+	ss   slowStart // the default Congestion, kept inline (no allocation)
+	l    *Listener // passive child of a Listener, until accepted or freed
+
+	state  State
+	events Event
+	err    error
+
+	// Send sequence space (RFC 9293 §3.3.1). sndMax is the highest
+	// sequence number sent so far: after a retransmission timeout sndNxt
+	// goes back to sndUna (go-back-N) while sndMax remembers what the peer
+	// may legitimately acknowledge.
+	iss, sndUna, sndNxt, sndMax Seq
+	sndWl1, sndWl2              Seq
+	sndWnd, maxSndWnd           uint32 // scaled peer window; largest seen
+	sndMSS                      uint16 // effective send MSS (text per segment)
+	sndWScale, rcvWScale        uint8
+
+	// Receive sequence space. rcvAdv is the right edge we advertised last
+	// (RCV.NXT+RCV.WND): it never moves left (RFC 9293 §3.8.6).
+	irs, rcvNxt, rcvAdv Seq
+	lastAckSent         Seq
+
+	flags tcbFlags
+
+	// Timestamps (RFC 7323).
+	tsRecent uint32
+	tsOffset uint32
+
+	// Buffers: snd holds text from sndBufSeq (unacknowledged, then
+	// unsent); rcv holds in-order text not yet read, followed by room for
+	// out-of-order text tracked in ooo.
+	snd       ring
+	sndBufSeq Seq
+	rcv       ring
+	ooo       oooQueue
+	finSeq    Seq // our FIN's sequence number, valid when flagFinQueued
+
+	// Timers, as absolute instants (Never when disarmed).
+	rtoAt, persistAt, delackAt, keepAt, stateAt Instant
+
+	// RFC 6298 state.
+	srtt, rttvar, rto time.Duration
+	rttSeq            Seq
+	rttAt             Instant // Never when no sample is being timed (Karn)
+	retries           uint8   // consecutive timeouts of rtoAt / persistAt
+	keepProbes        uint8
+	persistProbes     uint8 // unanswered zero-window probes
+	persistShift      uint8 // persist backoff exponent
+	quickAcks         uint8
+	ackPending        uint32 // octets received and not yet acknowledged
+	lastRecv          Instant
+
+	// RFC 5961 §7 challenge-ACK budget.
+	chalSecond Instant
+	chalCount  uint32
+
+	out Segment // scratch for emission: no allocation per segment
+
+	// Drops counts segments discarded as unacceptable, for stats.
+	Drops uint64
+}
+
+type tcbFlags uint16
+
+const (
+	flagWS          tcbFlags = 1 << iota // window scaling negotiated
+	flagTS                               // timestamps negotiated
+	flagSACK                             // SACK negotiated
+	flagPassive                          // opened from LISTEN (for SYN-RECEIVED + RST)
+	flagFinQueued                        // CLOSE: FIN goes after the queued text
+	flagFinRecvd                         // the peer's FIN was processed (EOF)
+	flagOrphan                           // the application closed fully (Close)
+	flagPeerFinOOO                       // a FIN arrived beyond RCV.NXT, kept in ooo.fin
+	flagTSRecentSet                      // tsRecent holds a value
+	flagSynOnly                          // SYN-RECEIVED from a simultaneous open
+	flagInSynQ                           // counted in its Listener's SYN queue
+)
+
+func (t *TCB) has(f tcbFlags) bool { return t.flags&f != 0 }
+
+// newTCB makes a CLOSED TCB with its buffers allocated.
+func newTCB(cfg *Config, id ID, sink Sink) *TCB {
+	t := &TCB{id: id, cfg: cfg, sink: sink}
+	t.snd.init(cfg.SendBuffer)
+	t.rcv.init(cfg.RecvBuffer)
+	t.ss.init(cfg.MSS)
+	t.cc = &t.ss
+	t.rtoAt, t.persistAt, t.delackAt, t.keepAt, t.stateAt = Never, Never, Never, Never, Never
+	t.rttAt = Never
+	t.rto = cfg.InitialRTO
+	t.quickAcks = uint8(min(cfg.QuickACKs, 255))
+	if cfg.TSOffset != nil {
+		t.tsOffset = cfg.TSOffset(&t.id)
+	}
+	return t
+}
+
+// Open performs an active OPEN (RFC 9293 §3.10.1): a new TCB in SYN-SENT
+// that has emitted its SYN.
+func Open(cfg *Config, id ID, sink Sink, now Instant) *TCB {
+	t := newTCB(cfg, id, sink)
+	t.connect(now)
+	return t
+}
+
+// NewListen performs a passive OPEN for one connection (RFC 9293 §3.10.1):
+// a TCB in LISTEN that turns into SYN-RECEIVED on the first SYN from the
+// remote end named by id (an unspecified RemoteAddr or zero RemotePort
+// matches any). Servers use Listener instead, which hands out one TCB per
+// connection; this form exists for the full RFC state diagram (LISTEN →
+// SYN-SENT via Connect, SYN-RECEIVED → LISTEN on RST).
+func NewListen(cfg *Config, id ID, sink Sink) *TCB {
+	t := newTCB(cfg, id, sink)
+	t.state = Listen
+	t.flags |= flagPassive
+	return t
+}
+
+// Connect turns a LISTEN TCB into an active opener (RFC 9293 §3.10.2,
+// SEND in LISTEN: "if the foreign socket is specified, then change the
+// connection from passive to active, select an ISS"). id must name the
+// remote end.
+func (t *TCB) Connect(id ID, now Instant) error {
+	if t.state != Listen {
+		return ErrClosed
+	}
+	t.id = id
+	t.flags &^= flagPassive
+	t.connect(now)
+	return nil
+}
+
+func (t *TCB) connect(now Instant) {
+	t.iss = t.chooseISS(now)
+	t.sndUna, t.sndNxt, t.sndMax = t.iss, t.iss, t.iss
+	t.sndBufSeq = t.iss + 1
+	t.state = SynSent
+	t.sendSYN(now, false)
+	t.sndNxt, t.sndMax = t.iss+1, t.iss+1
+	t.armRTO(now)
+}
+
+func (t *TCB) chooseISS(now Instant) Seq {
+	if t.cfg.ISN != nil {
+		return t.cfg.ISN(&t.id, now)
+	}
+	// RFC 9293 §3.4.1's clock (one tick per 4 µs) plus a hash of the
+	// 4-tuple, so that different flows do not share a sequence space.
+	h := uint32(2166136261)
+	for _, b := range t.id.RemoteAddr.As16() {
+		h = (h ^ uint32(b)) * 16777619
+	}
+	h = (h ^ uint32(t.id.LocalPort)<<16 ^ uint32(t.id.RemotePort)) * 16777619
+	return Seq(h + uint32(now/4000))
+}
+
+// ID returns the connection's 4-tuple.
+func (t *TCB) ID() *ID { return &t.id }
+
+// State returns the current state.
+func (t *TCB) State() State { return t.state }
+
+// Err returns why the connection closed (nil for a graceful close).
+func (t *TCB) Err() error { return t.err }
+
+// Events returns the events raised since the last call and clears them.
+func (t *TCB) Events() Event { e := t.events; t.events = 0; return e }
+
+// SetNoDelay switches Nagle's algorithm off (true) or on for this TCB.
+func (t *TCB) SetNoDelay(on bool) {
+	// Config is shared; per-connection Nagle lives in quickAcks' neighbour.
+	if on {
+		t.flags |= flagNoDelay
+	} else {
+		t.flags &^= flagNoDelay
+	}
+}
+
+const flagNoDelay tcbFlags = 1 << 15
+
+// Vars is a snapshot of the sequence variables, for tests, stats and the
+// handoff to a compact TIME-WAIT table.
+type Vars struct {
+	ISS, IRS, SndUna, SndNxt, SndMax, RcvNxt Seq
+	SndWnd, RcvWnd                           uint32
+	SndWScale, RcvWScale                     uint8
+	SndMSS                                   uint16
+	TS, SACK                                 bool
+	TSRecent, TSOffset                       uint32
+	RTO                                      time.Duration
+	SendQueued, RecvQueued                   int
+	Deadline                                 Instant // TIME-WAIT / FIN-WAIT-2 expiry
+}
+
+// Vars returns the connection's sequence variables.
+func (t *TCB) Vars() Vars {
+	return Vars{
+		ISS: t.iss, IRS: t.irs, SndUna: t.sndUna, SndNxt: t.sndNxt, SndMax: t.sndMax,
+		RcvNxt: t.rcvNxt, SndWnd: t.sndWnd, RcvWnd: t.rcvAdv.Sub(t.rcvNxt),
+		SndWScale: t.sndWScale, RcvWScale: t.rcvWScale, SndMSS: t.sndMSS,
+		TS: t.has(flagTS), SACK: t.has(flagSACK), TSRecent: t.tsRecent, TSOffset: t.tsOffset,
+		RTO: t.rto, SendQueued: t.snd.n, RecvQueued: t.rcv.n, Deadline: t.stateAt,
+	}
+}
+
+// Deadline is the next instant at which the owner must call OnTimer
+// (Never if no timer is armed).
+func (t *TCB) Deadline() Instant {
+	return min(t.rtoAt, t.persistAt, t.delackAt, t.keepAt, t.stateAt)
+}
+
+// OnTimer runs every timer that is due at now (RFC 9293 §3.10.8).
+func (t *TCB) OnTimer(now Instant) {
+	if t.stateAt <= now {
+		t.stateAt = Never
+		t.stateTimeout(now)
+		if t.state == Closed {
+			return
+		}
+	}
+	if t.rtoAt <= now {
+		t.rtoAt = Never
+		t.retransmitTimeout(now)
+		if t.state == Closed {
+			return
+		}
+	}
+	if t.persistAt <= now {
+		t.persistAt = Never
+		t.persistTimeout(now)
+		if t.state == Closed {
+			return
+		}
+	}
+	if t.keepAt <= now {
+		t.keepAt = Never
+		t.keepaliveTimeout(now)
+		if t.state == Closed {
+			return
+		}
+	}
+	if t.delackAt <= now {
+		t.delackAt = Never
+		if t.ackPending > 0 || t.state.synchronized() {
+			t.sendACK(now)
+		}
+	}
+}
+
+// setState moves to s, raising the events the application sees.
+func (t *TCB) setState(s State) {
+	prev := t.state
+	t.state = s
+	if s == Established && (prev == SynSent || prev == SynReceived) {
+		t.events |= EventEstablished | EventWritable
+	}
+}
+
+// closeWith ends the connection: CLOSED, every timer disarmed, err kept.
+// The TCB's buffers stay allocated; the owner frees the TCB on
+// EventClosed.
+func (t *TCB) closeWith(err error) {
+	t.state = Closed
+	if t.err == nil {
+		t.err = err
+	}
+	t.rtoAt, t.persistAt, t.delackAt, t.keepAt, t.stateAt = Never, Never, Never, Never, Never
+	t.events |= EventClosed | EventReadable | EventWritable
+	if t.l != nil {
+		t.l.childGone(t)
+	}
+}
