@@ -12,7 +12,7 @@ import (
 type Mode int
 
 const (
-	// ModeAuto tries zero-copy and falls back to copy.
+	// ModeAuto lets the kernel try zero-copy and fall back to copy.
 	ModeAuto Mode = iota
 	// ModeZeroCopy: the driver DMAs straight into the UMEM.
 	ModeZeroCopy
@@ -69,7 +69,9 @@ type Socket struct {
 }
 
 // NewSocket opens an AF_XDP socket on u and binds it to queue of the
-// device with ifindex, in the calling thread's network namespace.
+// device with ifindex. The socket belongs to the calling thread's network
+// namespace and ifindex is resolved there: call it on a locked OS thread
+// inside the device's namespace (runtime.LockOSThread + setns).
 //
 // The first socket on u binds with the requested mode (zero-copy first
 // when ModeAuto); later sockets share u (XDP_SHARED_UMEM). A later socket
@@ -99,15 +101,21 @@ func NewSocket(u *Umem, ifindex, queue int, cfg SocketConfig) (s *Socket, err er
 		return nil, &Error{Op: "new socket", Ifindex: ifindex, Queue: queue, Sentinel: ErrClosed}
 	}
 	s = &Socket{fd: -1, umem: u, ifindex: ifindex, queue: queue, needWakeup: !cfg.NoNeedWakeup}
+	first := u.fd < 0
 	defer func() {
 		if err != nil {
 			s.release()
 			s = nil
+			if first {
+				u.unregister() // a failed first bind leaves the UMEM unregistered
+			}
 		}
 	}()
-	first := !u.fdBound
 	var off unix.XDPMmapOffsets
 	if first {
+		if err := u.register(ifindex, queue); err != nil {
+			return nil, err
+		}
 		s.fd, off = u.fd, u.off
 		s.fill, s.comp = &u.fill, &u.comp
 	} else {
@@ -174,48 +182,41 @@ func NewSocket(u *Umem, ifindex, queue int, cfg SocketConfig) (s *Socket, err er
 		s.mode = ModeZeroCopy
 	}
 	s.pfd = []unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLIN}}
-	if first {
-		u.fdBound = true
-	}
 	u.sockets = append(u.sockets, s)
 	return s, nil
 }
 
-// bindFirst binds the UMEM's registering socket, zero-copy first when
-// the mode allows it. A failed bind leaves the socket unbound (net/xdp
-// xsk_bind releases the pool it made), so the copy attempt can reuse it.
+// bindFirst binds the UMEM's registering socket. ModeAuto binds with
+// neither XDP_ZEROCOPY nor XDP_COPY: the kernel then tries zero-copy and
+// falls back to copy inside one bind (xp_assign_dev in
+// net/xdp/xsk_buff_pool.c), which is atomic, unlike a failed forced
+// zero-copy bind followed by a second bind on the same socket. Mode()
+// reports the outcome from XDP_OPTIONS.
 func (s *Socket) bindFirst(cfg SocketConfig) error {
-	var wake uint16
+	var flags uint16
 	if s.needWakeup {
-		wake = unix.XDP_USE_NEED_WAKEUP
+		flags = unix.XDP_USE_NEED_WAKEUP
 	}
-	sa := unix.SockaddrXDP{Ifindex: uint32(s.ifindex), QueueID: uint32(s.queue)}
-	var zcErr error
-	if cfg.Mode == ModeAuto || cfg.Mode == ModeZeroCopy {
-		sa.Flags = unix.XDP_ZEROCOPY | wake
-		zcErr = unix.Bind(s.fd, &sa)
-		if zcErr == nil {
-			return nil
-		}
-		if cfg.Mode == ModeZeroCopy || !zeroCopyUnsupported(zcErr) {
-			e := opError("bind (XDP_ZEROCOPY)", s.ifindex, s.queue, zcErr).(*Error)
-			if cfg.Mode == ModeZeroCopy && zeroCopyUnsupported(zcErr) {
-				e.Sentinel = ErrNoXDPMode
-			}
-			return e
-		}
+	op := "bind"
+	switch cfg.Mode {
+	case ModeZeroCopy:
+		flags |= unix.XDP_ZEROCOPY
+		op = "bind (XDP_ZEROCOPY)"
+	case ModeCopy:
+		flags |= unix.XDP_COPY
+		op = "bind (XDP_COPY)"
 	}
-	sa.Flags = unix.XDP_COPY | wake
-	if err := unix.Bind(s.fd, &sa); err != nil {
-		return opError("bind (XDP_COPY)", s.ifindex, s.queue, err)
+	err := unix.Bind(s.fd, &unix.SockaddrXDP{Flags: flags, Ifindex: uint32(s.ifindex), QueueID: uint32(s.queue)})
+	if err == nil {
+		return nil
 	}
-	return nil
-}
-
-// zeroCopyUnsupported reports whether a zero-copy bind failed because the
-// driver cannot do it (as opposed to busy, permission, bad queue).
-func zeroCopyUnsupported(err error) bool {
-	return errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, enotsupp) || errors.Is(err, unix.EINVAL)
+	e := opError(op, s.ifindex, s.queue, err).(*Error)
+	if cfg.Mode == ModeZeroCopy && errors.Is(err, unix.EINVAL) {
+		// EINVAL from a forced zero-copy bind on a valid queue: the
+		// driver's pool setup refused it.
+		e.Sentinel = ErrNoXDPMode
+	}
+	return e
 }
 
 // checkDevice verifies that the queue exists and that a full-MTU frame

@@ -61,14 +61,15 @@ type Umem struct {
 	fillMem  []byte
 	compMem  []byte
 	mu       sync.Mutex // guards the fields below (setup and close only)
-	fdBound  bool
 	sockets  []*Socket
 	closed   bool
 	closeErr error
 }
 
-// NewUmem maps the area, opens the AF_XDP socket that registers it
-// (XDP_UMEM_REG) and maps its fill and completion rings.
+// NewUmem maps the area. The AF_XDP socket that registers it
+// (XDP_UMEM_REG) and its fill and completion rings are made by the first
+// NewSocket, because a socket belongs to the network namespace of the
+// thread that creates it and resolves the ifindex it binds to there.
 func NewUmem(cfg UmemConfig) (u *Umem, err error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
@@ -95,22 +96,57 @@ func NewUmem(cfg UmemConfig) (u *Umem, err error) {
 			return u, opError("mmap UMEM area", 0, 0, err)
 		}
 	}
-	if u.fd, err = newXSKFd(); err != nil {
-		return u, err
-	}
-	if err := registerUmem(u.fd, u.area, cfg.FrameSize, cfg.Headroom); err != nil {
-		return u, opError("XDP_UMEM_REG", 0, 0, err)
-	}
-	if u.off, err = setupUmemRings(u.fd, cfg, 0, 0); err != nil {
-		return u, err
-	}
-	if u.fillMem, err = mapFill(u.fd, u.off.Fr, cfg.FillSize, &u.fill); err != nil {
-		return u, opError("mmap fill ring", 0, 0, err)
-	}
-	if u.compMem, err = mapCompletion(u.fd, u.off.Cr, cfg.CompletionSize, &u.comp); err != nil {
-		return u, opError("mmap completion ring", 0, 0, err)
-	}
 	return u, nil
+}
+
+// register opens the registering socket in the calling thread's network
+// namespace, registers the area and maps the fill and completion rings.
+// The caller holds u.mu.
+func (u *Umem) register(ifindex, queue int) (err error) {
+	if u.fd, err = newXSKFd(); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			u.unregister()
+		}
+	}()
+	if err := registerUmem(u.fd, u.area, u.cfg.FrameSize, u.cfg.Headroom); err != nil {
+		return opError("XDP_UMEM_REG", ifindex, queue, err)
+	}
+	if u.off, err = setupUmemRings(u.fd, u.cfg, ifindex, queue); err != nil {
+		return err
+	}
+	if u.fillMem, err = mapFill(u.fd, u.off.Fr, u.cfg.FillSize, &u.fill); err != nil {
+		return opError("mmap fill ring", ifindex, queue, err)
+	}
+	if u.compMem, err = mapCompletion(u.fd, u.off.Cr, u.cfg.CompletionSize, &u.comp); err != nil {
+		return opError("mmap completion ring", ifindex, queue, err)
+	}
+	return nil
+}
+
+// unregister unmaps the fill and completion rings and closes the
+// registering socket; the kernel frees the UMEM registration when the
+// last socket using it is gone.
+func (u *Umem) unregister() error {
+	var first error
+	for _, m := range [][]byte{u.fillMem, u.compMem} {
+		if m != nil {
+			if err := unix.Munmap(m); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	u.fillMem, u.compMem = nil, nil
+	u.fill, u.comp = FillRing{}, CompletionRing{}
+	if u.fd >= 0 {
+		if err := unix.Close(u.fd); err != nil && first == nil {
+			first = err
+		}
+		u.fd = -1
+	}
+	return first
 }
 
 // newXSKFd opens an AF_XDP socket, mapping errors to what to do.
@@ -184,16 +220,7 @@ func (u *Umem) Close() error {
 	for _, s := range socks {
 		keep(s.Close())
 	}
-	for _, m := range [][]byte{u.fillMem, u.compMem} {
-		if m != nil {
-			keep(unix.Munmap(m))
-		}
-	}
-	u.fillMem, u.compMem = nil, nil
-	if u.fd >= 0 {
-		keep(unix.Close(u.fd))
-		u.fd = -1
-	}
+	keep(u.unregister())
 	if u.area != nil {
 		if u.huge {
 			u.area = u.area[:cap(u.area)]
