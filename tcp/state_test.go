@@ -465,7 +465,7 @@ func TestHandshakeWithOptions(t *testing.T) {
 	// Data segments carry timestamps and a scaled window.
 	h.TCB.Write([]byte("hi"), h.Now)
 	got := h.Take()
-	if len(got) != 1 || !got[0].Seg.Options.HasTS || got[0].Seg.Options.TSEcr != 778 || got[0].Seg.Window != uint16(65535>>cfg.WindowScale) // the SYN,ACK offered 65535 unscaled; SWS avoidance keeps that edge {
+	if len(got) != 1 || !got[0].Seg.Options.HasTS || got[0].Seg.Options.TSEcr != 778 || got[0].Seg.Window != uint16(65535>>cfg.WindowScale) {
 		t.Fatalf("data segment %+v", got)
 	}
 
