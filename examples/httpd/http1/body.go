@@ -5,16 +5,16 @@ package http1
 //	chunked-body = *chunk last-chunk trailer-section CRLF
 //	chunk        = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
 const (
-	csSize       uint8 = iota // chunk-size hex digits
-	csExt                     // chunk-ext (skipped) up to CR
-	csSizeLF                  // LF after the size line
-	csData                    // chunk-data
-	csDataCR                  // CR after chunk-data
-	csDataLF                  // LF after chunk-data
-	csTrailer                 // start of a trailer line, or the final CRLF
-	csTrailerLine             // inside a trailer field line (discarded)
-	csTrailerLF               // LF ending a trailer field line
-	csEndLF                   // LF of the final CRLF
+	csSize        uint8 = iota // chunk-size hex digits
+	csExt                      // chunk-ext (skipped) up to CR
+	csSizeLF                   // LF after the size line
+	csData                     // chunk-data
+	csDataCR                   // CR after chunk-data
+	csDataLF                   // LF after chunk-data
+	csTrailer                  // start of a trailer line, or the final CRLF
+	csTrailerLine              // inside a trailer field line (discarded)
+	csTrailerLF                // LF ending a trailer field line
+	csEndLF                    // LF of the final CRLF
 )
 
 // maxChunkExt bounds the extension bytes of one chunk-size line: they are

@@ -1,5 +1,7 @@
 package http1
 
+import "encoding/binary"
+
 // Byte classes as lookup tables, built once at init. A table lookup per byte
 // keeps the hot loops branch-light.
 var (
@@ -94,4 +96,38 @@ func unhex(c byte) int64 {
 		return int64(c - 'A' + 10)
 	}
 	return -1
+}
+
+// SWAR (SIMD within a register) checks over 8 bytes at a time. Both tests
+// are exact as a yes/no answer for the whole word (Hacker's Delight 6-1,
+// "haszero"/"hasless" with n <= 128).
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+func hasLess(x uint64, n byte) bool { return (x-lsb*uint64(n))&^x&msb != 0 }
+
+func hasByte(x uint64, c byte) bool {
+	y := x ^ lsb*uint64(c)
+	return (y-lsb)&^y&msb != 0
+}
+
+// validFieldValue reports whether b is made of field-vchar, SP and HTAB
+// (RFC 9110 §5.5). Words without controls or DEL are skipped 8 bytes at a
+// time; HTAB and the tail fall back to the byte table.
+func validFieldValue(b []byte) bool {
+	for len(b) >= 8 {
+		x := binary.LittleEndian.Uint64(b)
+		if hasLess(x, 0x20) || hasByte(x, 0x7f) {
+			break
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if !isFieldChar[c] {
+			return false
+		}
+	}
+	return true
 }

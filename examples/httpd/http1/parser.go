@@ -515,11 +515,8 @@ func (p *Parser) fieldLine(line []byte, off int) int {
 	if n == 0 || n == len(line) || line[n] != ':' {
 		return 400 // includes whitespace before the colon (§5.1 MUST)
 	}
-	raw := line[n+1:]
-	for _, c := range raw {
-		if !isFieldChar[c] {
-			return 400 // CTL in value (RFC 9110 §5.5)
-		}
+	if !validFieldValue(line[n+1:]) {
+		return 400 // CTL in value (RFC 9110 §5.5)
 	}
 	vs := n + 1
 	for vs < len(line) && (line[vs] == ' ' || line[vs] == '\t') {
