@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -57,11 +58,8 @@ type Socket struct {
 	needWakeup bool
 	rx         RxRing
 	tx         TxRing
-	fill       *FillRing
-	comp       *CompletionRing
-	ownFill    *FillRing // rings this socket mapped itself (own (dev, queue))
-	ownComp    *CompletionRing
-	mems       [][]byte // mappings to unmap on Close
+	group      *queueRings // fill and completion rings of (ifindex, queue)
+	mems       [][]byte    // RX and TX ring mappings, unmapped on Close
 	pfd        []unix.PollFd
 	txWakeups  uint64
 	fillWakeup uint64
@@ -111,37 +109,30 @@ func NewSocket(u *Umem, ifindex, queue int, cfg SocketConfig) (s *Socket, err er
 			}
 		}
 	}()
-	var off unix.XDPMmapOffsets
+	// The socket to share with: the registering one, or, on a (device,
+	// queue) already in use, one bound there, so the kernel shares that
+	// queue's buffer pool instead of asking for new fill/completion rings.
+	shareFd := u.fd
 	if first {
-		if err := u.register(ifindex, queue); err != nil {
+		if s.group, err = u.register(ifindex, queue); err != nil {
 			return nil, err
 		}
-		s.fd, off = u.fd, u.off
-		s.fill, s.comp = &u.fill, &u.comp
+		s.fd = u.fd
 	} else {
 		if s.fd, err = newXSKFd(); err != nil {
 			return s, err
 		}
 		s.ownFd = true
-		if peer := u.socketOn(ifindex, queue); peer != nil {
-			s.fill, s.comp = peer.fill, peer.comp
+		if g := u.group(ifindex, queue); g != nil {
+			s.group, shareFd = g, g.fd
+		} else if s.group, err = newQueueRings(s.fd, u.cfg, ifindex, queue); err != nil {
+			return s, err
 		} else {
-			if off, err = setupUmemRings(s.fd, u.cfg, ifindex, queue); err != nil {
-				return s, err
-			}
-			s.ownFill, s.ownComp = &FillRing{}, &CompletionRing{}
-			m, err := mapFill(s.fd, off.Fr, u.cfg.FillSize, s.ownFill)
-			if err != nil {
-				return s, opError("mmap fill ring", ifindex, queue, err)
-			}
-			s.mems = append(s.mems, m)
-			if m, err = mapCompletion(s.fd, off.Cr, u.cfg.CompletionSize, s.ownComp); err != nil {
-				return s, opError("mmap completion ring", ifindex, queue, err)
-			}
-			s.mems = append(s.mems, m)
-			s.fill, s.comp = s.ownFill, s.ownComp
+			u.groups = append(u.groups, s.group)
 		}
 	}
+	s.group.users++
+	var off unix.XDPMmapOffsets
 	if err := unix.SetsockoptInt(s.fd, unix.SOL_XDP, unix.XDP_RX_RING, int(cfg.RxSize)); err != nil {
 		return s, opError("XDP_RX_RING", ifindex, queue, err)
 	}
@@ -165,7 +156,7 @@ func NewSocket(u *Umem, ifindex, queue int, cfg SocketConfig) (s *Socket, err er
 		err = s.bindFirst(cfg)
 	} else {
 		err = unix.Bind(s.fd, &unix.SockaddrXDP{Flags: unix.XDP_SHARED_UMEM,
-			Ifindex: uint32(ifindex), QueueID: uint32(queue), SharedUmemFD: uint32(u.fd)})
+			Ifindex: uint32(ifindex), QueueID: uint32(queue), SharedUmemFD: uint32(shareFd)})
 		if err != nil {
 			err = opError("bind (XDP_SHARED_UMEM)", ifindex, queue, err)
 		}
@@ -206,7 +197,16 @@ func (s *Socket) bindFirst(cfg SocketConfig) error {
 		flags |= unix.XDP_COPY
 		op = "bind (XDP_COPY)"
 	}
-	err := unix.Bind(s.fd, &unix.SockaddrXDP{Flags: flags, Ifindex: uint32(s.ifindex), QueueID: uint32(s.queue)})
+	sa := unix.SockaddrXDP{Flags: flags, Ifindex: uint32(s.ifindex), QueueID: uint32(s.queue)}
+	err := unix.Bind(s.fd, &sa)
+	// A queue whose last socket was just closed stays claimed until the
+	// kernel's deferred pool release runs (xp_put_pool schedules
+	// xp_release_deferred), so EBUSY right after a Close is usually
+	// transient: retry for a bounded ~200 ms before reporting it.
+	for try := 0; err == unix.EBUSY && try < 40; try++ {
+		time.Sleep(5 * time.Millisecond)
+		err = unix.Bind(s.fd, &sa)
+	}
 	if err == nil {
 		return nil
 	}
@@ -244,16 +244,6 @@ func checkDevice(u *Umem, ifindex, queue int) error {
 	return nil
 }
 
-// socketOn returns a socket of u bound to (ifindex, queue), or nil.
-func (u *Umem) socketOn(ifindex, queue int) *Socket {
-	for _, s := range u.sockets {
-		if s.ifindex == ifindex && s.queue == queue {
-			return s
-		}
-	}
-	return nil
-}
-
 // Fd is the socket's file descriptor, the value to store in an XSKMAP.
 func (s *Socket) Fd() int { return s.fd }
 
@@ -277,10 +267,10 @@ func (s *Socket) Tx() *TxRing { return &s.tx }
 
 // Fill is the fill ring of the socket's (device, queue). Sockets sharing
 // one (device, queue) share it, and must agree on who produces into it.
-func (s *Socket) Fill() *FillRing { return s.fill }
+func (s *Socket) Fill() *FillRing { return &s.group.fill }
 
 // Completion is the completion ring of the socket's (device, queue).
-func (s *Socket) Completion() *CompletionRing { return s.comp }
+func (s *Socket) Completion() *CompletionRing { return &s.group.comp }
 
 // WakeupTx kicks the kernel to send what the TX ring holds, only when it
 // asked for it (XDP_RING_NEED_WAKEUP) or need_wakeup is off. Transient
@@ -303,7 +293,7 @@ func (s *Socket) WakeupTx() error {
 // it asked for it (copy-mode drivers mostly never do; zero-copy drivers
 // do when they ran out of buffers).
 func (s *Socket) WakeupFill() error {
-	if s.needWakeup && !s.fill.NeedWakeup() {
+	if s.needWakeup && !s.group.fill.NeedWakeup() {
 		return nil
 	}
 	s.fillWakeup++
@@ -360,6 +350,20 @@ func (s *Socket) release() error {
 	s.mems = nil
 	if s.ownFd && s.fd >= 0 {
 		if err := unix.Close(s.fd); err != nil && first == nil {
+			first = err
+		}
+	}
+	if g := s.group; g != nil && g.users > 0 {
+		if g.fd == s.fd && !g.permanent {
+			// Later sockets on this queue must share with a live one.
+			for _, o := range s.umem.sockets {
+				if o != s && o.group == g && !o.closed {
+					g.fd = o.fd
+					break
+				}
+			}
+		}
+		if err := s.umem.drop(g); err != nil && first == nil {
 			first = err
 		}
 	}

@@ -55,12 +55,8 @@ type Umem struct {
 	cfg      UmemConfig
 	huge     bool
 	fd       int
-	off      unix.XDPMmapOffsets
-	fill     FillRing
-	comp     CompletionRing
-	fillMem  []byte
-	compMem  []byte
 	mu       sync.Mutex // guards the fields below (setup and close only)
+	groups   []*queueRings
 	sockets  []*Socket
 	closed   bool
 	closeErr error
@@ -99,47 +95,112 @@ func NewUmem(cfg UmemConfig) (u *Umem, err error) {
 	return u, nil
 }
 
-// register opens the registering socket in the calling thread's network
-// namespace, registers the area and maps the fill and completion rings.
-// The caller holds u.mu.
-func (u *Umem) register(ifindex, queue int) (err error) {
-	if u.fd, err = newXSKFd(); err != nil {
-		return err
-	}
+// queueRings are the fill and completion rings of one (device, queue):
+// the kernel keeps one buffer pool per (device, queue) of a UMEM, and
+// every socket bound there shares it. The mappings stay until the last
+// socket using them (or, for the registering socket's, the UMEM) closes.
+type queueRings struct {
+	ifindex, queue int
+	fd             int // a bound socket of this group: the sharing target
+	fill           FillRing
+	comp           CompletionRing
+	mems           [][]byte
+	users          int
+	permanent      bool // the registering socket's group lives with the UMEM
+}
+
+// newQueueRings sizes and maps fill and completion rings on fd.
+func newQueueRings(fd int, cfg UmemConfig, ifindex, queue int) (g *queueRings, err error) {
+	g = &queueRings{ifindex: ifindex, queue: queue, fd: fd}
 	defer func() {
 		if err != nil {
-			u.unregister()
+			g.unmap()
+			g = nil
 		}
 	}()
-	if err := registerUmem(u.fd, u.area, u.cfg.FrameSize, u.cfg.Headroom); err != nil {
-		return opError("XDP_UMEM_REG", ifindex, queue, err)
+	off, err := setupUmemRings(fd, cfg, ifindex, queue)
+	if err != nil {
+		return g, err
 	}
-	if u.off, err = setupUmemRings(u.fd, u.cfg, ifindex, queue); err != nil {
-		return err
+	m, err := mapFill(fd, off.Fr, cfg.FillSize, &g.fill)
+	if err != nil {
+		return g, opError("mmap fill ring", ifindex, queue, err)
 	}
-	if u.fillMem, err = mapFill(u.fd, u.off.Fr, u.cfg.FillSize, &u.fill); err != nil {
-		return opError("mmap fill ring", ifindex, queue, err)
+	g.mems = append(g.mems, m)
+	if m, err = mapCompletion(fd, off.Cr, cfg.CompletionSize, &g.comp); err != nil {
+		return g, opError("mmap completion ring", ifindex, queue, err)
 	}
-	if u.compMem, err = mapCompletion(u.fd, u.off.Cr, u.cfg.CompletionSize, &u.comp); err != nil {
-		return opError("mmap completion ring", ifindex, queue, err)
+	g.mems = append(g.mems, m)
+	return g, nil
+}
+
+func (g *queueRings) unmap() error {
+	var first error
+	for _, m := range g.mems {
+		if err := unix.Munmap(m); err != nil && first == nil {
+			first = err
+		}
+	}
+	g.mems = nil
+	g.fill, g.comp = FillRing{}, CompletionRing{}
+	return first
+}
+
+// group returns u's rings for (ifindex, queue), or nil.
+func (u *Umem) group(ifindex, queue int) *queueRings {
+	for _, g := range u.groups {
+		if g.ifindex == ifindex && g.queue == queue {
+			return g
+		}
 	}
 	return nil
 }
 
-// unregister unmaps the fill and completion rings and closes the
-// registering socket; the kernel frees the UMEM registration when the
-// last socket using it is gone.
-func (u *Umem) unregister() error {
-	var first error
-	for _, m := range [][]byte{u.fillMem, u.compMem} {
-		if m != nil {
-			if err := unix.Munmap(m); err != nil && first == nil {
-				first = err
-			}
+// drop releases one user of g, unmapping it when it was the last.
+func (u *Umem) drop(g *queueRings) error {
+	g.users--
+	if g.users > 0 || g.permanent {
+		return nil
+	}
+	for i, o := range u.groups {
+		if o == g {
+			u.groups = append(u.groups[:i], u.groups[i+1:]...)
+			break
 		}
 	}
-	u.fillMem, u.compMem = nil, nil
-	u.fill, u.comp = FillRing{}, CompletionRing{}
+	return g.unmap()
+}
+
+// register opens the registering socket in the calling thread's network
+// namespace, registers the area, and makes the fill and completion rings
+// of the (device, queue) it will be bound to. The caller holds u.mu.
+func (u *Umem) register(ifindex, queue int) (g *queueRings, err error) {
+	if u.fd, err = newXSKFd(); err != nil {
+		return nil, err
+	}
+	if err := registerUmem(u.fd, u.area, u.cfg.FrameSize, u.cfg.Headroom); err != nil {
+		u.unregister()
+		return nil, opError("XDP_UMEM_REG", ifindex, queue, err)
+	}
+	if g, err = newQueueRings(u.fd, u.cfg, ifindex, queue); err != nil {
+		u.unregister()
+		return nil, err
+	}
+	g.permanent = true
+	u.groups = append(u.groups, g)
+	return g, nil
+}
+
+// unregister unmaps every ring group and closes the registering socket;
+// the kernel frees the UMEM when the last socket using it is gone.
+func (u *Umem) unregister() error {
+	var first error
+	for _, g := range u.groups {
+		if err := g.unmap(); err != nil && first == nil {
+			first = err
+		}
+	}
+	u.groups = nil
 	if u.fd >= 0 {
 		if err := unix.Close(u.fd); err != nil && first == nil {
 			first = err
