@@ -3,6 +3,9 @@ package tcp
 import (
 	"errors"
 	"time"
+
+	"github.com/sluicenet/sluice/tcp/isn"
+	"github.com/sluicenet/sluice/tcp/syncookie"
 )
 
 // Config holds the tunables of the engine. One Config is shared, read-only,
@@ -44,14 +47,14 @@ type Config struct {
 	KeepAlive                 bool
 	KeepIdle, KeepInterval    time.Duration
 	KeepCount                 int
-	ChallengeACKLimit         int // challenge ACKs per second (RFC 5961 §7; Linux 1000)
+	ChallengeACKLimit         int   // challenge ACKs per second (RFC 5961 §7; Linux 1000)
 	WindowScale               uint8 // our shift (RFC 7323 §2); used only if the peer offers one
 	Timestamps, SACK          bool  // offer RFC 7323 timestamps / RFC 2018 SACK
 	SynBacklog, AcceptBacklog int   // listener queue bounds
 	// SynCookies makes a listener answer SYNs statelessly when its SYN
-	// queue is full (RFC 4987), through Cookies.
+	// queue is full (RFC 4987), with the keys of Cookies.
 	SynCookies bool
-	Cookies    CookieCodec
+	Cookies    *syncookie.Jar
 	// ISN chooses the initial send sequence number of a connection
 	// (RFC 9293 §3.4.1, RFC 6528). Nil uses a clock-driven default that
 	// is NOT unpredictable; the loop installs tcp/isn's generator.
@@ -61,14 +64,15 @@ type Config struct {
 	TSOffset func(id *ID) uint32
 }
 
-// CookieCodec is the seam for SYN cookies (RFC 4987), implemented by
-// tcp/syncookie. Encode returns the ISN of a stateless SYN-ACK for a SYN
-// from id carrying the given MSS; Decode checks the ACK of such a SYN-ACK
-// (ack-1 is the cookie, seq-1 the peer's ISN) and returns the MSS it
-// encoded.
-type CookieCodec interface {
-	Encode(id *ID, peerISN Seq, mss uint16, now Instant) Seq
-	Decode(id *ID, peerISN, cookie Seq, now Instant) (mss uint16, ok bool)
+// UseGenerator makes the TCBs draw their ISN (RFC 6528) and timestamp
+// offset (RFC 7323 §5.4) from g.
+func (c *Config) UseGenerator(g *isn.Generator) {
+	c.ISN = func(id *ID, now Instant) Seq {
+		return Seq(g.ISN(id.LocalAddr, id.RemoteAddr, id.LocalPort, id.RemotePort, int64(now)))
+	}
+	c.TSOffset = func(id *ID) uint32 {
+		return g.TSOffset(id.LocalAddr, id.RemoteAddr, id.LocalPort, id.RemotePort)
+	}
 }
 
 // DefaultConfig returns Linux-like defaults.

@@ -36,6 +36,7 @@ func (t *TCB) inputListen(seg *Segment, now Instant) {
 		t.iss = t.chooseISS(now)
 		t.sndUna, t.sndNxt, t.sndMax = t.iss, t.iss+1, t.iss+1
 		t.sndBufSeq = t.iss + 1
+		t.sndSml = t.iss
 		// RFC 7323 §2.2: the window of a SYN is not scaled.
 		t.sndWnd, t.maxSndWnd = uint32(seg.Window), uint32(seg.Window)
 		t.sndWl1, t.sndWl2 = seg.Seq, t.iss

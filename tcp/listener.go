@@ -1,5 +1,7 @@
 package tcp
 
+import "github.com/sluicenet/sluice/tcp/syncookie"
+
 // Listener is a passive OPEN that serves many connections (RFC 9293
 // §3.10.1 with an unspecified foreign socket): a bounded SYN queue of
 // TCBs in SYN-RECEIVED, a bounded accept queue (backlog) of ESTABLISHED
@@ -114,24 +116,42 @@ func (l *Listener) childGone(t *TCB) {
 	}
 }
 
-// cookieSYNACK answers a SYN statelessly (RFC 4987 §3.6): the ISN encodes
-// the peer's MSS; no TCB is kept. Window scaling, SACK and timestamps are
-// not offered (as Linux without timestamps), so nothing else needs to be
-// remembered.
+// cookieSYNACK answers a SYN statelessly (RFC 4987 §3.6): the ISN is a
+// cookie encoding the 4-tuple, the peer's ISN and its MSS; when the SYN
+// carried timestamps, window scale and SACK-permitted ride in the low bits
+// of our TSval (Linux cookie_init_timestamp). No TCB is kept.
 func (l *Listener) cookieSYNACK(id *ID, seg *Segment, now Instant) {
-	mss := seg.Options.MSS
-	if mss == 0 {
-		mss = 536
+	o := &seg.Options
+	peer := o.MSS
+	if peer == 0 {
+		peer = 536
+		if id.RemoteAddr.Is6() && !id.RemoteAddr.Is4In6() {
+			peer = 1220
+		}
 	}
-	mss = min(mss, l.cfg.MSS)
+	cookie, _ := l.cfg.Cookies.Make(id.LocalAddr, id.RemoteAddr, id.LocalPort, id.RemotePort,
+		uint32(seg.Seq), min(peer, l.cfg.MSS), int64(now))
 	s := &l.out
 	*s = Segment{
-		Seq:    l.cfg.Cookies.Encode(id, seg.Seq, mss, now),
+		Seq:    Seq(cookie),
 		Ack:    seg.Seq + 1,
 		Flags:  FlagSYN | FlagACK,
 		Window: uint16(min(l.cfg.RecvBuffer, 0xffff)),
 	}
 	s.Options.MSS = l.cfg.MSS
+	if o.HasTS && l.cfg.Timestamps {
+		ws := o.HasWScale && l.cfg.WindowScale > 0
+		sack := o.SACKPermitted && l.cfg.SACK
+		var off uint32
+		if l.cfg.TSOffset != nil {
+			off = l.cfg.TSOffset(id)
+		}
+		s.Options.HasTS = true
+		s.Options.TSVal = syncookie.EncodeTS(uint32(now/1e6)+off, o.WScale, ws, sack)
+		s.Options.TSEcr = o.TSVal
+		s.Options.HasWScale, s.Options.WScale = ws, l.cfg.WindowScale
+		s.Options.SACKPermitted = sack
+	}
 	l.CookiesSent++
 	l.sink.Emit(id, s)
 }
@@ -143,20 +163,35 @@ func (l *Listener) cookieACK(id *ID, seg *Segment, now Instant) *TCB {
 	if !l.cfg.SynCookies || l.cfg.Cookies == nil || !l.roomToAccept() {
 		return nil
 	}
-	mss, ok := l.cfg.Cookies.Decode(id, seg.Seq-1, seg.Ack-1, now)
+	mss, ok := l.cfg.Cookies.Check(id.LocalAddr, id.RemoteAddr, id.LocalPort, id.RemotePort,
+		uint32(seg.Seq-1), uint32(seg.Ack-1), int64(now))
 	if !ok {
 		return nil
 	}
 	t := newTCB(l.cfg, *id, l.sink)
 	t.flags |= flagPassive
+	if o := &seg.Options; o.HasTS && l.cfg.Timestamps {
+		ws, hasWS, sack := syncookie.DecodeTS(o.TSEcr)
+		t.flags |= flagTS | flagTSRecentSet
+		t.tsRecent = o.TSVal
+		if hasWS && l.cfg.WindowScale > 0 {
+			t.flags |= flagWS
+			t.sndWScale, t.rcvWScale = ws, l.cfg.WindowScale
+		}
+		if sack {
+			t.flags |= flagSACK
+		}
+	}
 	t.iss, t.irs = seg.Ack-1, seg.Seq-1
 	t.sndUna, t.sndNxt, t.sndMax = seg.Ack, seg.Ack, seg.Ack
 	t.sndBufSeq = seg.Ack
+	t.sndSml = seg.Ack
 	t.rcvNxt = seg.Seq
 	t.rcvAdv = t.rcvNxt.Add(uint32(min(l.cfg.RecvBuffer, 0xffff)))
 	t.lastAckSent = t.rcvNxt
 	t.setSendMSS(mss)
-	t.sndWnd, t.maxSndWnd = uint32(seg.Window), uint32(seg.Window)
+	t.sndWnd = uint32(seg.Window) << t.sndWScale
+	t.maxSndWnd = t.sndWnd
 	t.sndWl1, t.sndWl2 = seg.Seq, seg.Ack
 	t.state = Established
 	t.events |= EventEstablished | EventWritable

@@ -9,8 +9,8 @@ type ring struct {
 }
 
 func (r *ring) init(size int) { r.buf = make([]byte, size); r.head, r.n = 0, 0 }
-func (r *ring) cap() int       { return len(r.buf) }
-func (r *ring) free() int      { return len(r.buf) - r.n }
+func (r *ring) cap() int      { return len(r.buf) }
+func (r *ring) free() int     { return len(r.buf) - r.n }
 
 // writeAt copies p to offset off past the used octets without marking it
 // used (reassembly writes out-of-order text there). The caller bounds

@@ -21,8 +21,9 @@ func (t *TCB) sampleRTT(ack Seq, now Instant) {
 	}
 	r := now.Sub(t.rttAt)
 	t.rttAt = Never
-	if t.srtt == 0 {
+	if !t.has(flagRTT) {
 		// §2.2: first measurement.
+		t.flags |= flagRTT
 		t.srtt, t.rttvar = r, r/2
 	} else {
 		// §2.3 with alpha = 1/8, beta = 1/4.

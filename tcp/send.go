@@ -83,12 +83,14 @@ func (t *TCB) trySend(now Instant) {
 			return
 		}
 		if n < uint32(t.sndMSS) {
-			// §3.7.4 Nagle: a short segment only when nothing is in
-			// flight (or Nagle is off) and it carries all queued text.
-			// §3.8.6.2.1 SWS: otherwise only if it fills half the largest
-			// window the peer offered.
+			// §3.7.4 Nagle, in Minshall's form as Linux has it: a short
+			// segment carrying all queued text goes unless an earlier
+			// short segment is still unacknowledged (or Nagle is off).
+			// §3.8.6.2.1 SWS: otherwise only if it fills half the
+			// largest window the peer offered.
 			allQueued := n == unsent
-			ok := allQueued && (noDelay || idle) ||
+			smallOut := t.sndSml.GreaterThan(t.sndUna)
+			ok := allQueued && (noDelay || !smallOut) ||
 				n >= t.maxSndWnd/2 && t.maxSndWnd > 0 ||
 				idle && !allQueued && t.sndWnd < uint32(t.sndMSS) // small window, nothing in flight
 			if !ok {
@@ -122,6 +124,9 @@ func (t *TCB) transmit(f Flags, p []byte, now Instant) {
 		l++
 	}
 	t.sndNxt = seq.Add(l)
+	if len(p) > 0 && len(p) < int(t.sndMSS) {
+		t.sndSml = t.sndNxt
+	}
 	if t.sndNxt.GreaterThan(t.sndMax) {
 		// Karn (RFC 6298 §3): time only new data, one sample at a time.
 		if t.rttAt == Never && seq == t.sndMax {

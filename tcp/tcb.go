@@ -25,6 +25,7 @@ type TCB struct {
 	// may legitimately acknowledge.
 	iss, sndUna, sndNxt, sndMax Seq
 	sndWl1, sndWl2              Seq
+	sndSml                      Seq // end of the last short segment sent (Minshall's Nagle)
 	sndWnd, maxSndWnd           uint32 // scaled peer window; largest seen
 	sndMSS                      uint16 // effective send MSS (text per segment)
 	sndWScale, rcvWScale        uint8
@@ -88,6 +89,7 @@ const (
 	flagTSRecentSet                      // tsRecent holds a value
 	flagSynOnly                          // SYN-RECEIVED from a simultaneous open
 	flagInSynQ                           // counted in its Listener's SYN queue
+	flagRTT                              // srtt/rttvar hold a measurement
 )
 
 func (t *TCB) has(f tcbFlags) bool { return t.flags&f != 0 }
@@ -148,6 +150,7 @@ func (t *TCB) connect(now Instant) {
 	t.iss = t.chooseISS(now)
 	t.sndUna, t.sndNxt, t.sndMax = t.iss, t.iss, t.iss
 	t.sndBufSeq = t.iss + 1
+	t.sndSml = t.iss
 	t.state = SynSent
 	t.sendSYN(now, false)
 	t.sndNxt, t.sndMax = t.iss+1, t.iss+1

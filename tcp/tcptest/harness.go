@@ -278,10 +278,21 @@ func (h *H) Handshake(irs tcp.Seq) tcp.Seq {
 // TCB) to ESTABLISHED. It returns the peer's next sequence number.
 func (h *H) Accept(irs tcp.Seq) tcp.Seq {
 	h.T.Helper()
+	return h.AcceptWith(irs, tcp.Options{})
+}
+
+// AcceptWith is Accept with options on the peer's SYN (a TSval in them is
+// repeated, one higher, on the ACK).
+func (h *H) AcceptWith(irs tcp.Seq, synOpts tcp.Options) tcp.Seq {
+	h.T.Helper()
 	h.Listen()
-	h.In(Seg{Flags: tcp.FlagSYN, Seq: irs})
+	h.In(Seg{Flags: tcp.FlagSYN, Seq: irs, Opts: synOpts})
 	h.Out(Seg{Flags: tcp.FlagSYN | tcp.FlagACK, Seq: ISS, Ack: irs + 1})
-	h.In(Seg{Flags: tcp.FlagACK, Seq: irs + 1, Ack: ISS + 1})
+	var o tcp.Options
+	if synOpts.HasTS {
+		o = tcp.Options{HasTS: true, TSVal: synOpts.TSVal + 1}
+	}
+	h.In(Seg{Flags: tcp.FlagACK, Seq: irs + 1, Ack: ISS + 1, Opts: o})
 	h.NoOut()
 	h.State(tcp.Established)
 	h.Events()

@@ -1,0 +1,128 @@
+package tcp_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/sluicenet/sluice/tcp"
+	. "github.com/sluicenet/sluice/tcp/tcptest"
+)
+
+// RFC 5961 §3.2: a RST with exactly RCV.NXT resets the connection.
+func TestRFC5961RSTExact(t *testing.T) {
+	h := New(t, tcp.DefaultConfig())
+	r := h.Accept(irs)
+	h.In(Seg{Flags: RST, Seq: r})
+	h.NoOut()
+	h.State(tcp.Closed)
+	if !errors.Is(h.TCB.Err(), tcp.ErrConnectionReset) {
+		t.Fatalf("err %v", h.TCB.Err())
+	}
+	if _, err := h.TCB.Read(make([]byte, 1), h.Now); !errors.Is(err, tcp.ErrConnectionReset) {
+		t.Fatalf("read err %v", err)
+	}
+}
+
+// RFC 5961 §3.2: a RST inside the window but not at RCV.NXT gets a
+// challenge ACK <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>; the connection stays.
+func TestRFC5961RSTInWindowChallenge(t *testing.T) {
+	h := New(t, tcp.DefaultConfig())
+	r := h.Accept(irs)
+	h.In(Seg{Flags: RST, Seq: r + 100})
+	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r})
+	h.State(tcp.Established)
+}
+
+// RFC 5961 §3.2: a RST outside the window is dropped silently.
+func TestRFC5961RSTOutOfWindow(t *testing.T) {
+	h := New(t, tcp.DefaultConfig())
+	r := h.Accept(irs)
+	h.In(Seg{Flags: RST, Seq: r + 1<<20})
+	h.In(Seg{Flags: RST, Seq: r - 1})
+	h.NoOut()
+	h.State(tcp.Established)
+}
+
+// RFC 5961 §4.2: a SYN in a synchronized state gets a challenge ACK, in
+// window or not, and changes nothing.
+func TestRFC5961SYNChallenge(t *testing.T) {
+	h := New(t, tcp.DefaultConfig())
+	r := h.Accept(irs)
+	h.In(Seg{Flags: SYN, Seq: r + 10})
+	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r})
+	h.In(Seg{Flags: SYN, Seq: r - 1000}) // outside: the sequence check ACKs it
+	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r})
+	h.State(tcp.Established)
+}
+
+// RFC 5961 §5.2 / RFC 9293 §3.10.7.4: an ACK for data never sent is
+// answered with an ACK and dropped (its text is not taken); an ACK older
+// than SND.UNA - MAX.SND.WND likewise.
+func TestRFC5961ACKNeverSent(t *testing.T) {
+	tooOld := ISS + 1
+	tooOld -= 1 << 20
+	h := New(t, tcp.DefaultConfig())
+	r := h.Accept(irs)
+	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 500, Data: []byte("evil")})
+	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r})
+	if h.TCB.Buffered() != 0 {
+		t.Fatal("text of an unacceptable ACK was taken")
+	}
+	h.In(Seg{Flags: ACK, Seq: r, Ack: tooOld, Data: []byte("evil")})
+	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r})
+	if h.TCB.Buffered() != 0 {
+		t.Fatal("text of a too-old ACK was taken")
+	}
+	h.State(tcp.Established)
+}
+
+// RFC 5961 §7: challenge ACKs are rate limited (per second).
+func TestRFC5961ChallengeRateLimit(t *testing.T) {
+	cfg := tcp.DefaultConfig()
+	cfg.ChallengeACKLimit = 5
+	h := New(t, cfg)
+	r := h.Accept(irs)
+	for range 20 {
+		h.In(Seg{Flags: RST, Seq: r + 7})
+	}
+	if n := len(h.Take()); n != 5 {
+		t.Fatalf("%d challenge ACKs in one second, want 5", n)
+	}
+	h.Advance(1e9)
+	h.In(Seg{Flags: SYN, Seq: r + 7})
+	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r})
+}
+
+// RFC 9293 §3.10.7.4: in SYN-RECEIVED a RST of an active (simultaneous)
+// open means "connection refused".
+func TestSynReceivedActiveRST(t *testing.T) {
+	h := New(t, tcp.DefaultConfig())
+	h.Dial()
+	h.In(Seg{Flags: SYN, Seq: irs})
+	h.Take()
+	h.In(Seg{Flags: RST, Seq: irs + 1})
+	h.State(tcp.Closed)
+	if !errors.Is(h.TCB.Err(), tcp.ErrConnectionRefused) {
+		t.Fatalf("err %v", h.TCB.Err())
+	}
+}
+
+// ABORT (§3.10.5): <SEQ=SND.NXT><CTL=RST>, CLOSED with ErrAborted; closing
+// with unread data does the same (RFC 2525 §2.17, Linux).
+func TestAbort(t *testing.T) {
+	h := New(t, tcp.DefaultConfig())
+	r := h.Accept(irs)
+	h.TCB.Abort(h.Now)
+	h.Out(Seg{Flags: RST, Seq: ISS + 1})
+	h.State(tcp.Closed)
+	if !errors.Is(h.TCB.Err(), tcp.ErrAborted) {
+		t.Fatal(h.TCB.Err())
+	}
+	h = New(t, tcp.DefaultConfig())
+	r = h.Accept(irs)
+	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 1, Data: []byte("unread")})
+	h.Take()
+	h.TCB.Close(h.Now)
+	h.Out(Seg{Flags: RST, Seq: ISS + 1})
+	h.State(tcp.Closed)
+}
