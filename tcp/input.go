@@ -224,6 +224,9 @@ func (t *TCB) inputSynchronized(seg *Segment, now Instant) {
 	}
 	t.armKeepalive(now)
 	t.trySend(now)
+	if t.has(flagAckNow) {
+		t.sendACK(now)
+	}
 }
 
 // inputACK is the fifth check (§3.10.7.4 "check the ACK field"). It

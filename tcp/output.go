@@ -37,6 +37,7 @@ func (t *TCB) emit(flags Flags, seq Seq, payload []byte, now Instant) {
 		t.lastAckSent = t.rcvNxt
 		t.ackPending = 0
 		t.delackAt = Never
+		t.flags &^= flagAckNow
 	}
 	t.sink.Emit(&t.id, s)
 }

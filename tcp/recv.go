@@ -128,16 +128,18 @@ func (t *TCB) inputText(seg *Segment, seq Seq, now Instant) bool {
 	t.mergeOOO()
 	t.events |= EventReadable
 	t.ackPending += uint32(len(p))
+	// An immediate ACK is sent at the end of Input, so that one ACK
+	// covers this text, a FIN behind it and any text we send back.
 	switch {
 	case hadGap:
 		// Filling a hole is acknowledged at once (RFC 5681 §4.2).
-		t.sendACK(now)
+		t.flags |= flagAckNow
 	case t.quickAcks > 0:
 		t.quickAcks--
-		t.sendACK(now)
+		t.flags |= flagAckNow
 	case t.ackPending >= 2*uint32(t.cfg.MSS):
 		// At least every second full-sized segment (RFC 9293 §3.8.6.3).
-		t.sendACK(now)
+		t.flags |= flagAckNow
 	default:
 		if t.delackAt == Never {
 			t.delackAt = now.Add(t.cfg.DelayedACK)

@@ -25,7 +25,7 @@ type TCB struct {
 	// may legitimately acknowledge.
 	iss, sndUna, sndNxt, sndMax Seq
 	sndWl1, sndWl2              Seq
-	sndSml                      Seq // end of the last short segment sent (Minshall's Nagle)
+	sndSml                      Seq    // end of the last short segment sent (Minshall's Nagle)
 	sndWnd, maxSndWnd           uint32 // scaled peer window; largest seen
 	sndMSS                      uint16 // effective send MSS (text per segment)
 	sndWScale, rcvWScale        uint8
@@ -90,6 +90,7 @@ const (
 	flagSynOnly                          // SYN-RECEIVED from a simultaneous open
 	flagInSynQ                           // counted in its Listener's SYN queue
 	flagRTT                              // srtt/rttvar hold a measurement
+	flagAckNow                           // an ACK is due before the call returns
 )
 
 func (t *TCB) has(f tcbFlags) bool { return t.flags&f != 0 }
