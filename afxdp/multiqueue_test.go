@@ -3,6 +3,7 @@ package afxdp
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"testing"
 
@@ -17,6 +18,15 @@ import (
 // the kernel only delivers a queue's frames to the socket bound to it.
 func TestMultiQueueSharedUmem(t *testing.T) {
 	b := testbed.New(t, testbed.Options{Queues: 2})
+	if err := b.Server.Do(func() error {
+		n, err := QueueCount(b.Server.Link)
+		if err == nil && n != 2 {
+			err = fmt.Errorf("QueueCount(%s) = %d, want 2", b.Server.Link, n)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 	u, s0 := newUmemSocket(t, b.Server, 0, UmemConfig{FrameSize: 2048, FrameCount: 1024, FillSize: 512, CompletionSize: 512})
 	s1 := bindIn(t, b.Server, u, 1)
 	if s0.Fill() == s1.Fill() || s0.Completion() == s1.Completion() {

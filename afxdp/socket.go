@@ -98,11 +98,12 @@ func NewSocket(u *Umem, ifindex, queue int, cfg SocketConfig) (s *Socket, err er
 	if u.closed {
 		return nil, &Error{Op: "new socket", Ifindex: ifindex, Queue: queue, Sentinel: ErrClosed}
 	}
-	s = &Socket{fd: -1, umem: u, ifindex: ifindex, queue: queue, needWakeup: !cfg.NoNeedWakeup}
+	sock := &Socket{fd: -1, umem: u, ifindex: ifindex, queue: queue, needWakeup: !cfg.NoNeedWakeup}
+	s = sock
 	first := u.fd < 0
 	defer func() {
 		if err != nil {
-			s.release()
+			sock.release()
 			s = nil
 			if first {
 				u.unregister() // a failed first bind leaves the UMEM unregistered
