@@ -1,0 +1,157 @@
+// Package timewait is the compact TIME-WAIT table of a per-core loop. When
+// a TCB reaches TIME-WAIT (RFC 9293 §3.10.7.4) the loop copies the little
+// that TIME-WAIT needs into this table and frees the TCB: one 64-octet,
+// pointer-free entry per 4-tuple instead of a full TCB with buffers.
+//
+// Storage (table.go). Entries live in one []entry ring ordered by the time
+// they were (re)started. Every entry lives exactly 2*MSL, so ring order is
+// expiry order: Expire pops the head while it is due, NextDeadline is the
+// head's expiry, both O(1) per entry. Restarting an entry (a retransmitted
+// FIN) or removing one (a reopening SYN) leaves a dead slot that the head
+// pops later for free; when the ring is full of live and dead slots it
+// grows (doubling, up to Max + Max/8 slots) or compacts in place, which is
+// amortized O(1) because at that size at least Max/8 slots are dead. A
+// separate open-addressing index ([]uint32, linear probing, backward-shift
+// deletion, load at most 1/2 at Max) maps the 4-tuple to a ring slot; each
+// index word also carries 8 bits of the hash so most probes never touch
+// the entry. The index is keyed by SipHash-2-4 (tcp/isn) under a random
+// key: the remote address and port are the peer's choice, and a peer that
+// could aim hash collisions would turn every lookup into a long probe.
+// Neither slice holds a Go pointer, so a million entries cost the GC
+// nothing to scan.
+//
+// Segment handling (input.go) follows RFC 9293 §3.10.7.4 for TIME-WAIT,
+// RFC 1337 (RST ignored), RFC 7323 §5 (PAWS) and RFC 6191 / Linux
+// tcp_timewait_state_process (a new SYN reopens the 4-tuple).
+//
+// Full table: Insert refuses and counts RefusedFull; the caller then frees
+// the connection without TIME-WAIT protection. This is Linux's policy
+// (tcp_max_tw_buckets, "time wait bucket table overflow"): it keeps the
+// protection of the entries already there, and the cost of a refusal is
+// bounded by what TIME-WAIT protects against (old duplicates reaching a
+// new incarnation of the same 4-tuple).
+//
+// The table is owned by one loop: no locks, no goroutines, no clock (now is
+// an argument).
+package timewait
+
+import (
+	"errors"
+	"time"
+
+	"github.com/sluicenet/sluice/tcp"
+)
+
+// Limits on Config.Max: an index word holds a 23-bit slot number.
+const (
+	DefaultMax = 1 << 18 // Linux's tcp_max_tw_buckets on a large machine
+	MaxLimit   = 1 << 22
+)
+
+// Config configures a Table.
+type Config struct {
+	// MSL is the maximum segment lifetime; an entry lives 2*MSL after it
+	// was inserted or last restarted (RFC 9293 §3.4.2). 0 means 30 s.
+	MSL time.Duration
+	// Max bounds the number of live entries (0 means DefaultMax).
+	Max int
+	// Key keys the index hash; nil draws one from crypto/rand.
+	Key *[16]byte
+}
+
+// State is what the TCB hands to the table when it reaches TIME-WAIT.
+type State struct {
+	SndNxt, RcvNxt tcp.Seq
+	// Window is the window field to advertise, as sent (already shifted
+	// right by our window scale, RFC 7323 §2.3).
+	Window uint16
+	// TS reports that timestamps are in use (RFC 7323); TSRecent is
+	// TS.Recent and TSOffset our per-connection offset (RFC 7323 §5.4).
+	TS                 bool
+	TSRecent, TSOffset uint32
+}
+
+// FromVars builds the State of a TCB in TIME-WAIT from its Vars.
+func FromVars(v *tcp.Vars) State {
+	return State{
+		SndNxt:   v.SndNxt,
+		RcvNxt:   v.RcvNxt,
+		Window:   uint16(min(v.RcvWnd>>v.RcvWScale, 0xffff)),
+		TS:       v.TS,
+		TSRecent: v.TSRecent,
+		TSOffset: v.TSOffset,
+	}
+}
+
+// Stats are the table's counters since New.
+type Stats struct {
+	Inserted    uint64 // entries created by Insert
+	RefusedFull uint64 // Insert refused: Max live entries (Linux TCPTimeWaitOverflow)
+	Expired     uint64 // entries removed after 2*MSL
+	Removed     uint64 // entries removed by Remove
+	ReACKs      uint64 // retransmitted FINs ACKed, 2*MSL restarted
+	ACKs        uint64 // other segments answered with an ACK
+	RSTIgnored  uint64 // RSTs ignored (RFC 1337)
+	PAWSRejects uint64 // segments rejected by PAWS (RFC 7323 §5), ACKed unless RST
+	Reopened    uint64 // SYNs that reopened the 4-tuple (RFC 6191)
+	SYNRejected uint64 // SYNs not new enough to reopen, ACKed
+	Compactions uint64 // in-place ring compactions
+}
+
+// Action says what Input did with a segment.
+type Action uint8
+
+const (
+	// NotFound: no TIME-WAIT entry for the 4-tuple; the caller handles the
+	// segment (connection table, listener, or RST for a closed port).
+	NotFound Action = iota
+	// Consumed: the segment was absorbed without a reply (an RST, or an
+	// in-window bare ACK).
+	Consumed
+	// ACKed: an ACK was emitted to the Sink.
+	ACKed
+	// Reopen: the SYN may open a new incarnation. The entry is gone; the
+	// caller hands the SYN to the listener and should use Verdict.ISN as
+	// the new connection's ISS.
+	Reopen
+)
+
+func (a Action) String() string {
+	switch a {
+	case NotFound:
+		return "NotFound"
+	case Consumed:
+		return "Consumed"
+	case ACKed:
+		return "ACKed"
+	case Reopen:
+		return "Reopen"
+	}
+	return "Action(?)"
+}
+
+// Verdict is the result of Input.
+type Verdict struct {
+	Action Action
+	// ISN is the suggested ISS for a reopened connection (Reopen only):
+	// old SND.NXT + 65535 + 2, as Linux does, so it is above anything the
+	// old incarnation sent (RFC 1122 §4.2.2.13 condition (1)).
+	ISN tcp.Seq
+}
+
+func (c *Config) normalize() (msl time.Duration, max int, err error) {
+	msl, max = c.MSL, c.Max
+	if msl == 0 {
+		msl = 30 * time.Second
+	}
+	if max == 0 {
+		max = DefaultMax
+	}
+	if msl < 0 {
+		return 0, 0, errors.New("timewait: Config.MSL is negative")
+	}
+	if max < 0 || max > MaxLimit {
+		return 0, 0, errors.New("timewait: Config.Max out of range (0 < Max <= 1<<22)")
+	}
+	return msl, max, nil
+}
