@@ -131,3 +131,72 @@ func validFieldValue(b []byte) bool {
 	}
 	return true
 }
+
+// validIPv6 checks IPv6address of RFC 3986 §3.2.2 (RFC 4291 §2.2 text
+// forms): eight 1-4 digit hex groups, one "::" standing for at least one
+// zero group, an optional dotted IPv4 tail counting as two groups.
+func validIPv6(b []byte) bool {
+	groups, ellipsis, i := 0, false, 0
+	if len(b) >= 2 && b[0] == ':' && b[1] == ':' {
+		ellipsis, i = true, 2
+	} else if len(b) > 0 && b[0] == ':' {
+		return false
+	}
+	for i < len(b) {
+		j := i
+		for j < len(b) && j-i < 4 && unhex(b[j]) >= 0 {
+			j++
+		}
+		if j < len(b) && b[j] == '.' {
+			if !validIPv4(b[i:]) {
+				return false
+			}
+			groups += 2
+			break
+		}
+		if j == i {
+			return false
+		}
+		groups++
+		if i = j; i == len(b) {
+			break
+		}
+		if b[i] != ':' || i+1 == len(b) {
+			return false
+		}
+		if i++; b[i] == ':' {
+			if ellipsis {
+				return false
+			}
+			ellipsis = true
+			i++
+		}
+	}
+	if ellipsis {
+		return groups <= 7
+	}
+	return groups == 8
+}
+
+// validIPv4 checks IPv4address of RFC 3986 §3.2.2: four dec-octets
+// (0-255, no leading zero) separated by dots.
+func validIPv4(b []byte) bool {
+	for part := 0; part < 4; part++ {
+		if part > 0 {
+			if len(b) == 0 || b[0] != '.' {
+				return false
+			}
+			b = b[1:]
+		}
+		n, d := 0, 0
+		for d < len(b) && d < 3 && b[d] >= '0' && b[d] <= '9' {
+			n = n*10 + int(b[d]-'0')
+			d++
+		}
+		if d == 0 || n > 255 || d > 1 && b[0] == '0' {
+			return false
+		}
+		b = b[d:]
+	}
+	return len(b) == 0
+}

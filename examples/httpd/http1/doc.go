@@ -51,7 +51,9 @@
 //     target must be VCHAR without '#' (§3.2, RFC 3986), its form must match
 //     the method (origin-form, "*" only for OPTIONS, authority-form
 //     host:port only and always for CONNECT, absolute-form with a scheme).
-//     A target longer than MaxTargetBytes is 414 (§3).
+//     Percent-escapes must be "%" HEXDIG HEXDIG (RFC 3986 §2.1); nothing
+//     else of RFC 3986 is checked. A target longer than MaxTargetBytes is
+//     414 (§3).
 //   - HTTP-version is case-sensitive "HTTP/" DIGIT "." DIGIT (§2.3); anything
 //     else is 400. Major version other than 1 is 505 (RFC 9110 §15.6.6).
 //     1.x with x >= 2 is treated as 1.1 (RFC 9110 §6.2); Minor keeps x.

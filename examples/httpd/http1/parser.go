@@ -454,23 +454,23 @@ func (p *Parser) requestLine(line []byte, off int) int {
 
 // checkForm matches the request-target form to the method (§3.2.1-§3.2.4).
 func checkForm(method, target []byte) int {
+	// pct-encoded = "%" HEXDIG HEXDIG (RFC 3986 §2.1), in every form.
+	for i := bytes.IndexByte(target, '%'); i >= 0; {
+		if i+2 >= len(target) || unhex(target[i+1]) < 0 || unhex(target[i+2]) < 0 {
+			return 400
+		}
+		j := bytes.IndexByte(target[i+3:], '%')
+		if j < 0 {
+			break
+		}
+		i += 3 + j
+	}
 	connect := string(method) == "CONNECT"
 	switch {
 	case connect:
-		// authority-form = uri-host ":" port
-		c := bytes.LastIndexByte(target, ':')
-		if c <= 0 || c == len(target)-1 {
+		// authority-form = uri-host ":" port, port not empty
+		if !validHostPort(target, true) {
 			return 400
-		}
-		for _, d := range target[c+1:] {
-			if d < '0' || d > '9' {
-				return 400
-			}
-		}
-		for _, d := range target[:c] {
-			if !isHostChar[d] {
-				return 400
-			}
 		}
 		return 0
 	case target[0] == '/':
@@ -497,6 +497,48 @@ func checkForm(method, target []byte) int {
 		}
 	}
 	return 400
+}
+
+// validHostPort checks uri-host [ ":" port ] (RFC 3986 §3.2.2, §3.2.3):
+// an IP-literal in brackets, or a reg-name/IPv4address without ':', then
+// an optional port of digits (required, and not empty, when needPort).
+func validHostPort(b []byte, needPort bool) bool {
+	var port []byte
+	hasPort := false
+	if len(b) > 0 && b[0] == '[' {
+		end := bytes.IndexByte(b, ']')
+		if end < 2 {
+			return false
+		}
+		if !validIPv6(b[1:end]) {
+			return false // IPv6address only (no IPvFuture, no zone)
+		}
+		if rest := b[end+1:]; len(rest) > 0 {
+			if rest[0] != ':' {
+				return false
+			}
+			port, hasPort = rest[1:], true
+		}
+	} else {
+		host := b
+		if i := bytes.IndexByte(b, ':'); i >= 0 {
+			host, port, hasPort = b[:i], b[i+1:], true
+		}
+		if len(host) == 0 {
+			return false
+		}
+		for _, c := range host {
+			if !isHostChar[c] || c == ':' || c == '[' || c == ']' {
+				return false
+			}
+		}
+	}
+	for _, c := range port {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return !needPort || hasPort && len(port) > 0
 }
 
 // fieldLine parses field-name ":" OWS field-value OWS (§5) and records the
@@ -541,10 +583,8 @@ func (p *Parser) special(name, v []byte, vs, ve int) int {
 		if p.hostCount > 1 {
 			return 400 // §3.2 MUST
 		}
-		for _, c := range v {
-			if !isHostChar[c] {
-				return 400
-			}
+		if len(v) > 0 && !validHostPort(v, false) {
+			return 400
 		}
 		p.hostS, p.hostE = int32(vs), int32(ve)
 	case 6:
