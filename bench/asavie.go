@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"sync/atomic"
 
 	"github.com/asavie/xdp"
 	"golang.org/x/sys/unix"
@@ -23,14 +22,9 @@ type asavieReflector struct {
 func (a *asavieReflector) name() string { return "asavie/xdp" }
 
 func (a *asavieReflector) open(h *testbed.Host) error {
-	xdp.DefaultXdpFlags = unix.XDP_FLAGS_DRV_MODE
-	prog, err := xdp.NewProgram(1)
+	prog, err := attachRedirectAll(h)
 	if err != nil {
-		return fmt.Errorf("asavie/xdp program: %w", err)
-	}
-	if err := prog.Attach(h.Ifindex); err != nil {
-		prog.Close()
-		return fmt.Errorf("asavie/xdp attach: %w", err)
+		return err
 	}
 	opts := xdp.SocketOptions{NumFrames: reflectorFramesInUMEM, FrameSize: 2048,
 		FillRingNumDescs: reflectorRing, CompletionRingNumDescs: reflectorRing,
@@ -53,23 +47,24 @@ func (a *asavieReflector) open(h *testbed.Host) error {
 	return nil
 }
 
-func (a *asavieReflector) loop(stop <-chan struct{}, n *atomic.Uint64) error {
+func (a *asavieReflector) loop(stop <-chan struct{}) (uint64, error) {
+	var n uint64
 	for {
 		select {
 		case <-stop:
-			return nil
+			return n, nil
 		default:
 		}
 		a.xsk.Fill(a.xsk.GetDescs(a.xsk.NumFreeFillSlots()))
 		numRx, _, err := a.xsk.Poll(1)
 		if err != nil {
-			return err
+			return n, err
 		}
 		rx := a.xsk.Receive(numRx)
 		for _, d := range rx {
 			reflect(a.xsk.GetFrame(d))
 		}
-		n.Add(uint64(a.xsk.Transmit(rx)))
+		n += uint64(a.xsk.Transmit(rx))
 	}
 }
 
@@ -79,13 +74,37 @@ func (a *asavieReflector) close() error {
 		first = a.xsk.Close()
 	}
 	if a.prog != nil {
-		a.host.Do(func() error { return a.prog.Detach(a.ifindex) })
-		if err := a.prog.Close(); err != nil && first == nil {
+		if err := detachRedirectAll(a.host, a.prog); err != nil && first == nil {
 			first = err
 		}
 	}
 	*a = asavieReflector{}
 	return first
+}
+
+// attachRedirectAll attaches asavie/xdp's program (a translation of
+// libbpf's default: every frame of a queue with a registered socket goes to
+// it) in driver mode. Both reflectors use it, so they differ only in user
+// space. Runs inside h's namespace.
+func attachRedirectAll(h *testbed.Host) (*xdp.Program, error) {
+	xdp.DefaultXdpFlags = unix.XDP_FLAGS_DRV_MODE
+	prog, err := xdp.NewProgram(1)
+	if err != nil {
+		return nil, fmt.Errorf("asavie/xdp program: %w", err)
+	}
+	if err := prog.Attach(h.Ifindex); err != nil {
+		prog.Close()
+		return nil, fmt.Errorf("asavie/xdp attach: %w", err)
+	}
+	return prog, nil
+}
+
+func detachRedirectAll(h *testbed.Host, prog *xdp.Program) error {
+	err := h.Do(func() error { return prog.Detach(h.Ifindex) })
+	if cerr := prog.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Ring and UMEM sizes both reflectors use.

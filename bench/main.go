@@ -29,6 +29,7 @@ type Result struct {
 	Value    float64   `json:"value"` // median of the runs
 	Runs     []float64 `json:"runs"`
 	Unit     string    `json:"unit"`
+	Better   string    `json:"better"` // "higher" or "lower" is better
 	Note     string    `json:"note,omitempty"`
 }
 
@@ -48,17 +49,20 @@ type Ratio struct {
 	Of       string  `json:"of"`
 	To       string  `json:"to"`
 	Value    float64 `json:"value"`
+	Better   string  `json:"better"`
 }
 
 type config struct {
-	short     bool
-	duration  time.Duration
-	warmup    time.Duration
-	runs      int
-	workloads string
-	out       string
-	serverCPU int
-	clientCPU int
+	short      bool
+	duration   time.Duration
+	warmup     time.Duration
+	runs       int
+	workloads  string
+	out        string
+	serverCPU  int
+	clientCPU  int
+	conns      int // HTTP keep-alive and open-loop connections
+	closeConns int // HTTP Connection: close connections in progress at once
 }
 
 func main() {
@@ -71,6 +75,8 @@ func main() {
 	flag.StringVar(&c.out, "out", "bench/out", "directory for results.json")
 	flag.IntVar(&c.serverCPU, "server-cpu", 0, "CPU the server side is pinned to")
 	flag.IntVar(&c.clientCPU, "client-cpu", 1, "CPU the load generator is pinned to")
+	flag.IntVar(&c.conns, "conns", 64, "HTTP workloads: keep-alive connections of the load generator")
+	flag.IntVar(&c.closeConns, "close-conns", 32, "HTTP close workload: connections in progress at once")
 	flag.Parse()
 	if c.short {
 		c.duration, c.warmup, c.runs = time.Second, 200*time.Millisecond, 1

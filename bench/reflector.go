@@ -15,8 +15,6 @@ package main
 import (
 	"fmt"
 	"runtime"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -36,13 +34,13 @@ type reflector interface {
 	// open creates the socket on queue 0 of the server's link and registers
 	// it with the XDP program; it runs inside the server's namespace.
 	open(h *testbed.Host) error
-	// loop reflects frames until stop is closed, adding to n as it goes.
-	loop(stop <-chan struct{}, n *atomic.Uint64) error
+	// loop reflects frames until stop is closed and returns how many.
+	loop(stop <-chan struct{}) (uint64, error)
 	close() error
 }
 
 func reflectors() []reflector {
-	return []reflector{&asavieReflector{}}
+	return []reflector{&afxdpReflector{}, &asavieReflector{}}
 }
 
 func reflectorWorkload(c config) ([]Result, error) {
@@ -61,11 +59,11 @@ func reflectorWorkload(c config) ([]Result, error) {
 		return nil, err
 	}
 	var out []Result
-	offered := Result{Workload: "reflector", Impl: "pktgen (offered)", Metric: "frames/s", Unit: "frames/s",
+	offered := Result{Workload: "reflector", Impl: "pktgen (offered)", Metric: "frames/s", Unit: "frames/s", Better: "higher",
 		Note: "what the generator pushed, all implementations' runs"}
 	for _, r := range reflectors() {
-		pps := Result{Workload: "reflector", Impl: r.name(), Metric: "frames/s", Unit: "frames/s"}
-		cost := Result{Workload: "reflector", Impl: r.name(), Metric: "cpu/frame", Unit: "ns",
+		pps := Result{Workload: "reflector", Impl: r.name(), Metric: "frames/s", Unit: "frames/s", Better: "higher"}
+		cost := Result{Workload: "reflector", Impl: r.name(), Metric: "cpu/frame", Unit: "ns", Better: "lower",
 			Note: "reflector thread CPU (user+sys, incl. TX syscalls) per frame"}
 		for i := 0; i < c.runs; i++ {
 			m, err := reflectOnce(c, bed, r, frames)
@@ -93,26 +91,14 @@ type measure struct {
 	nsPerFrame float64 // CPU time of the reflector's thread per reflected frame (user + system)
 }
 
-// reflectOnce runs one warm-up plus measured period and measures it.
+// reflectOnce runs the reflector through a warm-up period and then a
+// measured one, each a separate run of its loop on the same socket, while
+// the generator sends through both.
 func reflectOnce(c config, bed *testbed.Bed, r reflector, frames [][]byte) (m measure, err error) {
 	if err := bed.Server.Do(func() error { return r.open(bed.Server) }); err != nil {
 		return m, err
 	}
 	defer r.close()
-	var n atomic.Uint64
-	var tid atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var loopErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		pin(c.serverCPU)
-		tid.Store(int64(unix.Gettid()))
-		loopErr = r.loop(stop, &n)
-	}()
 	var sent uint64
 	genErr := make(chan error, 1)
 	go func() {
@@ -131,27 +117,53 @@ func reflectOnce(c config, bed *testbed.Bed, r reflector, frames [][]byte) (m me
 			return err
 		})
 	}()
-	time.Sleep(c.warmup)
-	n0, t0, cpu0 := n.Load(), time.Now(), threadCPU(int(tid.Load()))
-	err = <-genErr
-	n1, t1, cpu1 := n.Load(), time.Now(), threadCPU(int(tid.Load()))
-	close(stop)
-	wg.Wait()
+	if _, err := runPinned(c.serverCPU, c.warmup, r); err != nil {
+		<-genErr
+		return m, err
+	}
+	run, err := runPinned(c.serverCPU, c.duration, r)
+	if gerr := <-genErr; gerr != nil {
+		return m, fmt.Errorf("generator: %w", gerr)
+	}
 	if err != nil {
-		return m, fmt.Errorf("generator: %w", err)
+		return m, err
 	}
-	if loopErr != nil {
-		return m, loopErr
+	if run.frames == 0 {
+		return m, fmt.Errorf("no frame reflected in %v", run.wall)
 	}
-	if n1 == n0 {
-		return m, fmt.Errorf("no frame reflected in %v", t1.Sub(t0))
-	}
-	secs := t1.Sub(t0).Seconds()
 	return measure{
-		pps:        float64(n1-n0) / secs,
+		pps:        float64(run.frames) / run.wall.Seconds(),
 		offered:    float64(sent) / c.duration.Seconds(),
-		nsPerFrame: float64(cpu1-cpu0) / float64(n1-n0),
+		nsPerFrame: float64(run.cpu) / float64(run.frames),
 	}, nil
+}
+
+type loopRun struct {
+	frames uint64
+	wall   time.Duration
+	cpu    time.Duration // the loop thread's own CPU time
+}
+
+// runPinned runs r's loop for d on a thread pinned to cpu.
+func runPinned(cpu int, d time.Duration, r reflector) (loopRun, error) {
+	var res loopRun
+	var err error
+	done := make(chan struct{})
+	stop := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		pin(cpu)
+		tid := unix.Gettid()
+		t0, c0 := time.Now(), threadCPU(tid)
+		res.frames, err = r.loop(stop)
+		res.wall, res.cpu = time.Since(t0), threadCPU(tid)-c0
+	}()
+	time.Sleep(d)
+	close(stop)
+	<-done
+	return res, err
 }
 
 // reflectorFrames builds 64 minimum-size UDP frames, one per source port,

@@ -69,7 +69,7 @@ func ratios(rs []Result) []Ratio {
 				continue
 			}
 			if o, ok := find(r.Workload, r.Metric, p[1]); ok && o.Value != 0 {
-				out = append(out, Ratio{Workload: r.Workload, Metric: r.Metric, Of: p[0], To: p[1], Value: r.Value / o.Value})
+				out = append(out, Ratio{Workload: r.Workload, Metric: r.Metric, Of: p[0], To: p[1], Value: r.Value / o.Value, Better: r.Better})
 			}
 		}
 	}
@@ -91,9 +91,9 @@ func printTable(w io.Writer, rep Report) {
 	if len(rep.Ratios) > 0 {
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "workload\tmetric\tratio\tvalue")
+		fmt.Fprintln(tw, "workload\tmetric\tratio\tvalue\tbetter")
 		for _, r := range rep.Ratios {
-			fmt.Fprintf(tw, "%s\t%s\t%s / %s\t%.2fx\n", r.Workload, r.Metric, r.Of, r.To, r.Value)
+			fmt.Fprintf(tw, "%s\t%s\t%s / %s\t%.2fx\t%s\n", r.Workload, r.Metric, r.Of, r.To, r.Value, r.Better)
 		}
 		tw.Flush()
 	}
