@@ -62,7 +62,7 @@ func (t *TCB) Close(now Instant) error {
 func (t *TCB) Abort(now Instant) {
 	switch t.state {
 	case SynReceived, Established, FinWait1, FinWait2, CloseWait:
-		t.sendRST(t.sndNxt, now)
+		t.sendRST(t.sndMax, now)
 	case Closed:
 		return
 	}

@@ -263,6 +263,9 @@ func (t *TCB) inputACK(seg *Segment, seq Seq, now Instant) bool {
 		return false
 	}
 	if t.sndUna.LessThan(ack) {
+		if !t.sampleTS(seg, now) {
+			t.sampleRTT(ack, now)
+		}
 		t.ackAdvance(ack, now)
 	}
 	// Window update (§3.10.7.4): only from a segment not older than the
@@ -308,7 +311,6 @@ func (t *TCB) inputACK(seg *Segment, seq Seq, now Instant) bool {
 // sample, restarts or stops the retransmission timer (RFC 6298 §5.2/5.3).
 func (t *TCB) ackAdvance(ack Seq, now Instant) {
 	acked := ack.Sub(t.sndUna)
-	t.sampleRTT(ack, now)
 	t.sndUna = ack
 	if t.sndNxt.LessThan(ack) {
 		t.sndNxt = ack

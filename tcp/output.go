@@ -69,8 +69,13 @@ func (t *TCB) advertise() uint16 {
 func (t *TCB) tsNow(now Instant) uint32 { return uint32(now/1e6) + t.tsOffset }
 
 // sendACK sends a bare ACK (also used for window updates and as the reply
-// to unacceptable segments).
-func (t *TCB) sendACK(now Instant) { t.emit(FlagACK, t.sndNxt, nil, now) }
+// to unacceptable segments). Its sequence number is SND.MAX, not SND.NXT:
+// while a retransmission timeout has pulled SND.NXT back, the peer's
+// RCV.NXT may already be past it, and an ACK carrying an old sequence
+// number would fail its acceptability test and be dropped unread (both
+// ends doing so deadlocks). Linux's snd_nxt never moves back, so this is
+// what Linux puts on the wire.
+func (t *TCB) sendACK(now Instant) { t.emit(FlagACK, t.sndMax, nil, now) }
 
 // sendSYN emits our SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED).
 func (t *TCB) sendSYN(now Instant, ack bool) {

@@ -89,7 +89,7 @@ func (t *TCB) inputText(seg *Segment, seq Seq, now Instant) bool {
 	if t.has(flagOrphan) {
 		// Text for an application that closed fully cannot be delivered:
 		// reset, as Linux does (RFC 2525 §2.17).
-		t.sendRST(t.sndNxt, now)
+		t.sendRST(t.sndMax, now)
 		t.closeWith(ErrAborted)
 		return true
 	}

@@ -66,9 +66,9 @@ func (r *ring) slice(off, k int) []byte {
 func (r *ring) consume(k int) {
 	k = min(k, r.n)
 	r.n -= k
-	if r.n == 0 {
-		r.head = 0
-	} else {
+	// head keeps moving even when the ring empties: the receive side
+	// holds out-of-order text at positions relative to head+n.
+	if len(r.buf) > 0 {
 		r.head = (r.head + k) % len(r.buf)
 	}
 }

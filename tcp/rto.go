@@ -21,6 +21,28 @@ func (t *TCB) sampleRTT(ack Seq, now Instant) {
 	}
 	r := now.Sub(t.rttAt)
 	t.rttAt = Never
+	t.updateRTT(r)
+}
+
+// sampleTS takes an RTT measurement from the echoed timestamp of an ACK
+// that acknowledges new data (RFC 7323 §4.1 RTTM, as Linux does). It is
+// valid for retransmitted segments too (the echo names the transmission),
+// so after a timeout the backed-off RTO recovers with the first ACK.
+func (t *TCB) sampleTS(seg *Segment, now Instant) bool {
+	if !t.has(flagTS) || !seg.Options.HasTS || seg.Options.TSEcr == 0 {
+		return false
+	}
+	d := t.tsNow(now) - seg.Options.TSEcr
+	if int32(d) < 0 || d > uint32(t.cfg.MaxRTO/time.Millisecond) {
+		return false
+	}
+	t.rttAt = Never
+	t.updateRTT(time.Duration(d) * time.Millisecond)
+	return true
+}
+
+// updateRTT folds a measurement r into SRTT/RTTVAR and recomputes RTO.
+func (t *TCB) updateRTT(r time.Duration) {
 	if !t.has(flagRTT) {
 		// §2.2: first measurement.
 		t.flags |= flagRTT

@@ -196,7 +196,7 @@ func (t *TCB) keepaliveTimeout(now Instant) {
 		return
 	}
 	if int(t.keepProbes) >= t.cfg.KeepCount {
-		t.sendRST(t.sndNxt, now)
+		t.sendRST(t.sndMax, now)
 		t.closeWith(ErrTimeout)
 		return
 	}

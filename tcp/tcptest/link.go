@@ -1,0 +1,131 @@
+package tcptest
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/sluicenet/sluice/tcp"
+)
+
+// Link joins two engines by an in-memory wire that can drop, duplicate,
+// delay and reorder segments, driven by a seeded RNG on a virtual clock.
+// A is the client (active open), B the server (a Listener's child).
+type Link struct {
+	Now  tcp.Instant
+	Rand *rand.Rand
+
+	// Per-segment probabilities, and the one-way delay: Delay plus a
+	// uniform extra of up to Jitter (which reorders segments).
+	Drop, Dup     float64
+	Delay, Jitter time.Duration
+
+	A, B *tcp.TCB
+	L    *tcp.Listener
+	idA  tcp.ID
+
+	q   []inflight
+	seq uint64
+
+	Sent, Dropped, Duplicated int
+}
+
+type inflight struct {
+	at  tcp.Instant
+	n   uint64 // tie-break: FIFO among equal times
+	toB bool
+	seg tcp.Segment
+}
+
+type linkEnd struct {
+	l   *Link
+	toB bool
+}
+
+func (e linkEnd) Emit(_ *tcp.ID, seg *tcp.Segment) { e.l.send(e.toB, seg) }
+
+// NewLink makes a link whose ends share cfg and opens A towards B.
+func NewLink(cfg *tcp.Config, seed uint64) *Link {
+	l := &Link{Now: Start, Rand: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		Delay: time.Millisecond}
+	l.L = tcp.NewListener(cfg, linkEnd{l, false})
+	l.idA = tcp.ID{LocalAddr: Remote.Addr(), RemoteAddr: Local.Addr(), LocalPort: Remote.Port(), RemotePort: Local.Port()}
+	l.A = tcp.Open(cfg, l.idA, linkEnd{l, true}, l.Now)
+	return l
+}
+
+func (l *Link) send(toB bool, seg *tcp.Segment) {
+	l.Sent++
+	if l.Rand.Float64() < l.Drop {
+		l.Dropped++
+		return
+	}
+	copies := 1
+	if l.Rand.Float64() < l.Dup {
+		l.Duplicated++
+		copies = 2
+	}
+	for range copies {
+		c := *seg
+		c.Payload = bytes.Clone(seg.Payload)
+		d := l.Delay
+		if l.Jitter > 0 {
+			d += time.Duration(l.Rand.Int64N(int64(l.Jitter)))
+		}
+		l.seq++
+		l.q = append(l.q, inflight{at: l.Now.Add(d), n: l.seq, toB: toB, seg: c})
+	}
+}
+
+// Step moves the clock to the next event (a delivery or a timer) no later
+// than limit and processes everything due then. It returns false when
+// nothing is left to happen before limit.
+func (l *Link) Step(limit tcp.Instant) bool {
+	next := tcp.Never
+	for _, p := range l.q {
+		next = min(next, p.at)
+	}
+	next = min(next, l.A.Deadline())
+	if l.B != nil {
+		next = min(next, l.B.Deadline())
+	}
+	if next > limit {
+		return false
+	}
+	l.Now = max(l.Now, next)
+	slices.SortFunc(l.q, func(a, b inflight) int {
+		if a.at != b.at {
+			return int(a.at - b.at)
+		}
+		return int(a.n - b.n)
+	})
+	k := 0
+	for k < len(l.q) && l.q[k].at <= l.Now {
+		k++
+	}
+	due := slices.Clone(l.q[:k])
+	l.q = slices.Delete(l.q, 0, k)
+	for i := range due {
+		p := &due[i]
+		if p.toB {
+			idB := tcp.ID{LocalAddr: l.idA.RemoteAddr, RemoteAddr: l.idA.LocalAddr, LocalPort: l.idA.RemotePort, RemotePort: l.idA.LocalPort}
+			if l.B != nil && l.B.State() != tcp.Closed {
+				l.B.Input(&p.seg, l.Now)
+			} else if l.B == nil {
+				if c := l.L.Input(&idB, &p.seg, l.Now); c != nil {
+					l.B = c
+				}
+			}
+		} else {
+			l.A.Input(&p.seg, l.Now)
+		}
+	}
+	if l.A.Deadline() <= l.Now {
+		l.A.OnTimer(l.Now)
+	}
+	if l.B != nil && l.B.Deadline() <= l.Now {
+		l.B.OnTimer(l.Now)
+	}
+	return true
+}

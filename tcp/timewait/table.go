@@ -1,0 +1,359 @@
+package timewait
+
+import (
+	"crypto/rand"
+	"fmt"
+	"math/bits"
+	"time"
+
+	"github.com/sluicenet/sluice/tcp"
+	"github.com/sluicenet/sluice/tcp/isn"
+)
+
+// entry is one TIME-WAIT connection: 64 octets, no pointers. Addresses are
+// kept in their 16-octet form (IPv4 as v4-mapped), so one layout serves
+// both families and the tuple hashes as tcp/isn's Tuple16 does.
+type entry struct {
+	expiry   tcp.Instant // 2*MSL after the last (re)start
+	laddr    [16]byte
+	raddr    [16]byte
+	sndNxt   tcp.Seq
+	rcvNxt   tcp.Seq
+	tsRecent uint32
+	tsOffset uint32
+	lport    uint16
+	rport    uint16
+	window   uint16 // window field to advertise, already scaled
+	flags    uint8
+	_        uint8
+}
+
+const (
+	fLive = 1 << iota // the slot holds a current entry (else a dead ring slot)
+	fTS               // timestamps in use (RFC 7323)
+)
+
+// Index words: the top 8 bits are a hash tag, the low 24 bits the ring slot
+// plus one (0 is an empty word).
+const (
+	slotBits = 24
+	slotMask = 1<<slotBits - 1
+)
+
+// Table is a TIME-WAIT table; see the package doc. The zero value is not
+// usable: call New.
+type Table struct {
+	ents    []entry // ring of (re)start-ordered entries
+	head    int     // slot of the oldest used ring slot; live whenever used > 0
+	used    int     // ring slots in use from head, live and dead
+	live    int     // live entries
+	idx     []uint32
+	idxMask uint32
+	key     isn.Key
+	life    tcp.Instant // 2*MSL
+	max     int         // live entries allowed
+	ringMax int         // ring slots allowed: max + max/8 + 8
+	seg     tcp.Segment // scratch for Emit, so emitting allocates nothing
+	stats   Stats
+}
+
+// New returns an empty table.
+func New(c Config) (*Table, error) {
+	msl, max, err := c.normalize()
+	if err != nil {
+		return nil, err
+	}
+	var key [16]byte
+	if c.Key != nil {
+		key = *c.Key
+	} else if _, err := rand.Read(key[:]); err != nil {
+		return nil, fmt.Errorf("timewait: reading a random hash key: %w", err)
+	}
+	t := &Table{
+		key:     isn.NewKey(key),
+		life:    tcp.Instant(2 * msl),
+		max:     max,
+		ringMax: max + max/8 + 8,
+	}
+	t.resize(min(64, t.ringMax))
+	return t, nil
+}
+
+// Len is the number of live entries.
+func (t *Table) Len() int { return t.live }
+
+// Max is the configured bound on live entries.
+func (t *Table) Max() int { return t.max }
+
+// Lifetime is 2*MSL, the life of an entry after each (re)start.
+func (t *Table) Lifetime() time.Duration { return time.Duration(t.life) }
+
+// Stats returns the counters.
+func (t *Table) Stats() Stats { return t.stats }
+
+// NextDeadline is when the oldest entry expires (tcp.Never when empty): the
+// loop's timer wheel calls Expire then.
+func (t *Table) NextDeadline() tcp.Instant {
+	if t.used == 0 {
+		return tcp.Never
+	}
+	return t.ents[t.head].expiry
+}
+
+// Insert adds the connection id in TIME-WAIT with state st; it expires
+// 2*MSL after now. An existing entry for id is replaced. It returns false,
+// counting RefusedFull, when Max entries are live: the caller then closes
+// the connection without TIME-WAIT (Linux's policy, see the package doc).
+func (t *Table) Insert(id *tcp.ID, st *State, now tcp.Instant) bool {
+	e := entry{
+		expiry:   now + t.life,
+		laddr:    id.LocalAddr.As16(),
+		raddr:    id.RemoteAddr.As16(),
+		lport:    id.LocalPort,
+		rport:    id.RemotePort,
+		sndNxt:   st.SndNxt,
+		rcvNxt:   st.RcvNxt,
+		window:   st.Window,
+		tsRecent: st.TSRecent,
+		tsOffset: st.TSOffset,
+		flags:    fLive,
+	}
+	if st.TS {
+		e.flags |= fTS
+	}
+	h := t.hash(&e)
+	if ipos, s := t.find(&e, h); s >= 0 {
+		t.kill(ipos, s)
+	}
+	if t.live >= t.max {
+		t.stats.RefusedFull++
+		return false
+	}
+	t.add(&e, h)
+	t.stats.Inserted++
+	return true
+}
+
+// Lookup returns the state and expiry of id's entry, if one is live at now.
+func (t *Table) Lookup(id *tcp.ID, now tcp.Instant) (st State, expiry tcp.Instant, ok bool) {
+	_, s := t.lookup(id, now)
+	if s < 0 {
+		return State{}, 0, false
+	}
+	e := &t.ents[s]
+	return State{
+		SndNxt: e.sndNxt, RcvNxt: e.rcvNxt, Window: e.window, TS: e.flags&fTS != 0,
+		TSRecent: e.tsRecent, TSOffset: e.tsOffset,
+	}, e.expiry, true
+}
+
+// Remove deletes id's entry, reporting whether there was one.
+func (t *Table) Remove(id *tcp.ID) bool {
+	k := key(id)
+	ipos, s := t.find(&k, t.hash(&k))
+	if s < 0 {
+		return false
+	}
+	t.kill(ipos, s)
+	t.stats.Removed++
+	return true
+}
+
+// Expire removes every entry due at now (expiry <= now) and returns how
+// many it removed. Its cost is proportional to the entries removed.
+func (t *Table) Expire(now tcp.Instant) int {
+	n := 0
+	for t.used > 0 {
+		e := &t.ents[t.head]
+		if e.flags&fLive != 0 {
+			if e.expiry > now {
+				break
+			}
+			ipos, _ := t.find(e, t.hash(e))
+			t.idxDelete(ipos)
+			e.flags &^= fLive
+			t.live--
+			t.stats.Expired++
+			n++
+		}
+		t.popHead()
+	}
+	return n
+}
+
+// key returns an entry holding just id's 4-tuple, for find.
+func key(id *tcp.ID) entry {
+	return entry{laddr: id.LocalAddr.As16(), raddr: id.RemoteAddr.As16(), lport: id.LocalPort, rport: id.RemotePort}
+}
+
+// lookup finds id's live entry, expiring it first if it is due: an entry
+// is gone exactly 2*MSL after its (re)start even if Expire runs late.
+func (t *Table) lookup(id *tcp.ID, now tcp.Instant) (ipos uint32, s int) {
+	k := key(id)
+	h := t.hash(&k)
+	ipos, s = t.find(&k, h)
+	if s >= 0 && t.ents[s].expiry <= now {
+		t.kill(ipos, s)
+		t.stats.Expired++
+		return 0, -1
+	}
+	return ipos, s
+}
+
+func (t *Table) hash(e *entry) uint64 {
+	return t.key.Tuple16(&e.laddr, &e.raddr, e.lport, e.rport)
+}
+
+// find returns the index position and ring slot of the entry with k's
+// 4-tuple, or the first empty index position and -1.
+func (t *Table) find(k *entry, h uint64) (uint32, int) {
+	tag := uint32(h >> 56)
+	for i := uint32(h) & t.idxMask; ; i = (i + 1) & t.idxMask {
+		w := t.idx[i]
+		if w == 0 {
+			return i, -1
+		}
+		if w>>slotBits != tag {
+			continue
+		}
+		s := int(w&slotMask) - 1
+		e := &t.ents[s]
+		if e.lport == k.lport && e.rport == k.rport && e.raddr == k.raddr && e.laddr == k.laddr {
+			return i, s
+		}
+	}
+}
+
+// add appends a live entry to the ring and indexes it.
+func (t *Table) add(e *entry, h uint64) {
+	if t.used == len(t.ents) {
+		t.makeRoom()
+	}
+	s := t.head + t.used
+	if s >= len(t.ents) {
+		s -= len(t.ents)
+	}
+	t.ents[s] = *e
+	t.used++
+	t.live++
+	t.idxPut(h, s)
+}
+
+// idxPut indexes ring slot s under hash h (the tuple is not present).
+func (t *Table) idxPut(h uint64, s int) {
+	i := uint32(h) & t.idxMask
+	for t.idx[i] != 0 {
+		i = (i + 1) & t.idxMask
+	}
+	t.idx[i] = uint32(h>>56)<<slotBits | uint32(s+1)
+}
+
+// kill removes the live entry at ring slot s, indexed at ipos. Its ring
+// slot stays, dead, until the head passes it.
+func (t *Table) kill(ipos uint32, s int) {
+	t.idxDelete(ipos)
+	t.ents[s].flags &^= fLive
+	t.live--
+	for t.used > 0 && t.ents[t.head].flags&fLive == 0 {
+		t.popHead()
+	}
+}
+
+func (t *Table) popHead() {
+	t.head++
+	if t.head == len(t.ents) {
+		t.head = 0
+	}
+	t.used--
+}
+
+// idxDelete empties index position i by backward-shift deletion (linear
+// probing without tombstones): later words of the cluster whose home is
+// not in (i, j] move back into the hole.
+func (t *Table) idxDelete(i uint32) {
+	for j := (i + 1) & t.idxMask; ; j = (j + 1) & t.idxMask {
+		w := t.idx[j]
+		if w == 0 {
+			break
+		}
+		e := &t.ents[int(w&slotMask)-1]
+		home := uint32(t.hash(e)) & t.idxMask
+		// Distance from home to j versus from i to j, cyclically: the
+		// word may fill the hole when its home is not after the hole.
+		if (j-home)&t.idxMask >= (j-i)&t.idxMask {
+			t.idx[i] = w
+			i = j
+		}
+	}
+	t.idx[i] = 0
+}
+
+// makeRoom is called when every ring slot is used: compact in place when
+// a quarter is dead or the ring is at its limit, else double the ring.
+// At the limit, live < max leaves at least max/8 dead slots, so the O(n)
+// compaction is paid for by that many restarts or removals.
+func (t *Table) makeRoom() {
+	dead := t.used - t.live
+	if dead >= len(t.ents)/4 || len(t.ents) >= t.ringMax {
+		t.compact()
+		return
+	}
+	t.resize(min(2*len(t.ents), t.ringMax))
+}
+
+// compact moves live entries to the front of the ring, in order.
+func (t *Table) compact() {
+	n := len(t.ents)
+	w, r := t.head, t.head
+	for range t.used {
+		if t.ents[r].flags&fLive != 0 {
+			if w != r {
+				t.ents[w] = t.ents[r]
+			}
+			if w++; w == n {
+				w = 0
+			}
+		}
+		if r++; r == n {
+			r = 0
+		}
+	}
+	t.used = t.live
+	t.stats.Compactions++
+	t.reindex()
+}
+
+// resize moves the live entries, in order, to a ring of n slots, with an
+// index of the next power of two at or above 1.5*n words (load <= 2/3).
+func (t *Table) resize(n int) {
+	ents := make([]entry, n)
+	k, r := 0, t.head
+	for range t.used {
+		if t.ents[r].flags&fLive != 0 {
+			ents[k] = t.ents[r]
+			k++
+		}
+		if r++; r == len(t.ents) {
+			r = 0
+		}
+	}
+	t.ents, t.head, t.used = ents, 0, k
+	size := 1 << bits.Len(uint(n+n/2-1))
+	t.idx = make([]uint32, size)
+	t.idxMask = uint32(size - 1)
+	t.reindex()
+}
+
+// reindex rebuilds the index from the live ring slots.
+func (t *Table) reindex() {
+	clear(t.idx)
+	s := t.head
+	for range t.used {
+		if e := &t.ents[s]; e.flags&fLive != 0 {
+			t.idxPut(t.hash(e), s)
+		}
+		if s++; s == len(t.ents) {
+			s = 0
+		}
+	}
+}
