@@ -36,7 +36,15 @@
 // split head of a connection and reused after). Either way they are valid
 // until the next call to Feed or Reset, and the caller must not modify them.
 // Body() is always a sub-slice of the slice given to that Feed call. A
-// handler that needs a value longer must copy it.
+// handler that needs a value longer must copy it. In particular the body
+// (and so EvEnd) may arrive in a later Feed than the head: route on method
+// and target at EvHead. Request's scalar fields (Minor, KeepAlive,
+// ContentLength, Chunked, Expect100) stay valid until the next EvHead, so
+// ConnectionFor works at EvEnd.
+//
+// EvError can also follow an EvHead, when a chunked body is malformed or
+// exceeds MaxBodyBytes: if no response was sent for that request yet, send
+// the error response; either way, close.
 //
 // # Decisions (RFC 9112 unless noted)
 //

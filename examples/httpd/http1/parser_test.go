@@ -270,3 +270,14 @@ func TestRequestHeaderLookup(t *testing.T) {
 		t.Fatal("HasBody on a GET without length")
 	}
 }
+
+// TestScalarsSurvivePartialNextHead: a request's scalar fields are valid
+// until the next EvHead, even while the next head is half parsed.
+func TestScalarsSurvivePartialNextHead(t *testing.T) {
+	p := NewParser(Limits{})
+	n := parseAll(p, []byte(get11+"GET / HTTP/1.0\r\nX: y\r\n"))
+	r := p.Request()
+	if n != 1 || r.Minor != 1 || !r.KeepAlive {
+		t.Fatalf("requests %d, Minor %d, KeepAlive %v after a partial HTTP/1.0 head", n, r.Minor, r.KeepAlive)
+	}
+}
