@@ -5,10 +5,21 @@ import "encoding/binary"
 // ReflectBatch is how many descriptors Reflect moves per ring operation.
 const ReflectBatch = 64
 
+// maxKicks bounds the sendto calls per round: copy mode sends a budget of
+// frames per call (32 by default, XDP_MAX_TX_SKB_BUDGET), so one call per
+// RX batch of 64 would let the TX ring fill up.
+const maxKicks = 8
+
+// spinRounds is how many empty rounds Reflect spins before it sleeps in
+// poll(2).
+var spinRounds = 64
+
 // ReflectStats count what Reflect did.
 type ReflectStats struct {
 	Packets uint64 // frames sent back
 	Dropped uint64 // frames not IPv4/IPv6 UDP/TCP, or found no TX slot
+	Rounds  uint64 // loop rounds
+	Sleeps  uint64 // rounds that slept in poll(2) after a run of idle ones
 }
 
 // Reflect is an RX->TX reflector, the raw packets/s benchmark of the
@@ -44,6 +55,7 @@ func Reflect(s *Socket, frames *FramePool, stop <-chan struct{}) (ReflectStats, 
 		default:
 		}
 		busy := false
+		st.Rounds++
 		// Completed transmissions go straight back to the fill ring.
 		if cidx, n := comp.Peek(ReflectBatch); n > 0 {
 			busy = true
@@ -81,10 +93,14 @@ func Reflect(s *Socket, frames *FramePool, stop <-chan struct{}) (ReflectStats, 
 			rx.Release(n)
 			st.Packets += uint64(sent)
 		}
-		// Copy-mode TX happens inside sendto; ask whenever the kernel
-		// says it is waiting, including for frames queued earlier.
-		if err := s.WakeupTx(); err != nil {
-			return st, err
+		// Copy-mode TX happens inside sendto, a budget of frames per
+		// call: kick while the kernel has not taken everything submitted
+		// (and says it waits for a kick), never on an empty ring.
+		for kicks := 0; kicks < maxKicks && tx.Pending() > 0; kicks++ {
+			busy = true
+			if err := s.WakeupTx(); err != nil {
+				return st, err
+			}
 		}
 		if err := s.WakeupFill(); err != nil {
 			return st, err
@@ -93,7 +109,8 @@ func Reflect(s *Socket, frames *FramePool, stop <-chan struct{}) (ReflectStats, 
 			idle = 0
 			continue
 		}
-		if idle++; idle > 1024 {
+		if idle++; idle > spinRounds {
+			st.Sleeps++
 			if _, err := s.Poll(1); err != nil {
 				return st, err
 			}

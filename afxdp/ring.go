@@ -206,5 +206,9 @@ func (t *TxRing) Cancel(n uint32) { t.cancel(n) }
 // Free reports how many slots could be reserved now.
 func (t *TxRing) Free() uint32 { return t.free(t.size) }
 
+// Pending reports how many submitted descriptors the kernel has not yet
+// taken off the ring (one load of its consumer index).
+func (t *TxRing) Pending() uint32 { return t.local - atomic.LoadUint32(t.consumer) }
+
 // NeedWakeup reports whether the kernel wants a sendto to start sending.
 func (t *TxRing) NeedWakeup() bool { return t.needWakeup() }

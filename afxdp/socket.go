@@ -45,6 +45,10 @@ type SocketConfig struct {
 	// NoNeedWakeup turns XDP_USE_NEED_WAKEUP off: the kernel then never
 	// asks for wakeups, and WakeupTx/WakeupFill always make the syscall.
 	NoNeedWakeup bool
+	// TxBudget, when not 0, sets how many frames one copy-mode sendto
+	// may send (XDP_MAX_TX_SKB_BUDGET, Linux >= 6.17; the kernel's
+	// default is 32). Larger budgets mean fewer TX wakeup syscalls.
+	TxBudget uint32
 }
 
 // Socket is one AF_XDP socket bound to (ifindex, queue).
@@ -139,6 +143,11 @@ func NewSocket(u *Umem, ifindex, queue int, cfg SocketConfig) (s *Socket, err er
 	}
 	if err := unix.SetsockoptInt(s.fd, unix.SOL_XDP, unix.XDP_TX_RING, int(cfg.TxSize)); err != nil {
 		return s, opError("XDP_TX_RING", ifindex, queue, err)
+	}
+	if cfg.TxBudget != 0 {
+		if err := unix.SetsockoptInt(s.fd, unix.SOL_XDP, unix.XDP_MAX_TX_SKB_BUDGET, int(cfg.TxBudget)); err != nil {
+			return s, opError(fmt.Sprintf("XDP_MAX_TX_SKB_BUDGET %d (needs Linux >= 6.17; leave TxBudget 0)", cfg.TxBudget), ifindex, queue, err)
+		}
 	}
 	if off, err = mmapOffsets(s.fd); err != nil {
 		return s, opError("XDP_MMAP_OFFSETS", ifindex, queue, err)

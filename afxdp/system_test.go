@@ -137,3 +137,41 @@ func TestTxUDP(t *testing.T) {
 	}
 	t.Logf("stats %+v", st)
 }
+
+// TestTxBudget: one copy-mode TX wakeup sends at most the budget, the
+// kernel's 32 by default and TxBudget when set (XDP_MAX_TX_SKB_BUDGET).
+func TestTxBudget(t *testing.T) {
+	b := testbed.New(t, testbed.Options{})
+	for _, budget := range []uint32{0, 64} {
+		u, err := NewUmem(UmemConfig{FrameSize: 2048, FrameCount: 256})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := bindInCfg(t, b.Server, u, 0, SocketConfig{TxBudget: budget})
+		if s.Mode() != ModeCopy {
+			u.Close()
+			t.Fatalf("veth bound in %v mode; expected copy", s.Mode())
+		}
+		frame := buildUDP(t, b.Server, b.Peer, 5555, 7777, []byte("budget"))
+		p := u.NewPool(0, 256)
+		tx := s.Tx()
+		idx, got := tx.Reserve(100)
+		for i := range got {
+			a, _ := p.Get()
+			copy(u.Frame(a, uint32(len(frame))), frame)
+			tx.Set(idx+i, a, uint32(len(frame)))
+		}
+		tx.Submit(got)
+		if err := s.WakeupTx(); err != nil {
+			t.Fatal(err)
+		}
+		want := uint32(32)
+		if budget != 0 {
+			want = budget
+		}
+		if sent := 100 - tx.Pending(); sent != want {
+			t.Errorf("budget %d: one wakeup sent %d frames, want %d", budget, sent, want)
+		}
+		u.Close()
+	}
+}

@@ -26,6 +26,10 @@ func TestMain(m *testing.M) { testbed.Main(m) }
 // veth and removed in t.Cleanup. The real steering program is in bpf/;
 // this one keeps afxdp's tests independent of it.
 func udpRedirect(t *testing.T, h *testbed.Host, dport uint16, queues int) *ebpf.Map {
+	return udpRedirectTB(t, h, dport, queues)
+}
+
+func udpRedirectTB(t testing.TB, h *testbed.Host, dport uint16, queues int) *ebpf.Map {
 	t.Helper()
 	xsks, err := ebpf.NewMap(&ebpf.MapSpec{Name: "xsks", Type: ebpf.XSKMap, KeySize: 4, ValueSize: 4, MaxEntries: uint32(queues)})
 	if err != nil {
@@ -92,10 +96,24 @@ func newUmemSocket(t *testing.T, h *testbed.Host, queue int, ucfg UmemConfig) (*
 }
 
 func bindIn(t *testing.T, h *testbed.Host, u *Umem, queue int) *Socket {
+	return bindInCfg(t, h, u, queue, SocketConfig{})
+}
+
+func newUmemSocketB(t testing.TB, h *testbed.Host, ucfg UmemConfig, scfg SocketConfig) (*Umem, *Socket) {
+	t.Helper()
+	u, err := NewUmem(ucfg)
+	if err != nil {
+		t.Fatalf("NewUmem: %v", err)
+	}
+	t.Cleanup(func() { u.Close() })
+	return u, bindInCfg(t, h, u, 0, scfg)
+}
+
+func bindInCfg(t testing.TB, h *testbed.Host, u *Umem, queue int, cfg SocketConfig) *Socket {
 	t.Helper()
 	var s *Socket
 	if err := h.Do(func() (err error) {
-		s, err = NewSocket(u, h.Ifindex, queue, SocketConfig{})
+		s, err = NewSocket(u, h.Ifindex, queue, cfg)
 		return err
 	}); err != nil {
 		t.Fatalf("NewSocket queue %d: %v", queue, err)
@@ -179,7 +197,7 @@ func decodeUDP(frame []byte) (*layers.IPv4, *layers.UDP, error) {
 }
 
 // buildUDP serializes Ethernet/IPv4/UDP with computed lengths and checksums.
-func buildUDP(t *testing.T, src, dst *testbed.Host, sport, dport uint16, payload []byte) []byte {
+func buildUDP(t testing.TB, src, dst *testbed.Host, sport, dport uint16, payload []byte) []byte {
 	t.Helper()
 	eth := &layers.Ethernet{SrcMAC: src.MAC, DstMAC: dst.MAC, EthernetType: layers.EthernetTypeIPv4}
 	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: src.IPv4.AsSlice(), DstIP: dst.IPv4.AsSlice()}
