@@ -66,6 +66,8 @@ func TestZeroAllocs(t *testing.T) {
 			w.SetTime(time.Unix(1764050000, 0))
 			out = w.AppendResponse(out[:0], 200, ConnDefault, []byte("text/plain"), body)
 			out = w.AppendError(out[:0], 431)
+			out = w.AppendHead(out[:0], 200, ConnKeepAlive, -1, TransferEncodingChunked)
+			out = AppendLastChunk(AppendChunk(out, body))
 			return 1
 		}, 1},
 	} {
@@ -131,5 +133,35 @@ func BenchmarkSetTimeNewSecond(b *testing.B) {
 	for b.Loop() {
 		now = now.Add(time.Second)
 		w.SetTime(now)
+	}
+}
+
+// BenchmarkServeGET is the per-request work of the httpd shell without
+// I/O: parse a typical GET and append a 128-byte response.
+func BenchmarkServeGET(b *testing.B) {
+	p := NewParser(Limits{})
+	w := NewWriter("sluice")
+	now := time.Unix(1764050000, 0)
+	req := []byte(typicalGET)
+	body := bytes.Repeat([]byte("x"), 128)
+	ct := []byte("text/plain")
+	out := make([]byte, 0, 1024)
+	b.SetBytes(int64(len(req)))
+	b.ReportAllocs()
+	for b.Loop() {
+		w.SetTime(now)
+		out = out[:0]
+		data := req
+		for {
+			n, ev := p.Feed(data)
+			data = data[n:]
+			if ev == EvEnd {
+				out = w.AppendResponse(out, 200, ConnectionFor(p.Request()), ct, body)
+			} else if ev == EvNeedMore {
+				break
+			} else if ev != EvHead {
+				b.Fatal(ev)
+			}
+		}
 	}
 }

@@ -80,7 +80,8 @@
 //     list or differing values is 400 (§6.3 item 5). Above MaxBodyBytes
 //     (when set) it is 413.
 //   - Transfer-Encoding: chunked request bodies are supported (§7.1) and
-//     decoded: Body() yields chunk data only. Chunk extensions are skipped
+//     decoded: Body() yields chunk data only. A chunk-size has at most 15
+//     hex digits (400 beyond). Chunk extensions are skipped
 //     (bounded, printable bytes only); trailer fields are read, bounded by
 //     MaxHeaderBytes (431), and discarded (§7.1.2 allows ignoring them).
 //     Transfer-Encoding together with Content-Length is 400 (§6.3 item 3,

@@ -84,7 +84,9 @@ type Request struct {
 	Minor int
 	// Headers in arrival order, OWS trimmed from values.
 	Headers []Header
-	// Host is the Host field value (nil if absent, HTTP/1.0 only).
+	// Host is the Host field value (nil if absent, HTTP/1.0 only). With
+	// an absolute-form target the target's authority wins (RFC 9112
+	// §3.2.2); this parser does not parse the target.
 	Host []byte
 	// ContentLength is the body length, 0 without a body, -1 when Chunked.
 	ContentLength int64

@@ -155,6 +155,28 @@ func (w *Writer) AppendError(dst []byte, status int) []byte {
 	return append(dst, '\n')
 }
 
+// TransferEncodingChunked is the extra field for AppendHead (with
+// contentLength -1) that announces a chunked response body, written with
+// AppendChunk and AppendLastChunk. Only for requests with Minor >= 1
+// (RFC 9112 §6.1: never send chunked to an HTTP/1.0 recipient).
+var TransferEncodingChunked = Header{Name: []byte("Transfer-Encoding"), Value: []byte("chunked")}
+
+// AppendChunk appends data as one chunk (RFC 9112 §7.1); empty data
+// appends nothing, since a zero-size chunk would end the body.
+func AppendChunk(dst, data []byte) []byte {
+	if len(data) == 0 {
+		return dst
+	}
+	dst = strconv.AppendUint(dst, uint64(len(data)), 16)
+	dst = append(dst, "\r\n"...)
+	dst = append(dst, data...)
+	return append(dst, "\r\n"...)
+}
+
+// AppendLastChunk ends a chunked body: last-chunk and an empty trailer
+// section.
+func AppendLastChunk(dst []byte) []byte { return append(dst, "0\r\n\r\n"...) }
+
 // AppendContinue appends "100 Continue" for a request with Expect100
 // (RFC 9110 §10.1.1).
 func AppendContinue(dst []byte) []byte {

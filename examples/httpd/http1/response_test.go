@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -130,5 +131,26 @@ func TestAppendErrorCanned(t *testing.T) {
 			string(body) != itoa(st)+" "+StatusText(st)+"\n" || resp.Header.Get("Content-Type") == "" {
 			t.Fatalf("%d: status %d close=%v body %q\n%q", st, resp.StatusCode, resp.Close, body, out)
 		}
+	}
+}
+
+func TestChunkedResponse(t *testing.T) {
+	w := NewWriter("")
+	w.SetTime(t0)
+	out := w.AppendHead(nil, 200, ConnDefault, -1, TransferEncodingChunked)
+	out = AppendChunk(out, []byte("hello, "))
+	out = AppendChunk(out, nil)
+	out = AppendChunk(out, bytes.Repeat([]byte("w"), 300))
+	out = AppendLastChunk(out)
+	resp, body := readResponse(t, out)
+	if resp.StatusCode != 200 || len(resp.TransferEncoding) != 1 || resp.TransferEncoding[0] != "chunked" ||
+		string(body) != "hello, "+string(bytes.Repeat([]byte("w"), 300)) {
+		t.Fatalf("net/http reads %d %v %q", resp.StatusCode, resp.TransferEncoding, body)
+	}
+	// Our own parser decodes the same framing.
+	p := NewParser(Limits{})
+	req := append([]byte("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"), out[bytes.Index(out, []byte("\r\n\r\n"))+4:]...)
+	if got := transcript(t, p, whole(req)); !strings.Contains(got, string(body[:7])) || !strings.HasSuffix(got, "E\n") {
+		t.Fatalf("parser reads:\n%s", got)
 	}
 }
