@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/sluicenet/sluice/testbed"
@@ -178,16 +181,17 @@ func TestBindErrors(t *testing.T) {
 	}
 }
 
-// TestCloseReleasesFds: a create/close cycle leaves no fd behind, and
-// Close is idempotent.
+// TestCloseReleasesFds: a create/close cycle leaves no socket fd behind,
+// and Close is idempotent.
 func TestCloseReleasesFds(t *testing.T) {
 	b := testbed.New(t, testbed.Options{Queues: 2})
-	before := fdCount(t)
+	before := fdSet(t)
 	for range 2 {
 		u, err := NewUmem(UmemConfig{FrameSize: 2048, FrameCount: 128, FillSize: 64, CompletionSize: 64})
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { u.Close() })
 		var s [3]*Socket
 		err = b.Server.Do(func() (err error) {
 			for i, q := range []int{0, 1, 1} {
@@ -200,26 +204,50 @@ func TestCloseReleasesFds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := fdCount(t); n != before+3 {
-			t.Fatalf("%d fds open with 3 sockets, want %d", n, before+3)
+		open := fdSet(t)
+		for i := range s {
+			if tgt := open[s[i].Fd()]; !strings.HasPrefix(tgt, "socket:") || before[s[i].Fd()] == tgt {
+				t.Fatalf("socket %d fd %d is %q, not a new socket", i, s[i].Fd(), tgt)
+			}
 		}
-		if err := s[2].Close(); err != nil {
+		if err := s[1].Close(); err != nil { // s[2] keeps queue 1's rings alive
 			t.Fatal(err)
 		}
-		if err := s[2].Close(); err != nil {
+		if err := s[1].Close(); err != nil {
 			t.Fatalf("second Close: %v", err)
 		}
-		if _, err := s[2].Stats(); !errors.Is(err, ErrClosed) {
+		if _, err := s[1].Stats(); !errors.Is(err, ErrClosed) {
 			t.Fatalf("Stats after Close: %v, want ErrClosed", err)
 		}
-		if err := u.Close(); err != nil { // closes s[0], s[1]
+		if _, err := s[2].Stats(); err != nil {
+			t.Fatalf("queue 1's other socket after its peer closed: %v", err)
+		}
+		if err := u.Close(); err != nil { // closes s[0], s[2]
 			t.Fatal(err)
 		}
 		if err := u.Close(); err != nil {
 			t.Fatalf("second Umem.Close: %v", err)
 		}
-		if n := fdCount(t); n != before {
-			t.Fatalf("%d fds open after Close, want %d", n, before)
+		for fd, tgt := range fdSet(t) {
+			if strings.HasPrefix(tgt, "socket:") && before[fd] != tgt {
+				t.Fatalf("fd %d -> %s still open after Close", fd, tgt)
+			}
 		}
 	}
+}
+
+func fdSet(t *testing.T) map[int]string {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[int]string{}
+	for _, e := range ents {
+		fd, _ := strconv.Atoi(e.Name())
+		if tgt, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil {
+			m[fd] = tgt
+		}
+	}
+	return m
 }

@@ -2,12 +2,9 @@ package afxdp
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net"
-	"os"
 	"testing"
-	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -226,16 +223,3 @@ func waitFor(s []*Socket, rounds int, cond func() bool) bool {
 	}
 	return cond()
 }
-
-func fdCount(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
-}
-
-func isErr(err, target error) bool { return errors.Is(err, target) }
-
-var _ = time.Second
