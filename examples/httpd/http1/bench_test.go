@@ -1,7 +1,9 @@
 package http1
 
 import (
+	"bufio"
 	"bytes"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -162,6 +164,23 @@ func BenchmarkServeGET(b *testing.B) {
 			} else if ev != EvHead {
 				b.Fatal(ev)
 			}
+		}
+	}
+}
+
+// BenchmarkNetHTTPReadRequest is the reference point: net/http reading the
+// same GET (it allocates the Request, its Header map and strings).
+func BenchmarkNetHTTPReadRequest(b *testing.B) {
+	req := []byte(typicalGET)
+	rd := bytes.NewReader(req)
+	br := bufio.NewReader(rd)
+	b.SetBytes(int64(len(req)))
+	b.ReportAllocs()
+	for b.Loop() {
+		rd.Reset(req)
+		br.Reset(rd)
+		if _, err := http.ReadRequest(br); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -210,6 +210,17 @@ func (p *Parser) Reset() {
 	p.beginHead()
 }
 
+// Release drops the split-head buffer when p is idle, so a connection
+// that stays idle costs only the Parser itself; the buffer is made again on
+// the next split head. It reports whether it released anything.
+func (p *Parser) Release() bool {
+	if !p.Idle() || p.buf == nil {
+		return false
+	}
+	p.buf = nil
+	return true
+}
+
 // Limits returns the limits in force, defaults applied.
 func (p *Parser) Limits() Limits { return p.lim }
 

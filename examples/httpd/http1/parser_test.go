@@ -281,3 +281,20 @@ func TestScalarsSurvivePartialNextHead(t *testing.T) {
 		t.Fatalf("requests %d, Minor %d, KeepAlive %v after a partial HTTP/1.0 head", n, r.Minor, r.KeepAlive)
 	}
 }
+
+func TestRelease(t *testing.T) {
+	p := NewParser(Limits{})
+	p.Feed([]byte("GET / HT"))
+	if p.Release() {
+		t.Fatal("released the buffer holding a partial head")
+	}
+	if n := parseAll(p, []byte("TP/1.1\r\nHost: a\r\n\r\n")); n != 1 {
+		t.Fatalf("%d requests", n)
+	}
+	if !p.Release() || p.buf != nil {
+		t.Fatal("idle parser kept its buffer")
+	}
+	if n := parseAll(p, []byte("GET / HT"), []byte("TP/1.1\r\nHost: a\r\n\r\n")); n != 1 {
+		t.Fatalf("after Release: %d requests", n)
+	}
+}
