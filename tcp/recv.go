@@ -137,7 +137,7 @@ func (t *TCB) inputText(seg *Segment, seq Seq, now Instant) bool {
 	case t.quickAcks > 0:
 		t.quickAcks--
 		t.flags |= flagAckNow
-	case t.ackPending >= 2*uint32(t.cfg.MSS):
+	case t.ackPending >= 2*t.rcvMSS():
 		// At least every second full-sized segment (RFC 9293 §3.8.6.3).
 		t.flags |= flagAckNow
 	default:
@@ -146,6 +146,15 @@ func (t *TCB) inputText(seg *Segment, seq Seq, now Instant) bool {
 		}
 	}
 	return false
+}
+
+// rcvMSS is the size of a full segment from the peer: our MSS less the
+// timestamp option it carries on every segment (as Linux's rcv_mss).
+func (t *TCB) rcvMSS() uint32 {
+	if t.has(flagTS) {
+		return uint32(t.cfg.MSS) - 12
+	}
+	return uint32(t.cfg.MSS)
 }
 
 // mergeOOO moves out-of-order ranges that RCV.NXT has reached into the

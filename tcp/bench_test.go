@@ -1,0 +1,93 @@
+package tcp
+
+import (
+	"testing"
+)
+
+type nopSink struct{ n int }
+
+func (s *nopSink) Emit(*ID, *Segment) { s.n++ }
+
+// benchEstablished returns an ESTABLISHED TCB (timestamps and SACK
+// negotiated) and the peer's next sequence number.
+func benchEstablished(b *testing.B, sink Sink) (*TCB, Seq) {
+	cfg := DefaultConfig()
+	cfg.ISN = func(*ID, Instant) Seq { return 1000 }
+	t := Open(&cfg, fuzzID, sink, 1e9)
+	seg := Segment{Flags: FlagSYN | FlagACK, Seq: 5000, Ack: 1001, Window: 65535,
+		Options: Options{MSS: 1460, HasWScale: true, WScale: 7, SACKPermitted: true, HasTS: true, TSVal: 1}}
+	t.Input(&seg, 1e9)
+	if t.State() != Established {
+		b.Fatal("not established")
+	}
+	return t, 5001
+}
+
+// Segment in → ACK out: a 2-MSS data segment arrives (RFC 9293 §3.8.6.3
+// ACKs at least every second full segment, so each one is ACKed at once),
+// the application consumes it.
+func BenchmarkInputDataACK(b *testing.B) {
+	sink := &nopSink{}
+	t, r := benchEstablished(b, sink)
+	payload := make([]byte, 2*1448)
+	seg := Segment{Flags: FlagACK | FlagPSH, Ack: 1001, Window: 512, Options: Options{HasTS: true}, Payload: payload}
+	now := Instant(2e9)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(payload)))
+	for b.Loop() {
+		seg.Seq = r
+		seg.Options.TSVal++
+		t.Input(&seg, now)
+		r = r.Add(uint32(len(payload)))
+		t.Consume(len(payload), now)
+		now += 1000
+	}
+	if sink.n < b.N {
+		b.Fatalf("%d ACKs for %d segments", sink.n, b.N)
+	}
+}
+
+// Request/response: data in, read, write a reply (sent at once, carrying
+// the ACK), the peer's ACK of the reply in.
+func BenchmarkEcho(b *testing.B) {
+	sink := &nopSink{}
+	t, r := benchEstablished(b, sink)
+	req := make([]byte, 100)
+	buf := make([]byte, 512)
+	seg := Segment{Flags: FlagACK | FlagPSH, Window: 512, Options: Options{HasTS: true}, Payload: req}
+	ack := Segment{Flags: FlagACK, Window: 512, Options: Options{HasTS: true}}
+	now := Instant(2e9)
+	b.ReportAllocs()
+	for b.Loop() {
+		seg.Seq, seg.Ack = r, t.sndMax
+		seg.Options.TSVal++
+		t.Input(&seg, now)
+		r = r.Add(uint32(len(req)))
+		n, _ := t.Read(buf, now)
+		t.Write(buf[:n], now)
+		ack.Seq, ack.Ack = r, t.sndMax
+		ack.Options.TSVal = seg.Options.TSVal
+		t.Input(&ack, now)
+		now += 1000
+	}
+	if t.sndUna != t.sndMax {
+		b.Fatal("reply not acknowledged")
+	}
+}
+
+// A bare ACK of our data (the sender's hot path).
+func BenchmarkInputACK(b *testing.B) {
+	sink := &nopSink{}
+	t, r := benchEstablished(b, sink)
+	data := make([]byte, 1448)
+	ack := Segment{Flags: FlagACK, Seq: r, Window: 512, Options: Options{HasTS: true}}
+	now := Instant(2e9)
+	b.ReportAllocs()
+	for b.Loop() {
+		t.Write(data, now)
+		ack.Ack = t.sndMax
+		ack.Options.TSVal++
+		t.Input(&ack, now)
+		now += 1000
+	}
+}

@@ -1,0 +1,112 @@
+// Package tcp is sluice's sans-I/O TCP engine: RFC 9293 with the parts of
+// RFC 5961, 6298, 7323, 2018, 4987, 6191 and 1337 a Linux peer expects.
+// It does no I/O, reads no clock, starts no goroutine and takes no lock:
+// segments and the current Instant go in, segments come out through a
+// Sink, and Deadline says when the owner must call back.
+//
+// # Driving a connection
+//
+// The owner (a per-core loop, or the tcptest harness) holds the TCBs of
+// its connections and, for each:
+//
+//   - Input(seg, now) for each arriving segment (SEGMENT ARRIVES, §3.10.7);
+//   - OnTimer(now) once now >= Deadline() (retransmission, persist,
+//     delayed ACK, keepalive, FIN-WAIT-2 and TIME-WAIT timers, §3.10.8);
+//   - the user calls: Open (active OPEN), NewListen/Listener (passive
+//     OPEN), Write (SEND, with backpressure), Read or Peek+Consume
+//     (RECEIVE), CloseWrite (CLOSE: half-close), Close (close(2): full
+//     close), Abort (ABORT); each takes now because it may emit;
+//   - Events() after each call: a bit set (EventEstablished,
+//     EventReadable, EventWritable, EventTimeWait, EventClosed) that the
+//     owner turns into application callbacks. Err() gives the reason a
+//     connection closed: ErrConnectionRefused, ErrConnectionReset,
+//     ErrTimeout, ErrAborted (nil for a graceful close).
+//
+// A Sink must copy or serialize the segment during Emit: the TCB reuses
+// one scratch Segment, so the hot path (segment in → ACK out, data in →
+// data out) allocates nothing. Buffers are allocated once per connection
+// (Config.SendBuffer + Config.RecvBuffer octets; the TCB struct itself is
+// about 600 bytes).
+//
+// # Listener and demultiplexing
+//
+// The engine does not demultiplex. A segment whose 4-tuple has a TCB goes
+// to TCB.Input; one without goes to Listener.Input if the port listens
+// (which may return a new TCB for the owner's table), or else gets
+// ResetReply (§3.10.7.1, "SYN to a closed port → RST,ACK"). The Listener
+// bounds its SYN queue (Config.SynBacklog: children in SYN-RECEIVED) and
+// accept queue (Config.AcceptBacklog); when the SYN queue is full it uses
+// SYN cookies (Config.SynCookies, tcp/syncookie) or drops the SYN as
+// Linux does. A child that gets a RST in SYN-RECEIVED closes and frees
+// its slot; the Listener itself stays in LISTEN. When the accept queue is
+// full the ACK completing a handshake is dropped, as in Linux.
+//
+// NewListen is the RFC's single-connection passive OPEN (a TCB in LISTEN
+// that returns to LISTEN on a RST in SYN-RECEIVED). A TCB in LISTEN
+// becomes an active opener (LISTEN → SYN-SENT, §3.10.2) only through an
+// explicit Connect call: Write in LISTEN returns ErrClosed rather than
+// guessing the foreign socket.
+//
+// # TIME-WAIT
+//
+// The TCB implements TIME-WAIT itself (re-ACK of a retransmitted FIN with
+// a 2*MSL restart, RST ignored per RFC 1337, expiry after exactly 2*MSL)
+// and raises EventTimeWait on entry. The owner may instead move the
+// connection to tcp/timewait's compact table: Vars has SND.NXT, RCV.NXT,
+// the window, TS.Recent, the TS offset and the deadline.
+// TimeWaitAcceptsSYN is the RFC 6191 test for a SYN that reopens the
+// 4-tuple.
+//
+// # Decisions (where RFC 9293 leaves room, Linux is followed)
+//
+//   - Sequence variables: besides SND.UNA/SND.NXT the TCB keeps SND.MAX,
+//     the highest sequence number sent. A retransmission timeout resets
+//     SND.NXT to SND.UNA (go-back-N); ACK acceptability (RFC 5961 §5.2)
+//     uses SND.MAX, and bare ACKs carry SEQ=SND.MAX so that a peer whose
+//     RCV.NXT is past the rolled-back SND.NXT still accepts them.
+//   - Invariants (checked by FuzzTCB): SND.UNA <= SND.NXT <= SND.MAX; the
+//     octets in flight never exceed the largest window the peer offered,
+//     plus SYN and FIN. SND.NXT <= SND.UNA+SND.WND holds when text is
+//     sent; afterwards the peer may shrink its window (§3.8.6), and the
+//     FIN is sent without window space (Linux). Zero-window and keepalive
+//     probes are Linux's: an ACK with SEQ=SND.UNA-1 and no text, so they
+//     never move SND.NXT.
+//   - Nagle is Minshall's variant (Linux): a short segment waits only for
+//     an earlier short segment's ACK. A queued FIN turns Nagle off.
+//   - Receiving: out-of-order text is written straight into the receive
+//     ring's free space, so reassembly is bounded by the buffer in bytes,
+//     plus at most 8 disjoint ranges (advertised as SACK blocks, the
+//     latest first). ACKs: quick ACKs for the first Config.QuickACKs
+//     segments, then at least every second full segment or after
+//     Config.DelayedACK; immediately for out-of-order text, hole fills
+//     and FINs. One ACK per Input at most covers text, FIN and any reply.
+//   - Window: receiver SWS avoidance (§3.8.6.2.2), never shrinking the
+//     right edge; a window update is sent from Read/Consume when the
+//     window opens by min(buffer/2, MSS) and at least doubles.
+//   - RTO (RFC 6298): samples from timestamps when negotiated (RFC 7323
+//     RTTM; valid for retransmissions too) else Karn's timed segment;
+//     min 200 ms, max 120 s, as Linux. SYN, SYN-ACK and data give up after
+//     Config.SynRetries / SynAckRetries / DataRetries timeouts.
+//   - Closing with unread data, or receiving text after Close, resets the
+//     connection (RFC 2525 §2.17, Linux). FIN-WAIT-2 ends after
+//     Config.FinTimeout only for a connection closed with Close (orphaned);
+//     after CloseWrite it waits for the peer's FIN as long as it takes.
+//   - CLOSE in SYN-RECEIVED moves to FIN-WAIT-1 at once; the FIN itself is
+//     sent when the SYN is acknowledged (a FIN before the handshake
+//     completes could not be acknowledged separately from the SYN).
+//   - A retransmitted SYN in SYN-RECEIVED gets the SYN,ACK again (Linux);
+//     the SYN,ACK of a simultaneous open (SEQ=IRS) completes it.
+//   - Challenge ACKs (RFC 5961 §7) are limited per connection
+//     (Config.ChallengeACKLimit per second); a per-connection limit cannot
+//     serve as the cross-connection side channel of CVE-2016-5696.
+//   - URG: the urgent pointer is ignored and urgent octets are delivered
+//     in line (RFC 6093 §5). ECN is not negotiated.
+//   - Congestion control sits behind the Congestion interface; the default
+//     is RFC 5681 slow start and congestion avoidance with IW10. Fast
+//     retransmit, SACK-based recovery (RFC 6675) and received SACK blocks
+//     are left to that seam (a later issue).
+//
+// The tcptest package is a packet-level harness for this engine: scripts
+// of segments in, segments out and states, on a virtual clock, plus Link,
+// two engines joined by a lossy in-memory wire.
+package tcp
