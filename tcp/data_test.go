@@ -338,3 +338,28 @@ func TestFINPiggyback(t *testing.T) {
 	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 5})
 	h.State(tcp.FinWait2)
 }
+
+// A peer that shrinks its window to zero under text in flight and keeps
+// answering is not timed out by the retransmission limit (Linux); once it
+// falls silent for MaxRTO, the connection ends.
+func TestShrunkWindowNotTimedOut(t *testing.T) {
+	cfg := tcp.DefaultConfig()
+	cfg.DataRetries = 3
+	h := New(t, cfg)
+	r := h.Handshake(irs)
+	h.TCB.Write([]byte("data"), h.Now)
+	h.Take()
+	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 1, Win: 0, CheckWin: true})
+	for range 10 {
+		h.Advance(h.TCB.Vars().RTO)
+		h.Out(Seg{Flags: ACK | PSH, Seq: ISS + 1, Ack: r, Data: []byte("data")})
+		h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 1, Win: 0, CheckWin: true})
+	}
+	h.State(tcp.Established)
+	h.Advance(10 * cfg.MaxRTO)
+	h.Take()
+	h.State(tcp.Closed)
+	if !errors.Is(h.TCB.Err(), tcp.ErrTimeout) {
+		t.Fatal(h.TCB.Err())
+	}
+}

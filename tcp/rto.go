@@ -98,11 +98,23 @@ func (t *TCB) retransmitTimeout(now Instant) {
 	if t.sndUna == t.sndMax {
 		return
 	}
-	if int(t.retries) >= t.cfg.DataRetries {
-		t.closeWith(ErrTimeout)
-		return
+	if t.sndWnd == 0 && !t.has(flagOrphan) && t.sndUna != t.iss {
+		// The peer shrank its window to zero under text in flight: our
+		// retransmissions are in effect zero-window probes, and a peer
+		// that keeps answering must not be timed out (Linux
+		// tcp_retransmit_timer, "receiver dastardly shrinks window");
+		// only MaxRTO of silence ends the connection.
+		if now.Sub(t.lastRecv) > t.cfg.MaxRTO {
+			t.closeWith(ErrTimeout)
+			return
+		}
+	} else {
+		if int(t.retries) >= t.cfg.DataRetries {
+			t.closeWith(ErrTimeout)
+			return
+		}
+		t.retries++
 	}
-	t.retries++
 	t.backoff()
 	t.cc.OnTimeout(t.sndMSS, t.sndMax.Sub(t.sndUna))
 	if t.sndUna == t.iss {
