@@ -51,6 +51,15 @@ func median(v []float64) float64 {
 // first of each pair is the one being judged.
 var ratioPairs = [][2]string{
 	{"afxdp", "asavie/xdp"},
+	// HTTP servers (httpservers.go). sluice's two servers appear in the
+	// results once they exist; until then gnet against net/http keeps the
+	// pairing exercised.
+	{"sluice", "net/http"},
+	{"sluice", "gnet"},
+	{"sluice (net/http via Listener)", "net/http"},
+	{"gnet", "net/http"},
+	// wrkcheck: the load generator against wrk on the same server.
+	{"loadgen", "wrk"},
 }
 
 func ratios(rs []Result) []Ratio {

@@ -11,6 +11,10 @@ type workload func(c config) ([]Result, error)
 
 var workloads = map[string]workload{
 	"reflector": reflectorWorkload,
+	"keepalive": keepaliveWorkload,
+	"close":     closeWorkload,
+	"latency":   latencyWorkload,
+	"wrkcheck":  wrkCheckWorkload,
 }
 
 func workloadNames() []string { return slices.Sorted(maps.Keys(workloads)) }

@@ -166,19 +166,20 @@ type conn struct {
 }
 
 type gen struct {
-	cfg    Config
-	req    []byte
-	sa     unix.Sockaddr
-	family int
-	epfd   int
-	conns  []conn
-	idle   []int32 // Rate mode: connected conns waiting for the schedule
-	reopen []int32
-	base   time.Time
-	t0, t1 int64 // measured window, ns since base
-	now    int64
-	sched  schedule
-	res    *Result
+	cfg          Config
+	req          []byte
+	sa           unix.Sockaddr
+	family       int
+	epfd         int
+	conns        []conn
+	idle         []int32 // Rate mode: connected conns waiting for the schedule
+	reopen       []int32
+	base         time.Time
+	t0, t1       int64 // measured window, ns since base
+	now          int64
+	sched        schedule
+	lastDispatch int64 // Rate mode: when dispatch last ran
+	res          *Result
 }
 
 // Run runs one generator thread on the calling goroutine's OS thread until
@@ -238,7 +239,10 @@ func Run(cfg Config) (*Result, error) {
 	g.loop()
 	g.res.Elapsed = time.Duration(g.t1 - g.t0)
 	if cfg.Mode == Rate {
-		g.res.Behind = g.sched.behind(g.t1)
+		// What was due at the last chance to send and could not go
+		// out (a request falling due as the window closes is not
+		// "behind").
+		g.res.Behind = g.sched.behind(g.lastDispatch)
 	}
 	return g.res, nil
 }
@@ -295,6 +299,7 @@ func (g *gen) loop() {
 // dispatch sends every due request that has a free connection; the others
 // wait, their latency counting from their intended time.
 func (g *gen) dispatch() {
+	g.lastDispatch = g.now
 	for len(g.idle) > 0 {
 		t, ok := g.sched.next(g.now)
 		if !ok {

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicenet/sluice/testbed"
+)
+
+// shortHTTP is a -short configuration cut further for tests.
+func shortHTTP() config {
+	return config{short: true, duration: 250 * time.Millisecond, warmup: 100 * time.Millisecond, runs: 1,
+		serverCPU: 0, clientCPU: 1 % runtime.NumCPU(), conns: 16, closeConns: 8}
+}
+
+// TestHTTPWorkloadsShort runs each HTTP workload as -short does and checks
+// that it ran: every server has non-zero figures for every metric the
+// workload reports, and no run counted an error (wrong status, wrong
+// length, broken connection). No performance number is asserted.
+func TestHTTPWorkloadsShort(t *testing.T) {
+	testbed.Require(t)
+	c := shortHTTP()
+	for _, w := range []struct {
+		name    string
+		fn      workload
+		metrics []string
+	}{
+		{"keepalive", keepaliveWorkload, []string{"requests/s", "cpu/request", "p50", "p99", "p99.9"}},
+		{"close", closeWorkload, []string{"connections/s", "cpu/connection", "p50", "p99"}},
+		{"latency", latencyWorkload, []string{"max requests/s", "requests/s @25%", "p99 @50%", "p99.9 @75%", "p50 @common"}},
+	} {
+		t.Run(w.name, func(t *testing.T) {
+			rs, err := w.fn(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]Result{}
+			for _, r := range rs {
+				if r.Workload != w.name {
+					t.Errorf("result of workload %q in %s", r.Workload, w.name)
+				}
+				if r.Metric == "errors" {
+					t.Errorf("%s: %v errors: %s", r.Impl, r.Value, r.Note)
+				}
+				got[r.Impl+"|"+r.Metric] = r
+			}
+			for _, s := range httpServers {
+				for _, m := range w.metrics {
+					r, ok := got[s.name+"|"+m]
+					if !ok || r.Value <= 0 || len(r.Runs) != c.runs {
+						t.Errorf("%s %s: %+v (present %v)", s.name, m, r, ok)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestWrkCheckShort(t *testing.T) {
+	testbed.Require(t)
+	if _, err := exec.LookPath("wrk"); err != nil {
+		t.Skip("wrk not installed")
+	}
+	c := shortHTTP()
+	c.duration = 1 * time.Second // wrk's smallest duration
+	rs, err := wrkCheckWorkload(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, r := range rs {
+		if r.Value > 0 && strings.HasPrefix(r.Metric, "requests/s") {
+			seen[r.Impl+"|"+strings.TrimPrefix(r.Metric, "requests/s → ")] = true
+		}
+	}
+	for _, s := range httpServers {
+		for _, gen := range []string{"loadgen", "wrk"} {
+			if !seen[gen+"|"+s.name] {
+				t.Errorf("no %s figure for %s: %+v", gen, s.name, rs)
+			}
+		}
+	}
+}
+
+// TestServersSendTheSameResponse runs each server in this process on
+// loopback and checks the bytes: the same response from each, keep-alive
+// for a plain GET, "Connection: close" and a close for a request asking
+// for it.
+func TestServersSendTheSameResponse(t *testing.T) {
+	for _, s := range httpServers {
+		t.Run(s.name, func(t *testing.T) {
+			addr := freeLoopbackAddr(t)
+			stop := make(chan struct{})
+			ready := make(chan string, 1)
+			done := make(chan error, 1)
+			go func() { done <- serveFuncs[s.kind](addr, "", func(a string) { ready <- a }, stop) }()
+			defer func() {
+				close(stop)
+				if err := <-done; err != nil {
+					t.Errorf("serve: %v", err)
+				}
+			}()
+			select {
+			case <-ready:
+			case err := <-done:
+				t.Fatalf("server ended: %v", err)
+			case <-time.After(10 * time.Second):
+				t.Fatal("server not ready")
+			}
+			conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			br := bufio.NewReader(conn)
+			for range 2 { // keep-alive: the same connection answers twice
+				io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+				got := make([]byte, len(helloResp))
+				if _, err := io.ReadFull(br, got); err != nil || string(got) != string(helloResp) {
+					t.Fatalf("keep-alive response %q, %v; want %q", got, err, helloResp)
+				}
+			}
+			io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+			got, err := io.ReadAll(br) // to the server's close
+			if err != nil || string(got) != string(helloRespClose) {
+				t.Fatalf("close response %q, %v; want %q", got, err, helloRespClose)
+			}
+		})
+	}
+}
+
+func freeLoopbackAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func TestWantsClose(t *testing.T) {
+	for head, want := range map[string]bool{
+		"GET / HTTP/1.1\r\nHost: x\r\n":                                 false,
+		"GET / HTTP/1.1\r\nConnection: close\r\n":                       true,
+		"GET / HTTP/1.1\r\nconnection: Keep-Alive, CLOSE\r\n":           true,
+		"GET / HTTP/1.0\r\nHost: x\r\n":                                 true,
+		"GET / HTTP/1.0\r\nConnection: keep-alive\r\n":                  false,
+		"GET / HTTP/1.1\r\nX-Connection: close\r\n":                     false,
+		"GET / HTTP/1.1\r\nConnection: closed\r\n":                      false,
+		"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade, close  \r\n": true,
+	} {
+		if got := wantsClose([]byte(head)); got != want {
+			t.Errorf("wantsClose(%q) = %v, want %v", head, got, want)
+		}
+	}
+}
+
+func TestParseProcStatCPU(t *testing.T) {
+	// comm may hold spaces and parentheses; utime=250, stime=50 ticks.
+	line := "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 1000 0 0\n"
+	d, err := parseProcStatCPU([]byte(line))
+	if err != nil || d != 3*time.Second {
+		t.Fatalf("parseProcStatCPU = %v, %v; want 3s", d, err)
+	}
+	if _, err := parseProcStatCPU([]byte("4242 (x) S 1 2")); err == nil {
+		t.Fatal("short line accepted")
+	}
+	if d, err := procCPU(1); err != nil || d < 0 {
+		t.Fatalf("procCPU(1) = %v, %v", d, err)
+	}
+}
+
+func TestParseWrk(t *testing.T) {
+	out := `Running 1s test @ http://198.18.0.1:8001/
+  1 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   210.12us   50.00us   1.20ms   90.00%
+    Req/Sec    70.12k     1.00k   72.00k    80.00%
+  70500 requests in 1.00s, 7.53MB read
+  Socket errors: connect 0, read 2, write 0, timeout 0
+  Non-2xx or 3xx responses: 3
+Requests/sec:  70412.55
+Transfer/sec:      7.52MB
+`
+	rps, note, err := parseWrk(out)
+	if err != nil || rps != 70412.55 || !strings.Contains(note, "non-2xx=3") || !strings.Contains(note, "read 2") {
+		t.Fatalf("parseWrk = %v, %q, %v", rps, note, err)
+	}
+	if _, _, err := parseWrk("unable to connect to 198.18.0.1:8001 Connection refused"); err == nil {
+		t.Fatal("no error for wrk output without Requests/sec")
+	}
+}

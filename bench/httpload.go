@@ -1,0 +1,112 @@
+package main
+
+// Running the load generator against a server child and measuring both.
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/sluicenet/sluice/bench/loadgen"
+	"github.com/sluicenet/sluice/testbed"
+	"golang.org/x/sys/unix"
+)
+
+// sample is what one measured run of one server yields.
+type sample struct {
+	res       *loadgen.Result
+	serverCPU time.Duration // server process utime+stime over the measured window
+}
+
+// perOp is server CPU time per completed request (or connection), in ns.
+func (s sample) perOp() float64 {
+	if s.res.Requests == 0 {
+		return 0
+	}
+	return float64(s.serverCPU) / float64(s.res.Requests)
+}
+
+// quantileUS is a latency quantile (0-100) in µs.
+func (s sample) quantileUS(q float64) float64 {
+	return float64(s.res.Latency.ValueAtQuantile(q)) / 1e3
+}
+
+// loadCPUs are the CPUs the generator runs on, one thread each. On the
+// 2-core machines this suite targets that is the one core the server does
+// not have.
+func loadCPUs(c config) []int { return []int{c.clientCPU} }
+
+// measureHTTP runs the generator in the peer namespace against srv, one thread
+// per load CPU, each pinned, in this process: the generator's threads are
+// locked OS threads doing raw epoll syscalls and allocate nothing in steady
+// state, so the rest of this process (idle, waiting) does not disturb them.
+// It reads the server's CPU time at the edges of the measured window.
+// lc.Rate is the total rate; each thread gets its share.
+func measureHTTP(c config, bed *testbed.Bed, srv *serverProc, lc loadgen.Config) (sample, error) {
+	cpus := loadCPUs(c)
+	lc.Addr = srv.addr
+	lc.Begin, lc.Warmup, lc.Duration = time.Now(), c.warmup, c.duration
+	lc.Rate /= float64(len(cpus))
+	if lc.Mode != loadgen.Close {
+		lc.Conns = max(1, lc.Conns/len(cpus))
+	}
+	type out struct {
+		r   *loadgen.Result
+		err error
+	}
+	outs := make(chan out, len(cpus))
+	for _, cpu := range cpus {
+		go func() {
+			var r *loadgen.Result
+			err := bed.Peer.Do(func() (err error) {
+				restore, err := pinThread(cpu)
+				if err != nil {
+					return err
+				}
+				defer restore()
+				r, err = loadgen.Run(lc)
+				return err
+			})
+			outs <- out{r, err}
+		}()
+	}
+	from := lc.Begin.Add(lc.Warmup)
+	time.Sleep(time.Until(from))
+	cpu0, err0 := srv.cpuTime()
+	time.Sleep(time.Until(from.Add(lc.Duration)))
+	cpu1, err1 := srv.cpuTime()
+	var total *loadgen.Result
+	var firstErr error
+	for range cpus {
+		o := <-outs
+		switch {
+		case o.err != nil:
+			firstErr = o.err
+		case total == nil:
+			total = o.r
+		default:
+			total.Merge(o.r)
+		}
+	}
+	if firstErr != nil {
+		return sample{}, fmt.Errorf("load generator: %w", firstErr)
+	}
+	if err0 != nil || err1 != nil {
+		return sample{}, fmt.Errorf("%s server CPU time: %v %v (did it die? %s)", srv.name, err0, err1, srv.stderr)
+	}
+	return sample{res: total, serverCPU: cpu1 - cpu0}, nil
+}
+
+// pinThread binds the calling locked thread to cpu and returns a function
+// that restores its previous mask (the thread goes back to the runtime's
+// pool afterwards).
+func pinThread(cpu int) (restore func(), err error) {
+	var old, set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &old); err != nil {
+		return nil, err
+	}
+	set.Set(cpu)
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		return nil, fmt.Errorf("pin load generator to CPU %d: %w", cpu, err)
+	}
+	return func() { unix.SchedSetaffinity(0, &old) }, nil
+}

@@ -1,0 +1,176 @@
+package main
+
+// The parent side of the HTTP servers under test: start one as a child
+// process in the server namespace pinned to the server CPU, read its CPU
+// time, stop it. See serve_child.go for the child.
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/sluicenet/sluice/testbed"
+)
+
+// httpServer is one HTTP server implementation under test.
+type httpServer struct {
+	name string // Impl in the results
+	kind string // key of serveFuncs in the child
+}
+
+// httpServers are measured in this order, each alone on the server CPU.
+//
+// sluice's two entries go first once they exist (serve_child.go has the
+// slots): {"sluice", "sluice"} — examples/httpd on the callback API — and
+// {"sluice (net/http via Listener)", "sluice-listener"}. ratioPairs in
+// report.go already compares them with net/http and gnet.
+var httpServers = []httpServer{
+	{name: "net/http", kind: "nethttp"},
+	{name: "gnet", kind: "gnet"},
+}
+
+// serverProc is a running server child.
+type serverProc struct {
+	name   string
+	addr   netip.AddrPort
+	cmd    *exec.Cmd
+	stderr *lockedBuffer
+	done   chan struct{} // closed when the child has exited
+}
+
+var nextPort atomic.Int32
+
+func init() { nextPort.Store(8000) }
+
+// startServer starts s in bed's server namespace (ip netns exec, which
+// execs in place, so the child's pid is the server's and /proc/<pid>/stat
+// is its CPU time), pinned to cpu, and waits until it listens.
+func startServer(bed *testbed.Bed, s httpServer, cpu int) (*serverProc, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	addr := netip.AddrPortFrom(bed.Server.IPv4, uint16(nextPort.Add(1)))
+	cmd := exec.Command("ip", "netns", "exec", bed.Server.Name, exe)
+	cmd.Env = append(os.Environ(),
+		envServe+"="+s.kind, envAddr+"="+addr.String(), envCPU+"="+strconv.Itoa(cpu),
+		envLink+"="+bed.Server.Link, "GOMAXPROCS=1")
+	// Pdeathsig fires when the thread that forked the child exits; Go
+	// threads live as long as the process unless a locked goroutine ends
+	// without unlocking, which this package never does on the forking path.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	p := &serverProc{name: s.name, addr: addr, cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	cmd.Stderr = p.stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s server: %w", s.name, err)
+	}
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			// Servers may log to stdout (gnet does); only the ready
+			// line matters.
+			if l := sc.Text(); strings.HasPrefix(l, "listening ") {
+				select {
+				case lines <- l:
+				default:
+				}
+			}
+		}
+		cmd.Wait()
+		close(p.done)
+	}()
+	select {
+	case <-lines:
+	case <-p.done:
+		return nil, fmt.Errorf("%s server exited before listening: %s", s.name, p.stderr)
+	case <-time.After(10 * time.Second):
+		p.stop()
+		return nil, fmt.Errorf("%s server did not listen within 10s: %s", s.name, p.stderr)
+	}
+	// The CPU accounting reads this pid: make sure it is the server, not
+	// an ip(8) that forked it.
+	if got, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", cmd.Process.Pid)); got != exe {
+		p.stop()
+		return nil, fmt.Errorf("%s server: pid %d runs %q, not %q", s.name, cmd.Process.Pid, got, exe)
+	}
+	return p, nil
+}
+
+// stop kills the child and waits for it. Safe to call more than once.
+func (p *serverProc) stop() {
+	p.cmd.Process.Kill()
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+	}
+}
+
+// cpuTime is the child's user + system time so far, from /proc/<pid>/stat
+// (utime and stime, fields 14 and 15, in clock ticks of 1/100 s: USER_HZ
+// is 100 on every Linux architecture Go supports).
+func (p *serverProc) cpuTime() (time.Duration, error) {
+	return procCPU(p.cmd.Process.Pid)
+}
+
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseProcStatCPU(b)
+}
+
+// parseProcStatCPU extracts utime + stime from a /proc/<pid>/stat line.
+// The command name (field 2) is in parentheses and may hold spaces and
+// parentheses itself, so fields are counted from the last ')'.
+func parseProcStatCPU(b []byte) (time.Duration, error) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("malformed /proc stat: %q", b)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state); utime is field 14, stime field 15.
+	if len(f) < 13 {
+		return 0, fmt.Errorf("malformed /proc stat: %q", b)
+	}
+	ut, err1 := strconv.ParseUint(f[11], 10, 64)
+	st, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("malformed /proc stat times: %q %q", f[11], f[12])
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond, nil
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.b.Len() > 64<<10 {
+		return len(p), nil // keep the start; a runaway child must not fill memory
+	}
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.TrimSpace(l.b.String())
+}

@@ -1,0 +1,227 @@
+package main
+
+// HTTP workloads: every server in httpServers, one after the other, alone on
+// the server CPU, measured by the load generator on the client CPU.
+//
+//	keepalive  closed-loop keep-alive GET: requests/s, latency, server CPU/request
+//	close      one request per connection (Connection: close): connections/s, CPU/connection
+//	latency    open-loop at 25/50/75% of each server's own maximum, and at one
+//	           common rate: p50/p99/p99.9 from the intended send time
+//	wrkcheck   the generator's keep-alive requests/s against wrk's, same server
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+
+	"github.com/sluicenet/sluice/bench/loadgen"
+	"github.com/sluicenet/sluice/testbed"
+)
+
+const (
+	higher = "higher"
+	lower  = "lower"
+)
+
+// helloLength is the Content-Length every server must send (serve_child.go).
+const helloLength = int64(len(helloBody))
+
+// figures collects runs into Results, one per (workload, impl, metric), in
+// the order they first appear.
+type figures struct {
+	workload string
+	out      []Result
+}
+
+func (f *figures) add(impl, metric, unit, better string, v float64) *Result {
+	for i := range f.out {
+		r := &f.out[i]
+		if r.Impl == impl && r.Metric == metric {
+			r.Runs = append(r.Runs, v)
+			return r
+		}
+	}
+	f.out = append(f.out, Result{Workload: f.workload, Impl: impl, Metric: metric, Unit: unit, Better: better, Runs: []float64{v}})
+	return &f.out[len(f.out)-1]
+}
+
+// errors records a run's error count (the row is dropped if every run of
+// it had none) and marks a run that had some, as the brief of a run with
+// errors is that its figures are suspect.
+func (f *figures) errors(impl string, s sample) {
+	r := f.add(impl, "errors", "count", lower, float64(s.res.ErrorCount()))
+	if s.res.ErrorCount() > 0 {
+		r.Note = joinNote(r.Note, s.res.ErrorString())
+	}
+}
+
+func (f *figures) results() []Result {
+	var out []Result
+	for _, r := range f.out {
+		if r.Metric == "errors" && !slices.ContainsFunc(r.Runs, func(v float64) bool { return v > 0 }) {
+			continue
+		}
+		r.Value = median(r.Runs)
+		out = append(out, r)
+	}
+	return out
+}
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	if b == "" || a == b {
+		return a
+	}
+	return a + "; " + b
+}
+
+// eachServer builds a testbed and calls fn with every server started in
+// turn; each server is stopped (killed) before the next starts, also when
+// fn fails.
+func eachServer(c config, fn func(bed *testbed.Bed, s httpServer, srv *serverProc) error) error {
+	bed, err := testbed.Create(testbed.Options{Queues: 1})
+	if err != nil {
+		return err
+	}
+	defer bed.Close()
+	for _, s := range httpServers {
+		srv, err := startServer(bed, s, c.serverCPU)
+		if err != nil {
+			return err
+		}
+		err = fn(bed, s, srv)
+		srv.stop()
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	return nil
+}
+
+func keepaliveWorkload(c config) ([]Result, error) {
+	f := &figures{workload: "keepalive"}
+	err := eachServer(c, func(bed *testbed.Bed, s httpServer, srv *serverProc) error {
+		for range c.runs {
+			m, err := measureHTTP(c, bed, srv, loadgen.Config{Mode: loadgen.KeepAlive, Conns: c.conns, WantLength: helloLength})
+			if err != nil {
+				return err
+			}
+			f.add(s.name, "requests/s", "req/s", higher, m.res.PerSecond(m.res.Requests))
+			f.add(s.name, "cpu/request", "ns", lower, m.perOp()).Note = "server process utime+stime / requests"
+			f.add(s.name, "p50", "µs", lower, m.quantileUS(50))
+			f.add(s.name, "p99", "µs", lower, m.quantileUS(99))
+			f.add(s.name, "p99.9", "µs", lower, m.quantileUS(99.9))
+			f.errors(s.name, m)
+		}
+		return nil
+	})
+	return f.results(), err
+}
+
+func closeWorkload(c config) ([]Result, error) {
+	f := &figures{workload: "close"}
+	err := eachServer(c, func(bed *testbed.Bed, s httpServer, srv *serverProc) error {
+		widenPortRange(bed.Peer)
+		for range c.runs {
+			m, err := measureHTTP(c, bed, srv, loadgen.Config{Mode: loadgen.Close, Conns: c.closeConns, WantLength: helloLength})
+			if err != nil {
+				return err
+			}
+			f.add(s.name, "connections/s", "conn/s", higher, m.res.PerSecond(m.res.Requests)).Note =
+				"connect, GET with Connection: close, response, server closes"
+			f.add(s.name, "cpu/connection", "ns", lower, m.perOp()).Note = "server process utime+stime / connections"
+			f.add(s.name, "p50", "µs", lower, m.quantileUS(50)).Note = "connect() to complete response"
+			f.add(s.name, "p99", "µs", lower, m.quantileUS(99))
+			f.errors(s.name, m)
+		}
+		return nil
+	})
+	return f.results(), err
+}
+
+// widenPortRange gives the generator's namespace every unprivileged port:
+// at tens of thousands of connections/s the default 28k ephemeral ports
+// cycle within a second. (The peer namespace is the testbed's own.) The
+// sysctl is per namespace, and sysctl files resolve the namespace of the
+// thread that opens them.
+func widenPortRange(h *testbed.Host) {
+	h.Do(func() error {
+		return os.WriteFile("/proc/sys/net/ipv4/ip_local_port_range", []byte("1024 65535"), 0o644)
+	})
+}
+
+// latencyLevels are the open-loop loads, in percent of each server's own
+// keep-alive maximum.
+var latencyLevels = []int{25, 50, 75}
+
+func latencyWorkload(c config) ([]Result, error) {
+	f := &figures{workload: "latency"}
+	// First each server's maximum (closed loop, median of the runs), then the open-
+	// loop runs: at each server's own 25/50/75%, and at one common rate
+	// (half the slowest server's maximum) so p99s compare at the same
+	// offered load, as the targets do.
+	maxRate := map[string]float64{}
+	err := eachServer(c, func(bed *testbed.Bed, s httpServer, srv *serverProc) error {
+		var r *Result
+		for range c.runs {
+			m, err := measureHTTP(c, bed, srv, loadgen.Config{Mode: loadgen.KeepAlive, Conns: c.conns, WantLength: helloLength})
+			if err != nil {
+				return err
+			}
+			r = f.add(s.name, "max requests/s", "req/s", higher, m.res.PerSecond(m.res.Requests))
+			r.Note = "closed-loop calibration"
+			f.errors(s.name, m)
+		}
+		maxRate[s.name] = median(r.Runs)
+		if maxRate[s.name] == 0 {
+			return errors.New("no request completed in the calibration runs")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	common := 0.0
+	for _, r := range maxRate {
+		if common == 0 || r/2 < common {
+			common = r / 2
+		}
+	}
+	err = eachServer(c, func(bed *testbed.Bed, s httpServer, srv *serverProc) error {
+		type level struct {
+			name string
+			rate float64
+		}
+		var levels []level
+		for _, pct := range latencyLevels {
+			levels = append(levels, level{fmt.Sprintf("%d%%", pct), maxRate[s.name] * float64(pct) / 100})
+		}
+		levels = append(levels, level{"common", common})
+		for _, l := range levels {
+			for range c.runs {
+				m, err := measureHTTP(c, bed, srv, loadgen.Config{Mode: loadgen.Rate, Rate: l.rate, Conns: c.conns, WantLength: helloLength})
+				if err != nil {
+					return err
+				}
+				got := f.add(s.name, "requests/s @"+l.name, "req/s", higher, m.res.PerSecond(m.res.Requests))
+				got.Note = fmt.Sprintf("offered %.0f/s", l.rate)
+				if l.name == "common" {
+					got.Note += " (half the slowest server's max)"
+				}
+				if m.res.Behind > 0 {
+					got.Note = joinNote(got.Note, fmt.Sprintf("%d requests never sent: saturated", m.res.Behind))
+				}
+				f.add(s.name, "p50 @"+l.name, "µs", lower, m.quantileUS(50))
+				f.add(s.name, "p99 @"+l.name, "µs", lower, m.quantileUS(99))
+				f.add(s.name, "p99.9 @"+l.name, "µs", lower, m.quantileUS(99.9))
+				f.add(s.name, "cpu/request @"+l.name, "ns", lower, m.perOp())
+				f.errors(s.name, m)
+			}
+		}
+		return nil
+	})
+	return f.results(), err
+}

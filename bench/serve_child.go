@@ -1,0 +1,261 @@
+package main
+
+// The child side of the HTTP servers under test. Each server runs in its own
+// process (the bench binary re-executed), started by the parent inside the
+// testbed's server namespace, with GOMAXPROCS=1 and every thread pinned to
+// the server CPU: a per-server runtime and one core each, which one process
+// hosting several servers could not give (GOMAXPROCS is per process).
+//
+// The hand-off is by environment, checked in init so that it works for the
+// bench binary and for the test binary alike (neither parses the other's
+// flags): SLUICE_BENCH_SERVE names the server, SLUICE_BENCH_ADDR the
+// address to listen on, SLUICE_BENCH_CPU the core, SLUICE_BENCH_LINK the
+// server's link (for servers that attach to it). The child prints
+// "listening <addr>" on stdout once it accepts connections and serves until
+// it is killed; it also dies with its parent (PR_SET_PDEATHSIG).
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+)
+
+const (
+	envServe = "SLUICE_BENCH_SERVE"
+	envAddr  = "SLUICE_BENCH_ADDR"
+	envCPU   = "SLUICE_BENCH_CPU"
+	envLink  = "SLUICE_BENCH_LINK"
+)
+
+// serveFuncs are the servers a child can run. Each listens on addr, calls
+// ready with the address it listens on, and serves until stop is closed
+// (never, in a child: it serves until it is killed).
+// link is the server's network interface (for a server that attaches XDP
+// to it; the kernel-TCP servers ignore it).
+//
+// Slots for sluice, to fill when the root package exists (and add the
+// matching entries to httpServers in httpservers.go):
+//
+//	"sluice":          examples/httpd's handler on sluice.Serve (callback API, AF_XDP on link)
+//	"sluice-listener": net/http's Server.Serve(sluice's Listener adapter on link)
+var serveFuncs = map[string]func(addr, link string, ready func(string), stop <-chan struct{}) error{
+	"nethttp": serveNetHTTP,
+	"gnet":    serveGnet,
+}
+
+func init() {
+	kind := os.Getenv(envServe)
+	if kind == "" {
+		return
+	}
+	os.Exit(serveChild(kind))
+}
+
+func serveChild(kind string) int {
+	// Die with the parent even if it is SIGKILLed (the parent also sets
+	// Pdeathsig; this covers a parent that did not). If the parent is
+	// already gone, the check below catches it.
+	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+	if os.Getppid() == 1 {
+		return 1
+	}
+	fn, ok := serveFuncs[kind]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "bench child: unknown server %q\n", kind)
+		return 2
+	}
+	if s := os.Getenv(envCPU); s != "" {
+		cpu, err := strconv.Atoi(s)
+		if err == nil {
+			err = pinProcess(cpu)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench child: pin to CPU %q: %v\n", s, err)
+			return 2
+		}
+	}
+	err := fn(os.Getenv(envAddr), os.Getenv(envLink), func(addr string) {
+		fmt.Printf("listening %s\n", addr)
+	}, nil)
+	fmt.Fprintf(os.Stderr, "bench child %s: %v\n", kind, err)
+	return 1
+}
+
+// pinProcess binds every thread of this process to one CPU. Threads made
+// later are cloned from pinned threads and inherit the mask; the passes
+// catch a thread being made while the first one ran.
+func pinProcess(cpu int) error {
+	var set unix.CPUSet
+	set.Set(cpu)
+	for range 3 {
+		ents, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			tid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			if err := unix.SchedSetaffinity(tid, &set); err != nil && err != unix.ESRCH {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// The response every server sends, byte for byte the same: net/http's
+// output for this handler (Date suppressed), which gnet's responder
+// reproduces. Requests that ask to close get "Connection: close" and the
+// server closes after the response (RFC 9112 section 9.6).
+const helloBody = "Hello, World!"
+
+var (
+	helloResp      = []byte("HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\n\r\n" + helloBody)
+	helloRespClose = []byte("HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n" + helloBody)
+	hdrLength      = []string{"13"}
+	hdrType        = []string{"text/plain"}
+)
+
+func serveNetHTTP(addr, _ string, ready func(string), stop <-chan struct{}) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	body := []byte(helloBody)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h["Date"] = nil // suppressed: the other servers send none
+		h["Content-Length"] = hdrLength
+		h["Content-Type"] = hdrType
+		w.Write(body)
+	})}
+	if stop != nil {
+		go func() {
+			<-stop
+			srv.Close()
+		}()
+	}
+	ready(ln.Addr().String())
+	if err := srv.Serve(ln); err != http.ErrServerClosed {
+		return err
+	}
+	return nil
+}
+
+// gnetHello is a minimal HTTP/1.1 keep-alive responder on gnet v2: it
+// answers every complete request head in the buffer (GET, no body) and
+// closes after a request that asks to. It is what a gnet user writes for
+// this benchmark (as in TechEmpower's gnet entry), not an HTTP server.
+type gnetHello struct {
+	gnet.BuiltinEventEngine
+	addr  string
+	ready func(string)
+}
+
+func (s *gnetHello) OnBoot(gnet.Engine) gnet.Action {
+	s.ready(s.addr)
+	return gnet.None
+}
+
+func (s *gnetHello) OnTraffic(c gnet.Conn) gnet.Action {
+	buf, _ := c.Peek(-1)
+	used := 0
+	for {
+		end := bytes.Index(buf[used:], []byte("\r\n\r\n"))
+		if end < 0 {
+			break
+		}
+		head := buf[used : used+end+2]
+		used += end + 4
+		if wantsClose(head) {
+			c.Write(helloRespClose)
+			c.Discard(used)
+			return gnet.Close // gnet flushes the response before closing
+		}
+		c.Write(helloResp)
+	}
+	c.Discard(used)
+	if c.InboundBuffered() > 8<<10 {
+		return gnet.Close // a head this long is not one of ours
+	}
+	return gnet.None
+}
+
+func serveGnet(addr, _ string, ready func(string), stop <-chan struct{}) error {
+	if stop != nil {
+		go func() {
+			<-stop
+			// gnet.Stop needs the engine running: retry until it is
+			// (bounded: Run may have failed and never start it).
+			for range 500 {
+				if gnet.Stop(context.Background(), "tcp://"+addr) == nil {
+					return
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+	}
+	return gnet.Run(&gnetHello{addr: addr, ready: ready}, "tcp://"+addr,
+		gnet.WithMulticore(false), gnet.WithNumEventLoop(1),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay), gnet.WithLogger(gnetLog{}))
+}
+
+// gnetLog passes gnet's warnings and errors to stderr and drops its chatter
+// (it announces itself on stdout, where the child's ready line goes).
+type gnetLog struct{}
+
+func (gnetLog) Debugf(string, ...any) {}
+func (gnetLog) Infof(string, ...any)  {}
+func (gnetLog) Warnf(f string, a ...any) {
+	fmt.Fprintf(os.Stderr, "gnet: "+f+"\n", a...)
+}
+func (gnetLog) Errorf(f string, a ...any) {
+	fmt.Fprintf(os.Stderr, "gnet: "+f+"\n", a...)
+}
+func (gnetLog) Fatalf(f string, a ...any) {
+	fmt.Fprintf(os.Stderr, "gnet: "+f+"\n", a...)
+	os.Exit(1)
+}
+
+// wantsClose reports whether a request head asks the server to close after
+// the response: "Connection: close", or HTTP/1.0 without keep-alive
+// (RFC 9112 section 9.3).
+func wantsClose(head []byte) bool {
+	nl := bytes.Index(head, []byte("\r\n"))
+	if nl < 0 {
+		return true
+	}
+	http10 := bytes.HasSuffix(head[:nl], []byte("HTTP/1.0"))
+	for rest := head[nl+2:]; len(rest) > 0; {
+		nl := bytes.Index(rest, []byte("\r\n"))
+		if nl < 0 {
+			break
+		}
+		line := rest[:nl]
+		rest = rest[nl+2:]
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok || !bytes.EqualFold(bytes.TrimSpace(name), []byte("connection")) {
+			continue
+		}
+		for _, tok := range bytes.Split(value, []byte(",")) {
+			tok = bytes.TrimSpace(tok)
+			if bytes.EqualFold(tok, []byte("close")) {
+				return true
+			}
+			if bytes.EqualFold(tok, []byte("keep-alive")) {
+				http10 = false
+			}
+		}
+	}
+	return http10
+}
