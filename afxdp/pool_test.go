@@ -109,3 +109,25 @@ func BenchmarkPoolGetNPut64(b *testing.B) {
 		}
 	}
 }
+
+// TestUmemHugePages: asking for huge pages either gets them or falls back
+// to normal pages; the area is usable either way.
+func TestUmemHugePages(t *testing.T) {
+	u, err := NewUmem(UmemConfig{FrameSize: 4096, FrameCount: 16, HugePages: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	t.Logf("huge pages: %v", u.HugePages())
+	f := u.Frame(15*4096, 4096)
+	if len(f) != 4096 {
+		t.Fatalf("last frame has %d bytes", len(f))
+	}
+	f[4095] = 1
+	if u.Frame(15*4096, 4097) != nil || u.Frame(^uint64(0), 2) != nil {
+		t.Fatal("Frame accepted a range outside the area")
+	}
+	if u.FrameBase(3*4096+300) != 3*4096 {
+		t.Fatal("FrameBase")
+	}
+}

@@ -287,6 +287,9 @@ func (s *Socket) Completion() *CompletionRing { return &s.group.comp }
 // conditions (EAGAIN, ENOBUFS, EBUSY, ENETDOWN) are not errors: the
 // frames stay in the ring for the next kick.
 func (s *Socket) WakeupTx() error {
+	if s.fd < 0 {
+		return &Error{Op: "TX wakeup", Ifindex: s.ifindex, Queue: s.queue, Sentinel: ErrClosed}
+	}
 	if s.needWakeup && !s.tx.NeedWakeup() {
 		return nil
 	}
@@ -303,6 +306,9 @@ func (s *Socket) WakeupTx() error {
 // it asked for it (copy-mode drivers mostly never do; zero-copy drivers
 // do when they ran out of buffers).
 func (s *Socket) WakeupFill() error {
+	if s.fd < 0 {
+		return &Error{Op: "fill wakeup", Ifindex: s.ifindex, Queue: s.queue, Sentinel: ErrClosed}
+	}
 	if s.needWakeup && !s.group.fill.NeedWakeup() {
 		return nil
 	}
@@ -318,6 +324,9 @@ func (s *Socket) WakeupFill() error {
 // Poll waits up to timeoutMs milliseconds (-1: forever) for frames on the
 // RX ring; it also serves as the fill-ring wakeup. It allocates nothing.
 func (s *Socket) Poll(timeoutMs int) (readable bool, err error) {
+	if s.fd < 0 {
+		return false, &Error{Op: "poll", Ifindex: s.ifindex, Queue: s.queue, Sentinel: ErrClosed}
+	}
 	for {
 		n, err := unix.Poll(s.pfd, timeoutMs)
 		if err == unix.EINTR {
