@@ -58,3 +58,28 @@ func (p *FramePool) Put(addr uint64) bool {
 	p.n++
 	return true
 }
+
+// FillFrom moves up to max frames from p to the fill ring, submits them,
+// and returns how many moved (limited by the pool and the ring's room).
+func (f *FillRing) FillFrom(p *FramePool, max uint32) uint32 {
+	idx, got := f.Reserve(min(max, uint32(p.Len())))
+	for i := range got {
+		a, _ := p.Get()
+		f.Set(idx+i, a)
+	}
+	f.Submit(got)
+	return got
+}
+
+// DrainTo moves up to max completed frames to p, releases them, and
+// returns how many moved. It stops early if p is full (a frame returned
+// twice), leaving the rest on the ring.
+func (c *CompletionRing) DrainTo(p *FramePool, max uint32) uint32 {
+	max = min(max, uint32(p.Cap()-p.Len()))
+	idx, got := c.Peek(max)
+	for i := range got {
+		p.Put(c.Addr(idx + i))
+	}
+	c.Release(got)
+	return got
+}

@@ -3,6 +3,7 @@ package afxdp
 import (
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -129,5 +130,50 @@ func TestUmemHugePages(t *testing.T) {
 	}
 	if u.FrameBase(3*4096+300) != 3*4096 {
 		t.Fatal("FrameBase")
+	}
+}
+
+func TestFillFromDrainTo(t *testing.T) {
+	u := heapUmem(2048, 16)
+	p := u.NewPool(0, 16)
+	f := newFakeFill(8, nearWrap)
+	if n := f.FillFrom(p, 100); n != 8 || p.Len() != 8 {
+		t.Fatalf("FillFrom = %d, pool left %d; want 8, 8", n, p.Len())
+	}
+	if n := f.FillFrom(p, 100); n != 0 {
+		t.Fatalf("FillFrom on a full ring = %d", n)
+	}
+	// A completion ring the "kernel" has put 5 frames on.
+	c := &CompletionRing{ring: fakeRing(8, nearWrap), addrs: make([]uint64, 8)}
+	c.initConsumer()
+	for i := range uint32(5) {
+		c.addrs[(nearWrap+i)&c.mask] = uint64(i) * 2048
+	}
+	atomic.StoreUint32(c.producer, nearWrap+5)
+	if n := c.DrainTo(p, 3); n != 3 || p.Len() != 11 {
+		t.Fatalf("DrainTo(3) = %d, pool %d", n, p.Len())
+	}
+	if n := c.DrainTo(p, 100); n != 2 || p.Len() != 13 || atomic.LoadUint32(c.consumer) != nearWrap+5 {
+		t.Fatalf("DrainTo(100) = %d, pool %d, consumer %d", n, p.Len(), atomic.LoadUint32(c.consumer))
+	}
+}
+
+func BenchmarkFillFromDrainTo(b *testing.B) {
+	p := heapUmem(2048, 4096).NewPool(0, 4096)
+	f := newFakeFill(2048, 0)
+	c := &CompletionRing{ring: fakeRing(2048, 0), addrs: make([]uint64, 2048)}
+	c.initConsumer()
+	b.ReportAllocs()
+	for b.Loop() {
+		n := f.FillFrom(p, 64)
+		// The "kernel" moves the frames from fill to completion.
+		fi := atomic.LoadUint32(f.consumer)
+		ci := atomic.LoadUint32(c.producer)
+		for i := range n {
+			c.addrs[(ci+i)&c.mask] = f.addrs[(fi+i)&f.mask]
+		}
+		atomic.StoreUint32(f.consumer, fi+n)
+		atomic.StoreUint32(c.producer, ci+n)
+		c.DrainTo(p, 64)
 	}
 }
