@@ -340,6 +340,9 @@ func (s *Socket) Poll(timeoutMs int) (readable bool, err error) {
 
 // Close unmaps the socket's rings and closes it. The UMEM's registering
 // socket stays open (and bound) until the UMEM is closed. Idempotent.
+// Stop the loop using the rings first: they are unmapped here. The kernel
+// frees the queue a little later (about 20 ms on veth here), so a
+// different AF_XDP user binding it at once may see EBUSY.
 func (s *Socket) Close() error {
 	u := s.umem
 	u.mu.Lock()
