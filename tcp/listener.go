@@ -42,11 +42,11 @@ func (l *Listener) Input(id *ID, seg *Segment, now Instant) *TCB {
 	case f&FlagRST != 0:
 		return nil
 	case f&FlagACK != 0 && f&FlagSYN == 0:
-		if t := l.cookieACK(id, seg, now); t != nil {
-			return t
+		t, valid := l.cookieACK(id, seg, now)
+		if !valid {
+			l.reset(id, seg)
 		}
-		l.reset(id, seg)
-		return nil
+		return t
 	case f&FlagACK != 0:
 		// SYN,ACK to a listener: "any acknowledgment is bad".
 		l.reset(id, seg)
@@ -158,15 +158,21 @@ func (l *Listener) cookieSYNACK(id *ID, seg *Segment, now Instant) {
 
 // cookieACK checks a bare ACK against the cookie it may carry and, if
 // valid and the accept queue has room, creates the connection directly
-// in ESTABLISHED.
-func (l *Listener) cookieACK(id *ID, seg *Segment, now Instant) *TCB {
-	if !l.cfg.SynCookies || l.cfg.Cookies == nil || !l.roomToAccept() {
-		return nil
+// in ESTABLISHED. A valid cookie with the accept queue full is dropped
+// silently (Linux: the peer retransmits); valid reports whether the
+// cookie was good.
+func (l *Listener) cookieACK(id *ID, seg *Segment, now Instant) (_ *TCB, valid bool) {
+	if !l.cfg.SynCookies || l.cfg.Cookies == nil {
+		return nil, false
 	}
 	mss, ok := l.cfg.Cookies.Check(id.LocalAddr, id.RemoteAddr, id.LocalPort, id.RemotePort,
 		uint32(seg.Seq-1), uint32(seg.Ack-1), int64(now))
 	if !ok {
-		return nil
+		return nil, false
+	}
+	if !l.roomToAccept() {
+		l.Drops++
+		return nil, true
 	}
 	t := newTCB(l.cfg, *id, l.sink)
 	t.flags |= flagPassive
@@ -203,5 +209,5 @@ func (l *Listener) cookieACK(id *ID, seg *Segment, now Instant) *TCB {
 	if len(seg.Payload) > 0 || seg.Flags&FlagFIN != 0 {
 		t.Input(seg, now)
 	}
-	return t
+	return t, true
 }
