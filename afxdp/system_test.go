@@ -175,3 +175,36 @@ func TestTxBudget(t *testing.T) {
 		u.Close()
 	}
 }
+
+// TestStatsCountDrops: with an empty fill ring the kernel has nowhere to
+// put redirected frames; XDP_STATISTICS must say so.
+func TestStatsCountDrops(t *testing.T) {
+	b := testbed.New(t, testbed.Options{})
+	_, s := newUmemSocket(t, b.Server, 0, UmemConfig{FrameSize: 2048, FrameCount: 64, FillSize: 32, CompletionSize: 32})
+	xsks := udpRedirect(t, b.Server, testPort, 1)
+	if err := xsks.Put(uint32(0), uint32(s.Fd())); err != nil {
+		t.Fatal(err)
+	}
+	const n = 10
+	msgs := make([][]byte, n)
+	for i := range msgs {
+		msgs[i] = []byte("nowhere to land")
+	}
+	if err := sendUDP(b, 40003, testPort, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	var st Stats
+	waitFor([]*Socket{s}, 100, func() bool {
+		var err error
+		if st, err = s.Stats(); err != nil {
+			t.Fatal(err)
+		}
+		return st.RxFillRingEmptyDescs >= n
+	})
+	if st.RxFillRingEmptyDescs < n || st.RxDropped < n {
+		t.Fatalf("after %d frames with an empty fill ring: %+v", n, st)
+	}
+	if _, got := s.Rx().Peek(64); got != 0 {
+		t.Fatalf("%d frames on the RX ring without fill buffers", got)
+	}
+}
