@@ -3,6 +3,7 @@ package tcp_test
 import (
 	"bytes"
 	"errors"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -361,5 +362,58 @@ func TestShrunkWindowNotTimedOut(t *testing.T) {
 	h.State(tcp.Closed)
 	if !errors.Is(h.TCB.Err(), tcp.ErrTimeout) {
 		t.Fatal(h.TCB.Err())
+	}
+}
+
+// Text written in SYN-SENT is queued and sent once ESTABLISHED (§3.10.2).
+func TestWriteInSynSent(t *testing.T) {
+	h := New(t, tcp.DefaultConfig())
+	h.Dial()
+	h.Out(Seg{Flags: SYN, Seq: ISS})
+	if n, err := h.TCB.Write([]byte("early"), h.Now); n != 5 || err != nil {
+		t.Fatal(n, err)
+	}
+	h.NoOut()
+	h.In(Seg{Flags: SYN | ACK, Seq: irs, Ack: ISS + 1})
+	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: irs + 1},
+		Seg{Flags: ACK | PSH, Seq: ISS + 1, Ack: irs + 1, Data: []byte("early")})
+}
+
+// fixedCwnd is a Congestion that allows a fixed window, for the seam test.
+type fixedCwnd struct{ w, acks, timeouts uint32 }
+
+func (c *fixedCwnd) Window() uint32               { return c.w }
+func (c *fixedCwnd) OnAck(uint32, uint16, uint32) { c.acks++ }
+func (c *fixedCwnd) OnTimeout(uint16, uint32)     { c.timeouts++ }
+
+// The Congestion seam: the window it reports bounds what is in flight,
+// and it hears of ACKs and timeouts.
+func TestCongestionSeam(t *testing.T) {
+	h := New(t, tcp.DefaultConfig())
+	r := h.Handshake(irs)
+	cc := &fixedCwnd{w: 1072}
+	h.TCB.SetCongestion(cc)
+	h.TCB.SetNoDelay(true)
+	d := pattern(3000)
+	h.TCB.Write(d, h.Now)
+	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r, Data: d[:536]},
+		Seg{Flags: ACK, Seq: ISS + 537, Ack: r, Data: d[536:1072]})
+	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 537})
+	h.Out(Seg{Flags: ACK, Seq: ISS + 1073, Ack: r, Data: d[1072:1608]})
+	h.Advance(h.TCB.Vars().RTO)
+	h.Take()
+	if cc.acks != 1 || cc.timeouts != 1 {
+		t.Fatalf("seam saw %d ACKs, %d timeouts", cc.acks, cc.timeouts)
+	}
+}
+
+// RFC 9293 §3.7.1: without an MSS option the send MSS is 536 for IPv4
+// and 1220 for IPv6.
+func TestDefaultMSSv6(t *testing.T) {
+	h := New(t, tcp.DefaultConfig())
+	h.ID.LocalAddr, h.ID.RemoteAddr = netip.MustParseAddr("2001:2::1"), netip.MustParseAddr("2001:2::2")
+	h.Handshake(irs)
+	if m := h.TCB.Vars().SndMSS; m != 1220 {
+		t.Fatalf("IPv6 default MSS %d", m)
 	}
 }
