@@ -25,6 +25,22 @@ func (s sample) perOp() float64 {
 	return float64(s.serverCPU) / float64(s.res.Requests)
 }
 
+// busy is how much of the measured window the server process (server
+// true) or the generator thread was on a CPU, in percent. Near 100 for the
+// generator: it was the limit. Both well under 100: something else (on a
+// shared machine, other processes; on veth, softirq work charged to
+// whichever side was running) was.
+func (s sample) busy(server bool) float64 {
+	if s.res.Elapsed <= 0 {
+		return 0
+	}
+	d := s.res.CPU
+	if server {
+		d = s.serverCPU
+	}
+	return 100 * float64(d) / float64(s.res.Elapsed)
+}
+
 // quantileUS is a latency quantile (0-100) in µs.
 func (s sample) quantileUS(q float64) float64 {
 	return float64(s.res.Latency.ValueAtQuantile(q)) / 1e3

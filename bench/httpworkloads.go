@@ -10,7 +10,6 @@ package main
 //	wrkcheck   the generator's keep-alive requests/s against wrk's, same server
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -56,6 +55,13 @@ func (f *figures) errors(impl string, s sample) {
 	}
 }
 
+// addBusy records how busy the server and the generator were: context for
+// the other figures, not a comparison (no direction, so no ratio).
+func (f *figures) addBusy(impl string, s sample) {
+	f.add(impl, "server busy", "%", "", s.busy(true)).Note = "server process CPU time / window"
+	f.add(impl, "loadgen busy", "%", "", s.busy(false)).Note = "generator thread CPU time / window; ~100: generator-bound"
+}
+
 func (f *figures) results() []Result {
 	var out []Result
 	for _, r := range f.out {
@@ -78,24 +84,28 @@ func joinNote(a, b string) string {
 	return a + "; " + b
 }
 
-// eachServer builds a testbed and calls fn with every server started in
-// turn; each server is stopped (killed) before the next starts, also when
-// fn fails.
-func eachServer(c config, fn func(bed *testbed.Bed, s httpServer, srv *serverProc) error) error {
+// eachRun builds a testbed and, runs times, starts every server in turn,
+// calls fn and stops (kills) the server, also when fn fails. Runs of
+// different servers interleave, so a noisy spell on a shared machine
+// touches every server's runs rather than all of one server's.
+func eachRun(c config, runs int, fn func(bed *testbed.Bed, s httpServer, srv *serverProc) error) error {
 	bed, err := testbed.Create(testbed.Options{Queues: 1})
 	if err != nil {
 		return err
 	}
 	defer bed.Close()
-	for _, s := range httpServers {
-		srv, err := startServer(bed, s, c.serverCPU)
-		if err != nil {
-			return err
-		}
-		err = fn(bed, s, srv)
-		srv.stop()
-		if err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
+	widenPortRange(bed.Peer)
+	for range runs {
+		for _, s := range httpServers {
+			srv, err := startServer(bed, s, c.serverCPU)
+			if err != nil {
+				return err
+			}
+			err = fn(bed, s, srv)
+			srv.stop()
+			if err != nil {
+				return fmt.Errorf("%s: %w", s.name, err)
+			}
 		}
 	}
 	return nil
@@ -103,19 +113,18 @@ func eachServer(c config, fn func(bed *testbed.Bed, s httpServer, srv *serverPro
 
 func keepaliveWorkload(c config) ([]Result, error) {
 	f := &figures{workload: "keepalive"}
-	err := eachServer(c, func(bed *testbed.Bed, s httpServer, srv *serverProc) error {
-		for range c.runs {
-			m, err := measureHTTP(c, bed, srv, loadgen.Config{Mode: loadgen.KeepAlive, Conns: c.conns, WantLength: helloLength})
-			if err != nil {
-				return err
-			}
-			f.add(s.name, "requests/s", "req/s", higher, m.res.PerSecond(m.res.Requests))
-			f.add(s.name, "cpu/request", "ns", lower, m.perOp()).Note = "server process utime+stime / requests"
-			f.add(s.name, "p50", "µs", lower, m.quantileUS(50))
-			f.add(s.name, "p99", "µs", lower, m.quantileUS(99))
-			f.add(s.name, "p99.9", "µs", lower, m.quantileUS(99.9))
-			f.errors(s.name, m)
+	err := eachRun(c, c.runs, func(bed *testbed.Bed, s httpServer, srv *serverProc) error {
+		m, err := measureHTTP(c, bed, srv, loadgen.Config{Mode: loadgen.KeepAlive, Conns: c.conns, WantLength: helloLength})
+		if err != nil {
+			return err
 		}
+		f.add(s.name, "requests/s", "req/s", higher, m.res.PerSecond(m.res.Requests))
+		f.add(s.name, "cpu/request", "ns", lower, m.perOp()).Note = "server process utime+stime / requests"
+		f.addBusy(s.name, m)
+		f.add(s.name, "p50", "µs", lower, m.quantileUS(50))
+		f.add(s.name, "p99", "µs", lower, m.quantileUS(99))
+		f.add(s.name, "p99.9", "µs", lower, m.quantileUS(99.9))
+		f.errors(s.name, m)
 		return nil
 	})
 	return f.results(), err
@@ -123,20 +132,18 @@ func keepaliveWorkload(c config) ([]Result, error) {
 
 func closeWorkload(c config) ([]Result, error) {
 	f := &figures{workload: "close"}
-	err := eachServer(c, func(bed *testbed.Bed, s httpServer, srv *serverProc) error {
-		widenPortRange(bed.Peer)
-		for range c.runs {
-			m, err := measureHTTP(c, bed, srv, loadgen.Config{Mode: loadgen.Close, Conns: c.closeConns, WantLength: helloLength})
-			if err != nil {
-				return err
-			}
-			f.add(s.name, "connections/s", "conn/s", higher, m.res.PerSecond(m.res.Requests)).Note =
-				"connect, GET with Connection: close, response, server closes"
-			f.add(s.name, "cpu/connection", "ns", lower, m.perOp()).Note = "server process utime+stime / connections"
-			f.add(s.name, "p50", "µs", lower, m.quantileUS(50)).Note = "connect() to complete response"
-			f.add(s.name, "p99", "µs", lower, m.quantileUS(99))
-			f.errors(s.name, m)
+	err := eachRun(c, c.runs, func(bed *testbed.Bed, s httpServer, srv *serverProc) error {
+		m, err := measureHTTP(c, bed, srv, loadgen.Config{Mode: loadgen.Close, Conns: c.closeConns, WantLength: helloLength})
+		if err != nil {
+			return err
 		}
+		f.add(s.name, "connections/s", "conn/s", higher, m.res.PerSecond(m.res.Requests)).Note =
+			"connect, GET with Connection: close, response, server closes"
+		f.add(s.name, "cpu/connection", "ns", lower, m.perOp()).Note = "server process utime+stime / connections"
+		f.addBusy(s.name, m)
+		f.add(s.name, "p50", "µs", lower, m.quantileUS(50)).Note = "connect() to complete response"
+		f.add(s.name, "p99", "µs", lower, m.quantileUS(99))
+		f.errors(s.name, m)
 		return nil
 	})
 	return f.results(), err
@@ -164,25 +171,24 @@ func latencyWorkload(c config) ([]Result, error) {
 	// (half the slowest server's maximum) so p99s compare at the same
 	// offered load, as the targets do.
 	maxRate := map[string]float64{}
-	err := eachServer(c, func(bed *testbed.Bed, s httpServer, srv *serverProc) error {
-		var r *Result
-		for range c.runs {
-			m, err := measureHTTP(c, bed, srv, loadgen.Config{Mode: loadgen.KeepAlive, Conns: c.conns, WantLength: helloLength})
-			if err != nil {
-				return err
-			}
-			r = f.add(s.name, "max requests/s", "req/s", higher, m.res.PerSecond(m.res.Requests))
-			r.Note = "closed-loop calibration"
-			f.errors(s.name, m)
+	err := eachRun(c, c.runs, func(bed *testbed.Bed, s httpServer, srv *serverProc) error {
+		m, err := measureHTTP(c, bed, srv, loadgen.Config{Mode: loadgen.KeepAlive, Conns: c.conns, WantLength: helloLength})
+		if err != nil {
+			return err
 		}
+		r := f.add(s.name, "max requests/s", "req/s", higher, m.res.PerSecond(m.res.Requests))
+		r.Note = "closed-loop calibration"
 		maxRate[s.name] = median(r.Runs)
-		if maxRate[s.name] == 0 {
-			return errors.New("no request completed in the calibration runs")
-		}
+		f.errors(s.name, m)
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	for name, r := range maxRate {
+		if r == 0 {
+			return nil, fmt.Errorf("%s: no request completed in the calibration runs", name)
+		}
 	}
 	common := 0.0
 	for _, r := range maxRate {
@@ -190,7 +196,7 @@ func latencyWorkload(c config) ([]Result, error) {
 			common = r / 2
 		}
 	}
-	err = eachServer(c, func(bed *testbed.Bed, s httpServer, srv *serverProc) error {
+	err = eachRun(c, c.runs, func(bed *testbed.Bed, s httpServer, srv *serverProc) error {
 		type level struct {
 			name string
 			rate float64
@@ -201,7 +207,7 @@ func latencyWorkload(c config) ([]Result, error) {
 		}
 		levels = append(levels, level{"common", common})
 		for _, l := range levels {
-			for range c.runs {
+			{
 				m, err := measureHTTP(c, bed, srv, loadgen.Config{Mode: loadgen.Rate, Rate: l.rate, Conns: c.conns, WantLength: helloLength})
 				if err != nil {
 					return err

@@ -74,7 +74,9 @@ func ratios(rs []Result) []Ratio {
 	}
 	for _, r := range rs {
 		for _, p := range ratioPairs {
-			if r.Impl != p[0] {
+			// Figures without a direction (how busy a CPU was) are
+			// context, not a comparison.
+			if r.Impl != p[0] || r.Better == "" {
 				continue
 			}
 			if o, ok := find(r.Workload, r.Metric, p[1]); ok && o.Value != 0 {

@@ -27,22 +27,20 @@ func wrkCheckWorkload(c config) ([]Result, error) {
 		return nil, errors.New("wrk is not installed (apt-get install wrk); the check needs it")
 	}
 	f := &figures{workload: "wrkcheck"}
-	err := eachServer(c, func(bed *testbed.Bed, s httpServer, srv *serverProc) error {
+	err := eachRun(c, c.runs, func(bed *testbed.Bed, s httpServer, srv *serverProc) error {
 		metric := "requests/s → " + s.name
-		for range c.runs {
-			m, err := measureHTTP(c, bed, srv, loadgen.Config{Mode: loadgen.KeepAlive, Conns: c.conns, WantLength: helloLength})
-			if err != nil {
-				return err
-			}
-			f.add("loadgen", metric, "req/s", higher, m.res.PerSecond(m.res.Requests))
-			f.errors("loadgen", m)
-			rps, note, err := runWrk(c, bed, srv)
-			if err != nil {
-				return err
-			}
-			r := f.add("wrk", metric, "req/s", higher, rps)
-			r.Note = joinNote(r.Note, note)
+		m, err := measureHTTP(c, bed, srv, loadgen.Config{Mode: loadgen.KeepAlive, Conns: c.conns, WantLength: helloLength})
+		if err != nil {
+			return err
 		}
+		f.add("loadgen", metric, "req/s", higher, m.res.PerSecond(m.res.Requests))
+		f.errors("loadgen", m)
+		rps, note, err := runWrk(c, bed, srv)
+		if err != nil {
+			return err
+		}
+		r := f.add("wrk", metric, "req/s", higher, rps)
+		r.Note = joinNote(r.Note, note)
 		return nil
 	})
 	return f.results(), err

@@ -91,6 +91,10 @@ type Result struct {
 	Errors   [NumErrKinds]uint64
 	Elapsed  time.Duration
 	Latency  *hdrhistogram.Histogram // ns
+	// CPU is the generator thread's own CPU time (user + system) over the
+	// measured window: near Elapsed means the generator, not the server,
+	// was the limit.
+	CPU time.Duration
 	// Behind (Rate mode) is how many requests were due by the end of the
 	// window but never sent because every connection was busy: the
 	// offered rate was not reached.
@@ -139,6 +143,7 @@ func (r *Result) Merge(o *Result) {
 		r.Errors[k] += o.Errors[k]
 	}
 	r.Behind += o.Behind
+	r.CPU += o.CPU
 	r.Elapsed = max(r.Elapsed, o.Elapsed)
 	r.Latency.Merge(o.Latency)
 }
@@ -179,6 +184,8 @@ type gen struct {
 	now          int64
 	sched        schedule
 	lastDispatch int64 // Rate mode: when dispatch last ran
+	started      bool  // the measured window has begun
+	cpu0         time.Duration
 	res          *Result
 }
 
@@ -238,6 +245,9 @@ func Run(cfg Config) (*Result, error) {
 	defer g.closeAll()
 	g.loop()
 	g.res.Elapsed = time.Duration(g.t1 - g.t0)
+	if g.started {
+		g.res.CPU = threadCPU() - g.cpu0
+	}
 	if cfg.Mode == Rate {
 		// What was due at the last chance to send and could not go
 		// out (a request falling due as the window closes is not
@@ -265,6 +275,9 @@ func (g *gen) measuring() bool { return g.now >= g.t0 && g.now < g.t1 }
 func (g *gen) loop() {
 	events := make([]unix.EpollEvent, 256)
 	for g.clock() < g.t1 {
+		if !g.started && g.now >= g.t0 {
+			g.started, g.cpu0 = true, threadCPU()
+		}
 		if len(g.reopen) > 0 {
 			pending := g.reopen
 			g.reopen = nil
@@ -555,4 +568,13 @@ func (g *gen) closeAll() {
 			g.conns[i].fd = -1
 		}
 	}
+}
+
+// threadCPU is the calling thread's CPU time (user + system).
+func threadCPU() time.Duration {
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_THREAD, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -43,6 +43,9 @@ func TestRunModes(t *testing.T) {
 			if r.Requests == 0 || r.Latency.TotalCount() != int64(r.Requests) {
 				t.Fatalf("requests %d, latency samples %d", r.Requests, r.Latency.TotalCount())
 			}
+			if m == KeepAlive && r.CPU <= 0 {
+				t.Fatalf("no generator CPU time measured")
+			}
 			if r.ErrorCount() != 0 {
 				t.Fatalf("errors: %s", r.ErrorString())
 			}
