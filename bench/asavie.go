@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/asavie/xdp"
 	"golang.org/x/sys/unix"
@@ -29,7 +31,17 @@ func (a *asavieReflector) open(h *testbed.Host) error {
 	opts := xdp.SocketOptions{NumFrames: reflectorFramesInUMEM, FrameSize: 2048,
 		FillRingNumDescs: reflectorRing, CompletionRingNumDescs: reflectorRing,
 		RxRingNumDescs: reflectorRing, TxRingNumDescs: reflectorRing}
-	xsk, err := xdp.NewSocket(h.Ifindex, 0, &opts)
+	// The kernel releases a queue some milliseconds after the previous
+	// socket on it closed (the afxdp run just before); asavie/xdp does not
+	// retry, so retry here, bounded.
+	var xsk *xdp.Socket
+	for try := 0; ; try++ {
+		xsk, err = xdp.NewSocket(h.Ifindex, 0, &opts)
+		if err == nil || try == 50 || !strings.Contains(err.Error(), "busy") {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if err != nil {
 		prog.Detach(h.Ifindex)
 		prog.Close()
