@@ -33,6 +33,7 @@ func (t *TCB) inputListen(seg *Segment, now Instant) {
 		t.rcvNxt = seg.Seq + 1
 		t.rcvAdv = t.rcvNxt
 		t.negotiate(seg)
+		t.tsRecentAt = now
 		t.iss = t.chooseISS(now)
 		t.sndUna, t.sndNxt, t.sndMax = t.iss, t.iss+1, t.iss+1
 		t.sndBufSeq = t.iss + 1
@@ -78,6 +79,7 @@ func (t *TCB) inputSynSent(seg *Segment, now Instant) {
 	t.rcvNxt = seg.Seq + 1
 	t.rcvAdv = t.rcvNxt
 	t.negotiate(seg)
+	t.tsRecentAt = now
 	t.lastRecv = now
 	if ack {
 		// Our SYN is acknowledged: ESTABLISHED.
@@ -147,7 +149,7 @@ func (t *TCB) inputSynchronized(seg *Segment, now Instant) {
 		seq, n, flags = seq+1, n-1, flags&^FlagSYN
 	}
 	// RFC 7323 §5.3: PAWS before anything else.
-	if t.pawsReject(seg) {
+	if t.pawsReject(seg, now) {
 		t.Drops++
 		t.sendACK(now)
 		return
@@ -194,7 +196,7 @@ func (t *TCB) inputSynchronized(seg *Segment, now Instant) {
 	if !t.inputACK(seg, seq, now) {
 		return
 	}
-	t.updateTSRecent(seg)
+	t.updateTSRecent(seg, now)
 	if t.state == Closed {
 		return
 	}

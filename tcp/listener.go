@@ -179,7 +179,7 @@ func (l *Listener) cookieACK(id *ID, seg *Segment, now Instant) (_ *TCB, valid b
 	if o := &seg.Options; o.HasTS && l.cfg.Timestamps {
 		ws, hasWS, sack := syncookie.DecodeTS(o.TSEcr)
 		t.flags |= flagTS | flagTSRecentSet
-		t.tsRecent = o.TSVal
+		t.tsRecent, t.tsRecentAt = o.TSVal, now
 		if hasWS && l.cfg.WindowScale > 0 {
 			t.flags |= flagWS
 			t.sndWScale, t.rcvWScale = ws, l.cfg.WindowScale

@@ -1,5 +1,7 @@
 package tcp
 
+import "time"
+
 // TCP options: MSS (RFC 9293 §3.7.1), window scale and timestamps
 // (RFC 7323), SACK-permitted (RFC 2018). Each is used only when both ends
 // offered it in their SYNs.
@@ -68,9 +70,14 @@ func (t *TCB) setSendMSS(peer uint16) {
 
 // pawsReject applies RFC 7323 §5.3: a segment whose TSval is older than
 // TS.Recent is a duplicate from an earlier incarnation of the sequence
-// space. RST segments are exempt (RFC 7323 §5.3 R1 note).
-func (t *TCB) pawsReject(seg *Segment) bool {
+// space. RST segments are exempt (RFC 7323 §5.3 R1 note), and a
+// TS.Recent older than 24 days is no longer trusted (§5.5: the peer's
+// clock may have wrapped).
+func (t *TCB) pawsReject(seg *Segment, now Instant) bool {
 	if !t.has(flagTS) || !t.has(flagTSRecentSet) || !seg.Options.HasTS || seg.Flags&FlagRST != 0 {
+		return false
+	}
+	if now.Sub(t.tsRecentAt) > pawsIdle {
 		return false
 	}
 	return int32(seg.Options.TSVal-t.tsRecent) < 0
@@ -78,12 +85,15 @@ func (t *TCB) pawsReject(seg *Segment) bool {
 
 // updateTSRecent applies RFC 7323 §4.3 (3): TS.Recent takes the TSval of a
 // segment that covers the last ACK we sent.
-func (t *TCB) updateTSRecent(seg *Segment) {
+func (t *TCB) updateTSRecent(seg *Segment, now Instant) {
 	if !t.has(flagTS) || !seg.Options.HasTS {
 		return
 	}
-	if seg.Seq.LessEq(t.lastAckSent) && int32(seg.Options.TSVal-t.tsRecent) >= 0 {
-		t.tsRecent = seg.Options.TSVal
+	if seg.Seq.LessEq(t.lastAckSent) && (int32(seg.Options.TSVal-t.tsRecent) >= 0 || now.Sub(t.tsRecentAt) > pawsIdle) {
+		t.tsRecent, t.tsRecentAt = seg.Options.TSVal, now
 		t.flags |= flagTSRecentSet
 	}
 }
+
+// pawsIdle is RFC 7323 §5.5's limit on the age of TS.Recent (24 days).
+const pawsIdle = 24 * 24 * time.Hour

@@ -3,6 +3,7 @@ package tcp_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/sluicenet/sluice/tcp"
 	. "github.com/sluicenet/sluice/tcp/tcptest"
@@ -496,5 +497,12 @@ func TestPAWS(t *testing.T) {
 	h.In(Seg{Flags: ACK, Seq: irs + 1, Ack: ISS + 1, Data: []byte("new"), Opts: tcp.Options{HasTS: true, TSVal: 1002}})
 	if h.TCB.Buffered() != 3 {
 		t.Fatal("fresh data not delivered")
+	}
+	// §5.5: after 24 days of idleness TS.Recent is no longer trusted.
+	h.Take()
+	h.Advance(25 * 24 * time.Hour)
+	h.In(Seg{Flags: ACK, Seq: irs + 4, Ack: ISS + 1, Data: []byte("late"), Opts: tcp.Options{HasTS: true, TSVal: 5}})
+	if h.TCB.Buffered() != 7 || h.TCB.Vars().TSRecent != 5 {
+		t.Fatalf("segment after 25 idle days: buffered %d TS.Recent %d", h.TCB.Buffered(), h.TCB.Vars().TSRecent)
 	}
 }

@@ -38,8 +38,9 @@ type TCB struct {
 	flags tcbFlags
 
 	// Timestamps (RFC 7323).
-	tsRecent uint32
-	tsOffset uint32
+	tsRecent   uint32
+	tsOffset   uint32
+	tsRecentAt Instant // when TS.Recent was last set (RFC 7323 §5.5)
 
 	// Buffers: snd holds text from sndBufSeq (unacknowledged, then
 	// unsent); rcv holds in-order text not yet read, followed by room for
