@@ -76,7 +76,7 @@
 //   - HTTP/1.1 without exactly one Host field line is 400 (§3.2 MUST); the
 //     Host value must be made of uri-host ":" port characters.
 //   - Content-Length must be 1*DIGIT (at most 18 digits). Repeated field
-//     lines with the same value are accepted (RFC 9110 §8.6 MAY); a comma
+//     lines with byte-identical values are accepted (RFC 9110 §8.6 MAY); a comma
 //     list or differing values is 400 (§6.3 item 5). Above MaxBodyBytes
 //     (when set) it is 413.
 //   - Transfer-Encoding: chunked request bodies are supported (§7.1) and

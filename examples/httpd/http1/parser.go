@@ -163,6 +163,7 @@ type Parser struct {
 	hostS, hostE  int32
 	hostCount     int
 	cl            int64
+	clLen         int
 	clSeen        bool
 	teSeen        bool
 	teChunked     int  // "chunked" codings seen
@@ -459,10 +460,13 @@ func (p *Parser) special(name, v []byte, vs, ve int) int {
 			}
 			n = n*10 + int64(c-'0')
 		}
-		if p.clSeen && n != p.cl {
+		// Repeats must be identical field values (RFC 9110 §8.6), not
+		// just equal numbers: "2" and "02" differ. All digits, so equal
+		// value and length mean equal bytes.
+		if p.clSeen && (n != p.cl || len(v) != p.clLen) {
 			return 400
 		}
-		p.cl, p.clSeen = n, true
+		p.cl, p.clLen, p.clSeen = n, len(v), true
 	case 17:
 		if !equalFold(name, "transfer-encoding") {
 			return 0

@@ -114,6 +114,7 @@ var parseCases = []parseCase{
 	{name: "Content-Length list", rfc: "RFC 9110 §8.6", in: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\nhello", status: 400},
 	{name: "Content-Length inner space", rfc: "RFC 9112 §6.3 item 5", in: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5 5\r\n\r\n", status: 400},
 	{name: "conflicting Content-Length", rfc: "RFC 9112 §6.3 item 5", in: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", status: 400},
+	{name: "Content-Length repeated as 2 and 02", rfc: "RFC 9110 §8.6", in: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nContent-Length: 02\r\n\r\nok", status: 400},
 	{name: "Content-Length overflow", rfc: "RFC 9112 §6.3 item 5", in: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 9223372036854775808\r\n\r\n", status: 400},
 	{name: "Transfer-Encoding and Content-Length", rfc: "RFC 9112 §6.3 item 3, §11.2", in: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", status: 400},
 	{name: "Transfer-Encoding in HTTP/1.0", rfc: "RFC 9112 §6.1", in: "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", status: 400},
