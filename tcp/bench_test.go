@@ -91,3 +91,45 @@ func BenchmarkInputACK(b *testing.B) {
 		now += 1000
 	}
 }
+
+// A whole passive connection (SYN, ACK, request, reply, the peer's FIN,
+// our FIN, its ACK) on a recycled TCB allocates nothing.
+func connectionOnce(l *Listener, id *ID, now Instant, buf []byte) *TCB {
+	syn := Segment{Flags: FlagSYN, Seq: 5000, Window: 65535, Options: Options{MSS: 1460, HasTS: true, TSVal: 1, SACKPermitted: true, HasWScale: true, WScale: 7}}
+	t := l.Input(id, &syn, now)
+	ack := Segment{Flags: FlagACK | FlagPSH, Seq: 5001, Ack: 1001, Window: 512, Options: Options{HasTS: true, TSVal: 2}, Payload: buf[:100]}
+	t.Input(&ack, now)
+	l.Accept()
+	n, _ := t.Read(buf, now)
+	t.Write(buf[:n], now)
+	fin := Segment{Flags: FlagACK | FlagFIN, Seq: 5101, Ack: t.sndMax, Window: 512, Options: Options{HasTS: true, TSVal: 3}}
+	t.Input(&fin, now)
+	t.Close(now)
+	last := Segment{Flags: FlagACK, Seq: 5102, Ack: t.sndMax, Window: 512, Options: Options{HasTS: true, TSVal: 4}}
+	t.Input(&last, now)
+	return t
+}
+
+func TestRecycledConnectionAllocs(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ISN = func(*ID, Instant) Seq { return 1000 }
+	var free *TCB
+	l := NewListener(&cfg, &nopSink{})
+	l.Pool = func() *TCB { f := free; free = nil; return f }
+	buf := make([]byte, 512)
+	id := fuzzID
+	free = connectionOnce(l, &id, 1e9, buf)
+	if free.State() != Closed || free.Err() != nil {
+		t.Fatalf("connection ended in %v (%v)", free.State(), free.Err())
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		c := connectionOnce(l, &id, 1e9, buf)
+		if c.State() != Closed {
+			t.Fatalf("state %v", c.State())
+		}
+		free = c
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per recycled connection", allocs)
+	}
+}

@@ -22,8 +22,20 @@ type Listener struct {
 	head, n int
 	out     Segment
 
+	// Pool, if set, supplies recycled TCBs for new connections (it may
+	// return nil to allocate): see OpenReuse.
+	Pool func() *TCB
+
 	// Counters.
 	Drops, CookiesSent, CookiesAccepted uint64
+}
+
+func (l *Listener) newChild(id *ID) *TCB {
+	var t *TCB
+	if l.Pool != nil {
+		t = l.Pool()
+	}
+	return initTCB(t, l.cfg, *id, l.sink)
 }
 
 // NewListener makes a listener. cfg must stay valid and unchanged.
@@ -63,7 +75,7 @@ func (l *Listener) Input(id *ID, seg *Segment, now Instant) *TCB {
 		}
 		return nil
 	}
-	t := newTCB(l.cfg, *id, l.sink)
+	t := l.newChild(id)
 	t.state = Listen
 	t.flags |= flagPassive
 	t.l = l
@@ -174,7 +186,7 @@ func (l *Listener) cookieACK(id *ID, seg *Segment, now Instant) (_ *TCB, valid b
 		l.Drops++
 		return nil, true
 	}
-	t := newTCB(l.cfg, *id, l.sink)
+	t := l.newChild(id)
 	t.flags |= flagPassive
 	if o := &seg.Options; o.HasTS && l.cfg.Timestamps {
 		ws, hasWS, sack := syncookie.DecodeTS(o.TSEcr)

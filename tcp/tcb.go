@@ -97,10 +97,26 @@ const (
 func (t *TCB) has(f tcbFlags) bool { return t.flags&f != 0 }
 
 // newTCB makes a CLOSED TCB with its buffers allocated.
-func newTCB(cfg *Config, id ID, sink Sink) *TCB {
-	t := &TCB{id: id, cfg: cfg, sink: sink}
-	t.snd.init(cfg.SendBuffer)
-	t.rcv.init(cfg.RecvBuffer)
+func newTCB(cfg *Config, id ID, sink Sink) *TCB { return initTCB(nil, cfg, id, sink) }
+
+// initTCB makes t (a new TCB if nil) a fresh CLOSED TCB, reusing its
+// buffers when they have the configured sizes.
+func initTCB(t *TCB, cfg *Config, id ID, sink Sink) *TCB {
+	if t == nil {
+		t = &TCB{}
+	}
+	snd, rcv := t.snd.buf, t.rcv.buf
+	*t = TCB{id: id, cfg: cfg, sink: sink}
+	if len(snd) == cfg.SendBuffer {
+		t.snd.buf = snd
+	} else {
+		t.snd.init(cfg.SendBuffer)
+	}
+	if len(rcv) == cfg.RecvBuffer {
+		t.rcv.buf = rcv
+	} else {
+		t.rcv.init(cfg.RecvBuffer)
+	}
 	t.ss.init(cfg.MSS)
 	t.cc = &t.ss
 	t.rtoAt, t.persistAt, t.delackAt, t.keepAt, t.stateAt = Never, Never, Never, Never, Never
@@ -116,7 +132,15 @@ func newTCB(cfg *Config, id ID, sink Sink) *TCB {
 // Open performs an active OPEN (RFC 9293 §3.10.1): a new TCB in SYN-SENT
 // that has emitted its SYN.
 func Open(cfg *Config, id ID, sink Sink, now Instant) *TCB {
-	t := newTCB(cfg, id, sink)
+	return OpenReuse(nil, cfg, id, sink, now)
+}
+
+// OpenReuse is Open on a recycled TCB t (nil allocates): the owner's free
+// list of closed TCBs makes connections cost no allocation. t must not
+// be in use: its state, and anything a previous connection left in its
+// buffers, is discarded (the buffer memory is kept when its size fits).
+func OpenReuse(t *TCB, cfg *Config, id ID, sink Sink, now Instant) *TCB {
+	t = initTCB(t, cfg, id, sink)
 	t.connect(now)
 	return t
 }
