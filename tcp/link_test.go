@@ -57,7 +57,12 @@ func TestLossyLinkTransfer(t *testing.T) {
 			drop = 0.15
 			cfg.NoDelay = true
 		}
-		l := NewLink(&cfg, seed)
+		var l *Link
+		if seed%4 == 3 {
+			l = NewLinkSimultaneous(&cfg, seed) // both ends open actively
+		} else {
+			l = NewLink(&cfg, seed)
+		}
 		l.Drop, l.Dup = drop, 0.05
 		l.Delay, l.Jitter = 5*time.Millisecond, 10*time.Millisecond
 		r := rand.New(rand.NewPCG(seed, 7))

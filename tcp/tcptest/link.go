@@ -55,6 +55,15 @@ func NewLink(cfg *tcp.Config, seed uint64) *Link {
 	return l
 }
 
+// NewLinkSimultaneous makes a link whose two ends both open actively at
+// the same instant, so their SYNs cross (RFC 9293 §3.5 Figure 8).
+func NewLinkSimultaneous(cfg *tcp.Config, seed uint64) *Link {
+	l := NewLink(cfg, seed)
+	idB := tcp.ID{LocalAddr: l.idA.RemoteAddr, RemoteAddr: l.idA.LocalAddr, LocalPort: l.idA.RemotePort, RemotePort: l.idA.LocalPort}
+	l.B = tcp.Open(cfg, idB, linkEnd{l, false}, l.Now)
+	return l
+}
+
 func (l *Link) send(toB bool, seg *tcp.Segment) {
 	l.Sent++
 	if l.Rand.Float64() < l.Drop {
