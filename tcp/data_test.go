@@ -271,6 +271,30 @@ func TestReceiveZeroWindow(t *testing.T) {
 	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r + 2000, Win: 0, CheckWin: true})
 	h.In(Seg{Flags: ACK, Seq: r + 2000, Ack: ISS + 1, Data: d[2000:2500]})
 	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r + 2000, Win: 0, CheckWin: true})
+	// A bare FIN needs no window: it is taken.
+	h.In(Seg{Flags: FIN | ACK, Seq: r + 2000, Ack: ISS + 1})
+	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r + 2001, Win: 0, CheckWin: true})
+	h.State(tcp.CloseWait)
+	buf := make([]byte, 1500)
+	h.TCB.Read(buf[:100], h.Now) // opening by 100 is silly: no update
+	h.NoOut()
+	h.TCB.Read(buf, h.Now)
+	h.NoOut() // CLOSE-WAIT: the peer sends nothing more, no update needed
+	if h.TCB.Buffered() != 400 {
+		t.Fatalf("buffered %d", h.TCB.Buffered())
+	}
+}
+
+// A window update is sent when the application opens a closed window.
+func TestReceiveWindowUpdate(t *testing.T) {
+	cfg := tcp.DefaultConfig()
+	cfg.RecvBuffer, cfg.MSS, cfg.WindowScale = 2000, 1000, 0
+	h := New(t, cfg)
+	r := h.Accept(irs)
+	d := pattern(2000)
+	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 1, Data: d[:1000]})
+	h.In(Seg{Flags: ACK, Seq: r + 1000, Ack: ISS + 1, Data: d[1000:]})
+	h.Take()
 	buf := make([]byte, 1500)
 	h.TCB.Read(buf[:100], h.Now) // opening by 100 is silly: no update
 	h.NoOut()

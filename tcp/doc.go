@@ -59,6 +59,9 @@
 // TimeWaitAcceptsSYN is the RFC 6191 test for a SYN that reopens the
 // 4-tuple.
 //
+// Config is shared read-only by the TCBs of a loop; the owner checks it
+// once with Config.Validate (Open and NewListener do not).
+//
 // # Decisions (where RFC 9293 leaves room, Linux is followed)
 //
 //   - Sequence variables: besides SND.UNA/SND.NXT the TCB keeps SND.MAX,
@@ -84,7 +87,9 @@
 //     and FINs. One ACK per Input at most covers text, FIN and any reply.
 //   - Window: receiver SWS avoidance (§3.8.6.2.2), never shrinking the
 //     right edge; a window update is sent from Read/Consume when the
-//     window opens by min(buffer/2, MSS) and at least doubles.
+//     window opens by min(buffer/2, MSS) and at least doubles. With a zero
+//     window, a segment at exactly RCV.NXT is processed for its ACK (and a
+//     bare FIN is taken, as Linux does); its text is dropped.
 //   - RTO (RFC 6298): samples from timestamps when negotiated (RFC 7323
 //     RTTM; valid for retransmissions too) else Karn's timed segment;
 //     min 200 ms, max 120 s, as Linux. SYN, SYN-ACK and data give up after

@@ -215,7 +215,9 @@ func (t *TCB) inputSynchronized(seg *Segment, now Instant) {
 	if t.has(flagFinPending) {
 		t.flags &^= flagFinPending
 		t.inputFIN(now)
-	} else if flags&FlagFIN != 0 && !zeroWndProbe {
+	} else if flags&FlagFIN != 0 && (!zeroWndProbe || len(seg.Payload) == 0) {
+		// A bare FIN is taken even into a zero window (Linux
+		// tcp_data_queue: it needs no buffer space).
 		fin := seq.Add(uint32(len(seg.Payload)))
 		if fin == t.rcvNxt {
 			t.inputFIN(now)
