@@ -92,7 +92,7 @@ func (t *TCB) trySend(now Instant) {
 			smallOut := t.sndSml.GreaterThan(t.sndUna)
 			ok := allQueued && (noDelay || !smallOut) ||
 				n >= t.maxSndWnd/2 && t.maxSndWnd > 0 ||
-				idle && !allQueued && t.sndWnd < uint32(t.sndMSS) // small window, nothing in flight
+				idle && !allQueued // window-limited with nothing in flight: no ACK will come to clock it
 			if !ok {
 				return
 			}
