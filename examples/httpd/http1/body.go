@@ -12,7 +12,8 @@ const (
 	csDataCR                   // CR after chunk-data
 	csDataLF                   // LF after chunk-data
 	csTrailer                  // start of a trailer line, or the final CRLF
-	csTrailerLine              // inside a trailer field line (discarded)
+	csTrailerName              // field-name of a trailer field line
+	csTrailerLine              // field-value of a trailer field line (discarded)
 	csTrailerLF                // LF ending a trailer field line
 	csEndLF                    // LF of the final CRLF
 )
@@ -118,10 +119,16 @@ func (p *Parser) feedChunked(b []byte) (int, Event) {
 				p.cs = csEndLF
 				break
 			}
-			if c == ' ' || c == '\t' || !isFieldChar[c] {
-				return p.fail(400) // obs-fold or CTL (§5.2)
+			if !isTchar[c] {
+				return p.fail(400) // not a field-line; obs-fold (§5.2)
 			}
-			p.cs = csTrailerLine
+			p.cs = csTrailerName
+		case csTrailerName:
+			if c == ':' {
+				p.cs = csTrailerLine
+			} else if !isTchar[c] {
+				return p.fail(400) // includes whitespace before the colon (§5.1)
+			}
 		case csTrailerLine:
 			if c == '\r' {
 				p.cs = csTrailerLF

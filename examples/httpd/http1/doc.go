@@ -73,16 +73,18 @@
 //     trimmed (§5).
 //   - More than MaxHeaders field lines, or a head (request-line + fields +
 //     CRLFs) longer than MaxHeaderBytes, is 431 (RFC 6585 §5).
-//   - HTTP/1.1 without exactly one Host field line is 400 (§3.2 MUST); the
-//     Host value must be made of uri-host ":" port characters.
+//   - HTTP/1.1 without exactly one Host field line is 400 (§3.2 MUST); a
+//     non-empty Host must be uri-host [":" port] (RFC 3986 §3.2.2: a
+//     bracketed IPv6 literal, or a reg-name/IPv4 without ':'), else 400.
 //   - Content-Length must be 1*DIGIT (at most 18 digits). Repeated field
-//     lines with byte-identical values are accepted (RFC 9110 §8.6 MAY); a comma
-//     list or differing values is 400 (§6.3 item 5). Above MaxBodyBytes
-//     (when set) it is 413.
+//     lines with byte-identical values are accepted (RFC 9110 §8.6 MAY);
+//     a comma list or differing values ("2" and "02" differ) is 400 (§6.3
+//     item 5). Above MaxBodyBytes (when set) it is 413.
 //   - Transfer-Encoding: chunked request bodies are supported (§7.1) and
 //     decoded: Body() yields chunk data only. A chunk-size has at most 15
 //     hex digits (400 beyond). Chunk extensions are skipped
-//     (bounded, printable bytes only); trailer fields are read, bounded by
+//     (bounded, printable bytes only); trailer field lines are checked
+//     (name token, colon, field-value chars), bounded by
 //     MaxHeaderBytes (431), and discarded (§7.1.2 allows ignoring them).
 //     Transfer-Encoding together with Content-Length is 400 (§6.3 item 3,
 //     §11.2: a smuggling signature). Chunked not final, or applied twice, is

@@ -129,6 +129,8 @@ var parseCases = []parseCase{
 	{name: "chunk size bare LF", rfc: "RFC 9112 §2.2, §7.1", in: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\na\r\n0\r\n\r\n", status: 400},
 	{name: "chunk data longer than size", rfc: "RFC 9112 §7.1", in: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n0\r\n\r\n", status: 400},
 	{name: "chunk ext with control", rfc: "RFC 9112 §7.1.1", in: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;\x01\r\na\r\n0\r\n\r\n", status: 400},
+	{name: "trailer line without colon", rfc: "RFC 9112 §7.1.2, §5", in: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n0\r\n\r\n", status: 400},
+	{name: "trailer whitespace before colon", rfc: "RFC 9112 §7.1.2, §5.1", in: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX : 1\r\n\r\n", status: 400},
 	{name: "trailer obs-fold", rfc: "RFC 9112 §7.1.2, §5.2", in: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: 1\r\n 2\r\n\r\n", status: 400},
 
 	// ---- 413, 414, 431, 501, 505
