@@ -1,0 +1,93 @@
+package sched
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sluicenet/sluice/afxdp"
+	"github.com/sluicenet/sluice/tcp"
+)
+
+// LoopConfig shapes one loop. Zero fields take the defaults in brackets.
+type LoopConfig struct {
+	// TCP is the engine configuration shared, read-only, by every TCB of
+	// the loop [tcp.DefaultConfig() with an RFC 6528 ISN generator].
+	TCP *tcp.Config
+	// Batch is how many RX descriptors one iteration takes [64].
+	Batch int
+	// BusyPoll is how long an idle loop keeps spinning before it sleeps
+	// in poll(2) [50µs]. 0 takes the default; a negative value sleeps as
+	// soon as an iteration finds nothing to do.
+	BusyPoll time.Duration
+	// Core is the CPU the loop's thread is pinned to; -1 leaves it
+	// unpinned. (Group fills it from its core list.)
+	Core int
+	// Umem sizes the loop's packet buffer area [4096 frames of 2048 B,
+	// fill and completion rings of 2048].
+	Umem afxdp.UmemConfig
+	// Socket sizes the RX/TX rings and picks the bind mode [2048, 2048,
+	// auto].
+	Socket afxdp.SocketConfig
+	// PostQueue is the capacity of the loop's MPSC ring of posted work
+	// [1024].
+	PostQueue int
+	// SizeHint pre-sizes the connection table and timer wheel [1024].
+	SizeHint int
+}
+
+func (c *LoopConfig) defaults() error {
+	if c.Batch <= 0 {
+		c.Batch = 64
+	}
+	if c.Batch > maxBatch {
+		return fmt.Errorf("sched: LoopConfig.Batch %d above %d", c.Batch, maxBatch)
+	}
+	if c.BusyPoll == 0 {
+		c.BusyPoll = 50 * time.Microsecond
+	}
+	if c.Umem.FrameSize == 0 {
+		c.Umem.FrameSize = 2048
+	}
+	if c.Umem.FrameCount == 0 {
+		c.Umem.FrameCount = 4096
+	}
+	if c.Umem.FillSize == 0 {
+		c.Umem.FillSize = 2048
+	}
+	if c.Umem.CompletionSize == 0 {
+		c.Umem.CompletionSize = 2048
+	}
+	if c.Umem.FrameCount < 64 {
+		return fmt.Errorf("sched: %d UMEM frames are too few for a loop (want at least 64)", c.Umem.FrameCount)
+	}
+	if c.PostQueue <= 0 {
+		c.PostQueue = 1024
+	}
+	if c.SizeHint <= 0 {
+		c.SizeHint = 1024
+	}
+	if c.TCP == nil {
+		cfg := tcp.DefaultConfig()
+		c.TCP = &cfg
+	}
+	if err := c.TCP.Validate(); err != nil {
+		return err
+	}
+	if int(c.TCP.MSS)+tcpFrameOverhead > int(c.Umem.FrameSize) {
+		return fmt.Errorf("sched: MSS %d does not fit a %d-byte UMEM frame with headers; lower tcp.Config.MSS or raise the frame size",
+			c.TCP.MSS, c.Umem.FrameSize)
+	}
+	return nil
+}
+
+// tcpFrameOverhead is the largest header stack the loop writes before a
+// segment's text: Ethernet + 802.1Q, IPv6, TCP with 40 octets of options.
+const tcpFrameOverhead = 18 + 40 + 60
+
+// maxBatch bounds LoopConfig.Batch (the per-iteration scratch arrays).
+const maxBatch = 256
+
+// ErrLoopClosed is the error OnClose reports for connections still open
+// when their loop stops, and the error of operations on a stopped loop.
+var ErrLoopClosed = errors.New("sched: loop closed")

@@ -1,0 +1,162 @@
+package sched
+
+import (
+	"net/netip"
+
+	"github.com/sluicenet/sluice/tcp"
+	"github.com/sluicenet/sluice/wire"
+)
+
+// Handler is the loop's application interface, which the public API
+// (package sluice) wraps. Every callback runs on the loop's thread, one
+// at a time per loop; a Handler shared by several loops is called from
+// all of them concurrently.
+type Handler interface {
+	// OnOpen: the connection is ESTABLISHED.
+	OnOpen(c *Conn)
+	// OnData delivers received text. data is valid only during the call
+	// (it aliases the connection's receive buffer); copy what must be
+	// kept. A wrapped receive buffer is delivered in two calls.
+	OnData(c *Conn, data []byte)
+	// OnEOF: the peer sent FIN (it will send no more, RFC 9293 §3.6)
+	// after all its text was delivered. The connection can still Write;
+	// it stays half-open until the handler calls Close or CloseWrite.
+	OnEOF(c *Conn)
+	// OnClose: the application's part of the connection is over: it
+	// reached TIME-WAIT or CLOSED (err nil), or it was reset, timed out or
+	// aborted (tcp.ErrConnectionReset, tcp.ErrTimeout, tcp.ErrAborted),
+	// or its loop stopped (ErrLoopClosed). c must not be used afterwards.
+	OnClose(c *Conn, err error)
+}
+
+// Conn is a connection owned by a loop: the slab element the connection
+// table points to. Its methods must be called on the loop's thread (from a
+// callback, or from a function given to Loop.Post); from elsewhere use
+// Loop.Post with the connection's Ref.
+type Conn struct {
+	tcb  *tcp.TCB
+	loop *Loop
+	lst  *tcp.Listener // until established: its accept queue is drained
+	// Context is free for the Handler (the public API keeps its own
+	// per-connection object here).
+	Context any
+
+	// pending holds text Write accepted beyond the TCB's send buffer. It
+	// is written to the TCB as ACKs free space; while it is non-empty no
+	// more text is delivered (receive backpressure: the window closes).
+	pending []byte
+
+	timer    TimerID     // the TCB's Deadline, armed in the wheel
+	armedAt  tcp.Instant // deadline timer is armed for (tcp.Never: none)
+	gen      uint32      // distinguishes incarnations of a slab index
+	idx      uint32      // slab index
+	key      ConnKey     // table key
+	localMAC wire.MAC    // our MAC as the peer addressed it
+	peerMAC  wire.MAC    // replies go where the flow's frames came from
+	vlan     uint16
+	hasVLAN  bool
+	opened   bool // OnOpen was called
+	eof      bool // OnEOF was called
+	done     bool // OnClose was called
+	dirty    bool // on the loop's dirty list
+	closeReq uint8
+	closed   uint8 // the close level already applied to the TCB
+}
+
+const (
+	closeNone  uint8 = iota
+	closeWrite       // CloseWrite once pending text is in the TCB
+	closeFull        // Close once pending text is in the TCB
+)
+
+// ConnRef names a connection across goroutines: a slab index and the
+// incarnation it belonged to, so a ref kept past the connection's life
+// never reaches a later connection in the same slot.
+type ConnRef struct {
+	Idx, Gen uint32
+}
+
+// Ref returns c's cross-goroutine name (see Loop.Conn).
+func (c *Conn) Ref() ConnRef { return ConnRef{c.idx, c.gen} }
+
+// Loop returns the loop that owns c.
+func (c *Conn) Loop() *Loop { return c.loop }
+
+// LocalAddr and RemoteAddr are the connection's endpoints.
+func (c *Conn) LocalAddr() netip.AddrPort  { return c.key.Local() }
+func (c *Conn) RemoteAddr() netip.AddrPort { return c.key.Remote() }
+
+// State is the TCB's RFC 9293 state.
+func (c *Conn) State() tcp.State { return c.tcb.State() }
+
+// TCB exposes the engine's control block (for stats and tests).
+func (c *Conn) TCB() *tcp.TCB { return c.tcb }
+
+// Buffered is how much text Write holds beyond the TCB's send buffer.
+func (c *Conn) Buffered() int { return len(c.pending) }
+
+// Write queues p for sending and returns len(p): the TCB's send buffer
+// takes what fits, the rest waits in a per-connection buffer that drains as
+// the peer acknowledges (so only Write under backpressure allocates).
+// Segments go out with this iteration's TX flush.
+func (c *Conn) Write(p []byte) (int, error) {
+	if c.done || c.closeReq != closeNone || c.tcb.State() == tcp.Closed {
+		if err := c.tcb.Err(); err != nil {
+			return 0, err
+		}
+		return 0, tcp.ErrClosed
+	}
+	if len(c.pending) > 0 {
+		c.pending = append(c.pending, p...)
+		return len(p), nil
+	}
+	l := c.loop
+	prev := l.enter(c)
+	n, err := c.tcb.Write(p, l.now)
+	l.leave(prev)
+	l.markDirty(c)
+	if err != nil {
+		return n, err
+	}
+	if n < len(p) {
+		c.pending = append(c.pending, p[n:]...)
+	}
+	return len(p), nil
+}
+
+// CloseWrite half-closes: a FIN follows the text written so far
+// (shutdown(SHUT_WR)); receiving goes on.
+func (c *Conn) CloseWrite() error { return c.close(closeWrite) }
+
+// Close is a full close: a FIN follows the text written so far and the
+// handler gets no more data. As Linux does (RFC 2525 §2.17), text arriving
+// after Close resets the connection.
+func (c *Conn) Close() error { return c.close(closeFull) }
+
+func (c *Conn) close(how uint8) error {
+	if c.done || c.tcb.State() == tcp.Closed {
+		return tcp.ErrClosed
+	}
+	if how > c.closeReq {
+		c.closeReq = how
+	}
+	c.loop.markDirty(c)
+	if len(c.pending) > 0 {
+		return nil // after the pending text (drainPending)
+	}
+	return c.loop.applyClose(c)
+}
+
+// Abort resets the connection (RFC 9293 §3.10.5 ABORT): a RST, then
+// OnClose with tcp.ErrAborted.
+func (c *Conn) Abort() {
+	if c.tcb.State() == tcp.Closed {
+		return
+	}
+	l := c.loop
+	c.pending = nil
+	prev := l.enter(c)
+	c.tcb.Abort(l.now)
+	l.leave(prev)
+	l.markDirty(c)
+}

@@ -1,0 +1,160 @@
+package sched
+
+import "github.com/sluicenet/sluice/tcp"
+
+// Turning TCB events into Handler callbacks. Every TCB call marks its
+// connection dirty; settle then reads each dirty TCB's Events and runs the
+// callbacks. Callbacks may call into other connections (which only marks
+// them dirty in turn), so no callback ever runs inside another one's TCB
+// call, and a connection is freed only here, never under a caller's feet.
+
+// maxSettleRounds bounds one settle: connections that keep dirtying each
+// other (two handlers ping-ponging) finish in the next iteration.
+const maxSettleRounds = 4096
+
+func (l *Loop) markDirty(c *Conn) {
+	if !c.dirty {
+		c.dirty = true
+		l.dirty = append(l.dirty, c.idx)
+	}
+}
+
+// settle processes the dirty connections.
+func (l *Loop) settle() {
+	for r := 0; len(l.dirty) > 0 && r < maxSettleRounds; r++ {
+		i := l.dirty[len(l.dirty)-1]
+		l.dirty = l.dirty[:len(l.dirty)-1]
+		c := l.slab.Get(i)
+		if c == nil || !c.dirty {
+			continue
+		}
+		c.dirty = false
+		l.process(c)
+	}
+}
+
+// process runs c's pending events, then re-arms its timer from the TCB's
+// Deadline (one wheel timer per connection: the earliest of the TCB's
+// retransmission, delayed-ACK, persist, keepalive and 2MSL/FIN-WAIT-2
+// instants).
+func (l *Loop) process(c *Conn) {
+	t := c.tcb
+	for range 8 {
+		ev := t.Events()
+		if ev == 0 {
+			break
+		}
+		if ev&tcp.EventEstablished != 0 && !c.opened {
+			c.opened = true
+			if c.lst != nil {
+				// Every TCB the listener hands out is in our table
+				// already; its accept queue is only a count to keep.
+				for c.lst.Accept() != nil {
+				}
+				c.lst = nil
+			}
+			l.st.Established++
+			l.handler.OnOpen(c)
+		}
+		if ev&tcp.EventWritable != 0 && len(c.pending) > 0 {
+			l.drainPending(c)
+		}
+		l.deliver(c)
+		if ev&tcp.EventClosed != 0 || t.State() == tcp.Closed {
+			l.finish(c, t.Err())
+			c.dirty = false
+			l.free(c)
+			return
+		}
+		if ev&tcp.EventTimeWait != 0 {
+			// The application is done; the TCB keeps the 4-tuple for
+			// 2*MSL (RFC 9293 §3.6.1) and is freed on EventClosed.
+			l.finish(c, nil)
+		}
+	}
+	l.rearm(c)
+}
+
+// deliver hands received text to the handler, unless Write is holding
+// text back (then the receive window closes until it drains: the peer is
+// told to slow down rather than this loop buffering without bound).
+func (l *Loop) deliver(c *Conn) {
+	t := c.tcb
+	for range 4 {
+		if !c.opened || c.done || len(c.pending) > 0 || c.closeReq == closeFull {
+			return
+		}
+		a, b := t.Peek()
+		n := len(a) + len(b)
+		if n == 0 {
+			break
+		}
+		// Consume first: the text stays in place until the next Input,
+		// and a Close from inside OnData must not see unread text (that
+		// would reset the connection, RFC 2525 §2.17).
+		prev := l.enter(c)
+		t.Consume(n, l.now)
+		l.leave(prev)
+		l.st.RxText += uint64(n)
+		l.handler.OnData(c, a)
+		if len(b) > 0 && !c.done && c.closeReq != closeFull {
+			l.handler.OnData(c, b)
+		}
+	}
+	if !c.eof && !c.done && t.EOF() && t.State() != tcp.Closed {
+		c.eof = true
+		l.handler.OnEOF(c)
+	}
+}
+
+// drainPending moves Write's held-back text into the TCB's send buffer as
+// ACKs free room, then applies a Close that waited for it.
+func (l *Loop) drainPending(c *Conn) {
+	prev := l.enter(c)
+	for len(c.pending) > 0 {
+		n, err := c.tcb.Write(c.pending, l.now)
+		if err != nil {
+			c.pending = c.pending[:0]
+			break
+		}
+		if n == 0 {
+			break
+		}
+		c.pending = append(c.pending[:0], c.pending[n:]...)
+	}
+	l.leave(prev)
+	if len(c.pending) == 0 && c.closeReq > c.closed {
+		l.applyClose(c)
+	}
+}
+
+// applyClose passes a Close or CloseWrite to the TCB once no text waits.
+func (l *Loop) applyClose(c *Conn) error {
+	if c.closeReq <= c.closed {
+		return nil
+	}
+	c.closed = c.closeReq
+	prev := l.enter(c)
+	var err error
+	if c.closeReq == closeFull {
+		err = c.tcb.Close(l.now)
+	} else {
+		err = c.tcb.CloseWrite(l.now)
+	}
+	l.leave(prev)
+	l.markDirty(c)
+	return err
+}
+
+// finish runs OnClose once, for connections the application saw open.
+func (l *Loop) finish(c *Conn, err error) {
+	if c.done {
+		return
+	}
+	c.done = true
+	c.pending = nil
+	if c.opened {
+		l.st.Closed++
+		l.handler.OnClose(c, err)
+	}
+}

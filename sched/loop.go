@@ -1,0 +1,371 @@
+package sched
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sluicenet/sluice/afxdp"
+	"github.com/sluicenet/sluice/tcp"
+	"github.com/sluicenet/sluice/tcp/isn"
+	"github.com/sluicenet/sluice/wire"
+)
+
+// Loop is one per-core event loop: it owns one NIC queue's AF_XDP socket,
+// its UMEM and frame pool, a connection table, a slab of connections, a
+// timer wheel driving every TCB's Deadline, its listeners and an MPSC ring
+// of work posted from other goroutines. Everything but the MPSC ring and
+// the stop flag is touched by the loop's thread alone, so nothing on the
+// per-frame path takes a lock or an atomic read-modify-write.
+type Loop struct {
+	cfg     LoopConfig
+	tcpCfg  *tcp.Config
+	handler Handler
+	queue   int
+
+	umem       *afxdp.Umem
+	pool       *afxdp.FramePool
+	sock       *afxdp.Socket // nil: no device (benchmarks and unit tests)
+	frameSize  uint32
+	fillSpare  int // frames the fill ring leaves in the pool for TX
+	txq        []afxdp.Desc
+	fds        [2]unix.PollFd
+	compBudget uint32
+
+	conns     *ConnTable
+	slab      *Slab[Conn]
+	wheel     *TimerWheel
+	listeners []listenEntry
+	dirty     []uint32
+	nextGen   uint32
+	fire      func(TimerPayload) // l.onTimer, bound once (no allocation per Advance)
+
+	post     *MPSC[func()]
+	posted   [64]func()
+	stop     atomic.Bool
+	running  atomic.Bool
+	finished atomic.Bool
+	done     chan struct{}
+	err      error
+
+	now   tcp.Instant
+	cur   *Conn       // connection whose TCB is being driven (reply addressing)
+	rx    *wire.Frame // frame being demultiplexed without a connection
+	frame wire.Frame
+	seg   tcp.Segment
+	id    tcp.ID
+	rst   tcp.Segment
+	spec  wire.TCPFrameSpec
+
+	st       counters
+	postFull atomic.Uint64
+}
+
+type listenEntry struct {
+	ap  netip.AddrPort
+	lst *tcp.Listener
+}
+
+// clockBase is the origin of every loop's clock: loops share it so
+// Instants from different loops compare.
+var clockBase = time.Now()
+
+// Now is the loops' monotonic clock as a tcp.Instant.
+func Now() tcp.Instant { return tcp.Instant(time.Since(clockBase)) + tcp.Instant(time.Second) }
+
+// NewLoop makes a loop for queue over umem and sock. sock may be nil: the
+// loop then has no device, Input feeds it frames and transmitted frames go
+// straight back to the pool (benchmarks, unit tests). umem is required:
+// segments are built in its frames.
+func NewLoop(cfg LoopConfig, h Handler, queue int, umem *afxdp.Umem, sock *afxdp.Socket) (*Loop, error) {
+	if h == nil {
+		return nil, errors.New("sched: NewLoop needs a Handler")
+	}
+	if umem == nil {
+		return nil, errors.New("sched: NewLoop needs a UMEM")
+	}
+	if cfg.TCP == nil {
+		c := tcp.DefaultConfig()
+		g, err := isn.NewRandom()
+		if err != nil {
+			return nil, err
+		}
+		c.UseGenerator(g)
+		cfg.TCP = &c
+	}
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	if f := umem.FrameSize(); int(cfg.TCP.MSS)+tcpFrameOverhead > int(f) {
+		return nil, fmt.Errorf("sched: MSS %d does not fit a %d-byte UMEM frame with headers", cfg.TCP.MSS, f)
+	}
+	post, err := NewMPSC[func()](cfg.PostQueue)
+	if err != nil {
+		return nil, fmt.Errorf("sched: post ring: %w", err)
+	}
+	now := Now()
+	l := &Loop{
+		cfg: cfg, tcpCfg: cfg.TCP, handler: h, queue: queue,
+		umem: umem, sock: sock, frameSize: umem.FrameSize(),
+		pool:       umem.NewPool(0, umem.FrameCount()),
+		txq:        make([]afxdp.Desc, 0, 4*maxBatch),
+		compBudget: 4 * maxBatch,
+		conns:      NewConnTable(cfg.SizeHint),
+		slab:       NewSlab[Conn](),
+		wheel:      NewTimerWheel(int64(now), cfg.SizeHint),
+		dirty:      make([]uint32, 0, 64),
+		post:       post,
+		done:       make(chan struct{}),
+		now:        now,
+	}
+	l.fillSpare = int(umem.FrameCount()) / 4
+	l.fire = l.onTimer
+	l.fds[1] = unix.PollFd{Fd: int32(post.Fd()), Events: unix.POLLIN}
+	if sock != nil {
+		l.fds[0] = unix.PollFd{Fd: int32(sock.Fd()), Events: unix.POLLIN}
+	}
+	return l, nil
+}
+
+// Queue is the NIC queue the loop serves.
+func (l *Loop) Queue() int { return l.queue }
+
+// Listen makes the loop accept connections to ap (an unspecified address
+// matches every local address of its family; the zero Addr matches both).
+// Call it before Run, or from the loop's thread.
+func (l *Loop) Listen(ap netip.AddrPort) {
+	for _, e := range l.listeners {
+		if e.ap == ap {
+			return
+		}
+	}
+	l.listeners = append(l.listeners, listenEntry{ap, tcp.NewListener(l.tcpCfg, l)})
+}
+
+// listener returns the listener for a segment to dst:port: an exact
+// address first, then the family's wildcard, then the any-family one.
+func (l *Loop) listener(dst netip.Addr, port uint16) *tcp.Listener {
+	var wild *tcp.Listener
+	for i := range l.listeners {
+		e := &l.listeners[i]
+		if e.ap.Port() != port {
+			continue
+		}
+		a := e.ap.Addr()
+		switch {
+		case a == dst:
+			return e.lst
+		case !a.IsValid(), a.IsUnspecified() && a.Is4() == dst.Is4():
+			wild = e.lst
+		}
+	}
+	return wild
+}
+
+// Post runs fn on the loop's thread at its next iteration (it wakes a
+// sleeping loop). It fails with ErrPostFull when the ring is full (counted)
+// and ErrLoopClosed once the loop is stopping. Safe from any goroutine.
+func (l *Loop) Post(fn func()) error {
+	if l.stop.Load() {
+		return ErrLoopClosed
+	}
+	if !l.post.TryPush(fn) {
+		if l.stop.Load() {
+			return ErrLoopClosed
+		}
+		l.postFull.Add(1)
+		return ErrPostFull
+	}
+	return nil
+}
+
+// ErrPostFull: the loop's MPSC ring has no room; retry later.
+var ErrPostFull = errors.New("sched: loop's post queue is full")
+
+// Conn returns the live connection ref names, or nil. Loop thread only
+// (from a callback or a posted function).
+func (l *Loop) Conn(ref ConnRef) *Conn {
+	c := l.slab.Get(ref.Idx)
+	if c == nil || c.gen != ref.Gen {
+		return nil
+	}
+	return c
+}
+
+// Stop asks the loop to stop; Run then aborts the remaining connections
+// (OnClose with ErrLoopClosed, a RST to each peer) and returns. Safe from
+// any goroutine; idempotent.
+func (l *Loop) Stop() {
+	if l.stop.Swap(true) {
+		return
+	}
+	// An empty item wakes a sleeping loop; if the ring is full the loop
+	// is busy and sees the flag anyway.
+	l.post.TryPush(func() {})
+}
+
+// Done is closed when Run has returned.
+func (l *Loop) Done() <-chan struct{} { return l.done }
+
+// Run is the loop. It locks the calling goroutine to its OS thread, pins
+// the thread to cfg.Core, and iterates until Stop. The thread is never
+// unlocked: a pinned thread must not go back to the Go scheduler's pool,
+// so it exits with the goroutine.
+func (l *Loop) Run() error {
+	if l.running.Swap(true) {
+		return errors.New("sched: Loop.Run called twice")
+	}
+	defer func() {
+		l.finished.Store(true)
+		close(l.done)
+	}()
+	runtime.LockOSThread()
+	if c := l.cfg.Core; c >= 0 {
+		var set unix.CPUSet
+		set.Set(c)
+		if err := unix.SchedSetaffinity(0, &set); err != nil {
+			l.err = fmt.Errorf("sched: pin loop %d to CPU %d: %w", l.queue, c, err)
+			return l.err
+		}
+	}
+	l.now = Now()
+	l.refill()
+	lastBusy := l.now
+	for !l.stop.Load() {
+		l.now = Now()
+		busy, err := l.iterate()
+		if err != nil {
+			l.err = err
+			break
+		}
+		if busy {
+			lastBusy = l.now
+			continue
+		}
+		if l.now.Sub(lastBusy) < l.cfg.BusyPoll {
+			continue
+		}
+		if err := l.sleep(); err != nil {
+			l.err = err
+			break
+		}
+		lastBusy = Now()
+	}
+	l.shutdown()
+	return l.err
+}
+
+// iterate is one round: reap TX completions, a batch of RX, posted work,
+// due timers, then one TX flush and the fill ring topped up. It reports
+// whether anything happened.
+func (l *Loop) iterate() (bool, error) {
+	l.st.Iterations++
+	n := l.reap()
+	n += l.rxBatch()
+	n += l.runPosted()
+	n += l.fireTimers()
+	if err := l.flush(); err != nil {
+		return false, err
+	}
+	l.refill()
+	if l.sock != nil {
+		if err := l.sock.WakeupFill(); err != nil {
+			return false, err
+		}
+		if l.sock.Tx().Pending() > 0 {
+			n++ // the kernel still has frames to take: keep kicking
+		}
+	}
+	return n > 0, nil
+}
+
+// sleep waits in poll(2) on the XSK fd (RX, and the fill-ring wakeup) and
+// the MPSC eventfd, for at most the time to the next timer.
+func (l *Loop) sleep() error {
+	if !l.post.PrepareSleep() {
+		return nil
+	}
+	timeout := -1
+	if d, ok := l.wheel.NextDeadline(); ok {
+		ms := (d - int64(Now()) + int64(time.Millisecond) - 1) / int64(time.Millisecond)
+		timeout = int(max(0, min(ms, 1<<30)))
+	}
+	fds := l.fds[:]
+	if l.sock == nil {
+		fds = l.fds[1:]
+	}
+	l.st.Sleeps++
+	var err error
+	for {
+		_, err = unix.Poll(fds, timeout)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	l.post.EndSleep()
+	if l.fds[1].Revents&unix.POLLIN != 0 {
+		l.post.DrainWakeups()
+	}
+	if err != nil {
+		return fmt.Errorf("sched: poll: %w", err)
+	}
+	return nil
+}
+
+// runPosted runs work other goroutines posted.
+func (l *Loop) runPosted() int {
+	n := l.post.PopBatch(l.posted[:])
+	for i := range n {
+		fn := l.posted[i]
+		l.posted[i] = nil
+		fn()
+		l.settle()
+	}
+	l.st.Posted += uint64(n)
+	return n
+}
+
+// shutdown ends every connection still in the table: OnClose with
+// ErrLoopClosed for the application, a RST for the peer (RFC 9293
+// §3.10.5), then frees it; the RSTs are flushed once.
+func (l *Loop) shutdown() {
+	var idxs []uint32
+	l.conns.Range(func(_ ConnKey, v uint32) bool { idxs = append(idxs, v); return true })
+	l.now = Now()
+	for _, i := range idxs {
+		c := l.slab.Get(i)
+		if c == nil {
+			continue
+		}
+		l.finish(c, ErrLoopClosed)
+		prev := l.enter(c)
+		c.tcb.Abort(l.now)
+		l.leave(prev)
+		c.tcb.Events()
+		l.free(c)
+	}
+	l.dirty = l.dirty[:0]
+	l.flush()
+	for range 8 { // give the kernel a few kicks for the RSTs
+		if l.sock == nil || l.sock.Tx().Pending() == 0 {
+			break
+		}
+		l.sock.WakeupTx()
+	}
+	l.post.Close()
+	// Work posted before the ring closed is dropped: its goroutines were
+	// told (Post returns ErrLoopClosed from now on).
+	for {
+		if _, ok := l.post.Pop(); !ok {
+			break
+		}
+	}
+}
+
+func (l *Loop) enter(c *Conn) *Conn { prev := l.cur; l.cur = c; return prev }
+func (l *Loop) leave(prev *Conn)    { l.cur = prev }

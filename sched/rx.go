@@ -1,0 +1,114 @@
+package sched
+
+import (
+	"github.com/sluicenet/sluice/tcp"
+	"github.com/sluicenet/sluice/wire"
+)
+
+// rxBatch takes up to Batch received frames off the RX ring and runs each
+// through Input. The engine copies a segment's text into the TCB's receive
+// buffer, so every frame goes back to the pool as soon as it is processed.
+// (Holding the frame and handing its payload to the application without
+// that copy is a later optimization: it needs the UMEM frame budget to
+// cover frames held by slow readers.)
+func (l *Loop) rxBatch() int {
+	if l.sock == nil {
+		return 0
+	}
+	rx := l.sock.Rx()
+	idx, n := rx.Peek(uint32(l.cfg.Batch))
+	for i := range n {
+		d := rx.Desc(idx + i)
+		if b := l.umem.Frame(d.Addr, d.Len); b != nil {
+			l.Input(b)
+		} else {
+			l.st.BadDescs++
+		}
+		l.pool.Put(d.Addr)
+	}
+	rx.Release(n)
+	return int(n)
+}
+
+// Input processes one received Ethernet frame: parse and verify it
+// (dropped frames are counted by wire.DropReason), then demultiplex the
+// segment: the connection's TCB, else a listener on its destination, else
+// the reset of RFC 9293 §3.10.7.1 for a segment to no connection. Replies
+// are built in UMEM frames and queued for the next TX flush. Loop thread
+// only; b is not retained.
+func (l *Loop) Input(b []byte) {
+	l.st.RxFrames++
+	l.st.RxBytes += uint64(len(b))
+	f := &l.frame
+	if err := wire.ParseFrame(b, f); err != nil {
+		r := wire.Reason(err)
+		if r >= wire.NumDropReasons {
+			r = wire.DropNone // foreign error: counted under "none"
+		}
+		l.st.Drops[r]++
+		return
+	}
+	seg := &l.seg
+	seg.Seq, seg.Ack = tcp.Seq(f.Seq), tcp.Seq(f.Ack)
+	seg.Flags = tcp.Flags(f.Flags) // wire.TCPFlag* and tcp.Flag* are the same bits
+	seg.Window, seg.Urgent = f.Window, f.Urgent
+	seg.Options = f.Options
+	seg.Payload = f.Payload
+	l.st.RxSegments++
+
+	key := NewConnKey(f.Dst.As16(), f.Src.As16(), f.DstPort, f.SrcPort)
+	if v, ok := l.conns.Lookup(key); ok {
+		c := l.slab.Get(v)
+		prev := l.enter(c)
+		c.tcb.Input(seg, l.now)
+		l.leave(prev)
+		l.markDirty(c)
+		l.settle()
+		return
+	}
+	id := &l.id
+	*id = tcp.ID{LocalAddr: f.Dst, RemoteAddr: f.Src, LocalPort: f.DstPort, RemotePort: f.SrcPort}
+	l.rx = f
+	if lst := l.listener(f.Dst, f.DstPort); lst != nil {
+		t := lst.Input(id, seg, l.now)
+		l.rx = nil
+		if t != nil {
+			c := l.newConn(t, lst, key, f)
+			l.markDirty(c)
+			l.settle()
+		}
+		return
+	}
+	// No connection and no listener: the segment is answered as by a
+	// CLOSED port (RFC 9293 §3.10.7.1).
+	l.st.NoConn++
+	if tcp.ResetReply(seg, &l.rst) {
+		l.Emit(id, &l.rst)
+	}
+	l.rx = nil
+}
+
+// newConn enters a TCB the listener created into the slab and the table.
+func (l *Loop) newConn(t *tcp.TCB, lst *tcp.Listener, key ConnKey, f *wire.Frame) *Conn {
+	idx := l.slab.Alloc()
+	c := l.slab.Get(idx)
+	l.nextGen++
+	*c = Conn{
+		tcb: t, loop: l, lst: lst, idx: idx, gen: l.nextGen, key: key,
+		localMAC: f.Eth.Dst, peerMAC: f.Eth.Src, hasVLAN: f.Eth.HasVLAN, vlan: f.Eth.VLAN,
+		armedAt: tcp.Never,
+	}
+	l.conns.Insert(key, idx)
+	l.st.Created++
+	return c
+}
+
+// free removes a closed connection from the wheel, the table and the slab.
+func (l *Loop) free(c *Conn) {
+	if c.timer != 0 {
+		l.wheel.Cancel(c.timer)
+	}
+	l.conns.Delete(c.key)
+	l.slab.Free(c.idx) // zeroes *c
+	l.st.Freed++
+}

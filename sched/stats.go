@@ -1,0 +1,155 @@
+package sched
+
+import (
+	"errors"
+	"time"
+
+	"github.com/sluicenet/sluice/afxdp"
+	"github.com/sluicenet/sluice/tcp"
+	"github.com/sluicenet/sluice/wire"
+)
+
+// counters are the loop's own counts: plain fields written by the loop
+// thread only (no atomics on the hot path); Stats copies them on that
+// thread.
+type counters struct {
+	Iterations, Sleeps, Posted            uint64
+	RxFrames, RxBytes, RxSegments, RxText uint64
+	Drops                                 [wire.NumDropReasons]uint64
+	BadDescs                              uint64
+	NoConn                                uint64
+	TxFrames, TxBytes, TxSegments, TxText uint64
+	TxRingFull, TxNoFrame, TxDropped      uint64
+	TxNoRoute, TxBuildErrors              uint64
+	TimersFired                           uint64
+	Created, Established, Closed, Freed   uint64
+}
+
+// Stats is a snapshot of one loop.
+type Stats struct {
+	Queue int
+
+	Iterations uint64 // loop rounds
+	Sleeps     uint64 // times the loop slept in poll(2)
+	Posted     uint64 // functions run from the MPSC ring
+	PostFull   uint64 // Post calls refused: ring full
+
+	RxFrames, RxBytes uint64 // frames taken off the RX ring
+	RxSegments        uint64 // frames that parsed as TCP segments
+	RxText            uint64 // octets delivered to the handler
+	// Drops counts frames ParseFrame rejected, by wire.DropReason.
+	Drops    [wire.NumDropReasons]uint64
+	BadDescs uint64 // RX descriptors outside the UMEM
+	NoConn   uint64 // segments to no connection and no listener (answered by RST)
+
+	TxFrames, TxBytes uint64 // frames handed to the TX ring
+	TxSegments        uint64 // segments built
+	TxText            uint64 // octets of segment text sent (retransmissions included)
+	TxRingFull        uint64 // flushes that found the TX ring full
+	TxNoFrame         uint64 // segments lost for want of a free UMEM frame
+	TxDropped         uint64 // segments lost with the TX ring and staging full
+	TxNoRoute         uint64 // segments with no flow to address them to (a bug if non-zero)
+	TxBuildErrors     uint64 // segments wire could not encode
+
+	TimersFired uint64
+	Timers      int // armed wheel timers
+
+	// Connections: Created by listeners, Established (OnOpen), Closed
+	// (OnClose) and Freed; Conns is how many are in the table now, by
+	// RFC 9293 state in ByState.
+	Created, Established, Closed, Freed uint64
+	Conns                               int
+	ByState                             [tcp.TimeWait + 1]int
+	// SynQueue and AcceptQueue sum the listeners' queues.
+	SynQueue, AcceptQueue int
+	ListenerDrops         uint64
+
+	FreeFrames int         // UMEM frames in the loop's pool
+	XSK        afxdp.Stats // the socket's kernel counters (zero without a device)
+	XSKErr     error       // why XSK could not be read
+}
+
+// Drops returns the sum of Drops.
+func (s *Stats) DroppedFrames() uint64 {
+	var n uint64
+	for _, d := range s.Drops {
+		n += d
+	}
+	return n
+}
+
+// snapshot builds Stats on the loop's thread (or after it stopped).
+func (l *Loop) snapshot() Stats {
+	c := &l.st
+	s := Stats{
+		Queue: l.queue, Iterations: c.Iterations, Sleeps: c.Sleeps, Posted: c.Posted,
+		PostFull: l.postFull.Load(),
+		RxFrames: c.RxFrames, RxBytes: c.RxBytes, RxSegments: c.RxSegments, RxText: c.RxText,
+		Drops: c.Drops, BadDescs: c.BadDescs, NoConn: c.NoConn,
+		TxFrames: c.TxFrames, TxBytes: c.TxBytes, TxSegments: c.TxSegments, TxText: c.TxText,
+		TxRingFull: c.TxRingFull, TxNoFrame: c.TxNoFrame, TxDropped: c.TxDropped,
+		TxNoRoute: c.TxNoRoute, TxBuildErrors: c.TxBuildErrors,
+		TimersFired: c.TimersFired, Timers: l.wheel.Len(),
+		Created: c.Created, Established: c.Established, Closed: c.Closed, Freed: c.Freed,
+		Conns:      l.conns.Len(),
+		FreeFrames: l.pool.Len(),
+	}
+	l.conns.Range(func(_ ConnKey, v uint32) bool {
+		if cn := l.slab.Get(v); cn != nil {
+			if st := cn.tcb.State(); int(st) < len(s.ByState) {
+				s.ByState[st]++
+			}
+		}
+		return true
+	})
+	for _, e := range l.listeners {
+		syn, acc := e.lst.Pending()
+		s.SynQueue += syn
+		s.AcceptQueue += acc
+		s.ListenerDrops += e.lst.Drops
+	}
+	if l.sock != nil && !l.finished.Load() {
+		s.XSK, s.XSKErr = l.sock.Stats()
+	}
+	return s
+}
+
+// Stats returns a snapshot of the loop's counters, taken on the loop's
+// thread (so the loop itself needs no atomics): it posts a request and
+// waits for it, up to timeout. On a loop that is not running it reads the
+// counters directly. Safe from any goroutine.
+func (l *Loop) Stats(timeout time.Duration) (Stats, error) {
+	if !l.running.Load() || l.finished.Load() {
+		select {
+		case <-l.done:
+			return l.snapshot(), nil
+		default:
+		}
+		if !l.running.Load() {
+			return l.snapshot(), nil
+		}
+	}
+	ch := make(chan Stats, 1)
+	if err := l.Post(func() { ch <- l.snapshot() }); err != nil {
+		if errors.Is(err, ErrLoopClosed) {
+			<-l.done
+			return l.snapshot(), nil
+		}
+		return Stats{}, err
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case s := <-ch:
+		return s, nil
+	case <-l.done:
+		select {
+		case s := <-ch:
+			return s, nil
+		default:
+			return l.snapshot(), nil
+		}
+	case <-t.C:
+		return Stats{}, errors.New("sched: loop did not answer the stats request in time")
+	}
+}

@@ -1,0 +1,133 @@
+package sched
+
+import (
+	"github.com/sluicenet/sluice/afxdp"
+	"github.com/sluicenet/sluice/tcp"
+	"github.com/sluicenet/sluice/wire"
+)
+
+// Emit is the loop's tcp.Sink: it builds the segment straight into a UMEM
+// frame (headers with PutTCPHeaders, the text copied once from the TCB's
+// send buffer, then FinishTCP) and stages the frame for the iteration's TX
+// flush. The Ethernet addresses are those of the flow's own frames
+// (DESIGN: replies go to the MAC the flow came from): the connection being
+// driven, or, for a segment with no connection (a SYN-ACK from a
+// listener, a RST), the frame being answered.
+func (l *Loop) Emit(id *tcp.ID, seg *tcp.Segment) {
+	s := &l.spec
+	switch {
+	case l.cur != nil:
+		c := l.cur
+		s.SrcMAC, s.DstMAC, s.HasVLAN, s.VLAN = c.localMAC, c.peerMAC, c.hasVLAN, c.vlan
+	case l.rx != nil:
+		f := l.rx
+		s.SrcMAC, s.DstMAC, s.HasVLAN, s.VLAN = f.Eth.Dst, f.Eth.Src, f.Eth.HasVLAN, f.Eth.VLAN
+	default:
+		l.st.TxNoRoute++
+		return
+	}
+	s.Src, s.Dst = id.LocalAddr, id.RemoteAddr
+	s.SrcPort, s.DstPort = id.LocalPort, id.RemotePort
+	s.Seq, s.Ack = uint32(seg.Seq), uint32(seg.Ack)
+	s.Flags = uint8(seg.Flags)
+	s.Window, s.Urgent = seg.Window, seg.Urgent
+	s.Options = seg.Options
+	if len(l.txq) == cap(l.txq) {
+		l.flush()
+		if len(l.txq) == cap(l.txq) {
+			l.st.TxDropped++ // TX ring and staging full: TCP retransmits
+			return
+		}
+	}
+	addr, ok := l.pool.Get()
+	if !ok {
+		l.reap()
+		if addr, ok = l.pool.Get(); !ok {
+			l.st.TxNoFrame++
+			return
+		}
+	}
+	b := l.umem.Frame(addr, l.frameSize)
+	lay, err := wire.PutTCPHeaders(b, s, len(seg.Payload))
+	if err != nil {
+		l.pool.Put(addr)
+		l.st.TxBuildErrors++
+		return
+	}
+	copy(b[lay.PayloadOff:lay.Len], seg.Payload)
+	wire.FinishTCP(b, lay)
+	l.txq = append(l.txq, afxdp.Desc{Addr: addr, Len: uint32(lay.Len)})
+	l.st.TxSegments++
+	l.st.TxText += uint64(len(seg.Payload))
+}
+
+// flush moves the staged frames to the TX ring in one Reserve/Submit and
+// kicks the kernel only when it asked for it (need_wakeup). Frames that
+// find the ring full stay staged for the next flush. Without a device the
+// frames go straight back to the pool.
+func (l *Loop) flush() error {
+	n := len(l.txq)
+	if l.sock == nil {
+		for _, d := range l.txq {
+			l.pool.Put(d.Addr)
+			l.st.TxFrames++
+			l.st.TxBytes += uint64(d.Len)
+		}
+		l.txq = l.txq[:0]
+		return nil
+	}
+	tx := l.sock.Tx()
+	if n > 0 {
+		idx, got := tx.Reserve(uint32(n))
+		for i := range got {
+			d := &l.txq[i]
+			tx.Set(idx+i, d.Addr, d.Len)
+			l.st.TxBytes += uint64(d.Len)
+		}
+		tx.Submit(got)
+		l.st.TxFrames += uint64(got)
+		if int(got) < n {
+			l.st.TxRingFull++
+			l.txq = l.txq[:copy(l.txq, l.txq[got:])]
+		} else {
+			l.txq = l.txq[:0]
+		}
+	}
+	if tx.Pending() > 0 {
+		return l.sock.WakeupTx()
+	}
+	return nil
+}
+
+// reap returns transmitted frames from the completion ring to the pool.
+func (l *Loop) reap() int {
+	if l.sock == nil {
+		return 0
+	}
+	comp := l.sock.Completion()
+	idx, n := comp.Peek(l.compBudget)
+	for i := range n {
+		l.pool.Put(comp.Addr(idx + i))
+	}
+	comp.Release(n)
+	return int(n)
+}
+
+// refill gives the fill ring free frames, keeping a quarter of the UMEM
+// in the pool so replies always find frames to be built in.
+func (l *Loop) refill() {
+	if l.sock == nil {
+		return
+	}
+	want := l.pool.Len() - l.fillSpare
+	if want <= 0 {
+		return
+	}
+	fill := l.sock.Fill()
+	idx, got := fill.Reserve(uint32(want))
+	for i := range got {
+		a, _ := l.pool.Get()
+		fill.Set(idx+i, a)
+	}
+	fill.Submit(got)
+}
