@@ -43,9 +43,13 @@ func TestClosedToListen(t *testing.T) {
 
 // CLOSED → SYN-SENT: active OPEN, create TCB, snd SYN.
 func TestClosedToSynSent(t *testing.T) {
-	h := New(t, tcp.DefaultConfig())
+	cfg := tcp.DefaultConfig()
+	h := New(t, cfg)
 	h.Dial()
-	h.Out(Seg{Flags: SYN, Seq: ISS})
+	// Our SYN offers what Linux's does: MSS, SACK-permitted, timestamps,
+	// window scale 7, and an unscaled window (RFC 7323 §2.2).
+	h.Out(Seg{Flags: SYN, Seq: ISS, Win: 65535, CheckWin: true, CheckOpts: true, Opts: tcp.Options{
+		MSS: 1460, HasWScale: true, WScale: 7, SACKPermitted: true, HasTS: true, TSVal: uint32(h.Now / 1e6)}})
 	h.State(tcp.SynSent)
 }
 
