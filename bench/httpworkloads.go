@@ -224,6 +224,9 @@ func latencyWorkload(c config) ([]Result, error) {
 				f.add(s.name, "p99 @"+l.name, "µs", lower, m.quantileUS(99))
 				f.add(s.name, "p99.9 @"+l.name, "µs", lower, m.quantileUS(99.9))
 				f.add(s.name, "cpu/request @"+l.name, "ns", lower, m.perOp())
+				f.add(s.name, "loadgen lag p99 @"+l.name, "µs", "", float64(m.res.SendLag.ValueAtQuantile(99))/1e3).Note =
+					"generator's own send delay"
+				f.add(s.name, "loadgen busy @"+l.name, "%", "", m.busy(false))
 				f.errors(s.name, m)
 			}
 		}

@@ -91,6 +91,11 @@ type Result struct {
 	Errors   [NumErrKinds]uint64
 	Elapsed  time.Duration
 	Latency  *hdrhistogram.Histogram // ns
+	// SendLag (Rate mode) is the generator's own delay, ns: how long after
+	// a request was due and a connection was free for it the request went
+	// out. Large values mean the generator (not the server) added latency:
+	// its thread did not get the CPU in time.
+	SendLag *hdrhistogram.Histogram
 	// CPU is the generator thread's own CPU time (user + system) over the
 	// measured window: near Elapsed means the generator, not the server,
 	// was the limit.
@@ -102,7 +107,7 @@ type Result struct {
 }
 
 func newResult() *Result {
-	return &Result{Latency: hdrhistogram.New(1, maxLatency, 3)}
+	return &Result{Latency: hdrhistogram.New(1, maxLatency, 3), SendLag: hdrhistogram.New(1, maxLatency, 3)}
 }
 
 const maxLatency = int64(60 * time.Second)
@@ -146,6 +151,7 @@ func (r *Result) Merge(o *Result) {
 	r.CPU += o.CPU
 	r.Elapsed = max(r.Elapsed, o.Elapsed)
 	r.Latency.Merge(o.Latency)
+	r.SendLag.Merge(o.SendLag)
 }
 
 // connection states
@@ -167,6 +173,7 @@ type conn struct {
 	n        int   // bytes in buf
 	body     int64 // body bytes still to skip; -1 while reading a head
 	from     int64 // latency origin, ns since the run's base
+	idleAt   int64 // Rate mode: when the connection became free
 	buf      []byte
 }
 
@@ -322,6 +329,9 @@ func (g *gen) dispatch() {
 		g.idle = g.idle[:len(g.idle)-1]
 		c := &g.conns[i]
 		c.from = t
+		if g.measuring() {
+			g.res.SendLag.RecordValue(min(latency(g.now, max(t, c.idleAt)), maxLatency))
+		}
 		g.send(i)
 	}
 }
@@ -390,7 +400,7 @@ func (g *gen) connected(i int32) {
 	case Close:
 		g.send(i) // latency from connect(): c.from was set in open
 	case Rate:
-		c.state = stIdle
+		c.state, c.idleAt = stIdle, g.now
 		g.idle = append(g.idle, i)
 	}
 }
@@ -520,7 +530,7 @@ func (g *gen) complete(i int32) bool {
 		c.from = g.now
 		g.send(i)
 	default:
-		c.state = stIdle
+		c.state, c.idleAt = stIdle, g.now
 		g.idle = append(g.idle, i)
 	}
 	return c.state != stClosed

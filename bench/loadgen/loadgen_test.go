@@ -52,6 +52,9 @@ func TestRunModes(t *testing.T) {
 			if m == Close && r.Connects < r.Requests-uint64(4) {
 				t.Fatalf("close mode: %d connects for %d requests", r.Connects, r.Requests)
 			}
+			if d := r.SendLag.TotalCount() - int64(r.Requests); m == Rate && (d > 4 || d < -4) {
+				t.Fatalf("rate mode: %d send lags for %d requests", r.SendLag.TotalCount(), r.Requests)
+			}
 			if m == Rate && r.Requests > 2000 {
 				t.Fatalf("rate mode sent %d requests in 150 ms at 2000/s", r.Requests)
 			}
