@@ -6,6 +6,7 @@ package http1
 //	chunk        = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
 const (
 	csSize        uint8 = iota // chunk-size hex digits
+	csSizeBWS                  // BWS after chunk-size, before ";"
 	csExt                      // chunk-ext (skipped) up to CR
 	csSizeLF                   // LF after the size line
 	csData                     // chunk-data
@@ -64,10 +65,24 @@ func (p *Parser) feedChunked(b []byte) (int, Event) {
 			switch c {
 			case '\r':
 				p.cs = csSizeLF
-			case ';', ' ', '\t': // BWS then chunk-ext (§7.1.1)
+			case ';':
 				p.cs = csExt
+			case ' ', '\t': // BWS, which only a chunk-ext may follow (§7.1.1)
+				p.cs = csSizeBWS
 			default:
 				return p.fail(400)
+			}
+		case csSizeBWS:
+			switch c {
+			case ';':
+				p.cs = csExt
+			case ' ', '\t':
+				p.extLen++
+				if p.extLen > maxChunkExt {
+					return p.fail(400)
+				}
+			default:
+				return p.fail(400) // "1 \r\n", "A 00": not chunk-size [chunk-ext]
 			}
 		case csExt:
 			if c == '\r' {

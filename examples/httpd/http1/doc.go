@@ -82,10 +82,11 @@
 //     item 5). Above MaxBodyBytes (when set) it is 413.
 //   - Transfer-Encoding: chunked request bodies are supported (§7.1) and
 //     decoded: Body() yields chunk data only. A chunk-size has at most 15
-//     hex digits (400 beyond). Chunk extensions are skipped
-//     (bounded, printable bytes only); trailer field lines are checked
-//     (name token, colon, field-value chars), bounded by
-//     MaxHeaderBytes (431), and discarded (§7.1.2 allows ignoring them).
+//     hex digits (400 beyond); whitespace after it must lead to ";" (§7.1.1
+//     BWS). Chunk extensions are skipped (bounded, printable bytes only);
+//     trailer field lines are checked (name token, colon, field-value
+//     chars), bounded by MaxHeaderBytes (431), and discarded (§7.1.2
+//     allows ignoring them).
 //     Transfer-Encoding together with Content-Length is 400 (§6.3 item 3,
 //     §11.2: a smuggling signature). Chunked not final, or applied twice, is
 //     400 (§6.3 item 4, §7). Any other coding (gzip, ...) is 501 (§6.1

@@ -126,6 +126,8 @@ var parseCases = []parseCase{
 	{name: "chunk size not hex", rfc: "RFC 9112 §7.1", in: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", status: 400},
 	{name: "chunk size empty", rfc: "RFC 9112 §7.1", in: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\r\n", status: 400},
 	{name: "chunk size overflow", rfc: "RFC 9112 §7.1", in: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000\r\n", status: 400},
+	{name: "chunk size then space then digits", rfc: "RFC 9112 §7.1, §7.1.1", in: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nA 00\r\n0123456789\r\n0\r\n\r\n", status: 400},
+	{name: "chunk size then space without extension", rfc: "RFC 9112 §7.1, §7.1.1", in: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1 \r\na\r\n0\r\n\r\n", status: 400},
 	{name: "chunk size bare LF", rfc: "RFC 9112 §2.2, §7.1", in: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\na\r\n0\r\n\r\n", status: 400},
 	{name: "chunk data longer than size", rfc: "RFC 9112 §7.1", in: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n0\r\n\r\n", status: 400},
 	{name: "chunk ext with control", rfc: "RFC 9112 §7.1.1", in: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;\x01\r\na\r\n0\r\n\r\n", status: 400},
