@@ -60,7 +60,10 @@ type Conn struct {
 	done     bool // OnClose was called
 	dirty    bool // on the loop's dirty list
 	closeReq uint8
-	closed   uint8 // the close level already applied to the TCB
+	closed   uint8     // the close level already applied to the TCB
+	state    tcp.State // last state seen (Stats.Entered)
+	// timeWaitAt is when the connection entered TIME-WAIT (0: never).
+	timeWaitAt tcp.Instant
 }
 
 const (

@@ -30,6 +30,9 @@ const (
 	modeEcho        = 'E'
 	modeServerClose = 'S'
 	modeHalfClose   = 'H'
+	// 'W' is 'S' for the server; the client waits 300 ms after the
+	// server's FIN before closing.
+	modeServerCloseSlow = 'W'
 )
 
 type echoConn struct {
@@ -77,7 +80,7 @@ func (h *echoHandler) OnData(c *Conn, data []byte) {
 	switch e.hdr[0] {
 	case modeEcho:
 		c.Write(data)
-	case modeServerClose:
+	case modeServerClose, modeServerCloseSlow:
 		c.Write(data)
 		if e.seen >= e.want {
 			c.Close()
@@ -218,7 +221,7 @@ func exchange(c *net.TCPConn, mode byte, payload []byte) error {
 	}()
 	var want []byte
 	switch mode {
-	case modeEcho, modeServerClose:
+	case modeEcho, modeServerClose, modeServerCloseSlow:
 		want = req
 	case modeHalfClose:
 		want = pattern(2 * len(req))
@@ -242,6 +245,9 @@ func exchange(c *net.TCPConn, mode byte, payload []byte) error {
 		var one [1]byte
 		if n, err := c.Read(one[:]); n != 0 || err != io.EOF {
 			return fmt.Errorf("after the reply: read %d, %v; want EOF", n, err)
+		}
+		if mode == modeServerCloseSlow {
+			time.Sleep(300 * time.Millisecond)
 		}
 	}
 	return c.Close()

@@ -61,6 +61,7 @@ func (l *Loop) process(c *Conn) {
 		}
 		l.deliver(c)
 		if ev&tcp.EventClosed != 0 || t.State() == tcp.Closed {
+			l.st.Entered[tcp.Closed]++
 			l.finish(c, t.Err())
 			c.dirty = false
 			l.free(c)
@@ -69,8 +70,13 @@ func (l *Loop) process(c *Conn) {
 		if ev&tcp.EventTimeWait != 0 {
 			// The application is done; the TCB keeps the 4-tuple for
 			// 2*MSL (RFC 9293 §3.6.1) and is freed on EventClosed.
+			c.timeWaitAt = l.now
 			l.finish(c, nil)
 		}
+	}
+	if st := t.State(); st != c.state {
+		c.state = st
+		l.st.Entered[st]++
 	}
 	l.rearm(c)
 }

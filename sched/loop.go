@@ -129,6 +129,10 @@ func NewLoop(cfg LoopConfig, h Handler, queue int, umem *afxdp.Umem, sock *afxdp
 	if sock != nil {
 		l.fds[0] = unix.PollFd{Fd: int32(sock.Fd()), Events: unix.POLLIN}
 	}
+	// Fill now, not in Run: a frame the program steers before the loop's
+	// thread starts must find a buffer, or the kernel drops it (a lost SYN
+	// costs the client a 1 s retransmission).
+	l.refill()
 	return l, nil
 }
 

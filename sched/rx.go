@@ -109,6 +109,13 @@ func (l *Loop) free(c *Conn) {
 		l.wheel.Cancel(c.timer)
 	}
 	l.conns.Delete(c.key)
+	if c.timeWaitAt != 0 {
+		held := l.now.Sub(c.timeWaitAt)
+		if l.st.TimeWaitFreed == 0 || held < l.st.TimeWaitMinHeld {
+			l.st.TimeWaitMinHeld = held
+		}
+		l.st.TimeWaitFreed++
+	}
 	l.slab.Free(c.idx) // zeroes *c
 	l.st.Freed++
 }

@@ -23,6 +23,9 @@ type counters struct {
 	TxNoRoute, TxBuildErrors              uint64
 	TimersFired                           uint64
 	Created, Established, Closed, Freed   uint64
+	Entered                               [tcp.TimeWait + 1]uint64
+	TimeWaitFreed                         uint64
+	TimeWaitMinHeld                       time.Duration
 }
 
 // Stats is a snapshot of one loop.
@@ -60,6 +63,15 @@ type Stats struct {
 	Created, Established, Closed, Freed uint64
 	Conns                               int
 	ByState                             [tcp.TimeWait + 1]int
+	// Entered counts connections seen entering each state (sampled after
+	// each engine call, so a state passed through within one call, e.g.
+	// FIN-WAIT-1 when the FIN is acknowledged at once, may be missed).
+	Entered [tcp.TimeWait + 1]uint64
+	// TimeWaitFreed counts connections freed at the end of TIME-WAIT, and
+	// TimeWaitMinHeld is the shortest time one spent there (2*MSL or a
+	// little more, never less).
+	TimeWaitFreed   uint64
+	TimeWaitMinHeld time.Duration
 	// SynQueue and AcceptQueue sum the listeners' queues.
 	SynQueue, AcceptQueue int
 	ListenerDrops         uint64
@@ -91,7 +103,8 @@ func (l *Loop) snapshot() Stats {
 		TxNoRoute: c.TxNoRoute, TxBuildErrors: c.TxBuildErrors,
 		TimersFired: c.TimersFired, Timers: l.wheel.Len(),
 		Created: c.Created, Established: c.Established, Closed: c.Closed, Freed: c.Freed,
-		Conns:      l.conns.Len(),
+		Conns:   l.conns.Len(),
+		Entered: c.Entered, TimeWaitFreed: c.TimeWaitFreed, TimeWaitMinHeld: c.TimeWaitMinHeld,
 		FreeFrames: l.pool.Len(),
 	}
 	l.conns.Range(func(_ ConnKey, v uint32) bool {

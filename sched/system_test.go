@@ -1,0 +1,210 @@
+package sched
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sluicenet/sluice/tcp"
+	"github.com/sluicenet/sluice/wire"
+)
+
+// TestHalfClose: a client that sends its request and calls CloseWrite
+// still receives everything the server writes afterwards (twice the
+// request, more than the 64 KiB send buffer, so Write holds some back),
+// then the server's FIN.
+func TestHalfClose(t *testing.T) {
+	s := startServer(t, 1, testTCPConfig())
+	const n = 10
+	conns := s.dial(t, n)
+	sent := runClients(t, conns, func(int) byte { return modeHalfClose }, 64<<10, 2)
+	gs := s.settled(t, 10*time.Second)
+	checkClean(t, s, gs, n, sent)
+	if got := s.h.eofs.Load(); got != n {
+		t.Errorf("OnEOF ran %d times, want %d", got, n)
+	}
+	l := gs.Loops[0]
+	// The server answered after the peer's FIN and closed from LAST-ACK,
+	// never from FIN-WAIT (it did not close first). (CLOSE-WAIT itself
+	// lasts only inside one Input when the handler answers at once.)
+	if l.Entered[tcp.LastAck] != n || l.Entered[tcp.FinWait1] != 0 {
+		t.Errorf("entered LAST-ACK %d, FIN-WAIT-1 %d times; want %d and 0", l.Entered[tcp.LastAck], l.Entered[tcp.FinWait1], n)
+	}
+}
+
+// TestServerCloseTimeWait: connections the server closes first go through
+// FIN-WAIT and TIME-WAIT, and are freed only after 2*MSL.
+func TestServerCloseTimeWait(t *testing.T) {
+	cfg := testTCPConfig()
+	cfg.MSL = 400 * time.Millisecond
+	s := startServer(t, 1, cfg)
+	const n = 20
+	conns := s.dial(t, n)
+	sent := runClients(t, conns, func(int) byte { return modeServerCloseSlow }, 16<<10, 3)
+	gs := s.settled(t, 10*time.Second)
+	checkClean(t, s, gs, n, sent)
+	l := gs.Loops[0]
+	t.Logf("entered: FIN-WAIT-1 %d, FIN-WAIT-2 %d, CLOSING %d, TIME-WAIT %d; TIME-WAIT freed %d, shortest stay %v",
+		l.Entered[tcp.FinWait1], l.Entered[tcp.FinWait2], l.Entered[tcp.Closing], l.Entered[tcp.TimeWait],
+		l.TimeWaitFreed, l.TimeWaitMinHeld)
+	if l.Entered[tcp.TimeWait] != n || l.TimeWaitFreed != n {
+		t.Errorf("%d connections entered TIME-WAIT and %d were freed from it, want %d", l.Entered[tcp.TimeWait], l.TimeWaitFreed, n)
+	}
+	if l.Entered[tcp.FinWait1] != n {
+		t.Errorf("%d connections entered FIN-WAIT-1, want %d", l.Entered[tcp.FinWait1], n)
+	}
+	// The client closes longer after our FIN than Linux delays an ACK
+	// (TCP_DELACK_MAX, 200 ms), so our FIN is acknowledged on its own
+	// and every connection waits in FIN-WAIT-2 for the peer's FIN.
+	if l.Entered[tcp.FinWait2] != n {
+		t.Errorf("%d connections entered FIN-WAIT-2, want %d", l.Entered[tcp.FinWait2], n)
+	}
+	if l.TimeWaitMinHeld < 2*cfg.MSL {
+		t.Errorf("a connection left TIME-WAIT after %v, before 2*MSL = %v (RFC 9293 §3.6.1)", l.TimeWaitMinHeld, 2*cfg.MSL)
+	}
+}
+
+// TestTwoLoops: on a two-queue veth, two loops each own the connections
+// whose frames arrive on their queue; both get some and serve them alone
+// (no segment reaches a loop that does not own its connection, which would
+// answer it with a RST).
+func TestTwoLoops(t *testing.T) {
+	s := startServer(t, 2, testTCPConfig())
+	const n = 64
+	conns := s.dial(t, n)
+	sent := runClients(t, conns, func(i int) byte { return "ES"[i%2] }, 8<<10, 4)
+	gs := s.settled(t, 10*time.Second)
+	checkClean(t, s, gs, n, sent)
+	for _, l := range gs.Loops {
+		t.Logf("loop %d: established %d, rx %d, tx %d", l.Queue, l.Established, l.RxFrames, l.TxFrames)
+		if l.Established == 0 {
+			t.Errorf("loop %d served no connection", l.Queue)
+		}
+		v, _ := s.h.byLoop.Load(l.Queue)
+		if v == nil || uint64(v.(interface{ Load() int64 }).Load()) != l.Established {
+			t.Errorf("loop %d: handler saw %v opens on it, stats %d", l.Queue, v, l.Established)
+		}
+	}
+}
+
+// TestIdleLoopsSleep: an idle server's loops sleep in poll(2): over 2 s of
+// idleness the whole process uses well under a tenth of a core. (A
+// resource check, not a timing assertion: a busy-polling loop burns a
+// full core, 20 times the bound.)
+func TestIdleLoopsSleep(t *testing.T) {
+	s := startServer(t, 2, testTCPConfig())
+	// Some traffic first, so the loops have been woken and gone back to
+	// sleep.
+	runClients(t, s.dial(t, 4), func(int) byte { return modeEcho }, 1<<10, 5)
+	s.settled(t, 10*time.Second)
+	time.Sleep(100 * time.Millisecond)
+	before, err := s.g.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpu0 := cpuTime(t)
+	time.Sleep(2 * time.Second)
+	used := cpuTime(t) - cpu0
+	after, err := s.g.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range after.Loops {
+		t.Logf("loop %d: %d iterations, %d sleeps while idle", i,
+			after.Loops[i].Iterations-before.Loops[i].Iterations, after.Loops[i].Sleeps-before.Loops[i].Sleeps)
+	}
+	t.Logf("process CPU over 2 s idle: %v", used)
+	if used > 200*time.Millisecond {
+		t.Errorf("idle server used %v of CPU in 2 s (want < 10%% of a core)", used)
+	}
+}
+
+func cpuTime(t *testing.T) time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestStatsDrops: frames the XDP program steers but wire rejects are
+// counted per reason, and the connection count and timers follow what
+// the clients did. Bad frames are written raw from the peer with an
+// AF_PACKET socket: a TCP checksum error, an IPv4 header checksum error
+// (the XDP program checks lengths, not checksums, so both are steered).
+func TestStatsDrops(t *testing.T) {
+	s := startServer(t, 1, testTCPConfig())
+	b := s.bed
+	spec := wire.TCPFrameSpec{
+		Src: b.Peer.IPv4, Dst: b.Server.IPv4, SrcPort: 45000, DstPort: echoPort,
+		Seq: 1, Flags: wire.TCPFlagSYN, Window: 1000,
+	}
+	copy(spec.SrcMAC[:], b.Peer.MAC)
+	copy(spec.DstMAC[:], b.Server.MAC)
+	good := make([]byte, 128)
+	n, err := wire.BuildTCP(good, &spec, []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good = good[:n]
+	badSum := append([]byte(nil), good...)
+	badSum[len(badSum)-1] ^= 0xff // the payload octet: TCP checksum fails
+	badHdr := append([]byte(nil), good...)
+	badHdr[wire.EthernetHeaderLen+10] ^= 0x5a // IPv4 header checksum
+	const copies = 3
+	var frames [][]byte
+	for range copies {
+		frames = append(frames, badSum, badHdr)
+	}
+
+	// One clean connection first: it also shows the path is up.
+	sent := runClients(t, s.dial(t, 1), func(int) byte { return modeEcho }, 4<<10, 6)
+	s.settled(t, 10*time.Second)
+	sendRaw(t, b.Peer.Ifindex, b.Peer.Do, frames)
+	var gs GroupStats
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if gs, err = s.g.Stats(); err != nil {
+			t.Fatal(err)
+		}
+		if gs.Loops[0].DroppedFrames() >= 2*copies {
+			break
+		}
+	}
+	l := gs.Loops[0]
+	if l.Drops[wire.DropBadTCPChecksum] != copies || l.Drops[wire.DropBadIPChecksum] != copies {
+		t.Errorf("drops %v: want %d bad TCP checksum and %d bad IPv4 checksum", l.Drops, copies, copies)
+	}
+	t.Logf("loop: rx %d frames, %d segments, drops %v, xsk %+v; XDP %+v", l.RxFrames, l.RxSegments, l.Drops, l.XSK, gs.XDP)
+	if l.DroppedFrames() != 2*copies {
+		t.Errorf("%d frames dropped, want %d", l.DroppedFrames(), 2*copies)
+	}
+	if l.Established != 1 || l.Closed != 1 || l.Conns != 0 || l.Timers != 0 || l.RxText != uint64(sent) {
+		t.Errorf("stats %+v after one connection sending %d octets", l, sent)
+	}
+	if l.RxFrames != l.RxSegments+l.DroppedFrames() || l.TxFrames == 0 || l.TxSegments != l.TxFrames {
+		t.Errorf("frame counts: rx %d (segments %d), tx %d (segments %d)", l.RxFrames, l.RxSegments, l.TxFrames, l.TxSegments)
+	}
+}
+
+func sendRaw(t *testing.T, ifindex int, do func(func() error) error, frames [][]byte) {
+	t.Helper()
+	err := do(func() error {
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		sa := &unix.SockaddrLinklayer{Ifindex: ifindex, Halen: 6}
+		for _, f := range frames {
+			if err := unix.Sendto(fd, f, 0, sa); err != nil {
+				return fmt.Errorf("sendto: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("raw send from the peer: %v", err)
+	}
+}
