@@ -389,3 +389,34 @@ func TestEcho(t *testing.T) {
 		})
 	}
 }
+
+// TestEchoMany: 1,000 concurrent connections with payloads up to 64 KiB,
+// then 10,000 (the goal) with smaller buffers and payloads so the
+// run stays within about a minute under -race on two shared cores.
+func TestEchoMany(t *testing.T) {
+	for _, tc := range []struct {
+		n, maxLen, buf int
+	}{
+		{1000, 64 << 10, 64 << 10},
+		{10000, 4 << 10, 8 << 10},
+	} {
+		t.Run(fmt.Sprint(tc.n), func(t *testing.T) {
+			if tc.n > 1000 && testing.Short() {
+				t.Skip("-short: 10,000 connections take tens of seconds")
+			}
+			cfg := testTCPConfig()
+			cfg.SendBuffer, cfg.RecvBuffer = tc.buf, tc.buf
+			s := startServer(t, 1, cfg)
+			start := time.Now()
+			conns := s.dial(t, tc.n)
+			dialed := time.Since(start)
+			sent := runClients(t, conns, func(i int) byte { return "ES"[i%2] }, tc.maxLen, uint64(tc.n))
+			ran := time.Since(start)
+			gs := s.settled(t, 30*time.Second)
+			checkClean(t, s, gs, tc.n, sent)
+			l := gs.Loops[0]
+			t.Logf("%d conns: dialed in %v, exchanged %d octets by %v; rx %d frames, tx %d, ring full %d, no frame %d, timers fired %d, sleeps %d",
+				tc.n, dialed, sent, ran, l.RxFrames, l.TxFrames, l.TxRingFull, l.TxNoFrame, l.TimersFired, l.Sleeps)
+		})
+	}
+}

@@ -93,11 +93,28 @@ func (l *Loop) flush() error {
 			l.txq = l.txq[:0]
 		}
 	}
-	if tx.Pending() > 0 {
-		return l.sock.WakeupTx()
+	// In copy mode (veth, drivers without zero-copy) the kernel sends a
+	// bounded batch per sendto (32 frames in xsk_generic_xmit), so one
+	// kick per iteration would let the TX ring back up behind a burst of
+	// replies; kick again while the kernel keeps taking frames, within a
+	// budget. WakeupTx makes no syscall unless the kernel asked for one.
+	for kicks := 0; kicks < maxKicks; kicks++ {
+		p := tx.Pending()
+		if p == 0 {
+			break
+		}
+		if err := l.sock.WakeupTx(); err != nil {
+			return err
+		}
+		if tx.Pending() >= p {
+			break // no progress (the ring's consumer is busy or the link is)
+		}
 	}
 	return nil
 }
+
+// maxKicks bounds the TX wakeups of one flush.
+const maxKicks = 32
 
 // reap returns transmitted frames from the completion ring to the pool.
 func (l *Loop) reap() int {
