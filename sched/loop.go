@@ -64,6 +64,10 @@ type Loop struct {
 
 	st       counters
 	postFull atomic.Uint64
+
+	// loopback, without a device, sees every transmitted frame before it
+	// returns to the pool (tests and benchmarks play the peer with it).
+	loopback func(frame []byte)
 }
 
 type listenEntry struct {

@@ -69,6 +69,9 @@ func (l *Loop) flush() error {
 	n := len(l.txq)
 	if l.sock == nil {
 		for _, d := range l.txq {
+			if l.loopback != nil {
+				l.loopback(l.umem.Frame(d.Addr, d.Len))
+			}
 			l.pool.Put(d.Addr)
 			l.st.TxFrames++
 			l.st.TxBytes += uint64(d.Len)
