@@ -115,6 +115,9 @@ func Start(cfg GroupConfig) (*Group, error) {
 		return nil, err
 	}
 	for i, l := range g.loops {
+		l.peers, l.index = g.loops, i
+	}
+	for i, l := range g.loops {
 		g.wg.Add(1)
 		go func() {
 			defer g.wg.Done()

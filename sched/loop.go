@@ -65,6 +65,13 @@ type Loop struct {
 	st       counters
 	postFull atomic.Uint64
 
+	// peers are the loops of the group (this one at index), for
+	// segments that arrive on the wrong queue; fwdHops is how many loops
+	// the frame being processed has already been through.
+	peers   []*Loop
+	index   int
+	fwdHops int
+
 	// loopback, without a device, sees every transmitted frame before it
 	// returns to the pool (tests and benchmarks play the peer with it).
 	loopback func(frame []byte)

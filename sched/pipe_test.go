@@ -54,7 +54,9 @@ type pipe struct {
 	frame    wire.Frame
 	seg      tcp.Segment
 	scratch  [2048]byte
-	drop     bool // drop what the loop sends (loss injection)
+	drop     bool    // drop what the loop sends (loss injection)
+	target   *Loop   // where the client's frames go (default l)
+	group    []*Loop // loops whose posted work pump runs
 }
 
 func newPipe(tb testing.TB, h Handler, cfg *tcp.Config) *pipe {
@@ -105,14 +107,28 @@ func (p *pipe) dial() {
 // pump moves frames both ways until both sides are quiet.
 func (p *pipe) pump() {
 	for range 1000 {
-		if p.toLoop.len == 0 && p.fromLoop.len == 0 {
+		posted := 0
+		for _, l := range p.group {
+			posted += l.post.Len()
+		}
+		if p.toLoop.len == 0 && p.fromLoop.len == 0 && posted == 0 {
 			return
 		}
-		p.l.now = p.now
+		target := p.l
+		if p.target != nil {
+			target = p.target
+		}
+		target.now = p.now
 		for i := range p.toLoop.len {
-			p.l.Input(p.toLoop.buf[i][:p.toLoop.n[i]])
+			target.Input(p.toLoop.buf[i][:p.toLoop.n[i]])
 		}
 		p.toLoop.len = 0
+		for _, l := range p.group {
+			l.now = p.now
+			l.runPosted()
+			l.flush()
+		}
+		target.flush()
 		p.l.flush()
 		q := p.fromLoop
 		n := q.len
@@ -271,6 +287,59 @@ func TestPipeNoListener(t *testing.T) {
 	st, _ := p.l.Stats(0)
 	if st.NoConn != 2 || st.Conns != 0 {
 		t.Fatalf("NoConn %d, conns %d", st.NoConn, st.Conns)
+	}
+}
+
+// TestPipeForward: a flow whose frames move to another loop's queue is
+// still served by the loop that owns it: the other loop passes its
+// segments on through the MPSC ring. A segment no loop owns goes round
+// the group once and is then answered as one to no connection.
+func TestPipeForward(t *testing.T) {
+	p := newPipe(t, &rawEcho{}, nil)
+	p.dial() // owned by p.l
+	q := newPipe(t, &rawEcho{}, nil)
+	b := q.l
+	b.loopback = p.l.loopback
+	p.group = []*Loop{p.l, b}
+	p.l.peers, p.l.index = p.group, 0
+	b.peers, b.index = p.group, 1
+	p.target = b
+
+	p.cli.Write([]byte("moved"), p.now)
+	p.pump()
+	if got := p.read(); string(got) != "moved" {
+		t.Fatalf("echo of a moved flow: %q", got)
+	}
+	sa, _ := p.l.Stats(0)
+	sb, _ := b.Stats(0)
+	if sb.ForwardedOut == 0 || sa.ForwardedIn != sb.ForwardedOut || sb.NoConn != 0 || sb.Conns != 0 || sa.Conns != 1 {
+		t.Fatalf("owner: in %d, conns %d; other: out %d, no conn %d, conns %d",
+			sa.ForwardedIn, sa.Conns, sb.ForwardedOut, sb.NoConn, sb.Conns)
+	}
+
+	// A stray ACK on a flow nobody has: B passes it on, A answers.
+	s := &p.spec
+	s.Src, s.Dst, s.SrcPort, s.DstPort = pipeClient.Addr(), pipeServer.Addr(), 40009, 80
+	s.Seq, s.Ack, s.Flags, s.Window = 5000, 7000, wire.TCPFlagACK, 1000
+	n, _ := wire.BuildTCP(p.scratch[:], s, nil)
+	in := sa.ForwardedIn
+	b.Input(p.scratch[:n])
+	p.l.runPosted()
+	p.l.flush()
+	if p.fromLoop.len != 1 {
+		t.Fatalf("%d replies to a stray ACK, want one RST", p.fromLoop.len)
+	}
+	f := &p.frame
+	if err := wire.ParseFrame(p.fromLoop.buf[0][:p.fromLoop.n[0]], f); err != nil {
+		t.Fatal(err)
+	}
+	p.fromLoop.len = 0
+	if f.Flags != wire.TCPFlagRST || f.Seq != 7000 || f.DstPort != 40009 {
+		t.Fatalf("reply to a stray ACK: flags %#x seq %d port %d", f.Flags, f.Seq, f.DstPort)
+	}
+	sa, _ = p.l.Stats(0)
+	if sa.ForwardedIn != in+1 {
+		t.Fatalf("stray ACK forwarded %d times", sa.ForwardedIn-in)
 	}
 }
 

@@ -39,6 +39,10 @@ func (l *Loop) rxBatch() int {
 func (l *Loop) Input(b []byte) {
 	l.st.RxFrames++
 	l.st.RxBytes += uint64(len(b))
+	l.input(b)
+}
+
+func (l *Loop) input(b []byte) {
 	f := &l.frame
 	if err := wire.ParseFrame(b, f); err != nil {
 		r := wire.Reason(err)
@@ -66,6 +70,9 @@ func (l *Loop) Input(b []byte) {
 		l.settle()
 		return
 	}
+	if seg.Flags&tcp.FlagSYN == 0 && l.fwdHops < len(l.peers)-1 && l.forward(b) {
+		return
+	}
 	id := &l.id
 	*id = tcp.ID{LocalAddr: f.Dst, RemoteAddr: f.Src, LocalPort: f.DstPort, RemotePort: f.SrcPort}
 	l.rx = f
@@ -86,6 +93,39 @@ func (l *Loop) Input(b []byte) {
 		l.Emit(id, &l.rst)
 	}
 	l.rx = nil
+}
+
+// forward hands a segment this loop has no connection for to the next
+// loop of the group. RSS (or, on veth, the peer's choice of TX queue)
+// normally keeps a flow on one queue, but a peer may move a flow (Linux
+// re-hashes a socket's TX queue after a retransmission timeout), and the
+// connection lives only in the loop that saw its SYN. The frame travels
+// round the group through the loops' MPSC rings (a copy: this path
+// allocates, and is counted); the last loop without the connection
+// answers it as a segment to no connection. If the next ring is full the
+// segment is dropped (counted). SYNs are never forwarded: a
+// new connection belongs to the loop its SYN reached.
+func (l *Loop) forward(b []byte) bool {
+	next := l.peers[(l.index+1)%len(l.peers)]
+	hops := l.fwdHops + 1
+	frame := append([]byte(nil), b...)
+	if err := next.Post(func() { next.forwarded(frame, hops) }); err != nil {
+		// Dropped, not answered: a RST built from a segment of a live
+		// connection would carry an acceptable sequence number and kill
+		// it. The peer retransmits.
+		l.st.ForwardFailed++
+		return true
+	}
+	l.st.ForwardedOut++
+	return true
+}
+
+// forwarded processes a frame another loop passed on.
+func (l *Loop) forwarded(b []byte, hops int) {
+	l.st.ForwardedIn++
+	l.fwdHops = hops
+	l.input(b)
+	l.fwdHops = 0
 }
 
 // newConn enters a TCB the listener created into the slab and the table.

@@ -13,19 +13,20 @@ import (
 // thread only (no atomics on the hot path); Stats copies them on that
 // thread.
 type counters struct {
-	Iterations, Sleeps, Posted            uint64
-	RxFrames, RxBytes, RxSegments, RxText uint64
-	Drops                                 [wire.NumDropReasons]uint64
-	BadDescs                              uint64
-	NoConn                                uint64
-	TxFrames, TxBytes, TxSegments, TxText uint64
-	TxRingFull, TxNoFrame, TxDropped      uint64
-	TxNoRoute, TxBuildErrors              uint64
-	TimersFired                           uint64
-	Created, Established, Closed, Freed   uint64
-	Entered                               [tcp.TimeWait + 1]uint64
-	TimeWaitFreed                         uint64
-	TimeWaitMinHeld                       time.Duration
+	Iterations, Sleeps, Posted               uint64
+	RxFrames, RxBytes, RxSegments, RxText    uint64
+	Drops                                    [wire.NumDropReasons]uint64
+	BadDescs                                 uint64
+	NoConn                                   uint64
+	TxFrames, TxBytes, TxSegments, TxText    uint64
+	TxRingFull, TxNoFrame, TxDropped         uint64
+	TxNoRoute, TxBuildErrors                 uint64
+	TimersFired                              uint64
+	Created, Established, Closed, Freed      uint64
+	Entered                                  [tcp.TimeWait + 1]uint64
+	TimeWaitFreed                            uint64
+	TimeWaitMinHeld                          time.Duration
+	ForwardedOut, ForwardedIn, ForwardFailed uint64
 }
 
 // Stats is a snapshot of one loop.
@@ -43,7 +44,12 @@ type Stats struct {
 	// Drops counts frames ParseFrame rejected, by wire.DropReason.
 	Drops    [wire.NumDropReasons]uint64
 	BadDescs uint64 // RX descriptors outside the UMEM
-	NoConn   uint64 // segments to no connection and no listener (answered by RST)
+	// ForwardedOut counts segments this loop had no connection for and
+	// passed to the next loop (a flow that changed queues), ForwardedIn
+	// those it got from another loop (not in RxFrames), ForwardFailed
+	// those it could not pass on (the next loop's ring was full).
+	ForwardedOut, ForwardedIn, ForwardFailed uint64
+	NoConn                                   uint64 // segments to no connection and no listener (answered by RST)
 
 	TxFrames, TxBytes uint64 // frames handed to the TX ring
 	TxSegments        uint64 // segments built
@@ -98,6 +104,7 @@ func (l *Loop) snapshot() Stats {
 		PostFull: l.postFull.Load(),
 		RxFrames: c.RxFrames, RxBytes: c.RxBytes, RxSegments: c.RxSegments, RxText: c.RxText,
 		Drops: c.Drops, BadDescs: c.BadDescs, NoConn: c.NoConn,
+		ForwardedOut: c.ForwardedOut, ForwardedIn: c.ForwardedIn, ForwardFailed: c.ForwardFailed,
 		TxFrames: c.TxFrames, TxBytes: c.TxBytes, TxSegments: c.TxSegments, TxText: c.TxText,
 		TxRingFull: c.TxRingFull, TxNoFrame: c.TxNoFrame, TxDropped: c.TxDropped,
 		TxNoRoute: c.TxNoRoute, TxBuildErrors: c.TxBuildErrors,
