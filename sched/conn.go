@@ -32,7 +32,9 @@ type Handler interface {
 // Conn is a connection owned by a loop: the slab element the connection
 // table points to. Its methods must be called on the loop's thread (from a
 // callback, or from a function given to Loop.Post); from elsewhere use
-// Loop.Post with the connection's Ref.
+// Loop.Post with the connection's Ref. After OnClose the slot may be
+// freed and reused by a later connection: keep a Ref, not the *Conn,
+// beyond that point (Loop.Conn resolves it or returns nil).
 type Conn struct {
 	tcb  *tcp.TCB
 	loop *Loop
@@ -89,8 +91,13 @@ func (c *Conn) Loop() *Loop { return c.loop }
 func (c *Conn) LocalAddr() netip.AddrPort  { return c.key.Local() }
 func (c *Conn) RemoteAddr() netip.AddrPort { return c.key.Remote() }
 
-// State is the TCB's RFC 9293 state.
-func (c *Conn) State() tcp.State { return c.tcb.State() }
+// State is the TCB's RFC 9293 state (CLOSED once freed).
+func (c *Conn) State() tcp.State {
+	if c.tcb == nil {
+		return tcp.Closed
+	}
+	return c.tcb.State()
+}
 
 // TCB exposes the engine's control block (for stats and tests).
 func (c *Conn) TCB() *tcp.TCB { return c.tcb }
@@ -103,6 +110,9 @@ func (c *Conn) Buffered() int { return len(c.pending) }
 // the peer acknowledges (so only Write under backpressure allocates).
 // Segments go out with this iteration's TX flush.
 func (c *Conn) Write(p []byte) (int, error) {
+	if c.tcb == nil {
+		return 0, tcp.ErrClosed // freed: used after OnClose
+	}
 	if c.done || c.closeReq != closeNone || c.tcb.State() == tcp.Closed {
 		if err := c.tcb.Err(); err != nil {
 			return 0, err
@@ -137,7 +147,7 @@ func (c *Conn) CloseWrite() error { return c.close(closeWrite) }
 func (c *Conn) Close() error { return c.close(closeFull) }
 
 func (c *Conn) close(how uint8) error {
-	if c.done || c.tcb.State() == tcp.Closed {
+	if c.tcb == nil || c.done || c.tcb.State() == tcp.Closed {
 		return tcp.ErrClosed
 	}
 	if how > c.closeReq {
@@ -153,7 +163,7 @@ func (c *Conn) close(how uint8) error {
 // Abort resets the connection (RFC 9293 §3.10.5 ABORT): a RST, then
 // OnClose with tcp.ErrAborted.
 func (c *Conn) Abort() {
-	if c.tcb.State() == tcp.Closed {
+	if c.tcb == nil || c.tcb.State() == tcp.Closed {
 		return
 	}
 	l := c.loop

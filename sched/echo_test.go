@@ -127,10 +127,12 @@ func pattern(n int) []byte {
 const echoPort = 7000
 
 type server struct {
-	bed *testbed.Bed
-	g   *Group
-	h   *echoHandler
-	ap  netip.AddrPort
+	bed  *testbed.Bed
+	g    *Group
+	h    *echoHandler
+	ap   netip.AddrPort // IPv4
+	ap6  netip.AddrPort // IPv6
+	dial func(t *testing.T, n int) []*net.TCPConn
 }
 
 func testTCPConfig() *tcp.Config {
@@ -149,10 +151,11 @@ func startServer(t *testing.T, queues int, cfg *tcp.Config) *server {
 	b := testbed.New(t, testbed.Options{Queues: queues})
 	h := newEchoHandler()
 	ap := netip.AddrPortFrom(b.Server.IPv4, echoPort)
+	ap6 := netip.AddrPortFrom(b.Server.IPv6, echoPort)
 	g, err := Start(GroupConfig{
 		Ifindex: b.Server.Ifindex,
 		Queues:  queues,
-		Listen:  []netip.AddrPort{ap},
+		Listen:  []netip.AddrPort{ap, ap6},
 		Handler: h,
 		Loop:    LoopConfig{TCP: cfg},
 		Setup:   b.Server.Do,
@@ -165,18 +168,20 @@ func startServer(t *testing.T, queues int, cfg *tcp.Config) *server {
 			t.Errorf("Group.Close: %v", err)
 		}
 	})
-	return &server{bed: b, g: g, h: h, ap: ap}
+	s := &server{bed: b, g: g, h: h, ap: ap, ap6: ap6}
+	s.dial = func(t *testing.T, n int) []*net.TCPConn { return s.dialTo(t, s.ap, n) }
+	return s
 }
 
-// dial opens n connections from the peer namespace, from distinct source
-// ports (so RSS/veth queue selection spreads them).
-func (s *server) dial(t *testing.T, n int) []*net.TCPConn {
+// dialTo opens n connections to ap from the peer namespace, from distinct
+// source ports (so RSS/veth queue selection spreads them).
+func (s *server) dialTo(t *testing.T, ap netip.AddrPort, n int) []*net.TCPConn {
 	t.Helper()
 	conns := make([]*net.TCPConn, 0, n)
 	err := s.bed.Peer.Do(func() error {
 		d := net.Dialer{Timeout: 10 * time.Second}
 		for range n {
-			c, err := d.Dial("tcp4", s.ap.String())
+			c, err := d.Dial("tcp", ap.String())
 			if err != nil {
 				return err
 			}

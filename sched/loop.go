@@ -64,6 +64,7 @@ type Loop struct {
 
 	st       counters
 	postFull atomic.Uint64
+	tid      atomic.Int32
 
 	// peers are the loops of the group (this one at index), for
 	// segments that arrive on the wrong queue; fwdHops is how many loops
@@ -146,6 +147,13 @@ func NewLoop(cfg LoopConfig, h Handler, queue int, umem *afxdp.Umem, sock *afxdp
 	l.refill()
 	return l, nil
 }
+
+// Thread is the loop's OS thread id (0 before Run), e.g. to read its CPU
+// time or affinity from /proc.
+func (l *Loop) Thread() int { return int(l.tid.Load()) }
+
+// Core is the CPU the loop's thread is pinned to (-1: not pinned).
+func (l *Loop) Core() int { return l.cfg.Core }
 
 // Queue is the NIC queue the loop serves.
 func (l *Loop) Queue() int { return l.queue }
@@ -240,6 +248,7 @@ func (l *Loop) Run() error {
 		close(l.done)
 	}()
 	runtime.LockOSThread()
+	l.tid.Store(int32(unix.Gettid()))
 	if c := l.cfg.Core; c >= 0 {
 		var set unix.CPUSet
 		set.Set(c)

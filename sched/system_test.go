@@ -1,7 +1,10 @@
 package sched
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"net/netip"
 	"runtime"
 	"testing"
 	"time"
@@ -9,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sluicenet/sluice/tcp"
+	"github.com/sluicenet/sluice/testbed"
 	"github.com/sluicenet/sluice/wire"
 )
 
@@ -239,5 +243,130 @@ func TestFlowChangesQueue(t *testing.T) {
 	}
 	if l1.ForwardedOut == 0 || l0.ForwardedIn != l1.ForwardedOut || l1.ForwardFailed != 0 {
 		t.Errorf("loop 1 forwarded %d segments (%d failed), loop 0 got %d", l1.ForwardedOut, l1.ForwardFailed, l0.ForwardedIn)
+	}
+}
+
+// TestEchoIPv6: the same echo over IPv6 (2001:2::1), beside IPv4 on the
+// same loops.
+func TestEchoIPv6(t *testing.T) {
+	s := startServer(t, 1, testTCPConfig())
+	const n = 20
+	sent := runClients(t, s.dialTo(t, s.ap6, n), func(i int) byte { return "ESH"[i%3] }, 32<<10, 8)
+	gs := s.settled(t, 10*time.Second)
+	checkClean(t, s, gs, n, sent)
+}
+
+// postWriter opens connections and hands their refs to the test, which
+// writes to them from its own goroutine through Loop.Post.
+type postWriter struct {
+	refs chan postRef
+	echoHandler
+}
+
+type postRef struct {
+	l   *Loop
+	ref ConnRef
+}
+
+func (h *postWriter) OnOpen(c *Conn) {
+	h.echoHandler.OnOpen(c)
+	h.refs <- postRef{c.Loop(), c.Ref()}
+}
+
+// TestPostWriteAndPinning: a goroutine that is not the loop writes to a
+// connection and closes it through Loop.Post; a stale ref resolves to
+// nil; the loops' threads are pinned to the configured cores.
+func TestPostWriteAndPinning(t *testing.T) {
+	b := testbed.New(t, testbed.Options{Queues: 2})
+	h := &postWriter{refs: make(chan postRef, 4), echoHandler: *newEchoHandler()}
+	ap := netip.AddrPortFrom(b.Server.IPv4, echoPort)
+	cores := []int{runtime.NumCPU() - 1, 0}
+	g, err := Start(GroupConfig{Ifindex: b.Server.Ifindex, Queues: 2, Cores: cores,
+		Listen: []netip.AddrPort{ap}, Handler: h, Loop: LoopConfig{TCP: testTCPConfig()}, Setup: b.Server.Do})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	for i, l := range g.Loops() {
+		var tid int
+		for end := time.Now().Add(5 * time.Second); tid == 0 && time.Now().Before(end); time.Sleep(time.Millisecond) {
+			tid = l.Thread()
+		}
+		var set unix.CPUSet
+		if err := unix.SchedGetaffinity(tid, &set); err != nil {
+			t.Fatalf("loop %d thread %d: %v", i, tid, err)
+		}
+		if set.Count() != 1 || !set.IsSet(cores[i]) || l.Core() != cores[i] {
+			t.Errorf("loop %d thread %d: affinity %d CPUs (CPU %d set: %v), want CPU %d", i, tid, set.Count(), cores[i], set.IsSet(cores[i]), cores[i])
+		}
+	}
+
+	s := &server{bed: b, g: g, h: &h.echoHandler, ap: ap}
+	c := s.dialTo(t, ap, 1)[0]
+	var pr postRef
+	select {
+	case pr = <-h.refs:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no OnOpen")
+	}
+	msg := []byte("written from another goroutine")
+	done := make(chan error, 1)
+	if err := pr.l.Post(func() {
+		cn := pr.l.Conn(pr.ref)
+		if cn == nil {
+			done <- fmt.Errorf("ref %v does not resolve", pr.ref)
+			return
+		}
+		if _, err := cn.Write(msg); err != nil {
+			done <- err
+			return
+		}
+		done <- cn.CloseWrite()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(c) // the message, then EOF
+	if err != nil || string(got) != string(msg) {
+		t.Fatalf("read %q, %v", got, err)
+	}
+	c.Close()
+	s.settled(t, 10*time.Second)
+	stale := make(chan bool, 1)
+	pr.l.Post(func() { stale <- pr.l.Conn(pr.ref) == nil })
+	if !<-stale {
+		t.Fatal("a ref to a freed connection still resolves")
+	}
+}
+
+// TestCloseAbortsConnections: closing the group resets the connections
+// still open (the peer sees ECONNRESET rather than a silent hang), runs
+// OnClose with ErrLoopClosed, and leaves nothing behind (testbed.Main
+// checks fds; the bed's namespaces go with the test).
+func TestCloseAbortsConnections(t *testing.T) {
+	s := startServer(t, 1, testTCPConfig())
+	c := s.dial(t, 1)[0]
+	for end := time.Now().Add(5 * time.Second); s.h.opened.Load() == 0 && time.Now().Before(end); {
+		time.Sleep(time.Millisecond)
+	}
+	if err := s.g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s.h.closed.Load() != 1 || s.h.errors()[ErrLoopClosed.Error()] != 1 {
+		t.Fatalf("OnClose %d times, errors %v", s.h.closed.Load(), s.h.errors())
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	var one [1]byte
+	if _, err := c.Read(one[:]); !errors.Is(err, unix.ECONNRESET) {
+		t.Fatalf("peer read after the server closed: %v, want ECONNRESET", err)
+	}
+	if _, err := s.g.Loops()[0].Stats(time.Second); err != nil {
+		t.Fatalf("stats of a stopped loop: %v", err)
+	}
+	if err := s.g.Loops()[0].Post(func() {}); !errors.Is(err, ErrLoopClosed) {
+		t.Fatalf("Post on a stopped loop: %v", err)
 	}
 }
