@@ -34,6 +34,12 @@ type LoopConfig struct {
 	PostQueue int
 	// SizeHint pre-sizes the connection table and timer wheel [1024].
 	SizeHint int
+	// TimeWaitMax bounds the loop's compact TIME-WAIT table
+	// (tcp/timewait): a connection reaching TIME-WAIT moves there (64
+	// octets, no pointers) and its TCB is freed [timewait.DefaultMax]. When
+	// the table is full the TCB stays and serves TIME-WAIT itself. A
+	// negative value disables the table.
+	TimeWaitMax int
 }
 
 func (c *LoopConfig) defaults() error {

@@ -148,6 +148,11 @@ func testTCPConfig() *tcp.Config {
 // many loops on its server end, serving the test protocol.
 func startServer(t *testing.T, queues int, cfg *tcp.Config) *server {
 	t.Helper()
+	return startServerLoop(t, queues, LoopConfig{TCP: cfg})
+}
+
+func startServerLoop(t *testing.T, queues int, lc LoopConfig) *server {
+	t.Helper()
 	b := testbed.New(t, testbed.Options{Queues: queues})
 	h := newEchoHandler()
 	ap := netip.AddrPortFrom(b.Server.IPv4, echoPort)
@@ -157,7 +162,7 @@ func startServer(t *testing.T, queues int, cfg *tcp.Config) *server {
 		Queues:  queues,
 		Listen:  []netip.AddrPort{ap, ap6},
 		Handler: h,
-		Loop:    LoopConfig{TCP: cfg},
+		Loop:    lc,
 		Setup:   b.Server.Do,
 	})
 	if err != nil {
@@ -306,7 +311,7 @@ func (s *server) settled(t *testing.T, limit time.Duration) GroupStats {
 		}
 		conns, timers := 0, 0
 		for _, l := range gs.Loops {
-			conns += l.Conns
+			conns += l.Conns + l.TimeWait
 			timers += l.Timers
 		}
 		if conns == 0 && timers == 0 {
@@ -314,7 +319,7 @@ func (s *server) settled(t *testing.T, limit time.Duration) GroupStats {
 		}
 		if time.Now().After(end) {
 			for _, l := range gs.Loops {
-				t.Logf("loop %d: conns %d by state %v, timers %d", l.Queue, l.Conns, l.ByState, l.Timers)
+				t.Logf("loop %d: conns %d (+%d TIME-WAIT entries) by state %v, timers %d", l.Queue, l.Conns, l.TimeWait, l.ByState, l.Timers)
 			}
 			t.Fatalf("after %v: %d connections and %d timers left", limit, conns, timers)
 		}

@@ -1,6 +1,9 @@
 package sched
 
-import "github.com/sluicenet/sluice/tcp"
+import (
+	"github.com/sluicenet/sluice/tcp"
+	"github.com/sluicenet/sluice/tcp/timewait"
+)
 
 // Turning TCB events into Handler callbacks. Every TCB call marks its
 // connection dirty; settle then reads each dirty TCB's Events and runs the
@@ -68,10 +71,15 @@ func (l *Loop) process(c *Conn) {
 			return
 		}
 		if ev&tcp.EventTimeWait != 0 {
-			// The application is done; the TCB keeps the 4-tuple for
-			// 2*MSL (RFC 9293 §3.6.1) and is freed on EventClosed.
-			c.timeWaitAt = l.now
+			// The application is done. The 4-tuple is kept for 2*MSL
+			// (RFC 9293 §3.6.1): in the compact table, freeing the TCB
+			// and its buffers, or, when the table is full (or off), by
+			// the TCB itself until EventClosed.
 			l.finish(c, nil)
+			if l.toTimeWait(c) {
+				return
+			}
+			c.timeWaitAt = l.now
 		}
 	}
 	if st := t.State(); st != c.state {
@@ -79,6 +87,23 @@ func (l *Loop) process(c *Conn) {
 		l.st.Entered[st]++
 	}
 	l.rearm(c)
+}
+
+// toTimeWait moves a connection that entered TIME-WAIT to the compact
+// table and frees it.
+func (l *Loop) toTimeWait(c *Conn) bool {
+	if l.tw == nil {
+		return false
+	}
+	v := c.tcb.Vars()
+	st := timewait.FromVars(&v)
+	if !l.tw.Insert(c.tcb.ID(), &st, l.now) {
+		return false // full: counted by the table (RefusedFull)
+	}
+	l.st.Entered[tcp.TimeWait]++
+	c.dirty = false
+	l.free(c)
+	return true
 }
 
 // deliver hands received text to the handler, unless Write is holding

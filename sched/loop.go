@@ -13,6 +13,7 @@ import (
 	"github.com/sluicenet/sluice/afxdp"
 	"github.com/sluicenet/sluice/tcp"
 	"github.com/sluicenet/sluice/tcp/isn"
+	"github.com/sluicenet/sluice/tcp/timewait"
 	"github.com/sluicenet/sluice/wire"
 )
 
@@ -38,6 +39,7 @@ type Loop struct {
 	compBudget uint32
 
 	conns     *ConnTable
+	tw        *timewait.Table // nil: TCBs serve TIME-WAIT themselves
 	slab      *Slab[Conn]
 	wheel     *TimerWheel
 	listeners []listenEntry
@@ -134,6 +136,12 @@ func NewLoop(cfg LoopConfig, h Handler, queue int, umem *afxdp.Umem, sock *afxdp
 		post:       post,
 		done:       make(chan struct{}),
 		now:        now,
+	}
+	if cfg.TimeWaitMax >= 0 {
+		if l.tw, err = timewait.New(timewait.Config{MSL: cfg.TCP.MSL, Max: cfg.TimeWaitMax}); err != nil {
+			post.Close()
+			return nil, fmt.Errorf("sched: TIME-WAIT table: %w", err)
+		}
 	}
 	l.fillSpare = int(umem.FrameCount()) / 4
 	l.fire = l.onTimer
@@ -314,9 +322,16 @@ func (l *Loop) sleep() error {
 	if !l.post.PrepareSleep() {
 		return nil
 	}
-	timeout := -1
+	next := tcp.Never
 	if d, ok := l.wheel.NextDeadline(); ok {
-		ms := (d - int64(Now()) + int64(time.Millisecond) - 1) / int64(time.Millisecond)
+		next = tcp.Instant(d)
+	}
+	if l.tw != nil && l.tw.Len() > 0 {
+		next = min(next, l.tw.NextDeadline())
+	}
+	timeout := -1
+	if next != tcp.Never {
+		ms := (int64(next) - int64(Now()) + int64(time.Millisecond) - 1) / int64(time.Millisecond)
 		timeout = int(max(0, min(ms, 1<<30)))
 	}
 	fds := l.fds[:]

@@ -439,3 +439,67 @@ func (sink) OnOpen(*Conn)         {}
 func (sink) OnData(*Conn, []byte) {}
 func (sink) OnEOF(c *Conn)        { c.Close() }
 func (sink) OnClose(*Conn, error) {}
+
+// closer echoes once and closes: the server closes first.
+type closer struct{ rawEcho }
+
+func (h *closer) OnData(c *Conn, data []byte) { c.Write(data); c.Close() }
+
+// TestPipeTimeWaitTable: the server's TIME-WAIT moves to the compact
+// table (the TCB is freed); the table ACKs the peer's retransmitted FIN
+// and restarts 2*MSL; the entry expires exactly 2*MSL after that, not
+// before; a new SYN on the 4-tuple during TIME-WAIT (newer timestamp)
+// reopens it (RFC 6191).
+func TestPipeTimeWaitTable(t *testing.T) {
+	cfg := tcp.DefaultConfig()
+	cfg.MSL = time.Second
+	p := newPipe(t, &closer{}, &cfg)
+	p.dial()
+	p.cli.Write([]byte("bye"), p.now)
+	p.pump()
+	if got := p.read(); string(got) != "bye" || p.cli.State() != tcp.CloseWait {
+		t.Fatalf("client read %q, in %v", got, p.cli.State())
+	}
+	// The client's FIN reaches the server, whose ACK is lost.
+	p.cli.Close(p.now)
+	p.drop = true
+	p.pump()
+	p.drop = false
+	st, _ := p.l.Stats(0)
+	if st.Conns != 0 || st.TimeWait != 1 || st.ByState[tcp.TimeWait] != 1 || st.Timers != 0 {
+		t.Fatalf("after the server's TIME-WAIT: conns %d, table %d, timers %d", st.Conns, st.TimeWait, st.Timers)
+	}
+	// The client retransmits its FIN; the table answers it.
+	p.advance(1500 * time.Millisecond)
+	st, _ = p.l.Stats(0)
+	if st.TimeWaitTable.ReACKs != 1 || p.cli.State() != tcp.Closed {
+		t.Fatalf("retransmitted FIN: table %+v, client %v", st.TimeWaitTable, p.cli.State())
+	}
+	p.advance(2*cfg.MSL - time.Millisecond)
+	if st, _ = p.l.Stats(0); st.TimeWait != 1 {
+		t.Fatalf("entry gone %v before 2*MSL after its restart", time.Millisecond)
+	}
+	// A new incarnation now: its SYN carries a newer timestamp.
+	p.dial()
+	st, _ = p.l.Stats(0)
+	if st.TimeWait != 0 || st.Conns != 1 || st.TimeWaitTable.Reopened != 1 {
+		t.Fatalf("reopen: table %d entries %+v, conns %d", st.TimeWait, st.TimeWaitTable, st.Conns)
+	}
+	// And the normal end of a wait: close again, let 2*MSL pass.
+	p.cli.Write([]byte("bye"), p.now)
+	p.pump()
+	p.read()
+	p.cli.Close(p.now)
+	p.pump()
+	if st, _ = p.l.Stats(0); st.TimeWait != 1 {
+		t.Fatalf("second TIME-WAIT: %d entries", st.TimeWait)
+	}
+	p.advance(2*cfg.MSL - time.Millisecond)
+	if st, _ = p.l.Stats(0); st.TimeWait != 1 {
+		t.Fatal("entry expired before 2*MSL")
+	}
+	p.advance(2 * time.Millisecond)
+	if st, _ = p.l.Stats(0); st.TimeWait != 0 || st.TimeWaitTable.Expired != 1 {
+		t.Fatalf("after 2*MSL: %d entries, %+v", st.TimeWait, st.TimeWaitTable)
+	}
+}

@@ -2,6 +2,7 @@ package sched
 
 import (
 	"github.com/sluicenet/sluice/tcp"
+	"github.com/sluicenet/sluice/tcp/timewait"
 	"github.com/sluicenet/sluice/wire"
 )
 
@@ -70,12 +71,25 @@ func (l *Loop) input(b []byte) {
 		l.settle()
 		return
 	}
-	if seg.Flags&tcp.FlagSYN == 0 && l.fwdHops < len(l.peers)-1 && l.forward(b) {
-		return
-	}
 	id := &l.id
 	*id = tcp.ID{LocalAddr: f.Dst, RemoteAddr: f.Src, LocalPort: f.DstPort, RemotePort: f.SrcPort}
 	l.rx = f
+	if l.tw != nil && l.tw.Len() > 0 {
+		// TIME-WAIT before the listener, as Linux looks up its
+		// established/timewait hash first: a retransmitted FIN must be
+		// ACKed, not reset. A SYN allowed to reopen the 4-tuple (RFC
+		// 6191) goes on to the listener. (The listener picks the new ISS
+		// from its RFC 6528 clock rather than the table's suggestion
+		// above the old SND.NXT: the Listener API takes none.)
+		if v := l.tw.Input(id, seg, l.now, l); v.Action != timewait.NotFound && v.Action != timewait.Reopen {
+			l.rx = nil
+			return
+		}
+	}
+	if seg.Flags&tcp.FlagSYN == 0 && l.fwdHops < len(l.peers)-1 && l.forward(b) {
+		l.rx = nil
+		return
+	}
 	if lst := l.listener(f.Dst, f.DstPort); lst != nil {
 		t := lst.Input(id, seg, l.now)
 		l.rx = nil

@@ -6,6 +6,7 @@ import (
 
 	"github.com/sluicenet/sluice/afxdp"
 	"github.com/sluicenet/sluice/tcp"
+	"github.com/sluicenet/sluice/tcp/timewait"
 	"github.com/sluicenet/sluice/wire"
 )
 
@@ -73,11 +74,17 @@ type Stats struct {
 	// each engine call, so a state passed through within one call, e.g.
 	// FIN-WAIT-1 when the FIN is acknowledged at once, may be missed).
 	Entered [tcp.TimeWait + 1]uint64
-	// TimeWaitFreed counts connections freed at the end of TIME-WAIT, and
+	// TimeWaitFreed counts TCBs freed at the end of a TIME-WAIT they
+	// served themselves (the compact table full or off), and
 	// TimeWaitMinHeld is the shortest time one spent there (2*MSL or a
 	// little more, never less).
 	TimeWaitFreed   uint64
 	TimeWaitMinHeld time.Duration
+	// TimeWait is how many 4-tuples the compact TIME-WAIT table holds
+	// (also counted in ByState[tcp.TimeWait], not in Conns); TimeWaitTable
+	// are its counters.
+	TimeWait      int
+	TimeWaitTable timewait.Stats
 	// SynQueue and AcceptQueue sum the listeners' queues.
 	SynQueue, AcceptQueue int
 	ListenerDrops         uint64
@@ -122,6 +129,11 @@ func (l *Loop) snapshot() Stats {
 		}
 		return true
 	})
+	if l.tw != nil {
+		s.TimeWait = l.tw.Len()
+		s.ByState[tcp.TimeWait] += s.TimeWait
+		s.TimeWaitTable = l.tw.Stats()
+	}
 	for _, e := range l.listeners {
 		syn, acc := e.lst.Pending()
 		s.SynQueue += syn

@@ -40,34 +40,52 @@ func TestHalfClose(t *testing.T) {
 }
 
 // TestServerCloseTimeWait: connections the server closes first go through
-// FIN-WAIT and TIME-WAIT, and are freed only after 2*MSL.
+// FIN-WAIT-1, FIN-WAIT-2 and TIME-WAIT, and leave TIME-WAIT only after
+// 2*MSL: in the compact table (the TCB freed at once), or, with the table
+// off, in the TCB itself.
 func TestServerCloseTimeWait(t *testing.T) {
-	cfg := testTCPConfig()
-	cfg.MSL = 400 * time.Millisecond
-	s := startServer(t, 1, cfg)
-	const n = 20
-	conns := s.dial(t, n)
-	sent := runClients(t, conns, func(int) byte { return modeServerCloseSlow }, 16<<10, 3)
-	gs := s.settled(t, 10*time.Second)
-	checkClean(t, s, gs, n, sent)
-	l := gs.Loops[0]
-	t.Logf("entered: FIN-WAIT-1 %d, FIN-WAIT-2 %d, CLOSING %d, TIME-WAIT %d; TIME-WAIT freed %d, shortest stay %v",
-		l.Entered[tcp.FinWait1], l.Entered[tcp.FinWait2], l.Entered[tcp.Closing], l.Entered[tcp.TimeWait],
-		l.TimeWaitFreed, l.TimeWaitMinHeld)
-	if l.Entered[tcp.TimeWait] != n || l.TimeWaitFreed != n {
-		t.Errorf("%d connections entered TIME-WAIT and %d were freed from it, want %d", l.Entered[tcp.TimeWait], l.TimeWaitFreed, n)
-	}
-	if l.Entered[tcp.FinWait1] != n {
-		t.Errorf("%d connections entered FIN-WAIT-1, want %d", l.Entered[tcp.FinWait1], n)
-	}
-	// The client closes longer after our FIN than Linux delays an ACK
-	// (TCP_DELACK_MAX, 200 ms), so our FIN is acknowledged on its own
-	// and every connection waits in FIN-WAIT-2 for the peer's FIN.
-	if l.Entered[tcp.FinWait2] != n {
-		t.Errorf("%d connections entered FIN-WAIT-2, want %d", l.Entered[tcp.FinWait2], n)
-	}
-	if l.TimeWaitMinHeld < 2*cfg.MSL {
-		t.Errorf("a connection left TIME-WAIT after %v, before 2*MSL = %v (RFC 9293 §3.6.1)", l.TimeWaitMinHeld, 2*cfg.MSL)
+	for _, table := range []bool{true, false} {
+		t.Run(map[bool]string{true: "table", false: "tcb"}[table], func(t *testing.T) {
+			cfg := testTCPConfig()
+			cfg.MSL = 400 * time.Millisecond
+			lc := LoopConfig{TCP: cfg}
+			if !table {
+				lc.TimeWaitMax = -1
+			}
+			s := startServerLoop(t, 1, lc)
+			const n = 20
+			conns := s.dial(t, n)
+			sent := runClients(t, conns, func(int) byte { return modeServerCloseSlow }, 16<<10, 3)
+			gs := s.settled(t, 10*time.Second)
+			checkClean(t, s, gs, n, sent)
+			l := gs.Loops[0]
+			t.Logf("entered: FIN-WAIT-1 %d, FIN-WAIT-2 %d, CLOSING %d, TIME-WAIT %d; TCB TIME-WAIT freed %d, shortest stay %v; table %+v",
+				l.Entered[tcp.FinWait1], l.Entered[tcp.FinWait2], l.Entered[tcp.Closing], l.Entered[tcp.TimeWait],
+				l.TimeWaitFreed, l.TimeWaitMinHeld, l.TimeWaitTable)
+			if l.Entered[tcp.FinWait1] != n || l.Entered[tcp.TimeWait] != n {
+				t.Errorf("entered FIN-WAIT-1 %d, TIME-WAIT %d times, want %d", l.Entered[tcp.FinWait1], l.Entered[tcp.TimeWait], n)
+			}
+			// The client closes longer after our FIN than Linux delays an
+			// ACK (TCP_DELACK_MAX, 200 ms), so our FIN is acknowledged on
+			// its own and every connection waits in FIN-WAIT-2 for the
+			// peer's FIN.
+			if l.Entered[tcp.FinWait2] != n {
+				t.Errorf("%d connections entered FIN-WAIT-2, want %d", l.Entered[tcp.FinWait2], n)
+			}
+			if table {
+				tw := l.TimeWaitTable
+				if tw.Inserted != n || tw.Expired != n || l.TimeWaitFreed != 0 {
+					t.Errorf("table: %d inserted, %d expired; %d TCBs served TIME-WAIT; want %d, %d, 0", tw.Inserted, tw.Expired, l.TimeWaitFreed, n, n)
+				}
+				return
+			}
+			if l.TimeWaitFreed != n {
+				t.Errorf("%d connections freed from TIME-WAIT, want %d", l.TimeWaitFreed, n)
+			}
+			if l.TimeWaitMinHeld < 2*cfg.MSL {
+				t.Errorf("a connection left TIME-WAIT after %v, before 2*MSL = %v (RFC 9293 §3.6.1)", l.TimeWaitMinHeld, 2*cfg.MSL)
+			}
+		})
 	}
 }
 

@@ -34,6 +34,9 @@ func (l *Loop) fireTimers() int {
 		l.st.TimersFired += uint64(n)
 		l.settle()
 	}
+	if l.tw != nil && l.tw.Len() > 0 && l.tw.NextDeadline() <= l.now {
+		n += l.tw.Expire(l.now)
+	}
 	return n
 }
 
