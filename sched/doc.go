@@ -30,4 +30,64 @@
 //   - MPSC (mpsc.go): bounded multi-producer single-consumer ring (Vyukov's
 //     per-slot sequence numbers) with an eventfd wakeup that producers only
 //     pay for when the consumer has announced it is going to sleep.
+//
+// # The loop
+//
+// Loop (loop.go) serves one NIC queue on one OS thread, locked
+// (runtime.LockOSThread, never unlocked, so the pinned thread dies with the
+// loop) and pinned (sched_setaffinity). Group (group.go) attaches the XDP
+// steering program (bpf/), opens one UMEM and AF_XDP socket per queue,
+// fills each socket's fill ring before registering it in the XSKMAP (a SYN
+// steered to an empty fill ring is dropped), adds the listen addresses,
+// and starts one Loop per queue; Close stops the loops (each resets its
+// open connections), detaches the program and closes sockets and UMEMs.
+//
+// One iteration: reap the completion ring into the frame pool; take up to
+// Batch (64) RX descriptors; for each, wire.ParseFrame (a rejected frame is
+// counted per wire.DropReason), convert to a tcp.Segment (flags map 1:1,
+// payload aliases the frame), demultiplex — ConnTable → the connection's
+// TCB; else the compact TIME-WAIT table (tcp/timewait, before the listener
+// as Linux does, so a retransmitted FIN is ACKed, not reset); else, for a
+// non-SYN in a multi-loop group, the next loop (below); else the listener
+// of the destination; else the RST of RFC 9293 §3.10.7.1 — and return the
+// frame to the pool (the engine copied its text into the TCB: holding RX
+// frames for zero-copy delivery is a later optimization). Then posted
+// work, due timers, one TX flush, and the fill ring topped up.
+//
+// Output (tx.go): the loop is the engines' tcp.Sink. Each segment is built
+// straight into a UMEM frame (PutTCPHeaders, one copy of the text,
+// FinishTCP) addressed to the MAC the flow's own frames came from, and
+// staged; the flush moves the batch to the TX ring in one Reserve/Submit
+// and kicks the kernel only when it asked (need_wakeup). In copy mode the
+// kernel sends 32 frames per sendto, so the flush kicks again while the
+// kernel keeps taking frames (bounded), which keeps the TX ring and the
+// pool from backing up under bursts of replies.
+//
+// Callbacks (events.go): TCB calls only mark the connection dirty; settle
+// then reads each dirty TCB's Events and runs Handler callbacks (OnOpen,
+// OnData, OnEOF, OnClose). A callback that touches another connection only
+// dirties it, so callbacks never nest inside an engine call and a
+// connection is freed in one place. Received text is Consumed before
+// OnData runs (it stays in place until the next Input), so a Close inside
+// OnData is graceful. Conn.Write holds what the TCB's send buffer cannot
+// take; while it holds text no more is delivered, so the receive window
+// closes instead of the loop buffering without bound.
+//
+// Timers (timers.go): one wheel timer per connection, at the TCB's
+// Deadline (the earliest of its RTO, delayed-ACK, persist, keepalive and
+// 2*MSL/FIN-WAIT-2 instants); it is re-armed after every engine call only
+// when the Deadline moved.
+//
+// Waiting: after BusyPoll of idleness the loop sleeps in poll(2) on the XSK
+// fd and the MPSC eventfd (MPSC.PrepareSleep makes a racing Post wake it),
+// with a timeout of the next wheel or TIME-WAIT deadline: an idle loop
+// costs nothing.
+//
+// Cross-loop traffic: Loop.Post runs a function on the loop (Conn.Write
+// from other goroutines goes through it with a ConnRef; stats snapshots
+// too, so counters are plain fields). A segment of a flow that moved
+// queues (Linux re-hashes a socket's TX queue, e.g. after an RTO) finds
+// no connection in the loop it reached; it is passed round the group
+// through the MPSC rings to its owner, and only the last loop answers it
+// as a segment to no connection. SYNs are never forwarded.
 package sched
