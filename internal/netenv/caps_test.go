@@ -25,6 +25,18 @@ func runChild() bool {
 	if ifname == "" {
 		return false
 	}
+	if dst := os.Getenv(childEnv + "_RESOLVE"); dst != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		h, err := Resolve(ctx, netip.MustParseAddr(dst), RouteOptions{Ifname: ifname})
+		if err != nil {
+			fmt.Println("RESULT:", err)
+		} else {
+			fmt.Println("RESULT: mac", h.MAC)
+		}
+		cancel()
+		os.Exit(0)
+	}
 	umem, _ := strconv.ParseInt(os.Getenv(childEnv+"_UMEM"), 10, 64)
 	err := Preflight(Spec{Interface: ifname, Listen: []netip.AddrPort{netip.MustParseAddrPort("198.18.0.1:8080")}, UMEMBytes: umem})
 	if err == nil {
@@ -95,6 +107,26 @@ func TestPrivileges(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestResolveUnprivileged: without CAP_NET_ADMIN (no NTF_USE), Resolve
+// still makes the kernel resolve, through a datagram.
+func TestResolveUnprivileged(t *testing.T) {
+	bed := testbed.New(t, testbed.Options{})
+	srv, peer := bed.Server, bed.Peer
+	for _, dst := range []netip.Addr{peer.IPv4, peer.IPv6} {
+		if err := srv.Do(func() error { return flushNeigh(srv.Ifindex, dst) }); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		cmd := srv.Command(ctx, "setpriv", "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", os.Args[0])
+		cmd.Env = append(os.Environ(), childEnv+"="+srv.Link, childEnv+"_RESOLVE="+dst.String())
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if want := "RESULT: mac " + peer.MAC.String(); !strings.Contains(string(out), want) {
+			t.Errorf("%s: want %q (%v):\n%s", dst, want, err, out)
+		}
 	}
 }
 

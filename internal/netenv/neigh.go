@@ -234,11 +234,7 @@ func getNeigh(ifindex int, ip netip.Addr) (neighEntry, error) {
 // it needs CAP_NET_ADMIN. Without it, sending a datagram does the same
 // through the kernel's own output path.
 func triggerResolution(ifindex int, ip netip.Addr) error {
-	err := netlink.NeighSet(&netlink.Neigh{
-		LinkIndex: ifindex,
-		IP:        ip.WithZone("").AsSlice(),
-		Flags:     netlink.NTF_USE,
-	})
+	err := neighUse(ifindex, ip)
 	if err == nil {
 		return nil
 	}
@@ -246,6 +242,16 @@ func triggerResolution(ifindex int, ip netip.Addr) error {
 		return errors.Join(err, uerr)
 	}
 	return nil
+}
+
+// neighUse is RTM_NEWNEIGH (create or replace) with NTF_USE for ip on
+// ifindex; the kernel ignores the state given and runs neigh_event_send.
+func neighUse(ifindex int, ip netip.Addr) error {
+	return netlink.NeighSet(&netlink.Neigh{
+		LinkIndex: ifindex,
+		IP:        ip.WithZone("").AsSlice(),
+		Flags:     netlink.NTF_USE,
+	})
 }
 
 // pokeUDP sends an empty UDP datagram to ip's discard port (RFC 863) out
