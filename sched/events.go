@@ -128,7 +128,7 @@ func (l *Loop) deliver(c *Conn) {
 		l.leave(prev)
 		l.st.RxText += uint64(n)
 		l.handler.OnData(c, a)
-		if len(b) > 0 && !c.done && c.closeReq != closeFull {
+		if len(b) > 0 && !c.done && c.closeReq != closeFull && t.State() != tcp.Closed {
 			l.handler.OnData(c, b)
 		}
 	}

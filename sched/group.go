@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sluicenet/sluice/afxdp"
 	"github.com/sluicenet/sluice/bpf"
 )
@@ -63,6 +65,9 @@ func Start(cfg GroupConfig) (*Group, error) {
 	}
 	if len(cfg.Listen) == 0 {
 		return nil, errors.New("sched: GroupConfig.Listen is empty")
+	}
+	if err := checkCores(cfg.Cores); err != nil {
+		return nil, err
 	}
 	setup := cfg.Setup
 	if setup == nil {
@@ -125,6 +130,24 @@ func Start(cfg GroupConfig) (*Group, error) {
 		}()
 	}
 	return g, nil
+}
+
+// checkCores fails fast on a core the process may not run on, rather than
+// letting a loop's thread fail to pin after the device is set up.
+func checkCores(cores []int) error {
+	var allowed unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &allowed); err != nil {
+		return fmt.Errorf("sched: reading the CPU affinity: %w", err)
+	}
+	for _, c := range cores {
+		if c == -1 && len(cores) == 1 {
+			return nil
+		}
+		if c < 0 || c >= 1024 || !allowed.IsSet(c) {
+			return fmt.Errorf("sched: GroupConfig.Cores names CPU %d, which this process may not run on (allowed: %d CPUs); use online CPUs from the process's affinity mask, or []int{-1} to leave loops unpinned", c, allowed.Count())
+		}
+	}
+	return nil
 }
 
 func pickCore(cores []int, q int) int {

@@ -262,6 +262,8 @@ func (l *Loop) Run() error {
 		set.Set(c)
 		if err := unix.SchedSetaffinity(0, &set); err != nil {
 			l.err = fmt.Errorf("sched: pin loop %d to CPU %d: %w", l.queue, c, err)
+			l.stop.Store(true)
+			l.shutdown()
 			return l.err
 		}
 	}
