@@ -81,6 +81,26 @@ func TestResolveOnLink(t *testing.T) {
 func TestResolveGateway(t *testing.T) {
 	bed := testbed.New(t, testbed.Options{})
 	srv, peer := bed.Server, bed.Peer
+	// The peer's link-local address, the usual IPv6 gateway (RFC 4861 §8).
+	var peerLL netip.Addr
+	if err := peer.Do(func() error {
+		l, err := netlink.LinkByName(peer.Link)
+		if err != nil {
+			return err
+		}
+		as, err := netlink.AddrList(l, netlink.FAMILY_V6)
+		if err != nil {
+			return err
+		}
+		for _, a := range as {
+			if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.IsLinkLocalUnicast() {
+				peerLL = ip
+			}
+		}
+		return nil
+	}); err != nil || !peerLL.IsValid() {
+		t.Fatalf("peer link-local address: %v %v", peerLL, err)
+	}
 	for _, c := range []struct {
 		prefix string
 		dst    netip.Addr
@@ -88,6 +108,7 @@ func TestResolveGateway(t *testing.T) {
 	}{
 		{"198.19.5.0/24", netip.MustParseAddr("198.19.5.7"), peer.IPv4},
 		{"2001:2:0:5::/64", netip.MustParseAddr("2001:2:0:5::7"), peer.IPv6},
+		{"2001:2:0:6::/64", netip.MustParseAddr("2001:2:0:6::7"), peerLL},
 	} {
 		err := srv.Do(func() error {
 			_, dstNet, _ := net.ParseCIDR(c.prefix)
@@ -106,7 +127,11 @@ func TestResolveGateway(t *testing.T) {
 				return err
 			}
 			t.Logf("%+v", h)
-			if h.Gateway != c.gw || h.OnLink() || h.Dst != c.dst || h.Target() != c.gw || h.MAC.String() != peer.MAC.String() {
+			wantGw := c.gw
+			if wantGw.IsLinkLocalUnicast() {
+				wantGw = wantGw.WithZone(srv.Link)
+			}
+			if h.Gateway != wantGw || h.OnLink() || h.Dst != c.dst || h.Target() != wantGw || h.MAC.String() != peer.MAC.String() {
 				t.Errorf("Resolve(%s) = %+v; want gateway %s with MAC %s", c.dst, h, c.gw, peer.MAC)
 			}
 			return nil
