@@ -23,10 +23,17 @@ type capability struct {
 //   - CAP_NET_RAW: socket(AF_XDP) (net/xdp/xsk.c, xsk_create).
 //   - CAP_BPF: loading the program and creating its maps; the kernel accepts
 //     CAP_SYS_ADMIN in its place (bpf_capable()).
+//   - CAP_PERFMON: the verifier refuses the steering program's pointer
+//     arithmetic on packet data without it ("pointer arithmetic with it
+//     prohibited for !root": Spectre v1 masking is bypassed only for
+//     perfmon_capable(), kernel/bpf/verifier.c). Measured on Linux 6.18:
+//     CAP_BPF+CAP_NET_ADMIN alone fail to load bpf/'s program.
+//     CAP_SYS_ADMIN stands in for it too.
 var needed = []capability{
 	{unix.CAP_NET_ADMIN, "CAP_NET_ADMIN", 0, "attach XDP, create the XSKMAP"},
 	{unix.CAP_NET_RAW, "CAP_NET_RAW", 0, "open AF_XDP sockets"},
 	{unix.CAP_BPF, "CAP_BPF", unix.CAP_SYS_ADMIN, "load the XDP program and its maps"},
+	{unix.CAP_PERFMON, "CAP_PERFMON", unix.CAP_SYS_ADMIN, "pass the verifier's pointer-arithmetic rules"},
 }
 
 // effectiveCaps returns the calling thread's effective capability set

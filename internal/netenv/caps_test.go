@@ -62,13 +62,14 @@ func TestPrivileges(t *testing.T) {
 		want   []string
 		absent []string
 	}{
-		{"no capabilities", "", 0, "", []string{"missing capabilities CAP_NET_ADMIN, CAP_NET_RAW, CAP_BPF", "run as root", "setcap cap_net_admin,cap_net_raw,cap_bpf+ep", "AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW CAP_BPF"}, nil},
-		{"no CAP_BPF", "+net_admin,+net_raw", 0, "", []string{"missing capabilities CAP_BPF (needs CAP_BPF to load"}, []string{"CAP_NET_RAW,"}},
-		{"no CAP_NET_RAW", "+net_admin,+bpf", 0, "", []string{"missing capabilities CAP_NET_RAW (needs CAP_NET_RAW to open AF_XDP sockets)"}, nil},
-		{"CAP_SYS_ADMIN stands in for CAP_BPF", "+net_admin,+net_raw,+sys_admin", 0, "", []string{"ok"}, nil},
-		{"all", "+net_admin,+net_raw,+bpf", 0, "", []string{"ok"}, nil},
-		{"memlock too small", "+net_admin,+net_raw,+bpf", 1 << 30, "65536", []string{"locked-memory limit 65536 bytes is below the 1073741824 bytes of UMEM", "CAP_IPC_LOCK"}, nil},
-		{"CAP_IPC_LOCK lifts memlock", "+net_admin,+net_raw,+bpf,+ipc_lock", 1 << 30, "65536", []string{"ok"}, nil},
+		{"no capabilities", "", 0, "", []string{"missing capabilities CAP_NET_ADMIN, CAP_NET_RAW, CAP_BPF, CAP_PERFMON", "run as root", "setcap cap_net_admin,cap_net_raw,cap_bpf,cap_perfmon+ep", "AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW CAP_BPF CAP_PERFMON"}, nil},
+		{"no CAP_BPF", "+net_admin,+net_raw,+perfmon", 0, "", []string{"missing capabilities CAP_BPF (needs CAP_BPF to load"}, []string{"CAP_NET_RAW,", "CAP_PERFMON,"}},
+		{"no CAP_PERFMON", "+net_admin,+net_raw,+bpf", 0, "", []string{"missing capabilities CAP_PERFMON (needs CAP_PERFMON to pass the verifier"}, nil},
+		{"no CAP_NET_RAW", "+net_admin,+bpf,+perfmon", 0, "", []string{"missing capabilities CAP_NET_RAW (needs CAP_NET_RAW to open AF_XDP sockets)"}, nil},
+		{"CAP_SYS_ADMIN stands in for CAP_BPF and CAP_PERFMON", "+net_admin,+net_raw,+sys_admin", 0, "", []string{"ok"}, nil},
+		{"all", "+net_admin,+net_raw,+bpf,+perfmon", 0, "", []string{"ok"}, nil},
+		{"memlock too small", "+net_admin,+net_raw,+bpf,+perfmon", 1 << 30, "65536", []string{"locked-memory limit 65536 bytes is below the 1073741824 bytes of UMEM", "CAP_IPC_LOCK"}, nil},
+		{"CAP_IPC_LOCK lifts memlock", "+net_admin,+net_raw,+bpf,+perfmon,+ipc_lock", 1 << 30, "65536", []string{"ok"}, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -142,8 +143,9 @@ func TestMissingSet(t *testing.T) {
 		eff  uint64
 		want string
 	}{
-		{0, "CAP_NET_ADMIN CAP_NET_RAW CAP_BPF"},
-		{bit(unix.CAP_NET_ADMIN, unix.CAP_NET_RAW, unix.CAP_BPF), ""},
+		{0, "CAP_NET_ADMIN CAP_NET_RAW CAP_BPF CAP_PERFMON"},
+		{bit(unix.CAP_NET_ADMIN, unix.CAP_NET_RAW, unix.CAP_BPF, unix.CAP_PERFMON), ""},
+		{bit(unix.CAP_NET_ADMIN, unix.CAP_NET_RAW, unix.CAP_BPF), "CAP_PERFMON"},
 		{bit(unix.CAP_NET_ADMIN, unix.CAP_NET_RAW, unix.CAP_SYS_ADMIN), ""},
 		{bit(unix.CAP_NET_RAW, unix.CAP_SYS_ADMIN), "CAP_NET_ADMIN"},
 		{bit(unix.CAP_PERFMON, unix.CAP_NET_ADMIN), "CAP_NET_RAW CAP_BPF"},

@@ -13,7 +13,8 @@
 //	CheckInterface       ErrNoInterface (lists the interfaces present), ErrInterfaceDown
 //	CheckAddress         ErrAddressNotOnInterface (lists the addresses it has)
 //	CheckPrivileges      ErrPermission (also os.ErrPermission): CAP_NET_ADMIN, CAP_NET_RAW,
-//	                     CAP_BPF (or CAP_SYS_ADMIN), and RLIMIT_MEMLOCK or CAP_IPC_LOCK for the UMEM
+//	                     CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN for both), and
+//	                     RLIMIT_MEMLOCK or CAP_IPC_LOCK for the UMEM
 //	CheckKernelListener  ErrKernelListener: a kernel TCP listener on the same (address, port)
 //	CheckQueues          ErrQueueCount, with the ethtool -L command for the driver's channel model
 //	CheckMTU             ErrMTU: a full-MTU frame must fit a UMEM frame after the headrooms
