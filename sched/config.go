@@ -40,6 +40,11 @@ type LoopConfig struct {
 	// the table is full the TCB stays and serves TIME-WAIT itself. A
 	// negative value disables the table.
 	TimeWaitMax int
+
+	// loss makes the loop drop this fraction of the frames it receives
+	// and of the segments it emits, as a lossy wire would: a test hook
+	// (the testbed kernel has no netem).
+	loss float64
 }
 
 func (c *LoopConfig) defaults() error {

@@ -3,6 +3,7 @@ package sched
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"runtime"
 	"sync/atomic"
@@ -75,6 +76,7 @@ type Loop struct {
 	index   int
 	fwdHops int
 
+	lossRand *rand.Rand // cfg.loss
 	// loopback, without a device, sees every transmitted frame before it
 	// returns to the pool (tests and benchmarks play the peer with it).
 	loopback func(frame []byte)
@@ -143,6 +145,9 @@ func NewLoop(cfg LoopConfig, h Handler, queue int, umem *afxdp.Umem, sock *afxdp
 			return nil, fmt.Errorf("sched: TIME-WAIT table: %w", err)
 		}
 	}
+	if cfg.loss > 0 {
+		l.lossRand = rand.New(rand.NewPCG(uint64(queue), 0x5eed))
+	}
 	l.fillSpare = int(umem.FrameCount()) / 4
 	l.fire = l.onTimer
 	l.fds[1] = unix.PollFd{Fd: int32(post.Fd()), Events: unix.POLLIN}
@@ -154,6 +159,15 @@ func NewLoop(cfg LoopConfig, h Handler, queue int, umem *afxdp.Umem, sock *afxdp
 	// costs the client a 1 s retransmission).
 	l.refill()
 	return l, nil
+}
+
+// lost reports whether the loss hook takes this frame.
+func (l *Loop) lost() bool {
+	if l.lossRand == nil || l.lossRand.Float64() >= l.cfg.loss {
+		return false
+	}
+	l.st.Lost++
+	return true
 }
 
 // Thread is the loop's OS thread id (0 before Run), e.g. to read its CPU

@@ -20,10 +20,10 @@ func (l *Loop) rxBatch() int {
 	idx, n := rx.Peek(uint32(l.cfg.Batch))
 	for i := range n {
 		d := rx.Desc(idx + i)
-		if b := l.umem.Frame(d.Addr, d.Len); b != nil {
-			l.Input(b)
-		} else {
+		if b := l.umem.Frame(d.Addr, d.Len); b == nil {
 			l.st.BadDescs++
+		} else if !l.lost() {
+			l.Input(b)
 		}
 		l.pool.Put(d.Addr)
 	}

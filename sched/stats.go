@@ -28,6 +28,7 @@ type counters struct {
 	TimeWaitFreed                            uint64
 	TimeWaitMinHeld                          time.Duration
 	ForwardedOut, ForwardedIn, ForwardFailed uint64
+	Lost                                     uint64
 }
 
 // Stats is a snapshot of one loop.
@@ -51,6 +52,7 @@ type Stats struct {
 	// those it could not pass on (the next loop's ring was full).
 	ForwardedOut, ForwardedIn, ForwardFailed uint64
 	NoConn                                   uint64 // segments to no connection and no listener (answered by RST)
+	Lost                                     uint64 // frames the test loss hook dropped
 
 	TxFrames, TxBytes uint64 // frames handed to the TX ring
 	TxSegments        uint64 // segments built
@@ -111,7 +113,7 @@ func (l *Loop) snapshot() Stats {
 		PostFull: l.postFull.Load(),
 		RxFrames: c.RxFrames, RxBytes: c.RxBytes, RxSegments: c.RxSegments, RxText: c.RxText,
 		Drops: c.Drops, BadDescs: c.BadDescs, NoConn: c.NoConn,
-		ForwardedOut: c.ForwardedOut, ForwardedIn: c.ForwardedIn, ForwardFailed: c.ForwardFailed,
+		ForwardedOut: c.ForwardedOut, ForwardedIn: c.ForwardedIn, ForwardFailed: c.ForwardFailed, Lost: c.Lost,
 		TxFrames: c.TxFrames, TxBytes: c.TxBytes, TxSegments: c.TxSegments, TxText: c.TxText,
 		TxRingFull: c.TxRingFull, TxNoFrame: c.TxNoFrame, TxDropped: c.TxDropped,
 		TxNoRoute: c.TxNoRoute, TxBuildErrors: c.TxBuildErrors,

@@ -388,3 +388,24 @@ func TestCloseAbortsConnections(t *testing.T) {
 		t.Fatalf("Post on a stopped loop: %v", err)
 	}
 }
+
+// TestLossyEcho: with 2% of the frames lost each way inside the loop
+// (the testbed kernel has no netem), the Linux peer's retransmissions and
+// the loop's own (RTO via the timer wheel) still deliver every octet.
+func TestLossyEcho(t *testing.T) {
+	s := startServerLoop(t, 1, LoopConfig{TCP: testTCPConfig(), loss: 0.02})
+	const n = 20
+	sent := runClients(t, s.dial(t, n), func(i int) byte { return "ESH"[i%3] }, 32<<10, 9)
+	gs := s.settled(t, 20*time.Second)
+	l := gs.Loops[0]
+	t.Logf("lost %d frames; %d timers fired; rx %d, tx %d", l.Lost, l.TimersFired, l.RxFrames, l.TxFrames)
+	if l.Lost == 0 || l.TimersFired == 0 {
+		t.Errorf("no loss injected (%d) or no timer fired (%d)", l.Lost, l.TimersFired)
+	}
+	if s.h.opened.Load() != n || s.h.closed.Load() != n || len(s.h.errors()) != 0 {
+		t.Errorf("opened %d, closed %d, errors %v", s.h.opened.Load(), s.h.closed.Load(), s.h.errors())
+	}
+	if l.RxText != uint64(sent) {
+		t.Errorf("%d octets delivered, %d sent", l.RxText, sent)
+	}
+}

@@ -32,6 +32,9 @@ func (l *Loop) Emit(id *tcp.ID, seg *tcp.Segment) {
 	s.Flags = uint8(seg.Flags)
 	s.Window, s.Urgent = seg.Window, seg.Urgent
 	s.Options = seg.Options
+	if l.lossRand != nil && l.lost() {
+		return
+	}
 	if len(l.txq) == cap(l.txq) {
 		l.flush()
 		if len(l.txq) == cap(l.txq) {
