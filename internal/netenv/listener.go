@@ -96,15 +96,31 @@ func parseInetDiagMsg(m []byte) (KernelListener, bool) {
 		Ifindex: int(ne.Uint32(m[40:44])),
 		Inode:   ne.Uint32(m[68:72]),
 	}
-	attrs, err := nl.ParseRouteAttr(m[sizeofInetDiagMsg:])
-	if err == nil {
-		for _, a := range attrs {
-			if a.Attr.Type == inetDiagSKV6Only && len(a.Value) >= 1 {
-				kl.V6Only = a.Value[0] != 0
-			}
-		}
-	}
+	kl.V6Only = v6Only(m[sizeofInetDiagMsg:])
 	return kl, true
+}
+
+// v6Only finds INET_DIAG_SKV6ONLY among the attributes that follow the
+// message. It walks them itself, checking every length against the
+// buffer: nl.ParseRouteAttr panics on a truncated attribute.
+func v6Only(b []byte) bool {
+	ne := nl.NativeEndian()
+	for len(b) >= 4 {
+		l := int(ne.Uint16(b[0:2]))
+		typ := ne.Uint16(b[2:4]) &^ (unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER)
+		if l < 4 || l > len(b) {
+			return false
+		}
+		if typ == inetDiagSKV6Only && l >= 5 {
+			return b[4] != 0
+		}
+		l = (l + 3) &^ 3 // NLA_ALIGN
+		if l >= len(b) {
+			return false
+		}
+		b = b[l:]
+	}
+	return false
 }
 
 // takes reports whether a kernel listener would receive segments for

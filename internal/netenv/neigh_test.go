@@ -260,3 +260,41 @@ func TestNeighStateValid(t *testing.T) {
 		t.Errorf("String = %q", got)
 	}
 }
+
+// TestResolveStale: a STALE entry is used at once (the kernel itself
+// transmits to it, RFC 4861 §7.3.3) and the kernel is asked to re-confirm it.
+func TestResolveStale(t *testing.T) {
+	bed := testbed.New(t, testbed.Options{})
+	srv, peer := bed.Server, bed.Peer
+	err := srv.Do(func() error {
+		if err := flushNeigh(srv.Ifindex, peer.IPv4); err != nil {
+			return err
+		}
+		n := &netlink.Neigh{LinkIndex: srv.Ifindex, IP: peer.IPv4.AsSlice(), HardwareAddr: peer.MAC, State: netlink.NUD_STALE}
+		if err := netlink.NeighSet(n); err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		h, err := Resolve(ctx, peer.IPv4, RouteOptions{})
+		if err != nil {
+			return err
+		}
+		if h.State != NeighStale || h.MAC.String() != peer.MAC.String() {
+			t.Errorf("Resolve = %+v, want the STALE entry's MAC %s", h, peer.MAC)
+		}
+		// The re-confirmation moved the entry on from STALE (DELAY, PROBE,
+		// or already REACHABLE).
+		e, err := getNeigh(srv.Ifindex, peer.IPv4)
+		if err != nil {
+			return err
+		}
+		if e.state == NeighStale {
+			t.Errorf("entry still STALE after Resolve: no re-confirmation started")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
