@@ -425,8 +425,9 @@ func TestEchoMany(t *testing.T) {
 			gs := s.settled(t, 30*time.Second)
 			checkClean(t, s, gs, tc.n, sent)
 			l := gs.Loops[0]
-			t.Logf("%d conns: dialed in %v, exchanged %d octets by %v; rx %d frames, tx %d, ring full %d, no frame %d, timers fired %d, sleeps %d",
-				tc.n, dialed, sent, ran, l.RxFrames, l.TxFrames, l.TxRingFull, l.TxNoFrame, l.TimersFired, l.Sleeps)
+			t.Logf("%d conns: dialed in %v, exchanged %d octets by %v; rx %d frames, tx %d, ring full %d, no frame %d, timers fired %d, sleeps %d; loop thread CPU %v (%v per frame in or out, kernel copy-mode sendto included)",
+				tc.n, dialed, sent, ran, l.RxFrames, l.TxFrames, l.TxRingFull, l.TxNoFrame, l.TimersFired, l.Sleeps,
+				l.CPUTime, l.CPUTime/time.Duration(max(1, l.RxFrames+l.TxFrames)))
 		})
 	}
 }

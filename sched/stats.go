@@ -4,6 +4,8 @@ import (
 	"errors"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sluicenet/sluice/afxdp"
 	"github.com/sluicenet/sluice/tcp"
 	"github.com/sluicenet/sluice/tcp/timewait"
@@ -91,6 +93,10 @@ type Stats struct {
 	SynQueue, AcceptQueue int
 	ListenerDrops         uint64
 
+	// CPUTime is the loop thread's CPU time (CLOCK_THREAD_CPUTIME_ID),
+	// when the snapshot ran on the loop's thread (0 otherwise).
+	CPUTime time.Duration
+
 	FreeFrames int         // UMEM frames in the loop's pool
 	XSK        afxdp.Stats // the socket's kernel counters (zero without a device)
 	XSKErr     error       // why XSK could not be read
@@ -142,11 +148,20 @@ func (l *Loop) snapshot() Stats {
 		s.AcceptQueue += acc
 		s.ListenerDrops += e.lst.Drops
 	}
+	if l.running.Load() && !l.finished.Load() && l.onThread() {
+		var ts unix.Timespec
+		if unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts) == nil {
+			s.CPUTime = time.Duration(ts.Nano())
+		}
+	}
 	if l.sock != nil && !l.finished.Load() {
 		s.XSK, s.XSKErr = l.sock.Stats()
 	}
 	return s
 }
+
+// onThread reports whether the caller runs on the loop's locked thread.
+func (l *Loop) onThread() bool { return int(l.tid.Load()) == unix.Gettid() }
 
 // Stats returns a snapshot of the loop's counters, taken on the loop's
 // thread (so the loop itself needs no atomics): it posts a request and

@@ -135,8 +135,12 @@ func TestIdleLoopsSleep(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range after.Loops {
-		t.Logf("loop %d: %d iterations, %d sleeps while idle", i,
-			after.Loops[i].Iterations-before.Loops[i].Iterations, after.Loops[i].Sleeps-before.Loops[i].Sleeps)
+		a, b := &after.Loops[i], &before.Loops[i]
+		cpu := a.CPUTime - b.CPUTime
+		t.Logf("loop %d: %d iterations, %d sleeps, %v of CPU while idle", i, a.Iterations-b.Iterations, a.Sleeps-b.Sleeps, cpu)
+		if a.CPUTime == 0 || cpu > 100*time.Millisecond {
+			t.Errorf("loop %d thread: %v of CPU over 2 idle seconds (total %v)", i, cpu, a.CPUTime)
+		}
 	}
 	t.Logf("process CPU over 2 s idle: %v", used)
 	if used > 200*time.Millisecond {
