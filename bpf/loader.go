@@ -113,7 +113,11 @@ func loadError(err error) error {
 	var ve *ebpf.VerifierError
 	switch {
 	case errors.Is(err, unix.EPERM), errors.Is(err, os.ErrPermission):
-		return fmt.Errorf("bpf: loading the XDP program needs CAP_BPF and CAP_NET_ADMIN (for the XSKMAP): %s: %w", privilegeAdvice(), err)
+		return fmt.Errorf("bpf: loading the XDP program needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (for the XSKMAP): %s: %w", privilegeAdvice(), err)
+	case errors.As(err, &ve) && missingCaps() != "":
+		// Without CAP_PERFMON the verifier refuses packet pointer
+		// arithmetic: a privilege problem, not an old kernel.
+		return fmt.Errorf("bpf: the verifier refused the XDP program for lack of privilege: %s: %w", privilegeAdvice(), err)
 	case errors.As(err, &ve):
 		return fmt.Errorf("bpf: the kernel's verifier rejected the XDP program (kernel too old? sluice needs Linux >= 5.10): %w", err)
 	}

@@ -66,9 +66,10 @@ func TestPrivilegeErrors(t *testing.T) {
 		caps []string // setpriv capability arguments
 		want string
 	}{
-		{"no capabilities", nil, "missing CAP_BPF and CAP_NET_ADMIN"},
+		{"no capabilities", nil, "missing CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN:"},
 		{"CAP_BPF only", []string{"--inh-caps=+bpf,+perfmon", "--ambient-caps=+bpf,+perfmon"}, "missing CAP_NET_ADMIN:"},
-		{"CAP_NET_ADMIN only", []string{"--inh-caps=+net_admin", "--ambient-caps=+net_admin"}, "missing CAP_BPF:"},
+		{"CAP_NET_ADMIN only", []string{"--inh-caps=+net_admin", "--ambient-caps=+net_admin"}, "missing CAP_BPF and CAP_PERFMON:"},
+		{"no CAP_PERFMON", []string{"--inh-caps=+bpf,+net_admin", "--ambient-caps=+bpf,+net_admin"}, "missing CAP_PERFMON:"},
 		{"CAP_BPF and CAP_NET_ADMIN", []string{"--inh-caps=+bpf,+perfmon,+net_admin", "--ambient-caps=+bpf,+perfmon,+net_admin"}, "ok"},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -2,6 +2,7 @@ package testbed
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"runtime"
@@ -16,30 +17,33 @@ import (
 func (h *Host) Do(fn func() error) error {
 	c := make(chan error, 1)
 	go func() {
+		// fn may end the goroutine with runtime.Goexit (t.Fatal): the
+		// deferred send still reports, and the locked thread, possibly
+		// still in h's namespace, dies with the goroutine.
+		err := errors.New("testbed: Do: fn exited its goroutine (t.Fatal or runtime.Goexit inside Do)")
+		defer func() { c <- err }()
 		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			c <- err
+		orig, gerr := netns.Get()
+		if gerr != nil {
+			err = gerr
 			return
 		}
 		defer orig.Close()
-		if err := netns.Set(h.ns); err != nil {
-			c <- fmt.Errorf("enter netns %s: %w", h.Name, err)
+		if serr := netns.Set(h.ns); serr != nil {
+			err = fmt.Errorf("enter netns %s: %w", h.Name, serr)
 			return
 		}
-		var ferr error
 		func() {
 			defer func() {
 				if r := recover(); r != nil {
-					ferr = fmt.Errorf("panic in %s: %v", h.Name, r)
+					err = fmt.Errorf("panic in %s: %v", h.Name, r)
 				}
 			}()
-			ferr = fn()
+			err = fn()
 		}()
 		if netns.Set(orig) == nil {
 			runtime.UnlockOSThread()
 		}
-		c <- ferr
 	}()
 	return <-c
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -106,5 +107,18 @@ func TestCloseRemovesEverything(t *testing.T) {
 		if _, err := os.Stat(netnsDir + "/" + n); !os.IsNotExist(err) {
 			t.Errorf("netns %s still present after Close (%v)", n, err)
 		}
+	}
+}
+
+// TestDoSurvivesGoexit: fn ending its goroutine (as t.Fatal does) makes Do
+// return an error instead of hanging.
+func TestDoSurvivesGoexit(t *testing.T) {
+	b := New(t, Options{})
+	err := b.Server.Do(func() error { runtime.Goexit(); return nil })
+	if err == nil || !strings.Contains(err.Error(), "Goexit") {
+		t.Fatalf("Do after Goexit: %v", err)
+	}
+	if err := b.Server.Do(func() error { return nil }); err != nil {
+		t.Fatalf("Do after a Goexit: %v", err)
 	}
 }
