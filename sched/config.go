@@ -40,6 +40,10 @@ type LoopConfig struct {
 	// the table is full the TCB stays and serves TIME-WAIT itself. A
 	// negative value disables the table.
 	TimeWaitMax int
+	// TCBCache is how many freed TCBs (with their buffers) the loop keeps
+	// for its listeners to reuse (tcp.Listener.Pool), so accepting a
+	// connection allocates nothing in steady state [256]; negative: none.
+	TCBCache int
 
 	// loss makes the loop drop this fraction of the frames it receives
 	// and of the segments it emits, as a lossy wire would: a test hook
@@ -74,6 +78,9 @@ func (c *LoopConfig) defaults() error {
 	}
 	if c.PostQueue <= 0 {
 		c.PostQueue = 1024
+	}
+	if c.TCBCache == 0 {
+		c.TCBCache = 256
 	}
 	if c.SizeHint <= 0 {
 		c.SizeHint = 1024

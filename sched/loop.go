@@ -45,6 +45,7 @@ type Loop struct {
 	wheel     *TimerWheel
 	listeners []listenEntry
 	dirty     []uint32
+	tcbFree   []*tcp.TCB // closed TCBs for the listeners to reuse
 	nextGen   uint32
 	fire      func(TimerPayload) // l.onTimer, bound once (no allocation per Advance)
 
@@ -189,7 +190,21 @@ func (l *Loop) Listen(ap netip.AddrPort) {
 			return
 		}
 	}
-	l.listeners = append(l.listeners, listenEntry{ap, tcp.NewListener(l.tcpCfg, l)})
+	lst := tcp.NewListener(l.tcpCfg, l)
+	lst.Pool = l.takeTCB
+	l.listeners = append(l.listeners, listenEntry{ap, lst})
+}
+
+// takeTCB hands a listener a recycled TCB (nil: allocate).
+func (l *Loop) takeTCB() *tcp.TCB {
+	n := len(l.tcbFree)
+	if n == 0 {
+		return nil
+	}
+	t := l.tcbFree[n-1]
+	l.tcbFree[n-1] = nil
+	l.tcbFree = l.tcbFree[:n-1]
+	return t
 }
 
 // listener returns the listener for a segment to dst:port: an exact

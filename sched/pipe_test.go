@@ -555,3 +555,65 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 		runtime.KeepAlive(p)
 	}
 }
+
+// TestPipeConnectionNoAlloc: once warm, a whole connection — handshake,
+// an echoed request, close from the client, the server's TCB recycled
+// through the listener's pool — allocates nothing in the loop (the client
+// engine reuses its TCB too, with tcp.OpenReuse).
+func TestPipeConnectionNoAlloc(t *testing.T) {
+	cfg := tcp.DefaultConfig()
+	cfg.MSL = time.Millisecond
+	p := newPipe(t, &rawEcho{}, &cfg)
+	req := []byte("hello")
+	port := uint16(40000)
+	conn := func() {
+		port++
+		id := tcp.ID{LocalAddr: pipeClient.Addr(), RemoteAddr: pipeServer.Addr(), LocalPort: port, RemotePort: pipeServer.Port()}
+		p.cli = tcp.OpenReuse(p.cli, &p.cfg, id, p, p.now)
+		p.pump()
+		p.cli.Write(req, p.now)
+		p.pump()
+		a, b := p.cli.Peek()
+		if len(a)+len(b) != len(req) {
+			t.Fatalf("echoed %d octets", len(a)+len(b))
+		}
+		p.cli.Consume(len(a)+len(b), p.now)
+		p.cli.Close(p.now)
+		p.pump()
+		if p.l.conns.Len() != 0 {
+			t.Fatalf("%d connections after close", p.l.conns.Len())
+		}
+	}
+	for range 300 {
+		conn()
+	}
+	if n := testing.AllocsPerRun(200, conn); n != 0 {
+		t.Fatalf("%v allocations per connection", n)
+	}
+}
+
+// BenchmarkLoopConnection: a whole short connection through the loop
+// (handshake, one 64-octet echo, client close: 8 frames), TCBs recycled.
+func BenchmarkLoopConnection(b *testing.B) {
+	cfg := tcp.DefaultConfig()
+	p := newPipe(b, &rawEcho{}, &cfg)
+	req := bytes.Repeat([]byte("q"), 64)
+	port := uint16(1)
+	b.ReportAllocs()
+	for b.Loop() {
+		port++
+		if port == 0 {
+			port = 1
+		}
+		id := tcp.ID{LocalAddr: pipeClient.Addr(), RemoteAddr: pipeServer.Addr(), LocalPort: port, RemotePort: pipeServer.Port()}
+		p.cli = tcp.OpenReuse(p.cli, &p.cfg, id, p, p.now)
+		p.pump()
+		p.cli.Write(req, p.now)
+		p.pump()
+		a, c := p.cli.Peek()
+		p.cli.Consume(len(a)+len(c), p.now)
+		p.cli.Close(p.now)
+		p.pump()
+		p.now += tcp.Instant(time.Microsecond)
+	}
+}

@@ -170,6 +170,12 @@ func (l *Loop) free(c *Conn) {
 		}
 		l.st.TimeWaitFreed++
 	}
+	if len(l.tcbFree) < l.cfg.TCBCache {
+		// Nothing references the TCB any more (the listener let go of
+		// it when it was accepted or died in SYN-RECEIVED): tcp.
+		// Listener.Pool reinitializes it, keeping its buffers.
+		l.tcbFree = append(l.tcbFree, c.tcb)
+	}
 	l.slab.Free(c.idx) // zeroes *c
 	l.st.Freed++
 }
