@@ -27,16 +27,18 @@ var (
 	pipeCliMAC = wire.MAC{2, 0, 0, 0, 0, 2}
 )
 
-const pipeSlots = 1024
-
 type frameQueue struct {
-	buf [pipeSlots][2048]byte
-	n   [pipeSlots]int
+	buf [][2048]byte
+	n   []int
 	len int
 }
 
+func newFrameQueue(slots int) *frameQueue {
+	return &frameQueue{buf: make([][2048]byte, slots), n: make([]int, slots)}
+}
+
 func (q *frameQueue) push(tb testing.TB, b []byte) {
-	if q.len == pipeSlots {
+	if q.len == len(q.buf) {
 		tb.Fatalf("pipe queue overflow")
 	}
 	q.n[q.len] = copy(q.buf[q.len][:], b)
@@ -62,7 +64,14 @@ type pipe struct {
 
 func newPipe(tb testing.TB, h Handler, cfg *tcp.Config) *pipe {
 	tb.Helper()
-	u, err := afxdp.NewUmem(afxdp.UmemConfig{FrameSize: 2048, FrameCount: 1024})
+	return newPipeSized(tb, h, cfg, 1024)
+}
+
+// newPipeSized: slots bounds the frames in flight each way (and sizes
+// the UMEM).
+func newPipeSized(tb testing.TB, h Handler, cfg *tcp.Config, slots int) *pipe {
+	tb.Helper()
+	u, err := afxdp.NewUmem(afxdp.UmemConfig{FrameSize: 2048, FrameCount: uint32(slots), FillSize: 64, CompletionSize: 64})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -77,7 +86,7 @@ func newPipe(tb testing.TB, h Handler, cfg *tcp.Config) *pipe {
 		}
 	})
 	l.Listen(pipeServer)
-	p := &pipe{tb: tb, l: l, cfg: *l.tcpCfg, now: l.now, toLoop: new(frameQueue), fromLoop: new(frameQueue)}
+	p := &pipe{tb: tb, l: l, cfg: *l.tcpCfg, now: l.now, toLoop: newFrameQueue(slots), fromLoop: newFrameQueue(slots)}
 	p.cfg.ISN = nil
 	p.spec = wire.TCPFrameSpec{SrcMAC: pipeCliMAC, DstMAC: pipeSrvMAC}
 	l.loopback = func(b []byte) { p.fromLoop.push(tb, b) }
@@ -405,7 +414,7 @@ func BenchmarkLoopInput(b *testing.B) {
 	s.Seq, s.Ack, s.Flags, s.Window = uint32(v.SndNxt), uint32(v.RcvNxt), wire.TCPFlagACK|wire.TCPFlagPSH, 0xffff
 	payload := bytes.Repeat([]byte("d"), 64)
 	frame := make([]byte, 256)
-	p.fromLoop = new(frameQueue)
+	p.fromLoop = newFrameQueue(16)
 	p.l.loopback = func([]byte) {}
 	b.ReportAllocs()
 	for b.Loop() {
