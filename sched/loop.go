@@ -14,6 +14,7 @@ import (
 	"github.com/sluicenet/sluice/afxdp"
 	"github.com/sluicenet/sluice/tcp"
 	"github.com/sluicenet/sluice/tcp/isn"
+	"github.com/sluicenet/sluice/tcp/syncookie"
 	"github.com/sluicenet/sluice/tcp/timewait"
 	"github.com/sluicenet/sluice/wire"
 )
@@ -107,12 +108,19 @@ func NewLoop(cfg LoopConfig, h Handler, queue int, umem *afxdp.Umem, sock *afxdp
 		return nil, errors.New("sched: NewLoop needs a UMEM")
 	}
 	if cfg.TCP == nil {
+		// Linux's defaults, with what Linux also does by default: RFC
+		// 6528 ISNs under a secret key, and SYN cookies (RFC 4987) once
+		// a listener's SYN queue is full (tcp_syncookies=1).
 		c := tcp.DefaultConfig()
 		g, err := isn.NewRandom()
 		if err != nil {
 			return nil, err
 		}
 		c.UseGenerator(g)
+		if c.Cookies, err = syncookie.NewRandom(); err != nil {
+			return nil, err
+		}
+		c.SynCookies = true
 		cfg.TCP = &c
 	}
 	if err := cfg.defaults(); err != nil {

@@ -626,3 +626,55 @@ func BenchmarkLoopConnection(b *testing.B) {
 		p.now += tcp.Instant(time.Microsecond)
 	}
 }
+
+// TestPipeSynCookies: with the SYN queue full, the listener answers SYNs
+// statelessly (RFC 4987); the ACK carrying a valid cookie creates the
+// connection directly in ESTABLISHED, and the loop enters it in its table
+// and opens it like any other.
+func TestPipeSynCookies(t *testing.T) {
+	h := &rawEcho{}
+	p := newPipe(t, h, nil) // the default config: SYN cookies on
+	if !p.l.tcpCfg.SynCookies {
+		t.Fatal("default loop config without SYN cookies")
+	}
+	s := p.spec
+	s.Src, s.Dst, s.DstPort = pipeClient.Addr(), pipeServer.Addr(), pipeServer.Port()
+	frame := make([]byte, 128)
+	backlog := p.l.tcpCfg.SynBacklog
+	var synack wire.Frame
+	for i := range backlog + 1 {
+		s.SrcPort = uint16(10000 + i)
+		s.Seq, s.Ack, s.Flags, s.Window, s.Options = 5000, 0, wire.TCPFlagSYN, 1000, wire.TCPOptions{MSS: 1460}
+		n, _ := wire.BuildTCP(frame, &s, nil)
+		p.l.Input(frame[:n])
+		p.l.flush()
+		q := p.fromLoop
+		if q.len != 1 || wire.ParseFrame(q.buf[0][:q.n[0]], &synack) != nil || synack.Flags != wire.TCPFlagSYN|wire.TCPFlagACK {
+			t.Fatalf("SYN %d: no SYN-ACK", i)
+		}
+		q.len = 0
+	}
+	st, _ := p.l.Stats(0)
+	if st.Conns != backlog || st.SynQueue != backlog {
+		t.Fatalf("%d connections, SYN queue %d; want %d (the last SYN answered by cookie)", st.Conns, st.SynQueue, backlog)
+	}
+	// The handshake's ACK for the cookie SYN-ACK (the last one).
+	s.Seq, s.Ack, s.Flags, s.Options = 5001, synack.Seq+1, wire.TCPFlagACK, wire.TCPOptions{}
+	n, _ := wire.BuildTCP(frame, &s, []byte("hi"))
+	p.l.Input(frame[:n])
+	p.l.flush()
+	st, _ = p.l.Stats(0)
+	if st.Conns != backlog+1 || st.ByState[tcp.Established] != 1 || h.opens != 1 {
+		t.Fatalf("after the cookie ACK: %d connections, %d established, %d opens", st.Conns, st.ByState[tcp.Established], h.opens)
+	}
+	// Its text was delivered and echoed.
+	found := false
+	for i := range p.fromLoop.len {
+		if wire.ParseFrame(p.fromLoop.buf[i][:p.fromLoop.n[i]], &synack) == nil && string(synack.Payload) == "hi" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("the cookie connection's text was not echoed")
+	}
+}
