@@ -12,8 +12,8 @@ import (
 // LoopConfig shapes one loop. Zero fields take the defaults in brackets.
 type LoopConfig struct {
 	// TCP is the engine configuration shared, read-only, by every TCB of
-	// the loop [tcp.DefaultConfig() with an RFC 6528 ISN generator and SYN
-	// cookies, each loop with keys of its own].
+	// the loop [DefaultTCPConfig(): RFC 6528 ISNs and SYN cookies; a Group
+	// shares one across its loops].
 	TCP *tcp.Config
 	// Batch is how many RX descriptors one iteration takes [64].
 	Batch int

@@ -69,6 +69,16 @@ func Start(cfg GroupConfig) (*Group, error) {
 	if err := checkCores(cfg.Cores); err != nil {
 		return nil, err
 	}
+	if cfg.Loop.TCP == nil {
+		// One set of keys for the group: a handshake's ACK that reaches
+		// another loop than its SYN (the flow moved queues) still
+		// validates its SYN cookie there.
+		c, err := DefaultTCPConfig()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Loop.TCP = c
+	}
 	setup := cfg.Setup
 	if setup == nil {
 		setup = func(fn func() error) error { return fn() }
@@ -95,7 +105,6 @@ func Start(cfg GroupConfig) (*Group, error) {
 			}
 			g.socks = append(g.socks, s)
 			lc.Core = pickCore(cfg.Cores, q)
-			lc.TCP = cfg.Loop.TCP // nil: each loop gets its own ISN key
 			l, err := NewLoop(lc, cfg.Handler, q, u, s)
 			if err != nil {
 				return err

@@ -96,6 +96,24 @@ var clockBase = time.Now()
 // Now is the loops' monotonic clock as a tcp.Instant.
 func Now() tcp.Instant { return tcp.Instant(time.Since(clockBase)) + tcp.Instant(time.Second) }
 
+// DefaultTCPConfig is tcp.DefaultConfig with what Linux also does by
+// default: RFC 6528 ISNs under a secret random key, and SYN cookies (RFC
+// 4987) once a listener's SYN queue is full (tcp_syncookies=1). The keys
+// are read-only after creation, so loops may share one Config.
+func DefaultTCPConfig() (*tcp.Config, error) {
+	c := tcp.DefaultConfig()
+	g, err := isn.NewRandom()
+	if err != nil {
+		return nil, err
+	}
+	c.UseGenerator(g)
+	if c.Cookies, err = syncookie.NewRandom(); err != nil {
+		return nil, err
+	}
+	c.SynCookies = true
+	return &c, nil
+}
+
 // NewLoop makes a loop for queue over umem and sock. sock may be nil: the
 // loop then has no device, Input feeds it frames and transmitted frames go
 // straight back to the pool (benchmarks, unit tests). umem is required:
@@ -108,20 +126,11 @@ func NewLoop(cfg LoopConfig, h Handler, queue int, umem *afxdp.Umem, sock *afxdp
 		return nil, errors.New("sched: NewLoop needs a UMEM")
 	}
 	if cfg.TCP == nil {
-		// Linux's defaults, with what Linux also does by default: RFC
-		// 6528 ISNs under a secret key, and SYN cookies (RFC 4987) once
-		// a listener's SYN queue is full (tcp_syncookies=1).
-		c := tcp.DefaultConfig()
-		g, err := isn.NewRandom()
+		c, err := DefaultTCPConfig()
 		if err != nil {
 			return nil, err
 		}
-		c.UseGenerator(g)
-		if c.Cookies, err = syncookie.NewRandom(); err != nil {
-			return nil, err
-		}
-		c.SynCookies = true
-		cfg.TCP = &c
+		cfg.TCP = c
 	}
 	if err := cfg.defaults(); err != nil {
 		return nil, err
