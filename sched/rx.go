@@ -33,10 +33,11 @@ func (l *Loop) rxBatch() int {
 
 // Input processes one received Ethernet frame: parse and verify it
 // (dropped frames are counted by wire.DropReason), then demultiplex the
-// segment: the connection's TCB, else a listener on its destination, else
-// the reset of RFC 9293 §3.10.7.1 for a segment to no connection. Replies
-// are built in UMEM frames and queued for the next TX flush. Loop thread
-// only; b is not retained.
+// segment: the connection's TCB; else the TIME-WAIT table; else, for a
+// non-SYN in a group of loops, the next loop (forward); else a listener
+// on its destination; else the reset of RFC 9293 §3.10.7.1 for a segment
+// to no connection. Replies are built in UMEM frames and queued for the
+// next TX flush. Loop thread only; b is not retained.
 func (l *Loop) Input(b []byte) {
 	l.st.RxFrames++
 	l.st.RxBytes += uint64(len(b))
