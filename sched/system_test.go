@@ -343,6 +343,11 @@ func TestPostWriteAndPinning(t *testing.T) {
 			done <- err
 			return
 		}
+		// Stats from the loop's own thread answers at once (no deadlock).
+		if st, err := pr.l.Stats(time.Second); err != nil || st.Conns != 1 || st.CPUTime == 0 {
+			done <- fmt.Errorf("on-thread stats: %d conns, CPU %v, %v", st.Conns, st.CPUTime, err)
+			return
+		}
 		done <- cn.CloseWrite()
 	}); err != nil {
 		t.Fatal(err)
