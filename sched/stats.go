@@ -102,7 +102,7 @@ type Stats struct {
 	XSKErr     error       // why XSK could not be read
 }
 
-// Drops returns the sum of Drops.
+// DroppedFrames returns the sum of Drops.
 func (s *Stats) DroppedFrames() uint64 {
 	var n uint64
 	for _, d := range s.Drops {
