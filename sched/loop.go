@@ -62,6 +62,7 @@ type Loop struct {
 	cur   *Conn       // connection whose TCB is being driven (reply addressing)
 	rx    *wire.Frame // frame being demultiplexed without a connection
 	frame wire.Frame
+	batch rxScratch
 	seg   tcp.Segment
 	id    tcp.ID
 	rst   tcp.Segment

@@ -678,3 +678,60 @@ func TestPipeSynCookies(t *testing.T) {
 		t.Fatal("the cookie connection's text was not echoed")
 	}
 }
+
+// portRecorder records the text each connection received, by remote port.
+type portRecorder struct {
+	sink
+	got map[uint16]string
+}
+
+func (h *portRecorder) OnData(c *Conn, data []byte) { h.got[c.RemoteAddr().Port()] += string(data) }
+
+// TestDemuxStaleHint: rxBatch looks a batch's connections up before any of
+// its segments run, so a hint may be stale by the time a segment runs: a
+// hit naming a slot that now holds another connection, or a miss for a
+// connection an earlier segment created. demux re-checks both.
+func TestDemuxStaleHint(t *testing.T) {
+	h := &portRecorder{got: map[uint16]string{}}
+	p := newPipe(t, h, nil)
+	dial := func(port uint16) *tcp.TCB {
+		id := tcp.ID{LocalAddr: pipeClient.Addr(), RemoteAddr: pipeServer.Addr(), LocalPort: port, RemotePort: pipeServer.Port()}
+		p.cli = tcp.Open(&p.cfg, id, p, p.now)
+		p.pump()
+		return p.cli
+	}
+	a, b := dial(1001), dial(1002)
+	keyOf := func(port uint16) (ConnKey, uint32) {
+		k := MakeConnKey(pipeServer, netip.AddrPortFrom(pipeClient.Addr(), port))
+		v, ok := p.l.conns.Lookup(k)
+		if !ok {
+			t.Fatalf("no connection for port %d", port)
+		}
+		return k, v
+	}
+	ka, _ := keyOf(1001)
+	_, vb := keyOf(1002)
+	segFor := func(cli *tcp.TCB, text string) ([]byte, *wire.Frame) {
+		s := p.spec
+		id := cli.ID()
+		v := cli.Vars()
+		s.Src, s.Dst, s.SrcPort, s.DstPort = id.LocalAddr, id.RemoteAddr, id.LocalPort, id.RemotePort
+		s.Seq, s.Ack, s.Flags, s.Window = uint32(v.SndNxt), uint32(v.RcvNxt), wire.TCPFlagACK|wire.TCPFlagPSH, 0xffff
+		buf := make([]byte, 256)
+		n, _ := wire.BuildTCP(buf, &s, []byte(text))
+		f := new(wire.Frame)
+		if err := wire.ParseFrame(buf[:n], f); err != nil {
+			t.Fatal(err)
+		}
+		return buf[:n], f
+	}
+	raw, f := segFor(a, "to a")
+	p.l.demux(raw, f, ka, vb, true) // a stale hit: B's slot
+	raw, f = segFor(b, "to b")
+	_, vbNow := keyOf(1002)
+	kb := MakeConnKey(pipeServer, netip.AddrPortFrom(pipeClient.Addr(), 1002))
+	p.l.demux(raw, f, kb, 0, false) // a stale miss
+	if h.got[1001] != "to a" || h.got[1002] != "to b" || vbNow != vb {
+		t.Fatalf("delivered %v", h.got)
+	}
+}
