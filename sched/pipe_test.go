@@ -711,19 +711,21 @@ func TestDemuxStaleHint(t *testing.T) {
 	}
 	ka, _ := keyOf(1001)
 	_, vb := keyOf(1002)
+	// The clients' own segments (timestamps and all), taken off the pipe
+	// instead of pumped.
 	segFor := func(cli *tcp.TCB, text string) ([]byte, *wire.Frame) {
-		s := p.spec
-		id := cli.ID()
-		v := cli.Vars()
-		s.Src, s.Dst, s.SrcPort, s.DstPort = id.LocalAddr, id.RemoteAddr, id.LocalPort, id.RemotePort
-		s.Seq, s.Ack, s.Flags, s.Window = uint32(v.SndNxt), uint32(v.RcvNxt), wire.TCPFlagACK|wire.TCPFlagPSH, 0xffff
-		buf := make([]byte, 256)
-		n, _ := wire.BuildTCP(buf, &s, []byte(text))
+		p.toLoop.len = 0
+		cli.Write([]byte(text), p.now)
+		if p.toLoop.len != 1 {
+			t.Fatalf("client sent %d frames", p.toLoop.len)
+		}
+		raw := append([]byte(nil), p.toLoop.buf[0][:p.toLoop.n[0]]...)
+		p.toLoop.len = 0
 		f := new(wire.Frame)
-		if err := wire.ParseFrame(buf[:n], f); err != nil {
+		if err := wire.ParseFrame(raw, f); err != nil {
 			t.Fatal(err)
 		}
-		return buf[:n], f
+		return raw, f
 	}
 	raw, f := segFor(a, "to a")
 	p.l.demux(raw, f, ka, vb, true) // a stale hit: B's slot
