@@ -29,6 +29,14 @@ type Handler interface {
 	OnClose(c *Conn, err error)
 }
 
+// WritableHandler is an optional Handler extension: OnWritable runs when
+// text Write held back (beyond the TCB's send buffer) has all gone into
+// the send buffer, so a writer that waits for room (a blocking net.Conn
+// adapter) knows when to continue.
+type WritableHandler interface {
+	OnWritable(c *Conn)
+}
+
 // Conn is a connection owned by a loop: the slab element the connection
 // table points to. Its methods must be called on the loop's thread (from a
 // callback, or from a function given to Loop.Post); from elsewhere use

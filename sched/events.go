@@ -154,8 +154,15 @@ func (l *Loop) drainPending(c *Conn) {
 		c.pending = append(c.pending[:0], c.pending[n:]...)
 	}
 	l.leave(prev)
-	if len(c.pending) == 0 && c.closeReq > c.closed {
+	if len(c.pending) > 0 {
+		return
+	}
+	if c.closeReq > c.closed {
 		l.applyClose(c)
+		return
+	}
+	if w, ok := l.handler.(WritableHandler); ok && !c.done {
+		w.OnWritable(c)
 	}
 }
 
