@@ -126,6 +126,9 @@ func (t *Table) Insert(id *tcp.ID, st *State, now tcp.Instant) bool {
 		t.kill(ipos, s)
 	}
 	if t.live >= t.max {
+		t.Expire(now) // due entries the sweep has not reached yet make room
+	}
+	if t.live >= t.max {
 		t.stats.RefusedFull++
 		return false
 	}

@@ -117,10 +117,10 @@ func TestModel(t *testing.T) {
 				model[id] = now + life
 			}
 		case op < 9:
-			now += tcp.Instant(r.Int64N(int64(5 * time.Second)))
+			now += tcp.Instant(r.Int64N(int64(500 * time.Millisecond)))
 			tb.Expire(now)
 		default:
-			now += tcp.Instant(r.Int64N(int64(time.Second)))
+			now += tcp.Instant(r.Int64N(int64(100 * time.Millisecond)))
 		}
 		// The model forgets due entries, as the table does.
 		for k, exp := range model {
