@@ -2,6 +2,7 @@ package afxdp
 
 import (
 	"fmt"
+	"github.com/sluicenet/sluice/internal/ethtool"
 	"os"
 	"strings"
 )
@@ -12,9 +13,9 @@ import (
 // /sys/class/net/DEV/queues. Note that /sys shows the namespace it was
 // mounted in, so the fallback is only right in the mounting namespace.
 func QueueCount(dev string) (int, error) {
-	ch, err := ethtoolGChannels(dev)
+	ch, err := ethtool.GetChannels(dev)
 	if err == nil {
-		if n := int(ch.rxCount + ch.combinedCount); n > 0 {
+		if n := int(ch.Rx + ch.Combined); n > 0 {
 			return n, nil
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicenet/sluice/internal/ethtool"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -236,6 +237,17 @@ func (h *Host) configure() error {
 	}
 	if err := nh.LinkSetUp(l); err != nil {
 		return fmt.Errorf("%s: %s up: %w", h.Name, h.Link, err)
+	}
+	return nil
+}
+
+// offloadsOff turns off TX checksum offload, TSO and GSO on dev in the
+// calling thread's namespace.
+func offloadsOff(dev string) error {
+	for _, cmd := range []uint32{unix.ETHTOOL_STSO, unix.ETHTOOL_SGSO, unix.ETHTOOL_STXCSUM} {
+		if err := ethtool.SetValue(dev, cmd, 0); err != nil {
+			return fmt.Errorf("ethtool cmd %#x on %s: %w", cmd, dev, err)
+		}
 	}
 	return nil
 }

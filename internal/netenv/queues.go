@@ -2,6 +2,7 @@ package netenv
 
 import (
 	"fmt"
+	"github.com/sluicenet/sluice/internal/ethtool"
 	"os"
 	"strings"
 
@@ -28,11 +29,11 @@ func (c Channels) MaxQueues() int { return c.MaxRX + c.MaxCombined }
 // /sys/class/net/IF/queues. The ioctl comes first because /sys shows the
 // namespace it was mounted in, not the caller's.
 func ChannelsOf(ifname string) (Channels, error) {
-	ch, err := ethtoolGChannels(ifname)
-	if err == nil && ch.rxCount+ch.combinedCount > 0 {
+	ch, err := ethtool.GetChannels(ifname)
+	if err == nil && ch.Rx+ch.Combined > 0 {
 		return Channels{
-			RX: int(ch.rxCount), TX: int(ch.txCount), Combined: int(ch.combinedCount),
-			MaxRX: int(ch.maxRx), MaxTX: int(ch.maxTx), MaxCombined: int(ch.maxCombined),
+			RX: int(ch.Rx), TX: int(ch.Tx), Combined: int(ch.Combined),
+			MaxRX: int(ch.MaxRx), MaxTX: int(ch.MaxTx), MaxCombined: int(ch.MaxCombined),
 		}, nil
 	}
 	if err == unix.ENODEV {
