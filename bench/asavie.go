@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -32,12 +33,12 @@ func (a *asavieReflector) open(h *testbed.Host) error {
 		FillRingNumDescs: reflectorRing, CompletionRingNumDescs: reflectorRing,
 		RxRingNumDescs: reflectorRing, TxRingNumDescs: reflectorRing}
 	// The kernel releases a queue some milliseconds after the previous
-	// socket on it closed (the afxdp run just before); asavie/xdp does not
-	// retry, so retry here, bounded.
+	// socket on it closed (the afxdp run just before; seconds on a loaded
+	// machine); asavie/xdp does not retry, so retry here, bounded (5 s).
 	var xsk *xdp.Socket
 	for try := 0; ; try++ {
 		xsk, err = xdp.NewSocket(h.Ifindex, 0, &opts)
-		if err == nil || try == 50 || !strings.Contains(err.Error(), "busy") {
+		if err == nil || try == 500 || !strings.Contains(err.Error(), "busy") {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -83,7 +84,15 @@ func (a *asavieReflector) loop(stop <-chan struct{}) (uint64, error) {
 func (a *asavieReflector) close() error {
 	var first error
 	if a.xsk != nil {
+		ino := socketInode(a.xsk.FD())
 		first = a.xsk.Close()
+		// asavie/xdp v0.3.3 closes the socket but leaves its four rings
+		// mapped; a mapping holds the socket file, so the kernel never
+		// releases the socket and its queue stays bound (EBUSY for every
+		// later bind in this process). Unmap them here.
+		if err := unmapSocket(ino); err != nil && first == nil {
+			first = err
+		}
 	}
 	if a.prog != nil {
 		if err := detachRedirectAll(a.host, a.prog); err != nil && first == nil {
@@ -124,3 +133,39 @@ const (
 	reflectorRing         = 2048
 	reflectorFramesInUMEM = 4 * reflectorRing
 )
+
+// socketInode is the inode of fd's socket (the "socket:[N]" of its link).
+func socketInode(fd int) uint64 {
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return 0
+	}
+	return st.Ino
+}
+
+// unmapSocket removes this process's mappings of socket inode ino, as read
+// from /proc/self/maps ("start-end perms offset dev inode path").
+func unmapSocket(ino uint64) error {
+	if ino == 0 {
+		return nil
+	}
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return err
+	}
+	want := fmt.Sprintf("socket:[%d]", ino)
+	for _, line := range strings.Split(string(maps), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 || f[5] != want {
+			continue
+		}
+		var start, end uintptr
+		if _, err := fmt.Sscanf(f[0], "%x-%x", &start, &end); err != nil {
+			return fmt.Errorf("parse %q: %w", f[0], err)
+		}
+		if _, _, e := unix.Syscall(unix.SYS_MUNMAP, start, end-start, 0); e != 0 {
+			return fmt.Errorf("munmap asavie/xdp ring: %w", e)
+		}
+	}
+	return nil
+}
