@@ -1,0 +1,322 @@
+package sluice
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ZeroCopy says how the AF_XDP sockets move frames between the driver and
+// the packet buffers (UMEM).
+type ZeroCopy int
+
+const (
+	// ZeroCopyAuto asks the kernel for zero-copy and falls back to copy
+	// mode when the driver cannot do it (veth, most virtual devices).
+	ZeroCopyAuto ZeroCopy = iota
+	// ZeroCopyRequire fails Start when the driver cannot bind zero-copy.
+	ZeroCopyRequire
+	// ZeroCopyOff always binds in copy mode: the kernel copies each frame
+	// (works on every device; costs a copy per frame).
+	ZeroCopyOff
+)
+
+func (z ZeroCopy) String() string {
+	switch z {
+	case ZeroCopyAuto:
+		return "auto"
+	case ZeroCopyRequire:
+		return "require"
+	case ZeroCopyOff:
+		return "off"
+	}
+	return "ZeroCopy(" + strconv.Itoa(int(z)) + ")"
+}
+
+// XDPMode says how the steering program is attached to the device.
+type XDPMode int
+
+const (
+	// XDPAuto attaches in driver (native) mode and falls back to generic.
+	XDPAuto XDPMode = iota
+	// XDPDriver requires driver mode (fails Start on a driver without it).
+	XDPDriver
+	// XDPGeneric forces generic (skb) mode: slower, works on any device.
+	XDPGeneric
+)
+
+func (m XDPMode) String() string {
+	switch m {
+	case XDPAuto:
+		return "auto"
+	case XDPDriver:
+		return "driver"
+	case XDPGeneric:
+		return "generic"
+	}
+	return "XDPMode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// Config describes a server. The zero value of every field but Interface
+// and Listen takes the default given in brackets, so a Config names only
+// what it changes. Validate checks it without touching the system;
+// Start checks the system (privileges, device, addresses, queues, MTU).
+type Config struct {
+	// Interface is the network device to serve on, e.g. "eth0". Required.
+	Interface string
+	// Netns is the named network namespace (as `ip netns` names it, in
+	// /var/run/netns) the interface lives in; "" is the process's own.
+	Netns string
+	// Listen are the addresses to accept connections on, as net.Listen
+	// takes them: "198.18.0.1:8080", "[2001:2::1]:8080", or ":8080" for
+	// every address of the interface in both families. Required unless
+	// the server only dials.
+	Listen []string
+
+	// Loops is the number of event loops, one per NIC RX queue
+	// (0..Loops-1) and one OS thread each [the device's RX queue count].
+	Loops int
+	// Cores pins loop i to CPU Cores[i % len(Cores)] [loop i on CPU
+	// i % NumCPU]; []int{-1} leaves the loops unpinned.
+	Cores []int
+	// ZeroCopy chooses the AF_XDP bind mode [ZeroCopyAuto].
+	ZeroCopy ZeroCopy
+	// XDPMode chooses how the steering program attaches [XDPAuto].
+	XDPMode XDPMode
+	// FrameSize is the UMEM frame size in bytes, 2048 or 4096 [4096]. A
+	// full-MTU frame must fit in one (MTU + 14 octets of Ethernet header
+	// <= FrameSize - 256 of kernel headroom).
+	FrameSize int
+	// FrameCount is the number of UMEM frames per loop, a power of two
+	// [4096].
+	FrameCount int
+
+	// ReadBuffer and WriteBuffer are each connection's TCP receive and
+	// send buffers in octets [64 KiB each]. The receive buffer bounds
+	// the advertised window.
+	ReadBuffer, WriteBuffer int
+	// WriteQueueLimit bounds what Conn.Write holds beyond the send buffer
+	// when the peer reads slowly: a Write that would pass it fails with
+	// ErrWriteQueueFull and nothing is queued [4 MiB].
+	WriteQueueLimit int
+
+	// MSL is the maximum segment lifetime; TIME-WAIT lasts 2*MSL
+	// (RFC 9293 §3.4.2) [30s, as Linux].
+	MSL time.Duration
+	// KeepAlive configures keep-alive probes (RFC 9293 §3.8.4) for every
+	// connection. Probes are off unless KeepAlive.Enable; when enabled,
+	// zero Idle, Interval and Count take 15s, 15s and 9 (Go's net
+	// defaults); a negative value is invalid.
+	KeepAlive net.KeepAliveConfig
+	// Nagle turns Nagle's algorithm (RFC 9293 §3.7.4) on. It is off by
+	// default, as Go's net package leaves TCP_NODELAY set.
+	Nagle bool
+	// Backlog bounds each listener's accept queue of connections whose
+	// handshake completed [128, Linux's somaxconn default was 128/4096].
+	Backlog int
+	// SynBacklog bounds half-open connections per listener [512].
+	SynBacklog int
+	// NoSynCookies turns off SYN cookies (RFC 4987): when the SYN queue
+	// is full, further SYNs are then dropped rather than answered
+	// statelessly. Cookies are on by default, as Linux tcp_syncookies=1.
+	NoSynCookies bool
+	// Congestion names the congestion control: "" or "reno" (RFC 5681
+	// slow start and congestion avoidance, the only one built in).
+	Congestion string
+	// MaxConns bounds the open connections of the server (0: no limit).
+	// Connections beyond it are reset as they complete the handshake.
+	MaxConns int
+	// ShutdownTimeout bounds the graceful shutdown that Serve starts when
+	// its context ends or a callback returns Shutdown: connections still
+	// open after it are reset [5s].
+	ShutdownTimeout time.Duration
+	// BusyPoll is how long an idle loop keeps polling before it sleeps
+	// [50µs]; negative sleeps at once.
+	BusyPoll time.Duration
+
+	// Logger receives start-up and shutdown records (Info) and problems
+	// (Warn/Error). Nil discards them.
+	Logger *slog.Logger
+}
+
+// Defaults of Config's zero fields.
+const (
+	DefaultFrameSize       = 4096
+	DefaultFrameCount      = 4096
+	DefaultBuffer          = 64 << 10
+	DefaultWriteQueueLimit = 4 << 20
+	DefaultMSL             = 30 * time.Second
+	DefaultBacklog         = 128
+	DefaultSynBacklog      = 512
+	DefaultKeepAliveIdle   = 15 * time.Second
+	DefaultKeepAliveIntvl  = 15 * time.Second
+	DefaultKeepAliveCount  = 9
+	DefaultShutdownTimeout = 5 * time.Second
+
+	// xdpHeadroom is XDP_PACKET_HEADROOM: the kernel keeps it free in
+	// front of every received frame (include/uapi/linux/bpf.h).
+	xdpHeadroom = 256
+	// ethHeader is the Ethernet header the MTU does not count (no VLAN).
+	ethHeader = 14
+)
+
+// ConfigError is a Config that cannot work: Field names the Config field
+// (e.g. "Listen[1]"), Msg says what is wrong and what to do.
+type ConfigError struct {
+	Field string
+	Msg   string
+}
+
+func (e *ConfigError) Error() string { return "sluice: Config." + e.Field + ": " + e.Msg }
+
+func cfgErr(field, format string, a ...any) error {
+	return &ConfigError{Field: field, Msg: fmt.Sprintf(format, a...)}
+}
+
+// Validate checks c on its own, touching nothing on the system: required
+// fields, ranges, and what fits together. It returns every problem
+// found (errors.Join of *ConfigError). Start also checks the system.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(err error) { errs = append(errs, err) }
+	if c.Interface == "" {
+		add(cfgErr("Interface", "empty: name the network device to serve on, e.g. \"eth0\""))
+	} else if len(c.Interface) >= 16 || strings.ContainsAny(c.Interface, "/ \t\n") {
+		add(cfgErr("Interface", "%q is not a valid interface name (at most 15 characters, no '/' or spaces)", c.Interface))
+	}
+	if strings.Contains(c.Netns, "/") {
+		add(cfgErr("Netns", "%q: give the namespace's name as `ip netns list` shows it, not a path", c.Netns))
+	}
+	seen := map[netip.AddrPort]int{}
+	for i, s := range c.Listen {
+		ap, err := parseListen(s)
+		if err != nil {
+			add(cfgErr(fmt.Sprintf("Listen[%d]", i), "%v", err))
+			continue
+		}
+		if j, dup := seen[ap]; dup {
+			add(cfgErr(fmt.Sprintf("Listen[%d]", i), "%q repeats Listen[%d]", s, j))
+		}
+		seen[ap] = i
+	}
+	if c.Loops < 0 || c.Loops > 1024 {
+		add(cfgErr("Loops", "%d: use 1..1024 loops, or 0 for one per RX queue of the device", c.Loops))
+	}
+	for i, core := range c.Cores {
+		if core == -1 && len(c.Cores) == 1 {
+			break
+		}
+		if core < 0 || core >= 1024 {
+			add(cfgErr(fmt.Sprintf("Cores[%d]", i), "%d is not a CPU number (0..1023; []int{-1} alone leaves loops unpinned)", core))
+		}
+	}
+	if c.ZeroCopy < ZeroCopyAuto || c.ZeroCopy > ZeroCopyOff {
+		add(cfgErr("ZeroCopy", "%d: use ZeroCopyAuto, ZeroCopyRequire or ZeroCopyOff", int(c.ZeroCopy)))
+	}
+	if c.XDPMode < XDPAuto || c.XDPMode > XDPGeneric {
+		add(cfgErr("XDPMode", "%d: use XDPAuto, XDPDriver or XDPGeneric", int(c.XDPMode)))
+	}
+	if c.ZeroCopy == ZeroCopyRequire && c.XDPMode == XDPGeneric {
+		add(cfgErr("ZeroCopy", "ZeroCopyRequire needs the program in driver mode, but XDPMode is XDPGeneric: use XDPAuto or XDPDriver, or ZeroCopyAuto"))
+	}
+	if fs := c.FrameSize; fs != 0 && fs != 2048 && fs != 4096 {
+		add(cfgErr("FrameSize", "%d: AF_XDP frames are 2048 or 4096 bytes", fs))
+	}
+	if fc := c.FrameCount; fc != 0 && (fc < 64 || fc&(fc-1) != 0 || fc > 1<<20) {
+		add(cfgErr("FrameCount", "%d: use a power of two from 64 to 1048576", fc))
+	}
+	for _, b := range []struct {
+		name string
+		v    int
+	}{{"ReadBuffer", c.ReadBuffer}, {"WriteBuffer", c.WriteBuffer}} {
+		if b.v != 0 && (b.v < 4096 || b.v > 1<<30) {
+			add(cfgErr(b.name, "%d: use 4096 octets to 1 GiB (0 for %d)", b.v, DefaultBuffer))
+		}
+	}
+	if c.WriteQueueLimit < 0 {
+		add(cfgErr("WriteQueueLimit", "%d is negative: use 0 for the default %d", c.WriteQueueLimit, DefaultWriteQueueLimit))
+	}
+	if c.MSL < 0 || (c.MSL > 0 && c.MSL < time.Millisecond) || c.MSL > 10*time.Minute {
+		add(cfgErr("MSL", "%v: use 1ms to 10m (0 for %v); TIME-WAIT lasts 2*MSL", c.MSL, DefaultMSL))
+	}
+	ka := c.KeepAlive
+	if ka.Idle < 0 || ka.Interval < 0 || ka.Count < 0 {
+		add(cfgErr("KeepAlive", "negative Idle, Interval or Count: leave Enable false to turn probes off, zero fields for the defaults"))
+	}
+	if c.Backlog < 0 || c.Backlog > 1<<20 {
+		add(cfgErr("Backlog", "%d: use 1..1048576 (0 for %d)", c.Backlog, DefaultBacklog))
+	}
+	if c.SynBacklog < 0 || c.SynBacklog > 1<<20 {
+		add(cfgErr("SynBacklog", "%d: use 1..1048576 (0 for %d)", c.SynBacklog, DefaultSynBacklog))
+	}
+	switch strings.ToLower(c.Congestion) {
+	case "", "reno", "newreno":
+	default:
+		add(cfgErr("Congestion", "%q is not built in: use \"\" or \"reno\"", c.Congestion))
+	}
+	if c.ShutdownTimeout < 0 {
+		add(cfgErr("ShutdownTimeout", "%v is negative: use 0 for the default %v", c.ShutdownTimeout, DefaultShutdownTimeout))
+	}
+	if c.MaxConns < 0 {
+		add(cfgErr("MaxConns", "%d is negative: use 0 for no limit", c.MaxConns))
+	}
+	return errors.Join(errs...)
+}
+
+// parseListen turns "host:port" into an address: an empty host is the
+// zero Addr (every address, both families), "0.0.0.0" and "::" one family.
+// Host names are refused: a listen address must not depend on DNS.
+func parseListen(s string) (netip.AddrPort, error) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("%q: want host:port, e.g. \"198.18.0.1:8080\", \"[2001:2::1]:8080\" or \":8080\" (%v)", s, err)
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || p == 0 {
+		return netip.AddrPort{}, fmt.Errorf("%q: port %q must be a number from 1 to 65535", s, port)
+	}
+	if host == "" {
+		return netip.AddrPortFrom(netip.Addr{}, uint16(p)), nil
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("%q: %q is not an IP address (host names are not resolved for listening)", s, host)
+	}
+	if a.Zone() != "" {
+		return netip.AddrPort{}, fmt.Errorf("%q: drop the zone: sluice serves one interface (Config.Interface)", s)
+	}
+	if a.IsMulticast() {
+		return netip.AddrPort{}, fmt.Errorf("%q: TCP cannot listen on a multicast address", s)
+	}
+	return netip.AddrPortFrom(a.Unmap(), uint16(p)), nil
+}
+
+// listenAddrs parses Listen (Validate has passed).
+func (c *Config) listenAddrs() []netip.AddrPort {
+	out := make([]netip.AddrPort, 0, len(c.Listen))
+	for _, s := range c.Listen {
+		if ap, err := parseListen(s); err == nil {
+			out = append(out, ap)
+		}
+	}
+	return out
+}
+
+func orInt(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+func orDur(v, def time.Duration) time.Duration {
+	if v == 0 {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,284 @@
+package sluice
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sluicenet/sluice/sched"
+)
+
+// Conn is one TCP connection of a callback server (or a callback Dial).
+//
+// Its methods may be called from the connection's callbacks and from any
+// other goroutine. Inside a callback they act at once; from elsewhere
+// they are posted to the connection's loop (Loop.Post) and act at its
+// next iteration, so they never race with the callbacks. Write never
+// blocks: what the TCP send buffer cannot take is queued (see Buffered
+// and Handler.OnWritable), up to Config.WriteQueueLimit.
+//
+// A Conn must not be used after its OnClose returns; the methods then
+// return net.ErrClosed.
+type Conn struct {
+	srv  *Server
+	lp   *loopState
+	loop *sched.Loop
+	sc   *sched.Conn // loop thread only; nil once closed
+	ref  sched.ConnRef
+	h    Handler
+	ctx  any
+	slot int // index in lp.conns (loop thread only)
+
+	local, remote netip.AddrPort
+
+	// Loop thread only: who closed first, for OnClose's reason.
+	peerEOF     bool // the peer's FIN came in
+	localClosed bool // Close or CloseWrite was called
+	peerFirst   bool // peerEOF came before localClosed
+
+	closed atomic.Bool  // OnClose has run
+	posted atomic.Int64 // octets posted by other goroutines, not yet written
+	held   atomic.Int64 // octets the loop's Write holds beyond the send buffer
+}
+
+// onLoop reports whether the caller runs on c's loop thread (inside a
+// callback or a posted function). Loop threads are locked OS threads, so
+// the thread id names them; gettid is a plain system call without the
+// scheduler.
+func (c *Conn) onLoop() bool {
+	return c.loop.Thread() == unix.Gettid()
+}
+
+// post runs fn with the live sched.Conn on c's loop, and reports an error
+// when the loop is gone or its queue stays full.
+func (c *Conn) post(fn func(sc *sched.Conn)) error {
+	l := c.loop
+	ref := c.ref
+	run := func() {
+		if sc := l.Conn(ref); sc != nil {
+			fn(sc)
+		}
+	}
+	return postRetry(l, run)
+}
+
+// postRetry posts fn, waiting briefly while the loop's queue is full
+// (the caller is not a loop: it may wait).
+func postRetry(l *sched.Loop, fn func()) error {
+	wait := 10 * time.Microsecond
+	for range 20 {
+		err := l.Post(fn)
+		if !errors.Is(err, sched.ErrPostFull) {
+			if errors.Is(err, sched.ErrLoopClosed) {
+				return net.ErrClosed
+			}
+			return err
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 10*time.Millisecond)
+	}
+	return sched.ErrPostFull
+}
+
+func (c *Conn) limit() int64 { return int64(c.srv.writeLimit) }
+
+// Write queues p for sending and returns len(p), or an error and 0 when
+// nothing was queued: net.ErrClosed after Close or OnClose,
+// ErrWriteQueueFull when the queue beyond the send buffer would pass
+// Config.WriteQueueLimit (wait for OnWritable), or the reason the
+// connection failed. p may be reused as soon as Write returns.
+func (c *Conn) Write(p []byte) (int, error) {
+	if c.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if c.onLoop() {
+		return c.writeLoop(p)
+	}
+	n := int64(len(p))
+	if c.held.Load()+c.posted.Add(n) > c.limit()+n && c.held.Load()+c.posted.Load() > n {
+		c.posted.Add(-n)
+		return 0, ErrWriteQueueFull
+	}
+	buf := append([]byte(nil), p...)
+	err := c.post(func(sc *sched.Conn) {
+		c.posted.Add(-n)
+		c.writeLoop(buf)
+	})
+	if err != nil {
+		c.posted.Add(-n)
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// writeLoop is Write on the loop thread.
+func (c *Conn) writeLoop(p []byte) (int, error) {
+	sc := c.sc
+	if sc == nil {
+		return 0, net.ErrClosed
+	}
+	if held := sc.Buffered(); held > 0 && held+len(p) > c.srv.writeLimit {
+		return 0, ErrWriteQueueFull
+	}
+	n, err := sc.Write(p)
+	c.held.Store(int64(sc.Buffered()))
+	if err != nil {
+		return 0, reason(err)
+	}
+	return n, nil
+}
+
+// Writev queues the buffers in order, as one Write of their
+// concatenation would (all or nothing against the write queue limit).
+func (c *Conn) Writev(bufs ...[]byte) (int, error) {
+	total := 0
+	for _, b := range bufs {
+		total += len(b)
+	}
+	if c.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	if !c.onLoop() {
+		buf := make([]byte, 0, total)
+		for _, b := range bufs {
+			buf = append(buf, b...)
+		}
+		return c.Write(buf)
+	}
+	sc := c.sc
+	if sc == nil {
+		return 0, net.ErrClosed
+	}
+	if held := sc.Buffered(); held > 0 && held+total > c.srv.writeLimit {
+		return 0, ErrWriteQueueFull
+	}
+	n := 0
+	for _, b := range bufs {
+		m, err := sc.Write(b)
+		n += m
+		if err != nil {
+			c.held.Store(int64(sc.Buffered()))
+			return n, reason(err)
+		}
+	}
+	c.held.Store(int64(sc.Buffered()))
+	return n, nil
+}
+
+// Buffered is how many octets Write holds beyond the TCP send buffer
+// (including Writes from other goroutines not yet applied): non-zero
+// means the peer reads slower than the application writes. From outside
+// the loop it is an upper bound.
+func (c *Conn) Buffered() int {
+	if c.onLoop() && c.sc != nil {
+		return c.sc.Buffered()
+	}
+	return int(c.held.Load() + c.posted.Load())
+}
+
+// Close closes the connection gracefully: a FIN follows what was written
+// (RFC 9293 §3.10.4), and no more data is delivered. Data arriving after
+// Close resets the connection, as Linux does (RFC 2525 §2.17). OnClose
+// follows once the close completes.
+func (c *Conn) Close() error { return c.closeHow(false) }
+
+// CloseWrite half-closes: a FIN follows what was written, and receiving
+// goes on (shutdown(SHUT_WR), as *net.TCPConn's CloseWrite).
+func (c *Conn) CloseWrite() error { return c.closeHow(true) }
+
+func (c *Conn) closeHow(half bool) error {
+	if c.closed.Load() {
+		return net.ErrClosed
+	}
+	do := func(sc *sched.Conn) error {
+		if !c.localClosed {
+			c.localClosed, c.peerFirst = true, c.peerEOF
+		}
+		var err error
+		if half {
+			err = sc.CloseWrite()
+		} else {
+			err = sc.Close()
+		}
+		return reason(err)
+	}
+	if c.onLoop() {
+		if c.sc == nil {
+			return net.ErrClosed
+		}
+		return do(c.sc)
+	}
+	return c.post(func(sc *sched.Conn) { do(sc) })
+}
+
+// Abort resets the connection (RFC 9293 §3.10.5 ABORT): a RST goes out,
+// queued data is dropped, and OnClose follows with ErrAborted.
+func (c *Conn) Abort() error {
+	if c.closed.Load() {
+		return net.ErrClosed
+	}
+	if c.onLoop() {
+		if c.sc == nil {
+			return net.ErrClosed
+		}
+		c.sc.Abort()
+		return nil
+	}
+	return c.post(func(sc *sched.Conn) { sc.Abort() })
+}
+
+// LocalAddr is the server's address and port of the connection.
+func (c *Conn) LocalAddr() netip.AddrPort { return c.local }
+
+// RemoteAddr is the peer's address and port.
+func (c *Conn) RemoteAddr() netip.AddrPort { return c.remote }
+
+// SetNoDelay turns Nagle's algorithm off (true, the default unless
+// Config.Nagle) or on, as (*net.TCPConn).SetNoDelay.
+func (c *Conn) SetNoDelay(noDelay bool) error {
+	if c.closed.Load() {
+		return net.ErrClosed
+	}
+	do := func(sc *sched.Conn) {
+		if t := sc.TCB(); t != nil {
+			t.SetNoDelay(noDelay)
+		}
+	}
+	if c.onLoop() {
+		if c.sc == nil {
+			return net.ErrClosed
+		}
+		do(c.sc)
+		return nil
+	}
+	return c.post(do)
+}
+
+// SetKeepAlive turns keep-alive probes on or off for this connection,
+// with Config.KeepAlive's timing (as (*net.TCPConn).SetKeepAlive).
+func (c *Conn) SetKeepAlive(on bool) error {
+	if c.closed.Load() {
+		return net.ErrClosed
+	}
+	// TODO(sched): per-connection keep-alive needs a TCB/Conn setter;
+	// until then only Config.KeepAlive applies.
+	return errors.ErrUnsupported
+}
+
+// SetContext attaches a value to the connection (typically in OnOpen),
+// for its callbacks to read back with Context. Call it from the
+// connection's callbacks.
+func (c *Conn) SetContext(v any) { c.ctx = v }
+
+// Context returns the value SetContext attached.
+func (c *Conn) Context() any { return c.ctx }
+
+// Server is the server the connection belongs to.
+func (c *Conn) Server() *Server { return c.srv }

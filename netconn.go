@@ -1,0 +1,407 @@
+package sluice
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sluicenet/sluice/sched"
+)
+
+// NetConn is a sluice connection as a net.Conn: what Listener's Accept
+// and Server.Dial return. Read and Write block the calling goroutine (never
+// a loop) and honour deadlines; the loop and the goroutine meet in two
+// bounded buffers:
+//
+//   - Received data is copied out of the loop into a buffer Read drains.
+//     TODO(sched): a way to pause delivery, so a reader that falls behind
+//     closes the TCP window; until then a connection whose unread data
+//     passes 4*ReadBuffer (at least 1 MiB) is reset (ErrAborted).
+//   - Write posts the data to the loop in chunks and waits while more
+//     than the connection's write allowance (WriteBuffer, at least
+//     256 KiB) is queued beyond the TCP send buffer: a slow peer slows
+//     the writer down instead of growing memory.
+//
+// Errors: net.ErrClosed after Close, os.ErrDeadlineExceeded past a
+// deadline, io.EOF from Read after the peer's FIN, and ErrReset,
+// ErrTimeout, ErrAborted, ErrServerClosed after the connection failed
+// (each in a *net.OpError, as net's own).
+type NetConn struct {
+	c   *Conn
+	lis *listener
+
+	mu        sync.Mutex
+	rbuf      []byte
+	roff      int
+	eof       bool  // the peer's FIN arrived
+	rerr      error // the connection is over: why
+	queued    int   // octets posted, not yet in the TCP send buffer
+	closed    bool  // Close was called
+	wclosed   bool  // CloseWrite or Close was called
+	draining  bool  // Shutdown asked it to finish
+	finSent   bool  // the drain FIN was posted
+	rdeadline time.Time
+	wdeadline time.Time
+	readWake  chan struct{}
+	writeWake chan struct{}
+
+	loopHeld int // loop thread only: octets written while the send buffer was full
+}
+
+const (
+	chunk      = 64 << 10
+	minWriteQ  = 256 << 10
+	minReadCap = 1 << 20
+)
+
+var (
+	_ net.Conn = (*NetConn)(nil)
+	_ Handler  = (*NetConn)(nil)
+)
+
+func newNetConn(c *Conn, lis *listener) *NetConn {
+	return &NetConn{c: c, lis: lis, readWake: make(chan struct{}, 1), writeWake: make(chan struct{}, 1)}
+}
+
+func poke(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+func (nc *NetConn) writeAllowance() int {
+	return max(orInt(nc.c.srv.cfg.WriteBuffer, DefaultBuffer), minWriteQ)
+}
+
+func (nc *NetConn) readCap() int {
+	return max(4*orInt(nc.c.srv.cfg.ReadBuffer, DefaultBuffer), minReadCap)
+}
+
+func (nc *NetConn) opErr(op string, err error) error {
+	if err == nil || err == io.EOF {
+		return err
+	}
+	return opError(op, nc.LocalAddr(), nc.RemoteAddr(), err)
+}
+
+// Read reads received data; it blocks until some is there, the peer
+// closed (io.EOF), the connection failed, or the read deadline passed.
+func (nc *NetConn) Read(p []byte) (int, error) {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		nc.mu.Lock()
+		if nc.closed {
+			nc.mu.Unlock()
+			return 0, nc.opErr("read", net.ErrClosed)
+		}
+		if nc.roff < len(nc.rbuf) {
+			n := copy(p, nc.rbuf[nc.roff:])
+			nc.roff += n
+			if nc.roff == len(nc.rbuf) {
+				nc.rbuf, nc.roff = nc.rbuf[:0], 0
+			}
+			nc.mu.Unlock()
+			return n, nil
+		}
+		if len(p) == 0 {
+			nc.mu.Unlock()
+			return 0, nil
+		}
+		if nc.eof {
+			nc.mu.Unlock()
+			return 0, io.EOF
+		}
+		if err := nc.rerr; err != nil {
+			nc.mu.Unlock()
+			if errors.Is(err, io.EOF) {
+				return 0, io.EOF
+			}
+			return 0, nc.opErr("read", err)
+		}
+		dl := nc.rdeadline
+		if !dl.IsZero() && !time.Now().Before(dl) {
+			nc.mu.Unlock()
+			return 0, nc.opErr("read", os.ErrDeadlineExceeded)
+		}
+		// Waiting for the next request with nothing left to send: a
+		// draining server ends the connection here (an idle keep-alive
+		// connection gets its FIN, a busy one after its response).
+		fin := nc.draining && !nc.finSent && !nc.wclosed && nc.queued == 0
+		if fin {
+			nc.finSent = true
+		}
+		nc.mu.Unlock()
+		if fin {
+			nc.c.CloseWrite()
+		}
+		var tc <-chan time.Time
+		if !dl.IsZero() {
+			if timer == nil {
+				timer = time.NewTimer(time.Until(dl))
+			} else {
+				timer.Reset(time.Until(dl))
+			}
+			tc = timer.C
+		}
+		select {
+		case <-nc.readWake:
+		case <-tc:
+		}
+	}
+}
+
+// Write sends p: it returns once all of p is queued for sending (not
+// acknowledged), blocking while the connection's write allowance is
+// used up, until the write deadline.
+func (nc *NetConn) Write(p []byte) (int, error) {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	written := 0
+	for written < len(p) {
+		nc.mu.Lock()
+		if nc.closed {
+			nc.mu.Unlock()
+			return written, nc.opErr("write", net.ErrClosed)
+		}
+		if nc.wclosed {
+			nc.mu.Unlock()
+			return written, nc.opErr("write", syscall.EPIPE)
+		}
+		if err := nc.rerr; err != nil {
+			nc.mu.Unlock()
+			if errors.Is(err, io.EOF) {
+				err = syscall.EPIPE
+			}
+			return written, nc.opErr("write", err)
+		}
+		dl := nc.wdeadline
+		if !dl.IsZero() && !time.Now().Before(dl) {
+			nc.mu.Unlock()
+			return written, nc.opErr("write", os.ErrDeadlineExceeded)
+		}
+		room := nc.writeAllowance() - nc.queued
+		if room > 0 {
+			n := min(room, chunk, len(p)-written)
+			nc.queued += n
+			nc.mu.Unlock()
+			buf := append([]byte(nil), p[written:written+n]...)
+			if err := nc.c.post(func(sc *sched.Conn) { nc.loopWrite(sc, buf) }); err != nil {
+				nc.release(n)
+				return written, nc.opErr("write", err)
+			}
+			written += n
+			continue
+		}
+		nc.mu.Unlock()
+		var tc <-chan time.Time
+		if !dl.IsZero() {
+			if timer == nil {
+				timer = time.NewTimer(time.Until(dl))
+			} else {
+				timer.Reset(time.Until(dl))
+			}
+			tc = timer.C
+		}
+		select {
+		case <-nc.writeWake:
+		case <-tc:
+		}
+	}
+	return written, nil
+}
+
+// loopWrite is the loop's half of Write: the octets count against the
+// allowance until they are in the TCP send buffer.
+func (nc *NetConn) loopWrite(sc *sched.Conn, buf []byte) {
+	if _, err := sc.Write(buf); err != nil {
+		nc.release(len(buf))
+		return
+	}
+	if sc.Buffered() == 0 {
+		nc.release(len(buf) + nc.loopHeld)
+		nc.loopHeld = 0
+		return
+	}
+	nc.loopHeld += len(buf)
+}
+
+func (nc *NetConn) release(n int) {
+	nc.mu.Lock()
+	nc.queued = max(nc.queued-n, 0)
+	nc.mu.Unlock()
+	poke(nc.writeWake)
+}
+
+// Close closes the connection gracefully (a FIN after what was written);
+// blocked Reads and Writes return net.ErrClosed. A second Close returns
+// an error matching net.ErrClosed.
+func (nc *NetConn) Close() error {
+	nc.mu.Lock()
+	if nc.closed {
+		nc.mu.Unlock()
+		return nc.opErr("close", net.ErrClosed)
+	}
+	nc.closed, nc.wclosed = true, true
+	over := nc.rerr != nil
+	nc.mu.Unlock()
+	poke(nc.readWake)
+	poke(nc.writeWake)
+	if over {
+		return nil
+	}
+	if err := nc.c.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		return nc.opErr("close", err)
+	}
+	return nil
+}
+
+// CloseWrite half-closes (a FIN after what was written; reading goes
+// on), as (*net.TCPConn).CloseWrite.
+func (nc *NetConn) CloseWrite() error {
+	nc.mu.Lock()
+	if nc.closed {
+		nc.mu.Unlock()
+		return nc.opErr("close", net.ErrClosed)
+	}
+	nc.wclosed = true
+	nc.mu.Unlock()
+	return nc.opErr("close", nc.c.CloseWrite())
+}
+
+// Abort resets the connection (RST), as SetLinger(0) then Close does.
+func (nc *NetConn) Abort() error {
+	nc.mu.Lock()
+	nc.closed, nc.wclosed = true, true
+	nc.mu.Unlock()
+	poke(nc.readWake)
+	poke(nc.writeWake)
+	return nc.c.Abort()
+}
+
+// LocalAddr is the local end, a *net.TCPAddr.
+func (nc *NetConn) LocalAddr() net.Addr { return net.TCPAddrFromAddrPort(nc.c.local) }
+
+// RemoteAddr is the peer's end, a *net.TCPAddr.
+func (nc *NetConn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(nc.c.remote) }
+
+// SetDeadline sets both the read and the write deadline.
+func (nc *NetConn) SetDeadline(t time.Time) error {
+	nc.SetReadDeadline(t)
+	return nc.SetWriteDeadline(t)
+}
+
+// SetReadDeadline bounds blocked and future Reads (zero: no deadline);
+// a Read past it fails with os.ErrDeadlineExceeded.
+func (nc *NetConn) SetReadDeadline(t time.Time) error {
+	nc.mu.Lock()
+	nc.rdeadline = t
+	nc.mu.Unlock()
+	poke(nc.readWake)
+	return nil
+}
+
+// SetWriteDeadline bounds blocked and future Writes (zero: no deadline).
+func (nc *NetConn) SetWriteDeadline(t time.Time) error {
+	nc.mu.Lock()
+	nc.wdeadline = t
+	nc.mu.Unlock()
+	poke(nc.writeWake)
+	return nil
+}
+
+// SetNoDelay turns Nagle's algorithm off or on (*net.TCPConn's).
+func (nc *NetConn) SetNoDelay(noDelay bool) error { return nc.c.SetNoDelay(noDelay) }
+
+// SetKeepAlive turns keep-alive probes on or off (*net.TCPConn's).
+func (nc *NetConn) SetKeepAlive(on bool) error { return nc.c.SetKeepAlive(on) }
+
+// Conn is the callback-level connection underneath.
+func (nc *NetConn) Conn() *Conn { return nc.c }
+
+// The loop's side: NetConn is the connection's Handler.
+
+func (nc *NetConn) OnOpen(c *Conn) Action {
+	if nc.lis == nil {
+		return None // a Dial: the dialer waits for OnOpen itself
+	}
+	if !nc.lis.offer(nc) {
+		c.srv.limitDrops.Add(1)
+		c.Abort()
+	}
+	return None
+}
+
+func (nc *NetConn) OnData(c *Conn, data []byte) Action {
+	nc.mu.Lock()
+	if nc.closed {
+		nc.mu.Unlock()
+		return None
+	}
+	if nc.roff > 0 && nc.roff >= len(nc.rbuf)/2 {
+		n := copy(nc.rbuf, nc.rbuf[nc.roff:])
+		nc.rbuf, nc.roff = nc.rbuf[:n], 0
+	}
+	over := len(nc.rbuf)-nc.roff+len(data) > nc.readCap()
+	if !over {
+		nc.rbuf = append(nc.rbuf, data...)
+	}
+	nc.mu.Unlock()
+	if over {
+		c.srv.log.Warn("sluice: net.Conn reader fell behind: resetting the connection", "remote", c.remote, "unread", len(nc.rbuf)-nc.roff)
+		c.Abort()
+		return None
+	}
+	poke(nc.readWake)
+	return None
+}
+
+func (nc *NetConn) OnWritable(c *Conn) Action {
+	nc.release(nc.loopHeld)
+	nc.loopHeld = 0
+	return None
+}
+
+func (nc *NetConn) OnEOF(c *Conn) Action {
+	nc.mu.Lock()
+	nc.eof = true
+	nc.mu.Unlock()
+	poke(nc.readWake)
+	return None
+}
+
+func (nc *NetConn) OnClose(c *Conn, err error) {
+	if err == nil {
+		err = ErrPeerClosed // orderly: reads see io.EOF, writes EPIPE
+	}
+	nc.mu.Lock()
+	nc.rerr = err
+	nc.queued = 0
+	nc.mu.Unlock()
+	nc.loopHeld = 0
+	poke(nc.readWake)
+	poke(nc.writeWake)
+}
+
+// OnShutdown: the next Read that finds nothing to read, with nothing
+// queued to send, sends a FIN (Read then waits for the peer's).
+func (nc *NetConn) OnShutdown(c *Conn) Action {
+	nc.mu.Lock()
+	nc.draining = true
+	nc.mu.Unlock()
+	poke(nc.readWake)
+	return None
+}

@@ -1,0 +1,456 @@
+package sluice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicenet/sluice/afxdp"
+	"github.com/sluicenet/sluice/bpf"
+	"github.com/sluicenet/sluice/internal/netenv"
+	"github.com/sluicenet/sluice/sched"
+)
+
+// Server is a running sluice server: an XDP steering program on the
+// device and one event loop per queue, each with its AF_XDP socket.
+// Make one with NewServer, then Start it; or call Serve.
+type Server struct {
+	cfg        Config
+	h          Handler
+	log        *slog.Logger
+	writeLimit int
+	listen     []netip.AddrPort
+
+	mu      sync.Mutex
+	state   int // stateNew, stateRunning, stateClosed
+	g       *sched.Group
+	loops   []*loopState
+	info    Info
+	lis     *listener
+	stopped chan struct{} // closed when the group is closed
+
+	conns      atomic.Int64  // open connections the API knows
+	limitDrops atomic.Uint64 // reset: over MaxConns
+	drainDrops atomic.Uint64 // reset: arrived during Shutdown
+	draining   atomic.Bool
+	drained    chan struct{} // poked when conns reaches 0 while draining
+
+	closeOnce sync.Once
+	closeErr  error
+	shutOnce  sync.Once
+}
+
+const (
+	stateNew = iota
+	stateRunning
+	stateClosed
+)
+
+// loopState is the API's per-loop state: its open connections, touched by
+// the loop's thread only.
+type loopState struct {
+	conns []*Conn
+}
+
+func (ls *loopState) add(c *Conn) {
+	c.slot = len(ls.conns)
+	ls.conns = append(ls.conns, c)
+}
+
+func (ls *loopState) remove(c *Conn) {
+	i := c.slot
+	if i < 0 || i >= len(ls.conns) || ls.conns[i] != c {
+		return
+	}
+	last := len(ls.conns) - 1
+	ls.conns[i] = ls.conns[last]
+	ls.conns[i].slot = i
+	ls.conns[last] = nil
+	ls.conns = ls.conns[:last]
+	c.slot = -1
+}
+
+// Info is what Start chose, also logged at start-up.
+type Info struct {
+	Interface string
+	Ifindex   int
+	Driver    string // e.g. "veth", "ice"
+	MTU       int
+	MSS       int    // the MSS advertised in SYN-ACKs
+	Queues    int    // RX queues of the device
+	Loops     int    // event loops, one per queue 0..Loops-1
+	Cores     []int  // the CPU each loop is pinned to (-1: unpinned)
+	XDPMode   string // "driver" or "generic"
+	// Bind is the AF_XDP bind mode: "zero-copy", "copy", or "auto"
+	// when the kernel chose and did not say.
+	Bind       string
+	FrameSize  int
+	FrameCount int
+	Listen     []netip.AddrPort
+}
+
+// Stats is a snapshot of the server: every loop's counters and the XDP
+// program's (sched.GroupStats), and the API's own.
+type Stats struct {
+	sched.GroupStats
+	// Conns is the number of open connections.
+	Conns int64
+	// LimitResets counts connections reset because Config.MaxConns was
+	// reached; ShutdownResets those that completed their handshake
+	// during Shutdown.
+	LimitResets, ShutdownResets uint64
+}
+
+// NewServer checks cfg (Validate) and returns a server that Start will
+// run. h receives every accepted connection; with a nil h, accepted
+// connections go to Listener instead, as net.Conns.
+func NewServer(cfg Config, h Handler) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.Cores = append([]int(nil), cfg.Cores...)
+	cfg.Listen = append([]string(nil), cfg.Listen...)
+	s := &Server{
+		cfg:        cfg,
+		h:          h,
+		log:        cfg.Logger,
+		writeLimit: orInt(cfg.WriteQueueLimit, DefaultWriteQueueLimit),
+		listen:     cfg.listenAddrs(),
+		stopped:    make(chan struct{}),
+		drained:    make(chan struct{}, 1),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if h == nil {
+		s.lis = newListener(s)
+	}
+	return s, nil
+}
+
+// Serve runs a server until ctx ends or a callback returns Shutdown, then
+// shuts it down gracefully within Config.ShutdownTimeout. It returns a
+// start-up error, or nil once the server stopped with every connection
+// closed in order, or the error of Shutdown (context.DeadlineExceeded
+// when connections had to be reset).
+func Serve(ctx context.Context, cfg Config, h Handler) error {
+	s, err := NewServer(cfg, h)
+	if err != nil {
+		return err
+	}
+	if err := s.Start(); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case <-s.stopped:
+		return s.closeErr
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), orDur(cfg.ShutdownTimeout, DefaultShutdownTimeout))
+	defer cancel()
+	return s.Shutdown(sctx)
+}
+
+// Start checks the system (privileges, device, addresses, kernel
+// listeners on the ports, queues, MTU; all problems at once), attaches the
+// steering program, binds the sockets and starts the loops. Its errors
+// are *net.OpError (Op "listen") whose message says what to do; match the
+// cause with errors.Is (ErrNoInterface, ErrPermission, ...).
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch s.state {
+	case stateRunning:
+		return errors.New("sluice: Server.Start called twice")
+	case stateClosed:
+		return s.opErr(net.ErrClosed)
+	}
+	if len(s.listen) == 0 {
+		return s.opErr(cfgErr("Listen", "empty: give at least one address to serve, e.g. \":8080\""))
+	}
+	var dev netenv.Device
+	loops := s.cfg.Loops
+	err := inNetns(s.cfg.Netns, func() error {
+		if err := netenv.Preflight(s.spec(loops)); err != nil {
+			return err
+		}
+		var err error
+		dev, err = netenv.Describe(s.cfg.Interface)
+		return err
+	})
+	if err != nil {
+		return s.opErr(err)
+	}
+	if loops == 0 {
+		loops = max(dev.Channels.Queues(), 1)
+	}
+	tc, mss, err := s.tcpConfig(dev.MTU)
+	if err != nil {
+		return s.opErr(err)
+	}
+	frameSize := orInt(s.cfg.FrameSize, DefaultFrameSize)
+	frameCount := orInt(s.cfg.FrameCount, DefaultFrameCount)
+	s.loops = make([]*loopState, loops)
+	for i := range s.loops {
+		s.loops[i] = &loopState{}
+	}
+	gc := sched.GroupConfig{
+		Ifindex: dev.Index,
+		Queues:  loops,
+		Cores:   s.cfg.Cores,
+		Listen:  s.listen,
+		Handler: &loopHandler{s},
+		Loop: sched.LoopConfig{
+			TCP:      tc,
+			BusyPoll: s.cfg.BusyPoll,
+			Umem:     afxdp.UmemConfig{FrameSize: uint32(frameSize), FrameCount: uint32(frameCount)},
+			Socket:   afxdp.SocketConfig{Mode: bindMode(s.cfg.ZeroCopy)},
+		},
+		XDPMode: xdpMode(s.cfg.XDPMode),
+		Setup:   func(fn func() error) error { return inNetns(s.cfg.Netns, fn) },
+	}
+	g, err := sched.Start(gc)
+	if err != nil {
+		return s.opErr(startError(err, s.cfg))
+	}
+	s.g = g
+	s.state = stateRunning
+	s.info = Info{
+		Interface:  dev.Name,
+		Ifindex:    dev.Index,
+		Driver:     dev.Driver,
+		MTU:        dev.MTU,
+		MSS:        mss,
+		Queues:     dev.Channels.Queues(),
+		Loops:      loops,
+		XDPMode:    g.Program().Mode().String(),
+		Bind:       chosenBind(s.cfg.ZeroCopy, g.Program().Mode()),
+		FrameSize:  frameSize,
+		FrameCount: frameCount,
+		Listen:     append([]netip.AddrPort(nil), s.listen...),
+	}
+	for _, l := range g.Loops() {
+		s.info.Cores = append(s.info.Cores, l.Core())
+	}
+	s.log.Info("sluice: serving",
+		"interface", s.info.Interface, "driver", s.info.Driver, "mtu", s.info.MTU,
+		"xdp", s.info.XDPMode, "bind", s.info.Bind,
+		"queues", s.info.Queues, "loops", s.info.Loops, "cores", s.info.Cores,
+		"listen", s.info.Listen, "frame_size", frameSize, "frames_per_loop", frameCount)
+	return nil
+}
+
+// spec is what Preflight checks. A listen address for both families
+// (":port") is checked for kernel listeners of either family, not for an
+// address: any address of the interface will do.
+func (s *Server) spec(loops int) netenv.Spec {
+	fs := orInt(s.cfg.FrameSize, DefaultFrameSize)
+	fc := orInt(s.cfg.FrameCount, DefaultFrameCount)
+	sp := netenv.Spec{
+		Interface: s.cfg.Interface,
+		Loops:     loops,
+		FrameSize: fs,
+		UMEMBytes: int64(fs) * int64(fc) * int64(max(loops, 1)),
+	}
+	for _, ap := range s.listen {
+		if !ap.Addr().IsValid() {
+			sp.Listen = append(sp.Listen,
+				netip.AddrPortFrom(netip.IPv4Unspecified(), ap.Port()),
+				netip.AddrPortFrom(netip.IPv6Unspecified(), ap.Port()))
+			continue
+		}
+		sp.Listen = append(sp.Listen, ap)
+	}
+	return sp
+}
+
+func (s *Server) opErr(err error) error {
+	var addr net.Addr
+	if len(s.listen) > 0 {
+		addr = net.TCPAddrFromAddrPort(s.listen[0])
+	}
+	return opError("listen", nil, addr, err)
+}
+
+func bindMode(z ZeroCopy) afxdp.Mode {
+	switch z {
+	case ZeroCopyRequire:
+		return afxdp.ModeZeroCopy
+	case ZeroCopyOff:
+		return afxdp.ModeCopy
+	}
+	return afxdp.ModeAuto
+}
+
+func xdpMode(m XDPMode) bpf.Mode {
+	switch m {
+	case XDPDriver:
+		return bpf.ModeDriver
+	case XDPGeneric:
+		return bpf.ModeGeneric
+	}
+	return bpf.ModeNone
+}
+
+// chosenBind names the bind mode. Generic XDP never runs zero-copy.
+// TODO(sched): expose each socket's bound mode (XDP_OPTIONS'
+// XDP_OPTIONS_ZEROCOPY) so ZeroCopyAuto on a driver-mode device can say.
+func chosenBind(z ZeroCopy, m bpf.Mode) string {
+	switch {
+	case z == ZeroCopyRequire:
+		return "zero-copy"
+	case z == ZeroCopyOff, m == bpf.ModeGeneric:
+		return "copy"
+	}
+	return "auto"
+}
+
+// startError classifies what sched.Start failed with for errors.Is and
+// says what to do.
+func startError(err error, cfg Config) error {
+	if errors.Is(err, netenv.ErrPermission) || errors.Is(err, netenv.ErrNoInterface) {
+		return err
+	}
+	return fmt.Errorf("%w: attaching XDP (mode %v) and binding AF_XDP sockets (zero-copy %v) on %s failed: "+
+		"try XDPMode XDPGeneric and ZeroCopyOff, check the kernel has CONFIG_XDP_SOCKETS, and that no other program holds the device's XDP hook: %w",
+		ErrNoXDP, cfg.XDPMode, cfg.ZeroCopy, cfg.Interface, err)
+}
+
+// Info reports what Start chose (zero before Start).
+func (s *Server) Info() Info {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := s.info
+	i.Cores = append([]int(nil), i.Cores...)
+	i.Listen = append([]netip.AddrPort(nil), i.Listen...)
+	return i
+}
+
+// Stats snapshots every loop (posted to each, so it waits for them) and
+// the program counters.
+func (s *Server) Stats() (Stats, error) {
+	s.mu.Lock()
+	g := s.g
+	s.mu.Unlock()
+	st := Stats{Conns: s.conns.Load(), LimitResets: s.limitDrops.Load(), ShutdownResets: s.drainDrops.Load()}
+	if g == nil {
+		return st, net.ErrClosed
+	}
+	gs, err := g.Stats()
+	st.GroupStats = gs
+	return st, err
+}
+
+// Done is closed when the server has stopped (Close, or the end of
+// Shutdown).
+func (s *Server) Done() <-chan struct{} { return s.stopped }
+
+// Shutdown stops the server gracefully: no new connections are accepted
+// (a SYN is refused, a handshake completing is reset), the Listener
+// closes, and every open connection is closed with a FIN after what was
+// written (or asked through ShutdownHandler.OnShutdown). Shutdown waits
+// until all are closed, then stops the loops and returns nil; if ctx ends
+// first, the remaining connections are reset and it returns ctx.Err().
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	g, state := s.g, s.state
+	s.mu.Unlock()
+	if state != stateRunning {
+		return s.Close()
+	}
+	s.draining.Store(true)
+	if s.lis != nil {
+		s.lis.Close()
+	}
+	s.shutOnce.Do(func() {
+		s.log.Info("sluice: shutting down", "conns", s.conns.Load())
+		for i, l := range g.Loops() {
+			ls := s.loops[i]
+			postRetry(l, func() {
+				for _, c := range append([]*Conn(nil), ls.conns...) {
+					s.shutdownConn(c)
+				}
+			})
+		}
+	})
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for s.conns.Load() > 0 {
+		select {
+		case <-s.drained:
+		case <-tick.C:
+		case <-s.stopped:
+			return s.closeErr
+		case <-ctx.Done():
+			n := s.conns.Load()
+			s.log.Warn("sluice: shutdown deadline: resetting connections", "conns", n)
+			for i, l := range g.Loops() {
+				ls := s.loops[i]
+				postRetry(l, func() {
+					for _, c := range append([]*Conn(nil), ls.conns...) {
+						if c.sc != nil {
+							c.sc.Abort()
+						}
+					}
+				})
+			}
+			s.Close()
+			return ctx.Err()
+		}
+	}
+	s.log.Info("sluice: shut down; every connection closed in order")
+	return s.Close()
+}
+
+// shutdownConn asks one connection to finish (loop thread).
+func (s *Server) shutdownConn(c *Conn) {
+	if c.sc == nil {
+		return
+	}
+	if sh, ok := c.h.(ShutdownHandler); ok {
+		s.act(c, sh.OnShutdown(c))
+		return
+	}
+	c.closeHow(false)
+}
+
+// Close stops the server at once: the program is detached, every open
+// connection is reset (OnClose with ErrServerClosed), the loops stop and
+// the sockets close. It is safe to call more than once.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.draining.Store(true)
+		if s.lis != nil {
+			s.lis.Close()
+		}
+		s.mu.Lock()
+		g := s.g
+		s.state = stateClosed
+		s.mu.Unlock()
+		if g != nil {
+			s.closeErr = g.Close()
+		}
+		close(s.stopped)
+	})
+	return s.closeErr
+}
+
+// act applies a callback's Action (loop thread).
+func (s *Server) act(c *Conn, a Action) {
+	switch a {
+	case Close:
+		c.closeHow(false)
+	case Shutdown:
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), orDur(s.cfg.ShutdownTimeout, DefaultShutdownTimeout))
+			defer cancel()
+			s.Shutdown(ctx)
+		}()
+	}
+}

@@ -1,0 +1,46 @@
+package sluice
+
+import (
+	"github.com/sluicenet/sluice/sched"
+	"github.com/sluicenet/sluice/tcp"
+)
+
+// tcpConfig is the engine configuration every loop shares: Linux's
+// defaults (sched.DefaultTCPConfig: RFC 6528 ISNs, SYN cookies) with
+// Config's knobs applied, and the MSS the link's MTU allows.
+func (s *Server) tcpConfig(mtu int) (*tcp.Config, int, error) {
+	tc, err := sched.DefaultTCPConfig()
+	if err != nil {
+		return nil, 0, err
+	}
+	c := &s.cfg
+	// RFC 9293 §3.7.1: MSS is the MTU less the fixed IP and TCP headers.
+	// One Config serves both families, so with IPv6 in play the larger
+	// IPv6 header (40 octets, RFC 8200) sets it for all.
+	hdr := 20 + 20
+	for _, ap := range s.listen {
+		if !ap.Addr().IsValid() || ap.Addr().Is6() {
+			hdr = 40 + 20
+		}
+	}
+	if mtu > hdr+64 {
+		tc.MSS = uint16(min(mtu-hdr, 65535))
+	}
+	tc.SendBuffer = orInt(c.WriteBuffer, DefaultBuffer)
+	tc.RecvBuffer = orInt(c.ReadBuffer, DefaultBuffer)
+	tc.MSL = orDur(c.MSL, DefaultMSL)
+	tc.NoDelay = !c.Nagle
+	if ka := c.KeepAlive; ka.Enable {
+		tc.KeepAlive = true
+		tc.KeepIdle = orDur(ka.Idle, DefaultKeepAliveIdle)
+		tc.KeepInterval = orDur(ka.Interval, DefaultKeepAliveIntvl)
+		tc.KeepCount = orInt(ka.Count, DefaultKeepAliveCount)
+	}
+	tc.AcceptBacklog = orInt(c.Backlog, DefaultBacklog)
+	tc.SynBacklog = orInt(c.SynBacklog, DefaultSynBacklog)
+	tc.SynCookies = !c.NoSynCookies && tc.Cookies != nil
+	if err := tc.Validate(); err != nil {
+		return nil, 0, cfgErr("(TCP)", "%v", err)
+	}
+	return tc, int(tc.MSS), nil
+}
