@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -314,12 +315,18 @@ func chosenBind(z ZeroCopy, m bpf.Mode) string {
 // startError classifies what sched.Start failed with for errors.Is and
 // says what to do.
 func startError(err error, cfg Config) error {
-	if errors.Is(err, netenv.ErrPermission) || errors.Is(err, netenv.ErrNoInterface) {
+	if errors.Is(err, netenv.ErrPermission) || errors.Is(err, netenv.ErrNoInterface) || errors.Is(err, os.ErrPermission) {
 		return err
 	}
-	return fmt.Errorf("%w: attaching XDP (mode %v) and binding AF_XDP sockets (zero-copy %v) on %s failed: "+
-		"try XDPMode XDPGeneric and ZeroCopyOff, check the kernel has CONFIG_XDP_SOCKETS, and that no other program holds the device's XDP hook: %w",
-		ErrNoXDP, cfg.XDPMode, cfg.ZeroCopy, cfg.Interface, err)
+	advice := "try XDPMode XDPGeneric and ZeroCopyOff, check the kernel has CONFIG_XDP_SOCKETS, and that no other program holds the device's XDP hook"
+	switch {
+	case cfg.ZeroCopy == ZeroCopyRequire:
+		advice = "the driver of " + cfg.Interface + " cannot bind AF_XDP zero-copy: use ZeroCopyAuto (falls back to copy) or ZeroCopyOff"
+	case cfg.XDPMode == XDPDriver:
+		advice = "the driver of " + cfg.Interface + " may lack native XDP: use XDPAuto or XDPGeneric"
+	}
+	return fmt.Errorf("sluice: %w on %s (XDP mode %v, zero-copy %v): %s: %w",
+		ErrNoXDP, cfg.Interface, cfg.XDPMode, cfg.ZeroCopy, advice, err)
 }
 
 // Info reports what Start chose (zero before Start).

@@ -1,0 +1,192 @@
+package sluice
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// echo writes back what it reads, from the callback; with async set, from
+// a goroutine per connection (Conn.Write posted to the loop).
+type echo struct {
+	NopHandler
+	async   bool
+	opened  atomic.Int64
+	mu      sync.Mutex
+	reasons []error
+}
+
+func (h *echo) OnOpen(c *Conn) Action {
+	h.opened.Add(1)
+	if h.async {
+		ch := make(chan []byte, 1024)
+		c.SetContext(ch)
+		go func() {
+			for b := range ch {
+				if _, err := c.Write(b); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	return None
+}
+
+func (h *echo) OnData(c *Conn, data []byte) Action {
+	if h.async {
+		c.Context().(chan []byte) <- append([]byte(nil), data...)
+		return None
+	}
+	if _, err := c.Write(data); err != nil {
+		return Close
+	}
+	return None
+}
+
+func (h *echo) OnClose(c *Conn, err error) {
+	if h.async {
+		close(c.Context().(chan []byte))
+	}
+	h.mu.Lock()
+	h.reasons = append(h.reasons, err)
+	h.mu.Unlock()
+}
+
+func (h *echo) closed() []error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]error(nil), h.reasons...)
+}
+
+func pattern(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7 + i>>8)
+	}
+	return b
+}
+
+// roundTrip writes want, reads as much back, and compares.
+func roundTrip(t *testing.T, c net.Conn, want []byte) {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	werr := make(chan error, 1)
+	go func() {
+		_, err := c.Write(want)
+		werr <- err
+	}()
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatalf("read back %d octets: %v", len(want), err)
+	}
+	if err := <-werr; err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%d octets came back different", len(want))
+	}
+}
+
+// TestEcho: the callback API echoes over IPv4 and IPv6 to the Linux peer,
+// from the callback and from another goroutine; the client closing first
+// gives OnClose ErrPeerClosed (also io.EOF).
+func TestEcho(t *testing.T) {
+	for _, async := range []bool{false, true} {
+		name := "callback"
+		if async {
+			name = "goroutine"
+		}
+		t.Run(name, func(t *testing.T) {
+			bed := newBed(t, 1)
+			h := &echo{async: async}
+			startServer(t, testConfig(bed, 7000), h)
+			for i, a := range []string{hostPort(bed.Server.IPv4, 7000), hostPort(bed.Server.IPv6, 7000)} {
+				c := peerDial(t, bed, a)
+				roundTrip(t, c, pattern(300_000+i))
+				if err := c.CloseWrite(); err != nil {
+					t.Fatal(err)
+				}
+				// NopHandler.OnEOF closes: the client sees EOF.
+				c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				if n, err := c.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+					t.Fatalf("%s: after CloseWrite read %d, %v; want EOF", a, n, err)
+				}
+				c.Close()
+				waitFor(t, "OnClose", func() bool { return len(h.closed()) == i+1 })
+				r := h.closed()[i]
+				if !errors.Is(r, ErrPeerClosed) || !errors.Is(r, io.EOF) {
+					t.Fatalf("%s: OnClose reason %v, want ErrPeerClosed (io.EOF)", a, r)
+				}
+			}
+		})
+	}
+}
+
+// TestCloseReasons: a reset from the peer reaches OnClose as ErrReset
+// (and ECONNRESET); this side closing first gives nil; Abort gives
+// ErrAborted (ECONNABORTED) and the peer a reset.
+func TestCloseReasons(t *testing.T) {
+	bed := newBed(t, 1)
+	var mu sync.Mutex
+	var got []error
+	h := HandlerFuncs{
+		Data: func(c *Conn, d []byte) Action {
+			switch d[0] {
+			case 'c':
+				c.Write([]byte("bye"))
+				return Close
+			case 'a':
+				c.Abort()
+			}
+			return None
+		},
+		Closed: func(c *Conn, err error) {
+			mu.Lock()
+			got = append(got, err)
+			mu.Unlock()
+		},
+	}
+	startServer(t, testConfig(bed, 7001), h)
+	last := func(n int) error {
+		waitFor(t, "OnClose", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == n })
+		mu.Lock()
+		defer mu.Unlock()
+		return got[n-1]
+	}
+	addr := hostPort(bed.Server.IPv4, 7001)
+
+	c := peerDial(t, bed, addr)
+	c.Write([]byte("x"))
+	c.SetLinger(0)
+	c.Close()
+	if r := last(1); !errors.Is(r, ErrReset) || !errors.Is(r, syscall.ECONNRESET) {
+		t.Errorf("peer reset: OnClose reason %v, want ErrReset", r)
+	}
+
+	c = peerDial(t, bed, addr)
+	c.Write([]byte("c"))
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if b, err := io.ReadAll(c); string(b) != "bye" || err != nil {
+		t.Errorf("server close: read %q, %v", b, err)
+	}
+	c.Close()
+	if r := last(2); r != nil {
+		t.Errorf("server closed first: OnClose reason %v, want nil", r)
+	}
+
+	c = peerDial(t, bed, addr)
+	c.Write([]byte("a"))
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadAll(c); !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("abort: peer read %v, want ECONNRESET", err)
+	}
+	if r := last(3); !errors.Is(r, ErrAborted) || !errors.Is(r, syscall.ECONNABORTED) {
+		t.Errorf("abort: OnClose reason %v, want ErrAborted", r)
+	}
+}
