@@ -150,3 +150,15 @@ func States() []string {
 	}
 	return out
 }
+
+// IsGauge reports whether the named table value is a level (connections,
+// queue lengths, free frames) rather than a counter: a delta of it means
+// nothing.
+func IsGauge(name string) bool {
+	for i := range loopMetrics {
+		if loopMetrics[i].name == name {
+			return loopMetrics[i].kind == gauge
+		}
+	}
+	return false
+}
