@@ -1,0 +1,50 @@
+package systest
+
+import (
+	"net/netip"
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/sluicenet/sluice/testbed"
+	"github.com/sluicenet/sluice/wire"
+)
+
+func TestMain(m *testing.M) { testbed.Main(m) }
+
+// envInt reads a positive integer from the environment, or def.
+func envInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		t.Fatalf("%s=%q: want a positive integer", name, v)
+	}
+	return n
+}
+
+func macOf(b []byte) wire.MAC {
+	var m wire.MAC
+	copy(m[:], b)
+	return m
+}
+
+// frame builds a checksum-valid TCP frame.
+func frame(t testing.TB, s *wire.TCPFrameSpec, payload []byte) []byte {
+	t.Helper()
+	b := make([]byte, s.HeaderLen()+len(payload))
+	n, err := wire.BuildTCP(b, s, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b[:n]
+}
+
+// spoofed returns the i-th of 2^24 source addresses in 198.19.0.0/16 +
+// 198.18.128.0/17 style spread: all inside 198.18.0.0/15, none the peer's.
+func spoofed(i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{198, 19, byte(i >> 8), byte(i)})
+}
