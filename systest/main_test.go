@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/sluicenet/sluice/sched"
+	"github.com/sluicenet/sluice/tcp"
 	"github.com/sluicenet/sluice/testbed"
 	"github.com/sluicenet/sluice/wire"
 )
@@ -48,3 +50,5 @@ func frame(t testing.TB, s *wire.TCPFrameSpec, payload []byte) []byte {
 func spoofed(i int) netip.Addr {
 	return netip.AddrFrom4([4]byte{198, 19, byte(i >> 8), byte(i)})
 }
+
+func schedLoop(c *tcp.Config) sched.LoopConfig { return sched.LoopConfig{TCP: c} }

@@ -155,9 +155,48 @@ type Echo struct {
 	CloseAfterEcho      bool
 	Opened, Closed, EOF atomic.Int64
 	RxText              atomic.Int64
+	last                atomic.Pointer[ConnHandle]
 }
 
-func (h *Echo) OnOpen(c *sched.Conn) { h.Opened.Add(1) }
+// ConnHandle names a connection from outside its loop.
+type ConnHandle struct {
+	Loop *sched.Loop
+	Ref  sched.ConnRef
+}
+
+// Last is the most recently opened connection.
+func (h *Echo) Last() *ConnHandle { return h.last.Load() }
+
+func (h *Echo) OnOpen(c *sched.Conn) {
+	h.Opened.Add(1)
+	h.last.Store(&ConnHandle{Loop: c.Loop(), Ref: c.Ref()})
+}
+
+// Vars reads the connection's TCB variables and state on its loop; ok is
+// false once the connection is gone.
+func (ch *ConnHandle) Vars() (tcp.Vars, tcp.State, bool) {
+	type result struct {
+		v  tcp.Vars
+		st tcp.State
+		ok bool
+	}
+	res := make(chan result, 1)
+	if ch.Loop.Post(func() {
+		var r result
+		if c := ch.Loop.Conn(ch.Ref); c != nil {
+			r = result{c.TCB().Vars(), c.State(), true}
+		}
+		res <- r
+	}) != nil {
+		return tcp.Vars{}, tcp.Closed, false
+	}
+	select {
+	case r := <-res:
+		return r.v, r.st, r.ok
+	case <-time.After(5 * time.Second):
+		return tcp.Vars{}, tcp.Closed, false
+	}
+}
 
 func (h *Echo) OnData(c *sched.Conn, data []byte) {
 	h.RxText.Add(int64(len(data)))
