@@ -52,3 +52,8 @@ func spoofed(i int) netip.Addr {
 }
 
 func schedLoop(c *tcp.Config) sched.LoopConfig { return sched.LoopConfig{TCP: c} }
+
+// netipFrom16 is a spoofed IPv6 source in 2001:2::/48.
+func netipFrom16(i int) netip.Addr {
+	return netip.AddrFrom16([16]byte{0x20, 0x01, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, byte(i >> 8), byte(i) | 0x10})
+}
