@@ -31,7 +31,8 @@ type Conn struct {
 	ref  sched.ConnRef
 	h    Handler
 	ctx  any
-	slot int // index in lp.conns (loop thread only)
+	slot int      // index in lp.conns (loop thread only)
+	dial dialWait // a Dial waiting for the outcome (nil: accepted)
 
 	local, remote netip.AddrPort
 

@@ -119,3 +119,5 @@ func newBed(t *testing.T, queues int) *testbed.Bed {
 	t.Helper()
 	return testbed.New(t, testbed.Options{Queues: queues})
 }
+
+func bytesContains(s, sub string) bool { return strings.Contains(s, sub) }

@@ -22,6 +22,10 @@ func connOf(sc *sched.Conn) *Conn {
 
 func (lh *loopHandler) OnOpen(sc *sched.Conn) {
 	s := lh.s
+	if c := connOf(sc); c != nil && c.dial != nil {
+		lh.opened(c, sc)
+		return
+	}
 	// TODO(sched): refuse at the SYN (listener off, connection limit)
 	// once sched has it; until then such a connection is reset as its
 	// handshake completes, and its OnClose is not passed on.
@@ -35,23 +39,28 @@ func (lh *loopHandler) OnOpen(sc *sched.Conn) {
 		sc.Abort()
 		return
 	}
-	c := &Conn{
-		srv:    s,
-		lp:     s.loops[sc.Loop().Queue()],
-		loop:   sc.Loop(),
-		sc:     sc,
-		ref:    sc.Ref(),
-		h:      s.h,
-		local:  sc.LocalAddr(),
-		remote: sc.RemoteAddr(),
-	}
+	c := &Conn{srv: s, h: s.h}
 	if c.h == nil {
 		c.h = newNetConn(c, s.lis)
 	}
 	sc.Context = c
+	lh.opened(c, sc)
+}
+
+// opened binds c to its loop connection and runs OnOpen; a Dial waiting
+// for it learns it succeeded once OnOpen returned.
+func (lh *loopHandler) opened(c *Conn, sc *sched.Conn) {
+	s := lh.s
+	c.lp = s.loops[sc.Loop().Queue()]
+	c.loop, c.sc, c.ref = sc.Loop(), sc, sc.Ref()
+	c.local, c.remote = sc.LocalAddr(), sc.RemoteAddr()
 	c.lp.add(c)
 	s.conns.Add(1)
-	s.act(c, c.h.OnOpen(c))
+	a := c.h.OnOpen(c)
+	if c.dial != nil {
+		c.dial <- nil
+	}
+	s.act(c, a)
 }
 
 func (lh *loopHandler) OnData(sc *sched.Conn, data []byte) {
@@ -81,9 +90,18 @@ func (lh *loopHandler) OnClose(sc *sched.Conn, err error) {
 	}
 	sc.Context = nil
 	c.closed.Store(true)
+	r := reason(err)
+	if c.sc == nil {
+		// A Dial that never opened: its caller gets the reason, the
+		// handler nothing.
+		if r == nil {
+			r = ErrAborted
+		}
+		c.dial <- r
+		return
+	}
 	c.sc = nil
 	c.lp.remove(c)
-	r := reason(err)
 	if r == nil && c.peerFirst {
 		r = ErrPeerClosed
 	}

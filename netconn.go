@@ -26,6 +26,13 @@ import (
 //     256 KiB) is queued beyond the TCP send buffer: a slow peer slows
 //     the writer down instead of growing memory.
 //
+// During Server.Shutdown a connection gets a FIN when the application
+// next waits in Read for data with the last data received answered (a
+// Write since) and nothing left to send: the idle point of a
+// request-response protocol, so net/http's requests in flight finish and
+// its idle keep-alive connections end. Calling http.Server.Shutdown
+// first is as good.
+//
 // Errors: net.ErrClosed after Close, os.ErrDeadlineExceeded past a
 // deadline, io.EOF from Read after the peer's FIN, and ErrReset,
 // ErrTimeout, ErrAborted, ErrServerClosed after the connection failed
@@ -37,13 +44,15 @@ type NetConn struct {
 	mu        sync.Mutex
 	rbuf      []byte
 	roff      int
-	eof       bool  // the peer's FIN arrived
-	rerr      error // the connection is over: why
-	queued    int   // octets posted, not yet in the TCP send buffer
-	closed    bool  // Close was called
-	wclosed   bool  // CloseWrite or Close was called
-	draining  bool  // Shutdown asked it to finish
-	finSent   bool  // the drain FIN was posted
+	eof       bool   // the peer's FIN arrived
+	rerr      error  // the connection is over: why
+	queued    int    // octets posted, not yet in the TCP send buffer
+	closed    bool   // Close was called
+	wclosed   bool   // CloseWrite or Close was called
+	draining  bool   // Shutdown asked it to finish
+	finSent   bool   // the drain FIN was posted
+	recvs     uint64 // OnData calls so far
+	answered  uint64 // recvs when Write was last called
 	rdeadline time.Time
 	wdeadline time.Time
 	readWake  chan struct{}
@@ -133,10 +142,12 @@ func (nc *NetConn) Read(p []byte) (int, error) {
 			nc.mu.Unlock()
 			return 0, nc.opErr("read", os.ErrDeadlineExceeded)
 		}
-		// Waiting for the next request with nothing left to send: a
-		// draining server ends the connection here (an idle keep-alive
-		// connection gets its FIN, a busy one after its response).
-		fin := nc.draining && !nc.finSent && !nc.wclosed && nc.queued == 0
+		// Waiting for the next request, the last one answered and
+		// nothing left to send: a draining server ends the connection
+		// here (an idle keep-alive connection gets its FIN, a busy one
+		// after its response). A Read while a request is unanswered
+		// (net/http's background read during the handler) is not idle.
+		fin := nc.draining && !nc.finSent && !nc.wclosed && nc.queued == 0 && nc.answered == nc.recvs
 		if fin {
 			nc.finSent = true
 		}
@@ -171,6 +182,13 @@ func (nc *NetConn) Write(p []byte) (int, error) {
 		}
 	}()
 	written := 0
+	nc.mu.Lock()
+	nc.answered = nc.recvs
+	drain := nc.draining
+	nc.mu.Unlock()
+	if drain {
+		poke(nc.readWake)
+	}
 	for written < len(p) {
 		nc.mu.Lock()
 		if nc.closed {
@@ -242,8 +260,12 @@ func (nc *NetConn) loopWrite(sc *sched.Conn, buf []byte) {
 func (nc *NetConn) release(n int) {
 	nc.mu.Lock()
 	nc.queued = max(nc.queued-n, 0)
+	drain := nc.draining
 	nc.mu.Unlock()
 	poke(nc.writeWake)
+	if drain {
+		poke(nc.readWake) // a waiting Read may now be at the idle point
+	}
 }
 
 // Close closes the connection gracefully (a FIN after what was written);
@@ -355,6 +377,7 @@ func (nc *NetConn) OnData(c *Conn, data []byte) Action {
 		n := copy(nc.rbuf, nc.rbuf[nc.roff:])
 		nc.rbuf, nc.roff = nc.rbuf[:n], 0
 	}
+	nc.recvs++
 	over := len(nc.rbuf)-nc.roff+len(data) > nc.readCap()
 	if !over {
 		nc.rbuf = append(nc.rbuf, data...)
@@ -397,7 +420,8 @@ func (nc *NetConn) OnClose(c *Conn, err error) {
 }
 
 // OnShutdown: the next Read that finds nothing to read, with nothing
-// queued to send, sends a FIN (Read then waits for the peer's).
+// queued to send and no data received since the last Write (the last
+// request answered), sends a FIN; Read then waits for the peer's.
 func (nc *NetConn) OnShutdown(c *Conn) Action {
 	nc.mu.Lock()
 	nc.draining = true

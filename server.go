@@ -216,6 +216,7 @@ func (s *Server) Start() error {
 		XDPMode: xdpMode(s.cfg.XDPMode),
 		Setup:   func(fn func() error) error { return inNetns(s.cfg.Netns, fn) },
 	}
+	before := xdpSockets()
 	g, err := sched.Start(gc)
 	if err != nil {
 		return s.opErr(startError(err, s.cfg))
@@ -231,7 +232,7 @@ func (s *Server) Start() error {
 		Queues:     dev.Channels.Queues(),
 		Loops:      loops,
 		XDPMode:    g.Program().Mode().String(),
-		Bind:       chosenBind(s.cfg.ZeroCopy, g.Program().Mode()),
+		Bind:       chosenBind(s.cfg.ZeroCopy, g.Program().Mode(), boundMode(before, xdpSockets())),
 		FrameSize:  frameSize,
 		FrameCount: frameCount,
 		Listen:     append([]netip.AddrPort(nil), s.listen...),
@@ -299,11 +300,12 @@ func xdpMode(m XDPMode) bpf.Mode {
 	return bpf.ModeNone
 }
 
-// chosenBind names the bind mode. Generic XDP never runs zero-copy.
-// TODO(sched): expose each socket's bound mode (XDP_OPTIONS'
-// XDP_OPTIONS_ZEROCOPY) so ZeroCopyAuto on a driver-mode device can say.
-func chosenBind(z ZeroCopy, m bpf.Mode) string {
+// chosenBind names the bind mode: what the kernel reports (seen), else
+// what the configuration implies (generic XDP never runs zero-copy).
+func chosenBind(z ZeroCopy, m bpf.Mode, seen string) string {
 	switch {
+	case seen != "":
+		return seen
 	case z == ZeroCopyRequire:
 		return "zero-copy"
 	case z == ZeroCopyOff, m == bpf.ModeGeneric:
@@ -344,6 +346,9 @@ func (s *Server) Info() Info {
 func (s *Server) Stats() (Stats, error) {
 	s.mu.Lock()
 	g := s.g
+	if s.state != stateRunning {
+		g = nil
+	}
 	s.mu.Unlock()
 	st := Stats{Conns: s.conns.Load(), LimitResets: s.limitDrops.Load(), ShutdownResets: s.drainDrops.Load()}
 	if g == nil {
