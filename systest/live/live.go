@@ -123,6 +123,11 @@ func Total(gs sched.GroupStats) sched.Stats {
 		t.SynQueue += l.SynQueue
 		t.AcceptQueue += l.AcceptQueue
 		t.ListenerDrops += l.ListenerDrops
+		t.SynCookiesSent += l.SynCookiesSent
+		t.SynCookiesValidated += l.SynCookiesValidated
+		t.LimitDrops += l.LimitDrops
+		t.Retransmits += l.Retransmits
+		t.Open += l.Open
 		t.NoConn += l.NoConn
 		t.TimeWait += l.TimeWait
 		t.TimeWaitTable.Inserted += l.TimeWaitTable.Inserted
