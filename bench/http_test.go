@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"os/exec"
@@ -88,61 +90,78 @@ func TestWrkCheckShort(t *testing.T) {
 	}
 }
 
-// TestServersSendTheSameResponse runs each server in this process on
-// loopback and checks the bytes: the same response from each, keep-alive
-// for a plain GET, "Connection: close" and a close for a request asking
-// for it.
+// TestServersSendTheSameResponse starts each server as the suite does (a
+// pinned child in the testbed's server namespace; sluice's over AF_XDP) and
+// checks the bytes from a kernel client in the peer namespace: the same
+// response from each, keep-alive for a plain GET, every sized response,
+// and "Connection: close" and a close for a request asking for it.
 func TestServersSendTheSameResponse(t *testing.T) {
+	bed := testbed.New(t, testbed.Options{Queues: 1})
 	for _, s := range httpServers {
 		t.Run(s.name, func(t *testing.T) {
-			addr := freeLoopbackAddr(t)
-			stop := make(chan struct{})
-			ready := make(chan string, 1)
-			done := make(chan error, 1)
-			go func() { done <- serveFuncs[s.kind](addr, "", func(a string) { ready <- a }, stop) }()
-			defer func() {
-				close(stop)
-				if err := <-done; err != nil {
-					t.Errorf("serve: %v", err)
-				}
-			}()
-			select {
-			case <-ready:
-			case err := <-done:
-				t.Fatalf("server ended: %v", err)
-			case <-time.After(10 * time.Second):
-				t.Fatal("server not ready")
-			}
-			conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			srv, err := startServer(bed, s, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer conn.Close()
-			conn.SetDeadline(time.Now().Add(10 * time.Second))
-			br := bufio.NewReader(conn)
-			for range 2 { // keep-alive: the same connection answers twice
-				io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-				got := make([]byte, len(helloResp))
-				if _, err := io.ReadFull(br, got); err != nil || string(got) != string(helloResp) {
-					t.Fatalf("keep-alive response %q, %v; want %q", got, err, helloResp)
+			defer srv.stop()
+			err = bed.Peer.Do(func() error {
+				conn, err := net.DialTimeout("tcp", srv.addr.String(), 5*time.Second)
+				if err != nil {
+					return err
 				}
-			}
-			io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-			got, err := io.ReadAll(br) // to the server's close
-			if err != nil || string(got) != string(helloRespClose) {
-				t.Fatalf("close response %q, %v; want %q", got, err, helloRespClose)
+				defer conn.Close()
+				conn.SetDeadline(time.Now().Add(10 * time.Second))
+				br := bufio.NewReader(conn)
+				want := func(path string, resp []byte) error {
+					io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n")
+					got := make([]byte, len(resp))
+					if _, err := io.ReadFull(br, got); err != nil || !bytes.Equal(got, resp) {
+						return fmt.Errorf("GET %s: response %.200q, %v; want %.200q", path, got, err, resp)
+					}
+					return nil
+				}
+				for range 2 { // keep-alive: the same connection answers twice
+					if err := want("/", helloResp); err != nil {
+						return err
+					}
+				}
+				for _, n := range responseSizes {
+					if err := want(sizePath(n), sizedResponses[sizePath(n)].keep); err != nil {
+						return err
+					}
+				}
+				io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+				got, err := io.ReadAll(br) // to the server's close
+				if err != nil || string(got) != string(helloRespClose) {
+					return fmt.Errorf("close response %q, %v; want %q", got, err, helloRespClose)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("%v (server stderr: %s)", err, srv.stderr)
 			}
 		})
 	}
 }
 
-func freeLoopbackAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// TestRespondAll checks the shared responder on pipelined and partial heads.
+func TestRespondAll(t *testing.T) {
+	var out []byte
+	w := func(b []byte) { out = append(out, b...) }
+	in := "GET / HTTP/1.1\r\n\r\nGET /bytes/64 HTTP/1.1\r\n\r\nGET / HT"
+	used, cl := respondAll([]byte(in), w)
+	if cl || used != len(in)-len("GET / HT") {
+		t.Fatalf("used %d close %v", used, cl)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	if want := string(helloResp) + string(sizedResponses["/bytes/64"].keep); string(out) != want {
+		t.Fatalf("out %q", out)
+	}
+	out = nil
+	in = "GET /nope HTTP/1.1\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\n\r\n"
+	used, cl = respondAll([]byte(in), w)
+	if !cl || used != strings.Index(in, "GET / ") || string(out) != string(helloRespClose) {
+		t.Fatalf("close: used %d close %v out %q", used, cl, out)
+	}
 }
 
 func TestWantsClose(t *testing.T) {

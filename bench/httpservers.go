@@ -23,19 +23,24 @@ import (
 
 // httpServer is one HTTP server implementation under test.
 type httpServer struct {
-	name string // Impl in the results
-	kind string // key of serveFuncs in the child
+	name  string // Impl in the results
+	kind  string // key of serveFuncs in the child
+	procs int    // GOMAXPROCS of the child
 }
 
 // httpServers are measured in this order, each alone on the server CPU.
+// ratioPairs in report.go compares sluice's two with net/http and gnet.
 //
-// sluice's two entries go first once they exist (serve_child.go has the
-// slots): {"sluice", "sluice"} — examples/httpd on the callback API — and
-// {"sluice (net/http via Listener)", "sluice-listener"}. ratioPairs in
-// report.go already compares them with net/http and gnet.
+// sluice's child gets GOMAXPROCS=2: its loop is a locked OS thread that
+// busy-polls before it sleeps, and with one P the goroutines beside it
+// (net/http's handlers on the Listener adapter) would wait for the
+// runtime's 10 ms preemption. Both threads are pinned to the same one core,
+// so it is still one core against one.
 var httpServers = []httpServer{
-	{name: "net/http", kind: "nethttp"},
-	{name: "gnet", kind: "gnet"},
+	{name: "sluice", kind: "sluice", procs: 2},
+	{name: "sluice (net/http via Listener)", kind: "sluice-listener", procs: 2},
+	{name: "net/http", kind: "nethttp", procs: 1},
+	{name: "gnet", kind: "gnet", procs: 1},
 }
 
 // serverProc is a running server child.
@@ -63,7 +68,7 @@ func startServer(bed *testbed.Bed, s httpServer, cpu int) (*serverProc, error) {
 	cmd := exec.Command("ip", "netns", "exec", bed.Server.Name, exe)
 	cmd.Env = append(os.Environ(),
 		envServe+"="+s.kind, envAddr+"="+addr.String(), envCPU+"="+strconv.Itoa(cpu),
-		envLink+"="+bed.Server.Link, "GOMAXPROCS=1")
+		envLink+"="+bed.Server.Link, "GOMAXPROCS="+strconv.Itoa(max(1, s.procs)))
 	// Pdeathsig fires when the thread that forked the child exits; Go
 	// threads live as long as the process unless a locked goroutine ends
 	// without unlocking, which this package never does on the forking path.

@@ -47,8 +47,10 @@ const (
 //	"sluice":          examples/httpd's handler on sluice.Serve (callback API, AF_XDP on link)
 //	"sluice-listener": net/http's Server.Serve(sluice's Listener adapter on link)
 var serveFuncs = map[string]func(addr, link string, ready func(string), stop <-chan struct{}) error{
-	"nethttp": serveNetHTTP,
-	"gnet":    serveGnet,
+	"nethttp":         serveNetHTTP,
+	"gnet":            serveGnet,
+	"sluice":          serveSluice,
+	"sluice-listener": serveSluiceListener,
 }
 
 func init() {
@@ -131,13 +133,28 @@ func serveNetHTTP(addr, _ string, ready func(string), stop <-chan struct{}) erro
 	if err != nil {
 		return err
 	}
-	body := []byte(helloBody)
+	return serveHTTPOn(ln, ready, stop)
+}
+
+// serveHTTPOn serves the responses with net/http on ln: on a kernel
+// listener (net/http) and on sluice's Listener adapter alike.
+func serveHTTPOn(ln net.Listener, ready func(string), stop <-chan struct{}) error {
+	bodies := map[string][]byte{"/": []byte(helloBody)}
+	lengths := map[string][]string{"/": hdrLength}
+	for _, n := range responseSizes {
+		bodies[sizePath(n)] = bytes.Repeat([]byte("x"), n)
+		lengths[sizePath(n)] = []string{strconv.Itoa(n)}
+	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if bodies[p] == nil {
+			p = "/"
+		}
 		h := w.Header()
 		h["Date"] = nil // suppressed: the other servers send none
-		h["Content-Length"] = hdrLength
+		h["Content-Length"] = lengths[p]
 		h["Content-Type"] = hdrType
-		w.Write(body)
+		w.Write(bodies[p])
 	})}
 	if stop != nil {
 		go func() {
@@ -169,22 +186,11 @@ func (s *gnetHello) OnBoot(gnet.Engine) gnet.Action {
 
 func (s *gnetHello) OnTraffic(c gnet.Conn) gnet.Action {
 	buf, _ := c.Peek(-1)
-	used := 0
-	for {
-		end := bytes.Index(buf[used:], []byte("\r\n\r\n"))
-		if end < 0 {
-			break
-		}
-		head := buf[used : used+end+2]
-		used += end + 4
-		if wantsClose(head) {
-			c.Write(helloRespClose)
-			c.Discard(used)
-			return gnet.Close // gnet flushes the response before closing
-		}
-		c.Write(helloResp)
-	}
+	used, closeAfter := respondAll(buf, func(b []byte) { c.Write(b) })
 	c.Discard(used)
+	if closeAfter {
+		return gnet.Close // gnet flushes the response before closing
+	}
 	if c.InboundBuffered() > 8<<10 {
 		return gnet.Close // a head this long is not one of ours
 	}

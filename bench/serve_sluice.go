@@ -1,0 +1,109 @@
+package main
+
+// sluice's two servers under test, run in a child process like the others
+// (serve_child.go): on the server's link over AF_XDP, one loop pinned to
+// the server CPU.
+//
+//	sluice           the callback API: a handler answering complete request
+//	                 heads from OnData, as gnetHello does on gnet
+//	sluice-listener  net/http's Server on sluice's net.Listener adapter
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+
+	"github.com/sluicenet/sluice"
+)
+
+// sluiceConfig is the server both sluice entries run: one loop on the
+// server CPU, every other setting at its default (what a user gets).
+func sluiceConfig(addr, link string) (sluice.Config, error) {
+	if link == "" {
+		return sluice.Config{}, fmt.Errorf("sluice needs the server's link (%s)", envLink)
+	}
+	if _, err := netip.ParseAddrPort(addr); err != nil {
+		return sluice.Config{}, err
+	}
+	cfg := sluice.Config{Interface: link, Listen: []string{addr}, Loops: 1}
+	if s := os.Getenv(envCPU); s != "" {
+		cpu, err := strconv.Atoi(s)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Cores = []int{cpu}
+	}
+	return cfg, nil
+}
+
+func serveSluice(addr, link string, ready func(string), stop <-chan struct{}) error {
+	cfg, err := sluiceConfig(addr, link)
+	if err != nil {
+		return err
+	}
+	srv, err := sluice.NewServer(cfg, sluiceHello{})
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	defer srv.Close()
+	ready(addr)
+	select {
+	case <-stop:
+	case <-srv.Done():
+	}
+	return nil
+}
+
+func serveSluiceListener(addr, link string, ready func(string), stop <-chan struct{}) error {
+	cfg, err := sluiceConfig(addr, link)
+	if err != nil {
+		return err
+	}
+	srv, err := sluice.NewServer(cfg, nil)
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	defer srv.Close()
+	return serveHTTPOn(srv.Listener(), ready, stop)
+}
+
+// sluiceHello answers every complete request head, as gnetHello does. OnData's
+// bytes are valid only during the call, so a partial head (rare: requests
+// are small and arrive in one segment) is copied into the connection's
+// pending buffer, made on first need and kept for the connection's life.
+type sluiceHello struct{ sluice.NopHandler }
+
+type sluicePending struct{ buf []byte }
+
+func (sluiceHello) OnData(c *sluice.Conn, data []byte) sluice.Action {
+	p, _ := c.Context().(*sluicePending)
+	if p != nil && len(p.buf) > 0 {
+		p.buf = append(p.buf, data...)
+		data = p.buf
+	}
+	used, closeAfter := respondAll(data, func(b []byte) { c.Write(b) })
+	if closeAfter {
+		return sluice.Close
+	}
+	rest := data[used:]
+	switch {
+	case len(rest) > 8<<10:
+		return sluice.Close // a head this long is not one of ours
+	case len(rest) == 0:
+		if p != nil {
+			p.buf = p.buf[:0]
+		}
+	case p == nil:
+		c.SetContext(&sluicePending{buf: append([]byte(nil), rest...)})
+	default:
+		p.buf = append(p.buf[:0], rest...) // copy within p.buf: append handles overlap left to right
+	}
+	return sluice.None
+}
