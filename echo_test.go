@@ -3,6 +3,7 @@ package sluice
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -75,6 +76,12 @@ func pattern(n int) []byte {
 // roundTrip writes want, reads as much back, and compares.
 func roundTrip(t *testing.T, c net.Conn, want []byte) {
 	t.Helper()
+	if err := echoed(c, want); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func echoed(c net.Conn, want []byte) error {
 	c.SetDeadline(time.Now().Add(30 * time.Second))
 	werr := make(chan error, 1)
 	go func() {
@@ -83,14 +90,15 @@ func roundTrip(t *testing.T, c net.Conn, want []byte) {
 	}()
 	got := make([]byte, len(want))
 	if _, err := io.ReadFull(c, got); err != nil {
-		t.Fatalf("read back %d octets: %v", len(want), err)
+		return fmt.Errorf("read back %d octets: %w", len(want), err)
 	}
 	if err := <-werr; err != nil {
-		t.Fatalf("write: %v", err)
+		return fmt.Errorf("write: %w", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Fatalf("%d octets came back different", len(want))
+		return fmt.Errorf("%d octets came back different", len(want))
 	}
+	return nil
 }
 
 // TestEcho: the callback API echoes over IPv4 and IPv6 to the Linux peer,
@@ -105,7 +113,11 @@ func TestEcho(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			bed := newBed(t, 1)
 			h := &echo{async: async}
-			startServer(t, testConfig(bed, 7000), h)
+			s := startServer(t, testConfig(bed, 7000), h)
+			if i := s.Info(); i.Bind != "copy" || (i.XDPMode != "driver" && i.XDPMode != "generic") ||
+				i.Loops != 1 || i.Queues != 1 || i.Driver != "veth" || i.MTU != 1500 || i.MSS != 1440 || len(i.Listen) != 2 {
+				t.Errorf("Info: %+v", i)
+			}
 			for i, a := range []string{hostPort(bed.Server.IPv4, 7000), hostPort(bed.Server.IPv6, 7000)} {
 				c := peerDial(t, bed, a)
 				roundTrip(t, c, pattern(300_000+i))
@@ -188,5 +200,48 @@ func TestCloseReasons(t *testing.T) {
 	}
 	if r := last(3); !errors.Is(r, ErrAborted) || !errors.Is(r, syscall.ECONNABORTED) {
 		t.Errorf("abort: OnClose reason %v, want ErrAborted", r)
+	}
+}
+
+// TestEchoQueues: two queues, two loops; connections spread over both and
+// every one echoes (IPv4 and IPv6 alternating); Stats sees both loops.
+func TestEchoQueues(t *testing.T) {
+	bed := newBed(t, 2)
+	h := &echo{}
+	cfg := testConfig(bed, 7003)
+	cfg.Loops = 0 // one per queue
+	s := startServer(t, cfg, h)
+	if s.Info().Loops != 2 {
+		t.Fatalf("Loops %d, want one per queue (2)", s.Info().Loops)
+	}
+	var wg sync.WaitGroup
+	for i := range 16 {
+		a := hostPort(bed.Server.IPv4, 7003)
+		if i%2 == 1 {
+			a = hostPort(bed.Server.IPv6, 7003)
+		}
+		c := peerDial(t, bed, a)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := echoed(c, pattern(20_000+i)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	st, err := s.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Loops) != 2 || st.Conns != 16 {
+		t.Fatalf("Stats: %d loops, %d conns", len(st.Loops), st.Conns)
+	}
+	var est uint64
+	for _, l := range st.Loops {
+		est += l.Established
+	}
+	if est != 16 {
+		t.Errorf("loops established %d connections, want 16", est)
 	}
 }
