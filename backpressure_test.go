@@ -1,0 +1,136 @@
+package sluice
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// source sends total octets of pattern on open, as fast as Write takes
+// them: until ErrWriteQueueFull, then again from OnWritable.
+type source struct {
+	NopHandler
+	total            int
+	sent             int
+	fulls, writables atomic.Int64
+}
+
+func (h *source) pump(c *Conn) Action {
+	p := pattern(h.total)
+	for h.sent < h.total {
+		n := min(32<<10, h.total-h.sent)
+		_, err := c.Write(p[h.sent : h.sent+n])
+		if errors.Is(err, ErrWriteQueueFull) {
+			h.fulls.Add(1)
+			if c.Buffered() == 0 {
+				panic("queue full with nothing buffered")
+			}
+			return None
+		}
+		if err != nil {
+			return Close
+		}
+		h.sent += n
+	}
+	return Close
+}
+
+func (h *source) OnOpen(c *Conn) Action { return h.pump(c) }
+
+func (h *source) OnWritable(c *Conn) Action {
+	h.writables.Add(1)
+	return h.pump(c)
+}
+
+// TestBackpressure: a peer that reads slowly fills the send buffer and
+// the write queue; Write reports ErrWriteQueueFull (EAGAIN) instead of
+// buffering without bound, OnWritable says when to go on, and every octet
+// arrives in order.
+func TestBackpressure(t *testing.T) {
+	bed := newBed(t, 1)
+	h := &source{total: 8 << 20}
+	cfg := testConfig(bed, 7500)
+	cfg.WriteQueueLimit = 64 << 10
+	startServer(t, cfg, h)
+	c := peerDial(t, bed, hostPort(bed.Server.IPv4, 7500))
+	c.SetReadBuffer(16 << 10)
+	time.Sleep(100 * time.Millisecond) // let the queue fill before reading
+	c.SetReadDeadline(time.Now().Add(60 * time.Second))
+	got, err := io.ReadAll(c)
+	if err != nil || len(got) != h.total || string(got) != string(pattern(h.total)) {
+		t.Fatalf("read %d of %d octets (%v), or they differ", len(got), h.total, err)
+	}
+	if h.fulls.Load() == 0 || h.writables.Load() == 0 {
+		t.Fatalf("ErrWriteQueueFull %d times, OnWritable %d times; want both", h.fulls.Load(), h.writables.Load())
+	}
+	if !errors.Is(ErrWriteQueueFull, syscall.EAGAIN) {
+		t.Error("ErrWriteQueueFull does not match EAGAIN")
+	}
+	t.Logf("queue full %d times, OnWritable %d times", h.fulls.Load(), h.writables.Load())
+}
+
+// TestActionShutdown: a callback returning Shutdown stops Serve, which
+// returns nil once the connections closed in order.
+func TestActionShutdown(t *testing.T) {
+	bed := newBed(t, 1)
+	h := HandlerFuncs{Data: func(c *Conn, d []byte) Action {
+		if string(d) == "stop" {
+			c.Write([]byte("ok"))
+			return Shutdown
+		}
+		return None
+	}}
+	served := make(chan error, 1)
+	go func() { served <- Serve(context.Background(), testConfig(bed, 7501), h) }()
+	var c net.Conn
+	waitFor(t, "the server", func() bool {
+		return bed.Peer.Do(func() (err error) {
+			c, err = net.DialTimeout("tcp", hostPort(bed.Server.IPv4, 7501), time.Second)
+			return err
+		}) == nil
+	})
+	defer c.Close()
+	c.Write([]byte("stop"))
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if b, err := io.ReadAll(c); string(b) != "ok" || err != nil {
+		t.Fatalf("read %q, %v; want the reply, then the FIN", b, err)
+	}
+	c.Close()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Serve did not return")
+	}
+}
+
+// TestMaxConns: connections beyond Config.MaxConns are not served, and
+// are once others closed.
+func TestMaxConns(t *testing.T) {
+	bed := newBed(t, 1)
+	h := &echo{}
+	cfg := testConfig(bed, 7502)
+	cfg.MaxConns = 2
+	s := startServer(t, cfg, h)
+	addr := hostPort(bed.Server.IPv4, 7502)
+	a, b := peerDial(t, bed, addr), peerDial(t, bed, addr)
+	roundTrip(t, a, []byte("a"))
+	roundTrip(t, b, []byte("b"))
+	if !refused(t, bed, addr) {
+		t.Fatal("a third connection was served")
+	}
+	if st, _ := s.Stats(); st.LimitResets == 0 {
+		t.Errorf("no connection counted as refused by the limit")
+	}
+	a.Close()
+	waitFor(t, "a to close", func() bool { return s.conns.Load() == 1 })
+	c := peerDial(t, bed, addr)
+	roundTrip(t, c, []byte("c"))
+}
