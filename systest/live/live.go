@@ -219,3 +219,12 @@ func (h *Echo) OnData(c *sched.Conn, data []byte) {
 func (h *Echo) OnEOF(c *sched.Conn) { h.EOF.Add(1); c.Close() }
 
 func (h *Echo) OnClose(c *sched.Conn, err error) { h.Closed.Add(1) }
+
+// TimersOf sums the loops' armed timers.
+func TimersOf(gs sched.GroupStats) int {
+	n := 0
+	for i := range gs.Loops {
+		n += gs.Loops[i].Timers
+	}
+	return n
+}
