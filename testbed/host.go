@@ -14,7 +14,9 @@ import (
 // error. Sockets opened and XDP programs attached in fn stay in that
 // namespace after fn returns. Goroutines fn starts run in the caller's
 // namespace, not h's. The thread is discarded if it cannot switch back.
-func (h *Host) Do(fn func() error) error {
+func (h *Host) Do(fn func() error) error { return doIn(h.ns, h.Name, fn) }
+
+func doIn(ns netns.NsHandle, name string, fn func() error) error {
 	c := make(chan error, 1)
 	go func() {
 		// fn may end the goroutine with runtime.Goexit (t.Fatal): the
@@ -29,14 +31,14 @@ func (h *Host) Do(fn func() error) error {
 			return
 		}
 		defer orig.Close()
-		if serr := netns.Set(h.ns); serr != nil {
-			err = fmt.Errorf("enter netns %s: %w", h.Name, serr)
+		if serr := netns.Set(ns); serr != nil {
+			err = fmt.Errorf("enter netns %s: %w", name, serr)
 			return
 		}
 		func() {
 			defer func() {
 				if r := recover(); r != nil {
-					err = fmt.Errorf("panic in %s: %v", h.Name, r)
+					err = fmt.Errorf("panic in %s: %v", name, r)
 				}
 			}()
 			err = fn()
@@ -51,14 +53,22 @@ func (h *Host) Do(fn func() error) error {
 // Command returns a command that runs inside h's namespace
 // (`ip netns exec`).
 func (h *Host) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
-	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", h.Name, name}, args...)...)
+	return commandIn(ctx, h.Name, name, args...)
 }
 
 // Exec runs a command inside h's namespace and returns its combined output.
 func (h *Host) Exec(ctx context.Context, name string, args ...string) (string, error) {
-	out, err := h.Command(ctx, name, args...).CombinedOutput()
+	return execIn(ctx, h.Name, name, args...)
+}
+
+func commandIn(ctx context.Context, ns, name string, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, name}, args...)...)
+}
+
+func execIn(ctx context.Context, ns, name string, args ...string) (string, error) {
+	out, err := commandIn(ctx, ns, name, args...).CombinedOutput()
 	if err != nil {
-		return string(out), fmt.Errorf("%s in %s: %w: %s", name, h.Name, err, out)
+		return string(out), fmt.Errorf("%s in %s: %w: %s", name, ns, err, out)
 	}
 	return string(out), nil
 }

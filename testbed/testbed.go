@@ -30,12 +30,22 @@ import (
 type Options struct {
 	Queues int // RX and TX queues on each end; 0 means 1
 	MTU    int // 0 means 1500
+	// Middle puts a third namespace between Server and Peer, joined to
+	// each by a veth pair of its own, instead of one pair joining them
+	// directly. Nothing forwards between the middle namespace's two links
+	// until a user-space forwarder does (package testbed/impair, which
+	// drops, duplicates, reorders, delays and rate-limits frames: this
+	// kernel has no netem). Server and Peer keep their addresses, links
+	// and MACs: it is one Ethernet segment with a forwarder in it.
+	Middle bool
 }
 
-// Bed is two namespaces joined by a veth pair.
+// Bed is two namespaces joined by a veth pair (or, with Options.Middle, by
+// two veth pairs through a third namespace).
 type Bed struct {
-	Server *Host // the end sluice runs on
-	Peer   *Host // the Linux peer
+	Server *Host   // the end sluice runs on
+	Peer   *Host   // the Linux peer
+	Middle *Middle // between the two; nil unless Options.Middle
 	closed bool
 }
 
@@ -121,6 +131,12 @@ func Create(o Options) (b *Bed, err error) {
 			return b, fmt.Errorf("%s: %w", h.Name, err)
 		}
 	}
+	if o.Middle {
+		if err := b.wireMiddle(o, base+"-mid"); err != nil {
+			return b, err
+		}
+		return b, nil
+	}
 	if err := b.wire(o); err != nil {
 		return b, err
 	}
@@ -167,14 +183,18 @@ func (b *Bed) wire(o Options) error {
 // (linkwatch, rate-limited to once a second); until then transmitted frames
 // are dropped by the placeholder noop qdisc, and a test's first packet is lost.
 func (h *Host) waitReady(limit time.Duration) error {
-	nh, err := netlink.NewHandleAt(h.ns)
+	return waitLinkReady(h.ns, h.Name, h.Link, limit)
+}
+
+func waitLinkReady(ns netns.NsHandle, nsName, link string, limit time.Duration) error {
+	nh, err := netlink.NewHandleAt(ns)
 	if err != nil {
 		return err
 	}
 	defer nh.Close()
 	deadline := time.Now().Add(limit)
 	for {
-		l, err := nh.LinkByName(h.Link)
+		l, err := nh.LinkByName(link)
 		if err != nil {
 			return err
 		}
@@ -194,7 +214,7 @@ func (h *Host) waitReady(limit time.Duration) error {
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: %s not up after %v", h.Name, h.Link, limit)
+			return fmt.Errorf("%s: %s not up after %v", nsName, link, limit)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -242,9 +262,9 @@ func (h *Host) configure() error {
 }
 
 // offloadsOff turns off TX checksum offload, TSO and GSO on dev in the
-// calling thread's namespace.
-func offloadsOff(dev string) error {
-	for _, cmd := range []uint32{unix.ETHTOOL_STSO, unix.ETHTOOL_SGSO, unix.ETHTOOL_STXCSUM} {
+// calling thread's namespace, and any extra switches given (GRO).
+func offloadsOff(dev string, extra ...uint32) error {
+	for _, cmd := range append([]uint32{unix.ETHTOOL_STSO, unix.ETHTOOL_SGSO, unix.ETHTOOL_STXCSUM}, extra...) {
 		if err := ethtool.SetValue(dev, cmd, 0); err != nil {
 			return fmt.Errorf("ethtool cmd %#x on %s: %w", cmd, dev, err)
 		}
@@ -273,6 +293,9 @@ func (b *Bed) Close() error {
 	}
 	b.closed = true
 	var errs []error
+	if err := b.Middle.close(); err != nil {
+		errs = append(errs, err)
+	}
 	for _, h := range []*Host{b.Server, b.Peer} {
 		if h == nil {
 			continue

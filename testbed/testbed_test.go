@@ -122,3 +122,51 @@ func TestDoSurvivesGoexit(t *testing.T) {
 		t.Fatalf("Do after a Goexit: %v", err)
 	}
 }
+
+// TestMiddleCarriesNothingByItself: with Options.Middle the two ends are
+// joined only through the middle namespace, which forwards nothing until a
+// user-space forwarder does (testbed/impair tests that part); its links
+// have GRO, TSO, GSO and TX checksum offload off; Close removes all three
+// namespaces.
+func TestMiddleCarriesNothingByItself(t *testing.T) {
+	Require(t)
+	b, err := Create(Options{Middle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if b.Server.IPv4 != ServerIPv4 || b.Peer.IPv4 != PeerIPv4 || b.Server.Link != serverLink || b.Peer.Link != peerLink {
+		t.Errorf("ends changed with a middle: %+v %+v", b.Server, b.Peer)
+	}
+	if out, err := b.Peer.Exec(ctx, "ping", "-c", "1", "-W", "1", b.Server.IPv4.String()); err == nil {
+		t.Fatalf("ping crossed the middle with no forwarder:\n%s", out)
+	}
+	for _, p := range []Port{b.Middle.ServerSide, b.Middle.PeerSide} {
+		if p.Ifindex == 0 || len(p.MAC) != 6 {
+			t.Errorf("middle port %+v", p)
+		}
+		out, err := b.Middle.Exec(ctx, "ethtool", "-k", p.Link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{"tx-checksum-ip-generic: off", "tx-tcp-segmentation: off", "generic-segmentation-offload: off", "generic-receive-offload: off"} {
+			if !strings.Contains(out, f) {
+				t.Errorf("%s: want %q in ethtool -k:\n%s", p.Link, f, out)
+			}
+		}
+	}
+	if out, err := b.Middle.Exec(ctx, "ip", "-6", "addr"); err != nil || strings.Contains(out, "inet6") {
+		t.Errorf("middle namespace has IPv6 addresses (%v):\n%s", err, out)
+	}
+	names := []string{b.Server.Name, b.Peer.Name, b.Middle.Name}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if _, err := os.Stat(netnsDir + "/" + n); !os.IsNotExist(err) {
+			t.Errorf("netns %s still present after Close (%v)", n, err)
+		}
+	}
+}

@@ -1,0 +1,241 @@
+package impair
+
+import (
+	"container/heap"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// direction forwards the frames one port reads to the other port.
+type direction struct {
+	name    string
+	in, out *port
+	imp     Impairment
+	match   func([]byte) bool
+	rng     *rand.Rand // reader goroutine only
+	bufLen  int
+	stop    <-chan struct{}
+	pool    sync.Pool
+
+	received, passed, lost, duplicated, reordered atomic.Uint64
+	overflow, oversize, sent, sentBytes, sendErrs atomic.Uint64
+
+	mu          sync.Mutex
+	q           frameHeap
+	seq         uint64
+	maxQueue    int
+	lastRelease time.Time // the latest release given so far (in-order jitter)
+	nextFree    time.Time // when the rate-limited link is free again
+	wake        chan struct{}
+}
+
+type queued struct {
+	at  time.Time
+	seq uint64 // ties broken by arrival: same release time keeps order
+	buf []byte
+}
+
+type frameHeap []queued
+
+func (h frameHeap) Len() int { return len(h) }
+func (h frameHeap) Less(i, j int) bool {
+	if !h[i].at.Equal(h[j].at) {
+		return h[i].at.Before(h[j].at)
+	}
+	return h[i].seq < h[j].seq
+}
+func (h frameHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *frameHeap) Push(x any)   { *h = append(*h, x.(queued)) }
+func (h *frameHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	old[len(old)-1] = queued{}
+	*h = old[:len(old)-1]
+	return x
+}
+
+func newDirection(name string, in, out *port, imp Impairment, match func([]byte) bool, seed, stream uint64, bufLen int, stop <-chan struct{}) *direction {
+	d := &direction{
+		name: name, in: in, out: out, imp: imp, match: match,
+		rng:    rand.New(rand.NewPCG(seed, stream)),
+		bufLen: bufLen, stop: stop, wake: make(chan struct{}, 1),
+	}
+	d.pool.New = func() any { return make([]byte, d.bufLen) }
+	return d
+}
+
+func (d *direction) getBuf() []byte  { return d.pool.Get().([]byte)[:d.bufLen] }
+func (d *direction) putBuf(b []byte) { d.pool.Put(b[:cap(b)]) } //nolint:staticcheck // slices are fine here
+
+// read is the reader goroutine: it takes frames off the incoming link and
+// decides their fate.
+func (d *direction) read() {
+	for {
+		select {
+		case <-d.stop:
+			return
+		default:
+		}
+		buf := d.getBuf()
+		n, ok, err := d.in.recv(buf)
+		if err != nil || !ok {
+			d.putBuf(buf)
+			if err != nil {
+				time.Sleep(pollInterval) // a closed or broken socket: do not spin
+			}
+			continue
+		}
+		d.received.Add(1)
+		if n > len(buf) {
+			d.oversize.Add(1)
+			d.putBuf(buf)
+			continue
+		}
+		frame := buf[:n]
+		if !d.match(frame) {
+			d.passed.Add(1)
+			d.transmit(frame)
+			d.putBuf(buf)
+			continue
+		}
+		d.impair(frame)
+	}
+}
+
+// impair draws the frame's fate (always the same number of draws per
+// frame, so one decision never shifts the stream of the others).
+func (d *direction) impair(frame []byte) {
+	i := &d.imp
+	rLoss, rDup, rReorder, rJitter := d.rng.Float64(), d.rng.Float64(), d.rng.Float64(), d.rng.Float64()
+	if rLoss < i.Loss {
+		d.lost.Add(1)
+		d.putBuf(frame)
+		return
+	}
+	copies := 1
+	if rDup < i.Duplicate {
+		d.duplicated.Add(1)
+		copies = 2
+	}
+	if !i.queued() {
+		for range copies {
+			d.transmit(frame)
+		}
+		d.putBuf(frame)
+		return
+	}
+	now := time.Now()
+	release := now.Add(i.Delay)
+	if i.Jitter > 0 {
+		release = release.Add(time.Duration((2*rJitter - 1) * float64(i.Jitter)))
+	}
+	reorder := rReorder < i.Reorder
+	if reorder {
+		d.reordered.Add(1)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for c := range copies {
+		if len(d.q) >= i.Limit {
+			d.overflow.Add(1)
+			if c == 0 {
+				d.putBuf(frame)
+			}
+			return
+		}
+		at := release
+		if !i.JitterReorders && at.Before(d.lastRelease) {
+			at = d.lastRelease
+		}
+		d.lastRelease = at
+		if i.Rate > 0 {
+			// The frame leaves once the link has sent everything
+			// ahead of it and then itself (store and forward).
+			start := at
+			if start.Before(d.nextFree) {
+				start = d.nextFree
+			}
+			at = start.Add(time.Duration(float64(len(frame)*8) * float64(time.Second) / float64(i.Rate)))
+			d.nextFree = at
+		}
+		if reorder {
+			// Held back alone: neither lastRelease nor nextFree
+			// moves, so the frames after it overtake it.
+			at = at.Add(i.ReorderDelay)
+		}
+		buf := frame
+		if c > 0 {
+			buf = append(d.getBuf()[:0], frame...)
+		}
+		d.seq++
+		heap.Push(&d.q, queued{at: at, seq: d.seq, buf: buf})
+		d.maxQueue = max(d.maxQueue, len(d.q))
+	}
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (d *direction) transmit(frame []byte) {
+	if err := d.out.send(frame, d.stop); err != nil {
+		d.sendErrs.Add(1)
+		return
+	}
+	d.sent.Add(1)
+	d.sentBytes.Add(uint64(len(frame)))
+}
+
+// send is the sender goroutine of a queued direction: it writes each frame
+// when its release time comes.
+func (d *direction) send() {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var due []queued
+	for {
+		d.mu.Lock()
+		now := time.Now()
+		due = due[:0]
+		for len(d.q) > 0 && !d.q[0].at.After(now) {
+			due = append(due, heap.Pop(&d.q).(queued))
+		}
+		wait := time.Duration(-1)
+		if len(d.q) > 0 {
+			wait = d.q[0].at.Sub(now)
+		}
+		d.mu.Unlock()
+		for _, f := range due {
+			d.transmit(f.buf)
+			d.putBuf(f.buf)
+		}
+		if len(due) > 0 {
+			continue
+		}
+		var tc <-chan time.Time
+		if wait >= 0 {
+			timer.Reset(wait)
+			tc = timer.C
+		}
+		select {
+		case <-d.stop:
+			return
+		case <-d.wake:
+		case <-tc:
+		}
+	}
+}
+
+func (d *direction) stats() Stats {
+	d.mu.Lock()
+	mq := d.maxQueue
+	d.mu.Unlock()
+	return Stats{
+		Received: d.received.Load(), Passed: d.passed.Load(), Lost: d.lost.Load(),
+		Duplicated: d.duplicated.Load(), Reordered: d.reordered.Load(),
+		Overflow: d.overflow.Load(), Oversize: d.oversize.Load(),
+		Sent: d.sent.Load(), SentBytes: d.sentBytes.Load(), SendErrors: d.sendErrs.Load(),
+		KernelDrops: d.in.drops(), MaxQueue: mq,
+	}
+}
