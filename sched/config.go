@@ -45,6 +45,28 @@ type LoopConfig struct {
 	// for its listeners to reuse (tcp.Listener.Pool), so accepting a
 	// connection allocates nothing in steady state [256]; negative: none.
 	TCBCache int
+	// MTU is the link's MTU, from which each family's MSS follows (RFC
+	// 9293 §3.7.1: MTU less the fixed IP and TCP headers; 40 octets for
+	// IPv4, 60 for IPv6, RFC 8200): connections use min(TCP.MSS, that).
+	// 0 takes TCP.MSS as IPv4's (MTU = TCP.MSS + 40), so IPv6
+	// connections advertise and send 20 octets less: one MSS for both
+	// would put IPv6 frames 20 octets over the MTU (two sluice ends each
+	// trusting the other's MSS; a Linux peer advertises its own lower
+	// IPv6 MSS and hides the mismatch).
+	MTU int
+	// MaxConns bounds the connections in the loop's table (handshaking,
+	// open, closing, and TIME-WAIT kept by a TCB when the compact table is
+	// full; compact TIME-WAIT entries are bounded by TimeWaitMax) [0: no
+	// bound]. At the bound a segment that would make a connection at a
+	// listener (a SYN, or the ACK of a SYN-cookie handshake) is dropped,
+	// not answered, and counted in Stats.LimitDrops; Dial fails with
+	// ErrConnLimit. Dropping is what Linux does when a listener's queues
+	// overflow: the client retries its SYN with backoff (1 s, 2 s, ...)
+	// and gets in once connections close, where a RST would fail it at
+	// once with "connection refused" from a server that is up; and a SYN
+	// flood gets no reply to reflect. The bound is per loop: a Group of n
+	// loops holds at most n*MaxConns.
+	MaxConns int
 
 	// loss makes the loop drop this fraction of the frames it receives
 	// and of the segments it emits, as a lossy wire would: a test hook
@@ -107,6 +129,29 @@ const tcpFrameOverhead = 18 + 40 + 60
 // maxBatch bounds LoopConfig.Batch (the per-iteration scratch arrays).
 const maxBatch = 256
 
+// ErrConnLimit: Dial found its loop at LoopConfig.MaxConns.
+var ErrConnLimit = errors.New("sched: loop is at its connection limit (LoopConfig.MaxConns)")
+
 // ErrLoopClosed is the error OnClose reports for connections still open
 // when their loop stops, and the error of operations on a stopped loop.
 var ErrLoopClosed = errors.New("sched: loop closed")
+
+// familyConfig is tcp's Config for one address family: the same Config
+// when its MSS fits, else a copy (sharing the keys) with the MSS the MTU
+// allows for that family's header.
+func familyConfig(c *tcp.Config, mtu int, v6 bool) *tcp.Config {
+	if mtu <= 0 {
+		mtu = int(c.MSS) + 40
+	}
+	hdr := 40
+	if v6 {
+		hdr = 60
+	}
+	mss := mtu - hdr
+	if mss <= 0 || int(c.MSS) <= mss {
+		return c
+	}
+	cp := *c
+	cp.MSS = uint16(mss)
+	return &cp
+}

@@ -15,7 +15,7 @@ func TestStartRejectsBadConfig(t *testing.T) {
 	ap := []netip.AddrPort{pipeServer}
 	for name, cfg := range map[string]GroupConfig{
 		"no handler":    {Listen: ap},
-		"no listen":     {Handler: h},
+		"no device":     {Handler: h},
 		"bad core":      {Handler: h, Listen: ap, Cores: []int{1023}},
 		"negative core": {Handler: h, Listen: ap, Cores: []int{0, -1}},
 	} {

@@ -46,7 +46,9 @@ type WritableHandler interface {
 type Conn struct {
 	tcb  *tcp.TCB
 	loop *Loop
+	h    Handler       // the loop's, or DialOptions.Handler
 	lst  *tcp.Listener // until established: its accept queue is drained
+	dial *dialRes      // a dialed connection's port reservation and flow
 	// Context is free for the Handler (the public API keeps its own
 	// per-connection object here).
 	Context any
@@ -72,6 +74,13 @@ type Conn struct {
 	closeReq uint8
 	closed   uint8     // the close level already applied to the TCB
 	state    tcp.State // last state seen (Stats.Entered)
+	// sndMax is the end of the highest sequence space sent (sentAny: set),
+	// to count retransmissions at the sink.
+	sndMax   tcp.Seq
+	sentAny  bool
+	dialed   bool        // an active open (OnClose runs even without OnOpen)
+	timedOut bool        // DialOptions.Timeout passed: OnClose says ErrTimeout
+	openBy   tcp.Instant // DialOptions.Timeout's instant (0: none)
 	// timeWaitAt is when the connection entered TIME-WAIT (0: never).
 	timeWaitAt tcp.Instant
 }

@@ -49,6 +49,7 @@ func (l *Loop) process(c *Conn) {
 		}
 		if ev&tcp.EventEstablished != 0 && !c.opened {
 			c.opened = true
+			c.openBy = 0
 			if c.lst != nil {
 				// Every TCB the listener hands out is in our table
 				// already; its accept queue is only a count to keep.
@@ -57,7 +58,7 @@ func (l *Loop) process(c *Conn) {
 				c.lst = nil
 			}
 			l.st.Established++
-			l.handler.OnOpen(c)
+			c.h.OnOpen(c)
 		}
 		if ev&tcp.EventWritable != 0 && len(c.pending) > 0 {
 			l.drainPending(c)
@@ -65,6 +66,10 @@ func (l *Loop) process(c *Conn) {
 		l.deliver(c)
 		if ev&tcp.EventClosed != 0 || t.State() == tcp.Closed {
 			l.st.Entered[tcp.Closed]++
+			// A dialed 4-tuple is free again before OnClose runs, so a
+			// failed Dial's port may be redialed from the callback.
+			l.releaseDial(c.dial)
+			c.dial = nil
 			l.finish(c, t.Err())
 			c.dirty = false
 			l.free(c)
@@ -101,6 +106,12 @@ func (l *Loop) toTimeWait(c *Conn) bool {
 		return false // full: counted by the table (RefusedFull)
 	}
 	l.st.Entered[tcp.TimeWait]++
+	if c.dial != nil {
+		// The 4-tuple stays ours until the entry expires.
+		_, exp, _ := l.tw.Lookup(c.tcb.ID(), l.now)
+		l.twDials = append(l.twDials, twDial{id: *c.tcb.ID(), until: exp, res: c.dial})
+		c.dial = nil
+	}
 	c.dirty = false
 	l.free(c)
 	return true
@@ -127,14 +138,14 @@ func (l *Loop) deliver(c *Conn) {
 		t.Consume(n, l.now)
 		l.leave(prev)
 		l.st.RxText += uint64(n)
-		l.handler.OnData(c, a)
+		c.h.OnData(c, a)
 		if len(b) > 0 && !c.done && c.closeReq != closeFull && t.State() != tcp.Closed {
-			l.handler.OnData(c, b)
+			c.h.OnData(c, b)
 		}
 	}
 	if !c.eof && !c.done && t.EOF() && t.State() != tcp.Closed {
 		c.eof = true
-		l.handler.OnEOF(c)
+		c.h.OnEOF(c)
 	}
 }
 
@@ -161,7 +172,7 @@ func (l *Loop) drainPending(c *Conn) {
 		l.applyClose(c)
 		return
 	}
-	if w, ok := l.handler.(WritableHandler); ok && !c.done {
+	if w, ok := c.h.(WritableHandler); ok && !c.done {
 		w.OnWritable(c)
 	}
 }
@@ -184,15 +195,23 @@ func (l *Loop) applyClose(c *Conn) error {
 	return err
 }
 
-// finish runs OnClose once, for connections the application saw open.
+// finish runs OnClose once, for connections the application saw open and
+// for every dialed one (a failed Dial reports its reason there).
 func (l *Loop) finish(c *Conn, err error) {
 	if c.done {
 		return
 	}
 	c.done = true
 	c.pending = nil
-	if c.opened {
+	l.addOpen(-1)
+	if c.dialed && !c.opened {
+		l.st.DialFailed++
+		if c.timedOut {
+			err = tcp.ErrTimeout
+		}
+	}
+	if c.opened || c.dialed {
 		l.st.Closed++
-		l.handler.OnClose(c, err)
+		c.h.OnClose(c, err)
 	}
 }

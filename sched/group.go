@@ -3,9 +3,11 @@ package sched
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -25,7 +27,8 @@ type GroupConfig struct {
 	// i % runtime.NumCPU(); a single -1 disables pinning.
 	Cores []int
 	// Listen are the addresses the loops accept connections on; they go
-	// in the XDP program's listen map and every loop's listeners.
+	// in the XDP program's listen map and every loop's listeners. Empty:
+	// a client group, which only dials (Group.Dial).
 	Listen []netip.AddrPort
 	// Handler gets every loop's callbacks (concurrently from different
 	// loops; one at a time per loop).
@@ -51,6 +54,12 @@ type Group struct {
 	wg    sync.WaitGroup
 	once  sync.Once
 	cerr  error
+	tap   atomic.Pointer[tapRef]
+
+	setup   func(fn func() error) error
+	ifindex int
+	ifname  string        // the device's name where it lives (Dial's route check)
+	next    atomic.Uint32 // Dial's round-robin
 }
 
 // Start attaches the XDP program to the device, opens one UMEM and AF_XDP
@@ -62,9 +71,6 @@ func Start(cfg GroupConfig) (*Group, error) {
 	}
 	if cfg.Queues <= 0 {
 		cfg.Queues = 1
-	}
-	if len(cfg.Listen) == 0 {
-		return nil, errors.New("sched: GroupConfig.Listen is empty")
 	}
 	if err := checkCores(cfg.Cores); err != nil {
 		return nil, err
@@ -83,9 +89,13 @@ func Start(cfg GroupConfig) (*Group, error) {
 	if setup == nil {
 		setup = func(fn func() error) error { return fn() }
 	}
-	g := &Group{errs: make([]error, cfg.Queues)}
+	g := &Group{errs: make([]error, cfg.Queues), setup: setup, ifindex: cfg.Ifindex}
 	err := setup(func() error {
-		var err error
+		ifc, err := net.InterfaceByIndex(cfg.Ifindex)
+		if err != nil {
+			return fmt.Errorf("sched: device %d: %w", cfg.Ifindex, err)
+		}
+		g.ifname = ifc.Name
 		if g.prog, err = bpf.Load(bpf.Options{Ifindex: cfg.Ifindex, Mode: cfg.XDPMode}); err != nil {
 			return err
 		}
@@ -130,6 +140,8 @@ func Start(cfg GroupConfig) (*Group, error) {
 	}
 	for i, l := range g.loops {
 		l.peers, l.index = g.loops, i
+		l.tapp = &g.tap
+		l.prog = g.prog
 	}
 	for i, l := range g.loops {
 		g.wg.Add(1)

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sluicenet/sluice/afxdp"
+	"github.com/sluicenet/sluice/bpf"
 	"github.com/sluicenet/sluice/tcp"
 	"github.com/sluicenet/sluice/tcp/isn"
 	"github.com/sluicenet/sluice/tcp/syncookie"
@@ -27,7 +28,8 @@ import (
 // per-frame path takes a lock or an atomic read-modify-write.
 type Loop struct {
 	cfg     LoopConfig
-	tcpCfg  *tcp.Config
+	tcpCfg  *tcp.Config // IPv4 connections
+	tcpCfg6 *tcp.Config // IPv6 connections: the MSS fits the larger header
 	handler Handler
 	queue   int
 
@@ -37,6 +39,7 @@ type Loop struct {
 	frameSize  uint32
 	fillSpare  int // frames the fill ring leaves in the pool for TX
 	txq        []afxdp.Desc
+	tapped     int // staged frames at the front of txq the tap has seen
 	fds        [2]unix.PollFd
 	compBudget uint32
 
@@ -46,7 +49,10 @@ type Loop struct {
 	wheel     *TimerWheel
 	listeners []listenEntry
 	dirty     []uint32
-	tcbFree   []*tcp.TCB // closed TCBs for the listeners to reuse
+	open      int          // connections whose OnClose has not run (Stats.Open)
+	openPub   atomic.Int64 // open, published for Group.Conns
+	refusing  bool         // StopAccepting: listeners answer with RST
+	tcbFree   []*tcp.TCB   // closed TCBs for the listeners to reuse
 	nextGen   uint32
 	fire      func(TimerPayload) // l.onTimer, bound once (no allocation per Advance)
 
@@ -78,6 +84,16 @@ type Loop struct {
 	peers   []*Loop
 	index   int
 	fwdHops int
+
+	// tapp points at the group's tap (or ownTap for a lone loop).
+	tapp   *atomic.Pointer[tapRef]
+	ownTap atomic.Pointer[tapRef]
+
+	// prog is the group's steering program (nil for a lone loop);
+	// twDials are dialed 4-tuples in the compact TIME-WAIT table, oldest
+	// first, whose port and flow entry wait for the entry to expire.
+	prog    *bpf.Program
+	twDials []twDial
 
 	lossRand *rand.Rand // cfg.loss
 	// loopback, without a device, sees every transmitted frame before it
@@ -167,6 +183,9 @@ func NewLoop(cfg LoopConfig, h Handler, queue int, umem *afxdp.Umem, sock *afxdp
 	if cfg.loss > 0 {
 		l.lossRand = rand.New(rand.NewPCG(uint64(queue), 0x5eed))
 	}
+	l.tapp = &l.ownTap
+	l.tcpCfg6 = familyConfig(cfg.TCP, cfg.MTU, true)
+	l.tcpCfg = familyConfig(cfg.TCP, cfg.MTU, false)
 	l.fillSpare = int(umem.FrameCount()) / 4
 	l.fire = l.onTimer
 	l.fds[1] = unix.PollFd{Fd: int32(post.Fd()), Events: unix.POLLIN}
@@ -200,15 +219,22 @@ func (l *Loop) Core() int { return l.cfg.Core }
 func (l *Loop) Queue() int { return l.queue }
 
 // Listen makes the loop accept connections to ap (an unspecified address
-// matches every local address of its family; the zero Addr matches both).
-// Call it before Run, or from the loop's thread.
+// matches every local address of its family; the zero Addr matches both,
+// as one listener per family, each with its family's MSS). Call it before
+// Run, or from the loop's thread.
 func (l *Loop) Listen(ap netip.AddrPort) {
+	if !ap.Addr().IsValid() {
+		l.Listen(netip.AddrPortFrom(netip.IPv4Unspecified(), ap.Port()))
+		l.Listen(netip.AddrPortFrom(netip.IPv6Unspecified(), ap.Port()))
+		return
+	}
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	for _, e := range l.listeners {
 		if e.ap == ap {
 			return
 		}
 	}
-	lst := tcp.NewListener(l.tcpCfg, l)
+	lst := tcp.NewListener(l.configFor(ap.Addr()), l)
 	lst.Pool = l.takeTCB
 	l.listeners = append(l.listeners, listenEntry{ap, lst})
 }
@@ -378,6 +404,9 @@ func (l *Loop) sleep() error {
 	if l.tw != nil && l.tw.Len() > 0 {
 		next = min(next, l.tw.NextDeadline())
 	}
+	if len(l.twDials) > 0 {
+		next = min(next, l.twDials[0].until)
+	}
 	timeout := -1
 	if next != tcp.Never {
 		ms := (int64(next) - int64(Now()) + int64(time.Millisecond) - 1) / int64(time.Millisecond)
@@ -438,6 +467,10 @@ func (l *Loop) shutdown() {
 		l.free(c)
 	}
 	l.dirty = l.dirty[:0]
+	for _, d := range l.twDials {
+		l.releaseDial(d.res)
+	}
+	l.twDials = nil
 	l.flush()
 	for range 8 { // give the kernel a few kicks for the RSTs
 		if l.sock == nil || l.sock.Tx().Pending() == 0 {
@@ -457,3 +490,11 @@ func (l *Loop) shutdown() {
 
 func (l *Loop) enter(c *Conn) *Conn { prev := l.cur; l.cur = c; return prev }
 func (l *Loop) leave(prev *Conn)    { l.cur = prev }
+
+// configFor is the TCP configuration for connections of a's family.
+func (l *Loop) configFor(a netip.Addr) *tcp.Config {
+	if a.Unmap().Is4() {
+		return l.tcpCfg
+	}
+	return l.tcpCfg6
+}

@@ -25,6 +25,7 @@ func (l *Loop) rxBatch() int {
 		return 0
 	}
 	b := &l.batch
+	tap := l.loadTap()
 	k := 0 // frames that parsed, compacted to the front of b
 	for i := range n {
 		d := rx.Desc(idx + i)
@@ -36,6 +37,9 @@ func (l *Loop) rxBatch() int {
 		default:
 			l.st.RxFrames++
 			l.st.RxBytes += uint64(len(fb))
+			if tap != nil {
+				tap.Frame(l.queue, false, fb)
+			}
 			if l.parse(fb, &b.frames[k]) {
 				f := &b.frames[k]
 				b.raw[k], b.addr[k] = fb, d.Addr
@@ -77,6 +81,9 @@ type rxScratch struct {
 func (l *Loop) Input(b []byte) {
 	l.st.RxFrames++
 	l.st.RxBytes += uint64(len(b))
+	if tap := l.loadTap(); tap != nil {
+		tap.Frame(l.queue, false, b)
+	}
 	l.input(b)
 }
 
@@ -151,11 +158,29 @@ func (l *Loop) demux(b []byte, f *wire.Frame, key ConnKey, v uint32, ok bool) {
 			return
 		}
 	}
-	if seg.Flags&tcp.FlagSYN == 0 && l.fwdHops < len(l.peers)-1 && l.forward(b) {
+	// A bare SYN opens a connection where it lands; anything else (a
+	// SYN-ACK answering a Dial included) may belong to another loop.
+	if seg.Flags&(tcp.FlagSYN|tcp.FlagACK) != tcp.FlagSYN && l.fwdHops < len(l.peers)-1 && l.forward(b) {
 		l.rx = nil
 		return
 	}
-	if lst := l.listener(f.Dst, f.DstPort); lst != nil {
+	lst := l.listener(f.Dst, f.DstPort)
+	if lst != nil && l.refusing {
+		// StopAccepting: answered as by a closed port, as Linux answers
+		// a SYN once the listening socket is closed.
+		l.st.Refused++
+		if tcp.ResetReply(seg, &l.rst) {
+			l.Emit(id, &l.rst)
+		}
+		l.rx = nil
+		return
+	}
+	if lst != nil && l.atLimit() && seg.Flags&tcp.FlagRST == 0 {
+		l.st.LimitDrops++
+		l.rx = nil
+		return
+	}
+	if lst != nil {
 		t := lst.Input(id, seg, l.now)
 		l.rx = nil
 		if t != nil {
@@ -213,12 +238,13 @@ func (l *Loop) newConn(t *tcp.TCB, lst *tcp.Listener, key ConnKey, f *wire.Frame
 	c := l.slab.Get(idx)
 	l.nextGen++
 	*c = Conn{
-		tcb: t, loop: l, lst: lst, idx: idx, gen: l.nextGen, key: key,
+		tcb: t, loop: l, h: l.handler, lst: lst, idx: idx, gen: l.nextGen, key: key,
 		localMAC: f.Eth.Dst, peerMAC: f.Eth.Src, hasVLAN: f.Eth.HasVLAN, vlan: f.Eth.VLAN,
 		armedAt: tcp.Never,
 	}
 	l.conns.Insert(key, idx)
 	l.st.Created++
+	l.addOpen(1)
 	return c
 }
 
@@ -228,6 +254,7 @@ func (l *Loop) free(c *Conn) {
 		l.wheel.Cancel(c.timer)
 	}
 	l.conns.Delete(c.key)
+	l.releaseDial(c.dial)
 	if c.timeWaitAt != 0 {
 		held := l.now.Sub(c.timeWaitAt)
 		if l.st.TimeWaitFreed == 0 || held < l.st.TimeWaitMinHeld {

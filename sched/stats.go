@@ -31,6 +31,10 @@ type counters struct {
 	TimeWaitMinHeld                          time.Duration
 	ForwardedOut, ForwardedIn, ForwardFailed uint64
 	Lost                                     uint64
+	Refused, LimitDrops                      uint64
+	Retransmits, RetransmitText              uint64
+	Dialed, DialFailed                       uint64
+	FlowErrors                               uint64
 }
 
 // Stats is a snapshot of one loop.
@@ -92,6 +96,28 @@ type Stats struct {
 	// SynQueue and AcceptQueue sum the listeners' queues.
 	SynQueue, AcceptQueue int
 	ListenerDrops         uint64
+	// SynCookiesSent counts SYN-ACKs carrying a SYN cookie (RFC 4987: the
+	// SYN queue was full), SynCookiesValidated the ACKs whose cookie
+	// checked and made a connection.
+	SynCookiesSent, SynCookiesValidated uint64
+	// Open is how many connections have not had their OnClose yet
+	// (handshaking, open, closing; not those in TIME-WAIT): what a
+	// graceful shutdown waits for (Group.Conns).
+	Open int
+	// Refused counts segments to a listened address answered with a RST
+	// because the loop stopped accepting (Group.StopAccepting);
+	// LimitDrops the segments dropped at LoopConfig.MaxConns.
+	Refused, LimitDrops uint64
+	// Retransmits counts segments sent again over sequence space already
+	// sent (RTO, SYN and SYN-ACK retries, fast retransmit), and
+	// RetransmitText their text octets (also in TxText).
+	Retransmits, RetransmitText uint64
+	// Dialed counts active opens started (Group.Dial), DialFailed those
+	// that ended before ESTABLISHED (refused, timed out, aborted).
+	Dialed, DialFailed uint64
+	// FlowErrors counts XDP flow entries the program failed to remove
+	// (they stay until the program closes).
+	FlowErrors uint64
 
 	// CPUTime is the loop thread's CPU time (CLOCK_THREAD_CPUTIME_ID),
 	// when the snapshot ran on the loop's thread (0 otherwise).
@@ -128,6 +154,10 @@ func (l *Loop) snapshot() Stats {
 		Conns:   l.conns.Len(),
 		Entered: c.Entered, TimeWaitFreed: c.TimeWaitFreed, TimeWaitMinHeld: c.TimeWaitMinHeld,
 		FreeFrames: l.pool.Len(),
+		Open:       l.open,
+		Refused:    c.Refused, LimitDrops: c.LimitDrops,
+		Retransmits: c.Retransmits, RetransmitText: c.RetransmitText,
+		Dialed: c.Dialed, DialFailed: c.DialFailed, FlowErrors: c.FlowErrors,
 	}
 	l.conns.Range(func(_ ConnKey, v uint32) bool {
 		if cn := l.slab.Get(v); cn != nil {
@@ -147,6 +177,8 @@ func (l *Loop) snapshot() Stats {
 		s.SynQueue += syn
 		s.AcceptQueue += acc
 		s.ListenerDrops += e.lst.Drops
+		s.SynCookiesSent += e.lst.CookiesSent
+		s.SynCookiesValidated += e.lst.CookiesAccepted
 	}
 	if l.running.Load() && !l.finished.Load() && l.onThread() {
 		var ts unix.Timespec

@@ -15,6 +15,9 @@ const TagEngine TimerTag = TagTimeWait + 1
 // advanced the window).
 func (l *Loop) rearm(c *Conn) {
 	d := c.tcb.Deadline()
+	if c.openBy != 0 {
+		d = min(d, c.openBy)
+	}
 	if d == c.armedAt {
 		return
 	}
@@ -37,6 +40,9 @@ func (l *Loop) fireTimers() int {
 	if l.tw != nil && l.tw.Len() > 0 && l.tw.NextDeadline() <= l.now {
 		n += l.tw.Expire(l.now)
 	}
+	if len(l.twDials) > 0 && l.twDials[0].until <= l.now {
+		l.releaseTimeWaitDials()
+	}
 	return n
 }
 
@@ -48,8 +54,10 @@ func (l *Loop) onTimer(p TimerPayload) {
 		return // freed connections cancel their timer; nothing to do
 	}
 	c.timer, c.armedAt = 0, tcp.Never
-	prev := l.enter(c)
-	c.tcb.OnTimer(l.now)
-	l.leave(prev)
+	if !l.handshakeExpired(c) {
+		prev := l.enter(c)
+		c.tcb.OnTimer(l.now)
+		l.leave(prev)
+	}
 	l.markDirty(c)
 }

@@ -18,6 +18,7 @@ func (l *Loop) Emit(id *tcp.ID, seg *tcp.Segment) {
 	switch {
 	case l.cur != nil:
 		c := l.cur
+		l.countRetransmit(c, seg)
 		s.SrcMAC, s.DstMAC, s.HasVLAN, s.VLAN = c.localMAC, c.peerMAC, c.hasVLAN, c.vlan
 	case l.rx != nil:
 		f := l.rx
@@ -70,6 +71,12 @@ func (l *Loop) Emit(id *tcp.ID, seg *tcp.Segment) {
 // frames go straight back to the pool.
 func (l *Loop) flush() error {
 	n := len(l.txq)
+	if tap := l.loadTap(); tap != nil {
+		for _, d := range l.txq[l.tapped:] {
+			tap.Frame(l.queue, true, l.umem.Frame(d.Addr, d.Len))
+		}
+	}
+	l.tapped = 0
 	if l.sock == nil {
 		for _, d := range l.txq {
 			if l.loopback != nil {
@@ -95,6 +102,7 @@ func (l *Loop) flush() error {
 		if int(got) < n {
 			l.st.TxRingFull++
 			l.txq = l.txq[:copy(l.txq, l.txq[got:])]
+			l.tapped = len(l.txq) // seen already: not again at the next flush
 		} else {
 			l.txq = l.txq[:0]
 		}

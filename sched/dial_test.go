@@ -1,0 +1,396 @@
+package sched
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/sluicenet/sluice/tcp"
+	"github.com/sluicenet/sluice/testbed"
+)
+
+// dialConn is a test client connection's state (Conn.Context): it writes
+// req on open, collects what arrives, closes first once complete says
+// the reply is whole (or after the peer's FIN), and records the outcome.
+type dialConn struct {
+	req      []byte
+	complete func(got []byte) bool
+	got      bytes.Buffer
+	opened   bool
+	eof      bool
+	err      error
+	local    netip.AddrPort
+	closed   chan struct{}
+}
+
+func newDialConn(req []byte, complete func([]byte) bool) *dialConn {
+	return &dialConn{req: req, complete: complete, closed: make(chan struct{})}
+}
+
+// wait returns once OnClose ran, failing the test after a bound.
+func (d *dialConn) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case <-d.closed:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no OnClose after 20 s (opened %v, %d octets received)", d.opened, d.got.Len())
+	}
+}
+
+type dialHandler struct{}
+
+func (dialHandler) OnOpen(c *Conn) {
+	d := c.Context.(*dialConn)
+	d.opened = true
+	d.local = c.LocalAddr()
+	if len(d.req) > 0 {
+		c.Write(d.req)
+	}
+}
+
+func (dialHandler) OnData(c *Conn, data []byte) {
+	d := c.Context.(*dialConn)
+	d.got.Write(data)
+	if d.complete != nil && d.complete(d.got.Bytes()) {
+		c.Close()
+	}
+}
+
+func (dialHandler) OnEOF(c *Conn) { c.Context.(*dialConn).eof = true; c.Close() }
+
+func (dialHandler) OnClose(c *Conn, err error) {
+	d := c.Context.(*dialConn)
+	d.err = err
+	close(d.closed)
+}
+
+// httpComplete reports whether b holds a whole HTTP/1.1 response with a
+// Content-Length body.
+func httpComplete(b []byte) bool {
+	i := bytes.Index(b, []byte("\r\n\r\n"))
+	if i < 0 {
+		return false
+	}
+	for _, line := range bytes.Split(b[:i], []byte("\r\n")) {
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if ok && bytes.EqualFold(k, []byte("Content-Length")) {
+			n, err := strconv.Atoi(string(bytes.TrimSpace(v)))
+			return err == nil && len(b)-i-4 >= n
+		}
+	}
+	return false
+}
+
+// startClientGroup starts a client-only Group (no listen address) on the
+// testbed's server end.
+func startClientGroup(t *testing.T, b *testbed.Bed, lc LoopConfig) *Group {
+	t.Helper()
+	g, err := Start(GroupConfig{Ifindex: b.Server.Ifindex, Handler: dialHandler{}, Loop: lc, Setup: b.Server.Do, Cores: []int{-1}})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := g.Close(); err != nil {
+			t.Errorf("Group.Close: %v", err)
+		}
+	})
+	return g
+}
+
+// blob is the test body: not a repeating pattern, so a misplaced or
+// repeated segment shows.
+func blob(n int) []byte {
+	b := make([]byte, n)
+	x := uint32(2463534242)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = byte(x)
+	}
+	return b
+}
+
+// serveHTTP runs net/http in the peer namespace on port, serving body at
+// /blob.
+func serveHTTP(t *testing.T, b *testbed.Bed, port int, body []byte) {
+	t.Helper()
+	var ln net.Listener
+	if err := b.Peer.Do(func() (err error) { ln, err = net.Listen("tcp", fmt.Sprintf(":%d", port)); return }); err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write(body)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+}
+
+// bindable reports whether a kernel socket in the server namespace can
+// bind ap (false: the port is reserved).
+func bindable(t *testing.T, b *testbed.Bed, ap netip.AddrPort) bool {
+	t.Helper()
+	var err error
+	b.Server.Do(func() error {
+		var r *dialRes
+		if r, _, err = reservePort(ap); err == nil {
+			r.close()
+		}
+		return nil
+	})
+	if err == nil {
+		return true
+	}
+	if !errors.Is(err, unix.EADDRINUSE) {
+		t.Fatalf("bind %v: %v", ap, err)
+	}
+	return false
+}
+
+// TestDialHTTP: a sluice-dialed connection fetches a body from net/http
+// in the peer namespace, byte-exact, over IPv4 and IPv6; the client closes
+// first, so its 4-tuple goes to the compact TIME-WAIT table. The local
+// port stays reserved against kernel sockets (bind fails) while the
+// connection and its TIME-WAIT last, and is free once TIME-WAIT expired
+// (port reservation and XDP flow released).
+func TestDialHTTP(t *testing.T) {
+	b := testbed.New(t, testbed.Options{})
+	body := blob(300_000)
+	serveHTTP(t, b, 8080, body)
+	cfg := testTCPConfig()
+	cfg.MSL = 300 * time.Millisecond
+	g := startClientGroup(t, b, LoopConfig{TCP: cfg})
+	for _, peer := range []netip.Addr{b.Peer.IPv4, b.Peer.IPv6} {
+		t.Run(map[bool]string{true: "v4", false: "v6"}[peer.Is4()], func(t *testing.T) {
+			d := newDialConn([]byte("GET /blob HTTP/1.1\r\nHost: peer\r\n\r\n"), httpComplete)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			dd, err := g.Dial(ctx, netip.AddrPortFrom(peer, 8080), DialOptions{Context: d})
+			if err != nil {
+				t.Fatalf("Dial: %v", err)
+			}
+			if dd.Local.Addr() != map[bool]netip.Addr{true: b.Server.IPv4, false: b.Server.IPv6}[peer.Is4()] {
+				t.Errorf("source %v: not the route's source address", dd.Local)
+			}
+			if bindable(t, b, dd.Local) {
+				t.Errorf("a kernel socket could bind %v while sluice's connection uses it", dd.Local)
+			}
+			d.wait(t)
+			if !d.opened || d.err != nil {
+				t.Fatalf("opened %v, OnClose(%v)", d.opened, d.err)
+			}
+			if d.local != dd.Local {
+				t.Errorf("Conn.LocalAddr %v, Dial said %v", d.local, dd.Local)
+			}
+			resp := d.got.Bytes()
+			i := bytes.Index(resp, []byte("\r\n\r\n"))
+			if !bytes.HasPrefix(resp, []byte("HTTP/1.1 200")) || i < 0 || !bytes.Equal(resp[i+4:], body) {
+				t.Fatalf("response of %d octets is not the %d-octet body: %q...", len(resp), len(body), resp[:min(len(resp), 80)])
+			}
+			if bindable(t, b, dd.Local) {
+				t.Errorf("%v was bindable during TIME-WAIT", dd.Local)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for !bindable(t, b, dd.Local) {
+				if time.Now().After(deadline) {
+					gs, _ := g.Stats()
+					t.Fatalf("%v still reserved 10 s after close (TIME-WAIT entries %d)", dd.Local, gs.Loops[0].TimeWait)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
+	}
+	gs, err := g.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := gs.Loops[0]
+	t.Logf("dialed %d, failed %d, retransmits %d, TIME-WAIT table %+v, XDP %+v", l.Dialed, l.DialFailed, l.Retransmits, l.TimeWaitTable, gs.XDP)
+	if l.Dialed != 2 || l.DialFailed != 0 || l.TimeWaitTable.Inserted != 2 || l.Open != 0 || l.FlowErrors != 0 {
+		t.Errorf("dialed %d, failed %d, TIME-WAIT inserted %d, open %d, flow errors %d; want 2, 0, 2, 0, 0",
+			l.Dialed, l.DialFailed, l.TimeWaitTable.Inserted, l.Open, l.FlowErrors)
+	}
+}
+
+// TestDialRefusedAndTimeout: a port nobody listens on answers RST,ACK:
+// OnClose(tcp.ErrConnectionRefused) without OnOpen. An address in the
+// peer's subnet that never answers (its neighbour entry points at the
+// peer, which does not forward) times out: through the TCP
+// configuration's SYN retries (the SYN is retransmitted, counted), and
+// through DialOptions.Timeout. Both families.
+func TestDialRefusedAndTimeout(t *testing.T) {
+	b := testbed.New(t, testbed.Options{})
+	cfg := testTCPConfig()
+	cfg.SynRetries = 1
+	cfg.InitialRTO = 200 * time.Millisecond
+	g := startClientGroup(t, b, LoopConfig{TCP: cfg})
+	silent4, silent6 := netip.MustParseAddr("198.18.0.77"), netip.MustParseAddr("2001:2::77")
+	err := b.Server.Do(func() error {
+		for _, a := range []netip.Addr{silent4, silent6} {
+			n := &netlink.Neigh{LinkIndex: b.Server.Ifindex, IP: a.AsSlice(), HardwareAddr: b.Peer.MAC, State: netlink.NUD_PERMANENT}
+			if err := netlink.NeighSet(n); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type dial struct {
+		to      netip.AddrPort
+		timeout time.Duration
+		want    error
+	}
+	var dials []dial
+	for _, fam := range []struct{ peer, silent netip.Addr }{{b.Peer.IPv4, silent4}, {b.Peer.IPv6, silent6}} {
+		dials = append(dials,
+			dial{netip.AddrPortFrom(fam.peer, 9), 0, tcp.ErrConnectionRefused},
+			dial{netip.AddrPortFrom(fam.silent, 80), 0, tcp.ErrTimeout},
+			dial{netip.AddrPortFrom(fam.silent, 81), 150 * time.Millisecond, tcp.ErrTimeout})
+	}
+	ds := make([]*dialConn, len(dials))
+	locals := make([]netip.AddrPort, len(dials))
+	for i, dl := range dials {
+		ds[i] = newDialConn(nil, nil)
+		dd, err := g.Dial(context.Background(), dl.to, DialOptions{Context: ds[i], Timeout: dl.timeout})
+		if err != nil {
+			t.Fatalf("Dial %v: %v", dl.to, err)
+		}
+		locals[i] = dd.Local
+	}
+	for i, dl := range dials {
+		ds[i].wait(t)
+		if ds[i].opened || !errors.Is(ds[i].err, dl.want) {
+			t.Errorf("dial %v (timeout %v): opened %v, OnClose(%v); want %v", dl.to, dl.timeout, ds[i].opened, ds[i].err, dl.want)
+		}
+		if !bindable(t, b, locals[i]) {
+			t.Errorf("dial %v: local %v still reserved after the failure", dl.to, locals[i])
+		}
+	}
+	gs, err := g.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := gs.Loops[0]
+	t.Logf("dialed %d, failed %d, retransmits %d, XDP %+v", l.Dialed, l.DialFailed, l.Retransmits, gs.XDP)
+	if l.Dialed != uint64(len(dials)) || l.DialFailed != uint64(len(dials)) || l.Open != 0 || l.Conns != 0 {
+		t.Errorf("dialed %d, failed %d, open %d, in table %d; want %d, %d, 0, 0", l.Dialed, l.DialFailed, l.Open, l.Conns, len(dials), len(dials))
+	}
+	// The two SYN-retry timeouts retransmitted their SYN once each.
+	if l.Retransmits < 2 {
+		t.Errorf("%d retransmissions counted, want at least the 2 SYN retries", l.Retransmits)
+	}
+}
+
+// echoBack is a server handler for the sluice-to-sluice test: it echoes
+// what arrives and closes after the client's FIN.
+type echoBack struct {
+	mu     sync.Mutex
+	closes []error
+}
+
+func (*echoBack) OnOpen(c *Conn)              {}
+func (*echoBack) OnData(c *Conn, data []byte) { c.Write(data) }
+func (*echoBack) OnEOF(c *Conn)               { c.Close() }
+func (e *echoBack) OnClose(c *Conn, err error) {
+	e.mu.Lock()
+	e.closes = append(e.closes, err)
+	e.mu.Unlock()
+}
+
+// TestDialSluiceToSluice: both ends of the veth run sluice. A Group on
+// the peer end listens and echoes; a client Group on the server end dials
+// it (IPv4 and IPv6), sends 1 MiB per connection in rounds (pingPong),
+// gets every octet back, half-closes, and both ends close cleanly.
+func TestDialSluiceToSluice(t *testing.T) {
+	b := testbed.New(t, testbed.Options{})
+	srvH := &echoBack{}
+	const port = 7000
+	sg, err := Start(GroupConfig{
+		Ifindex: b.Peer.Ifindex, Handler: srvH, Setup: b.Peer.Do, Cores: []int{-1},
+		Listen: []netip.AddrPort{netip.AddrPortFrom(netip.Addr{}, port)},
+		Loop:   LoopConfig{TCP: testTCPConfig()},
+	})
+	if err != nil {
+		t.Fatalf("server group: %v", err)
+	}
+	t.Cleanup(func() { sg.Close() })
+	g := startClientGroup(t, b, LoopConfig{TCP: testTCPConfig()})
+	payload := blob(1 << 20)
+	var ds []*dialConn
+	for _, peer := range []netip.Addr{b.Peer.IPv4, b.Peer.IPv6, b.Peer.IPv4, b.Peer.IPv6} {
+		d := newDialConn(nil, nil)
+		ds = append(ds, d)
+		if _, err := g.Dial(context.Background(), netip.AddrPortFrom(peer, port), DialOptions{Context: d, Handler: pingPong{payload}}); err != nil {
+			t.Fatalf("Dial %v: %v", peer, err)
+		}
+	}
+	for i, d := range ds {
+		d.wait(t)
+		if !d.opened || d.err != nil || !bytes.Equal(d.got.Bytes(), payload) {
+			t.Errorf("conn %d: opened %v, OnClose(%v), %d of %d octets back (equal %v)", i, d.opened, d.err, d.got.Len(), len(payload), bytes.Equal(d.got.Bytes(), payload))
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for sg.Conns() > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	srvH.mu.Lock()
+	defer srvH.mu.Unlock()
+	if len(srvH.closes) != len(ds) {
+		t.Fatalf("server saw %d closes, want %d", len(srvH.closes), len(ds))
+	}
+	for _, err := range srvH.closes {
+		if err != nil {
+			t.Errorf("server OnClose(%v)", err)
+		}
+	}
+}
+
+// pingPong sends payload in 32 KiB rounds, each after the previous one
+// came back whole (a bulk writer that never reads would deadlock two echo
+// loops: a loop stops delivering to a connection whose Write holds text
+// back), then half-closes and closes after the peer's FIN.
+type pingPong struct{ payload []byte }
+
+const pingChunk = 32 << 10
+
+func (h pingPong) next(c *Conn) {
+	d := c.Context.(*dialConn)
+	sent := min(len(h.payload), (d.got.Len()/pingChunk+1)*pingChunk)
+	if d.got.Len() == len(h.payload) {
+		c.CloseWrite()
+		return
+	}
+	if d.got.Len()%pingChunk == 0 {
+		c.Write(h.payload[d.got.Len():sent])
+	}
+}
+
+func (h pingPong) OnOpen(c *Conn) {
+	dialHandler{}.OnOpen(c)
+	h.next(c)
+}
+func (h pingPong) OnData(c *Conn, data []byte) {
+	d := c.Context.(*dialConn)
+	before := d.got.Len()
+	d.got.Write(data)
+	if before/pingChunk != d.got.Len()/pingChunk || d.got.Len() == len(h.payload) {
+		h.next(c)
+	}
+}
+func (pingPong) OnEOF(c *Conn)              { dialHandler{}.OnEOF(c) }
+func (pingPong) OnClose(c *Conn, err error) { dialHandler{}.OnClose(c, err) }
