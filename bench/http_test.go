@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
@@ -18,76 +17,7 @@ import (
 // shortHTTP is a -short configuration cut further for tests.
 func shortHTTP() config {
 	return config{short: true, duration: 250 * time.Millisecond, warmup: 100 * time.Millisecond, runs: 1,
-		serverCPU: 0, clientCPU: 1 % runtime.NumCPU(), conns: 16, closeConns: 8}
-}
-
-// TestHTTPWorkloadsShort runs each HTTP workload as -short does and checks
-// that it ran: every server has non-zero figures for every metric the
-// workload reports, and no run counted an error (wrong status, wrong
-// length, broken connection). No performance number is asserted.
-func TestHTTPWorkloadsShort(t *testing.T) {
-	testbed.Require(t)
-	c := shortHTTP()
-	for _, w := range []struct {
-		name    string
-		fn      workload
-		metrics []string
-	}{
-		{"keepalive", keepaliveWorkload, []string{"requests/s", "cpu/request", "p50", "p99", "p99.9"}},
-		{"close", closeWorkload, []string{"connections/s", "cpu/connection", "p50", "p99"}},
-		{"latency", latencyWorkload, []string{"max requests/s", "requests/s @25%", "p99 @50%", "p99.9 @75%", "p50 @common"}},
-	} {
-		t.Run(w.name, func(t *testing.T) {
-			rs, err := w.fn(c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := map[string]Result{}
-			for _, r := range rs {
-				if r.Workload != w.name {
-					t.Errorf("result of workload %q in %s", r.Workload, w.name)
-				}
-				if r.Metric == "errors" {
-					t.Errorf("%s: %v errors: %s", r.Impl, r.Value, r.Note)
-				}
-				got[r.Impl+"|"+r.Metric] = r
-			}
-			for _, s := range httpServers {
-				for _, m := range w.metrics {
-					r, ok := got[s.name+"|"+m]
-					if !ok || r.Value <= 0 || len(r.Runs) != c.runs {
-						t.Errorf("%s %s: %+v (present %v)", s.name, m, r, ok)
-					}
-				}
-			}
-		})
-	}
-}
-
-func TestWrkCheckShort(t *testing.T) {
-	testbed.Require(t)
-	if _, err := exec.LookPath("wrk"); err != nil {
-		t.Skip("wrk not installed")
-	}
-	c := shortHTTP()
-	c.duration = 1 * time.Second // wrk's smallest duration
-	rs, err := wrkCheckWorkload(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]bool{}
-	for _, r := range rs {
-		if r.Value > 0 && strings.HasPrefix(r.Metric, "requests/s") {
-			seen[r.Impl+"|"+strings.TrimPrefix(r.Metric, "requests/s → ")] = true
-		}
-	}
-	for _, s := range httpServers {
-		for _, gen := range []string{"loadgen", "wrk"} {
-			if !seen[gen+"|"+s.name] {
-				t.Errorf("no %s figure for %s: %+v", gen, s.name, rs)
-			}
-		}
-	}
+		serverCPU: 0, clientCPU: 1 % runtime.NumCPU(), conns: 16, closeConns: 8, idleConns: 2000}
 }
 
 // TestServersSendTheSameResponse starts each server as the suite does (a
@@ -215,4 +145,44 @@ Transfer/sec:      7.52MB
 	if _, _, err := parseWrk("unable to connect to 198.18.0.1:8001 Connection refused"); err == nil {
 		t.Fatal("no error for wrk output without Requests/sec")
 	}
+}
+
+func TestParseSockstatAndSlabinfo(t *testing.T) {
+	sock := "sockets: used 16\nTCP: inuse 1 orphan 0 tw 4242 alloc 333 mem 31\nUDP: inuse 0 mem 0\n"
+	if n, err := parseSockstatTW([]byte(sock)); err != nil || n != 4242 {
+		t.Fatalf("parseSockstatTW = %d, %v", n, err)
+	}
+	if _, err := parseSockstatTW([]byte("UDP: inuse 0\n")); err == nil {
+		t.Fatal("no error without a TCP line")
+	}
+	slab := "slabinfo - version: 2.1\ntw_sock_TCPv6 176 176 256 16 1 : tunables 0 0 0\ntw_sock_TCP 112 176 248 16 1 : tunables 0 0 0\n"
+	if n, err := parseSlabObjSize([]byte(slab), "tw_sock_TCP"); err != nil || n != 248 {
+		t.Fatalf("parseSlabObjSize = %d, %v", n, err)
+	}
+}
+
+func TestEvalTargets(t *testing.T) {
+	rs := []Result{
+		{Workload: "keepalive", Impl: "sluice", Metric: "requests/s", Value: 300},
+		{Workload: "keepalive", Impl: "gnet", Metric: "requests/s", Value: 100},
+		{Workload: "keepalive", Impl: "net/http", Metric: "requests/s", Value: 100},
+		{Workload: "keepalive", Impl: "sluice", Metric: "allocs/request", Value: 0.5},
+		{Workload: "idle", Impl: "sluice", Metric: "bytes/idle connection", Value: 900},
+	}
+	byGoal := map[string]Target{}
+	for _, tg := range evalTargets(rs) {
+		byGoal[tg.Goal] = tg
+	}
+	check := func(goal string, found, met bool, v float64) {
+		t.Helper()
+		tg := byGoal[goal]
+		if tg.Found != found || tg.Met != met || (found && tg.Measured != v) {
+			t.Errorf("%s: %+v", goal, tg)
+		}
+	}
+	check("keep-alive req/s per core ≥ 2× gnet", true, true, 3)
+	check("keep-alive req/s per core ≥ 4× net/http", true, false, 3)
+	check("0 allocations/request", true, false, 0.5)
+	check("idle connection ≤ 1 KiB", true, true, 900)
+	check("conn/s ≥ 5× net/http", false, false, 0)
 }

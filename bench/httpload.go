@@ -15,6 +15,15 @@ import (
 type sample struct {
 	res       *loadgen.Result
 	serverCPU time.Duration // server process utime+stime over the measured window
+	mallocs   uint64        // server's Go heap allocations over the measured window
+}
+
+// allocsPerOp is the server's Go heap allocations per completed request.
+func (s sample) allocsPerOp() float64 {
+	if s.res.Requests == 0 {
+		return 0
+	}
+	return float64(s.mallocs) / float64(s.res.Requests)
 }
 
 // perOp is server CPU time per completed request (or connection), in ns.
@@ -88,8 +97,10 @@ func measureHTTP(c config, bed *testbed.Bed, srv *serverProc, lc loadgen.Config)
 	from := lc.Begin.Add(lc.Warmup)
 	time.Sleep(time.Until(from))
 	cpu0, err0 := srv.cpuTime()
+	st0, errS0 := srv.stats()
 	time.Sleep(time.Until(from.Add(lc.Duration)))
 	cpu1, err1 := srv.cpuTime()
+	st1, errS1 := srv.stats()
 	var total *loadgen.Result
 	var firstErr error
 	for range cpus {
@@ -109,7 +120,10 @@ func measureHTTP(c config, bed *testbed.Bed, srv *serverProc, lc loadgen.Config)
 	if err0 != nil || err1 != nil {
 		return sample{}, fmt.Errorf("%s server CPU time: %v %v (did it die? %s)", srv.name, err0, err1, srv.stderr)
 	}
-	return sample{res: total, serverCPU: cpu1 - cpu0}, nil
+	if errS0 != nil || errS1 != nil {
+		return sample{}, fmt.Errorf("%s server stats: %v %v", srv.name, errS0, errS1)
+	}
+	return sample{res: total, serverCPU: cpu1 - cpu0, mallocs: st1.mallocs - st0.mallocs}, nil
 }
 
 // pinThread binds the calling locked thread to cpu and returns a function

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -45,11 +46,13 @@ var httpServers = []httpServer{
 
 // serverProc is a running server child.
 type serverProc struct {
-	name   string
-	addr   netip.AddrPort
-	cmd    *exec.Cmd
-	stderr *lockedBuffer
-	done   chan struct{} // closed when the child has exited
+	name      string
+	addr      netip.AddrPort
+	cmd       *exec.Cmd
+	stderr    *lockedBuffer
+	done      chan struct{} // closed when the child has exited
+	stdin     io.WriteCloser
+	statLines chan string // the child's "stats ..." lines
 }
 
 var nextPort atomic.Int32
@@ -79,6 +82,10 @@ func startServer(bed *testbed.Bed, s httpServer, cpu int) (*serverProc, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p.stdin, err = cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	p.statLines = make(chan string, 1)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s server: %w", s.name, err)
 	}
@@ -88,7 +95,14 @@ func startServer(bed *testbed.Bed, s httpServer, cpu int) (*serverProc, error) {
 		for sc.Scan() {
 			// Servers may log to stdout (gnet does); only the ready
 			// line matters.
-			if l := sc.Text(); strings.HasPrefix(l, "listening ") {
+			l := sc.Text()
+			if strings.HasPrefix(l, "stats ") {
+				select {
+				case p.statLines <- l:
+				default:
+				}
+			}
+			if strings.HasPrefix(l, "listening ") {
 				select {
 				case lines <- l:
 				default:
@@ -122,6 +136,44 @@ func (p *serverProc) stop() {
 	case <-p.done:
 	case <-time.After(5 * time.Second):
 	}
+}
+
+// childStats is what the child reports about itself (serve_child.go).
+type childStats struct {
+	mallocs         uint64 // Go heap allocations so far
+	timeWait, conns int64  // sluice's TIME-WAIT entries and connections; -1: not known
+}
+
+// stats asks the child for its counts.
+func (p *serverProc) stats() (childStats, error) {
+	var cs childStats
+	if _, err := io.WriteString(p.stdin, "stats\n"); err != nil {
+		return cs, fmt.Errorf("%s server stats: %w", p.name, err)
+	}
+	select {
+	case l := <-p.statLines:
+		_, err := fmt.Sscanf(l, "stats mallocs=%d tw=%d conns=%d", &cs.mallocs, &cs.timeWait, &cs.conns)
+		return cs, err
+	case <-p.done:
+		return cs, fmt.Errorf("%s server exited: %s", p.name, p.stderr)
+	case <-time.After(10 * time.Second):
+		return cs, fmt.Errorf("%s server did not answer a stats request", p.name)
+	}
+}
+
+// rss is the child's resident set size in bytes (VmRSS of /proc/<pid>/status).
+func (p *serverProc) rss() (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", p.cmd.Process.Pid)
 }
 
 // cpuTime is the child's user + system time so far, from /proc/<pid>/stat

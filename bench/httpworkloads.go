@@ -114,12 +114,15 @@ func eachRun(c config, runs int, fn func(bed *testbed.Bed, s httpServer, srv *se
 func keepaliveWorkload(c config) ([]Result, error) {
 	f := &figures{workload: "keepalive"}
 	err := eachRun(c, c.runs, func(bed *testbed.Bed, s httpServer, srv *serverProc) error {
+		progressStep("keepalive", s.name)
 		m, err := measureHTTP(c, bed, srv, loadgen.Config{Mode: loadgen.KeepAlive, Conns: c.conns, WantLength: helloLength})
 		if err != nil {
 			return err
 		}
+		keepHist("keepalive", s.name, m)
 		f.add(s.name, "requests/s", "req/s", higher, m.res.PerSecond(m.res.Requests))
 		f.add(s.name, "cpu/request", "ns", lower, m.perOp()).Note = "server process utime+stime / requests"
+		f.add(s.name, "allocs/request", "allocs", lower, m.allocsPerOp()).Note = "server Go heap allocations (MemStats.Mallocs) / requests"
 		f.addBusy(s.name, m)
 		f.add(s.name, "p50", "µs", lower, m.quantileUS(50))
 		f.add(s.name, "p99", "µs", lower, m.quantileUS(99))
@@ -133,13 +136,22 @@ func keepaliveWorkload(c config) ([]Result, error) {
 func closeWorkload(c config) ([]Result, error) {
 	f := &figures{workload: "close"}
 	err := eachRun(c, c.runs, func(bed *testbed.Bed, s httpServer, srv *serverProc) error {
+		progressStep("close", s.name)
+		rss0, err := srv.rss()
+		if err != nil {
+			return err
+		}
 		m, err := measureHTTP(c, bed, srv, loadgen.Config{Mode: loadgen.Close, Conns: c.closeConns, WantLength: helloLength})
 		if err != nil {
+			return err
+		}
+		if err := timeWaitFigures(f, bed, s, srv, rss0); err != nil {
 			return err
 		}
 		f.add(s.name, "connections/s", "conn/s", higher, m.res.PerSecond(m.res.Requests)).Note =
 			"connect, GET with Connection: close, response, server closes"
 		f.add(s.name, "cpu/connection", "ns", lower, m.perOp()).Note = "server process utime+stime / connections"
+		f.add(s.name, "allocs/connection", "allocs", lower, m.allocsPerOp()).Note = "server Go heap allocations / connections"
 		f.addBusy(s.name, m)
 		f.add(s.name, "p50", "µs", lower, m.quantileUS(50)).Note = "connect() to complete response"
 		f.add(s.name, "p99", "µs", lower, m.quantileUS(99))
@@ -172,6 +184,7 @@ func latencyWorkload(c config) ([]Result, error) {
 	// offered load, as the targets do.
 	maxRate := map[string]float64{}
 	err := eachRun(c, c.runs, func(bed *testbed.Bed, s httpServer, srv *serverProc) error {
+		progressStep("latency", s.name+" max")
 		m, err := measureHTTP(c, bed, srv, loadgen.Config{Mode: loadgen.KeepAlive, Conns: c.conns, WantLength: helloLength})
 		if err != nil {
 			return err
@@ -208,6 +221,7 @@ func latencyWorkload(c config) ([]Result, error) {
 		levels = append(levels, level{"common", common})
 		for _, l := range levels {
 			{
+				progressStep("latency", s.name+" @"+l.name)
 				m, err := measureHTTP(c, bed, srv, loadgen.Config{Mode: loadgen.Rate, Rate: l.rate, Conns: c.conns, WantLength: helloLength})
 				if err != nil {
 					return err
@@ -220,6 +234,7 @@ func latencyWorkload(c config) ([]Result, error) {
 				if m.res.Behind > 0 {
 					got.Note = joinNote(got.Note, fmt.Sprintf("%d requests never sent: saturated", m.res.Behind))
 				}
+				keepHist("latency @"+l.name, s.name, m)
 				f.add(s.name, "p50 @"+l.name, "µs", lower, m.quantileUS(50))
 				f.add(s.name, "p99 @"+l.name, "µs", lower, m.quantileUS(99))
 				f.add(s.name, "p99.9 @"+l.name, "µs", lower, m.quantileUS(99.9))

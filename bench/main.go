@@ -16,6 +16,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sluicenet/sluice/testbed"
@@ -38,8 +39,12 @@ type Report struct {
 	Started time.Time `json:"started"`
 	Machine Machine   `json:"machine"`
 	Short   bool      `json:"short"`
+	Config  string    `json:"config"` // the flags of the run
+	Elapsed string    `json:"elapsed"`
 	Results []Result  `json:"results"`
 	Ratios  []Ratio   `json:"ratios"`
+	Targets []Target  `json:"targets"`
+	Plots   []string  `json:"plots,omitempty"`
 }
 
 // Ratio compares two implementations on one metric, measured in the same run.
@@ -63,23 +68,41 @@ type config struct {
 	clientCPU  int
 	conns      int // HTTP keep-alive and open-loop connections
 	closeConns int // HTTP Connection: close connections in progress at once
+	idleConns  int // idle workload: connections held open per server
+	noPlots    bool
 }
 
 func main() {
 	var c config
 	flag.BoolVar(&c.short, "short", false, "quick pass: short durations, one run each (proves the suite works; numbers are rough)")
-	flag.DurationVar(&c.duration, "duration", 5*time.Second, "measured time per run")
+	flag.DurationVar(&c.duration, "duration", 3*time.Second, "measured time per run")
 	flag.DurationVar(&c.warmup, "warmup", 1*time.Second, "warm-up before each measured run")
 	flag.IntVar(&c.runs, "runs", 3, "runs per figure; the median is reported")
-	flag.StringVar(&c.workloads, "workloads", "reflector", "comma-separated workloads: "+strings.Join(workloadNames(), ","))
-	flag.StringVar(&c.out, "out", "bench/out", "directory for results.json")
+	flag.StringVar(&c.workloads, "workloads", strings.Join(defaultWorkloads, ","), "comma-separated workloads: "+strings.Join(workloadNames(), ","))
+	flag.StringVar(&c.out, "out", "bench/out", "directory for results.json and the plots")
 	flag.IntVar(&c.serverCPU, "server-cpu", 0, "CPU the server side is pinned to")
 	flag.IntVar(&c.clientCPU, "client-cpu", 1, "CPU the load generator is pinned to")
 	flag.IntVar(&c.conns, "conns", 64, "HTTP workloads: keep-alive connections of the load generator")
 	flag.IntVar(&c.closeConns, "close-conns", 32, "HTTP close workload: connections in progress at once")
+	flag.IntVar(&c.idleConns, "idle-conns", 100000, "idle workload: connections held open per server")
+	flag.BoolVar(&c.noPlots, "no-plots", false, "do not draw the PNG/SVG plots")
 	flag.Parse()
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if c.short {
-		c.duration, c.warmup, c.runs = time.Second, 200*time.Millisecond, 1
+		// Flags given explicitly win over -short's choices.
+		if !set["duration"] {
+			c.duration = 500 * time.Millisecond
+		}
+		if !set["warmup"] {
+			c.warmup = 200 * time.Millisecond
+		}
+		if !set["runs"] {
+			c.runs = 1
+		}
+		if !set["idle-conns"] {
+			c.idleConns = 2000
+		}
 	}
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -94,28 +117,64 @@ func run(c config) error {
 	if c.serverCPU >= runtime.NumCPU() || c.clientCPU >= runtime.NumCPU() {
 		return fmt.Errorf("-server-cpu %d / -client-cpu %d: this machine has %d CPUs", c.serverCPU, c.clientCPU, runtime.NumCPU())
 	}
-	rep := Report{Started: time.Now().UTC(), Machine: describeMachine(), Short: c.short}
+	raiseFileLimit(c.idleConns)
+	rep := Report{Started: time.Now().UTC(), Machine: describeMachine(), Short: c.short, Config: fmt.Sprintf("%+v", c)}
+	var names []string
 	for _, name := range strings.Split(c.workloads, ",") {
-		w, ok := workloads[strings.TrimSpace(name)]
-		if !ok {
+		name = strings.TrimSpace(name)
+		if _, ok := workloads[name]; !ok {
 			return fmt.Errorf("unknown workload %q (have %s)", name, strings.Join(workloadNames(), ", "))
 		}
-		res, err := w(c)
+		names = append(names, name)
+	}
+	planProgress(c, names)
+	for _, name := range names {
+		res, err := workloads[name](c)
 		if err != nil {
+			progressEnd()
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		rep.Results = append(rep.Results, res...)
 	}
+	progressEnd()
 	rep.Ratios = ratios(rep.Results)
-	printTable(os.Stdout, rep)
+	rep.Targets = evalTargets(rep.Results)
+	rep.Elapsed = time.Since(rep.Started).Round(time.Second).String()
 	if err := os.MkdirAll(c.out, 0o755); err != nil {
 		return err
 	}
+	if !c.noPlots {
+		files, err := writePlots(c.out, rep)
+		if err != nil {
+			return fmt.Errorf("plots: %w", err)
+		}
+		rep.Plots = files
+	}
+	printTable(os.Stdout, rep)
 	f := c.out + "/results.json"
 	b, _ := json.MarshalIndent(rep, "", "  ")
 	if err := os.WriteFile(f, b, 0o644); err != nil {
 		return err
 	}
-	fmt.Println("wrote", f)
+	fmt.Printf("wrote %s and %d plots in %s; took %s\n", f, len(rep.Plots), c.out, rep.Elapsed)
 	return nil
+}
+
+// raiseFileLimit lets this process (the idle workload's client sockets)
+// and the server children it starts (they inherit it) hold the idle
+// connections. syscall.Setrlimit, unlike an automatic raise, is what the
+// children inherit.
+func raiseFileLimit(conns int) {
+	want := uint64(conns + 10000)
+	var l syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) != nil || l.Cur >= want {
+		return
+	}
+	l.Cur = want
+	if l.Max < want {
+		l.Max = want // root may raise the hard limit up to fs.nr_open
+	}
+	if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l) != nil {
+		fmt.Fprintf(os.Stderr, "bench: cannot raise the open-file limit to %d; the idle workload may open fewer connections\n", want)
+	}
 }

@@ -66,6 +66,7 @@ func reflectorWorkload(c config) ([]Result, error) {
 		cost := Result{Workload: "reflector", Impl: r.name(), Metric: "cpu/frame", Unit: "ns", Better: "lower",
 			Note: "reflector thread CPU (user+sys, incl. TX syscalls) per frame"}
 		for i := 0; i < c.runs; i++ {
+			progressStep("reflector", r.name())
 			m, err := reflectOnce(c, bed, r, frames)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", r.name(), err)

@@ -108,6 +108,10 @@ func printTable(w io.Writer, rep Report) {
 		}
 		tw.Flush()
 	}
+	if len(rep.Targets) > 0 {
+		fmt.Fprintln(w)
+		printTargets(w, rep.Targets)
+	}
 	fmt.Fprintln(w)
 }
 

@@ -15,13 +15,18 @@ package main
 // it is killed; it also dies with its parent (PR_SET_PDEATHSIG).
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -84,11 +89,39 @@ func serveChild(kind string) int {
 			return 2
 		}
 	}
+	go answerStats(os.Stdin, os.Stdout)
 	err := fn(os.Getenv(envAddr), os.Getenv(envLink), func(addr string) {
+		stdoutMu.Lock()
 		fmt.Printf("listening %s\n", addr)
+		stdoutMu.Unlock()
 	}, nil)
 	fmt.Fprintf(os.Stderr, "bench child %s: %v\n", kind, err)
 	return 1
+}
+
+var stdoutMu sync.Mutex
+
+// childStatsHook, when set (by sluice's servers), adds the server's own
+// counts to the stats line: TIME-WAIT entries and open connections.
+var childStatsHook atomic.Pointer[func() (timeWait, conns int64)]
+
+// answerStats answers each line the parent writes on stdin with one
+// "stats mallocs=N tw=N conns=N" line on stdout: the Go heap allocations so
+// far (runtime.MemStats.Mallocs, for allocations per request) and, for
+// sluice, its TIME-WAIT entries and connections (-1 when not known).
+func answerStats(in io.Reader, out io.Writer) {
+	sc := bufio.NewScanner(in)
+	for sc.Scan() {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		tw, conns := int64(-1), int64(-1)
+		if h := childStatsHook.Load(); h != nil {
+			tw, conns = (*h)()
+		}
+		stdoutMu.Lock()
+		fmt.Fprintf(out, "stats mallocs=%d tw=%d conns=%d\n", ms.Mallocs, tw, conns)
+		stdoutMu.Unlock()
+	}
 }
 
 // pinProcess binds every thread of this process to one CPU. Threads made

@@ -37,6 +37,23 @@ func sluiceConfig(addr, link string) (sluice.Config, error) {
 	return cfg, nil
 }
 
+// sluiceStats makes the child's stats line report srv's TIME-WAIT entries
+// and connections.
+func sluiceStats(srv *sluice.Server) {
+	h := func() (int64, int64) {
+		st, err := srv.Stats()
+		if err != nil {
+			return -1, -1
+		}
+		var tw int64
+		for _, l := range st.Loops {
+			tw += int64(l.TimeWait)
+		}
+		return tw, st.Conns
+	}
+	childStatsHook.Store(&h)
+}
+
 func serveSluice(addr, link string, ready func(string), stop <-chan struct{}) error {
 	cfg, err := sluiceConfig(addr, link)
 	if err != nil {
@@ -50,6 +67,7 @@ func serveSluice(addr, link string, ready func(string), stop <-chan struct{}) er
 		return err
 	}
 	defer srv.Close()
+	sluiceStats(srv)
 	ready(addr)
 	select {
 	case <-stop:
@@ -71,6 +89,7 @@ func serveSluiceListener(addr, link string, ready func(string), stop <-chan stru
 		return err
 	}
 	defer srv.Close()
+	sluiceStats(srv)
 	return serveHTTPOn(srv.Listener(), ready, stop)
 }
 

@@ -15,6 +15,20 @@ var workloads = map[string]workload{
 	"close":     closeWorkload,
 	"latency":   latencyWorkload,
 	"wrkcheck":  wrkCheckWorkload,
+	"sizes":     sizesWorkload,
+	"bulk":      bulkWorkload,
+	"idle":      idleWorkload,
+	"xdpgen":    xdpGenWorkload,
 }
+
+// defaultWorkloads run without -workloads: all of them. wrkcheck needs wrk;
+// it is left out where wrk is not installed (see wrkAvailable).
+var defaultWorkloads = func() []string {
+	w := []string{"reflector", "keepalive", "xdpgen", "close", "latency", "sizes", "bulk", "idle"}
+	if wrkAvailable() {
+		w = append(w, "wrkcheck")
+	}
+	return w
+}()
 
 func workloadNames() []string { return slices.Sorted(maps.Keys(workloads)) }

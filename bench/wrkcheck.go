@@ -22,12 +22,18 @@ import (
 	"github.com/sluicenet/sluice/testbed"
 )
 
+func wrkAvailable() bool {
+	_, err := exec.LookPath("wrk")
+	return err == nil
+}
+
 func wrkCheckWorkload(c config) ([]Result, error) {
-	if _, err := exec.LookPath("wrk"); err != nil {
+	if !wrkAvailable() {
 		return nil, errors.New("wrk is not installed (apt-get install wrk); the check needs it")
 	}
 	f := &figures{workload: "wrkcheck"}
 	err := eachRun(c, c.runs, func(bed *testbed.Bed, s httpServer, srv *serverProc) error {
+		progressStep("wrkcheck", s.name)
 		metric := "requests/s → " + s.name
 		m, err := measureHTTP(c, bed, srv, loadgen.Config{Mode: loadgen.KeepAlive, Conns: c.conns, WantLength: helloLength})
 		if err != nil {

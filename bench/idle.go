@@ -1,0 +1,189 @@
+package main
+
+// The idle workload: how much memory a server spends on a connection that
+// does nothing. The generator's namespace opens -idle-conns connections
+// (100,000 by default) to each server in turn and leaves them idle; the
+// figure is the growth of the server process's resident set over the
+// connections it holds. For the kernel-TCP servers that is only the
+// user-space share (goroutine, buffers, gnet's connection): the kernel's
+// socket (about 2 KiB of slab per TCP socket, more with buffers) is not in
+// RSS. sluice keeps all of a connection in the process, so its figure is
+// the whole cost.
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sluicenet/sluice/testbed"
+)
+
+// idleRSSLimit stops opening connections when a server's RSS grows past it:
+// a server that spends much per connection must not take the machine down;
+// its figure is then measured over the connections it got.
+const idleRSSLimit = 6 << 30
+
+// idleSources is how many extra source addresses the generator uses: with
+// IP_BIND_ADDRESS_NO_PORT each gives ~64k ports toward one server address.
+func idleSources(n int) int { return n/50000 + 1 }
+
+func idleWorkload(c config) ([]Result, error) {
+	f := &figures{workload: "idle"}
+	bed, err := testbed.Create(testbed.Options{Queues: 1})
+	if err != nil {
+		return nil, err
+	}
+	defer bed.Close()
+	widenPortRange(bed.Peer)
+	var srcs []netip.Addr
+	base := bed.Peer.IPv4.As4()
+	for i := range idleSources(c.idleConns) {
+		a := base
+		a[3] = byte(100 + i)
+		src := netip.AddrFrom4(a)
+		if out, err := bed.Peer.Exec(context.Background(), "ip", "addr", "add", src.String()+"/32", "dev", bed.Peer.Link); err != nil {
+			return nil, fmt.Errorf("add source address %s: %v: %s", src, err, out)
+		}
+		srcs = append(srcs, src)
+	}
+	// idle runs once per server: opening 100k connections per run is the
+	// expensive part, and memory is not noisy the way throughput is.
+	for _, s := range httpServers {
+		progressStep("idle", s.name)
+		srv, err := startServer(bed, s, c.serverCPU)
+		if err != nil {
+			return nil, err
+		}
+		err = measureIdle(c, bed, srv, srcs, f, s.name)
+		srv.stop()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	return f.results(), nil
+}
+
+func measureIdle(c config, bed *testbed.Bed, srv *serverProc, srcs []netip.Addr, f *figures, name string) error {
+	time.Sleep(200 * time.Millisecond) // let the server finish starting
+	rss0, err := srv.rss()
+	if err != nil {
+		return err
+	}
+	var (
+		mu       sync.Mutex
+		fds      []int
+		failed   atomic.Int64
+		firstErr error
+		stop     atomic.Bool
+	)
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	const workers = 8
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bed.Peer.Do(func() error {
+				for !stop.Load() {
+					i := next.Add(1) - 1
+					if i >= int64(c.idleConns) {
+						return nil
+					}
+					fd, err := dialIdle(srcs[int(i)%len(srcs)], srv.addr)
+					if err != nil {
+						if failed.Add(1) == 1 {
+							mu.Lock()
+							firstErr = err
+							mu.Unlock()
+						}
+						if failed.Load() > int64(c.idleConns)/100+10 {
+							stop.Store(true)
+						}
+						continue
+					}
+					mu.Lock()
+					fds = append(fds, fd)
+					mu.Unlock()
+				}
+				return nil
+			})
+		}()
+	}
+	// Watch the server's memory while the connections open.
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	capped := false
+watch:
+	for {
+		select {
+		case <-done:
+			break watch
+		case <-srv.done:
+			stop.Store(true)
+		case <-time.After(200 * time.Millisecond):
+			if r, err := srv.rss(); err == nil && r-rss0 > idleRSSLimit {
+				capped = true
+				stop.Store(true)
+			}
+		}
+	}
+	if len(fds) == 0 {
+		return fmt.Errorf("no connection opened (%d failed: %v)", failed.Load(), firstErr)
+	}
+	// Connections the kernel completed may still wait in the accept queue
+	// of a kernel-TCP server: give it time to take them all.
+	time.Sleep(time.Second + time.Duration(len(fds))*5*time.Microsecond)
+	rss1, err := srv.rss()
+	if err != nil {
+		return fmt.Errorf("server RSS: %w (%s)", err, srv.stderr)
+	}
+	n := float64(len(fds))
+	r := f.add(name, "bytes/idle connection", "B", lower, float64(rss1-rss0)/n)
+	r.Note = fmt.Sprintf("server RSS delta / %d connections", len(fds))
+	if !isSluice(name) {
+		r.Note += "; user space only (kernel socket memory is not in RSS)"
+	}
+	if capped {
+		r.Note += fmt.Sprintf("; stopped at RSS +%d MiB", idleRSSLimit>>20)
+	}
+	if failed.Load() > 0 {
+		r.Note += fmt.Sprintf("; %d connects failed: %v", failed.Load(), firstErr)
+	}
+	f.add(name, "idle connections", "conns", higher, n)
+	f.add(name, "server RSS", "MiB", lower, float64(rss1)/(1<<20)).Note = "with the idle connections open"
+	return nil
+}
+
+// dialIdle opens one blocking connection from src (port chosen at connect
+// time, IP_BIND_ADDRESS_NO_PORT, so one address serves ~64k connections
+// per destination) with a 5 s connect timeout.
+func dialIdle(src netip.Addr, dst netip.AddrPort) (int, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	tv := unix.Timeval{Sec: 5}
+	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
+	unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: src.As4()}); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("bind %s: %w", src, err)
+	}
+	if err := unix.Connect(fd, &unix.SockaddrInet4{Addr: dst.Addr().As4(), Port: int(dst.Port())}); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("connect %s: %w", dst, err)
+	}
+	return fd, nil
+}
+
+func isSluice(impl string) bool { return len(impl) >= 6 && impl[:6] == "sluice" }

@@ -1,0 +1,111 @@
+package main
+
+// TIME-WAIT churn, measured in the close workload: every request there
+// costs the server one connection that it closes first, so the server
+// holds one TIME-WAIT entry per connection for 2*MSL (RFC 9293 §3.6;
+// 60 s on Linux and in sluice by default), and a run leaves all of them
+// in place. After each run the workload counts them and their memory:
+//
+//   - sluice: its compact TIME-WAIT table (tcp/timewait) lives in the
+//     process; the figure is the server's RSS growth over the run divided
+//     by the entries held (an upper bound: the run's other growth counts too).
+//   - kernel TCP: the entries are kernel tw_sock objects, not in the
+//     process's RSS; the count comes from /proc/net/sockstat of the server
+//     namespace and the size is the tw_sock_TCP slab's object size.
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/sluicenet/sluice/testbed"
+)
+
+func timeWaitFigures(f *figures, bed *testbed.Bed, s httpServer, srv *serverProc, rss0 int64) error {
+	var held, perEntry float64
+	note := ""
+	if isSluice(s.name) {
+		st, err := srv.stats()
+		if err != nil {
+			return err
+		}
+		rss1, err := srv.rss()
+		if err != nil {
+			return err
+		}
+		held = float64(st.timeWait)
+		if held > 0 {
+			perEntry = float64(rss1-rss0) / held
+		}
+		note = "server RSS growth over the run / entries held (upper bound)"
+	} else {
+		tw, err := kernelTimeWait(bed.Server)
+		if err != nil {
+			return err
+		}
+		held = float64(tw)
+		size, err := slabObjSize("tw_sock_TCP")
+		if err != nil {
+			return err
+		}
+		perEntry = float64(size)
+		note = "kernel tw_sock_TCP slab object (not in the process's RSS)"
+	}
+	f.add(s.name, "TIME-WAIT held", "entries", "", held).Note = "server-side TIME-WAIT entries after the run (2*MSL = 60 s)"
+	f.add(s.name, "bytes/TIME-WAIT entry", "B", lower, perEntry).Note = note
+	return nil
+}
+
+// kernelTimeWait reads the TIME-WAIT count of h's namespace from
+// /proc/thread-self/net/sockstat ("TCP: inuse N orphan N tw N ...").
+func kernelTimeWait(h *testbed.Host) (int, error) {
+	var b []byte
+	err := h.Do(func() (err error) {
+		b, err = os.ReadFile("/proc/thread-self/net/sockstat")
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return parseSockstatTW(b)
+}
+
+func parseSockstatTW(b []byte) (int, error) {
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 || f[0] != "TCP:" {
+			continue
+		}
+		for i := 1; i+1 < len(f); i += 2 {
+			if f[i] == "tw" {
+				return strconv.Atoi(f[i+1])
+			}
+		}
+	}
+	return 0, fmt.Errorf("no TCP tw count in sockstat: %q", b)
+}
+
+// slabObjSize is the object size of a kernel slab cache, from /proc/slabinfo
+// ("name active_objs num_objs objsize ...").
+func slabObjSize(name string) (int, error) {
+	b, err := os.ReadFile("/proc/slabinfo")
+	if err != nil {
+		return 0, err
+	}
+	return parseSlabObjSize(b, name)
+}
+
+func parseSlabObjSize(b []byte, name string) (int, error) {
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) >= 4 && f[0] == name {
+			return strconv.Atoi(f[3])
+		}
+	}
+	return 0, fmt.Errorf("no slab %q in /proc/slabinfo", name)
+}
