@@ -55,6 +55,9 @@ type Config struct {
 	// queue is full (RFC 4987), with the keys of Cookies.
 	SynCookies bool
 	Cookies    *syncookie.Jar
+	// CC is the congestion controller: CUBIC (RFC 9438, the default) or
+	// NewReno (RFC 5681, RFC 6582).
+	CC Algorithm
 	// ISN chooses the initial send sequence number of a connection
 	// (RFC 9293 §3.4.1, RFC 6528). Nil uses a clock-driven default that
 	// is NOT unpredictable; the loop installs tcp/isn's generator.

@@ -1,48 +1,70 @@
 package tcp
 
-// Congestion is the seam for congestion control, fast retransmit and SACK
-// recovery (RFC 5681, RFC 6675; a later issue). The TCB consults Window
-// before sending new data and reports ACKs and timeouts.
+import "time"
+
+// Congestion is the seam for congestion control (RFC 5681, RFC 9438).
+// Loss detection and recovery (fast retransmit, SACK scoreboard, TLP,
+// undo) live in the TCB (recovery.go); the controller only decides the
+// window. The TCB calls:
+//
+//   - Window before sending (cwnd, octets);
+//   - OnAck for newly acknowledged octets outside loss recovery;
+//   - OnLoss when it enters fast recovery (RFC 5681 §3.2, RFC 6675 §5):
+//     the controller sets ssthresh and cwnd = ssthresh, remembering the
+//     old values for Undo;
+//   - OnRecoveryEnd when recovery completes (RFC 6582 §3.2 step 3);
+//   - OnTimeout on a retransmission timeout (RFC 5681 §3.1 eq. 4);
+//   - OnIdle before sending after an idle period longer than the RTO
+//     (RFC 5681 §4.1, RFC 9438 §5.8);
+//   - Undo when the last reduction proved spurious (RFC 3522 Eifel,
+//     RFC 2883 D-SACK): the window before it is restored.
 type Congestion interface {
-	// Window is the congestion window in octets (cwnd).
 	Window() uint32
-	// OnAck reports acked newly acknowledged octets, with the send MSS
-	// and the octets still in flight.
-	OnAck(acked uint32, mss uint16, inflight uint32)
-	// OnTimeout reports a retransmission timeout with what was in flight.
-	OnTimeout(mss uint16, inflight uint32)
+	Ssthresh() uint32
+	OnAck(acked uint32, mss uint16, inflight uint32, now Instant, srtt time.Duration)
+	OnLoss(mss uint16, inflight uint32, now Instant)
+	OnRecoveryEnd(mss uint16, inflight uint32, now Instant)
+	OnTimeout(mss uint16, inflight uint32, now Instant)
+	OnIdle(mss uint16, now Instant)
+	Undo()
+}
+
+// Algorithm selects the built-in congestion controller (Config.CC).
+type Algorithm uint8
+
+const (
+	// CUBIC is RFC 9438, Linux's default, and ours.
+	CUBIC Algorithm = iota
+	// NewReno is RFC 5681 slow start and congestion avoidance with
+	// RFC 6582's recovery (the recovery itself lives in the TCB).
+	NewReno
+)
+
+func (a Algorithm) String() string {
+	if a == NewReno {
+		return "newreno"
+	}
+	return "cubic"
 }
 
 // SetCongestion replaces the TCB's congestion controller (nil restores
-// the default).
+// the built-in one chosen by Config.CC).
 func (t *TCB) SetCongestion(c Congestion) {
 	if c == nil {
-		c = &t.ss
+		c = t.builtinCC()
 	}
 	t.cc = c
 }
 
-// slowStart is the default controller: RFC 5681 §3.1 slow start and
-// congestion avoidance with an initial window of 10 segments (RFC 6928),
-// and the timeout response of RFC 5681 §3.1 (cwnd = 1 MSS). No fast
-// retransmit yet.
-type slowStart struct{ cwnd, ssthresh uint32 }
-
-func (s *slowStart) init(mss uint16) { s.cwnd, s.ssthresh = 10*uint32(mss), 1<<30 }
-
-func (s *slowStart) Window() uint32 { return s.cwnd }
-
-func (s *slowStart) OnAck(acked uint32, mss uint16, _ uint32) {
-	m := uint32(mss)
-	if s.cwnd < s.ssthresh {
-		s.cwnd += min(acked, m)
-	} else {
-		s.cwnd += max(m*m/s.cwnd, 1)
+// builtinCC returns the inline controller Config.CC names (no allocation:
+// it lives in the TCB).
+func (t *TCB) builtinCC() Congestion {
+	if t.cfg.CC == NewReno {
+		return &t.ss.reno
 	}
-	s.cwnd = min(s.cwnd, 1<<30)
+	return &t.ss
 }
 
-func (s *slowStart) OnTimeout(mss uint16, inflight uint32) {
-	s.ssthresh = max(inflight/2, 2*uint32(mss))
-	s.cwnd = uint32(mss)
-}
+// initialWindow is RFC 6928's IW10 (as Linux); restartWindow is the
+// window after idle (RFC 5681 §4.1: RW = min(IW, cwnd)).
+func initialWindow(mss uint16) uint32 { return 10 * uint32(mss) }

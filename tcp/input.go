@@ -164,6 +164,9 @@ func (t *TCB) inputSynchronized(seg *Segment, now Instant) {
 			zeroWndProbe = true
 		} else {
 			t.Drops++
+			if len(seg.Payload) > 0 && seq.Add(uint32(len(seg.Payload))).LessEq(t.rcvNxt) {
+				t.noteDSACK(seq, seq.Add(uint32(len(seg.Payload))))
+			}
 			if flags&FlagRST == 0 {
 				if t.state == TimeWait && flags&FlagFIN != 0 {
 					// §3.10.7.4 eighth step, TIME-WAIT: a retransmitted
@@ -266,6 +269,11 @@ func (t *TCB) inputACK(seg *Segment, seq Seq, now Instant) bool {
 		t.sendACK(now)
 		return false
 	}
+	// RFC 5681 §2 DUPLICATE ACKNOWLEDGMENT: data outstanding, no text,
+	// no SYN/FIN, the same ACK and the same window.
+	prevUna := t.sndUna
+	dup := ack == t.sndUna && t.sndMax != t.sndUna && len(seg.Payload) == 0 &&
+		seg.Flags&(FlagSYN|FlagFIN) == 0 && uint32(seg.Window)<<t.sndWScale == t.sndWnd
 	if t.sndUna.LessThan(ack) {
 		if !t.sampleTS(seg, now) {
 			t.sampleRTT(ack, now)
@@ -284,6 +292,9 @@ func (t *TCB) inputACK(seg *Segment, seq Seq, now Instant) bool {
 		}
 	}
 	t.persistProbes = 0
+	if t.state != SynReceived && t.state != TimeWait {
+		t.onAck(seg, prevUna, dup, now)
+	}
 	finAcked := t.has(flagFinQueued) && t.sndUna.GreaterThan(t.finSeq)
 	switch t.state {
 	case FinWait1:
@@ -328,11 +339,14 @@ func (t *TCB) ackAdvance(ack Seq, now Instant) {
 		}
 	}
 	t.retries = 0
-	t.cc.OnAck(acked, t.sndMSS, t.sndMax.Sub(t.sndUna))
+	if !t.inRecovery() {
+		t.cc.OnAck(acked, t.sndMSS, t.sndMax.Sub(t.sndUna), now, t.srtt)
+	}
 	if t.sndUna == t.sndMax {
 		t.rtoAt = Never
+		t.rec.flags &^= recPTO
 	} else {
-		t.rtoAt = now.Add(t.rto)
+		t.armLossTimer(now)
 	}
 }
 

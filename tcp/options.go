@@ -66,6 +66,7 @@ func (t *TCB) setSendMSS(peer uint16) {
 		m -= min(m-1, 12)
 	}
 	t.sndMSS = max(m, 1)
+	t.ss.init(t.sndMSS) // IW in segments of the negotiated size (RFC 6928)
 }
 
 // pawsReject applies RFC 7323 §5.3: a segment whose TSval is older than

@@ -29,8 +29,9 @@ func (t *TCB) emit(flags Flags, seq Seq, payload []byte, now Instant) {
 			s.Options.TSVal = t.tsNow(now)
 			s.Options.TSEcr = t.tsRecent
 		}
-		if t.has(flagSACK) && t.ooo.n > 0 {
-			t.ooo.sackBlocks(&s.Options)
+		if t.has(flagSACK) && (t.ooo.n > 0 || t.dsack) {
+			t.ooo.sackBlocks(&s.Options, t.dsack, t.dsackL, t.dsackR)
+			t.dsack = false
 		}
 	}
 	if s.Flags&FlagACK != 0 {

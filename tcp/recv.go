@@ -53,17 +53,30 @@ func (q *oooQueue) add(l, r Seq) bool {
 	return true
 }
 
-// sackBlocks fills o's SACK blocks: the range with the latest segment
-// first (RFC 2018 §4), then the others in sequence order.
-func (q *oooQueue) sackBlocks(o *Options) {
+// noteDSACK records [l, r), text received again, for the next ACK's
+// first SACK block (RFC 2883 §4).
+func (t *TCB) noteDSACK(l, r Seq) {
+	if t.has(flagSACK) && l.LessThan(r) {
+		t.dsack, t.dsackL, t.dsackR = true, l, r
+	}
+}
+
+// sackBlocks fills o's SACK blocks: a D-SACK block first if dsack is
+// set (RFC 2883 §4), then the range with the latest segment (RFC 2018
+// §4), then the others in sequence order.
+func (q *oooQueue) sackBlocks(o *Options, dsack bool, dl, dr Seq) {
 	max := MaxSACKBlocks
 	if o.HasTS {
 		max = 3 // 40 option octets: 12 for timestamps, 4+3*8 for SACK
 	}
 	k := 0
-	if q.latest < q.n {
-		o.SACK[0] = SACKBlock{Left: uint32(q.r[q.latest].l), Right: uint32(q.r[q.latest].r)}
+	if dsack {
+		o.SACK[0] = SACKBlock{Left: uint32(dl), Right: uint32(dr)}
 		k = 1
+	}
+	if q.latest < q.n {
+		o.SACK[k] = SACKBlock{Left: uint32(q.r[q.latest].l), Right: uint32(q.r[q.latest].r)}
+		k++
 	}
 	for i := uint8(0); i < q.n && k < max; i++ {
 		if i == q.latest {
@@ -96,6 +109,7 @@ func (t *TCB) inputText(seg *Segment, seq Seq, now Instant) bool {
 	p := seg.Payload
 	if seq.LessThan(t.rcvNxt) { // trim the old front
 		k := t.rcvNxt.Sub(seq)
+		t.noteDSACK(seq, seq.Add(min(k, uint32(len(p)))))
 		if k >= uint32(len(p)) {
 			t.sendACK(now)
 			return false
@@ -117,6 +131,7 @@ func (t *TCB) inputText(seg *Segment, seq Seq, now Instant) bool {
 			t.rcv.writeAt(int(off), p)
 		} else {
 			t.Drops++
+			t.stats.OOODropped++
 		}
 		t.sendACK(now)
 		return false

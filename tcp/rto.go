@@ -116,7 +116,15 @@ func (t *TCB) retransmitTimeout(now Instant) {
 		t.retries++
 	}
 	t.backoff()
-	t.cc.OnTimeout(t.sndMSS, t.sndMax.Sub(t.sndUna))
+	// RFC 6675 §5.1 / RFC 6582 §3.2: a timeout ends fast recovery;
+	// recover = SND.MAX keeps the go-back-N's duplicate ACKs from
+	// starting another. The reduction may be undone if Eifel shows it
+	// spurious.
+	t.stats.RTOExpiries++
+	t.rec.flags &^= recIn
+	t.rec.dupAcks = 0
+	t.beginEpisode(true)
+	t.cc.OnTimeout(t.sndMSS, t.sndMax.Sub(t.sndUna), now)
 	if t.sndUna == t.iss {
 		// Closed in SYN-RECEIVED before the handshake finished: the
 		// SYN,ACK is what is outstanding.

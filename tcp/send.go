@@ -61,7 +61,18 @@ func (t *TCB) trySend(now Instant) {
 	}
 	dataEnd := t.sndBufSeq.Add(uint32(t.snd.n))
 	noDelay := t.cfg.NoDelay || t.has(flagNoDelay|flagFinQueued)
+	if t.sndMax == t.sndUna && t.lastSend != 0 && now.Sub(t.lastSend) > t.rto && t.sndNxt.LessThan(dataEnd) {
+		// RFC 5681 §4.1 (RFC 9438 §5.8): restart from at most the
+		// initial window after an idle period longer than the RTO.
+		t.cc.OnIdle(t.sndMSS, now)
+		t.lastSend = now
+	}
 	for {
+		if t.sb.n > 0 && t.sndNxt.LessThan(t.sndMax) {
+			// Go-back-N after a timeout skips what the peer SACKed
+			// (RFC 6675 §5.1 keeps the scoreboard across the RTO).
+			t.sndNxt = t.sb.skip(t.sndNxt)
+		}
 		unsent := uint32(0)
 		if t.sndNxt.LessThan(dataEnd) {
 			unsent = dataEnd.Sub(t.sndNxt)
@@ -70,6 +81,17 @@ func (t *TCB) trySend(now Instant) {
 			break
 		}
 		edge := t.sndUna.Add(min(t.sndWnd, t.cc.Window()))
+		if t.inRecovery() {
+			// RFC 6675 §5 (C): new data only while cwnd - pipe >= 1 SMSS,
+			// within the peer's window.
+			edge = t.sndNxt
+			if p, w := t.pipe(), t.cc.Window(); p < w {
+				edge = t.sndNxt.Add(w - p)
+			}
+			if r := t.sndUna.Add(t.sndWnd); r.LessThan(edge) {
+				edge = r
+			}
+		}
 		usable := uint32(0)
 		if edge.GreaterThan(t.sndNxt) {
 			usable = edge.Sub(t.sndNxt)
@@ -127,15 +149,24 @@ func (t *TCB) transmit(f Flags, p []byte, now Instant) {
 	if len(p) > 0 && len(p) < int(t.sndMSS) {
 		t.sndSml = t.sndNxt
 	}
+	if seq.LessThan(t.sndMax) {
+		t.noteRetransmit(seq, now)
+	}
+	fresh := false
 	if t.sndNxt.GreaterThan(t.sndMax) {
 		// Karn (RFC 6298 §3): time only new data, one sample at a time.
 		if t.rttAt == Never && seq == t.sndMax {
 			t.rttAt, t.rttSeq = now, t.sndNxt
 		}
 		t.sndMax = t.sndNxt
+		fresh = true
 	}
-	if t.rtoAt == Never {
-		t.rtoAt = now.Add(t.rto)
+	if len(p) > 0 {
+		t.lastSend = now
+	}
+	if t.rtoAt == Never || fresh && t.rec.flags&recPTO != 0 {
+		// RFC 6298 §5.1; RFC 8985 §7.2 restarts the PTO on new data.
+		t.armLossTimer(now)
 	}
 	t.persistAt = Never
 }

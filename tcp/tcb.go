@@ -12,7 +12,7 @@ type TCB struct {
 	cfg  *Config
 	sink Sink
 	cc   Congestion
-	ss   slowStart // the default Congestion, kept inline (no allocation)
+	ss   cubic     // the built-in controllers (CUBIC, or its newReno part), inline: no allocation
 	l    *Listener // passive child of a Listener, until accepted or freed
 
 	state  State
@@ -70,6 +70,22 @@ type TCB struct {
 	chalSecond Instant
 	chalCount  uint32
 
+	// Loss recovery (recovery.go): SACK scoreboard and recovery state.
+	sb       scoreboard
+	rec      recovery
+	lastSend Instant // when text was last sent (slow start after idle)
+
+	// dsack is a duplicate range to report first in the next ACK's SACK
+	// option (RFC 2883), when flagDSACK is set.
+	dsackL, dsackR Seq
+	dsack          bool
+
+	// PMTU (pmtu.go): the MSS before ICMP lowered it; softErr is the
+	// last soft error (RFC 1122 §4.2.3.9) for a timeout to report.
+	softErr error
+
+	stats Stats
+
 	out Segment // scratch for emission: no allocation per segment
 
 	// Drops counts segments discarded as unacceptable, for stats.
@@ -118,7 +134,7 @@ func initTCB(t *TCB, cfg *Config, id ID, sink Sink) *TCB {
 		t.rcv.init(cfg.RecvBuffer)
 	}
 	t.ss.init(cfg.MSS)
-	t.cc = &t.ss
+	t.cc = t.builtinCC()
 	t.rtoAt, t.persistAt, t.delackAt, t.keepAt, t.stateAt = Never, Never, Never, Never, Never
 	t.rttAt = Never
 	t.rto = cfg.InitialRTO
@@ -263,7 +279,11 @@ func (t *TCB) OnTimer(now Instant) {
 	}
 	if t.rtoAt <= now {
 		t.rtoAt = Never
-		t.retransmitTimeout(now)
+		if t.rec.flags&recPTO != 0 {
+			t.probeTimeout(now)
+		} else {
+			t.retransmitTimeout(now)
+		}
 		if t.state == Closed {
 			return
 		}

@@ -28,6 +28,11 @@ type Link struct {
 	q   []inflight
 	seq uint64
 
+	// Filter, when set, sees every segment sent (toB: from A to B)
+	// before the random drop: it may drop it or delay it further, for
+	// scripted losses and reordering.
+	Filter func(toB bool, seg *tcp.Segment) (drop bool, extra time.Duration)
+
 	Sent, Dropped, Duplicated int
 }
 
@@ -66,6 +71,14 @@ func NewLinkSimultaneous(cfg *tcp.Config, seed uint64) *Link {
 
 func (l *Link) send(toB bool, seg *tcp.Segment) {
 	l.Sent++
+	var extra time.Duration
+	if l.Filter != nil {
+		var drop bool
+		if drop, extra = l.Filter(toB, seg); drop {
+			l.Dropped++
+			return
+		}
+	}
 	if l.Rand.Float64() < l.Drop {
 		l.Dropped++
 		return
@@ -78,7 +91,7 @@ func (l *Link) send(toB bool, seg *tcp.Segment) {
 	for range copies {
 		c := *seg
 		c.Payload = bytes.Clone(seg.Payload)
-		d := l.Delay
+		d := l.Delay + extra
 		if l.Jitter > 0 {
 			d += time.Duration(l.Rand.Int64N(int64(l.Jitter)))
 		}

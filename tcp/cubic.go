@@ -1,0 +1,143 @@
+package tcp
+
+import (
+	"math"
+	"time"
+)
+
+// cubic is CUBIC (RFC 9438), Linux's default controller. Slow start,
+// ABC and the timeout and idle responses are newReno's; congestion
+// avoidance follows the cubic window W_cubic(t) = C*(t-K)^3 + W_max
+// (§4.2) with the Reno-friendly estimate W_est (§4.3) and fast
+// convergence (§4.7). Windows are computed in segments (float64, as the
+// RFC writes them) and kept in octets.
+type cubic struct {
+	reno newReno // the octet windows; also the NewReno controller itself
+
+	wMax, wLastMax float64 // segments (§4.2, §4.7)
+	k              float64 // seconds (§4.2 eq. 2)
+	wEst           float64 // segments (§4.3)
+	epoch          Instant // start of the current congestion-avoidance epoch; 0 = none
+	cwndEpoch      float64 // cwnd at the epoch's start, segments (§4.2 "cwnd_epoch")
+
+	// For Undo: the cubic state before the last reduction.
+	priorWMax, priorWLastMax float64
+}
+
+// RFC 9438 §4.6 (beta_cubic) and §5 (C).
+const (
+	cubicBeta = 0.7
+	cubicC    = 0.4
+	// §4.3: alpha_cubic = 3*(1-beta)/(1+beta).
+	cubicAlpha = 3 * (1 - cubicBeta) / (1 + cubicBeta)
+)
+
+func (c *cubic) init(mss uint16) {
+	*c = cubic{}
+	c.reno.init(mss)
+}
+
+func (c *cubic) Window() uint32   { return c.reno.cwnd }
+func (c *cubic) Ssthresh() uint32 { return c.reno.ssthresh }
+
+func (c *cubic) OnAck(acked uint32, mss uint16, inflight uint32, now Instant, srtt time.Duration) {
+	r := &c.reno
+	if r.cwnd < r.ssthresh {
+		r.OnAck(acked, mss, inflight, now, srtt)
+		return
+	}
+	m := float64(mss)
+	cwnd := float64(r.cwnd) / m
+	if c.epoch == 0 {
+		// §4.2: a new congestion-avoidance epoch. With no loss seen yet
+		// (W_max unset) the curve starts at the current window.
+		c.epoch = now
+		c.cwndEpoch = cwnd
+		if c.wMax < cwnd {
+			c.wMax = cwnd
+			c.k = 0
+		} else {
+			c.k = math.Cbrt((c.wMax - cwnd) / cubicC)
+		}
+		c.wEst = cwnd
+	}
+	t := now.Sub(c.epoch).Seconds()
+	rtt := srtt.Seconds()
+	// §4.2 eq. 1 at t + RTT, the window one RTT ahead.
+	d := t + rtt - c.k
+	target := cubicC*d*d*d + c.wMax
+	// §4.2: the target is bounded to [cwnd, 1.5*cwnd].
+	target = min(max(target, cwnd), 1.5*cwnd)
+	seg := float64(acked) / m
+	// §4.3: W_est += alpha * segments_acked / cwnd (alpha becomes 1 once
+	// W_est reaches W_max).
+	alpha := cubicAlpha
+	if c.wEst >= c.wMax {
+		alpha = 1
+	}
+	c.wEst += alpha * seg / cwnd
+	var next float64
+	if c.wEst > target {
+		next = cwnd + (c.wEst-cwnd)*seg/cwnd // Reno-friendly region (§4.3)
+		next = max(next, cwnd)
+	} else {
+		next = cwnd + (target-cwnd)*seg/cwnd // concave / convex regions (§4.4, §4.5)
+	}
+	r.cwnd = min(uint32(next*m), 1<<30)
+}
+
+func (c *cubic) save() {
+	c.reno.save()
+	c.priorWMax, c.priorWLastMax = c.wMax, c.wLastMax
+}
+
+// reduce is §4.6 with fast convergence (§4.7).
+func (c *cubic) reduce(mss uint16) {
+	m := float64(mss)
+	cwnd := float64(c.reno.cwnd) / m
+	if cwnd < c.wLastMax {
+		c.wLastMax = cwnd
+		c.wMax = cwnd * (1 + cubicBeta) / 2
+	} else {
+		c.wLastMax = cwnd
+		c.wMax = cwnd
+	}
+	c.reno.ssthresh = max(uint32(cwnd*cubicBeta*m), 2*uint32(mss))
+	c.epoch = 0
+	c.reno.bytesAcked = 0
+}
+
+// OnLoss is §4.6: ssthresh = cwnd*beta_cubic; cwnd = ssthresh.
+func (c *cubic) OnLoss(mss uint16, _ uint32, _ Instant) {
+	c.save()
+	c.reduce(mss)
+	c.reno.cwnd = c.reno.ssthresh
+}
+
+func (c *cubic) OnRecoveryEnd(mss uint16, inflight uint32, now Instant) {
+	c.reno.OnRecoveryEnd(mss, inflight, now)
+}
+
+// OnTimeout is §4.8: the reduction of §4.6, then cwnd = 1 SMSS and slow
+// start (RFC 5681).
+func (c *cubic) OnTimeout(mss uint16, _ uint32, _ Instant) {
+	c.save()
+	c.reduce(mss)
+	c.reno.cwnd = uint32(mss)
+}
+
+// OnIdle restarts the window (RFC 5681 §4.1) and the epoch: RFC 9438
+// §5.8 warns that t must not count the idle time, or cwnd would jump.
+func (c *cubic) OnIdle(mss uint16, now Instant) {
+	c.reno.OnIdle(mss, now)
+	c.epoch = 0
+}
+
+func (c *cubic) Undo() {
+	if c.reno.priorCwnd == 0 {
+		return
+	}
+	c.reno.Undo()
+	c.wMax, c.wLastMax = c.priorWMax, c.priorWLastMax
+	c.epoch = 0
+}

@@ -1,0 +1,419 @@
+package tcp
+
+import "time"
+
+// Loss detection and recovery.
+//
+// Choice: RFC 6675 SACK-based recovery (with RFC 6582 NewReno for peers
+// without SACK), plus RFC 8985's Tail Loss Probe, rather than full
+// RACK-TLP. RACK needs a transmit time per segment (or per skb, as in
+// Linux); this engine keeps the send queue as a byte ring with no
+// per-segment records, so RFC 6675's sequence-based IsLost over a
+// fixed-size scoreboard fits it with bounded memory and no allocation.
+// What RACK adds over RFC 6675 is recovery of tail losses and of lost
+// retransmissions without waiting for the RTO; the first is covered by
+// TLP (below, with the one time-based inference RACK would make for the
+// probe: holes older than a SACKed probe are lost, RFC 8985 §7.4), the
+// second is left to the RTO.
+//
+// Without SACK, RFC 6582 runs on the same machinery in the way Linux's
+// Reno emulation does: each duplicate ACK stands for one segment that
+// left the network (RFC 5681 §3.2 step 4's inflation, expressed as pipe),
+// the segment at SND.UNA is the one lost, and each partial ACK
+// retransmits the next one (RFC 6582 §3.2 step 4).
+//
+// Spurious retransmissions are undone (the window before the reduction
+// restored) from timestamps (RFC 3522 Eifel detection: the ACK of the
+// first retransmitted segment echoes a TSval older than the
+// retransmission) or from D-SACK (RFC 2883 §4, Linux undo_retrans: every
+// retransmission of the episode reported as a duplicate).
+
+// dupThreshSegs is RFC 5681's DupThresh.
+const dupThreshSegs = 3
+
+// recovery is the loss-recovery state of a TCB.
+type recovery struct {
+	recover     Seq // RFC 6582 "recover" / RFC 6675 RecoveryPoint
+	highRxt     Seq // RFC 6675 HighRxt (end of the highest retransmission)
+	tlpHigh     Seq // SND.MAX when the tail loss probe went (RFC 8985 §7.3)
+	undoSeq     Seq // first octet retransmitted in the episode (Eifel)
+	undoTS      uint32
+	undoRetrans int32 // retransmissions of the episode not (yet) D-SACKed
+	dupAcks     uint16
+	flags       recFlags
+}
+
+type recFlags uint8
+
+const (
+	recIn     recFlags = 1 << iota // in fast recovery
+	recUndo                        // the episode's reduction may still be undone
+	recRTOEp                       // the episode began with a timeout
+	recPTO                         // rtoAt holds a probe timeout, not an RTO
+	recTLPOut                      // a probe is unacknowledged
+)
+
+func (t *TCB) inRecovery() bool { return t.rec.flags&recIn != 0 }
+
+// InRecovery reports whether the connection is in fast recovery.
+func (t *TCB) InRecovery() bool { return t.inRecovery() }
+
+// dupThresh is DupThresh, lowered per RFC 5827 (early retransmit) when
+// fewer than four segments are outstanding and nothing new can be sent:
+// such a flight cannot produce three duplicate ACKs.
+func (t *TCB) dupThresh() uint32 {
+	m := uint32(t.sndMSS)
+	segs := (t.sndMax.Sub(t.sndUna) + m - 1) / m
+	if segs < 4 && segs >= 2 && t.Unsent() == 0 {
+		return segs - 1
+	}
+	return dupThreshSegs
+}
+
+// holeLost is RFC 6675's IsLost for the hole starting at seq: more than
+// (DupThresh-1)*SMSS octets SACKed above it, or (RFC 8985 §7.4) the tail
+// loss probe SACKed above it: the hole was sent at least a PTO before the
+// probe, so RACK's time rule would call it lost.
+func (t *TCB) holeLost(seq Seq) bool {
+	if t.sb.n == 0 {
+		return false
+	}
+	if t.sb.above(seq) > (t.dupThresh()-1)*uint32(t.sndMSS) {
+		return true
+	}
+	return t.rec.flags&recTLPOut != 0 && t.sb.high().GreaterEq(t.rec.tlpHigh)
+}
+
+// nextLost is RFC 6675 NextSeg rule 1: the first octet at or above
+// HighRxt that is neither SACKed nor acknowledged and is lost, with the
+// length of its hole. Without SACK, the segment at SND.UNA during
+// recovery (RFC 6582).
+func (t *TCB) nextLost() (Seq, uint32, bool) {
+	from := t.rec.highRxt
+	if from.LessThan(t.sndUna) {
+		from = t.sndUna
+	}
+	if !t.has(flagSACK) {
+		if t.inRecovery() && from == t.sndUna && t.sndUna.LessThan(t.sndMax) {
+			return t.sndUna, min(t.sndMax.Sub(t.sndUna), uint32(t.sndMSS)), true
+		}
+		return 0, 0, false
+	}
+	l := t.sndUna
+	for i := 0; i < int(t.sb.n); i++ {
+		r := t.sb.r[i].l // hole [l, r)
+		if from.LessThan(r) && l.LessThan(r) {
+			s := l
+			if s.LessThan(from) {
+				s = from
+			}
+			if !t.holeLost(l) {
+				return 0, 0, false // holes above are SACKed over even less
+			}
+			return s, r.Sub(s), true
+		}
+		l = t.sb.r[i].r
+	}
+	return 0, 0, false
+}
+
+// pipe is RFC 6675 §4 SetPipe: octets thought to be in the network.
+// Octets in flight, less those SACKed (or, without SACK, one segment per
+// duplicate ACK), less those lost and not yet retransmitted.
+func (t *TCB) pipe() uint32 {
+	flight := t.sndMax.Sub(t.sndUna)
+	var out uint32
+	if !t.has(flagSACK) {
+		if !t.inRecovery() {
+			return flight
+		}
+		out = min(uint32(t.rec.dupAcks)*uint32(t.sndMSS), flight)
+		if t.rec.highRxt.LessEq(t.sndUna) {
+			out += min(uint32(t.sndMSS), flight)
+		}
+		return flight - min(out, flight)
+	}
+	out = t.sb.sacked
+	l := t.sndUna
+	for i := 0; i < int(t.sb.n); i++ {
+		r := t.sb.r[i].l
+		if !t.holeLost(l) {
+			break
+		}
+		if t.rec.highRxt.LessThan(r) {
+			s := l
+			if s.LessThan(t.rec.highRxt) {
+				s = t.rec.highRxt
+			}
+			out += r.Sub(s)
+		}
+		l = t.sb.r[i].r
+	}
+	return flight - min(out, flight)
+}
+
+// retransmit resends up to n octets from l (one segment at most), with
+// the FIN when it follows them. It returns the sequence space covered.
+func (t *TCB) retransmit(l Seq, n uint32, now Instant) uint32 {
+	dataEnd := t.sndBufSeq.Add(uint32(t.snd.n))
+	var sent uint32
+	switch {
+	case l.LessThan(dataEnd):
+		n = min(n, dataEnd.Sub(l), uint32(t.sndMSS))
+		p := t.snd.slice(int(l.Sub(t.sndBufSeq)), int(n))
+		f := FlagACK
+		end := l.Add(uint32(len(p)))
+		if end == dataEnd {
+			f |= FlagPSH
+			if t.has(flagFinQueued) && t.finSeq == end && end.LessThan(t.sndMax) {
+				f |= FlagFIN
+			}
+		}
+		t.emit(f, l, p, now)
+		sent = uint32(len(p))
+		if f&FlagFIN != 0 {
+			sent++
+		}
+	case t.has(flagFinQueued) && l == t.finSeq && l.LessThan(t.sndMax):
+		t.emit(FlagFIN|FlagACK, l, nil, now)
+		sent = 1
+	default:
+		return 0
+	}
+	t.noteRetransmit(l, now)
+	return sent
+}
+
+// noteRetransmit counts a retransmission of the octet at seq: Karn's rule
+// (RFC 6298 §3) and the undo bookkeeping.
+func (t *TCB) noteRetransmit(seq Seq, now Instant) {
+	t.stats.Retransmits++
+	if t.rttAt != Never && seq.LessThan(t.rttSeq) {
+		t.rttAt = Never // Karn: the timed segment is ambiguous now
+	}
+	if t.rec.flags&recUndo != 0 {
+		if t.rec.undoRetrans == 0 && t.rec.undoTS == 0 && t.has(flagTS) {
+			t.rec.undoTS, t.rec.undoSeq = t.tsNow(now), seq
+		}
+		t.rec.undoRetrans++
+	}
+}
+
+// beginEpisode starts a loss episode whose reduction may be undone.
+func (t *TCB) beginEpisode(rto bool) {
+	t.rec.flags |= recUndo
+	t.rec.flags &^= recRTOEp
+	if rto {
+		t.rec.flags |= recRTOEp
+		t.rec.flags &^= recTLPOut // a timeout ends the probe episode
+	}
+	t.rec.undoRetrans, t.rec.undoTS = 0, 0
+	t.rec.recover = t.sndMax
+}
+
+// onAck runs loss detection and recovery for an acceptable ACK; prevUna
+// is SND.UNA before it, dup whether it is a duplicate ACK (RFC 5681 §2).
+func (t *TCB) onAck(seg *Segment, prevUna Seq, dup bool, now Instant) {
+	advanced := t.sndUna != prevUna
+	if advanced {
+		t.sb.ackTo(t.sndUna)
+		if t.rec.flags&recTLPOut != 0 && t.sndUna.GreaterEq(t.rec.tlpHigh) {
+			t.rec.flags &^= recTLPOut
+		}
+	}
+	newly := t.inputSACK(seg, now)
+	if advanced && t.rec.flags&recUndo != 0 && t.rec.undoTS != 0 && t.sndUna.GreaterThan(t.rec.undoSeq) {
+		// RFC 3522 §3.2: the ACK of the first retransmitted octet echoes
+		// a timestamp older than the retransmission: the original arrived.
+		o := &seg.Options
+		if o.HasTS && o.TSEcr != 0 && int32(o.TSEcr-t.rec.undoTS) < 0 {
+			t.undo(now)
+		} else {
+			t.rec.undoTS = 0 // genuine (as far as Eifel can tell); D-SACK may still undo
+		}
+	}
+	if t.inRecovery() {
+		if t.sndUna.GreaterEq(t.rec.recover) {
+			t.exitRecovery(now) // RFC 6582 §3.2 step 3: full acknowledgment
+			return
+		}
+		if advanced {
+			// Partial ACK (RFC 6582 §3.2 step 4): the segment now at
+			// SND.UNA was lost too; retransmit it at once. Without SACK,
+			// the duplicate ACKs it accounts for leave the pipe count.
+			if !t.has(flagSACK) {
+				segs := uint16(min(t.sndUna.Sub(prevUna)/uint32(t.sndMSS), 0xffff))
+				t.rec.dupAcks -= min(t.rec.dupAcks, segs)
+				if t.rec.highRxt.LessEq(t.sndUna) {
+					if s := t.retransmit(t.sndUna, uint32(t.sndMSS), now); s > 0 {
+						t.rec.highRxt = t.sndUna.Add(s)
+					}
+				}
+			}
+		} else if dup {
+			t.rec.dupAcks++
+		}
+		t.recoverySend(now)
+		return
+	}
+	if advanced {
+		t.rec.dupAcks = 0
+	}
+	if t.sndMax == t.sndUna || t.sndNxt != t.sndMax {
+		// Nothing outstanding, or go-back-N after a timeout is running.
+		return
+	}
+	if dup || newly {
+		t.rec.dupAcks++
+	}
+	if t.sndUna.LessThan(t.rec.recover) {
+		// RFC 6582 §3.2 step 1: duplicate ACKs for data sent before the
+		// last recovery (or timeout) began start no new one.
+		return
+	}
+	lost := uint32(t.rec.dupAcks) >= t.dupThresh()
+	if t.has(flagSACK) && t.sb.n > 0 {
+		// RFC 6675 §5: DupThresh duplicate ACKs, or IsLost(HighACK+1).
+		lost = lost && t.sb.sacked > 0 || t.holeLost(t.sndUna)
+	}
+	if lost {
+		t.enterRecovery(now)
+	}
+}
+
+// enterRecovery is RFC 6675 §5 steps 4.1-4.4 (RFC 6582 §3.2 step 2).
+func (t *TCB) enterRecovery(now Instant) {
+	flight := t.sndMax.Sub(t.sndUna)
+	t.beginEpisode(false)
+	t.rec.flags |= recIn
+	t.rec.highRxt = t.sndUna
+	t.cc.OnLoss(t.sndMSS, flight, now)
+	t.stats.FastRetransmits++
+	if t.has(flagSACK) && t.sb.n > 0 {
+		t.stats.SACKRecoveries++
+	}
+	// Step 4.3: the first lost segment goes regardless of pipe.
+	l, n, ok := t.nextLost()
+	if !ok {
+		l, n = t.sndUna, uint32(t.sndMSS)
+	}
+	if s := t.retransmit(l, n, now); s > 0 {
+		t.rec.highRxt = l.Add(s)
+	}
+	t.recoverySend(now)
+}
+
+// exitRecovery ends fast recovery on a full acknowledgment.
+func (t *TCB) exitRecovery(now Instant) {
+	t.rec.flags &^= recIn | recTLPOut
+	t.rec.dupAcks = 0
+	t.cc.OnRecoveryEnd(t.sndMSS, t.sndMax.Sub(t.sndUna), now)
+}
+
+// recoverySend is RFC 6675 §5 step (C): while cwnd - pipe >= 1 SMSS,
+// send NextSeg: lost octets first (rule 1), then new data (rule 2,
+// through trySend, which gates on pipe during recovery).
+func (t *TCB) recoverySend(now Instant) {
+	for range 64 {
+		if t.pipe()+uint32(t.sndMSS) > t.cc.Window() {
+			return
+		}
+		l, n, ok := t.nextLost()
+		if !ok {
+			break
+		}
+		s := t.retransmit(l, n, now)
+		if s == 0 {
+			break
+		}
+		t.rec.highRxt = l.Add(s)
+	}
+	t.trySend(now)
+}
+
+// inputDSACK handles a D-SACK block [l, r) (RFC 2883 §4): the peer got
+// those octets twice. When every retransmission of the current episode
+// comes back as a duplicate, the reduction was needless and is undone.
+func (t *TCB) inputDSACK(l, r Seq, now Instant) {
+	t.stats.DSACKs++
+	if t.rec.flags&recUndo == 0 || t.rec.undoRetrans <= 0 {
+		return
+	}
+	if l.LessThan(t.rec.recover) {
+		t.rec.undoRetrans--
+		if t.rec.undoRetrans == 0 {
+			t.undo(now)
+		}
+	}
+}
+
+// undo restores the congestion state from before the episode's reduction.
+func (t *TCB) undo(now Instant) {
+	t.cc.Undo()
+	t.stats.SpuriousUndos++
+	if t.rec.flags&recRTOEp != 0 && t.sndNxt.LessThan(t.sndMax) {
+		// Eifel response (RFC 4015 §3): the timeout was spurious, the
+		// octets beyond SND.UNA are in the network; resume with new data.
+		t.sndNxt = t.sndMax
+	}
+	t.rec.flags &^= recIn | recUndo | recRTOEp
+	t.rec.dupAcks = 0
+	t.rec.undoTS = 0
+}
+
+// wcDelAckT is RFC 8985 §7.2's worst-case delayed-ACK time.
+const wcDelAckT = 200 * time.Millisecond
+
+// armLossTimer (re)starts the retransmission timer (RFC 6298 §5.3), or,
+// where RFC 8985 §7.2 allows it, the shorter probe timeout (PTO) of a
+// tail loss probe: SACK in use, an SRTT, not in recovery, no probe
+// outstanding.
+func (t *TCB) armLossTimer(now Instant) {
+	t.rec.flags &^= recPTO
+	if t.flags&(flagSACK|flagRTT) == flagSACK|flagRTT &&
+		t.rec.flags&(recIn|recTLPOut) == 0 && t.sndNxt == t.sndMax && t.state == Established {
+		pto := 2 * t.srtt
+		if t.sndMax.Sub(t.sndUna) <= uint32(t.sndMSS) {
+			pto += wcDelAckT
+		}
+		// §7.2: never later than the RTO would fire (the probe then
+		// goes at that time, and the RTO follows it).
+		t.rtoAt = now.Add(min(max(pto, 10*time.Millisecond), t.rto))
+		t.rec.flags |= recPTO
+		return
+	}
+	t.rtoAt = now.Add(t.rto)
+}
+
+// probeTimeout sends a tail loss probe (RFC 8985 §7.3): one new segment
+// if the windows allow, else the last segment sent again; then the RTO.
+func (t *TCB) probeTimeout(now Instant) {
+	t.rec.flags &^= recPTO
+	if t.sndMax == t.sndUna {
+		return
+	}
+	t.stats.TLPProbes++
+	t.rec.flags |= recTLPOut
+	sent := false
+	if u := t.Unsent(); u > 0 && t.sndNxt == t.sndMax {
+		n := min(uint32(u), uint32(t.sndMSS))
+		if t.sndNxt.Add(n).LessEq(t.sndUna.Add(t.sndWnd)) {
+			off := int(t.sndNxt.Sub(t.sndBufSeq))
+			t.transmit(FlagACK|FlagPSH, t.snd.slice(off, int(n)), now)
+			sent = true
+		}
+	}
+	if !sent {
+		end := t.sndMax
+		if t.has(flagFinQueued) && t.finSeq.LessThan(end) {
+			end = t.finSeq // the FIN rides with the last text
+		}
+		l := t.sndUna
+		if end.Sub(l) > uint32(t.sndMSS) {
+			l = end.Add(^uint32(t.sndMSS) + 1)
+		}
+		t.retransmit(l, t.sndMax.Sub(l), now)
+	}
+	t.rec.tlpHigh = t.sndMax
+	t.rtoAt = now.Add(t.rto)
+}

@@ -1,0 +1,288 @@
+package tcp_test
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/sluicenet/sluice/tcp"
+	. "github.com/sluicenet/sluice/tcp/tcptest"
+)
+
+// bulk is a one-way transfer from A to B over a Link with scripted
+// losses: A writes data, B reads it all.
+type bulk struct {
+	t    *testing.T
+	l    *Link
+	data []byte
+	got  []byte
+	mss  uint32
+	// first transmissions seen per segment index (by sequence number).
+	sends map[tcp.Seq]int
+	iss   tcp.Seq
+}
+
+func newBulk(t *testing.T, cfg tcp.Config, n int) *bulk {
+	cfg.SendBuffer, cfg.RecvBuffer = 256<<10, 256<<10
+	cfg.ISN = func(*tcp.ID, tcp.Instant) tcp.Seq { return ISS }
+	l := NewLink(&cfg, 1)
+	l.Delay = 10 * time.Millisecond
+	b := &bulk{t: t, l: l, data: make([]byte, n), sends: map[tcp.Seq]int{}, iss: ISS}
+	r := rand.New(rand.NewPCG(uint64(n), 3))
+	for i := range b.data {
+		b.data[i] = byte(r.Uint32())
+	}
+	// Handshake and a first exchange, so that an RTT is measured.
+	b.run(l.Now.Add(time.Second))
+	if l.A.State() != tcp.Established || l.B == nil || l.B.State() != tcp.Established {
+		t.Fatalf("not established: %v", l.A.State())
+	}
+	b.mss = uint32(l.A.Vars().SndMSS)
+	return b
+}
+
+// seg returns the sequence number of text segment i (0-based) of the
+// transfer.
+func (b *bulk) seg(i int) tcp.Seq { return b.iss + 1 + tcp.Seq(uint32(i)*b.mss) }
+
+// dropNth drops the k-th transmission (1-based) of the segments at the
+// given sequence numbers.
+func (b *bulk) filter(f func(nth int, seg *tcp.Segment) (bool, time.Duration)) {
+	b.l.Filter = func(toB bool, s *tcp.Segment) (bool, time.Duration) {
+		if !toB || len(s.Payload) == 0 {
+			return false, 0
+		}
+		b.sends[s.Seq]++
+		return f(b.sends[s.Seq], s)
+	}
+}
+
+func (b *bulk) run(limit tcp.Instant) {
+	for steps := 0; steps < 1_000_000 && b.l.Step(limit); steps++ {
+		var buf [8192]byte
+		for b.l.B != nil {
+			n, _ := b.l.B.Read(buf[:], b.l.Now)
+			if n == 0 {
+				break
+			}
+			b.got = append(b.got, buf[:n]...)
+		}
+		if len(b.got) == len(b.data) && len(b.data) > 0 && b.l.A.Vars().SndUna == b.l.A.Vars().SndMax {
+			return
+		}
+	}
+}
+
+// send writes the whole transfer at once and runs until it is delivered
+// and acknowledged; it checks byte-exact delivery.
+func (b *bulk) send() *tcp.Stats {
+	b.t.Helper()
+	n, err := b.l.A.Write(b.data, b.l.Now)
+	if err != nil || n != len(b.data) {
+		b.t.Fatalf("write %d: %v", n, err)
+	}
+	b.run(b.l.Now.Add(10 * time.Minute))
+	if !bytes.Equal(b.got, b.data) {
+		b.t.Fatalf("delivered %d of %d octets (or corrupt)", len(b.got), len(b.data))
+	}
+	v := b.l.A.Vars()
+	if v.SndUna != v.SndMax {
+		b.t.Fatalf("not all acknowledged: SND.UNA %d SND.MAX %d", v.SndUna, v.SndMax)
+	}
+	return b.l.A.Stats()
+}
+
+func expect(t *testing.T, s *tcp.Stats, want tcp.Stats) {
+	t.Helper()
+	if *s != want {
+		t.Fatalf("stats\n got %+v\nwant %+v", *s, want)
+	}
+}
+
+func sackOff() tcp.Config {
+	c := tcp.DefaultConfig()
+	c.SACK = false
+	return c
+}
+
+// RFC 6675 §5: one segment lost in a window; the SACK scoreboard finds it
+// after DupThresh duplicate ACKs, one retransmission repairs it, no RTO;
+// the window is reduced (RFC 9438 §4.6: beta 0.7) once.
+func TestRecoverySingleLossSACK(t *testing.T) {
+	b := newBulk(t, tcp.DefaultConfig(), 40*1448)
+	lost := b.seg(5)
+	b.filter(func(nth int, s *tcp.Segment) (bool, time.Duration) { return s.Seq == lost && nth == 1, 0 })
+	st := b.send()
+	expect(t, st, tcp.Stats{Retransmits: 1, FastRetransmits: 1, SACKRecoveries: 1})
+	if c := b.l.A.Congestion(); c.InRecovery || c.Ssthresh >= 1<<30 {
+		t.Fatalf("after recovery: %+v", c)
+	}
+}
+
+// RFC 6582 §3.2 (no SACK): three duplicate ACKs retransmit the segment
+// at SND.UNA; the full ACK ends recovery with cwnd <= ssthresh.
+func TestRecoverySingleLossNewReno(t *testing.T) {
+	cfg := sackOff()
+	cfg.CC = tcp.NewReno
+	b := newBulk(t, cfg, 40*1448)
+	lost := b.seg(5)
+	b.filter(func(nth int, s *tcp.Segment) (bool, time.Duration) { return s.Seq == lost && nth == 1, 0 })
+	st := b.send()
+	expect(t, st, tcp.Stats{Retransmits: 1, FastRetransmits: 1})
+}
+
+// RFC 6582 §3.2 step 4: two losses in one window without SACK; the
+// partial ACK after the first retransmission retransmits the second at
+// once, in the same recovery, without a timeout.
+func TestRecoveryPartialACKNewReno(t *testing.T) {
+	cfg := sackOff()
+	cfg.CC = tcp.NewReno
+	b := newBulk(t, cfg, 40*1448)
+	l1, l2 := b.seg(5), b.seg(9)
+	b.filter(func(nth int, s *tcp.Segment) (bool, time.Duration) {
+		return (s.Seq == l1 || s.Seq == l2) && nth == 1, 0
+	})
+	st := b.send()
+	expect(t, st, tcp.Stats{Retransmits: 2, FastRetransmits: 1})
+}
+
+// RFC 6675 §5 with a burst: five consecutive segments lost; one recovery
+// retransmits exactly those five (NextSeg rule 1 over the scoreboard's
+// hole), no timeout.
+func TestRecoveryBurstLossSACK(t *testing.T) {
+	b := newBulk(t, tcp.DefaultConfig(), 60*1448)
+	lo, hi := b.seg(5), b.seg(10)
+	b.filter(func(nth int, s *tcp.Segment) (bool, time.Duration) {
+		return nth == 1 && s.Seq.GreaterEq(lo) && s.Seq.LessThan(hi), 0
+	})
+	st := b.send()
+	expect(t, st, tcp.Stats{Retransmits: 5, FastRetransmits: 1, SACKRecoveries: 1})
+}
+
+// A lost retransmission (RFC 6675 §5.1, RFC 6298 §5.4-5.6): the fast
+// retransmission of a segment is lost too; the retransmission timer
+// repairs it (one RTO), and the data still arrives byte-exact.
+func TestRecoveryLostRetransmission(t *testing.T) {
+	b := newBulk(t, tcp.DefaultConfig(), 40*1448)
+	lost := b.seg(5)
+	b.filter(func(nth int, s *tcp.Segment) (bool, time.Duration) { return s.Seq == lost && nth <= 2, 0 })
+	st := b.send()
+	if st.FastRetransmits != 1 || st.RTOExpiries != 1 || st.Retransmits < 2 {
+		t.Fatalf("stats %+v: want one fast retransmit, one RTO", *st)
+	}
+	if c := b.l.A.Congestion(); c.InRecovery {
+		t.Fatalf("still in recovery: %+v", c)
+	}
+}
+
+// Tail loss (RFC 8985 §7): the last segment of a transfer is lost, so no
+// duplicate ACK can follow; the probe timeout (2*SRTT, well before the
+// RTO) retransmits it. No RTO expires.
+func TestRecoveryTailLossProbe(t *testing.T) {
+	b := newBulk(t, tcp.DefaultConfig(), 20*1448)
+	last := b.seg(19)
+	b.filter(func(nth int, s *tcp.Segment) (bool, time.Duration) { return s.Seq == last && nth == 1, 0 })
+	st := b.send()
+	expect(t, st, tcp.Stats{Retransmits: 1, TLPProbes: 1})
+}
+
+// Tail loss of several segments (RFC 8985 §7.4): the probe (the last
+// segment again) is SACKed above the holes, which are then lost by
+// RACK's time rule; one recovery repairs them without an RTO.
+func TestRecoveryTailBurstLoss(t *testing.T) {
+	b := newBulk(t, tcp.DefaultConfig(), 20*1448)
+	lo := b.seg(16)
+	b.filter(func(nth int, s *tcp.Segment) (bool, time.Duration) { return s.Seq.GreaterEq(lo) && nth == 1, 0 })
+	st := b.send()
+	if st.RTOExpiries != 0 || st.TLPProbes != 1 || st.FastRetransmits != 1 || st.Retransmits != 4 {
+		t.Fatalf("stats %+v: want a probe and one recovery of the 4 lost segments, no RTO", *st)
+	}
+}
+
+// Reordering within DupThresh (RFC 5681 §3.2: "a TCP sender should wait
+// for three duplicate ACKs" because of reordering): a segment overtaken
+// by two others causes two duplicate ACKs and no retransmission.
+func TestRecoveryReorderingNoRetransmit(t *testing.T) {
+	for _, sack := range []bool{true, false} {
+		cfg := tcp.DefaultConfig()
+		cfg.SACK = sack
+		b := newBulk(t, cfg, 40*1448)
+		late := b.seg(5)
+		b.filter(func(nth int, s *tcp.Segment) (bool, time.Duration) {
+			// Segments of a burst leave at the same instant: delays
+			// order them 0-4, 6, 7, 5, 8... (5 overtaken by two).
+			switch {
+			case nth > 1 || s.Seq.LessThan(late):
+				return false, 0
+			case s.Seq == late:
+				return false, 2 * time.Microsecond
+			case s.Seq.LessThan(b.seg(8)):
+				return false, time.Microsecond
+			}
+			return false, 3 * time.Microsecond
+		})
+		st := b.send()
+		expect(t, st, tcp.Stats{})
+	}
+}
+
+// Deep reordering (RFC 3522 Eifel detection, RFC 2883 D-SACK): a segment
+// overtaken by many triggers a fast retransmission; the ACK that covers
+// it echoes the original's timestamp, so the reduction is undone and
+// the window restored.
+func TestRecoveryReorderingUndo(t *testing.T) {
+	b := newBulk(t, tcp.DefaultConfig(), 60*1448)
+	late := b.seg(5)
+	var cwndBefore uint32
+	b.filter(func(nth int, s *tcp.Segment) (bool, time.Duration) {
+		if s.Seq == late && nth == 1 {
+			cwndBefore = b.l.A.Congestion().Cwnd
+			return false, 5 * time.Millisecond // overtaken by several, back before the RTT ends
+		}
+		return false, 0
+	})
+	st := b.send()
+	if st.FastRetransmits != 1 || st.SpuriousUndos != 1 || st.Retransmits != 1 || st.RTOExpiries != 0 {
+		t.Fatalf("stats %+v: want one spurious fast retransmit, undone", *st)
+	}
+	if c := b.l.A.Congestion(); c.Cwnd < cwndBefore || c.Ssthresh < 1<<30 {
+		t.Fatalf("window not restored: %+v, cwnd before %d", c, cwndBefore)
+	}
+}
+
+// The same with timestamps off: D-SACK alone (RFC 2883 §4) shows the
+// retransmission was a duplicate, and the reduction is undone.
+func TestRecoveryReorderingUndoDSACK(t *testing.T) {
+	cfg := tcp.DefaultConfig()
+	cfg.Timestamps = false
+	b := newBulk(t, cfg, 60*1448)
+	late := b.seg(5)
+	b.filter(func(nth int, s *tcp.Segment) (bool, time.Duration) {
+		if s.Seq == late && nth == 1 {
+			return false, 5 * time.Millisecond
+		}
+		return false, 0
+	})
+	st := b.send()
+	if st.FastRetransmits != 1 || st.SpuriousUndos != 1 || st.DSACKs != 1 {
+		t.Fatalf("stats %+v: want one spurious fast retransmit undone by D-SACK", *st)
+	}
+}
+
+// ACK loss (RFC 5681 §4.2, RFC 9293 §3.8.6.3: ACKs are cumulative):
+// half of the receiver's ACKs are lost; nothing is retransmitted.
+func TestRecoveryACKLoss(t *testing.T) {
+	b := newBulk(t, tcp.DefaultConfig(), 60*1448)
+	k := 0
+	end := b.seg(60)
+	b.l.Filter = func(toB bool, s *tcp.Segment) (bool, time.Duration) {
+		if toB || s.Ack == end {
+			return false, 0 // (a lost final ACK would need a probe)
+		}
+		k++
+		return k%2 == 0, 0
+	}
+	st := b.send()
+	expect(t, st, tcp.Stats{})
+}

@@ -1,0 +1,74 @@
+package tcp
+
+// Stats are a connection's loss-recovery and robustness counters, for the
+// owner to sum per loop (Stats.Add) and export (nstat's TcpExt names in
+// parentheses).
+type Stats struct {
+	// Retransmits counts segments sent again, for any cause
+	// (TCPRetransSegs).
+	Retransmits uint64
+	// FastRetransmits counts recoveries entered on duplicate ACKs or
+	// SACK loss detection (RFC 5681 §3.2, RFC 6675 §5) (TCPFastRetrans
+	// counts segments; this counts episodes).
+	FastRetransmits uint64
+	// SACKRecoveries counts those of FastRetransmits driven by the SACK
+	// scoreboard (TCPSackRecovery).
+	SACKRecoveries uint64
+	// RTOExpiries counts retransmission timeouts of data (TCPTimeouts).
+	RTOExpiries uint64
+	// TLPProbes counts tail loss probes (RFC 8985 §7) (TCPLossProbes).
+	TLPProbes uint64
+	// SpuriousUndos counts reductions undone as spurious by Eifel
+	// (RFC 3522) or D-SACK (RFC 2883) (TCPFullUndo+TCPDSACKUndo).
+	SpuriousUndos uint64
+	// DSACKs counts D-SACK blocks received (TCPDSACKRecv).
+	DSACKs uint64
+	// SACKInvalid counts SACK blocks ignored as impossible; SACKOverflow
+	// SACKed ranges forgotten because the scoreboard was full
+	// (TCPSACKDiscard).
+	SACKInvalid, SACKOverflow uint64
+	// OOODropped counts out-of-order segments dropped because the
+	// reassembly ranges were all in use (TCPOFODrop).
+	OOODropped uint64
+	// PMTUUpdates counts send-MSS reductions from ICMP (RFC 1191, 8201);
+	// ICMPIgnored counts ICMP errors that failed validation (RFC 5927);
+	// SoftErrors counts unreachables kept as soft errors.
+	PMTUUpdates, ICMPIgnored, SoftErrors uint64
+}
+
+// Add adds o's counters to s.
+func (s *Stats) Add(o *Stats) {
+	s.Retransmits += o.Retransmits
+	s.FastRetransmits += o.FastRetransmits
+	s.SACKRecoveries += o.SACKRecoveries
+	s.RTOExpiries += o.RTOExpiries
+	s.TLPProbes += o.TLPProbes
+	s.SpuriousUndos += o.SpuriousUndos
+	s.DSACKs += o.DSACKs
+	s.SACKInvalid += o.SACKInvalid
+	s.SACKOverflow += o.SACKOverflow
+	s.OOODropped += o.OOODropped
+	s.PMTUUpdates += o.PMTUUpdates
+	s.ICMPIgnored += o.ICMPIgnored
+	s.SoftErrors += o.SoftErrors
+}
+
+// Stats returns the connection's counters.
+func (t *TCB) Stats() *Stats { return &t.stats }
+
+// CongestionInfo is a snapshot of the congestion state, for tests and
+// ss-like views.
+type CongestionInfo struct {
+	Cwnd, Ssthresh, Pipe uint32
+	InRecovery           bool
+	SRTT                 int64 // nanoseconds; 0 before the first sample
+}
+
+// Congestion returns the congestion state.
+func (t *TCB) Congestion() CongestionInfo {
+	c := CongestionInfo{Cwnd: t.cc.Window(), Ssthresh: t.cc.Ssthresh(), Pipe: t.pipe(), InRecovery: t.inRecovery()}
+	if t.has(flagRTT) {
+		c.SRTT = int64(t.srtt)
+	}
+	return c
+}
