@@ -14,8 +14,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"sync"
-	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -68,96 +67,102 @@ func idleWorkload(c config) ([]Result, error) {
 	return f.results(), nil
 }
 
+// idlePerProcess is how many connections one client process opens: under
+// the open-file limit, which may not be raised where the suite runs in a
+// container (the hard limit binds root too without CAP_SYS_RESOURCE).
+func idlePerProcess() int {
+	var l syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) != nil || l.Cur < 2000 {
+		return 1000
+	}
+	return int(min(l.Cur-1000, 50000))
+}
+
+// idleServerMax is how many connections a server can hold: a kernel-TCP
+// server needs a descriptor per connection, so the open-file limit it
+// inherits bounds it; sluice needs none.
+func idleServerMax(impl string, want int) int {
+	if isSluice(impl) {
+		return want
+	}
+	var l syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) != nil {
+		return want
+	}
+	return min(want, int(l.Cur)-1000)
+}
+
 func measureIdle(c config, bed *testbed.Bed, srv *serverProc, srcs []netip.Addr, f *figures, name string) error {
 	time.Sleep(200 * time.Millisecond) // let the server finish starting
 	rss0, err := srv.rss()
 	if err != nil {
 		return err
 	}
-	var (
-		mu       sync.Mutex
-		fds      []int
-		failed   atomic.Int64
-		firstErr error
-		stop     atomic.Bool
-	)
+	want := idleServerMax(name, c.idleConns)
+	// Client processes in the peer namespace, each holding its share of
+	// the connections until its stdin closes.
+	per := idlePerProcess()
+	var clients []*idleClient
 	defer func() {
-		for _, fd := range fds {
-			unix.Close(fd)
+		for _, cl := range clients {
+			cl.stop()
 		}
 	}()
-	const workers = 8
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			bed.Peer.Do(func() error {
-				for !stop.Load() {
-					i := next.Add(1) - 1
-					if i >= int64(c.idleConns) {
-						return nil
-					}
-					fd, err := dialIdle(srcs[int(i)%len(srcs)], srv.addr)
-					if err != nil {
-						if failed.Add(1) == 1 {
-							mu.Lock()
-							firstErr = err
-							mu.Unlock()
-						}
-						if failed.Load() > int64(c.idleConns)/100+10 {
-							stop.Store(true)
-						}
-						continue
-					}
-					mu.Lock()
-					fds = append(fds, fd)
-					mu.Unlock()
-				}
-				return nil
-			})
-		}()
+	var srcList []string
+	for _, a := range srcs {
+		srcList = append(srcList, a.String())
 	}
-	// Watch the server's memory while the connections open.
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	capped := false
-watch:
-	for {
-		select {
-		case <-done:
-			break watch
-		case <-srv.done:
-			stop.Store(true)
-		case <-time.After(200 * time.Millisecond):
-			if r, err := srv.rss(); err == nil && r-rss0 > idleRSSLimit {
-				capped = true
-				stop.Store(true)
+	for left := want; left > 0; left -= per {
+		cl, err := startIdleClient(bed, srv.addr, srcList, min(left, per))
+		if err != nil {
+			return err
+		}
+		clients = append(clients, cl)
+	}
+	opened, failed := 0, 0
+	var firstErr string
+	for _, cl := range clients {
+		for cl.result == nil {
+			select {
+			case <-cl.done:
+				return fmt.Errorf("idle client exited: %s", cl.stderr)
+			case <-srv.done:
+				return fmt.Errorf("server exited: %s", srv.stderr)
+			case r := <-cl.results:
+				cl.result = &r
+			case <-time.After(200 * time.Millisecond):
+				if r, err := srv.rss(); err == nil && r-rss0 > idleRSSLimit {
+					return fmt.Errorf("server RSS grew past %d MiB while opening idle connections", idleRSSLimit>>20)
+				}
 			}
 		}
+		opened += cl.result.opened
+		failed += cl.result.failed
+		if firstErr == "" {
+			firstErr = cl.result.err
+		}
 	}
-	if len(fds) == 0 {
-		return fmt.Errorf("no connection opened (%d failed: %v)", failed.Load(), firstErr)
+	if opened == 0 {
+		return fmt.Errorf("no connection opened (%d failed: %s)", failed, firstErr)
 	}
 	// Connections the kernel completed may still wait in the accept queue
 	// of a kernel-TCP server: give it time to take them all.
-	time.Sleep(time.Second + time.Duration(len(fds))*5*time.Microsecond)
+	time.Sleep(time.Second + time.Duration(opened)*5*time.Microsecond)
 	rss1, err := srv.rss()
 	if err != nil {
 		return fmt.Errorf("server RSS: %w (%s)", err, srv.stderr)
 	}
-	n := float64(len(fds))
+	n := float64(opened)
 	r := f.add(name, "bytes/idle connection", "B", lower, float64(rss1-rss0)/n)
-	r.Note = fmt.Sprintf("server RSS delta / %d connections", len(fds))
+	r.Note = fmt.Sprintf("server RSS delta / %d connections", opened)
 	if !isSluice(name) {
 		r.Note += "; user space only (kernel socket memory is not in RSS)"
 	}
-	if capped {
-		r.Note += fmt.Sprintf("; stopped at RSS +%d MiB", idleRSSLimit>>20)
+	if want < c.idleConns {
+		r.Note += fmt.Sprintf("; %d, not %d: one descriptor per connection and the open-file limit", want, c.idleConns)
 	}
-	if failed.Load() > 0 {
-		r.Note += fmt.Sprintf("; %d connects failed: %v", failed.Load(), firstErr)
+	if failed > 0 {
+		r.Note += fmt.Sprintf("; %d connects failed: %s", failed, firstErr)
 	}
 	f.add(name, "idle connections", "conns", higher, n)
 	f.add(name, "server RSS", "MiB", lower, float64(rss1)/(1<<20)).Note = "with the idle connections open"
