@@ -49,6 +49,7 @@ type Conn struct {
 	h    Handler       // the loop's, or DialOptions.Handler
 	lst  *tcp.Listener // until established: its accept queue is drained
 	dial *dialRes      // a dialed connection's port reservation and flow
+	opt  *optKey       // options set on this connection (nil: the loop's)
 	// Context is free for the Handler (the public API keeps its own
 	// per-connection object here).
 	Context any

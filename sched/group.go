@@ -144,6 +144,7 @@ func Start(cfg GroupConfig) (*Group, error) {
 		l.prog = g.prog
 	}
 	for i, l := range g.loops {
+		l.launched.Store(true)
 		g.wg.Add(1)
 		go func() {
 			defer g.wg.Done()

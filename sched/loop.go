@@ -60,6 +60,7 @@ type Loop struct {
 	posted   [64]func()
 	stop     atomic.Bool
 	running  atomic.Bool
+	launched atomic.Bool // a Group is about to Run it (Stats must post, not read)
 	finished atomic.Bool
 	done     chan struct{}
 	err      error
@@ -94,6 +95,8 @@ type Loop struct {
 	// first, whose port and flow entry wait for the entry to expire.
 	prog    *bpf.Program
 	twDials []twDial
+	// variants are per-connection option Configs (sockopt.go).
+	variants map[optKey]*tcp.Config
 
 	lossRand *rand.Rand // cfg.loss
 	// loopback, without a device, sees every transmitted frame before it

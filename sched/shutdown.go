@@ -33,8 +33,10 @@ func (g *Group) SetAccepting(on bool) error {
 // CloseAll closes every connection of every loop gracefully (Conn.Close:
 // a FIN after the text already written, including what Write holds
 // back); connections still handshaking close as soon as they are
-// established. Their OnClose follows as each finishes. Returns as
-// SetAccepting does.
+// established. Their OnClose follows as each finishes. As with close(2),
+// text that arrives after the Close resets that connection (RFC 2525
+// §2.17): use Each with CloseWrite for peers that are still sending.
+// Returns as SetAccepting does.
 func (g *Group) CloseAll() error {
 	return g.onEach(func(l *Loop) { l.eachOpen(func(c *Conn) { c.Close() }) })
 }
@@ -44,6 +46,13 @@ func (g *Group) CloseAll() error {
 // shutdown deadline. Returns as SetAccepting does.
 func (g *Group) AbortAll() error {
 	return g.onEach(func(l *Loop) { l.eachOpen(func(c *Conn) { c.Abort() }) })
+}
+
+// Each runs fn on its loop's thread for every connection of the group
+// that has not had its OnClose (a shutdown that treats connections one by
+// one, e.g. closing idle ones first). Returns as SetAccepting does.
+func (g *Group) Each(fn func(c *Conn)) error {
+	return g.onEach(func(l *Loop) { l.eachOpen(fn) })
 }
 
 // Conns is how many connections of the group have not had their OnClose

@@ -204,13 +204,13 @@ func (l *Loop) Stats(timeout time.Duration) (Stats, error) {
 	if l.onThread() {
 		return l.snapshot(), nil // from a callback: waiting on ourselves would deadlock
 	}
-	if !l.running.Load() || l.finished.Load() {
+	if !l.running.Load() && !l.launched.Load() || l.finished.Load() {
 		select {
 		case <-l.done:
 			return l.snapshot(), nil
 		default:
 		}
-		if !l.running.Load() {
+		if !l.running.Load() && !l.launched.Load() {
 			return l.snapshot(), nil
 		}
 	}
