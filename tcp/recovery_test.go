@@ -286,3 +286,50 @@ func TestRecoveryACKLoss(t *testing.T) {
 	st := b.send()
 	expect(t, st, tcp.Stats{})
 }
+
+// RFC 7323 §4.1 (RTTM): with timestamps, the ACK of a retransmitted
+// segment still yields an RTT sample, since its TSecr names the
+// transmission it answers; so after a timeout the backed-off RTO comes
+// back with the first ACK (unlike Karn's rule without timestamps,
+// TestKarn).
+func TestRTTFromTimestampsAfterRetransmission(t *testing.T) {
+	h := New(t, tcp.DefaultConfig())
+	r := h.AcceptWith(irs, tcp.Options{HasTS: true, TSVal: 7})
+	h.TCB.Write([]byte("x"), h.Now)
+	h.Take()
+	h.Advance(h.TCB.Vars().RTO) // timeout: retransmission, RTO doubled
+	out := h.Take()
+	if len(out) != 1 || !out[0].Seg.Options.HasTS || h.TCB.Vars().RTO != 2*time.Second {
+		t.Fatalf("retransmission %v, RTO %v", out, h.TCB.Vars().RTO)
+	}
+	echo := out[0].Seg.Options.TSVal
+	h.Advance(30 * time.Millisecond)
+	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 2, Opts: tcp.Options{HasTS: true, TSVal: 9, TSEcr: echo}})
+	if got := h.TCB.Vars().RTO; got != h.Cfg.MinRTO {
+		t.Fatalf("RTO %v after a 30 ms timestamp sample, want MinRTO %v", got, h.Cfg.MinRTO)
+	}
+	if c := h.TCB.Congestion(); c.SRTT != int64(30*time.Millisecond) {
+		t.Fatalf("SRTT %v, want the 30 ms sample", time.Duration(c.SRTT))
+	}
+	if st := h.TCB.Stats(); st.RTOExpiries != 1 || st.Retransmits != 1 {
+		t.Fatalf("stats %+v", *st)
+	}
+}
+
+// RFC 5681 §4.1 (and RFC 9438 §5.8): after an idle period longer than the
+// RTO, sending restarts from the initial window, not the window grown
+// before.
+func TestSlowStartAfterIdle(t *testing.T) {
+	b := newBulk(t, tcp.DefaultConfig(), 150*1448)
+	b.send()
+	grown := b.l.A.Congestion().Cwnd
+	iw := 10 * b.mss
+	if grown <= iw {
+		t.Fatalf("cwnd %d did not grow past IW %d", grown, iw)
+	}
+	b.l.Now = b.l.Now.Add(5 * time.Second)
+	b.l.A.Write(b.data[:100], b.l.Now)
+	if c := b.l.A.Congestion().Cwnd; c != iw {
+		t.Fatalf("cwnd %d after idle, want IW %d (was %d)", c, iw, grown)
+	}
+}

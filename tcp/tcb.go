@@ -324,6 +324,9 @@ func (t *TCB) setState(s State) {
 // EventClosed.
 func (t *TCB) closeWith(err error) {
 	t.state = Closed
+	if err == ErrTimeout && t.softErr != nil {
+		err = t.softErr // RFC 1122 §4.2.3.9: report the soft error
+	}
 	if t.err == nil {
 		t.err = err
 	}

@@ -1,0 +1,155 @@
+package tcp
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+// RFC 3465 §2.2: slow start grows by at most L=2 SMSS per ACK however
+// many octets it covers; §2.1: congestion avoidance grows one SMSS per
+// cwnd of octets acknowledged.
+func TestNewRenoABC(t *testing.T) {
+	var r newReno
+	r.init(1000)
+	if r.cwnd != 10000 {
+		t.Fatalf("IW %d, want 10 segments (RFC 6928)", r.cwnd)
+	}
+	r.OnAck(5000, 1000, 0, 0, 0) // a stretch ACK of 5 segments
+	if r.cwnd != 12000 {
+		t.Fatalf("slow start cwnd %d after a 5-segment ACK, want +2 SMSS", r.cwnd)
+	}
+	r.ssthresh = r.cwnd
+	for range 11 {
+		r.OnAck(1000, 1000, 0, 0, 0)
+	}
+	if r.cwnd != 12000 {
+		t.Fatalf("CA cwnd %d before a full window was acknowledged", r.cwnd)
+	}
+	r.OnAck(1000, 1000, 0, 0, 0)
+	if r.cwnd != 13000 {
+		t.Fatalf("CA cwnd %d after a window of octets, want +1 SMSS", r.cwnd)
+	}
+}
+
+// RFC 5681 §3.2 eq. 4, RFC 6582 §3.2 step 3, RFC 5681 §3.1 and §4.1, and
+// RFC 3522's undo, for NewReno.
+func TestNewRenoResponses(t *testing.T) {
+	var r newReno
+	r.init(1000)
+	r.cwnd = 40000
+	r.OnLoss(1000, 30000, 0)
+	if r.ssthresh != 15000 || r.cwnd != 15000 {
+		t.Fatalf("loss: ssthresh %d cwnd %d, want FlightSize/2", r.ssthresh, r.cwnd)
+	}
+	r.OnRecoveryEnd(1000, 5000, 0)
+	if r.cwnd != 6000 {
+		t.Fatalf("recovery end cwnd %d, want min(ssthresh, FlightSize+SMSS)", r.cwnd)
+	}
+	r.Undo()
+	if r.cwnd != 40000 || r.ssthresh != 1<<30 {
+		t.Fatalf("undo: cwnd %d ssthresh %d", r.cwnd, r.ssthresh)
+	}
+	r.OnTimeout(1000, 1000, 0)
+	if r.cwnd != 1000 || r.ssthresh != 2000 {
+		t.Fatalf("timeout: cwnd %d ssthresh %d, want 1 SMSS and 2 SMSS", r.cwnd, r.ssthresh)
+	}
+	r.cwnd = 50000
+	r.OnIdle(1000, 0)
+	if r.cwnd != 10000 {
+		t.Fatalf("after idle cwnd %d, want the initial window", r.cwnd)
+	}
+}
+
+// RFC 9438 §4.6: on loss cwnd = 0.7*cwnd; §4.2: the window then follows
+// W_cubic(t) = C*(t-K)^3 + W_max, reaching W_max after K seconds (eq. 2)
+// and growing beyond it (convex region); §4.7 fast convergence lowers
+// W_max when losses come below the last maximum.
+func TestCUBICCurve(t *testing.T) {
+	const mss = 1000
+	var c cubic
+	c.init(mss)
+	c.reno.cwnd = 100 * mss
+	c.OnLoss(mss, 100*mss, 0)
+	if c.reno.cwnd != 70*mss || c.reno.ssthresh != 70*mss {
+		t.Fatalf("after loss cwnd %d ssthresh %d, want 70 segments", c.reno.cwnd, c.reno.ssthresh)
+	}
+	k := math.Cbrt(100 * (1 - cubicBeta) / cubicC) // §4.2 eq. 2: ~4.2 s
+	rtt := 100 * time.Millisecond
+	now := Instant(1e9)
+	// ACK a window per RTT for K seconds.
+	var atK uint32
+	for now < Instant(1e9)+Instant(k*1e9) {
+		w := c.reno.cwnd
+		for range w / mss {
+			c.OnAck(mss, mss, w, now, rtt)
+		}
+		now = now.Add(rtt)
+		atK = c.reno.cwnd
+	}
+	if atK < 97*mss || atK > 103*mss {
+		t.Fatalf("cwnd %d segments at t=K=%.2fs, want about W_max=100", atK/mss, k)
+	}
+	for range 30 { // three more seconds: convex growth past W_max
+		w := c.reno.cwnd
+		for range w / mss {
+			c.OnAck(mss, mss, w, now, rtt)
+		}
+		now = now.Add(rtt)
+	}
+	if c.reno.cwnd < 110*mss {
+		t.Fatalf("cwnd %d segments 3 s after K, want convex growth beyond W_max", c.reno.cwnd/mss)
+	}
+	// Fast convergence: a loss below the previous W_max.
+	c.reno.cwnd = 90 * mss
+	c.wLastMax = 100
+	c.OnLoss(mss, 90*mss, now)
+	if want := 90 * (1 + cubicBeta) / 2; math.Abs(c.wMax-want) > 1e-9 {
+		t.Fatalf("W_max %.2f, want %.2f (fast convergence)", c.wMax, want)
+	}
+	c.Undo()
+	if c.reno.cwnd != 90*mss || c.wMax < 100 {
+		t.Fatalf("undo: cwnd %d W_max %.1f", c.reno.cwnd, c.wMax)
+	}
+}
+
+// RFC 9438 §4.3: with a short RTT the Reno-friendly estimate dominates
+// the cubic curve, so CUBIC grows at least as fast as AIMD would.
+func TestCUBICRenoFriendly(t *testing.T) {
+	const mss = 1000
+	var c cubic
+	c.init(mss)
+	c.reno.cwnd = 20 * mss
+	c.OnLoss(mss, 20*mss, 0)
+	now := Instant(1e9)
+	rtt := time.Millisecond
+	start := c.reno.cwnd
+	for range 100 { // 100 RTTs = 0.1 s: the cubic term barely moves
+		w := c.reno.cwnd
+		for range w / mss {
+			c.OnAck(mss, mss, w, now, rtt)
+		}
+		now = now.Add(rtt)
+	}
+	// AIMD with alpha_cubic ~0.53 segments per RTT: ~53 segments gained.
+	if got := (c.reno.cwnd - start) / mss; got < 40 {
+		t.Fatalf("gained %d segments in 100 RTTs, want the Reno-friendly ~53", got)
+	}
+}
+
+// Config.CC chooses the built-in controller.
+func TestCCSelection(t *testing.T) {
+	cfg := DefaultConfig()
+	tcb := newTCB(&cfg, fuzzID, &nopSink{})
+	if _, ok := tcb.cc.(*cubic); !ok {
+		t.Fatalf("default controller %T, want CUBIC", tcb.cc)
+	}
+	cfg.CC = NewReno
+	tcb = newTCB(&cfg, fuzzID, &nopSink{})
+	if _, ok := tcb.cc.(*newReno); !ok {
+		t.Fatalf("controller %T, want NewReno", tcb.cc)
+	}
+	if NewReno.String() != "newreno" || CUBIC.String() != "cubic" {
+		t.Fatal("names")
+	}
+}
