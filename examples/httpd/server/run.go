@@ -1,0 +1,129 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"sync"
+
+	"github.com/sluicenet/sluice"
+)
+
+// Config is an httpd server: where sluice serves, what it answers, and
+// which of the two ways.
+type Config struct {
+	// Sluice is the transport: interface, namespace, listen addresses,
+	// loops and cores.
+	Sluice sluice.Config
+	// Options are the resources and limits.
+	Options Options
+	// Stdlib serves HTTPHandler with net/http through sluice's
+	// net.Listener adapter instead of the callback Handler.
+	Stdlib bool
+}
+
+// Server is a running httpd: a sluice server and, in Stdlib mode, the
+// net/http server on its Listener.
+type Server struct {
+	srv     *sluice.Server
+	hs      *http.Server
+	h       *Handler
+	serveCh   chan error
+	serveOnce sync.Once
+}
+
+// New checks cfg and returns a server that Start will run.
+func New(cfg Config) (*Server, error) {
+	s := &Server{}
+	var h sluice.Handler
+	if cfg.Stdlib {
+		s.hs = &http.Server{Handler: HTTPHandler(cfg.Options)}
+	} else {
+		s.h = NewHandler(cfg.Options)
+		h = s.h
+	}
+	srv, err := sluice.NewServer(cfg.Sluice, h)
+	if err != nil {
+		return nil, err
+	}
+	s.srv = srv
+	return s, nil
+}
+
+// Start starts serving (sluice.Server.Start, then net/http in Stdlib
+// mode).
+func (s *Server) Start() error {
+	if err := s.srv.Start(); err != nil {
+		return err
+	}
+	if s.hs != nil {
+		s.serveCh = make(chan error, 1)
+		go func() { s.serveCh <- s.hs.Serve(s.srv.Listener()) }()
+	}
+	return nil
+}
+
+// Sluice is the transport underneath (Info, Stats, Done).
+func (s *Server) Sluice() *sluice.Server { return s.srv }
+
+// Handler is the callback handler (nil in Stdlib mode).
+func (s *Server) Handler() *Handler { return s.h }
+
+// Done is closed when the server has stopped.
+func (s *Server) Done() <-chan struct{} { return s.srv.Done() }
+
+// Shutdown stops gracefully: no new connections, requests in flight
+// answered, idle connections closed; at ctx's deadline the rest is reset.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errHTTP error
+	if s.hs != nil {
+		errHTTP = s.hs.Shutdown(ctx)
+	}
+	err := s.srv.Shutdown(ctx)
+	s.waitServe()
+	if err == nil {
+		err = errHTTP
+	}
+	return err
+}
+
+// Close stops at once, resetting open connections.
+func (s *Server) Close() error {
+	if s.hs != nil {
+		s.hs.Close()
+	}
+	err := s.srv.Close()
+	s.waitServe()
+	return err
+}
+
+// waitServe waits for net/http's Serve to return (it does once the
+// listener closes: http.ErrServerClosed or net.ErrClosed, the normal ends).
+func (s *Server) waitServe() {
+	if s.serveCh != nil {
+		s.serveOnce.Do(func() { <-s.serveCh })
+	}
+}
+
+// Run serves cfg until ctx ends, then shuts down within
+// cfg.Sluice.ShutdownTimeout (sluice's default when zero).
+func Run(ctx context.Context, cfg Config) error {
+	s, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	if err := s.Start(); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case <-s.Done():
+		return s.Close()
+	}
+	timeout := cfg.Sluice.ShutdownTimeout
+	if timeout == 0 {
+		timeout = sluice.DefaultShutdownTimeout
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return s.Shutdown(sctx)
+}
