@@ -394,3 +394,93 @@ func (h pingPong) OnData(c *Conn, data []byte) {
 }
 func (pingPong) OnEOF(c *Conn)              { dialHandler{}.OnEOF(c) }
 func (pingPong) OnClose(c *Conn, err error) { dialHandler{}.OnClose(c, err) }
+
+// chainDial is a dialHandler whose first connection dials the next one
+// from its OnOpen callback, on the loop's own thread.
+type chainDial struct {
+	g      *Group
+	to     netip.AddrPort
+	second *dialConn
+	err    chan error
+}
+
+func (h *chainDial) OnOpen(c *Conn) {
+	dialHandler{}.OnOpen(c)
+	dd, err := h.g.Dial(context.Background(), h.to, DialOptions{Context: h.second})
+	if err == nil && dd.Loop != c.Loop() {
+		err = fmt.Errorf("a Dial from loop %d's callback went to loop %d", c.Loop().Queue(), dd.Loop.Queue())
+	}
+	h.err <- err
+}
+func (h *chainDial) OnData(c *Conn, data []byte) { dialHandler{}.OnData(c, data) }
+func (h *chainDial) OnEOF(c *Conn)               { dialHandler{}.OnEOF(c) }
+func (h *chainDial) OnClose(c *Conn, err error)  { dialHandler{}.OnClose(c, err) }
+
+// TestDialTwoLoops: a two-queue group dials 16 connections, 8 pinned to
+// each loop (DialOptions.Loop), to net/http in the peer namespace. The
+// peer's replies arrive on whichever queue veth picks; those reaching the
+// other loop (the SYN-ACK included) are forwarded to the dialer, and every
+// fetch is byte-exact. A Dial from inside a callback stays on the calling
+// loop and completes too.
+func TestDialTwoLoops(t *testing.T) {
+	b := testbed.New(t, testbed.Options{Queues: 2})
+	body := blob(20_000)
+	serveHTTP(t, b, 8081, body)
+	cfg := testTCPConfig()
+	g, err := Start(GroupConfig{Ifindex: b.Server.Ifindex, Queues: 2, Handler: dialHandler{}, Loop: LoopConfig{TCP: cfg}, Setup: b.Server.Do, Cores: []int{-1}})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { g.Close() })
+	to := netip.AddrPortFrom(b.Peer.IPv4, 8081)
+	req := []byte("GET /blob HTTP/1.1\r\nHost: peer\r\n\r\n")
+	var ds []*dialConn
+	for i := range 16 {
+		d := newDialConn(req, httpComplete)
+		ds = append(ds, d)
+		dd, err := g.Dial(context.Background(), to, DialOptions{Context: d, Loop: g.Loops()[i%2]})
+		if err != nil {
+			t.Fatalf("Dial: %v", err)
+		}
+		if dd.Loop != g.Loops()[i%2] {
+			t.Fatalf("Dial pinned to loop %d went to %d", i%2, dd.Loop.Queue())
+		}
+	}
+	chain := &chainDial{g: g, to: to, second: newDialConn(req, httpComplete), err: make(chan error, 1)}
+	first := newDialConn(req, httpComplete)
+	if _, err := g.Dial(context.Background(), to, DialOptions{Context: first, Handler: chain}); err != nil {
+		t.Fatal(err)
+	}
+	ds = append(ds, first, chain.second)
+	select {
+	case err := <-chain.err:
+		if err != nil {
+			t.Fatalf("Dial from a callback: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the callback's Dial did not return")
+	}
+	for i, d := range ds {
+		d.wait(t)
+		resp := d.got.Bytes()
+		j := bytes.Index(resp, []byte("\r\n\r\n"))
+		if !d.opened || d.err != nil || j < 0 || !bytes.Equal(resp[j+4:], body) {
+			t.Errorf("fetch %d: opened %v, OnClose(%v), %d octets", i, d.opened, d.err, len(resp))
+		}
+	}
+	gs, err := g.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dialed uint64
+	for _, l := range gs.Loops {
+		t.Logf("loop %d: dialed %d, forwarded out %d in %d, no-conn %d", l.Queue, l.Dialed, l.ForwardedOut, l.ForwardedIn, l.NoConn)
+		dialed += l.Dialed
+		if l.Dialed < 8 || l.NoConn != 0 {
+			t.Errorf("loop %d dialed %d (want at least its 8), answered %d segments as to no connection", l.Queue, l.Dialed, l.NoConn)
+		}
+	}
+	if dialed != 18 {
+		t.Errorf("%d dials counted, want 18", dialed)
+	}
+}

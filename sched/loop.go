@@ -76,6 +76,7 @@ type Loop struct {
 	spec  wire.TCPFrameSpec
 
 	st       counters
+	tcpDone  tcp.Stats // engine counters of freed TCBs (Stats.TCP adds the live ones)
 	postFull atomic.Uint64
 	tid      atomic.Int32
 

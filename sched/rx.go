@@ -101,6 +101,9 @@ func (l *Loop) input(b []byte) {
 func (l *Loop) parse(b []byte, f *wire.Frame) bool {
 	if err := wire.ParseFrame(b, f); err != nil {
 		r := wire.Reason(err)
+		if r == wire.DropNotTCP {
+			l.inputICMP(b, f) // PMTU and soft errors for our flows (icmp.go)
+		}
 		if r >= wire.NumDropReasons {
 			r = wire.DropNone // foreign error: counted under "none"
 		}
@@ -255,6 +258,7 @@ func (l *Loop) free(c *Conn) {
 	}
 	l.conns.Delete(c.key)
 	l.releaseDial(c.dial)
+	l.tcpDone.Add(c.tcb.Stats())
 	if c.timeWaitAt != 0 {
 		held := l.now.Sub(c.timeWaitAt)
 		if l.st.TimeWaitFreed == 0 || held < l.st.TimeWaitMinHeld {

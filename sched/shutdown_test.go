@@ -2,6 +2,7 @@ package sched
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -249,7 +250,8 @@ func (r *recordTap) Frame(queue int, out bool, frame []byte) {
 
 // TestConnLimitAndTap: at LoopConfig.MaxConns a further SYN is dropped
 // (counted in LimitDrops; the kernel client times out instead of being
-// refused) and the open connections are untouched; once one closes a new
+// refused), a Dial fails with ErrConnLimit, and the open connections are
+// untouched; once one closes a new
 // connection gets in. A Tap installed with SetTap sees exactly the frames
 // the loop counted, received ones as in and sent ones as out, and nothing
 // once removed.
@@ -298,6 +300,9 @@ func TestConnLimitAndTap(t *testing.T) {
 		if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
 			t.Fatalf("open connection at the limit: %q %v", buf, err)
 		}
+	}
+	if _, err := g.Dial(context.Background(), netip.AddrPortFrom(b.Peer.IPv4, 9), DialOptions{}); !errors.Is(err, ErrConnLimit) {
+		t.Errorf("Dial at the limit: %v, want ErrConnLimit", err)
 	}
 	conns[0].Close()
 	waitFor(t, "a slot to free", func() bool {

@@ -119,6 +119,13 @@ type Stats struct {
 	// (they stay until the program closes).
 	FlowErrors uint64
 
+	// TCP sums the engine's per-connection counters (tcp.Stats: RTO
+	// expiries, fast retransmits, SACK recoveries, TLP, undos, D-SACKs,
+	// PMTU updates...) over the loop's connections, live and freed.
+	// (Retransmits above is measured at the sink and also counts SYN,
+	// SYN-ACK and FIN retransmissions; TCP.Retransmits is the engine's.)
+	TCP tcp.Stats
+
 	// CPUTime is the loop thread's CPU time (CLOCK_THREAD_CPUTIME_ID),
 	// when the snapshot ran on the loop's thread (0 otherwise).
 	CPUTime time.Duration
@@ -159,8 +166,10 @@ func (l *Loop) snapshot() Stats {
 		Retransmits: c.Retransmits, RetransmitText: c.RetransmitText,
 		Dialed: c.Dialed, DialFailed: c.DialFailed, FlowErrors: c.FlowErrors,
 	}
+	s.TCP = l.tcpDone
 	l.conns.Range(func(_ ConnKey, v uint32) bool {
 		if cn := l.slab.Get(v); cn != nil {
+			s.TCP.Add(cn.tcb.Stats())
 			if st := cn.tcb.State(); int(st) < len(s.ByState) {
 				s.ByState[st]++
 			}

@@ -407,9 +407,14 @@ func TestLossyEcho(t *testing.T) {
 	sent := runClients(t, s.dial(t, n), func(i int) byte { return "ESH"[i%3] }, 32<<10, 9)
 	gs := s.settled(t, 20*time.Second)
 	l := gs.Loops[0]
-	t.Logf("lost %d frames; %d timers fired; rx %d, tx %d", l.Lost, l.TimersFired, l.RxFrames, l.TxFrames)
+	t.Logf("lost %d frames; %d timers fired; rx %d, tx %d; retransmits %d at the sink, engine %+v", l.Lost, l.TimersFired, l.RxFrames, l.TxFrames, l.Retransmits, l.TCP)
 	if l.Lost == 0 || l.TimersFired == 0 {
 		t.Errorf("no loss injected (%d) or no timer fired (%d)", l.Lost, l.TimersFired)
+	}
+	// Our lost segments were sent again: both counts saw it, and the
+	// engine's (data only) never exceeds the sink's (SYN, FIN too).
+	if l.Retransmits == 0 || l.TCP.Retransmits == 0 || l.TCP.Retransmits > l.Retransmits {
+		t.Errorf("retransmits: %d at the sink, %d by the engine", l.Retransmits, l.TCP.Retransmits)
 	}
 	if s.h.opened.Load() != n || s.h.closed.Load() != n || len(s.h.errors()) != 0 {
 		t.Errorf("opened %d, closed %d, errors %v", s.h.opened.Load(), s.h.closed.Load(), s.h.errors())
