@@ -258,6 +258,7 @@ func (l *Loop) free(c *Conn) {
 	}
 	l.conns.Delete(c.key)
 	l.releaseDial(c.dial)
+	l.tcpDone.Add(c.tcb.Stats())
 	if c.timeWaitAt != 0 {
 		held := l.now.Sub(c.timeWaitAt)
 		if l.st.TimeWaitFreed == 0 || held < l.st.TimeWaitMinHeld {
