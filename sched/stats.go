@@ -206,9 +206,11 @@ func (l *Loop) onThread() bool { return int(l.tid.Load()) == unix.Gettid() }
 
 // Stats returns a snapshot of the loop's counters, taken on the loop's
 // thread (so the loop itself needs no atomics): it posts a request and
-// waits for it, up to timeout. On a loop that is not running it reads the
-// counters directly, and so it does when called on the loop's own thread
-// (from a callback). Safe from any goroutine.
+// waits for it, up to timeout. On a loop that was never started (not run
+// and not launched by a Group, whose goroutine may not have reached Run
+// yet) or has stopped it reads the counters directly, and so it does when
+// called on the loop's own thread (from a callback). Safe from any
+// goroutine.
 func (l *Loop) Stats(timeout time.Duration) (Stats, error) {
 	if l.onThread() {
 		return l.snapshot(), nil // from a callback: waiting on ourselves would deadlock
