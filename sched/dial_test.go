@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
@@ -163,8 +164,8 @@ func bindable(t *testing.T, b *testbed.Bed, ap netip.AddrPort) bool {
 // in the peer namespace, byte-exact, over IPv4 and IPv6; the client closes
 // first, so its 4-tuple goes to the compact TIME-WAIT table. The local
 // port stays reserved against kernel sockets (bind fails) while the
-// connection and its TIME-WAIT last, and is free once TIME-WAIT expired
-// (port reservation and XDP flow released).
+// connection and its TIME-WAIT last, and is free once TIME-WAIT expired;
+// the XDP program's flow map holds the 4-tuple exactly as long.
 func TestDialHTTP(t *testing.T) {
 	b := testbed.New(t, testbed.Options{})
 	body := blob(300_000)
@@ -186,6 +187,9 @@ func TestDialHTTP(t *testing.T) {
 			}
 			if bindable(t, b, dd.Local) {
 				t.Errorf("a kernel socket could bind %v while sluice's connection uses it", dd.Local)
+			}
+			if n := flowEntries(t, g); n != 1 {
+				t.Errorf("%d XDP flow entries during the connection, want 1", n)
 			}
 			d.wait(t)
 			if !d.opened || d.err != nil {
@@ -209,6 +213,9 @@ func TestDialHTTP(t *testing.T) {
 					t.Fatalf("%v still reserved 10 s after close (TIME-WAIT entries %d)", dd.Local, gs.Loops[0].TimeWait)
 				}
 				time.Sleep(50 * time.Millisecond)
+			}
+			if n := flowEntries(t, g); n != 0 {
+				t.Errorf("%d XDP flow entries after TIME-WAIT, want 0", n)
 			}
 		})
 	}
@@ -279,6 +286,9 @@ func TestDialRefusedAndTimeout(t *testing.T) {
 		if !bindable(t, b, locals[i]) {
 			t.Errorf("dial %v: local %v still reserved after the failure", dl.to, locals[i])
 		}
+	}
+	if n := flowEntries(t, g); n != 0 {
+		t.Errorf("%d XDP flow entries after every dial failed, want 0", n)
 	}
 	gs, err := g.Stats()
 	if err != nil {
@@ -483,4 +493,45 @@ func TestDialTwoLoops(t *testing.T) {
 	if dialed != 18 {
 		t.Errorf("%d dials counted, want 18", dialed)
 	}
+}
+
+// flowEntries counts the entries of the XDP program's dialed-flow map,
+// read through the kernel's ids (the bpf package keeps its maps to
+// itself).
+func flowEntries(t *testing.T, g *Group) int {
+	t.Helper()
+	id, err := g.Program().ProgramID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ebpf.NewProgramFromID(ebpf.ProgramID(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	info, err := p.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := info.MapIDs()
+	for _, mid := range ids {
+		m, err := ebpf.NewMapFromID(mid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mi, err := m.Info()
+		if err != nil || mi.Name != "flows" {
+			m.Close()
+			continue
+		}
+		n := 0
+		var k, v []byte
+		for it := m.Iterate(); it.Next(&k, &v); {
+			n++
+		}
+		m.Close()
+		return n
+	}
+	t.Fatal("the program has no flows map")
+	return 0
 }
