@@ -7,7 +7,9 @@
  * Every frame arriving on the device is classified; TCP segments addressed
  * to a (local address, port) sluice listens on, or belonging to a flow it
  * dialed, are redirected to the AF_XDP socket of the RX queue they arrived
- * on. Everything else -- ARP, ICMP, UDP, SSH and every kernel socket, every
+ * on, and so are ICMP errors quoting a segment of such a flow (PMTU
+ * discovery, soft errors). Everything else -- ARP, other ICMP, UDP, SSH and
+ * every kernel socket, every
  * frame the program cannot classify -- gets XDP_PASS and the kernel stack
  * handles it as if the program were not there. Nothing is ever dropped here:
  * the program's only power is to take frames away from the kernel, and it
@@ -172,10 +174,11 @@ static __always_inline int redirect(struct xdp_md *ctx, const struct flow_key *f
 }
 
 /*
- * Steering decision for a parsed TCP segment. fk holds the 4-tuple as seen
- * in the packet (saddr/sport remote, daddr/dport local).
+ * The map entry that makes the flow fk sluice's (a dialed flow, else a
+ * listened local address and port), or NULL. fk holds the 4-tuple as seen
+ * in an incoming packet (saddr/sport remote, daddr/dport local).
  */
-static __always_inline int steer(struct xdp_md *ctx, struct flow_key *fk)
+static __always_inline struct steer_value *owned(struct flow_key *fk)
 {
 	struct steer_value *v;
 	struct listen_key lk = {};
@@ -186,10 +189,10 @@ static __always_inline int steer(struct xdp_md *ctx, struct flow_key *fk)
 	if (what & SLUICE_PORT_FLOW) {
 		v = bpf_map_lookup_elem(&flows, fk);
 		if (v)
-			return redirect(ctx, fk, v);
+			return v;
 	}
 	if (!(what & SLUICE_PORT_LISTEN))
-		return count(CNT_PASSED_NOT_LISTENED);
+		return NULL;
 
 	__builtin_memcpy(lk.addr, fk->daddr, sizeof(lk.addr));
 	lk.port = fk->dport;
@@ -200,9 +203,100 @@ static __always_inline int steer(struct xdp_md *ctx, struct flow_key *fk)
 		__builtin_memset(lk.addr, 0, sizeof(lk.addr));
 		v = bpf_map_lookup_elem(&listen, &lk);
 	}
+	return v;
+}
+
+/* Steering decision for a parsed TCP segment. */
+static __always_inline int steer(struct xdp_md *ctx, struct flow_key *fk)
+{
+	struct steer_value *v = owned(fk);
+
 	if (v)
 		return redirect(ctx, fk, v);
 	return count(CNT_PASSED_NOT_LISTENED);
+}
+
+/*
+ * ICMP errors about sluice's flows: ICMPv4 destination unreachable (type 3,
+ * code 4 is RFC 1191's "fragmentation needed") and ICMPv6 destination
+ * unreachable (1) or packet too big (2, RFC 8201). The quoted datagram is
+ * one sluice sent, so its source is our end: the flow key is the quoted
+ * 4-tuple reversed, and the error goes to the socket that flow's segments
+ * go to (the TCB checks the quoted sequence number, RFC 5927 §4.1). Any
+ * other ICMP, and errors about flows sluice does not own, stay with the
+ * kernel, counted as before under CNT_PASSED_NOT_TCP.
+ *
+ * ic is the ICMP message (len octets); qip the quoted IP header.
+ */
+#define ICMP4_DEST_UNREACH 3
+#define ICMP6_DEST_UNREACH 1
+#define ICMP6_PKT_TOOBIG 2
+#define ICMP_HDR_LEN 8
+
+static __always_inline int icmp4(struct xdp_md *ctx, __u8 *ic, __u32 len)
+{
+	void *data_end = (void *)(long)ctx->data_end;
+	struct flow_key fk = {};
+	struct steer_value *v;
+	struct iphdr *q;
+	__u8 *qt;
+
+	if (len < ICMP_HDR_LEN + sizeof(*q) + 4 || (void *)(ic + ICMP_HDR_LEN) > data_end)
+		return count(CNT_PASSED_NOT_TCP);
+	if (ic[0] != ICMP4_DEST_UNREACH)
+		return count(CNT_PASSED_NOT_TCP);
+	q = (void *)(ic + ICMP_HDR_LEN);
+	if ((void *)(q + 1) > data_end)
+		return count(CNT_PASSED_NOT_TCP);
+	if (q->version != 4 || q->ihl < 5 || q->protocol != IPPROTO_TCP)
+		return count(CNT_PASSED_NOT_TCP);
+	qt = (__u8 *)q + q->ihl * 4;
+	if ((void *)(qt + 4) > data_end)
+		return count(CNT_PASSED_NOT_TCP);
+	fk.family = SLUICE_AF_INET;
+	fk.saddr[10] = 0xff;
+	fk.saddr[11] = 0xff;
+	fk.daddr[10] = 0xff;
+	fk.daddr[11] = 0xff;
+	__builtin_memcpy(&fk.saddr[12], &q->daddr, 4);
+	__builtin_memcpy(&fk.daddr[12], &q->saddr, 4);
+	fk.sport = ((__u16)qt[2] << 8) | qt[3];
+	fk.dport = ((__u16)qt[0] << 8) | qt[1];
+	v = owned(&fk);
+	if (v)
+		return redirect(ctx, &fk, v);
+	return count(CNT_PASSED_NOT_TCP);
+}
+
+static __always_inline int icmp6(struct xdp_md *ctx, __u8 *ic, __u32 len)
+{
+	void *data_end = (void *)(long)ctx->data_end;
+	struct flow_key fk = {};
+	struct steer_value *v;
+	struct ipv6hdr *q;
+	__u8 *qt;
+
+	if (len < ICMP_HDR_LEN + sizeof(*q) + 4 || (void *)(ic + ICMP_HDR_LEN) > data_end)
+		return count(CNT_PASSED_NOT_TCP);
+	if (ic[0] != ICMP6_DEST_UNREACH && ic[0] != ICMP6_PKT_TOOBIG)
+		return count(CNT_PASSED_NOT_TCP);
+	q = (void *)(ic + ICMP_HDR_LEN);
+	/* Only a quoted TCP header right after the fixed header: sluice sends
+	 * no extension headers. */
+	if ((void *)(q + 1) > data_end || q->version != 6 || q->nexthdr != IPPROTO_TCP)
+		return count(CNT_PASSED_NOT_TCP);
+	qt = (__u8 *)(q + 1);
+	if ((void *)(qt + 4) > data_end)
+		return count(CNT_PASSED_NOT_TCP);
+	fk.family = SLUICE_AF_INET6;
+	__builtin_memcpy(fk.saddr, &q->daddr, 16);
+	__builtin_memcpy(fk.daddr, &q->saddr, 16);
+	fk.sport = ((__u16)qt[2] << 8) | qt[3];
+	fk.dport = ((__u16)qt[0] << 8) | qt[1];
+	v = owned(&fk);
+	if (v)
+		return redirect(ctx, &fk, v);
+	return count(CNT_PASSED_NOT_TCP);
 }
 
 /*
@@ -249,6 +343,8 @@ static __always_inline int ipv4(struct xdp_md *ctx, void *l3)
 	/* Reassembly is the kernel's job: any fragment, first one included. */
 	if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
 		return count(CNT_PASSED_FRAGMENT);
+	if (ip->protocol == IPPROTO_ICMP)
+		return icmp4(ctx, l3 + hl, tot - hl);
 	if (ip->protocol != IPPROTO_TCP)
 		return count(CNT_PASSED_NOT_TCP);
 
@@ -321,6 +417,8 @@ static __always_inline int ipv6(struct xdp_md *ctx, void *l3)
 		break;
 	case NH_FRAGMENT:
 		return count(CNT_PASSED_FRAGMENT);
+	case IPPROTO_ICMPV6:
+		return icmp6(ctx, l3 + off, end - off);
 	case NH_HOPOPTS:
 	case NH_ROUTING:
 	case NH_DSTOPTS:
