@@ -74,8 +74,8 @@ type Config struct {
 	Netns string
 	// Listen are the addresses to accept connections on, as net.Listen
 	// takes them: "198.18.0.1:8080", "[2001:2::1]:8080", or ":8080" for
-	// every address of the interface in both families. Required unless
-	// the server only dials.
+	// every address of the interface in both families. Empty: the server
+	// only dials (Server.Dial).
 	Listen []string
 
 	// Loops is the number of event loops, one per NIC RX queue
@@ -125,11 +125,15 @@ type Config struct {
 	// is full, further SYNs are then dropped rather than answered
 	// statelessly. Cookies are on by default, as Linux tcp_syncookies=1.
 	NoSynCookies bool
-	// Congestion names the congestion control: "" or "reno" (RFC 5681
-	// slow start and congestion avoidance, the only one built in).
+	// Congestion names the congestion control: "cubic" (RFC 9438, as
+	// Linux) or "newreno" ("reno"; RFC 5681 and RFC 6582) [cubic].
 	Congestion string
 	// MaxConns bounds the open connections of the server (0: no limit).
-	// Connections beyond it are reset as they complete the handshake.
+	// Each loop takes its share (MaxConns/Loops, rounded up): at it, a
+	// SYN is dropped unanswered, as Linux does when a listener's queues
+	// overflow, so the client retries with backoff and gets in once
+	// connections close. A connection that would still pass MaxConns
+	// (the loops' shares are uneven) is reset as its handshake completes.
 	MaxConns int
 	// ShutdownTimeout bounds the graceful shutdown that Serve starts when
 	// its context ends or a callback returns Shutdown: connections still
@@ -254,10 +258,8 @@ func (c *Config) Validate() error {
 	if c.SynBacklog < 0 || c.SynBacklog > 1<<20 {
 		add(cfgErr("SynBacklog", "%d: use 1..1048576 (0 for %d)", c.SynBacklog, DefaultSynBacklog))
 	}
-	switch strings.ToLower(c.Congestion) {
-	case "", "reno", "newreno":
-	default:
-		add(cfgErr("Congestion", "%q is not built in: use \"\" or \"reno\"", c.Congestion))
+	if _, ok := congestion(c.Congestion); !ok {
+		add(cfgErr("Congestion", "%q is not built in: use \"cubic\" or \"newreno\"", c.Congestion))
 	}
 	if c.ShutdownTimeout < 0 {
 		add(cfgErr("ShutdownTimeout", "%v is negative: use 0 for the default %v", c.ShutdownTimeout, DefaultShutdownTimeout))

@@ -160,16 +160,11 @@ func (c *Conn) Writev(bufs ...[]byte) (int, error) {
 	if held := sc.Buffered(); held > 0 && held+total > c.srv.writeLimit {
 		return 0, ErrWriteQueueFull
 	}
-	n := 0
-	for _, b := range bufs {
-		m, err := sc.Write(b)
-		n += m
-		if err != nil {
-			c.held.Store(int64(sc.Buffered()))
-			return n, reason(err)
-		}
-	}
+	n, err := sc.Writev(bufs)
 	c.held.Store(int64(sc.Buffered()))
+	if err != nil {
+		return n, reason(err)
+	}
 	return n, nil
 }
 
@@ -244,33 +239,55 @@ func (c *Conn) RemoteAddr() netip.AddrPort { return c.remote }
 // SetNoDelay turns Nagle's algorithm off (true, the default unless
 // Config.Nagle) or on, as (*net.TCPConn).SetNoDelay.
 func (c *Conn) SetNoDelay(noDelay bool) error {
+	return c.sockopt(func(sc *sched.Conn) error { return sc.SetNoDelay(noDelay) })
+}
+
+// SetKeepAlive turns keep-alive probes (RFC 9293 §3.8.4) on or off for
+// this connection, with Config.KeepAlive's timing unless
+// SetKeepAliveConfig set other (as (*net.TCPConn).SetKeepAlive).
+func (c *Conn) SetKeepAlive(on bool) error {
+	return c.sockopt(func(sc *sched.Conn) error { return sc.SetKeepAlive(on) })
+}
+
+// SetKeepAlivePeriod sets the idle time and the probe interval to d and
+// turns probes on (as (*net.TCPConn).SetKeepAlivePeriod).
+func (c *Conn) SetKeepAlivePeriod(d time.Duration) error {
+	return c.sockopt(func(sc *sched.Conn) error { return sc.SetKeepAlivePeriod(d) })
+}
+
+// SetKeepAliveConfig configures keep-alive probes as
+// (*net.TCPConn).SetKeepAliveConfig: positive Idle, Interval and Count
+// replace the current values.
+func (c *Conn) SetKeepAliveConfig(kc net.KeepAliveConfig) error {
+	return c.sockopt(func(sc *sched.Conn) error { return sc.SetKeepAliveConfig(kc) })
+}
+
+// sockopt runs set on the loop: at once from a callback, else posted
+// and waited for (the caller is not a loop, so it may wait).
+func (c *Conn) sockopt(set func(sc *sched.Conn) error) error {
 	if c.closed.Load() {
 		return net.ErrClosed
-	}
-	do := func(sc *sched.Conn) {
-		if t := sc.TCB(); t != nil {
-			t.SetNoDelay(noDelay)
-		}
 	}
 	if c.onLoop() {
 		if c.sc == nil {
 			return net.ErrClosed
 		}
-		do(c.sc)
-		return nil
+		return reason(set(c.sc))
 	}
-	return c.post(do)
-}
-
-// SetKeepAlive turns keep-alive probes on or off for this connection,
-// with Config.KeepAlive's timing (as (*net.TCPConn).SetKeepAlive).
-func (c *Conn) SetKeepAlive(on bool) error {
-	if c.closed.Load() {
-		return net.ErrClosed
+	done := make(chan error, 1)
+	l, ref := c.loop, c.ref
+	err := postRetry(l, func() {
+		sc := l.Conn(ref)
+		if sc == nil {
+			done <- net.ErrClosed
+			return
+		}
+		done <- reason(set(sc))
+	})
+	if err != nil {
+		return err
 	}
-	// TODO(sched): per-connection keep-alive needs a TCB/Conn setter;
-	// until then only Config.KeepAlive applies.
-	return errors.ErrUnsupported
+	return <-done
 }
 
 // SetContext attaches a value to the connection (typically in OnOpen),

@@ -3,23 +3,132 @@ package sluice
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/sluicenet/sluice/sched"
 )
 
 // dialWait is how a Dial learns its outcome from the loop: nil once
 // OnOpen ran, the close reason otherwise. Buffered: the loop never waits.
 type dialWait chan error
 
-// errNoDial: the loops cannot open connections yet.
-var errNoDial = errors.New("sluice: Dial is not available yet: the event loops cannot open connections (sched has no active open)")
-
-// Dial opens a connection from one of the server's loops to addr and
-// returns it as a net.Conn (a *NetConn) once established.
+// Dial opens a connection from one of the server's loops to addr
+// ("host:port"; a host name is resolved with net.DefaultResolver) and
+// returns it as a net.Conn (a *NetConn) once established. network is
+// "tcp", "tcp4" or "tcp6". The source address is the one the kernel's
+// route picks, the next hop's MAC comes from the kernel's neighbour
+// table, and the source port is reserved from the kernel for the
+// connection's lifetime. Errors are *net.OpError with Op "dial"; a
+// refused connection matches ErrRefused and syscall.ECONNREFUSED, one
+// that got no answer in time ErrTimeout (or ctx's error when ctx ended).
 func (s *Server) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	return nil, &net.OpError{Op: "dial", Net: network, Err: errNoDial}
+	c, err := s.dial(ctx, network, addr, nil)
+	if err != nil {
+		return nil, err
+	}
+	return c.h.(*NetConn), nil
 }
 
-// DialHandler opens a connection as Dial does, as a callback connection.
+// DialHandler opens a connection as Dial does, as a callback connection:
+// h gets its OnOpen (before DialHandler returns) and every later
+// callback, on the loop that owns it. If the open fails, h gets no
+// callback and DialHandler returns the reason.
 func (s *Server) DialHandler(ctx context.Context, network, addr string, h Handler) (*Conn, error) {
-	return nil, &net.OpError{Op: "dial", Net: network, Err: errNoDial}
+	if h == nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: errors.New("sluice: DialHandler needs a Handler")}
+	}
+	return s.dial(ctx, network, addr, h)
+}
+
+func (s *Server) dial(ctx context.Context, network, addr string, h Handler) (*Conn, error) {
+	fail := func(remote net.Addr, err error) (*Conn, error) {
+		return nil, &net.OpError{Op: "dial", Net: network, Addr: remote, Err: err}
+	}
+	s.mu.Lock()
+	g, state := s.g, s.state
+	s.mu.Unlock()
+	if state != stateRunning || s.draining.Load() {
+		return fail(nil, net.ErrClosed)
+	}
+	remote, err := resolve(ctx, network, addr)
+	if err != nil {
+		return fail(nil, err)
+	}
+	raddr := net.TCPAddrFromAddrPort(remote)
+	c := &Conn{srv: s, h: h, dial: make(dialWait, 1), slot: -1}
+	if h == nil {
+		c.h = newNetConn(c, nil)
+	}
+	o := sched.DialOptions{Context: c}
+	if dl, ok := ctx.Deadline(); ok {
+		o.Timeout = max(time.Until(dl), time.Millisecond)
+	}
+	d, err := g.Dial(ctx, remote, o)
+	if err != nil {
+		return fail(raddr, dialError(err))
+	}
+	select {
+	case err := <-c.dial:
+		if err != nil {
+			return fail(raddr, err)
+		}
+		return c, nil
+	case <-ctx.Done():
+		// Drop the half-open connection; its OnClose still comes.
+		postRetry(d.Loop, func() {
+			if sc := d.Loop.Conn(d.Ref); sc != nil {
+				sc.Abort()
+			}
+		})
+		if err := <-c.dial; err == nil {
+			// It opened just as ctx ended: close it, the caller has gone.
+			c.Abort()
+		}
+		return fail(raddr, ctx.Err())
+	}
+}
+
+// dialError says what to do about a failed start of an active open.
+func dialError(err error) error {
+	switch {
+	case errors.Is(err, sched.ErrConnLimit):
+		return fmt.Errorf("sluice: at Config.MaxConns: %w", err)
+	case errors.Is(err, sched.ErrLoopClosed):
+		return net.ErrClosed
+	}
+	return reason(err)
+}
+
+// resolve turns addr into one address of the family network allows.
+func resolve(ctx context.Context, network, addr string) (netip.AddrPort, error) {
+	fam := "ip"
+	switch network {
+	case "tcp":
+	case "tcp4":
+		fam = "ip4"
+	case "tcp6":
+		fam = "ip6"
+	default:
+		return netip.AddrPort{}, net.UnknownNetworkError(network)
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || p == 0 {
+		return netip.AddrPort{}, fmt.Errorf("sluice: port %q in %q must be a number from 1 to 65535", port, addr)
+	}
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, fam, host)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	if len(ips) == 0 {
+		return netip.AddrPort{}, &net.AddrError{Err: "no suitable address", Addr: host}
+	}
+	return netip.AddrPortFrom(ips[0].Unmap(), uint16(p)), nil
 }

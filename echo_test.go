@@ -115,7 +115,7 @@ func TestEcho(t *testing.T) {
 			h := &echo{async: async}
 			s := startServer(t, testConfig(bed, 7000), h)
 			if i := s.Info(); i.Bind != "copy" || (i.XDPMode != "driver" && i.XDPMode != "generic") ||
-				i.Loops != 1 || i.Queues != 1 || i.Driver != "veth" || i.MTU != 1500 || i.MSS != 1440 || len(i.Listen) != 2 {
+				i.Loops != 1 || i.Queues != 1 || i.Driver != "veth" || i.MTU != 1500 || i.MSS != 1460 || len(i.Listen) != 2 {
 				t.Errorf("Info: %+v", i)
 			}
 			for i, a := range []string{hostPort(bed.Server.IPv4, 7000), hostPort(bed.Server.IPv6, 7000)} {

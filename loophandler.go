@@ -26,14 +26,9 @@ func (lh *loopHandler) OnOpen(sc *sched.Conn) {
 		lh.opened(c, sc)
 		return
 	}
-	// TODO(sched): refuse at the SYN (listener off, connection limit)
-	// once sched has it; until then such a connection is reset as its
-	// handshake completes, and its OnClose is not passed on.
-	if s.draining.Load() {
-		s.drainDrops.Add(1)
-		sc.Abort()
-		return
-	}
+	// The loops refuse SYNs during Shutdown and drop them at their share
+	// of MaxConns; what still gets here past the server-wide bound (the
+	// shares are uneven) is reset, and the handler never sees it.
 	if m := s.cfg.MaxConns; m > 0 && s.conns.Load() >= int64(m) {
 		s.limitDrops.Add(1)
 		sc.Abort()
@@ -61,6 +56,11 @@ func (lh *loopHandler) opened(c *Conn, sc *sched.Conn) {
 		c.dial <- nil
 	}
 	s.act(c, a)
+	if s.draining.Load() && c.dial == nil {
+		// A handshake that was under way when Shutdown began.
+		s.drainLate.Add(1)
+		s.shutdownConn(c)
+	}
 }
 
 func (lh *loopHandler) OnData(sc *sched.Conn, data []byte) {

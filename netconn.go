@@ -351,6 +351,15 @@ func (nc *NetConn) SetNoDelay(noDelay bool) error { return nc.c.SetNoDelay(noDel
 // SetKeepAlive turns keep-alive probes on or off (*net.TCPConn's).
 func (nc *NetConn) SetKeepAlive(on bool) error { return nc.c.SetKeepAlive(on) }
 
+// SetKeepAlivePeriod sets the keep-alive idle time and interval
+// (*net.TCPConn's).
+func (nc *NetConn) SetKeepAlivePeriod(d time.Duration) error { return nc.c.SetKeepAlivePeriod(d) }
+
+// SetKeepAliveConfig configures keep-alive probes (*net.TCPConn's).
+func (nc *NetConn) SetKeepAliveConfig(kc net.KeepAliveConfig) error {
+	return nc.c.SetKeepAliveConfig(kc)
+}
+
 // Conn is the callback-level connection underneath.
 func (nc *NetConn) Conn() *Conn { return nc.c }
 

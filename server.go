@@ -38,7 +38,7 @@ type Server struct {
 
 	conns      atomic.Int64  // open connections the API knows
 	limitDrops atomic.Uint64 // reset: over MaxConns
-	drainDrops atomic.Uint64 // reset: arrived during Shutdown
+	drainLate  atomic.Uint64 // handshakes completed during Shutdown
 	draining   atomic.Bool
 	drained    chan struct{} // poked when conns reaches 0 while draining
 
@@ -103,9 +103,10 @@ type Stats struct {
 	// Conns is the number of open connections.
 	Conns int64
 	// LimitResets counts connections reset because Config.MaxConns was
-	// reached; ShutdownResets those that completed their handshake
-	// during Shutdown.
-	LimitResets, ShutdownResets uint64
+	// reached server-wide (the loops' own drops at their share are
+	// Loops[i].LimitDrops); ShutdownLate those whose handshake completed
+	// during Shutdown (closed at once).
+	LimitResets, ShutdownLate uint64
 }
 
 // NewServer checks cfg (Validate) and returns a server that Start will
@@ -172,9 +173,6 @@ func (s *Server) Start() error {
 	case stateClosed:
 		return s.opErr(net.ErrClosed)
 	}
-	if len(s.listen) == 0 {
-		return s.opErr(cfgErr("Listen", "empty: give at least one address to serve, e.g. \":8080\""))
-	}
 	var dev netenv.Device
 	loops := s.cfg.Loops
 	err := inNetns(s.cfg.Netns, func() error {
@@ -211,6 +209,8 @@ func (s *Server) Start() error {
 			TCP:      tc,
 			BusyPoll: s.cfg.BusyPoll,
 			Umem:     afxdp.UmemConfig{FrameSize: uint32(frameSize), FrameCount: uint32(frameCount)},
+			MaxConns: (s.cfg.MaxConns + loops - 1) / loops,
+			MTU:      dev.MTU,
 			Socket:   afxdp.SocketConfig{Mode: bindMode(s.cfg.ZeroCopy)},
 		},
 		XDPMode: xdpMode(s.cfg.XDPMode),
@@ -228,7 +228,7 @@ func (s *Server) Start() error {
 		Ifindex:    dev.Index,
 		Driver:     dev.Driver,
 		MTU:        dev.MTU,
-		MSS:        mss,
+		MSS:        mss, // IPv4's; IPv6's is 20 less
 		Queues:     dev.Channels.Queues(),
 		Loops:      loops,
 		XDPMode:    g.Program().Mode().String(),
@@ -350,7 +350,7 @@ func (s *Server) Stats() (Stats, error) {
 		g = nil
 	}
 	s.mu.Unlock()
-	st := Stats{Conns: s.conns.Load(), LimitResets: s.limitDrops.Load(), ShutdownResets: s.drainDrops.Load()}
+	st := Stats{Conns: s.conns.Load(), LimitResets: s.limitDrops.Load(), ShutdownLate: s.drainLate.Load()}
 	if g == nil {
 		return st, net.ErrClosed
 	}
@@ -364,7 +364,7 @@ func (s *Server) Stats() (Stats, error) {
 func (s *Server) Done() <-chan struct{} { return s.stopped }
 
 // Shutdown stops the server gracefully: no new connections are accepted
-// (a SYN is refused, a handshake completing is reset), the Listener
+// (a SYN gets a RST, as from a closed port), the Listener
 // closes, and every open connection is closed with a FIN after what was
 // written (or asked through ShutdownHandler.OnShutdown). Shutdown waits
 // until all are closed, then stops the loops and returns nil; if ctx ends
@@ -382,6 +382,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.shutOnce.Do(func() {
 		s.log.Info("sluice: shutting down", "conns", s.conns.Load())
+		// New SYNs get a RST from here on, as from a closed port; the
+		// handshakes under way complete and are closed as they open.
+		if err := g.SetAccepting(false); err != nil {
+			s.log.Warn("sluice: shutdown: stop accepting", "err", err)
+		}
 		for i, l := range g.Loops() {
 			ls := s.loops[i]
 			postRetry(l, func() {
@@ -402,15 +407,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-ctx.Done():
 			n := s.conns.Load()
 			s.log.Warn("sluice: shutdown deadline: resetting connections", "conns", n)
-			for i, l := range g.Loops() {
-				ls := s.loops[i]
-				postRetry(l, func() {
-					for _, c := range append([]*Conn(nil), ls.conns...) {
-						if c.sc != nil {
-							c.sc.Abort()
-						}
-					}
-				})
+			if err := g.AbortAll(); err != nil {
+				s.log.Warn("sluice: shutdown: reset", "err", err)
 			}
 			s.Close()
 			return ctx.Err()

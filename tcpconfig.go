@@ -1,6 +1,8 @@
 package sluice
 
 import (
+	"strings"
+
 	"github.com/sluicenet/sluice/sched"
 	"github.com/sluicenet/sluice/tcp"
 )
@@ -14,17 +16,10 @@ func (s *Server) tcpConfig(mtu int) (*tcp.Config, int, error) {
 		return nil, 0, err
 	}
 	c := &s.cfg
-	// RFC 9293 §3.7.1: MSS is the MTU less the fixed IP and TCP headers.
-	// One Config serves both families, so with IPv6 in play the larger
-	// IPv6 header (40 octets, RFC 8200) sets it for all.
-	hdr := 20 + 20
-	for _, ap := range s.listen {
-		if !ap.Addr().IsValid() || ap.Addr().Is6() {
-			hdr = 40 + 20
-		}
-	}
-	if mtu > hdr+64 {
-		tc.MSS = uint16(min(mtu-hdr, 65535))
+	// RFC 9293 §3.7.1: MSS is the MTU less the fixed IP and TCP headers;
+	// the loops take each family's from LoopConfig.MTU, this is IPv4's.
+	if mtu > 40+64 {
+		tc.MSS = uint16(min(mtu-40, 65535))
 	}
 	tc.SendBuffer = orInt(c.WriteBuffer, DefaultBuffer)
 	tc.RecvBuffer = orInt(c.ReadBuffer, DefaultBuffer)
@@ -39,8 +34,20 @@ func (s *Server) tcpConfig(mtu int) (*tcp.Config, int, error) {
 	tc.AcceptBacklog = orInt(c.Backlog, DefaultBacklog)
 	tc.SynBacklog = orInt(c.SynBacklog, DefaultSynBacklog)
 	tc.SynCookies = !c.NoSynCookies && tc.Cookies != nil
+	tc.CC, _ = congestion(c.Congestion)
 	if err := tc.Validate(); err != nil {
 		return nil, 0, cfgErr("(TCP)", "%v", err)
 	}
 	return tc, int(tc.MSS), nil
+}
+
+// congestion maps Config.Congestion to the engine's controller.
+func congestion(name string) (tcp.Algorithm, bool) {
+	switch strings.ToLower(name) {
+	case "", "cubic":
+		return tcp.CUBIC, true
+	case "reno", "newreno":
+		return tcp.NewReno, true
+	}
+	return 0, false
 }
