@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/sluicenet/sluice"
+	"github.com/sluicenet/sluice/examples/httpd/http1"
 )
 
 // Config is an httpd server: where sluice serves, what it answers, and
@@ -24,9 +25,9 @@ type Config struct {
 // Server is a running httpd: a sluice server and, in Stdlib mode, the
 // net/http server on its Listener.
 type Server struct {
-	srv     *sluice.Server
-	hs      *http.Server
-	h       *Handler
+	srv       *sluice.Server
+	hs        *http.Server
+	h         *Handler
 	serveCh   chan error
 	serveOnce sync.Once
 }
@@ -36,7 +37,10 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{}
 	var h sluice.Handler
 	if cfg.Stdlib {
-		s.hs = &http.Server{Handler: HTTPHandler(cfg.Options)}
+		// The same head bound as the callback parser's (net/http adds
+		// 4 KiB of slack to it).
+		lim := http1.NewParser(cfg.Options.Limits).Limits()
+		s.hs = &http.Server{Handler: HTTPHandler(cfg.Options), MaxHeaderBytes: lim.MaxHeaderBytes}
 	} else {
 		s.h = NewHandler(cfg.Options)
 		h = s.h

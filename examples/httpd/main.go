@@ -1,0 +1,122 @@
+// Command httpd is an HTTP/1.1 server on sluice: AF_XDP frames, sluice's own
+// TCP, and examples/httpd/server's parser and responses on the callback API
+// (or, with -stdlib, net/http through sluice's net.Listener adapter).
+//
+//	sudo httpd -iface eth0 -listen 192.0.2.1:8080,[2001:db8::1]:8080 -size 64
+//
+// GET / answers -size octets; GET /size/N answers N (see package server).
+// SIGINT or SIGTERM shuts down gracefully: requests in flight are answered,
+// then the program detaches from the device and exits.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sluicenet/sluice"
+	"github.com/sluicenet/sluice/examples/httpd/server"
+)
+
+// listFlag is a flag that may be repeated and takes comma lists.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error {
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*l = append(*l, v)
+		}
+	}
+	return nil
+}
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "httpd:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("httpd", flag.ContinueOnError)
+	var listen listFlag
+	iface := fs.String("iface", "", "network `device` to serve on (required)")
+	netns := fs.String("netns", "", "named network `namespace` the device is in (ip netns)")
+	fs.Var(&listen, "listen", "`ip:port` to serve (repeatable or comma list; :port for every address of the device)")
+	queues := fs.Int("queues", 0, "event loops, one per RX queue (0: every queue of the device)")
+	cores := fs.String("cores", "", "comma list of `CPUs` to pin loops to (-1: unpinned; empty: loop i on CPU i)")
+	size := fs.Int64("size", server.DefaultSize, "body `octets` of GET /")
+	maxSize := fs.Int64("max-size", server.DefaultMaxSize, "largest N of GET /size/N")
+	stdlib := fs.Bool("stdlib", false, "serve net/http through sluice's net.Listener adapter instead of the callback API")
+	shutdown := fs.Duration("shutdown-timeout", 5*time.Second, "graceful shutdown bound on SIGINT/SIGTERM")
+	verbose := fs.Bool("v", false, "log start-up and shutdown")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if len(listen) == 0 {
+		listen = listFlag{":8080"}
+	}
+	cfg := server.Config{
+		Sluice: sluice.Config{
+			Interface:       *iface,
+			Netns:           *netns,
+			Listen:          listen,
+			Loops:           *queues,
+			ShutdownTimeout: *shutdown,
+		},
+		Options: server.Options{Size: *size, MaxSize: *maxSize},
+		Stdlib:  *stdlib,
+	}
+	if *size == 0 {
+		cfg.Options.Size = -1 // Options' zero means the default; -size 0 means empty
+	}
+	if *cores != "" {
+		for _, f := range strings.Split(*cores, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil {
+				return fmt.Errorf("-cores: %v", err)
+			}
+			cfg.Sluice.Cores = append(cfg.Sluice.Cores, n)
+		}
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	cfg.Sluice.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s, err := server.New(cfg)
+	if err != nil {
+		return err
+	}
+	if err := s.Start(); err != nil {
+		return err
+	}
+	info := s.Sluice().Info()
+	mode := "callbacks"
+	if *stdlib {
+		mode = "net/http on Listener"
+	}
+	fmt.Printf("httpd: serving %v on %s (%s, %s, %d loops, %s)\n", info.Listen, info.Interface, info.XDPMode, info.Bind, info.Loops, mode)
+	select {
+	case <-ctx.Done():
+	case <-s.Done():
+		return s.Close()
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), *shutdown)
+	defer cancel()
+	return s.Shutdown(sctx)
+}

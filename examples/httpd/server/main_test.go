@@ -1,0 +1,9 @@
+package server
+
+import (
+	"testing"
+
+	"github.com/sluicenet/sluice/testbed"
+)
+
+func TestMain(m *testing.M) { testbed.Main(m) }
