@@ -19,6 +19,13 @@ type Config struct {
 	// octets. The receive buffer also holds out-of-order data, so it
 	// bounds the reassembly queue.
 	SendBuffer, RecvBuffer int
+	// SendBufferMax and RecvBufferMax bound buffer auto-tuning: a buffer
+	// doubles, up to its bound, when a transfer is limited by it
+	// (autotune.go; Linux tcp_wmem/tcp_rmem max). 0, or no more than the
+	// starting size, turns auto-tuning off. The receive buffer bounds the
+	// window advertised, so RecvBufferMax also bounds what a peer can make
+	// this connection hold.
+	SendBufferMax, RecvBufferMax int
 	// MSL is the maximum segment lifetime; TIME-WAIT lasts 2*MSL
 	// (RFC 9293 §3.4.2). Linux uses 60 s of TIME-WAIT, MSL 30 s.
 	MSL time.Duration
@@ -113,7 +120,7 @@ func (c *Config) Validate() error {
 		return errors.New("tcp: Config.MSS below 64")
 	case c.SendBuffer < int(c.MSS) || c.RecvBuffer < int(c.MSS):
 		return errors.New("tcp: Config buffers must hold at least one MSS")
-	case c.RecvBuffer > 1<<30 || c.SendBuffer > 1<<30:
+	case c.RecvBuffer > 1<<30 || c.SendBuffer > 1<<30 || c.RecvBufferMax > 1<<30 || c.SendBufferMax > 1<<30:
 		return errors.New("tcp: Config buffers above 1 GiB")
 	case c.WindowScale > 14:
 		return errors.New("tcp: Config.WindowScale above 14 (RFC 7323 §2.3)")

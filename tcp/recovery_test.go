@@ -333,3 +333,56 @@ func TestSlowStartAfterIdle(t *testing.T) {
 		t.Fatalf("cwnd %d after idle, want IW %d (was %d)", c, iw, grown)
 	}
 }
+
+// Receive- and send-buffer auto-tuning (Linux DRS, tcp_rcv_space_adjust;
+// tcp_sndbuf_expand): over a 10 ms path a 16 KiB buffer limits a bulk
+// transfer to one buffer per RTT; with RecvBufferMax/SendBufferMax the
+// buffers double as the transfer needs, never past their bounds, and the
+// same transfer finishes several times sooner, byte-exact.
+func TestBufferAutotuning(t *testing.T) {
+	run := func(max int) (time.Duration, int, int) {
+		cfg := tcp.DefaultConfig()
+		b := newBulk(t, cfg, 1<<20)
+		// newBulk sets 256 KiB buffers; start small here.
+		cfg.SendBuffer, cfg.RecvBuffer = 16<<10, 16<<10
+		cfg.SendBufferMax, cfg.RecvBufferMax = max, max
+		cfg.ISN = func(*tcp.ID, tcp.Instant) tcp.Seq { return ISS }
+		l := NewLink(&cfg, 1)
+		l.Delay = 10 * time.Millisecond
+		a := &app{out: b.data}
+		bb := &app{}
+		start := l.Now
+		maxSnd, maxRcv := 0, 0
+		for steps := 0; steps < 2_000_000 && l.Step(l.Now.Add(time.Hour)); steps++ {
+			a.drive(l.A, l.Now)
+			bb.drive(l.B, l.Now)
+			if s, _ := l.A.BufferSizes(); s > maxSnd {
+				maxSnd = s
+			}
+			if l.B != nil {
+				if _, r := l.B.BufferSizes(); r > maxRcv {
+					maxRcv = r
+				}
+			}
+			if len(bb.in) == len(a.out) {
+				break
+			}
+		}
+		if !bytes.Equal(bb.in, a.out) {
+			t.Fatalf("max %d: delivered %d of %d", max, len(bb.in), len(a.out))
+		}
+		return l.Now.Sub(start), maxSnd, maxRcv
+	}
+	fixed, s0, r0 := run(0)
+	tuned, s1, r1 := run(512 << 10)
+	t.Logf("fixed 16 KiB: %v (buffers %d/%d); tuned to 512 KiB: %v (buffers %d/%d)", fixed, s0, r0, tuned, s1, r1)
+	if s0 != 16<<10 || r0 != 16<<10 {
+		t.Fatalf("buffers grew without auto-tuning: %d/%d", s0, r0)
+	}
+	if r1 <= 16<<10 || s1 <= 16<<10 || r1 > 512<<10 || s1 > 512<<10 {
+		t.Fatalf("tuned buffers %d/%d, want grown within 512 KiB", s1, r1)
+	}
+	if tuned*3 > fixed {
+		t.Fatalf("auto-tuned transfer took %v, fixed %v: want at least 3x faster", tuned, fixed)
+	}
+}

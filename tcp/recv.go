@@ -107,6 +107,7 @@ func (t *TCB) inputText(seg *Segment, seq Seq, now Instant) bool {
 		return true
 	}
 	p := seg.Payload
+	t.rcvRTTSample(seg, now)
 	if seq.LessThan(t.rcvNxt) { // trim the old front
 		k := t.rcvNxt.Sub(seq)
 		t.noteDSACK(seq, seq.Add(min(k, uint32(len(p)))))
@@ -240,6 +241,7 @@ func (t *TCB) EOF() bool { return t.rcv.n == 0 && t.has(flagFinRecvd) }
 // does not have to wait for its persist timer.
 func (t *TCB) Consume(n int, now Instant) {
 	t.rcv.consume(n)
+	t.rcvAutotune(n, now)
 	switch t.state {
 	case Established, FinWait1, FinWait2:
 	default:

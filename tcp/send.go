@@ -23,6 +23,9 @@ func (t *TCB) Write(p []byte, now Instant) (int, error) {
 	if t.has(flagFinQueued) {
 		return 0, ErrClosed
 	}
+	if len(p) > t.snd.free() {
+		t.sndAutotune()
+	}
 	n := t.snd.push(p)
 	t.trySend(now)
 	return n, nil

@@ -84,6 +84,11 @@ type TCB struct {
 	// last soft error (RFC 1122 §4.2.3.9) for a timeout to report.
 	softErr error
 
+	// Receive-buffer auto-tuning (autotune.go).
+	rcvRTT     time.Duration
+	rcvSpaceAt Instant
+	rcvCopied  uint32
+
 	stats Stats
 
 	out Segment // scratch for emission: no allocation per segment
