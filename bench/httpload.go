@@ -16,6 +16,9 @@ type sample struct {
 	res       *loadgen.Result
 	serverCPU time.Duration // server process utime+stime over the measured window
 	mallocs   uint64        // server's Go heap allocations over the measured window
+	// The server's RSS and child stats at the window's edges.
+	rss0, rss1 int64
+	st0, st1   childStats
 }
 
 // allocsPerOp is the server's Go heap allocations per completed request.
@@ -67,6 +70,14 @@ func loadCPUs(c config) []int { return []int{c.clientCPU} }
 // It reads the server's CPU time at the edges of the measured window.
 // lc.Rate is the total rate; each thread gets its share.
 func measureHTTP(c config, bed *testbed.Bed, srv *serverProc, lc loadgen.Config) (sample, error) {
+	return measureHTTPOpt(c, bed, srv, lc, false)
+}
+
+// measureHTTPOpt is measureHTTP; with gcEdges the server collects its
+// garbage and returns freed memory to the OS just before the window (before
+// its CPU time is read) and just after it (after), so that the RSS figures
+// at the edges hold live memory only.
+func measureHTTPOpt(c config, bed *testbed.Bed, srv *serverProc, lc loadgen.Config, gcEdges bool) (sample, error) {
 	cpus := loadCPUs(c)
 	lc.Addr = srv.addr
 	lc.Begin, lc.Warmup, lc.Duration = time.Now(), c.warmup, c.duration
@@ -96,11 +107,24 @@ func measureHTTP(c config, bed *testbed.Bed, srv *serverProc, lc loadgen.Config)
 	}
 	from := lc.Begin.Add(lc.Warmup)
 	time.Sleep(time.Until(from))
+	var st0, st1 childStats
+	var errS0, errS1 error
+	if gcEdges {
+		st0, errS0 = srv.statsAfterGC()
+	}
+	rss0, _ := srv.rss()
 	cpu0, err0 := srv.cpuTime()
-	st0, errS0 := srv.stats()
+	if !gcEdges {
+		st0, errS0 = srv.stats()
+	}
 	time.Sleep(time.Until(from.Add(lc.Duration)))
 	cpu1, err1 := srv.cpuTime()
-	st1, errS1 := srv.stats()
+	if gcEdges {
+		st1, errS1 = srv.statsAfterGC()
+	} else {
+		st1, errS1 = srv.stats()
+	}
+	rss1, _ := srv.rss()
 	var total *loadgen.Result
 	var firstErr error
 	for range cpus {
@@ -123,7 +147,8 @@ func measureHTTP(c config, bed *testbed.Bed, srv *serverProc, lc loadgen.Config)
 	if errS0 != nil || errS1 != nil {
 		return sample{}, fmt.Errorf("%s server stats: %v %v", srv.name, errS0, errS1)
 	}
-	return sample{res: total, serverCPU: cpu1 - cpu0, mallocs: st1.mallocs - st0.mallocs}, nil
+	return sample{res: total, serverCPU: cpu1 - cpu0, mallocs: st1.mallocs - st0.mallocs,
+		rss0: rss0, rss1: rss1, st0: st0, st1: st1}, nil
 }
 
 // pinThread binds the calling locked thread to cpu and returns a function

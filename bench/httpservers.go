@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +43,32 @@ var httpServers = []httpServer{
 	{name: "sluice (net/http via Listener)", kind: "sluice-listener", procs: 2},
 	{name: "net/http", kind: "nethttp", procs: 1},
 	{name: "gnet", kind: "gnet", procs: 1},
+}
+
+func serverKinds() []string {
+	var k []string
+	for _, s := range httpServers {
+		k = append(k, s.kind)
+	}
+	return k
+}
+
+// selectServers keeps only the servers named (by kind) in list; "" keeps
+// all.
+func selectServers(list string) error {
+	if list == "" {
+		return nil
+	}
+	var keep []httpServer
+	for _, k := range strings.Split(list, ",") {
+		i := slices.IndexFunc(httpServers, func(s httpServer) bool { return s.kind == strings.TrimSpace(k) })
+		if i < 0 {
+			return fmt.Errorf("-servers: unknown server %q (have %s)", k, strings.Join(serverKinds(), ", "))
+		}
+		keep = append(keep, httpServers[i])
+	}
+	httpServers = keep
+	return nil
 }
 
 // serverProc is a running server child.
@@ -145,9 +172,15 @@ type childStats struct {
 }
 
 // stats asks the child for its counts.
-func (p *serverProc) stats() (childStats, error) {
+func (p *serverProc) stats() (childStats, error) { return p.ask("stats\n") }
+
+// statsAfterGC has the child collect garbage and return freed memory to the
+// OS first (runtime.GC, debug.FreeOSMemory): its RSS is then live memory.
+func (p *serverProc) statsAfterGC() (childStats, error) { return p.ask("gc\n") }
+
+func (p *serverProc) ask(line string) (childStats, error) {
 	var cs childStats
-	if _, err := io.WriteString(p.stdin, "stats\n"); err != nil {
+	if _, err := io.WriteString(p.stdin, line); err != nil {
 		return cs, fmt.Errorf("%s server stats: %w", p.name, err)
 	}
 	select {

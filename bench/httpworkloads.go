@@ -137,15 +137,11 @@ func closeWorkload(c config) ([]Result, error) {
 	f := &figures{workload: "close"}
 	err := eachRun(c, c.runs, func(bed *testbed.Bed, s httpServer, srv *serverProc) error {
 		progressStep("close", s.name)
-		rss0, err := srv.rss()
+		m, err := measureHTTPOpt(c, bed, srv, loadgen.Config{Mode: loadgen.Close, Conns: c.closeConns, WantLength: helloLength}, true)
 		if err != nil {
 			return err
 		}
-		m, err := measureHTTP(c, bed, srv, loadgen.Config{Mode: loadgen.Close, Conns: c.closeConns, WantLength: helloLength})
-		if err != nil {
-			return err
-		}
-		if err := timeWaitFigures(f, bed, s, srv, rss0); err != nil {
+		if err := timeWaitFigures(f, bed, s, srv, m); err != nil {
 			return err
 		}
 		f.add(s.name, "connections/s", "conn/s", higher, m.res.PerSecond(m.res.Requests)).Note =

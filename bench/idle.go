@@ -4,7 +4,8 @@ package main
 // does nothing. The generator's namespace opens -idle-conns connections
 // (100,000 by default) to each server in turn and leaves them idle; the
 // figure is the growth of the server process's resident set over the
-// connections it holds. For the kernel-TCP servers that is only the
+// connections it holds, each end read after the server collected its
+// garbage and returned it to the OS (live memory). For the kernel-TCP servers that is only the
 // user-space share (goroutine, buffers, gnet's connection): the kernel's
 // socket (about 2 KiB of slab per TCP socket, more with buffers) is not in
 // RSS. sluice keeps all of a connection in the process, so its figure is
@@ -94,6 +95,11 @@ func idleServerMax(impl string, want int) int {
 
 func measureIdle(c config, bed *testbed.Bed, srv *serverProc, srcs []netip.Addr, f *figures, name string) error {
 	time.Sleep(200 * time.Millisecond) // let the server finish starting
+	// Live memory only, at both ends: garbage collected and returned to
+	// the OS first.
+	if _, err := srv.statsAfterGC(); err != nil {
+		return err
+	}
 	rss0, err := srv.rss()
 	if err != nil {
 		return err
@@ -148,6 +154,9 @@ func measureIdle(c config, bed *testbed.Bed, srv *serverProc, srcs []netip.Addr,
 	// Connections the kernel completed may still wait in the accept queue
 	// of a kernel-TCP server: give it time to take them all.
 	time.Sleep(time.Second + time.Duration(opened)*5*time.Microsecond)
+	if _, err := srv.statsAfterGC(); err != nil {
+		return err
+	}
 	rss1, err := srv.rss()
 	if err != nil {
 		return fmt.Errorf("server RSS: %w (%s)", err, srv.stderr)

@@ -70,6 +70,7 @@ type config struct {
 	closeConns int // HTTP Connection: close connections in progress at once
 	idleConns  int // idle workload: connections held open per server
 	noPlots    bool
+	servers    string // comma-separated kinds of httpServers to run ("" all)
 }
 
 func main() {
@@ -86,6 +87,7 @@ func main() {
 	flag.IntVar(&c.closeConns, "close-conns", 32, "HTTP close workload: connections in progress at once")
 	flag.IntVar(&c.idleConns, "idle-conns", 100000, "idle workload: connections held open per server")
 	flag.BoolVar(&c.noPlots, "no-plots", false, "do not draw the PNG/SVG plots")
+	flag.StringVar(&c.servers, "servers", "", "HTTP workloads: comma-separated servers to run, of "+strings.Join(serverKinds(), ",")+" (default all)")
 	flag.Parse()
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -116,6 +118,9 @@ func run(c config) error {
 	}
 	if c.serverCPU >= runtime.NumCPU() || c.clientCPU >= runtime.NumCPU() {
 		return fmt.Errorf("-server-cpu %d / -client-cpu %d: this machine has %d CPUs", c.serverCPU, c.clientCPU, runtime.NumCPU())
+	}
+	if err := selectServers(c.servers); err != nil {
+		return err
 	}
 	raiseFileLimit(c.idleConns)
 	rep := Report{Started: time.Now().UTC(), Machine: describeMachine(), Short: c.short, Config: fmt.Sprintf("%+v", c)}

@@ -104,7 +104,11 @@ func reflectOnce(c config, bed *testbed.Bed, r reflector, frames [][]byte) (m me
 	genErr := make(chan error, 1)
 	go func() {
 		genErr <- bed.Peer.Do(func() error {
-			pin(c.clientCPU)
+			restore, err := pinThread(c.clientCPU)
+			if err != nil {
+				return err
+			}
+			defer restore()
 			g, err := pktgen.New(bed.Peer.Ifindex, frames)
 			if err != nil {
 				return err
@@ -155,7 +159,12 @@ func runPinned(cpu int, d time.Duration, r reflector) (loopRun, error) {
 		defer close(done)
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		pin(cpu)
+		// The thread goes back to the runtime's pool afterwards: restore
+		// its mask, or whatever runs on it later (a sluice Start checking
+		// the cores it may use) finds one CPU.
+		if restore, perr := pinThread(cpu); perr == nil {
+			defer restore()
+		}
 		tid := unix.Gettid()
 		t0, c0 := time.Now(), threadCPU(tid)
 		res.frames, err = r.loop(stop)
@@ -254,11 +263,4 @@ func threadCPU(tid int) time.Duration {
 		return 0
 	}
 	return time.Duration(ts.Nano())
-}
-
-// pin binds the calling (locked) thread to one CPU.
-func pin(cpu int) {
-	var set unix.CPUSet
-	set.Set(cpu)
-	unix.SchedSetaffinity(0, &set)
 }

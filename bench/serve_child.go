@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -105,13 +106,18 @@ var stdoutMu sync.Mutex
 // counts to the stats line: TIME-WAIT entries and open connections.
 var childStatsHook atomic.Pointer[func() (timeWait, conns int64)]
 
-// answerStats answers each line the parent writes on stdin with one
+// answerStats answers each line the parent writes on stdin ("stats", or
+// "gc" to collect garbage and return it to the OS first) with one
 // "stats mallocs=N tw=N conns=N" line on stdout: the Go heap allocations so
 // far (runtime.MemStats.Mallocs, for allocations per request) and, for
 // sluice, its TIME-WAIT entries and connections (-1 when not known).
 func answerStats(in io.Reader, out io.Writer) {
 	sc := bufio.NewScanner(in)
 	for sc.Scan() {
+		if sc.Text() == "gc" {
+			runtime.GC()
+			debug.FreeOSMemory()
+		}
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		tw, conns := int64(-1), int64(-1)

@@ -7,8 +7,11 @@ package main
 // in place. After each run the workload counts them and their memory:
 //
 //   - sluice: its compact TIME-WAIT table (tcp/timewait) lives in the
-//     process; the figure is the server's RSS growth over the run divided
-//     by the entries held (an upper bound: the run's other growth counts too).
+//     process; the figure is the server's RSS growth over the measured
+//     window divided by the entries added in it, with the server's garbage
+//     collected and returned to the OS at both edges (measureHTTPOpt). The
+//     warm-up before it has grown the pools (TCBs, buffers) to their steady
+//     size, so what still grows is the TIME-WAIT table: an upper bound.
 //   - kernel TCP: the entries are kernel tw_sock objects, not in the
 //     process's RSS; the count comes from /proc/net/sockstat of the server
 //     namespace and the size is the tw_sock_TCP slab's object size.
@@ -24,23 +27,15 @@ import (
 	"github.com/sluicenet/sluice/testbed"
 )
 
-func timeWaitFigures(f *figures, bed *testbed.Bed, s httpServer, srv *serverProc, rss0 int64) error {
+func timeWaitFigures(f *figures, bed *testbed.Bed, s httpServer, srv *serverProc, m sample) error {
 	var held, perEntry float64
 	note := ""
 	if isSluice(s.name) {
-		st, err := srv.stats()
-		if err != nil {
-			return err
+		held = float64(m.st1.timeWait)
+		if added := m.st1.timeWait - m.st0.timeWait; added > 0 {
+			perEntry = max(0, float64(m.rss1-m.rss0)/float64(added))
 		}
-		rss1, err := srv.rss()
-		if err != nil {
-			return err
-		}
-		held = float64(st.timeWait)
-		if held > 0 {
-			perEntry = float64(rss1-rss0) / held
-		}
-		note = "server RSS growth over the run / entries held (upper bound)"
+		note = fmt.Sprintf("server RSS growth over the window / %d entries added in it (live memory after GC at both edges; upper bound)", m.st1.timeWait-m.st0.timeWait)
 	} else {
 		tw, err := kernelTimeWait(bed.Server)
 		if err != nil {
