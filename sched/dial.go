@@ -310,8 +310,10 @@ func (l *Loop) openDial(rq *dialReq) (ConnRef, error) {
 	prev := l.enter(c)
 	c.tcb = tcp.OpenReuse(l.takeTCB(), l.configFor(rq.remote.Addr()), id, l, l.now)
 	l.leave(prev)
+	// Dirty only: the settle after this posted function, or the one
+	// running the callback that dialed, arms its timer (settling here
+	// would nest callbacks inside a callback).
 	l.markDirty(c)
-	l.settle()
 	return c.Ref(), nil
 }
 

@@ -77,7 +77,8 @@ func (l *Loop) eachOpen(fn func(c *Conn)) {
 			fn(c)
 		}
 	}
-	l.settle()
+	// No settle here: a posted function is settled after it runs, and a
+	// callback's loop is settling already (callbacks never nest).
 }
 
 // onEach runs fn on every running loop and waits for each to have run it
