@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -39,11 +40,21 @@ func (l *listFlag) Set(s string) error {
 }
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	err := run(os.Args[1:])
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case errors.As(err, new(usageError)):
+		fmt.Fprintln(os.Stderr, "httpd:", err)
+		os.Exit(2)
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "httpd:", err)
 		os.Exit(1)
 	}
 }
+
+// usageError is a bad command line (exit status 2, as flag's own).
+type usageError struct{ error }
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("httpd", flag.ContinueOnError)
@@ -59,10 +70,13 @@ func run(args []string) error {
 	shutdown := fs.Duration("shutdown-timeout", 5*time.Second, "graceful shutdown bound on SIGINT/SIGTERM")
 	verbose := fs.Bool("v", false, "log start-up and shutdown")
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
 	}
 	if len(listen) == 0 {
 		listen = listFlag{":8080"}
@@ -85,7 +99,7 @@ func run(args []string) error {
 		for _, f := range strings.Split(*cores, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(f))
 			if err != nil {
-				return fmt.Errorf("-cores: %v", err)
+				return usageError{fmt.Errorf("-cores: %v", err)}
 			}
 			cfg.Sluice.Cores = append(cfg.Sluice.Cores, n)
 		}

@@ -7,10 +7,11 @@ import (
 	"github.com/sluicenet/sluice/examples/httpd/http1"
 )
 
-// Handler serves HTTP/1.1 on sluice's callback API: each connection gets
-// a pooled Conn (its context), fed from OnData and continued from
-// OnWritable. It implements sluice.ShutdownHandler: on Server.Shutdown an
-// idle connection closes at once, a busy one after its responses.
+// Handler serves HTTP/1.1 on sluice's callback API: a connection with a
+// request in progress holds a pooled Conn (its context), fed from OnData
+// and continued from OnWritable; between requests it gives the Conn back.
+// It implements sluice.ShutdownHandler: on Server.Shutdown an idle
+// connection closes at once, a busy one after its responses.
 type Handler struct {
 	opts Options
 	w    *http1.Writer
@@ -61,46 +62,65 @@ func act(sc *sluice.Conn, a Action) sluice.Action {
 	return sluice.None
 }
 
-func conn(sc *sluice.Conn) *Conn {
-	c, _ := sc.Context().(*Conn)
+// conn is sc's Conn, taken from the pool when sc has none: an idle
+// keep-alive connection gives its Conn back (idle), so it costs httpd
+// nothing while it waits for its next request.
+func (h *Handler) conn(sc *sluice.Conn) *Conn {
+	if c, ok := sc.Context().(*Conn); ok {
+		return c
+	}
+	c := h.NewConn()
+	sc.SetContext(c)
 	return c
 }
 
-func (h *Handler) OnOpen(sc *sluice.Conn) sluice.Action {
-	sc.SetContext(h.NewConn())
-	return sluice.None
+// idle returns c to the pool when its connection is between requests
+// with nothing to send or parse, and the connection carries on.
+func (h *Handler) idle(sc *sluice.Conn, c *Conn, a sluice.Action) sluice.Action {
+	if a == sluice.None && c.Idle() {
+		sc.SetContext(nil)
+		h.Put(c)
+	}
+	return a
 }
 
+func (h *Handler) OnOpen(sc *sluice.Conn) sluice.Action { return sluice.None }
+
 func (h *Handler) OnData(sc *sluice.Conn, data []byte) sluice.Action {
-	if c := conn(sc); c != nil {
-		return act(sc, c.OnData(sc, data))
-	}
-	return sluice.Close
+	c := h.conn(sc)
+	return h.idle(sc, c, act(sc, c.OnData(sc, data)))
 }
 
 func (h *Handler) OnWritable(sc *sluice.Conn) sluice.Action {
-	if c := conn(sc); c != nil {
-		return act(sc, c.OnWritable(sc))
+	c, ok := sc.Context().(*Conn)
+	if !ok {
+		return sluice.None
 	}
-	return sluice.None
+	return h.idle(sc, c, act(sc, c.OnWritable(sc)))
 }
 
+// OnEOF: the peer sent its FIN. With nothing in progress, close; else
+// finish the responses first (the peer may have half-closed).
 func (h *Handler) OnEOF(sc *sluice.Conn) sluice.Action {
-	if c := conn(sc); c != nil {
-		return act(sc, c.OnEOF(sc))
+	c, ok := sc.Context().(*Conn)
+	if !ok {
+		return sluice.Close
 	}
-	return sluice.Close
+	return act(sc, c.OnEOF(sc))
 }
 
+// OnShutdown: Server.Shutdown. An idle connection closes now, a busy one
+// once its responses are written.
 func (h *Handler) OnShutdown(sc *sluice.Conn) sluice.Action {
-	if c := conn(sc); c != nil {
-		return act(sc, c.OnShutdown(sc))
+	c, ok := sc.Context().(*Conn)
+	if !ok {
+		return sluice.Close
 	}
-	return sluice.Close
+	return act(sc, c.OnShutdown(sc))
 }
 
 func (h *Handler) OnClose(sc *sluice.Conn, err error) {
-	if c := conn(sc); c != nil {
+	if c, ok := sc.Context().(*Conn); ok {
 		sc.SetContext(nil)
 		h.Put(c)
 	}

@@ -78,10 +78,15 @@ func (s *Server) Done() <-chan struct{} { return s.srv.Done() }
 // Shutdown stops gracefully: no new connections, requests in flight
 // answered, idle connections closed; at ctx's deadline the rest is reset.
 func (s *Server) Shutdown(ctx context.Context) error {
-	var errHTTP error
-	if s.hs != nil {
-		errHTTP = s.hs.Shutdown(ctx)
+	if s.hs == nil {
+		return s.srv.Shutdown(ctx)
 	}
+	// net/http's first: it closes the Listener (no more Accepts), its
+	// idle connections, and waits for the active ones to finish their
+	// responses. Then sluice's, with no connection left. (Run together,
+	// sluice's FIN at the "idle point" can cut a response: net/http's
+	// background Read looks idle between two Writes of a large body.)
+	errHTTP := s.hs.Shutdown(ctx)
 	err := s.srv.Shutdown(ctx)
 	s.waitServe()
 	if err == nil {
