@@ -211,3 +211,26 @@ func TestDialSluice(t *testing.T) {
 		c.Close()
 	}
 }
+
+// TestDialer: a client-only server started on first use, on the
+// interface the route picks; it fetches from net/http in the peer
+// namespace through http.Transport.
+func TestDialer(t *testing.T) {
+	bed := newBed(t, 1)
+	peerEcho(t, bed, hostPort(bed.Peer.IPv6, 9003))
+	d := &Dialer{Config: Config{Netns: bed.Server.Name, Cores: []int{-1}, BusyPoll: -1}}
+	defer d.Close()
+	for range 2 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		c, err := d.DialContext(ctx, "tcp6", hostPort(bed.Peer.IPv6, 9003))
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		roundTrip(t, c, pattern(10_000))
+		c.Close()
+	}
+	if i := d.Server().Info(); i.Interface != bed.Server.Link || len(i.Listen) != 0 {
+		t.Fatalf("Info: %+v", i)
+	}
+}

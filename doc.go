@@ -25,6 +25,15 @@
 //	srv.Start()
 //	go http.Serve(srv.Listener(), mux)
 //
+// # Dialing
+//
+// Server.Dial opens a connection from one of the loops (a net.Conn;
+// DialHandler for a callback connection): the kernel's route gives the
+// source address, its neighbour table the next hop's MAC, and a reserved
+// kernel port the source port. A Dialer does the same without a server of
+// one's own (it starts a client-only one on first use), and plugs into
+// http.Transport.DialContext.
+//
 // # Start-up
 //
 // Start checks what a kernel-bypass server needs before touching the

@@ -142,6 +142,9 @@ func NewServer(cfg Config, h Handler) (*Server, error) {
 // closed in order, or the error of Shutdown (context.DeadlineExceeded
 // when connections had to be reset).
 func Serve(ctx context.Context, cfg Config, h Handler) error {
+	if h == nil {
+		return errors.New("sluice: Serve needs a Handler (to serve net.Conns, use NewServer(cfg, nil) and its Listener)")
+	}
 	s, err := NewServer(cfg, h)
 	if err != nil {
 		return err
