@@ -3,6 +3,11 @@
 // end is where sluice attaches its XDP program and AF_XDP sockets; the Peer
 // end is the Linux stack, the real peer (curl, net/http, raw sockets).
 //
+// With Options.Middle the two ends are joined through a third namespace
+// instead, where package testbed/impair forwards frames in user space with
+// loss, duplication, reordering, delay and a rate limit: the kernels sluice
+// is tested on, CI's included, have no netem qdisc to do it.
+//
 // Addresses come from the benchmarking ranges 198.18.0.0/15 (RFC 2544) and
 // 2001:2::/48 (RFC 5180), and exist only inside the namespaces made here.
 // Everything a Bed makes is removed by Close; New ties Close to the test's

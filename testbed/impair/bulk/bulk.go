@@ -1,0 +1,322 @@
+// Package bulk moves large, verified transfers between sluice and the Linux
+// stack through a testbed/impair forwarder: the rig behind issue 7's system
+// tests (64 MiB each way under loss, reordering, duplication, delay and a
+// rate limit, sha256 equal on both ends) and its benchmark (sluice's
+// throughput next to a Linux-to-Linux pair through the same forwarder, in
+// the same run).
+//
+// A Rig is one testbed with a middle namespace and a forwarder in it. Its
+// Server end runs a sched.Group serving the transfer protocol on port
+// SluicePort and, on the same namespace's kernel stack (traffic sluice does
+// not listen for passes to the kernel), a Go net.Listener serving the same
+// protocol on LinuxPort. Clients are kernel TCP sockets in the Peer
+// namespace, so both servers see the same client, the same wire and the
+// same impairment.
+//
+// The protocol: the client sends a 17-octet header, a mode octet ('U'
+// upload: the client sends Size octets, then half-closes, and the server
+// answers with the sha256 of what it received; 'D' download: the server
+// sends Size octets, then closes), Size (8 octets, big-endian) and a Seed
+// (8 octets) for the ChaCha8 stream the sender generates. Each server also
+// records the sha256 of what it received or sent, so the client compares
+// digests computed on the two ends.
+package bulk
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/sluicenet/sluice/sched"
+	"github.com/sluicenet/sluice/tcp"
+	"github.com/sluicenet/sluice/testbed"
+	"github.com/sluicenet/sluice/testbed/impair"
+)
+
+// Ports the rig's two servers listen on at the Server end.
+const (
+	SluicePort = 7100
+	LinuxPort  = 7101
+)
+
+// Modes of the protocol.
+const (
+	Upload   = 'U' // client → server
+	Download = 'D' // server → client
+)
+
+const headerLen = 17
+
+// Target is which server a transfer talks to.
+type Target int
+
+const (
+	Sluice Target = iota // sched.Group over AF_XDP
+	Linux                // kernel TCP in the Server namespace
+)
+
+func (t Target) String() string { return [...]string{"sluice", "linux"}[t] }
+
+// RigOptions configure a Rig.
+type RigOptions struct {
+	Impair impair.Config
+	// TCP is sluice's engine configuration [Config()].
+	TCP *tcp.Config
+	// Cores pins the sluice loop [nil: sched's default, CPU 0].
+	Cores []int
+}
+
+// Config is the sluice TCP configuration the rig uses by default:
+// tcp.DefaultConfig with 4 MiB send and receive buffers, so a 10 ms path is
+// not window-limited far below what the Linux peer (tcp_rmem up to 6 MiB)
+// gets.
+func Config() *tcp.Config {
+	c := tcp.DefaultConfig()
+	c.SendBuffer, c.RecvBuffer = 4<<20, 4<<20
+	return &c
+}
+
+// Rig is a testbed with a forwarder and the two servers.
+type Rig struct {
+	Bed       *testbed.Bed
+	Forwarder *impair.Forwarder
+	Group     *sched.Group
+	ln        net.Listener
+	lnDone    sync.WaitGroup
+
+	mu      sync.Mutex
+	results map[netip.AddrPort]serverResult // by the client's address
+	changed chan struct{}                   // closed and replaced on each result
+}
+
+// serverResult is what a server saw of one transfer.
+type serverResult struct {
+	mode   byte
+	octets int64
+	sum    [32]byte
+	err    error
+	tcp    *tcp.Stats // the sluice TCB's counters when it published
+}
+
+// NewRig builds the testbed, starts the forwarder and both servers. The
+// caller must Close it.
+func NewRig(o RigOptions) (r *Rig, err error) {
+	if o.TCP == nil {
+		o.TCP = Config()
+	}
+	r = &Rig{results: map[netip.AddrPort]serverResult{}, changed: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			r.Close()
+			r = nil
+		}
+	}()
+	if r.Bed, err = testbed.Create(testbed.Options{Middle: true}); err != nil {
+		return r, err
+	}
+	if r.Forwarder, err = impair.Start(r.Bed.Middle, o.Impair); err != nil {
+		return r, err
+	}
+	srv := r.Bed.Server
+	r.Group, err = sched.Start(sched.GroupConfig{
+		Ifindex: srv.Ifindex,
+		Queues:  1,
+		Cores:   o.Cores,
+		Listen:  []netip.AddrPort{netip.AddrPortFrom(srv.IPv4, SluicePort), netip.AddrPortFrom(srv.IPv6, SluicePort)},
+		Handler: &handler{r: r},
+		Loop:    sched.LoopConfig{TCP: o.TCP},
+		Setup:   srv.Do,
+	})
+	if err != nil {
+		return r, fmt.Errorf("sched.Start: %w", err)
+	}
+	if err = srv.Do(func() (err error) {
+		r.ln, err = net.Listen("tcp", fmt.Sprintf(":%d", LinuxPort))
+		return err
+	}); err != nil {
+		return r, err
+	}
+	r.lnDone.Add(1)
+	go r.serveLinux()
+	return r, nil
+}
+
+// Close stops everything the rig started and removes the testbed.
+func (r *Rig) Close() error {
+	var errs []error
+	if r.ln != nil {
+		errs = append(errs, r.ln.Close())
+		r.lnDone.Wait()
+	}
+	if r.Group != nil {
+		errs = append(errs, r.Group.Close())
+	}
+	if r.Forwarder != nil {
+		errs = append(errs, r.Forwarder.Close())
+	}
+	if r.Bed != nil {
+		errs = append(errs, r.Bed.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func (r *Rig) publish(client netip.AddrPort, res serverResult) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.results[unmap(client)] = res
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
+
+// await waits for the server's record of the transfer from client.
+func (r *Rig) await(ctx context.Context, client netip.AddrPort) (serverResult, error) {
+	client = unmap(client)
+	for {
+		r.mu.Lock()
+		res, ok := r.results[client]
+		ch := r.changed
+		if ok {
+			delete(r.results, client)
+		}
+		r.mu.Unlock()
+		if ok {
+			return res, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return serverResult{}, fmt.Errorf("waiting for the server's record of %v: %w", client, ctx.Err())
+		}
+	}
+}
+
+func unmap(ap netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()) }
+
+// Result is one verified transfer.
+type Result struct {
+	Target  Target
+	Mode    byte // Upload or Download
+	Octets  int64
+	Elapsed time.Duration // from dial to the last octet and the server's record
+	// Sent and Received are the sha256 digests computed by the sending
+	// and the receiving end.
+	Sent, Received [32]byte
+	// TCP is the sluice connection's loss-recovery counters
+	// (retransmits, fast recoveries, RTOs, ...) when the server's part
+	// ended (for a download: when its last octet was written, so
+	// recovery of the last send buffer's worth is not in it); nil for
+	// Linux.
+	TCP *tcp.Stats
+}
+
+// Rate is the transfer's goodput in octets per second.
+func (r Result) Rate() float64 { return float64(r.Octets) / r.Elapsed.Seconds() }
+
+func (r Result) String() string {
+	s := fmt.Sprintf("%v %c %d MiB in %v: %.1f MB/s", r.Target, r.Mode, r.Octets>>20, r.Elapsed.Round(time.Millisecond), r.Rate()/1e6)
+	if t := r.TCP; t != nil {
+		s += fmt.Sprintf(" (sluice TCB: %d retransmits, %d fast recoveries (%d SACK), %d RTOs, %d TLPs, %d undos, %d D-SACKs, %d OOO dropped)",
+			t.Retransmits, t.FastRetransmits, t.SACKRecoveries, t.RTOExpiries, t.TLPProbes, t.SpuriousUndos, t.DSACKs, t.OOODropped)
+	}
+	return s
+}
+
+// stream is the ChaCha8 text both ends agree on for a seed.
+func stream(seed uint64) *rand.ChaCha8 {
+	var s [32]byte
+	binary.BigEndian.PutUint64(s[:], seed)
+	s[8] = 's'
+	return rand.NewChaCha8(s)
+}
+
+// Transfer runs one transfer of size octets between a client in the Peer
+// namespace and target, over IPv4, and checks that both ends computed the
+// same sha256. It returns an error on a mismatch, a failed connection, or
+// when ctx ends first.
+func (r *Rig) Transfer(ctx context.Context, target Target, mode byte, size int64, seed uint64) (Result, error) {
+	res := Result{Target: target, Mode: mode, Octets: size}
+	port := uint16(SluicePort)
+	if target == Linux {
+		port = LinuxPort
+	}
+	start := time.Now()
+	var c *net.TCPConn
+	if err := r.Bed.Peer.Do(func() error {
+		d := net.Dialer{}
+		conn, err := d.DialContext(ctx, "tcp", netip.AddrPortFrom(r.Bed.Server.IPv4, port).String())
+		if err == nil {
+			c = conn.(*net.TCPConn)
+		}
+		return err
+	}); err != nil {
+		return res, fmt.Errorf("dial %v: %w", target, err)
+	}
+	defer c.Close()
+	// The connection dies with ctx: a transfer that stalls is a failure
+	// with a reason, not a hung test.
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	var hdr [headerLen]byte
+	hdr[0] = mode
+	binary.BigEndian.PutUint64(hdr[1:], uint64(size))
+	binary.BigEndian.PutUint64(hdr[9:], seed)
+	if _, err := c.Write(hdr[:]); err != nil {
+		return res, fmt.Errorf("%v: header: %w", target, err)
+	}
+	h := sha256.New()
+	switch mode {
+	case Upload:
+		if _, err := io.Copy(c, io.TeeReader(io.LimitReader(stream(seed), size), h)); err != nil {
+			return res, fmt.Errorf("%v upload: send: %w", target, err)
+		}
+		h.Sum(res.Sent[:0])
+		if err := c.CloseWrite(); err != nil {
+			return res, err
+		}
+		var reply [32]byte
+		if _, err := io.ReadFull(c, reply[:]); err != nil {
+			return res, fmt.Errorf("%v upload: read the server's digest: %w", target, err)
+		}
+		res.Received = reply
+	case Download:
+		n, err := io.Copy(h, c)
+		if err != nil {
+			return res, fmt.Errorf("%v download: after %d octets: %w", target, n, err)
+		}
+		if n != size {
+			return res, fmt.Errorf("%v download: %d octets, want %d", target, n, size)
+		}
+		h.Sum(res.Received[:0])
+	default:
+		return res, fmt.Errorf("unknown mode %q", mode)
+	}
+	sr, err := r.await(ctx, c.LocalAddr().(*net.TCPAddr).AddrPort())
+	res.Elapsed = time.Since(start)
+	if err != nil {
+		return res, err
+	}
+	res.TCP = sr.tcp
+	if sr.err != nil {
+		return res, fmt.Errorf("%v server: %w", target, sr.err)
+	}
+	if sr.octets != size {
+		return res, fmt.Errorf("%v server: %d octets, want %d", target, sr.octets, size)
+	}
+	if mode == Download {
+		res.Sent = sr.sum
+	} else if sr.sum != res.Received {
+		return res, fmt.Errorf("%v server recorded %x but replied %x", target, sr.sum, res.Received)
+	}
+	if res.Sent != res.Received {
+		return res, fmt.Errorf("%v %c: sha256 sent %x, received %x", target, mode, res.Sent, res.Received)
+	}
+	return res, nil
+}
