@@ -164,8 +164,16 @@ func (t *TCB) inputSynchronized(seg *Segment, now Instant) {
 			zeroWndProbe = true
 		} else {
 			t.Drops++
-			if len(seg.Payload) > 0 && seq.Add(uint32(len(seg.Payload))).LessEq(t.rcvNxt) {
-				t.noteDSACK(seq, seq.Add(uint32(len(seg.Payload))))
+			if end := seq.Add(uint32(len(seg.Payload))); len(seg.Payload) > 0 && end.LessEq(t.rcvNxt) {
+				t.noteDSACK(seq, end)
+				if seq.Add(n) == t.rcvNxt && flags&FlagACK != 0 {
+					// A retransmission of the last text (and FIN) we took,
+					// its ACK lost: echo its TSval, as Linux does (its
+					// tcp_sequence accepts END = RCV.NXT), not the
+					// older TS.Recent, so the sender's RTT sample
+					// (RFC 7323 §4.1) is not inflated by its timeout.
+					t.updateTSRecent(seg, now)
+				}
 			}
 			if flags&FlagRST == 0 {
 				if t.state == TimeWait && flags&FlagFIN != 0 {

@@ -38,6 +38,7 @@ type recovery struct {
 	tlpHigh     Seq // SND.MAX when the tail loss probe went (RFC 8985 §7.3)
 	undoSeq     Seq // first octet retransmitted in the episode (Eifel)
 	undoTS      uint32
+	rtoTS       uint32 // our TSval when the last retransmission timeout fired (0: none)
 	undoRetrans int32 // retransmissions of the episode not (yet) D-SACKed
 	dupAcks     uint16
 	flags       recFlags

@@ -36,6 +36,15 @@ func (t *TCB) sampleTS(seg *Segment, now Instant) bool {
 	if int32(d) < 0 || d > uint32(t.cfg.MaxRTO/time.Millisecond) {
 		return false
 	}
+	if t.rec.rtoTS != 0 && int32(seg.Options.TSEcr-t.rec.rtoTS) < 0 {
+		// The echo predates the last timeout: it names a transmission
+		// from before the go-back (an ACK of an original whose ACKs were
+		// lost, or the stale TS.Recent a receiver echoes for a duplicate,
+		// RFC 7323 §5.3 R2), and the sample would count our RTO wait as
+		// path delay and inflate the RTO after every timeout. Skip it,
+		// as Karn's rule skips ambiguous samples (RFC 6298 §3).
+		return false
+	}
 	t.rttAt = Never
 	t.updateRTT(time.Duration(d) * time.Millisecond)
 	return true
@@ -121,6 +130,9 @@ func (t *TCB) retransmitTimeout(now Instant) {
 	// starting another. The reduction may be undone if Eifel shows it
 	// spurious.
 	t.stats.RTOExpiries++
+	if t.has(flagTS) {
+		t.rec.rtoTS = max(t.tsNow(now), 1)
+	}
 	t.rec.flags &^= recIn
 	t.rec.dupAcks = 0
 	t.beginEpisode(true)
