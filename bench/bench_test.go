@@ -81,8 +81,8 @@ func TestShortSuiteRuns(t *testing.T) {
 			t.Errorf("no allocs/request for %s", s.name)
 		}
 	}
-	if len(rep.Targets) != len(targetSpecs) {
-		t.Errorf("%d targets, want %d", len(rep.Targets), len(targetSpecs))
+	if len(rep.Targets) != len(targetSpecs)*len(targetImpls) {
+		t.Errorf("%d targets, want %d", len(rep.Targets), len(targetSpecs)*len(targetImpls))
 	}
 	for _, tg := range rep.Targets {
 		if !tg.Found && !strings.Contains(tg.Goal, "xdpgen") {

@@ -31,7 +31,13 @@ type httpServer struct {
 }
 
 // httpServers are measured in this order, each alone on the server CPU.
-// ratioPairs in report.go compares sluice's two with net/http and gnet.
+// ratioPairs in report.go compares sluice's three with net/http and gnet.
+//
+//	sluice         examples/httpd on the callback API: a real HTTP/1.1
+//	               server (parser, pipelining, Date field, backpressure)
+//	sluice-raw     the callback API with the same minimal responder gnet
+//	               runs: sluice against gnet like for like
+//	sluice (net/http via Listener)  net/http on the net.Listener adapter
 //
 // sluice's child gets GOMAXPROCS=2: its loop is a locked OS thread that
 // busy-polls before it sleeps, and with one P the goroutines beside it
@@ -39,7 +45,8 @@ type httpServer struct {
 // runtime's 10 ms preemption. Both threads are pinned to the same one core,
 // so it is still one core against one.
 var httpServers = []httpServer{
-	{name: "sluice", kind: "sluice", procs: 2},
+	{name: "sluice", kind: "sluice-httpd", procs: 2},
+	{name: "sluice-raw", kind: "sluice-raw", procs: 2},
 	{name: "sluice (net/http via Listener)", kind: "sluice-listener", procs: 2},
 	{name: "net/http", kind: "nethttp", procs: 1},
 	{name: "gnet", kind: "gnet", procs: 1},

@@ -76,7 +76,7 @@ type config struct {
 func main() {
 	var c config
 	flag.BoolVar(&c.short, "short", false, "quick pass: short durations, one run each (proves the suite works; numbers are rough)")
-	flag.DurationVar(&c.duration, "duration", 3*time.Second, "measured time per run")
+	flag.DurationVar(&c.duration, "duration", 2500*time.Millisecond, "measured time per run")
 	flag.DurationVar(&c.warmup, "warmup", 1*time.Second, "warm-up before each measured run")
 	flag.IntVar(&c.runs, "runs", 3, "runs per figure; the median is reported")
 	flag.StringVar(&c.workloads, "workloads", strings.Join(defaultWorkloads, ","), "comma-separated workloads: "+strings.Join(workloadNames(), ","))

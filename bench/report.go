@@ -56,6 +56,8 @@ var ratioPairs = [][2]string{
 	// pairing exercised.
 	{"sluice", "net/http"},
 	{"sluice", "gnet"},
+	{"sluice-raw", "net/http"},
+	{"sluice-raw", "gnet"},
 	{"sluice (net/http via Listener)", "net/http"},
 	{"gnet", "net/http"},
 	// wrkcheck: the load generator against wrk on the same server.

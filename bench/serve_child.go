@@ -47,16 +47,17 @@ const (
 // link is the server's network interface (for a server that attaches XDP
 // to it; the kernel-TCP servers ignore it).
 //
-// Slots for sluice, to fill when the root package exists (and add the
-// matching entries to httpServers in httpservers.go):
+// sluice's (serve_sluice.go), each over AF_XDP on link:
 //
-//	"sluice":          examples/httpd's handler on sluice.Serve (callback API, AF_XDP on link)
-//	"sluice-listener": net/http's Server.Serve(sluice's Listener adapter on link)
+//	"sluice-httpd":    examples/httpd's server on the callback API
+//	"sluice-raw":      the minimal responder on the callback API
+//	"sluice-listener": net/http's Server.Serve(sluice's Listener adapter)
 var serveFuncs = map[string]func(addr, link string, ready func(string), stop <-chan struct{}) error{
 	"nethttp":         serveNetHTTP,
 	"gnet":            serveGnet,
-	"sluice":          serveSluice,
+	"sluice-raw":      serveSluice,
 	"sluice-listener": serveSluiceListener,
+	"sluice-httpd":    serveSluiceHTTPD,
 }
 
 func init() {

@@ -15,6 +15,7 @@ import (
 	"strconv"
 
 	"github.com/sluicenet/sluice"
+	httpd "github.com/sluicenet/sluice/examples/httpd/server"
 )
 
 // sluiceConfig is the server both sluice entries run: one loop on the
@@ -125,4 +126,29 @@ func (sluiceHello) OnData(c *sluice.Conn, data []byte) sluice.Action {
 		p.buf = append(p.buf[:0], rest...) // copy within p.buf: append handles overlap left to right
 	}
 	return sluice.None
+}
+
+// serveSluiceHTTPD runs examples/httpd's server on the callback API: a
+// real HTTP/1.1 server (parser, pipelining, backpressure), configured to
+// answer "/" with 13 octets and to send no Server field.
+func serveSluiceHTTPD(addr, link string, ready func(string), stop <-chan struct{}) error {
+	cfg, err := sluiceConfig(addr, link)
+	if err != nil {
+		return err
+	}
+	srv, err := httpd.New(httpd.Config{Sluice: cfg, Options: httpd.Options{Size: int64(len(helloBody)), ServerName: "-"}})
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	defer srv.Close()
+	sluiceStats(srv.Sluice())
+	ready(addr)
+	select {
+	case <-stop:
+	case <-srv.Done():
+	}
+	return nil
 }
