@@ -39,7 +39,7 @@ type recovery struct {
 	undoSeq     Seq // first octet retransmitted in the episode (Eifel)
 	undoTS      uint32
 	rtoTS       uint32 // our TSval when the last retransmission timeout fired (0: none)
-	undoRetrans int32 // retransmissions of the episode not (yet) D-SACKed
+	undoRetrans int32  // retransmissions of the episode not (yet) D-SACKed
 	dupAcks     uint16
 	flags       recFlags
 }

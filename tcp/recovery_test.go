@@ -386,3 +386,53 @@ func TestBufferAutotuning(t *testing.T) {
 		t.Fatalf("auto-tuned transfer took %v, fixed %v: want at least 3x faster", tuned, fixed)
 	}
 }
+
+// RFC 6298 §3 / RFC 7323 §4.1: an ACK after a timeout whose TSecr names
+// a transmission from before the timeout (the receiver echoes a stale
+// TS.Recent for a duplicate, RFC 7323 §5.3 R2) gives no RTT sample: it
+// would count the RTO wait as path delay. An echo of the retransmission
+// itself does give one.
+func TestRTTNoSampleFromStaleEcho(t *testing.T) {
+	h := New(t, tcp.DefaultConfig())
+	r := h.AcceptWith(irs, tcp.Options{HasTS: true, TSVal: 7})
+	h.TCB.SetNoDelay(true)
+	h.TCB.Write([]byte("ab"), h.Now)
+	orig := h.Take()[0].Seg.Options.TSVal
+	h.Advance(h.TCB.Vars().RTO) // timeout: "ab" again
+	h.Take()
+	h.Advance(5 * time.Second)
+	srtt := h.TCB.Congestion().SRTT
+	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 2, Opts: tcp.Options{HasTS: true, TSVal: 8, TSEcr: orig}})
+	if got := h.TCB.Congestion().SRTT; got != srtt {
+		t.Fatalf("SRTT %v -> %v from an echo older than the timeout", time.Duration(srtt), time.Duration(got))
+	}
+	h.TCB.Write([]byte("c"), h.Now)
+	echo := h.Take()[0].Seg.Options.TSVal
+	h.Advance(20 * time.Millisecond)
+	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 4, Opts: tcp.Options{HasTS: true, TSVal: 9, TSEcr: echo}})
+	if got := h.TCB.Congestion().SRTT; got == srtt {
+		t.Fatal("no sample from a fresh echo")
+	}
+}
+
+// A retransmission of the last text taken (its ACK was lost) is a
+// duplicate (RFC 9293 §3.10.7.4: not acceptable, ACKed); its TSval is
+// echoed, as Linux does, and its octets are reported as a D-SACK block
+// (RFC 2883 §4).
+func TestDuplicateEchoesItsTimestamp(t *testing.T) {
+	h := New(t, tcp.DefaultConfig())
+	r := h.AcceptWith(irs, tcp.Options{HasTS: true, TSVal: 7, SACKPermitted: true})
+	d := []byte("hello")
+	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 1, Data: d, Opts: tcp.Options{HasTS: true, TSVal: 10}})
+	h.Take()
+	h.Advance(time.Second)
+	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 1, Data: d, Opts: tcp.Options{HasTS: true, TSVal: 1010}})
+	out := h.Take()
+	if len(out) != 1 {
+		t.Fatalf("sent %v", out)
+	}
+	o := out[0].Seg.Options
+	if out[0].Seg.Ack != r+5 || o.TSEcr != 1010 || o.NumSACK != 1 || o.SACK[0] != (tcp.SACKBlock{Left: uint32(r), Right: uint32(r + 5)}) {
+		t.Fatalf("ACK %v options %+v: want TSecr 1010 and D-SACK [%d,%d)", out[0], o, r, r+5)
+	}
+}
