@@ -50,8 +50,10 @@
 // as Linux does, so a retransmitted FIN is ACKed, not reset); else, for a
 // non-SYN in a multi-loop group, the next loop (below); else the listener
 // of the destination; else the RST of RFC 9293 §3.10.7.1 — and return the
-// frame to the pool (the engine copied its text into the TCB: holding RX
-// frames for zero-copy delivery is a later optimization). Then posted
+// frame to the pool. In-order text that reaches an empty receive buffer
+// stays in the frame during that segment's callbacks, so OnData reads it
+// in place; only what the handler leaves unread is copied into the TCB
+// (tcp.Segment.Hold, TCB.Unalias) before the frame is reused. Then posted
 // work, due timers, one TX flush, and the fill ring topped up.
 //
 // Output (tx.go): the loop is the engines' tcp.Sink. Each segment is built

@@ -10,11 +10,12 @@ import (
 // whole batch first and looks the connections up together
 // (ConnTable.LookupBatch: at a million connections nearly every lookup is
 // a cache miss, and a batch overlaps them), then runs each segment in
-// order. The engine copies a segment's text into the TCB's receive
-// buffer, so every frame goes back to the pool as soon as it is processed.
-// (Holding the frame and handing its payload to the application without
-// that copy is a later optimization: it needs the UMEM frame budget to
-// cover frames held by slow readers.)
+// order. Each frame goes back to the pool as soon as its segment is
+// processed: in-order text that finds the receive buffer empty stays in
+// the frame (Segment.Hold), OnData reads it there, and only what the
+// handler left unread is copied into the TCB's buffer (TCB.Unalias), so
+// a handler that keeps up receives without a copy and a slow one holds no
+// UMEM frame.
 func (l *Loop) rxBatch() int {
 	if l.sock == nil {
 		return 0
@@ -126,6 +127,10 @@ func (l *Loop) demux(b []byte, f *wire.Frame, key ConnKey, v uint32, ok bool) {
 	seg.Window, seg.Urgent = f.Window, f.Urgent
 	seg.Options = f.Options
 	seg.Payload = f.Payload
+	// The TCB may keep in-order text in the frame (tcp/direct.go) and
+	// OnData gets it from there: Unalias below copies what is still
+	// unread before the frame goes back to the pool.
+	seg.Hold = true
 
 	var c *Conn
 	if ok {
@@ -139,11 +144,13 @@ func (l *Loop) demux(b []byte, f *wire.Frame, key ConnKey, v uint32, ok bool) {
 		}
 	}
 	if c != nil {
+		t := c.tcb
 		prev := l.enter(c)
-		c.tcb.Input(seg, l.now)
+		t.Input(seg, l.now)
 		l.leave(prev)
 		l.markDirty(c)
 		l.settle()
+		t.Unalias()
 		return
 	}
 	id := &l.id
@@ -190,6 +197,7 @@ func (l *Loop) demux(b []byte, f *wire.Frame, key ConnKey, v uint32, ok bool) {
 			c := l.newConn(t, lst, key, f)
 			l.markDirty(c)
 			l.settle()
+			t.Unalias()
 		}
 		return
 	}

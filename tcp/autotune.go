@@ -19,6 +19,7 @@ func (r *ring) grow(size int) {
 	if size <= len(r.buf) {
 		return
 	}
+	r.spill()
 	b := make([]byte, size)
 	k := copy(b, r.buf[r.head:])
 	copy(b[k:], r.buf[:r.head])

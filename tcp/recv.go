@@ -138,8 +138,7 @@ func (t *TCB) inputText(seg *Segment, seq Seq, now Instant) bool {
 		return false
 	}
 	hadGap := t.ooo.n > 0
-	t.rcv.writeAt(0, p)
-	t.rcv.n += len(p)
+	t.rcv.append(p, seg.Hold && !hadGap)
 	t.rcvNxt = t.rcvNxt.Add(uint32(len(p)))
 	t.mergeOOO()
 	t.events |= EventReadable

@@ -6,9 +6,13 @@ type ring struct {
 	buf  []byte
 	head int // index of the first used octet
 	n    int // used octets
+	// held, when not empty, is all n used octets, still in the memory of
+	// the segment that carried them (direct.go); their places in buf are
+	// reserved but not written until spill.
+	held []byte
 }
 
-func (r *ring) init(size int) { r.buf = make([]byte, size); r.head, r.n = 0, 0 }
+func (r *ring) init(size int) { r.buf = make([]byte, size); r.head, r.n, r.held = 0, 0, nil }
 func (r *ring) cap() int      { return len(r.buf) }
 func (r *ring) free() int     { return len(r.buf) - r.n }
 
@@ -35,6 +39,7 @@ func (r *ring) push(p []byte) int {
 
 // readAt copies used octets from offset off into p.
 func (r *ring) readAt(off int, p []byte) int {
+	r.spill()
 	c := len(r.buf)
 	k := min(len(p), r.n-off)
 	if k <= 0 {
@@ -48,6 +53,9 @@ func (r *ring) readAt(off int, p []byte) int {
 
 // peek returns the used octets as at most two slices, without copying.
 func (r *ring) peek() (a, b []byte) {
+	if len(r.held) > 0 {
+		return r.held, nil
+	}
 	end := r.head + r.n
 	if end <= len(r.buf) {
 		return r.buf[r.head:end], nil
@@ -58,6 +66,7 @@ func (r *ring) peek() (a, b []byte) {
 // slice returns up to k used octets from offset off, contiguous in the
 // storage (it may return fewer when they wrap).
 func (r *ring) slice(off, k int) []byte {
+	r.spill()
 	i := (r.head + off) % len(r.buf)
 	return r.buf[i:min(i+k, len(r.buf))]
 }
@@ -66,6 +75,9 @@ func (r *ring) slice(off, k int) []byte {
 func (r *ring) consume(k int) {
 	k = min(k, r.n)
 	r.n -= k
+	if len(r.held) > 0 {
+		r.held = r.held[k:]
+	}
 	// head keeps moving even when the ring empties: the receive side
 	// holds out-of-order text at positions relative to head+n.
 	if len(r.buf) > 0 {

@@ -64,6 +64,11 @@ type Segment struct {
 	// and is valid only during the call; on output it is valid only
 	// during Sink.Emit.
 	Payload []byte
+	// Hold, on input, lets the TCB keep in-order text in Payload's memory
+	// instead of copying it into the receive buffer, until the caller's
+	// TCB.Unalias (direct.go). Only a caller that calls Unalias before it
+	// reuses that memory may set it.
+	Hold bool
 }
 
 // Len is SEG.LEN: payload octets plus one for SYN and one for FIN
