@@ -1,5 +1,6 @@
 // Package tcp is sluice's sans-I/O TCP engine: RFC 9293 with the parts of
-// RFC 5961, 6298, 7323, 2018, 4987, 6191 and 1337 a Linux peer expects.
+// RFC 5961, 6298, 7323, 2018, 2883, 4987, 6191, 1337, 5681, 6582, 6675,
+// 8985 (TLP), 9438, 3465, 1191, 8201 and 5927 a Linux peer expects.
 // It does no I/O, reads no clock, starts no goroutine and takes no lock:
 // segments and the current Instant go in, segments come out through a
 // Sink, and Deadline says when the owner must call back.
@@ -25,8 +26,9 @@
 // A Sink must copy or serialize the segment during Emit: the TCB reuses
 // one scratch Segment, so the hot path (segment in → ACK out, data in →
 // data out) allocates nothing. Buffers are allocated once per connection
-// (Config.SendBuffer + Config.RecvBuffer octets; the TCB struct itself is
-// about 600 bytes). An owner that keeps a free list of closed TCBs hands
+// (Config.SendBuffer + Config.RecvBuffer octets, and again at each
+// doubling when auto-tuning is on; the TCB struct itself is about 950
+// bytes, with the SACK scoreboard, CUBIC state and Stats). An owner that keeps a free list of closed TCBs hands
 // them back through OpenReuse and Listener.Pool: a whole connection then
 // allocates nothing (TestRecycledConnectionAllocs).
 //
@@ -108,10 +110,32 @@
 //     serve as the cross-connection side channel of CVE-2016-5696.
 //   - URG: the urgent pointer is ignored and urgent octets are delivered
 //     in line (RFC 6093 §5). ECN is not negotiated.
-//   - Congestion control sits behind the Congestion interface; the default
-//     is RFC 5681 slow start and congestion avoidance with IW10. Fast
-//     retransmit, SACK-based recovery (RFC 6675) and received SACK blocks
-//     are left to that seam (a later issue).
+//   - Loss recovery (recovery.go, sack.go) is RFC 6675's SACK-based
+//     recovery over a fixed 8-range scoreboard, RFC 6582 NewReno (Linux's
+//     Reno emulation: one segment per duplicate ACK) for peers without
+//     SACK, RFC 5827 early retransmit for short flights, and RFC 8985's
+//     Tail Loss Probe; not RACK, which needs per-segment transmit times
+//     that a byte-ring send queue does not keep. A probe SACKed above
+//     holes marks them lost (RACK's time rule for that case). Reductions
+//     are undone when Eifel (RFC 3522: the ACK of the first retransmission
+//     echoes an older TSval) or D-SACK (RFC 2883: every retransmission
+//     reported duplicate) shows them spurious; a spurious RTO also
+//     resumes at SND.MAX (RFC 4015). The receiver sends D-SACK blocks.
+//   - RTT: no timestamp sample from an echo older than the last RTO (it
+//     would count the RTO wait as path delay); a duplicate ending at
+//     RCV.NXT refreshes TS.Recent (Linux), so its ACK gives a true one.
+//   - Congestion control sits behind the Congestion interface: CUBIC
+//     (RFC 9438, with fast convergence and the Reno-friendly region) by
+//     default, NewReno by Config.CC; slow start with ABC (RFC 3465, L=2),
+//     IW10, restart from IW after an idle RTO (RFC 5681 §4.1). No pacing.
+//   - Buffers grow (doubling) up to Config.SendBufferMax/RecvBufferMax when
+//     a transfer is limited by them (Linux DRS); off by default.
+//   - ICMP (pmtu.go): the owner hands errors quoting the flow to ICMP;
+//     the quoted sequence number must be in SND.UNA..SND.MAX (RFC 5927);
+//     "packet too big" lowers the send MSS (never below 552/1280) and
+//     resends the flight at the new size without a congestion response;
+//     unreachables are soft errors reported if the connection times out.
+//   - Counters for the owner to sum are in Stats (TCB.Stats).
 //
 // The tcptest package is a packet-level harness for this engine: scripts
 // of segments in, segments out and states, on a virtual clock, plus Link,
