@@ -18,7 +18,6 @@ type cubic struct {
 	k              float64 // seconds (§4.2 eq. 2)
 	wEst           float64 // segments (§4.3)
 	epoch          Instant // start of the current congestion-avoidance epoch; 0 = none
-	cwndEpoch      float64 // cwnd at the epoch's start, segments (§4.2 "cwnd_epoch")
 
 	// For Undo: the cubic state before the last reduction.
 	priorWMax, priorWLastMax float64
@@ -52,7 +51,6 @@ func (c *cubic) OnAck(acked uint32, mss uint16, inflight uint32, now Instant, sr
 		// §4.2: a new congestion-avoidance epoch. With no loss seen yet
 		// (W_max unset) the curve starts at the current window.
 		c.epoch = now
-		c.cwndEpoch = cwnd
 		if c.wMax < cwnd {
 			c.wMax = cwnd
 			c.k = 0

@@ -27,9 +27,9 @@
 // one scratch Segment, so the hot path (segment in → ACK out, data in →
 // data out) allocates nothing. Buffers are allocated once per connection
 // (Config.SendBuffer + Config.RecvBuffer octets, and again at each
-// doubling when auto-tuning is on; the TCB struct itself is about 950
-// bytes, with the SACK scoreboard, CUBIC state and Stats). An owner that keeps a free list of closed TCBs hands
-// them back through OpenReuse and Listener.Pool: a whole connection then
+// doubling when auto-tuning is on; the TCB struct itself is about
+// 1 KiB, with the SACK scoreboard, CUBIC state and Stats). An owner that
+// keeps a free list of closed TCBs hands them back through OpenReuse and Listener.Pool: a whole connection then
 // allocates nothing (TestRecycledConnectionAllocs).
 //
 // # Listener and demultiplexing
