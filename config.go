@@ -117,7 +117,7 @@ type Config struct {
 	// default, as Go's net package leaves TCP_NODELAY set.
 	Nagle bool
 	// Backlog bounds each listener's accept queue of connections whose
-	// handshake completed [128, Linux's somaxconn default was 128/4096].
+	// handshake completed [128].
 	Backlog int
 	// SynBacklog bounds half-open connections per listener [512].
 	SynBacklog int
@@ -150,23 +150,17 @@ type Config struct {
 
 // Defaults of Config's zero fields.
 const (
-	DefaultFrameSize       = 4096
-	DefaultFrameCount      = 4096
-	DefaultBuffer          = 64 << 10
-	DefaultWriteQueueLimit = 4 << 20
-	DefaultMSL             = 30 * time.Second
-	DefaultBacklog         = 128
-	DefaultSynBacklog      = 512
-	DefaultKeepAliveIdle   = 15 * time.Second
-	DefaultKeepAliveIntvl  = 15 * time.Second
-	DefaultKeepAliveCount  = 9
-	DefaultShutdownTimeout = 5 * time.Second
-
-	// xdpHeadroom is XDP_PACKET_HEADROOM: the kernel keeps it free in
-	// front of every received frame (include/uapi/linux/bpf.h).
-	xdpHeadroom = 256
-	// ethHeader is the Ethernet header the MTU does not count (no VLAN).
-	ethHeader = 14
+	DefaultFrameSize         = 4096
+	DefaultFrameCount        = 4096
+	DefaultBuffer            = 64 << 10
+	DefaultWriteQueueLimit   = 4 << 20
+	DefaultMSL               = 30 * time.Second
+	DefaultBacklog           = 128
+	DefaultSynBacklog        = 512
+	DefaultKeepAliveIdle     = 15 * time.Second
+	DefaultKeepAliveInterval = 15 * time.Second
+	DefaultKeepAliveCount    = 9
+	DefaultShutdownTimeout   = 5 * time.Second
 )
 
 // ConfigError is a Config that cannot work: Field names the Config field

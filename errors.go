@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
 	"syscall"
 
 	"github.com/sluicenet/sluice/internal/netenv"
@@ -101,6 +100,3 @@ func opError(op string, local, remote net.Addr, err error) error {
 	}
 	return &net.OpError{Op: op, Net: "tcp", Source: local, Addr: remote, Err: err}
 }
-
-// deadlineError is os.ErrDeadlineExceeded (a net.Error with Timeout true).
-var errDeadline = os.ErrDeadlineExceeded

@@ -28,7 +28,7 @@ func (s *Server) tcpConfig(mtu int) (*tcp.Config, int, error) {
 	if ka := c.KeepAlive; ka.Enable {
 		tc.KeepAlive = true
 		tc.KeepIdle = orDur(ka.Idle, DefaultKeepAliveIdle)
-		tc.KeepInterval = orDur(ka.Interval, DefaultKeepAliveIntvl)
+		tc.KeepInterval = orDur(ka.Interval, DefaultKeepAliveInterval)
 		tc.KeepCount = orInt(ka.Count, DefaultKeepAliveCount)
 	}
 	tc.AcceptBacklog = orInt(c.Backlog, DefaultBacklog)
