@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/sluicenet/sluice"
+	"github.com/sluicenet/sluice/examples/httpd/http1"
 	"github.com/sluicenet/sluice/examples/httpd/server"
 )
 
@@ -66,6 +67,7 @@ func run(args []string) error {
 	cores := fs.String("cores", "", "comma list of `CPUs` to pin loops to (-1: unpinned; empty: loop i on CPU i)")
 	size := fs.Int64("size", server.DefaultSize, "body `octets` of GET /")
 	maxSize := fs.Int64("max-size", server.DefaultMaxSize, "largest N of GET /size/N")
+	maxBody := fs.Int64("max-body", 0, "largest request body in `octets` (413 beyond; 0: no limit, bodies are read and dropped)")
 	stdlib := fs.Bool("stdlib", false, "serve net/http through sluice's net.Listener adapter instead of the callback API")
 	shutdown := fs.Duration("shutdown-timeout", 5*time.Second, "graceful shutdown bound on SIGINT/SIGTERM")
 	verbose := fs.Bool("v", false, "log start-up and shutdown")
@@ -89,7 +91,7 @@ func run(args []string) error {
 			Loops:           *queues,
 			ShutdownTimeout: *shutdown,
 		},
-		Options: server.Options{Size: *size, MaxSize: *maxSize},
+		Options: server.Options{Size: *size, MaxSize: *maxSize, Limits: http1.Limits{MaxBodyBytes: *maxBody}},
 		Stdlib:  *stdlib,
 	}
 	if *size == 0 {

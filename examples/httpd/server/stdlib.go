@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -28,8 +29,23 @@ func HTTPHandler(opts Options) http.Handler {
 			w.Write(msgNotImpl)
 			return
 		}
+		if maxBody := opts.Limits.MaxBodyBytes; maxBody > 0 && r.Body != nil {
+			// As the callback parser: a body over the limit is 413, and
+			// the connection closes (the rest of the body is unread).
+			if r.ContentLength > maxBody {
+				tooLarge(w)
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		}
 		if r.Body != nil {
-			io.Copy(io.Discard, r.Body)
+			if _, err := io.Copy(io.Discard, r.Body); err != nil {
+				var tl *http.MaxBytesError
+				if errors.As(err, &tl) {
+					tooLarge(w)
+				}
+				return
+			}
 		}
 		size, ok := opts.sizeFor([]byte(r.URL.Path))
 		w.Header().Set("Content-Type", "text/plain")
@@ -50,4 +66,11 @@ func HTTPHandler(opts Options) http.Handler {
 			off += int64(len(piece))
 		}
 	})
+}
+
+func tooLarge(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(http.StatusRequestEntityTooLarge)
+	w.Write([]byte("request body too large\n"))
 }

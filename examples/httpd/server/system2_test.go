@@ -194,6 +194,7 @@ func TestSystemShutdown(t *testing.T) {
 				_, err = c.Read(make([]byte, 1))
 				return err
 			})
+			t.Logf("new connection during Shutdown: %v", err)
 			switch {
 			case err == nil:
 				t.Errorf("a new connection was served during Shutdown")

@@ -23,10 +23,14 @@ import (
 	"time"
 
 	"github.com/sluicenet/sluice"
+	"github.com/sluicenet/sluice/examples/httpd/http1"
 	"github.com/sluicenet/sluice/testbed"
 )
 
-const testPort = 8080
+const (
+	testPort    = 8080
+	testMaxBody = 1 << 20
+)
 
 // startHTTPD serves httpd on the bed's server end, both families.
 func startHTTPD(t *testing.T, bed *testbed.Bed, stdlib bool) *Server {
@@ -44,7 +48,8 @@ func startHTTPD(t *testing.T, bed *testbed.Bed, stdlib bool) *Server {
 			MSL:      250 * time.Millisecond, // short TIME-WAIT: many short connections
 			BusyPoll: -1,
 		},
-		Stdlib: stdlib,
+		Options: Options{Limits: http1.Limits{MaxBodyBytes: testMaxBody}},
+		Stdlib:  stdlib,
 	})
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -327,8 +332,10 @@ func halfClose(t *testing.T, bed *testbed.Bed, host string) {
 	}
 }
 
-// badRequests: a malformed request is answered 400 and oversized headers
-// 431, each followed by the server's close.
+// badRequests: a malformed request is answered 400, oversized headers
+// 431, a body over the limit 413, an unknown transfer coding 501, each
+// followed by the server's close; an unimplemented method is 501 and the
+// connection stays.
 func badRequests(t *testing.T, bed *testbed.Bed, host string) {
 	for _, tc := range []struct {
 		name, req string
@@ -337,6 +344,8 @@ func badRequests(t *testing.T, bed *testbed.Bed, host string) {
 		{"malformed", "GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n", 400},
 		{"space before colon", "GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400},
 		{"oversized header", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", 1<<20+100) + "\r\n\r\n", 431},
+		{"body too large", fmt.Sprintf("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", testMaxBody+1), 413},
+		{"transfer coding", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := peerDial(t, bed, host)
@@ -365,4 +374,20 @@ func badRequests(t *testing.T, bed *testbed.Bed, host string) {
 			}
 		})
 	}
+	t.Run("method", func(t *testing.T) {
+		c := peerDial(t, bed, host)
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		fmt.Fprintf(c, "DELETE /size/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /size/2 HTTP/1.1\r\nHost: x\r\n\r\n")
+		br := bufio.NewReader(c)
+		for i, want := range []int{501, 200} {
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("response %d: %v", i, err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			if resp.StatusCode != want || resp.Close {
+				t.Fatalf("response %d: %d, close %v; want %d on a kept connection", i, resp.StatusCode, resp.Close, want)
+			}
+		}
+	})
 }

@@ -1,0 +1,39 @@
+package server
+
+import (
+	"net/netip"
+	"runtime"
+	"testing"
+
+	"github.com/sluicenet/sluice/testbed"
+)
+
+// TestSystemAllocs: the callback server end to end (sluice's loop, TCP,
+// this package) allocates next to nothing per request in steady state:
+// wrk (another process) drives keep-alive requests and the test process's
+// heap allocation count, which is the server's, is read before and after.
+func TestSystemAllocs(t *testing.T) {
+	bed := testbed.New(t, testbed.Options{})
+	startHTTPD(t, bed, false)
+	base := "http://" + netip.AddrPortFrom(bed.Server.IPv4, testPort).String()
+	// Warm up: connections, pools and buffers reach their steady size.
+	peerRun(t, bed, "wrk", "-t1", "-c10", "-d1s", base+"/")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	out, _ := peerRun(t, bed, "wrk", "-t1", "-c10", "-d2s", base+"/")
+	runtime.ReadMemStats(&after)
+	n := atoiMatch(wrkRequests, out)
+	if n <= 0 {
+		t.Fatalf("wrk: %d requests\n%s", n, out)
+	}
+	mallocs := after.Mallocs - before.Mallocs
+	perReq := float64(mallocs) / float64(n)
+	t.Logf("%d requests, %d heap allocations: %.4f per request, %.1f bytes per request",
+		n, mallocs, perReq, float64(after.TotalAlloc-before.TotalAlloc)/float64(n))
+	// The bound leaves room for the run's fixed costs (10 new
+	// connections, timers, the test's own goroutines), not for one
+	// allocation per request.
+	if perReq > 0.05 {
+		t.Errorf("%.4f allocations per request, want ~0", perReq)
+	}
+}
