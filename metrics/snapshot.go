@@ -16,6 +16,17 @@
 // 9293 state under sluice_connections{state}, and the XDP program's
 // verdicts under sluice_xdp_verdicts_total{verdict}. The snapshot carries
 // the same names, per loop and summed.
+//
+// With the public API, adapt sluice.Server.Stats:
+//
+//	src := metrics.SourceFunc(func() (sched.GroupStats, error) {
+//		st, err := srv.Stats()
+//		return st.GroupStats, err
+//	})
+//	ep, err := metrics.Serve("127.0.0.1:9101", src, metrics.Options{})
+//
+// Listing connections (sluicectl ss) needs the group's handler wrapped in
+// a Tracker (Track) and Options.Conns bound to it.
 package metrics
 
 import (
