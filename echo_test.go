@@ -245,3 +245,33 @@ func TestEchoQueues(t *testing.T) {
 		t.Errorf("loops established %d connections, want 16", est)
 	}
 }
+
+// countTap counts the frames it sees each way.
+type countTap struct{ in, out atomic.Int64 }
+
+func (c *countTap) Frame(queue int, out bool, frame []byte) {
+	if out {
+		c.out.Add(1)
+	} else {
+		c.in.Add(1)
+	}
+}
+
+// TestSetTap: a tap installed on the server sees the frames of an echo.
+func TestSetTap(t *testing.T) {
+	bed := newBed(t, 1)
+	s := startServer(t, testConfig(bed, 7004), &echo{})
+	var tap countTap
+	if err := s.SetTap(&tap); err != nil {
+		t.Fatal(err)
+	}
+	c := peerDial(t, bed, hostPort(bed.Server.IPv4, 7004))
+	roundTrip(t, c, []byte("tapped"))
+	if tap.in.Load() < 2 || tap.out.Load() < 2 {
+		t.Fatalf("tap saw %d in, %d out", tap.in.Load(), tap.out.Load())
+	}
+	s.Close()
+	if err := s.SetTap(nil); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("SetTap after Close: %v", err)
+	}
+}

@@ -467,3 +467,17 @@ func (s *Server) act(c *Conn, a Action) {
 		}()
 	}
 }
+
+// SetTap installs t on every loop (nil removes it): it sees each frame
+// received and sent, on the loop's thread (packet capture, e.g. a pcap
+// writer); see sched.Tap for the rules. It fails before Start and after
+// Close with an error matching net.ErrClosed.
+func (s *Server) SetTap(t sched.Tap) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != stateRunning {
+		return net.ErrClosed
+	}
+	s.g.SetTap(t)
+	return nil
+}
