@@ -436,3 +436,52 @@ func TestDuplicateEchoesItsTimestamp(t *testing.T) {
 		t.Fatalf("ACK %v options %+v: want TSecr 1010 and D-SACK [%d,%d)", out[0], o, r, r+5)
 	}
 }
+
+// A spurious timeout (RFC 3522 Eifel detection, RFC 4015 response): the
+// receiver's ACKs are held up for longer than the RTO, so the sender
+// times out although nothing was lost. The ACK that finally arrives
+// echoes the original transmission's timestamp, older than the
+// retransmission: the reduction is undone and sending resumes at
+// SND.MAX instead of going back over the whole flight.
+func TestRecoverySpuriousTimeoutUndo(t *testing.T) {
+	h := New(t, tcp.DefaultConfig())
+	r := h.AcceptWith(irs, tcp.Options{HasTS: true, TSVal: 7, SACKPermitted: true, MSS: 1012})
+	h.TCB.SetNoDelay(true)
+	// One exchange for an SRTT (so the probe timeout applies).
+	h.TCB.Write(pattern(100), h.Now)
+	first := h.Take()[0].Seg.Options.TSVal
+	h.Advance(10 * time.Millisecond)
+	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 101, Opts: tcp.Options{HasTS: true, TSVal: 8, TSEcr: first}})
+	h.TCB.Write(pattern(5000), h.Now)
+	out := h.Take()
+	if len(out) != 5 {
+		t.Fatalf("sent %d segments", len(out))
+	}
+	orig := out[0].Seg.Options.TSVal
+	cwnd := h.TCB.Congestion().Cwnd
+	h.Advance(300 * time.Millisecond) // the probe, then the timeout; no ACK comes
+	st := *h.TCB.Stats()
+	if st.TLPProbes != 1 || st.RTOExpiries != 1 {
+		t.Fatalf("stats %+v: want a probe and a timeout", st)
+	}
+	if c := h.TCB.Congestion(); c.Cwnd >= cwnd {
+		t.Fatalf("cwnd %d after the timeout, was %d", c.Cwnd, cwnd)
+	}
+	h.Take()
+	// The held ACK of the originals arrives.
+	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 101 + 1000, Opts: tcp.Options{HasTS: true, TSVal: 9, TSEcr: orig}})
+	if st := h.TCB.Stats(); st.SpuriousUndos != 1 {
+		t.Fatalf("stats %+v: want the timeout undone", *st)
+	}
+	if c := h.TCB.Congestion(); c.Cwnd < cwnd {
+		t.Fatalf("cwnd %d after undo, was %d", c.Cwnd, cwnd)
+	}
+	if v := h.TCB.Vars(); v.SndNxt != v.SndMax {
+		t.Fatalf("SND.NXT %d SND.MAX %d: still going back after the undo", v.SndNxt, v.SndMax)
+	}
+	for _, e := range h.Take() {
+		if e.Seg.Seq.LessThan(ISS + 101 + 5000) && len(e.Seg.Payload) > 0 {
+			t.Fatalf("resent %v after the undo", e)
+		}
+	}
+}
