@@ -480,7 +480,7 @@ func TestRecoverySpuriousTimeoutUndo(t *testing.T) {
 		t.Fatalf("SND.NXT %d SND.MAX %d: still going back after the undo", v.SndNxt, v.SndMax)
 	}
 	for _, e := range h.Take() {
-		if e.Seg.Seq.LessThan(ISS + 101 + 5000) && len(e.Seg.Payload) > 0 {
+		if e.Seg.Seq.LessThan(ISS+101+5000) && len(e.Seg.Payload) > 0 {
 			t.Fatalf("resent %v after the undo", e)
 		}
 	}
