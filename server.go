@@ -45,6 +45,7 @@ type Server struct {
 	closeOnce sync.Once
 	closeErr  error
 	shutOnce  sync.Once
+	shutErr   atomic.Pointer[error] // what a Shutdown ended with
 }
 
 const (
@@ -155,6 +156,9 @@ func Serve(ctx context.Context, cfg Config, h Handler) error {
 	select {
 	case <-ctx.Done():
 	case <-s.stopped:
+		if p := s.shutErr.Load(); p != nil {
+			return *p // a callback's Shutdown
+		}
 		return s.closeErr
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), orDur(cfg.ShutdownTimeout, DefaultShutdownTimeout))
@@ -413,12 +417,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			if err := g.AbortAll(); err != nil {
 				s.log.Warn("sluice: shutdown: reset", "err", err)
 			}
-			s.Close()
-			return ctx.Err()
+			return s.finish(ctx.Err())
 		}
 	}
 	s.log.Info("sluice: shut down; every connection closed in order")
-	return s.Close()
+	return s.finish(nil)
+}
+
+// finish records how a Shutdown ended (for Serve), then closes.
+func (s *Server) finish(err error) error {
+	s.shutErr.CompareAndSwap(nil, &err)
+	if cerr := s.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // shutdownConn asks one connection to finish (loop thread).
