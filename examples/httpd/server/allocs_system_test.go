@@ -12,6 +12,7 @@ import (
 // this package) allocates next to nothing per request in steady state:
 // wrk (another process) drives keep-alive requests and the test process's
 // heap allocation count, which is the server's, is read before and after.
+// (Logged, not checked, under the race detector: it drops pooled objects.)
 func TestSystemAllocs(t *testing.T) {
 	bed := testbed.New(t, testbed.Options{})
 	startHTTPD(t, bed, false)
@@ -33,7 +34,7 @@ func TestSystemAllocs(t *testing.T) {
 	// The bound leaves room for the run's fixed costs (10 new
 	// connections, timers, the test's own goroutines), not for one
 	// allocation per request.
-	if perReq > 0.05 {
+	if perReq > 0.05 && !raceEnabled {
 		t.Errorf("%.4f allocations per request, want ~0", perReq)
 	}
 }
