@@ -154,6 +154,14 @@ func (t *TCB) inputSynchronized(seg *Segment, now Instant) {
 		t.sendACK(now)
 		return
 	}
+	// RFC 5961 §4.2: a SYN in SYN-RECEIVED or a synchronized state gets a
+	// (rate-limited) challenge ACK "irrespective of the sequence number",
+	// so before the sequence check, whose plain ACK is not limited.
+	// TIME-WAIT keeps §3.10.7.4 (and RFC 6191 is the owner's).
+	if flags&FlagSYN != 0 && flags&FlagRST == 0 && t.state != TimeWait {
+		t.challengeACK(now)
+		return
+	}
 	// First: sequence number.
 	zeroWndProbe := false
 	if !t.acceptable(seq, n) {
@@ -271,10 +279,12 @@ func (t *TCB) inputACK(seg *Segment, seq Seq, now Instant) bool {
 		}
 	}
 	// RFC 5961 §5.2: acceptable if SND.UNA - MAX.SND.WND <= SEG.ACK <=
-	// SND.NXT (SND.MAX here, see TCB); otherwise ACK and drop.
+	// SND.NXT (SND.MAX here, see TCB); otherwise ACK and drop. The ACK is
+	// a challenge ACK, rate-limited (§7), as Linux now sends for both
+	// sides: a blind injector must not get an answer per guess.
 	if ack.GreaterThan(t.sndMax) || ack.LessThan(t.sndUna-Seq(t.maxSndWnd)) {
 		t.Drops++
-		t.sendACK(now)
+		t.challengeACK(now)
 		return false
 	}
 	// RFC 5681 §2 DUPLICATE ACKNOWLEDGMENT: data outstanding, no text,

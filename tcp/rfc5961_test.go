@@ -50,8 +50,32 @@ func TestRFC5961SYNChallenge(t *testing.T) {
 	r := h.Accept(irs)
 	h.In(Seg{Flags: SYN, Seq: r + 10})
 	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r})
-	h.In(Seg{Flags: SYN, Seq: r - 1000}) // outside: the sequence check ACKs it
+	h.In(Seg{Flags: SYN, Seq: r - 1000}) // outside the window: the same
 	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r})
+	h.State(tcp.Established)
+}
+
+// RFC 5961 §7: the challenge ACKs for SYNs out of the window (§4.2) and
+// for ACKs of data never sent (§5.2) share the per-second budget, so a
+// blind injector gets no answer per guess.
+func TestRFC5961ChallengeLimitSYNAndBadACK(t *testing.T) {
+	cfg := tcp.DefaultConfig()
+	cfg.ChallengeACKLimit = 5
+	h := New(t, cfg)
+	r := h.Accept(irs)
+	for i := range 20 {
+		h.In(Seg{Flags: SYN, Seq: r - 1000 - tcp.Seq(i)})
+	}
+	if n := len(h.Take()); n != 5 {
+		t.Fatalf("%d ACKs for 20 out-of-window SYNs, want 5", n)
+	}
+	h.Advance(1e9)
+	for i := range 20 {
+		h.In(Seg{Flags: ACK | PSH, Seq: r, Ack: ISS + 1<<20 + tcp.Seq(i), Data: []byte("evil")})
+	}
+	if n := len(h.Take()); n != 5 || h.TCB.Buffered() != 0 {
+		t.Fatalf("%d ACKs for 20 ACKs of unsent data (want 5), %d octets taken", n, h.TCB.Buffered())
+	}
 	h.State(tcp.Established)
 }
 
