@@ -3,6 +3,7 @@ package systest
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -202,7 +203,14 @@ func startHelper(ctx context.Context, t *testing.T, s *live.Server, n int, srcs 
 	return h
 }
 
-func (h *scaleHelper) wait() error { return <-h.ready }
+func (h *scaleHelper) wait() error {
+	select {
+	case err := <-h.ready:
+		return err
+	case <-time.After(3 * time.Minute):
+		return errors.New("not READY after 3 minutes")
+	}
+}
 
 // stop closes the helper's stdin: it resets its connections and exits.
 func (h *scaleHelper) stop(t *testing.T) {
