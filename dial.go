@@ -30,7 +30,7 @@ func (s *Server) Dial(ctx context.Context, network, addr string) (net.Conn, erro
 	if err != nil {
 		return nil, err
 	}
-	return c.h.(*NetConn), nil
+	return (*NetConn)(c.h.(*loopSide)), nil
 }
 
 // DialHandler opens a connection as Dial does, as a callback connection:
@@ -61,7 +61,7 @@ func (s *Server) dial(ctx context.Context, network, addr string, h Handler) (*Co
 	raddr := net.TCPAddrFromAddrPort(remote)
 	c := &Conn{srv: s, h: h, dial: make(dialWait, 1), slot: -1}
 	if h == nil {
-		c.h = newNetConn(c, nil)
+		c.h = newNetConn(c, nil).handler()
 	}
 	o := sched.DialOptions{Context: c}
 	if dl, ok := ctx.Deadline(); ok {

@@ -36,7 +36,7 @@ func (lh *loopHandler) OnOpen(sc *sched.Conn) {
 	}
 	c := &Conn{srv: s, h: s.h}
 	if c.h == nil {
-		c.h = newNetConn(c, s.lis)
+		c.h = newNetConn(c, s.lis).handler()
 	}
 	sc.Context = c
 	lh.opened(c, sc)

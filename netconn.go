@@ -68,8 +68,9 @@ const (
 )
 
 var (
-	_ net.Conn = (*NetConn)(nil)
-	_ Handler  = (*NetConn)(nil)
+	_ net.Conn        = (*NetConn)(nil)
+	_ Handler         = (*loopSide)(nil)
+	_ ShutdownHandler = (*loopSide)(nil)
 )
 
 func newNetConn(c *Conn, lis *listener) *NetConn {
@@ -363,9 +364,14 @@ func (nc *NetConn) SetKeepAliveConfig(kc net.KeepAliveConfig) error {
 // Conn is the callback-level connection underneath.
 func (nc *NetConn) Conn() *Conn { return nc.c }
 
-// The loop's side: NetConn is the connection's Handler.
+// loopSide is NetConn's other face: the connection's Handler, run by the
+// loop (a separate type so that NetConn's users do not see callbacks).
+type loopSide NetConn
 
-func (nc *NetConn) OnOpen(c *Conn) Action {
+func (nc *NetConn) handler() Handler { return (*loopSide)(nc) }
+
+func (ls *loopSide) OnOpen(c *Conn) Action {
+	nc := (*NetConn)(ls)
 	if nc.lis == nil {
 		return None // a Dial: the dialer waits for OnOpen itself
 	}
@@ -376,7 +382,8 @@ func (nc *NetConn) OnOpen(c *Conn) Action {
 	return None
 }
 
-func (nc *NetConn) OnData(c *Conn, data []byte) Action {
+func (ls *loopSide) OnData(c *Conn, data []byte) Action {
+	nc := (*NetConn)(ls)
 	nc.mu.Lock()
 	if nc.closed {
 		nc.mu.Unlock()
@@ -401,13 +408,15 @@ func (nc *NetConn) OnData(c *Conn, data []byte) Action {
 	return None
 }
 
-func (nc *NetConn) OnWritable(c *Conn) Action {
+func (ls *loopSide) OnWritable(c *Conn) Action {
+	nc := (*NetConn)(ls)
 	nc.release(nc.loopHeld)
 	nc.loopHeld = 0
 	return None
 }
 
-func (nc *NetConn) OnEOF(c *Conn) Action {
+func (ls *loopSide) OnEOF(c *Conn) Action {
+	nc := (*NetConn)(ls)
 	nc.mu.Lock()
 	nc.eof = true
 	nc.mu.Unlock()
@@ -415,7 +424,8 @@ func (nc *NetConn) OnEOF(c *Conn) Action {
 	return None
 }
 
-func (nc *NetConn) OnClose(c *Conn, err error) {
+func (ls *loopSide) OnClose(c *Conn, err error) {
+	nc := (*NetConn)(ls)
 	if err == nil {
 		err = ErrPeerClosed // orderly: reads see io.EOF, writes EPIPE
 	}
@@ -431,7 +441,8 @@ func (nc *NetConn) OnClose(c *Conn, err error) {
 // OnShutdown: the next Read that finds nothing to read, with nothing
 // queued to send and no data received since the last Write (the last
 // request answered), sends a FIN; Read then waits for the peer's.
-func (nc *NetConn) OnShutdown(c *Conn) Action {
+func (ls *loopSide) OnShutdown(c *Conn) Action {
+	nc := (*NetConn)(ls)
 	nc.mu.Lock()
 	nc.draining = true
 	nc.mu.Unlock()
