@@ -1,6 +1,7 @@
 package sluice
 
 import (
+	"context"
 	"errors"
 	"net"
 	"os"
@@ -102,6 +103,18 @@ func TestStartErrors(t *testing.T) {
 		cfg.Netns = "sluice-no-such-ns"
 		err := startErr(t, cfg)
 		wantMsg(t, err, "sluice-no-such-ns", "ip netns list")
+	})
+	t.Run("interface down", func(t *testing.T) {
+		// Last: the bed's link stays down.
+		defer bed.Server.Exec(context.Background(), "ip", "link", "set", bed.Server.Link, "up")
+		if out, err := bed.Server.Exec(context.Background(), "ip", "link", "set", bed.Server.Link, "down"); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		err := startErr(t, base())
+		if !errors.Is(err, ErrInterfaceDown) {
+			t.Errorf("want ErrInterfaceDown, got %v", err)
+		}
+		wantMsg(t, err, bed.Server.Link, "ip link set")
 	})
 	t.Run("after Close", func(t *testing.T) {
 		s, err := NewServer(base(), NopHandler{})
