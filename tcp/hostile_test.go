@@ -139,3 +139,33 @@ func TestHostileWindowNeverOpens(t *testing.T) {
 		t.Fatalf("send buffer grew to %d", s)
 	}
 }
+
+// Zero-window probes from the peer are answered (RFC 9293 §3.8.6.1: "the
+// receiving TCP must still ... send an acknowledgment showing the next
+// sequence number expected and the current window"): Linux's probe
+// (SEQ = RCV.NXT-1, no text) and a one-octet probe into the closed
+// window each get an ACK with the window, and once the application reads,
+// the next probe learns the opened window.
+func TestZeroWindowProbesAnswered(t *testing.T) {
+	cfg := tcp.DefaultConfig()
+	cfg.RecvBuffer, cfg.MSS, cfg.WindowScale = 2000, 1000, 0
+	h := New(t, cfg)
+	r := h.Accept(irs)
+	d := pattern(2000)
+	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 1, Data: d[:1000]})
+	h.In(Seg{Flags: ACK, Seq: r + 1000, Ack: ISS + 1, Data: d[1000:]})
+	h.Take()
+	r += 2000
+	h.In(Seg{Flags: ACK, Seq: r - 1, Ack: ISS + 1})
+	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r, Win: 0, CheckWin: true})
+	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 1, Data: []byte{'p'}})
+	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r, Win: 0, CheckWin: true})
+	if h.TCB.Buffered() != 2000 {
+		t.Fatalf("buffered %d: the probe's octet was taken into a closed window", h.TCB.Buffered())
+	}
+	buf := make([]byte, 2000)
+	h.TCB.Read(buf, h.Now)
+	h.Take() // the window update
+	h.In(Seg{Flags: ACK, Seq: r - 1, Ack: ISS + 1})
+	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r, Win: 2000, CheckWin: true})
+}
