@@ -426,7 +426,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // finish records how a Shutdown ended (for Serve), then closes.
 func (s *Server) finish(err error) error {
-	s.shutErr.CompareAndSwap(nil, &err)
+	e := err // Serve reads it; err changes below
+	s.shutErr.CompareAndSwap(nil, &e)
 	if cerr := s.Close(); err == nil {
 		err = cerr
 	}
