@@ -69,62 +69,83 @@ func newDirection(name string, in, out *port, imp Impairment, match func([]byte)
 func (d *direction) getBuf() []byte  { return d.pool.Get().([]byte)[:d.bufLen] }
 func (d *direction) putBuf(b []byte) { d.pool.Put(b[:cap(b)]) } //nolint:staticcheck // slices are fine here
 
-// read is the reader goroutine: it takes frames off the incoming link and
-// decides their fate.
+// read is the reader goroutine: it takes frames off the incoming link in
+// batches and decides their fate; frames that go straight on leave in one
+// batch after the decisions.
 func (d *direction) read() {
+	rm, tm := newMmsg(), newMmsg()
+	bufs := make([][]byte, batchMax)
+	for i := range bufs {
+		bufs[i] = d.getBuf()
+	}
+	lens := make([]int, batchMax)
+	out := make([][]byte, 0, 2*batchMax)
+	free := make([][]byte, 0, batchMax)
 	for {
 		select {
 		case <-d.stop:
+			for _, b := range bufs {
+				d.putBuf(b)
+			}
 			return
 		default:
 		}
-		buf := d.getBuf()
-		n, ok, err := d.in.recv(buf)
-		if err != nil || !ok {
-			d.putBuf(buf)
-			if err != nil {
-				time.Sleep(pollInterval) // a closed or broken socket: do not spin
+		n, err := d.in.recv(rm, bufs, lens)
+		if err != nil {
+			time.Sleep(pollInterval) // a closed or broken socket: do not spin
+			continue
+		}
+		out, free = out[:0], free[:0]
+		for i := range n {
+			d.received.Add(1)
+			buf := bufs[i]
+			if lens[i] > len(buf) {
+				d.oversize.Add(1)
+				continue // the buffer stays for the next read
 			}
-			continue
+			frame := buf[:lens[i]]
+			copies, taken := 1, false
+			if d.match(frame) {
+				copies, taken = d.impair(frame)
+			} else {
+				d.passed.Add(1)
+			}
+			for range copies {
+				out = append(out, frame)
+			}
+			if copies > 0 {
+				free = append(free, buf)
+			}
+			if copies > 0 || taken {
+				bufs[i] = d.getBuf()
+			}
 		}
-		d.received.Add(1)
-		if n > len(buf) {
-			d.oversize.Add(1)
-			d.putBuf(buf)
-			continue
+		d.transmit(tm, out)
+		for _, b := range free {
+			d.putBuf(b)
 		}
-		frame := buf[:n]
-		if !d.match(frame) {
-			d.passed.Add(1)
-			d.transmit(frame)
-			d.putBuf(buf)
-			continue
-		}
-		d.impair(frame)
 	}
 }
 
 // impair draws the frame's fate (always the same number of draws per
-// frame, so one decision never shifts the stream of the others).
-func (d *direction) impair(frame []byte) {
+// frame, so one decision never shifts the stream of the others). It
+// returns how many copies the caller sends at once, or taken when the
+// frame went into the queue (which then owns its buffer); neither means
+// it was dropped.
+func (d *direction) impair(frame []byte) (copies int, taken bool) {
 	i := &d.imp
 	rLoss, rDup, rReorder, rJitter := d.rng.Float64(), d.rng.Float64(), d.rng.Float64(), d.rng.Float64()
 	if rLoss < i.Loss {
 		d.lost.Add(1)
-		d.putBuf(frame)
-		return
+		return 0, false
 	}
-	copies := 1
+	copies = 1
 	if rDup < i.Duplicate {
 		d.duplicated.Add(1)
 		copies = 2
 	}
 	if !i.queued() {
-		for range copies {
-			d.transmit(frame)
-		}
-		d.putBuf(frame)
-		return
+		return copies, false
 	}
 	now := time.Now()
 	release := now.Add(i.Delay)
@@ -140,10 +161,7 @@ func (d *direction) impair(frame []byte) {
 	for c := range copies {
 		if len(d.q) >= i.Limit {
 			d.overflow.Add(1)
-			if c == 0 {
-				d.putBuf(frame)
-			}
-			return
+			break
 		}
 		at := release
 		if !i.JitterReorders && at.Before(d.lastRelease) {
@@ -172,33 +190,44 @@ func (d *direction) impair(frame []byte) {
 		d.seq++
 		heap.Push(&d.q, queued{at: at, seq: d.seq, buf: buf})
 		d.maxQueue = max(d.maxQueue, len(d.q))
+		taken = true
 	}
 	select {
 	case d.wake <- struct{}{}:
 	default:
 	}
+	return 0, taken
 }
 
-func (d *direction) transmit(frame []byte) {
-	if err := d.out.send(frame, d.stop); err != nil {
-		d.sendErrs.Add(1)
-		return
+// transmit writes frames out, batchMax at a time, and counts them.
+func (d *direction) transmit(m *mmsg, frames [][]byte) {
+	for len(frames) > 0 {
+		chunk := frames[:min(len(frames), batchMax)]
+		frames = frames[len(chunk):]
+		k, err := d.out.send(m, chunk, d.stop)
+		for _, f := range chunk[:k] {
+			d.sentBytes.Add(uint64(len(f)))
+		}
+		d.sent.Add(uint64(k))
+		if err != nil {
+			d.sendErrs.Add(uint64(len(chunk) - k))
+		}
 	}
-	d.sent.Add(1)
-	d.sentBytes.Add(uint64(len(frame)))
 }
 
-// send is the sender goroutine of a queued direction: it writes each frame
-// when its release time comes.
+// send is the sender goroutine of a queued direction: it writes the frames
+// whose release time has come, in batches.
 func (d *direction) send() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	tm := newMmsg()
 	var due []queued
+	var frames [][]byte
 	for {
 		d.mu.Lock()
 		now := time.Now()
 		due = due[:0]
-		for len(d.q) > 0 && !d.q[0].at.After(now) {
+		for len(d.q) > 0 && !d.q[0].at.After(now) && len(due) < batchMax {
 			due = append(due, heap.Pop(&d.q).(queued))
 		}
 		wait := time.Duration(-1)
@@ -206,8 +235,12 @@ func (d *direction) send() {
 			wait = d.q[0].at.Sub(now)
 		}
 		d.mu.Unlock()
+		frames = frames[:0]
 		for _, f := range due {
-			d.transmit(f.buf)
+			frames = append(frames, f.buf)
+		}
+		d.transmit(tm, frames)
+		for _, f := range due {
 			d.putBuf(f.buf)
 		}
 		if len(due) > 0 {

@@ -221,10 +221,10 @@ func TestForwardDuplicate(t *testing.T) {
 
 func TestForwardReorder(t *testing.T) {
 	const n = 5000
-	imp := Impairment{Reorder: 0.25, ReorderDelay: 5 * time.Millisecond}
+	imp := Impairment{Reorder: 0.25, ReorderDelay: 20 * time.Millisecond}
 	b, f := startBed(t, Config{Seed: 13, ToServer: imp, Match: isUDPTo(udpPort)})
 	// One datagram every 100 µs or more: each held one is overtaken by
-	// those sent in the next 5 ms, except near the end of the run.
+	// those sent in the next 20 ms, except near the end of the run.
 	got := udpRun(t, b, n, 100, 100*time.Microsecond, 300*time.Millisecond)
 	_, s := f.Stats()
 	checkAccounts(t, s, n, got)
@@ -237,9 +237,11 @@ func TestForwardReorder(t *testing.T) {
 		}
 		high = max(high, a.seq)
 	}
-	// A held frame arrives late unless nothing was sent after it within
-	// ReorderDelay: only the last few, or a sender descheduled for 5 ms.
-	if late > s.Reordered || late+s.Reordered/20+5 < s.Reordered {
+	// Only a held frame can arrive late. A held frame arrives late unless
+	// nothing was sent after it within ReorderDelay: only the last few,
+	// or frames held while the sender was descheduled for 20 ms (a loaded
+	// machine), hence the loose lower bound.
+	if late > s.Reordered || late < s.Reordered*8/10 {
 		t.Errorf("%d datagrams arrived after a later one; the forwarder held back %d", late, s.Reordered)
 	}
 	t.Logf("%d late arrivals, %d held back", late, s.Reordered)

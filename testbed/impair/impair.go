@@ -8,7 +8,8 @@
 // built without the netem qdisc (and without fq, fq_codel and prio), which
 // is what such tests would use elsewhere. The forwarder reads each frame
 // from an AF_PACKET socket on one middle link and writes it, unchanged, to
-// an AF_PACKET socket on the other, after deciding its fate:
+// an AF_PACKET socket on the other (recvmmsg/sendmmsg batches), after
+// deciding its fate:
 //
 //   - Loss: dropped with probability Loss.
 //   - Duplicate: sent twice with probability Duplicate.

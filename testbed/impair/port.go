@@ -64,42 +64,58 @@ func openPort(link string, ifindex int) (*port, error) {
 	return p, nil
 }
 
-// recv reads one frame into buf and returns its real length, which may be
-// above len(buf) (MSG_TRUNC); ok is false when nothing came within
-// pollInterval.
-func (p *port) recv(buf []byte) (n int, ok bool, err error) {
-	n, _, err = unix.Recvfrom(p.fd, buf, unix.MSG_TRUNC)
+// recv reads up to len(bufs) frames (at least one, or none when nothing
+// came within pollInterval) and records each one's real length in lens,
+// which may exceed its buffer (MSG_TRUNC).
+func (p *port) recv(m *mmsg, bufs [][]byte, lens []int) (int, error) {
+	for i, b := range bufs {
+		m.set(i, b)
+	}
+	n, err := m.recv(p.fd, len(bufs))
 	if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
-		return 0, false, nil
+		return 0, nil
 	}
 	if err != nil {
-		return 0, false, fmt.Errorf("impair: read %s: %w", p.link, err)
+		return 0, fmt.Errorf("impair: read %s: %w", p.link, err)
 	}
-	return n, true, nil
+	for i := range n {
+		lens[i] = m.length(i)
+	}
+	return n, nil
 }
 
-// send writes one frame, retrying while the link's queue is full (the veth
-// applies backpressure through its qdisc: ENOBUFS) for up to a second, so
-// a full queue slows the forwarder down instead of losing the frame.
-func (p *port) send(frame []byte, stop <-chan struct{}) error {
-	for try := 0; ; try++ {
-		_, err := unix.Write(p.fd, frame)
+// send writes frames (at most batchMax) and returns how many went out. It
+// retries while the link's queue is full (the veth applies backpressure
+// through its qdisc: ENOBUFS) for up to a second, so a full queue slows the
+// forwarder down instead of losing frames.
+func (p *port) send(m *mmsg, frames [][]byte, stop <-chan struct{}) (int, error) {
+	for i, f := range frames {
+		m.set(i, f)
+	}
+	sent := 0
+	for try := 0; sent < len(frames); {
+		k, err := m.send(p.fd, sent, len(frames))
+		sent += k
 		if err == nil {
-			return nil
+			if k == 0 {
+				try++ // no progress without an error: count it as a retry
+			}
+			continue
 		}
 		if !errors.Is(err, unix.ENOBUFS) && !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
-			return fmt.Errorf("impair: write %s: %w", p.link, err)
+			return sent, fmt.Errorf("impair: write %s: %w", p.link, err)
 		}
-		if try >= 10000 {
-			return fmt.Errorf("impair: write %s: queue full for a second: %w", p.link, err)
+		if try++; try >= 10000 {
+			return sent, fmt.Errorf("impair: write %s: queue full for a second: %w", p.link, err)
 		}
 		select {
 		case <-stop:
-			return err
+			return sent, err
 		default:
 		}
 		time.Sleep(100 * time.Microsecond)
 	}
+	return sent, nil
 }
 
 // drops returns the kernel's drop count for this socket so far.
