@@ -57,3 +57,12 @@ func schedLoop(c *tcp.Config) sched.LoopConfig { return sched.LoopConfig{TCP: c}
 func netipFrom16(i int) netip.Addr {
 	return netip.AddrFrom16([16]byte{0x20, 0x01, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, byte(i >> 8), byte(i) | 0x10})
 }
+
+// xskLost is how many received frames the socket lost between two
+// snapshots: RX ring full, fill ring empty, other drops (XDP_STATISTICS).
+func xskLost(before, after *sched.Stats) uint64 {
+	d := func(a, b uint64) uint64 { return a - b }
+	return d(after.XSK.RxRingFull, before.XSK.RxRingFull) +
+		d(after.XSK.RxFillRingEmptyDescs, before.XSK.RxFillRingEmptyDescs) +
+		d(after.XSK.RxDropped, before.XSK.RxDropped)
+}

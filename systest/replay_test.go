@@ -270,7 +270,7 @@ func TestReplayMalformed(t *testing.T) {
 	xb, xa := before.XDP, after.XDP
 	redirected := xa.Redirected - xb.Redirected
 	seen := (xa.Passed() + xa.Redirected + xa.RedirectNoSocket) - (xb.Passed() + xb.Redirected + xb.RedirectNoSocket)
-	ringDrops := (at.XSK.RxRingFull - bt.XSK.RxRingFull) + (at.XSK.RxDropped - bt.XSK.RxDropped)
+	ringDrops := xskLost(&bt, &at)
 	t.Logf("XDP saw %d frames: %d redirected, passed: not IP %d, not TCP %d, fragment %d, not listened %d, truncated %d, bad header %d, IPv6 ext %d",
 		seen, redirected, xa.PassedNotIP-xb.PassedNotIP, xa.PassedNotTCP-xb.PassedNotTCP, xa.PassedFragment-xb.PassedFragment,
 		xa.PassedNotListened-xb.PassedNotListened, xa.PassedTruncated-xb.PassedTruncated, xa.PassedBadHeader-xb.PassedBadHeader, xa.PassedIPv6Ext-xb.PassedIPv6Ext)
