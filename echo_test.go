@@ -230,6 +230,18 @@ func TestEchoQueues(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	cs, err := s.Conns(0)
+	if err != nil || len(cs) != 16 {
+		t.Fatalf("Conns: %d, %v; want 16", len(cs), err)
+	}
+	for _, ci := range cs {
+		if ci.State != "ESTABLISHED" || ci.Local.Port() != 7003 || ci.RTO <= 0 || ci.SRTT <= 0 {
+			t.Errorf("Conns: %+v", ci)
+		}
+	}
+	if cs, _ := s.Conns(3); len(cs) != 3 {
+		t.Errorf("Conns(3) gave %d", len(cs))
+	}
 	st, err := s.Stats()
 	if err != nil {
 		t.Fatal(err)
