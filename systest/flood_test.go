@@ -231,6 +231,11 @@ func (c cookieCount) check(synsTaken uint64, backlog int) error {
 		if c.sent+uint64(backlog) < synsTaken*9/10 {
 			return fmt.Errorf("%d SYN cookies sent for %d SYNs taken (backlog %d): the flood was not answered statelessly", c.sent, synsTaken, backlog)
 		}
+		// The legitimate clients came while the SYN queue was full of the
+		// flood's half-open connections: they got in through cookies.
+		if c.validated == 0 {
+			return errors.New("no SYN cookie validated: legitimate clients did not get in through cookies")
+		}
 		return nil
 	}
 	// Without a cookie counter: the SYN queue can answer at most its
