@@ -264,3 +264,55 @@ func TestHTTPShutdown(t *testing.T) {
 	}
 	_ = http.StatusOK
 }
+
+// TestClosed: after Close every operation fails with an error matching
+// net.ErrClosed, and open connections got OnClose with ErrServerClosed
+// (the peer a reset).
+func TestClosed(t *testing.T) {
+	bed := newBed(t, 1)
+	h := &echo{}
+	s := startServer(t, testConfig(bed, 7203), h)
+	pc := peerDial(t, bed, hostPort(bed.Server.IPv4, 7203))
+	roundTrip(t, pc, []byte("x"))
+	var conn *Conn
+	waitFor(t, "OnOpen", func() bool { return h.opened.Load() == 1 })
+	// The Conn itself, read on its loop (test only).
+	cs, err := s.Conns(0)
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("Conns: %v %v", cs, err)
+	}
+	done := make(chan *Conn, 1)
+	postRetry(s.g.Loops()[0], func() { done <- s.loops[0].conns[0] })
+	conn = <-done
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if r := h.closed(); len(r) != 1 || !errors.Is(r[0], ErrServerClosed) || !errors.Is(r[0], net.ErrClosed) {
+		t.Fatalf("OnClose reasons %v, want ErrServerClosed", r)
+	}
+	pc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadAll(pc); !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("peer after Close: %v, want a reset", err)
+	}
+	for name, err := range map[string]error{
+		"Conn.Write": func() error { _, err := conn.Write([]byte("x")); return err }(),
+		"Conn.Close": conn.Close(),
+		"Conn.Abort": conn.Abort(),
+		"SetNoDelay": conn.SetNoDelay(true),
+		"Dial":       func() error { _, err := s.Dial(context.Background(), "tcp", hostPort(bed.Peer.IPv4, 1)); return err }(),
+		"Conns":      func() error { _, err := s.Conns(0); return err }(),
+		"Stats":      func() error { _, err := s.Stats(); return err }(),
+		"Start":      s.Start(),
+		"Shutdown":   s.Shutdown(context.Background()),
+	} {
+		if name == "Shutdown" {
+			if err != nil {
+				t.Errorf("Shutdown after Close: %v, want nil (already stopped)", err)
+			}
+			continue
+		}
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("%s after Close: %v, want net.ErrClosed", name, err)
+		}
+	}
+}
