@@ -17,6 +17,21 @@ const (
 	// Abort: reset the connection (the client overran what the server
 	// holds for it).
 	Abort
+	// Linger: half-close (a FIN after everything written) and go on
+	// reading, dropping what arrives, until the peer closes (OnEOF then
+	// returns Close) or LingerTimeout passes (the transport then closes).
+	// RFC 9112 §9.6: closing at once while the client still sends would
+	// reset the connection, and a reset can destroy the response before
+	// the client reads it (or, on loss, before it is retransmitted).
+	Linger
+)
+
+const (
+	// LingerTimeout bounds a lingering close (Apache's is 2 s).
+	LingerTimeout = 2 * time.Second
+	// maxLinger bounds what a lingering close reads and drops; past it the
+	// connection is closed (and so reset if the client keeps sending).
+	maxLinger = 4 << 20
 )
 
 // Transport is where a Conn writes: a *sluice.Conn, or a buffer in tests.
@@ -108,6 +123,13 @@ type Conn struct {
 
 	stopped  bool // parse nothing more: an error or a non-persistent request
 	eof      bool // the peer half-closed
+	// mayLinger: the client may still be sending when we close (an error
+	// response, or bytes after the last request), so close by Linger.
+	mayLinger bool
+	lingering bool
+	dropped   int // octets read and dropped while lingering
+	// lingerTimer ends a lingering close (set by the sluice adapter).
+	lingerTimer *time.Timer
 	draining bool // server shutdown: close once idle
 	maxIn    int
 }
@@ -131,6 +153,7 @@ func (c *Conn) Reset() {
 	c.out = c.out[:0]
 	c.in = c.in[:0]
 	c.held, c.stopped, c.eof, c.draining = false, false, false, false
+	c.mayLinger, c.lingering, c.dropped = false, false, 0
 }
 
 // Release drops per-connection buffers (an idle or closed connection).
@@ -143,10 +166,18 @@ func (c *Conn) Release() {
 
 // OnData takes the bytes the peer sent (valid only during the call).
 func (c *Conn) OnData(t Transport, data []byte) Action {
+	if c.lingering {
+		c.dropped += len(data)
+		if c.dropped > maxLinger {
+			return Close
+		}
+		return None
+	}
 	c.w.SetTime(c.cfg.Now())
 	switch {
 	case c.stopped:
 		// RFC 9112 §9.6: nothing after a close or an error is processed.
+		c.mayLinger = c.mayLinger || len(data) > 0
 	case len(c.in) > 0 || c.held:
 		if len(c.in)+len(data) > c.maxIn {
 			return Abort
@@ -164,6 +195,9 @@ func (c *Conn) OnData(t Transport, data []byte) Action {
 
 // OnWritable continues what backpressure stopped.
 func (c *Conn) OnWritable(t Transport) Action {
+	if c.lingering {
+		return None
+	}
 	c.w.SetTime(c.cfg.Now())
 	return c.drive(t)
 }
@@ -172,6 +206,9 @@ func (c *Conn) OnWritable(t Transport) Action {
 // answered; then the connection closes.
 func (c *Conn) OnEOF(t Transport) Action {
 	c.eof = true
+	if c.lingering {
+		return Close
+	}
 	return c.drive(t)
 }
 
@@ -181,12 +218,15 @@ func (c *Conn) OnEOF(t Transport) Action {
 // requests).
 func (c *Conn) OnShutdown(t Transport) Action {
 	c.draining = true
+	if c.lingering {
+		return None // it ends within LingerTimeout
+	}
 	return c.drive(t)
 }
 
 // Idle reports whether c is between requests with nothing to send.
 func (c *Conn) Idle() bool {
-	return c.qLen == 0 && len(c.in) == 0 && !c.held && c.p.Idle()
+	return c.qLen == 0 && len(c.in) == 0 && !c.held && !c.stopped && !c.lingering && c.p.Idle()
 }
 
 func (c *Conn) push(r response) {
@@ -220,8 +260,10 @@ func (c *Conn) parse(data []byte) []byte {
 		case http1.EvError:
 			c.push(response{kind: kindError, status: uint16(c.p.Status()), conn: http1.ConnClose})
 			c.stopped = true
+			c.mayLinger = true // the rest of the request may be on its way
 		case http1.EvClosed:
 			c.stopped = true
+			c.mayLinger = c.mayLinger || len(data) > 0
 		}
 	}
 	return nil
@@ -246,7 +288,11 @@ func (c *Conn) drive(t Transport) Action {
 		c.in = c.in[:copy(c.in, rest)]
 	}
 	// Here every response is written and no input is held.
-	if c.stopped || c.eof || (c.draining && c.p.Idle()) {
+	switch {
+	case c.stopped && c.mayLinger && !c.eof:
+		c.lingering = true
+		return Linger
+	case c.stopped || c.eof || (c.draining && c.p.Idle()):
 		return Close
 	}
 	return None

@@ -92,15 +92,20 @@ func TestPipelinedAndSplit(t *testing.T) {
 			_, c := newTestConn(t, Options{})
 			m := &memTransport{sndBuf: 1 << 30}
 			var a Action
-			closeEnd := strings.Index(in, "close\r\n\r\n") + len("close\r\n\r\n")
-			for i := 0; i < len(in); i += step {
-				if a != None && i < closeEnd {
-					t.Fatalf("action %v before the input ended", a)
-				}
-				a = c.OnData(m, []byte(in[i:min(i+step, len(in))]))
+			fed := 0
+			for fed < len(in) && a == None {
+				a = c.OnData(m, []byte(in[fed:min(fed+step, len(in))]))
+				fed += step
 			}
-			if a != Close {
-				t.Fatalf("action %v after Connection: close, want Close", a)
+			// The close request ends at closeEnd; the server stops there.
+			// Bytes after it in the same read make it linger (the client
+			// is still sending, RFC 9112 §9.6).
+			closeEnd := strings.Index(in, "close\r\n\r\n") + len("close\r\n\r\n")
+			if fed < closeEnd {
+				t.Fatalf("action %v after %d octets, before the close request ended (%d)", a, fed, closeEnd)
+			}
+			if want := map[bool]Action{true: Linger, false: Close}[fed > closeEnd]; a != want {
+				t.Fatalf("action %v after %d octets (close request ends at %d), want %v", a, fed, closeEnd, want)
 			}
 			if whole == nil {
 				whole = m.out
@@ -178,8 +183,8 @@ func TestErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, c := newTestConn(t, Options{Limits: tc.lim})
 			m := &memTransport{sndBuf: 1 << 30}
-			if a := c.OnData(m, []byte(tc.in)); a != Close {
-				t.Fatalf("action %v, want Close", a)
+			if a := c.OnData(m, []byte(tc.in)); a != Linger {
+				t.Fatalf("action %v, want Linger", a)
 			}
 			methods := make([]string, tc.answered+1)
 			for i := range methods {
@@ -190,10 +195,14 @@ func TestErrors(t *testing.T) {
 			if last.status != tc.status || !last.close {
 				t.Fatalf("status %d close %v, want %d and close", last.status, last.close, tc.status)
 			}
-			// Nothing more is parsed or answered.
+			// Lingering: what arrives is dropped, nothing answered; the
+			// peer's FIN ends it.
 			n := len(m.out)
-			if a := c.OnData(m, []byte("GET / HTTP/1.1\r\nHost: a\r\n\r\n")); a != Close || len(m.out) != n {
+			if a := c.OnData(m, []byte("GET / HTTP/1.1\r\nHost: a\r\n\r\n")); a != None || len(m.out) != n {
 				t.Fatalf("after the error: action %v, %d more octets", a, len(m.out)-n)
+			}
+			if a := c.OnEOF(m); a != Close {
+				t.Fatalf("FIN while lingering: %v, want Close", a)
 			}
 		})
 	}
@@ -340,4 +349,50 @@ func TestTargetPath(t *testing.T) {
 			t.Errorf("sizeFor(%q) = %d, want %d", path, n, want)
 		}
 	}
+}
+
+// TestLinger: a close with nothing more from the client is immediate; the
+// dropping of a lingering close is bounded.
+func TestLinger(t *testing.T) {
+	_, c := newTestConn(t, Options{})
+	m := &memTransport{sndBuf: 1 << 30}
+	if a := c.OnData(m, []byte("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")); a != Close {
+		t.Fatalf("Connection: close alone: %v, want Close", a)
+	}
+	_, c = newTestConn(t, Options{})
+	if a := c.OnData(m, []byte("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET")); a != Linger {
+		t.Fatalf("bytes after Connection: close: %v, want Linger", a)
+	}
+	if c.Idle() {
+		t.Fatal("a lingering connection reports Idle")
+	}
+	junk := make([]byte, 64<<10)
+	a := None
+	for i := 0; i < 1000 && a == None; i++ {
+		a = c.OnData(m, junk)
+	}
+	if a != Close || c.dropped > maxLinger+len(junk) {
+		t.Fatalf("after %d dropped octets: %v, want Close past %d", c.dropped, a, maxLinger)
+	}
+	// A malformed request whose sender already half-closed: no one to
+	// linger for.
+	_, c = newTestConn(t, Options{})
+	if a := c.OnEOF(m); a != Close {
+		t.Fatalf("idle FIN: %v", a)
+	}
+	_, c = newTestConn(t, Options{})
+	m = &memTransport{sndBuf: 1}
+	c.OnData(m, []byte("GET /size/100000 HTTP/1.1\r\nHost: a\r\n\r\nBAD\r\n"))
+	if a := c.OnEOF(m); a != None {
+		t.Fatalf("FIN with a response in progress: %v", a)
+	}
+	a = None
+	for i := 0; i < 100 && a == None; i++ {
+		m.drain()
+		a = c.OnWritable(m)
+	}
+	if a != Close {
+		t.Fatalf("error response after the peer's FIN: %v, want Close", a)
+	}
+	readResponses(t, m.out, "GET", "GET")
 }

@@ -42,6 +42,12 @@
 //     input (at most MaxHeaderBytes + 64 KiB; beyond that the client is
 //     flooding and the connection is aborted: the transport has no way yet
 //     to stop reading, see sluice's NetConn TODO).
+//   - Lingering close (§9.6): when the client may still be sending as the
+//     connection ends (an error, or bytes after a non-persistent request),
+//     the server half-closes and reads and drops input until the client's
+//     FIN (at most LingerTimeout and 4 MiB) instead of closing at once,
+//     which would answer that input with a reset that can destroy the
+//     response.
 //   - A peer that half-closes (FIN after its requests) still gets every
 //     response; the connection closes once they are written.
 //   - Steady state allocates nothing per request: the connection state is

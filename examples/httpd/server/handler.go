@@ -2,6 +2,7 @@ package server
 
 import (
 	"sync"
+	"time"
 
 	"github.com/sluicenet/sluice"
 	"github.com/sluicenet/sluice/examples/httpd/http1"
@@ -52,12 +53,20 @@ func (h *Handler) Put(c *Conn) {
 	h.pool.Put(c)
 }
 
-func act(sc *sluice.Conn, a Action) sluice.Action {
+func (h *Handler) act(sc *sluice.Conn, c *Conn, a Action) sluice.Action {
 	switch a {
 	case Close:
 		return sluice.Close
 	case Abort:
 		sc.Abort()
+	case Linger:
+		if sc.CloseWrite() != nil {
+			return sluice.Close
+		}
+		// Bounded: close for good after LingerTimeout (from the timer's
+		// goroutine, posted to the loop; after OnClose it is a no-op).
+		// Only error paths linger, so this allocation is not per request.
+		c.lingerTimer = time.AfterFunc(LingerTimeout, func() { sc.Close() })
 	}
 	return sluice.None
 }
@@ -88,7 +97,7 @@ func (h *Handler) OnOpen(sc *sluice.Conn) sluice.Action { return sluice.None }
 
 func (h *Handler) OnData(sc *sluice.Conn, data []byte) sluice.Action {
 	c := h.conn(sc)
-	return h.idle(sc, c, act(sc, c.OnData(sc, data)))
+	return h.idle(sc, c, h.act(sc, c, c.OnData(sc, data)))
 }
 
 func (h *Handler) OnWritable(sc *sluice.Conn) sluice.Action {
@@ -96,7 +105,7 @@ func (h *Handler) OnWritable(sc *sluice.Conn) sluice.Action {
 	if !ok {
 		return sluice.None
 	}
-	return h.idle(sc, c, act(sc, c.OnWritable(sc)))
+	return h.idle(sc, c, h.act(sc, c, c.OnWritable(sc)))
 }
 
 // OnEOF: the peer sent its FIN. With nothing in progress, close; else
@@ -106,7 +115,7 @@ func (h *Handler) OnEOF(sc *sluice.Conn) sluice.Action {
 	if !ok {
 		return sluice.Close
 	}
-	return act(sc, c.OnEOF(sc))
+	return h.act(sc, c, c.OnEOF(sc))
 }
 
 // OnShutdown: Server.Shutdown. An idle connection closes now, a busy one
@@ -116,11 +125,15 @@ func (h *Handler) OnShutdown(sc *sluice.Conn) sluice.Action {
 	if !ok {
 		return sluice.Close
 	}
-	return act(sc, c.OnShutdown(sc))
+	return h.act(sc, c, c.OnShutdown(sc))
 }
 
 func (h *Handler) OnClose(sc *sluice.Conn, err error) {
 	if c, ok := sc.Context().(*Conn); ok {
+		if c.lingerTimer != nil {
+			c.lingerTimer.Stop()
+			c.lingerTimer = nil
+		}
 		sc.SetContext(nil)
 		h.Put(c)
 	}

@@ -31,11 +31,10 @@ func HTTPHandler(opts Options) http.Handler {
 		}
 		if maxBody := opts.Limits.MaxBodyBytes; maxBody > 0 && r.Body != nil {
 			// As the callback parser: a body over the limit is 413, and
-			// the connection closes (the rest of the body is unread).
-			if r.ContentLength > maxBody {
-				tooLarge(w)
-				return
-			}
+			// the connection closes. Through MaxBytesReader (not an
+			// early answer on Content-Length) so that net/http knows the
+			// limit was hit and closes lingering (CloseWrite, then
+			// 500 ms of reading) instead of resetting.
 			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		}
 		if r.Body != nil {
