@@ -15,18 +15,18 @@ func TestNewRenoABC(t *testing.T) {
 	if r.cwnd != 10000 {
 		t.Fatalf("IW %d, want 10 segments (RFC 6928)", r.cwnd)
 	}
-	r.OnAck(5000, 1000, 0, 0, 0) // a stretch ACK of 5 segments
+	r.OnAck(5000, 1000, 0, 0, 0, 0) // a stretch ACK of 5 segments
 	if r.cwnd != 12000 {
 		t.Fatalf("slow start cwnd %d after a 5-segment ACK, want +2 SMSS", r.cwnd)
 	}
 	r.ssthresh = r.cwnd
 	for range 11 {
-		r.OnAck(1000, 1000, 0, 0, 0)
+		r.OnAck(1000, 1000, 0, 0, 0, 0)
 	}
 	if r.cwnd != 12000 {
 		t.Fatalf("CA cwnd %d before a full window was acknowledged", r.cwnd)
 	}
-	r.OnAck(1000, 1000, 0, 0, 0)
+	r.OnAck(1000, 1000, 0, 0, 0, 0)
 	if r.cwnd != 13000 {
 		t.Fatalf("CA cwnd %d after a window of octets, want +1 SMSS", r.cwnd)
 	}
@@ -82,7 +82,7 @@ func TestCUBICCurve(t *testing.T) {
 	for now < Instant(1e9)+Instant(k*1e9) {
 		w := c.reno.cwnd
 		for range w / mss {
-			c.OnAck(mss, mss, w, now, rtt)
+			c.OnAck(mss, mss, w, now, rtt, 0)
 		}
 		now = now.Add(rtt)
 		atK = c.reno.cwnd
@@ -93,7 +93,7 @@ func TestCUBICCurve(t *testing.T) {
 	for range 30 { // three more seconds: convex growth past W_max
 		w := c.reno.cwnd
 		for range w / mss {
-			c.OnAck(mss, mss, w, now, rtt)
+			c.OnAck(mss, mss, w, now, rtt, 0)
 		}
 		now = now.Add(rtt)
 	}
@@ -127,7 +127,7 @@ func TestCUBICRenoFriendly(t *testing.T) {
 	for range 100 { // 100 RTTs = 0.1 s: the cubic term barely moves
 		w := c.reno.cwnd
 		for range w / mss {
-			c.OnAck(mss, mss, w, now, rtt)
+			c.OnAck(mss, mss, w, now, rtt, 0)
 		}
 		now = now.Add(rtt)
 	}
@@ -151,5 +151,32 @@ func TestCCSelection(t *testing.T) {
 	}
 	if NewReno.String() != "newreno" || CUBIC.String() != "cubic" {
 		t.Fatal("names")
+	}
+}
+
+// HyStart (RFC 9406 §4.2; Linux CUBIC's delay exit): slow start ends
+// (ssthresh = cwnd) once a round's minimum RTT rises by eta over the
+// previous round's, before the queue overflows; a flat RTT keeps it.
+func TestCUBICHyStart(t *testing.T) {
+	const mss = 1000
+	var c cubic
+	c.init(mss)
+	now := Instant(1e9)
+	srtt := 20 * time.Millisecond
+	round := func(rtt time.Duration) {
+		for range 10 {
+			c.OnAck(mss, mss, 0, now, srtt, rtt)
+			now = now.Add(time.Millisecond)
+		}
+		now = now.Add(srtt)
+	}
+	round(20 * time.Millisecond)
+	round(20 * time.Millisecond)
+	if c.reno.ssthresh != 1<<30 {
+		t.Fatalf("slow start ended at a flat RTT (ssthresh %d)", c.reno.ssthresh)
+	}
+	round(25 * time.Millisecond) // +5 ms > eta = max(20/8, 4) ms
+	if c.reno.ssthresh >= 1<<30 || c.reno.cwnd > c.reno.ssthresh+mss {
+		t.Fatalf("ssthresh %d cwnd %d: slow start did not end on the delay increase", c.reno.ssthresh, c.reno.cwnd)
 	}
 }

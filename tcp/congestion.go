@@ -8,7 +8,8 @@ import "time"
 // window. The TCB calls:
 //
 //   - Window before sending (cwnd, octets);
-//   - OnAck for newly acknowledged octets outside loss recovery;
+//   - OnAck for newly acknowledged octets outside loss recovery, with
+//     SRTT and the RTT sample this ACK gave (0 if none);
 //   - OnLoss when it enters fast recovery (RFC 5681 §3.2, RFC 6675 §5):
 //     the controller sets ssthresh and cwnd = ssthresh, remembering the
 //     old values for Undo;
@@ -21,7 +22,7 @@ import "time"
 type Congestion interface {
 	Window() uint32
 	Ssthresh() uint32
-	OnAck(acked uint32, mss uint16, inflight uint32, now Instant, srtt time.Duration)
+	OnAck(acked uint32, mss uint16, inflight uint32, now Instant, srtt, sample time.Duration)
 	OnLoss(mss uint16, inflight uint32, now Instant)
 	OnRecoveryEnd(mss uint16, inflight uint32, now Instant)
 	OnTimeout(mss uint16, inflight uint32, now Instant)

@@ -406,14 +406,16 @@ func TestWriteInSynSent(t *testing.T) {
 // fixedCwnd is a Congestion that allows a fixed window, for the seam test.
 type fixedCwnd struct{ w, acks, timeouts uint32 }
 
-func (c *fixedCwnd) Window() uint32                                           { return c.w }
-func (c *fixedCwnd) Ssthresh() uint32                                         { return c.w }
-func (c *fixedCwnd) OnAck(uint32, uint16, uint32, tcp.Instant, time.Duration) { c.acks++ }
-func (c *fixedCwnd) OnLoss(uint16, uint32, tcp.Instant)                       {}
-func (c *fixedCwnd) OnRecoveryEnd(uint16, uint32, tcp.Instant)                {}
-func (c *fixedCwnd) OnTimeout(uint16, uint32, tcp.Instant)                    { c.timeouts++ }
-func (c *fixedCwnd) OnIdle(uint16, tcp.Instant)                               {}
-func (c *fixedCwnd) Undo()                                                    {}
+func (c *fixedCwnd) Window() uint32   { return c.w }
+func (c *fixedCwnd) Ssthresh() uint32 { return c.w }
+func (c *fixedCwnd) OnAck(uint32, uint16, uint32, tcp.Instant, time.Duration, time.Duration) {
+	c.acks++
+}
+func (c *fixedCwnd) OnLoss(uint16, uint32, tcp.Instant)        {}
+func (c *fixedCwnd) OnRecoveryEnd(uint16, uint32, tcp.Instant) {}
+func (c *fixedCwnd) OnTimeout(uint16, uint32, tcp.Instant)     { c.timeouts++ }
+func (c *fixedCwnd) OnIdle(uint16, tcp.Instant)                {}
+func (c *fixedCwnd) Undo()                                     {}
 
 // The Congestion seam: the window it reports bounds what is in flight,
 // and it hears of ACKs and timeouts.

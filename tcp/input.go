@@ -358,8 +358,9 @@ func (t *TCB) ackAdvance(ack Seq, now Instant) {
 	}
 	t.retries = 0
 	if !t.inRecovery() {
-		t.cc.OnAck(acked, t.sndMSS, t.sndMax.Sub(t.sndUna), now, t.srtt)
+		t.cc.OnAck(acked, t.sndMSS, t.sndMax.Sub(t.sndUna), now, t.srtt, t.rttSample)
 	}
+	t.rttSample = 0
 	if t.sndUna == t.sndMax {
 		t.rtoAt = Never
 		t.rec.flags &^= recPTO

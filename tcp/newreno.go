@@ -27,7 +27,7 @@ func (r *newReno) init(mss uint16) {
 func (r *newReno) Window() uint32   { return r.cwnd }
 func (r *newReno) Ssthresh() uint32 { return r.ssthresh }
 
-func (r *newReno) OnAck(acked uint32, mss uint16, _ uint32, _ Instant, _ time.Duration) {
+func (r *newReno) OnAck(acked uint32, mss uint16, _ uint32, _ Instant, _, _ time.Duration) {
 	m := uint32(mss)
 	if r.cwnd < r.ssthresh {
 		// RFC 3465 §2.2 / RFC 5681 §3.1 eq. 2.

@@ -46,12 +46,13 @@ func (t *TCB) sampleTS(seg *Segment, now Instant) bool {
 		return false
 	}
 	t.rttAt = Never
-	t.updateRTT(time.Duration(d) * time.Millisecond)
+	t.updateRTT(max(time.Duration(d)*time.Millisecond, time.Millisecond/2))
 	return true
 }
 
 // updateRTT folds a measurement r into SRTT/RTTVAR and recomputes RTO.
 func (t *TCB) updateRTT(r time.Duration) {
+	t.rttSample = r
 	if !t.has(flagRTT) {
 		// §2.2: first measurement.
 		t.flags |= flagRTT

@@ -57,8 +57,9 @@ type TCB struct {
 	// RFC 6298 state.
 	srtt, rttvar, rto time.Duration
 	rttSeq            Seq
-	rttAt             Instant // Never when no sample is being timed (Karn)
-	retries           uint8   // consecutive timeouts of rtoAt / persistAt
+	rttAt             Instant       // Never when no sample is being timed (Karn)
+	rttSample         time.Duration // the sample the ACK being processed gave (for the controller)
+	retries           uint8         // consecutive timeouts of rtoAt / persistAt
 	keepProbes        uint8
 	persistProbes     uint8 // unanswered zero-window probes
 	persistShift      uint8 // persist backoff exponent

@@ -33,7 +33,16 @@ type Link struct {
 	// scripted losses and reordering.
 	Filter func(toB bool, seg *tcp.Segment) (drop bool, extra time.Duration)
 
-	Sent, Dropped, Duplicated int
+	// Rate, when set, is each direction's bottleneck in octets per second
+	// (a segment counts its text plus 40 octets of headers): segments
+	// leave one after another, queueing behind each other; QueueLimit
+	// bounds that queue in octets (drop-tail, counted in QueueDrops; 0 is
+	// unbounded).
+	Rate       int64
+	QueueLimit int
+	busy       [2]tcp.Instant
+
+	Sent, Dropped, Duplicated, QueueDrops int
 }
 
 type inflight struct {
@@ -83,6 +92,22 @@ func (l *Link) send(toB bool, seg *tcp.Segment) {
 		l.Dropped++
 		return
 	}
+	var depart tcp.Instant
+	if l.Rate > 0 {
+		dir := 0
+		if toB {
+			dir = 1
+		}
+		start := max(l.Now, l.busy[dir])
+		queued := int64(start-l.Now) * l.Rate / 1e9
+		if l.QueueLimit > 0 && queued > int64(l.QueueLimit) {
+			l.QueueDrops++
+			l.Dropped++
+			return
+		}
+		l.busy[dir] = start + tcp.Instant(int64(len(seg.Payload)+40)*1e9/l.Rate)
+		depart = l.busy[dir] - l.Now
+	}
 	copies := 1
 	if l.Rand.Float64() < l.Dup {
 		l.Duplicated++
@@ -91,7 +116,7 @@ func (l *Link) send(toB bool, seg *tcp.Segment) {
 	for range copies {
 		c := *seg
 		c.Payload = bytes.Clone(seg.Payload)
-		d := l.Delay + extra
+		d := l.Delay + extra + time.Duration(depart)
 		if l.Jitter > 0 {
 			d += time.Duration(l.Rand.Int64N(int64(l.Jitter)))
 		}
