@@ -121,8 +121,8 @@ type Conn struct {
 	in   []byte   // input not parsed yet: the queue was full
 	held bool     // the parser may hold an event not taken: the queue was full
 
-	stopped  bool // parse nothing more: an error or a non-persistent request
-	eof      bool // the peer half-closed
+	stopped bool // parse nothing more: an error or a non-persistent request
+	eof     bool // the peer half-closed
 	// mayLinger: the client may still be sending when we close (an error
 	// response, or bytes after the last request), so close by Linger.
 	mayLinger bool
@@ -130,8 +130,8 @@ type Conn struct {
 	dropped   int // octets read and dropped while lingering
 	// lingerTimer ends a lingering close (set by the sluice adapter).
 	lingerTimer *time.Timer
-	draining bool // server shutdown: close once idle
-	maxIn    int
+	draining    bool // server shutdown: close once idle
+	maxIn       int
 }
 
 // Init prepares c for connections served with cfg (which must not change
