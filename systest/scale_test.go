@@ -115,6 +115,11 @@ func TestManyConnections(t *testing.T) {
 			if out, err := s.Bed.Peer.Exec(ctx, "nstat", "-a"); err == nil {
 				t.Logf("peer nstat:\n%s", out)
 			}
+			for _, l := range s.Group.Loops() {
+				c0 := threadCPU(l.Thread())
+				time.Sleep(time.Second)
+				t.Logf("loop %d thread %d used %v of CPU in the last second", l.Queue(), l.Thread(), threadCPU(l.Thread())-c0)
+			}
 			gs := s.Stats(t)
 			t.Logf("server loop stats: %+v", gs.Loops[0])
 			st := live.Total(gs)
@@ -317,6 +322,22 @@ func raiseTCPMem(t *testing.T, n int) {
 	}
 	t.Logf("net.ipv4.tcp_mem raised from %q to %q for %d client sockets (restored at the end)", strings.TrimSpace(string(old)), v, n)
 	t.Cleanup(func() { os.WriteFile(path, old, 0o644) })
+}
+
+// threadCPU is a thread's user+system CPU time (/proc/self/task/TID/stat,
+// in clock ticks of 10 ms).
+func threadCPU(tid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/stat", tid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	k, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+k) * 10 * time.Millisecond
 }
 
 // rssBytes is this process's resident set size.
