@@ -29,8 +29,9 @@
 // (Config.SendBuffer + Config.RecvBuffer octets, and again at each
 // doubling when auto-tuning is on; the TCB struct itself is about
 // 1 KiB, with the SACK scoreboard, CUBIC state and Stats). An owner that
-// keeps a free list of closed TCBs hands them back through OpenReuse and Listener.Pool: a whole connection then
-// allocates nothing (TestRecycledConnectionAllocs).
+// keeps a free list of closed TCBs hands them back through OpenReuse and
+// Listener.Pool: a whole connection then allocates nothing
+// (TestRecycledConnectionAllocs).
 //
 // # Listener and demultiplexing
 //
@@ -127,7 +128,10 @@
 //   - Congestion control sits behind the Congestion interface: CUBIC
 //     (RFC 9438, with fast convergence and the Reno-friendly region) by
 //     default, NewReno by Config.CC; slow start with ABC (RFC 3465, L=2),
-//     IW10, restart from IW after an idle RTO (RFC 5681 §4.1). No pacing.
+//     IW10, restart from IW after an idle RTO (RFC 5681 §4.1); CUBIC leaves
+//     slow start on HyStart's delay increase (RFC 9406 §4.2, as Linux,
+//     without the conservative phase) rather than by overflowing the
+//     bottleneck queue. No pacing.
 //   - Buffers grow (doubling) up to Config.SendBufferMax/RecvBufferMax when
 //     a transfer is limited by them (Linux DRS); off by default.
 //   - ICMP (pmtu.go): the owner hands errors quoting the flow to ICMP;
