@@ -101,6 +101,9 @@ func BenchmarkImpairedThroughput(b *testing.B) {
 		}
 	}
 	b.Logf("%v\n%v\nto peer:   %v\nto server: %v", rep.Upload, rep.Download, rep.ToPeer, rep.ToServer)
+	for _, r := range rep.Results {
+		b.Log(r)
+	}
 	b.ReportMetric(rep.Upload.Sluice/1e6, "up-sluice-MB/s")
 	b.ReportMetric(rep.Upload.Linux/1e6, "up-linux-MB/s")
 	b.ReportMetric(rep.Upload.Ratio, "up-ratio")
