@@ -116,6 +116,23 @@ func checkInvariants(t *TCB) string {
 			return "OOO ranges overlap or touch"
 		}
 	}
+	if t.sb.n > maxScore {
+		return "scoreboard overflow"
+	}
+	var sacked uint32
+	for i := range int(t.sb.n) {
+		x := t.sb.r[i]
+		if !x.l.LessThan(x.r) || x.r.GreaterThan(t.sndMax) || i > 0 && !t.sb.r[i-1].r.LessThan(x.l) {
+			return fmt.Sprintf("scoreboard range [%d,%d) bad (SND.UNA %d SND.MAX %d)", x.l, x.r, t.sndUna, t.sndMax)
+		}
+		sacked += x.r.Sub(x.l)
+	}
+	if sacked != t.sb.sacked {
+		return fmt.Sprintf("scoreboard counts %d SACKed, ranges hold %d", t.sb.sacked, sacked)
+	}
+	if p := t.pipe(); t.state.synchronized() && p > t.sndMax.Sub(t.sndUna) {
+		return fmt.Sprintf("pipe %d beyond flight %d", p, t.sndMax.Sub(t.sndUna))
+	}
 	if t.state == Closed && t.Deadline() != Never {
 		return "timer armed in CLOSED"
 	}
@@ -169,6 +186,13 @@ func FuzzTCB(f *testing.F) {
 					seg.Options.HasTS = true
 					seg.Options.TSVal = tcb.tsRecent + uint32(int32(int8(b[11])))
 					seg.Options.TSEcr = tcb.tsNow(now) - uint32(b[11])
+				}
+				if b[10]&4 != 0 {
+					// A SACK block around SND.UNA..SND.MAX (sometimes a
+					// D-SACK below, sometimes beyond what was sent).
+					l := tcb.sndUna.Add(uint32(int32(int8(b[11])) * 100))
+					seg.Options.NumSACK = 1
+					seg.Options.SACK[0] = SACKBlock{Left: uint32(l), Right: uint32(l.Add(uint32(b[9]) * 50))}
 				}
 				if b[10]&2 != 0 {
 					seg.Options.MSS = uint16(b[11]) << 3
