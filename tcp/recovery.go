@@ -36,6 +36,7 @@ type recovery struct {
 	recover     Seq // RFC 6582 "recover" / RFC 6675 RecoveryPoint
 	highRxt     Seq // RFC 6675 HighRxt (end of the highest retransmission)
 	tlpHigh     Seq // SND.MAX when the tail loss probe went (RFC 8985 §7.3)
+	rxtMark     Seq // SND.MAX when the latest retransmission went
 	undoSeq     Seq // first octet retransmitted in the episode (Eifel)
 	undoTS      uint32
 	rtoTS       uint32 // our TSval when the last retransmission timeout fired (0: none)
@@ -189,6 +190,7 @@ func (t *TCB) retransmit(l Seq, n uint32, now Instant) uint32 {
 // (RFC 6298 §3) and the undo bookkeeping.
 func (t *TCB) noteRetransmit(seq Seq, now Instant) {
 	t.stats.Retransmits++
+	t.rec.rxtMark = t.sndMax
 	if t.rttAt != Never && seq.LessThan(t.rttSeq) {
 		t.rttAt = Never // Karn: the timed segment is ambiguous now
 	}
@@ -253,6 +255,18 @@ func (t *TCB) onAck(seg *Segment, prevUna Seq, dup bool, now Instant) {
 			}
 		} else if dup {
 			t.rec.dupAcks++
+		}
+		if t.has(flagSACK) && t.sb.n > 0 && t.rec.highRxt.GreaterThan(t.sndUna) &&
+			t.sb.high().GreaterThan(t.rec.rxtMark.Add((t.dupThresh()-1)*uint32(t.sndMSS))) {
+			// Lost retransmission (RFC 8985 §6.2's inference, Linux's
+			// tcp_mark_lost_retrans before RACK): more than DupThresh-1
+			// segments sent after our latest retransmission are SACKed
+			// while holes we retransmitted are still open, so those
+			// retransmissions were lost too; go over the holes again
+			// rather than wait for the RTO.
+			t.rec.highRxt = t.sndUna
+			t.rec.rxtMark = t.sndMax
+			t.stats.LostRetransmits++
 		}
 		t.recoverySend(now)
 		return

@@ -160,16 +160,24 @@ func TestRecoveryBurstLossSACK(t *testing.T) {
 	expect(t, st, tcp.Stats{Retransmits: 5, FastRetransmits: 1, SACKRecoveries: 1})
 }
 
-// A lost retransmission (RFC 6675 §5.1, RFC 6298 §5.4-5.6): the fast
-// retransmission of a segment is lost too; the retransmission timer
-// repairs it (one RTO), and the data still arrives byte-exact.
+// A lost retransmission. With SACK (RFC 8985 §6.2's inference; Linux's
+// lost-retransmit detection): segments sent after the retransmission are
+// SACKed while its hole stays open, so it is sent a third time at once,
+// no RTO. Without SACK (RFC 6582 has no such signal) the retransmission
+// timer repairs it (RFC 6298 §5.4-5.6). Either way, byte-exact.
 func TestRecoveryLostRetransmission(t *testing.T) {
 	b := newBulk(t, tcp.DefaultConfig(), 40*1448)
 	lost := b.seg(5)
 	b.filter(func(nth int, s *tcp.Segment) (bool, time.Duration) { return s.Seq == lost && nth <= 2, 0 })
 	st := b.send()
+	expect(t, st, tcp.Stats{Retransmits: 2, FastRetransmits: 1, SACKRecoveries: 1, LostRetransmits: 1})
+
+	b = newBulk(t, sackOff(), 40*1448)
+	lost = b.seg(5)
+	b.filter(func(nth int, s *tcp.Segment) (bool, time.Duration) { return s.Seq == lost && nth <= 2, 0 })
+	st = b.send()
 	if st.FastRetransmits != 1 || st.RTOExpiries != 1 || st.Retransmits < 2 {
-		t.Fatalf("stats %+v: want one fast retransmit, one RTO", *st)
+		t.Fatalf("no SACK: stats %+v: want one fast retransmit, one RTO", *st)
 	}
 	if c := b.l.A.Congestion(); c.InRecovery {
 		t.Fatalf("still in recovery: %+v", c)

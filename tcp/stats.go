@@ -23,6 +23,10 @@ type Stats struct {
 	SpuriousUndos uint64
 	// DSACKs counts D-SACK blocks received (TCPDSACKRecv).
 	DSACKs uint64
+	// LostRetransmits counts retransmissions found lost from SACKs of
+	// later data, and sent again without waiting for the RTO
+	// (TCPLostRetransmit).
+	LostRetransmits uint64
 	// SACKInvalid counts SACK blocks ignored as impossible; SACKOverflow
 	// SACKed ranges forgotten because the scoreboard was full
 	// (TCPSACKDiscard).
@@ -45,6 +49,7 @@ func (s *Stats) Add(o *Stats) {
 	s.TLPProbes += o.TLPProbes
 	s.SpuriousUndos += o.SpuriousUndos
 	s.DSACKs += o.DSACKs
+	s.LostRetransmits += o.LostRetransmits
 	s.SACKInvalid += o.SACKInvalid
 	s.SACKOverflow += o.SACKOverflow
 	s.OOODropped += o.OOODropped
