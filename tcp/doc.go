@@ -117,7 +117,9 @@
 //     SACK, RFC 5827 early retransmit for short flights, and RFC 8985's
 //     Tail Loss Probe; not RACK, which needs per-segment transmit times
 //     that a byte-ring send queue does not keep. A probe SACKed above
-//     holes marks them lost (RACK's time rule for that case). Reductions
+//     holes marks them lost (RACK's time rule for that case), and a hole
+//     still open when data sent after its retransmission is SACKed is
+//     retransmitted again without waiting for the RTO. Reductions
 //     are undone when Eifel (RFC 3522: the ACK of the first retransmission
 //     echoes an older TSval) or D-SACK (RFC 2883: every retransmission
 //     reported duplicate) shows them spurious; a spurious RTO also

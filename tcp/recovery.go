@@ -14,7 +14,9 @@ import "time"
 // retransmissions without waiting for the RTO; the first is covered by
 // TLP (below, with the one time-based inference RACK would make for the
 // probe: holes older than a SACKed probe are lost, RFC 8985 §7.4), the
-// second is left to the RTO.
+// second by the sequence form of the same inference (data sent after the
+// latest retransmission SACKed while its hole is open: Linux's
+// lost-retransmit detection); without SACK it is left to the RTO.
 //
 // Without SACK, RFC 6582 runs on the same machinery in the way Linux's
 // Reno emulation does: each duplicate ACK stands for one segment that
