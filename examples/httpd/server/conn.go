@@ -213,13 +213,17 @@ func (c *Conn) OnEOF(t Transport) Action {
 }
 
 // OnShutdown: the server is stopping. An idle connection closes now; one
-// with a request in flight after its responses are written (RFC 9112
-// §9.6: a server closing a persistent connection should do so between
-// requests).
+// with requests in flight after their responses are written, the last one
+// saying "Connection: close" (RFC 9112 §9.6: a server closing a persistent
+// connection should do so between requests, and signal it). No request
+// after those is parsed.
 func (c *Conn) OnShutdown(t Transport) Action {
 	c.draining = true
 	if c.lingering {
 		return None // it ends within LingerTimeout
+	}
+	if !c.stopped && !c.held && len(c.in) == 0 && c.p.Idle() {
+		c.stopped = true
 	}
 	return c.drive(t)
 }
@@ -257,6 +261,11 @@ func (c *Conn) parse(data []byte) []byte {
 			// Request bodies are read and dropped.
 		case http1.EvEnd:
 			c.push(c.cur)
+			if c.draining {
+				// The request in progress at shutdown: the last one.
+				c.stopped = true
+				c.mayLinger = c.mayLinger || len(data) > 0
+			}
 		case http1.EvError:
 			c.push(response{kind: kindError, status: uint16(c.p.Status()), conn: http1.ConnClose})
 			c.stopped = true
@@ -292,7 +301,7 @@ func (c *Conn) drive(t Transport) Action {
 	case c.stopped && c.mayLinger && !c.eof:
 		c.lingering = true
 		return Linger
-	case c.stopped || c.eof || (c.draining && c.p.Idle()):
+	case c.stopped || c.eof:
 		return Close
 	}
 	return None
@@ -347,6 +356,10 @@ func (c *Conn) writeOut(t Transport) error {
 
 // appendHead appends r's head to the batch, and its body when it is small.
 func (c *Conn) appendHead(r *response) {
+	if c.stopped && c.qLen == 1 && r.kind != kindContinue {
+		// The last response of the connection says so (RFC 9112 §9.6).
+		r.conn = http1.ConnClose
+	}
 	switch r.kind {
 	case kindContinue:
 		c.out = http1.AppendContinue(c.out)

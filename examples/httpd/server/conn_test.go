@@ -324,7 +324,35 @@ func TestShutdown(t *testing.T) {
 	if a := c.OnData(m, []byte("TP/1.1\r\nHost: a\r\n\r\n")); a != Close {
 		t.Fatalf("request finished during shutdown: %v, want Close", a)
 	}
-	readResponses(t, m.out, "GET", "GET")
+	rs := readResponses(t, m.out, "GET", "GET")
+	if rs[0].close || !rs[1].close {
+		t.Fatalf("Connection: close on the first %v, on the last %v; want only the last", rs[0].close, rs[1].close)
+	}
+	// Shutdown with two responses queued behind backpressure: both are
+	// sent, the second says close, nothing after is parsed.
+	_, c = newTestConn(t, Options{})
+	m = &memTransport{sndBuf: 1000}
+	c.OnData(m, []byte("GET /size/100000 HTTP/1.1\r\nHost: a\r\n\r\nGET /size/1 HTTP/1.1\r\nHost: a\r\n\r\n"))
+	if a := c.OnShutdown(m); a != None {
+		t.Fatalf("shutdown while writing: %v", a)
+	}
+	a := None
+	for i := 0; i < 100 && a == None; i++ {
+		m.drain()
+		a = c.OnWritable(m)
+	}
+	if a != Close {
+		t.Fatalf("after the responses: %v", a)
+	}
+	rs = readResponses(t, m.out, "GET", "GET")
+	if rs[0].close || !rs[1].close || string(rs[1].body) != "0" {
+		t.Fatalf("close flags %v %v, last body %q", rs[0].close, rs[1].close, rs[1].body)
+	}
+	// An idle connection closes at once.
+	_, c = newTestConn(t, Options{})
+	if a := c.OnShutdown(m); a != Close {
+		t.Fatalf("idle shutdown: %v", a)
+	}
 }
 
 func TestTargetPath(t *testing.T) {
