@@ -47,21 +47,28 @@ func (h *source) OnWritable(c *Conn) Action {
 	return h.pump(c)
 }
 
-// TestBackpressure: a peer that reads slowly fills the send buffer and
-// the write queue; Write reports ErrWriteQueueFull (EAGAIN) instead of
+// TestBackpressure: writing faster than the peer takes fills the send
+// buffer and the write queue; Write reports ErrWriteQueueFull (EAGAIN) instead of
 // buffering without bound, OnWritable says when to go on, and every octet
 // arrives in order.
 func TestBackpressure(t *testing.T) {
 	bed := newBed(t, 1)
-	h := &source{total: 8 << 20}
+	h := &source{total: 2 << 20}
 	cfg := testConfig(bed, 7500)
 	cfg.WriteQueueLimit = 64 << 10
-	startServer(t, cfg, h)
+	s := startServer(t, cfg, h)
 	c := peerDial(t, bed, hostPort(bed.Server.IPv4, 7500))
-	c.SetReadBuffer(16 << 10)
-	time.Sleep(100 * time.Millisecond) // let the queue fill before reading
+	// OnOpen fills the send buffer and the queue before the loop handles
+	// a single ACK, so the first ErrWriteQueueFull is certain.
 	c.SetReadDeadline(time.Now().Add(60 * time.Second))
 	got, err := io.ReadAll(c)
+	if err != nil {
+		cs, _ := s.Conns(0)
+		st, _ := s.Stats()
+		t.Logf("stalled: conns %+v; loop: %+v", cs, st.Loops[0])
+		out, _ := bed.Peer.Exec(context.Background(), "ss", "-tinm")
+		t.Logf("peer: %s", out)
+	}
 	if err != nil || len(got) != h.total || string(got) != string(pattern(h.total)) {
 		t.Fatalf("read %d of %d octets (%v), or they differ", len(got), h.total, err)
 	}
