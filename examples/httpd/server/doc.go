@@ -52,5 +52,10 @@
 //     response; the connection closes once they are written.
 //   - Steady state allocates nothing per request: the connection state is
 //     pooled, the parser and output buffers reused, bodies written from a
-//     shared read-only pattern slab.
+//     shared read-only pattern slab. A keep-alive connection between
+//     requests holds no state of this package at all (Handler gives its
+//     Conn back to the pool and takes one when bytes arrive).
+//   - Shutdown (sluice.ShutdownHandler): idle connections close at once;
+//     busy ones finish the requests in flight, the last response saying
+//     "Connection: close", and parse nothing after them.
 package server
