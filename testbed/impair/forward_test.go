@@ -124,6 +124,22 @@ func udpRun(t *testing.T, b *testbed.Bed, n, size int, gap, quiet time.Duration)
 	return got
 }
 
+// settled returns the counters once they stop changing: a frame read is
+// counted before its batch is written, so a snapshot taken while the last
+// frames of a transfer (ACKs, FINs) are in flight is not yet balanced.
+func settled(f *Forwarder) (toPeer, toServer Stats) {
+	toPeer, toServer = f.Stats()
+	for range 100 {
+		time.Sleep(50 * time.Millisecond)
+		p, s := f.Stats()
+		if p == toPeer && s == toServer {
+			break
+		}
+		toPeer, toServer = p, s
+	}
+	return toPeer, toServer
+}
+
 // within asserts that k of n trials is a plausible Binomial(n, p) outcome:
 // within 6 standard deviations (a fixed seed makes it the same every run;
 // the bound makes the test say what it means).
@@ -171,7 +187,7 @@ func TestForwardUntouched(t *testing.T) {
 	if sum != got {
 		t.Fatalf("sha256 sent %x, received %x", sum, got)
 	}
-	toPeer, toServer := f.Stats()
+	toPeer, toServer := settled(f)
 	t.Logf("to peer: %v\nto server: %v", toPeer, toServer)
 	for _, s := range []Stats{toPeer, toServer} {
 		if s.Sent != s.Received || s.Lost+s.Duplicated+s.Reordered+s.Overflow+s.KernelDrops != 0 {
@@ -188,7 +204,7 @@ func TestForwardLoss(t *testing.T) {
 	c := Config{Seed: 7, ToServer: Impairment{Loss: 0.05}, Match: isUDPTo(udpPort)}
 	b, f := startBed(t, c)
 	got := udpRun(t, b, n, 100, 0, 300*time.Millisecond)
-	_, s := f.Stats()
+	_, s := settled(f)
 	checkAccounts(t, s, n, got)
 	within(t, "lost", s.Lost, n, 0.05)
 	// The same seed and the same frames make the same decisions.
@@ -201,7 +217,7 @@ func TestForwardDuplicate(t *testing.T) {
 	const n = 20000
 	b, f := startBed(t, Config{Seed: 11, ToServer: Impairment{Duplicate: 0.01}, Match: isUDPTo(udpPort)})
 	got := udpRun(t, b, n, 100, 0, 300*time.Millisecond)
-	_, s := f.Stats()
+	_, s := settled(f)
 	checkAccounts(t, s, n, got)
 	within(t, "duplicated", s.Duplicated, n, 0.01)
 	seen := map[uint32]int{}
@@ -226,7 +242,7 @@ func TestForwardReorder(t *testing.T) {
 	// One datagram every 100 µs or more: each held one is overtaken by
 	// those sent in the next 20 ms, except near the end of the run.
 	got := udpRun(t, b, n, 100, 100*time.Microsecond, 300*time.Millisecond)
-	_, s := f.Stats()
+	_, s := settled(f)
 	checkAccounts(t, s, n, got)
 	within(t, "reordered", s.Reordered, n, 0.25)
 	late := uint64(0)
@@ -253,7 +269,7 @@ func TestForwardDelay(t *testing.T) {
 		imp := Impairment{Delay: 10 * time.Millisecond, Jitter: 5 * time.Millisecond, JitterReorders: reorders}
 		b, f := startBed(t, Config{Seed: 17, ToServer: imp, Match: isUDPTo(udpPort)})
 		got := udpRun(t, b, n, 100, 50*time.Microsecond, 300*time.Millisecond)
-		_, s := f.Stats()
+		_, s := settled(f)
 		checkAccounts(t, s, n, got)
 		lo, hi, late := time.Hour, time.Duration(0), 0
 		var sum time.Duration
@@ -284,7 +300,7 @@ func TestForwardRate(t *testing.T) {
 	b, f := startBed(t, Config{Seed: 19, ToServer: Impairment{Rate: rate, Limit: 100}, Match: isUDPTo(udpPort)})
 	start := time.Now()
 	got := udpRun(t, b, n, size, 0, 300*time.Millisecond)
-	_, s := f.Stats()
+	_, s := settled(f)
 	checkAccounts(t, s, n, got)
 	if s.Overflow == 0 || s.MaxQueue > 100 {
 		t.Errorf("a burst into a 100-frame queue at %d bit/s: overflow %d, max queue %d", rate, s.Overflow, s.MaxQueue)
@@ -308,7 +324,7 @@ func TestForwardTCPUnderLoss(t *testing.T) {
 	if sum != got {
 		t.Fatalf("sha256 sent %x, received %x", sum, got)
 	}
-	toPeer, toServer := f.Stats()
+	toPeer, toServer := settled(f)
 	t.Logf("to peer: %v\nto server: %v", toPeer, toServer)
 	if toServer.Lost == 0 || toPeer.Lost == 0 {
 		t.Errorf("no loss applied: %v / %v", toServer, toPeer)
