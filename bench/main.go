@@ -145,6 +145,7 @@ func run(c config) error {
 	rep.Ratios = ratios(rep.Results)
 	rep.Targets = evalTargets(rep.Results)
 	rep.Elapsed = time.Since(rep.Started).Round(time.Second).String()
+	rep.Machine.LoadEnd = loadAvg()
 	if err := os.MkdirAll(c.out, 0o755); err != nil {
 		return err
 	}

@@ -12,14 +12,34 @@ import (
 
 // Machine describes where the numbers were measured.
 type Machine struct {
-	Kernel string `json:"kernel"`
-	CPUs   int    `json:"cpus"`
-	Model  string `json:"cpu_model"`
-	Go     string `json:"go"`
+	Kernel  string `json:"kernel"`
+	CPUs    int    `json:"cpus"`
+	Model   string `json:"cpu_model"`
+	Go      string `json:"go"`
+	MemKiB  int64  `json:"mem_total_kib"`
+	Testbed string `json:"testbed"`
+	// Load averages (1 min) when the run started and ended: on a shared
+	// machine, how much else was running.
+	LoadStart float64 `json:"loadavg_start"`
+	LoadEnd   float64 `json:"loadavg_end"`
+}
+
+// loadAvg is the 1-minute load average.
+func loadAvg() float64 {
+	var v float64
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Sscanf(string(b), "%g", &v)
+	}
+	return v
 }
 
 func describeMachine() Machine {
-	m := Machine{CPUs: runtime.NumCPU(), Go: runtime.Version()}
+	m := Machine{CPUs: runtime.NumCPU(), Go: runtime.Version(), LoadStart: loadAvg(),
+		Testbed: "two network namespaces joined by a veth pair (1 queue); sluice on AF_XDP in copy mode " +
+			"(veth has no zero-copy), XDP attached in sluice's default mode (driver first, generic fallback); peer with TSO/GSO and TX checksum offload off"}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		fmt.Sscanf(strings.TrimPrefix(strings.SplitN(string(b), "\n", 2)[0], "MemTotal:"), "%d", &m.MemKiB)
+	}
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = strings.TrimSpace(string(b))
 	}
@@ -90,22 +110,48 @@ func ratios(rs []Result) []Ratio {
 }
 
 func printTable(w io.Writer, rep Report) {
-	fmt.Fprintf(w, "\nsluice bench — %s, %d CPUs (%s), %s, short=%v\n\n", rep.Machine.Kernel, rep.Machine.CPUs, rep.Machine.Model, rep.Machine.Go, rep.Short)
+	fmt.Fprintf(w, "\nsluice bench — %s, %d CPUs (%s), %s, short=%v, load average %.1f at start, %.1f at end, %s\n\n",
+		rep.Machine.Kernel, rep.Machine.CPUs, rep.Machine.Model, rep.Machine.Go, rep.Short,
+		rep.Machine.LoadStart, rep.Machine.LoadEnd, rep.Elapsed)
+	// One row per figure, with its ratios against each peer of this run
+	// beside it (ratioPairs; the separate list is in the JSON). Ratios
+	// read in the metric's direction: for "higher", above 1 is better; for
+	// "lower", below 1 is better.
+	ratio := map[[4]string]float64{}
+	for _, r := range rep.Ratios {
+		ratio[[4]string{r.Workload, r.Metric, r.Of, r.To}] = r.Value
+	}
+	cell := func(r Result, peer string) string {
+		if v, ok := ratio[[4]string{r.Workload, r.Metric, r.Impl, peer}]; ok {
+			return fmt.Sprintf("%.2fx", v)
+		}
+		return ""
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "workload\timpl\tmetric\tmedian\tunit\truns\tnote")
+	fmt.Fprintln(tw, "workload\timpl\tmetric\tmedian\tunit\tvs gnet\tvs net/http\tbetter\truns\tnote")
 	for _, r := range rep.Results {
 		runs := make([]string, len(r.Runs))
 		for i, v := range r.Runs {
 			runs[i] = human(v)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Workload, r.Impl, r.Metric, human(r.Value), r.Unit, strings.Join(runs, " "), r.Note)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Workload, r.Impl, r.Metric, human(r.Value), r.Unit,
+			cell(r, "gnet"), cell(r, "net/http"), r.Better, strings.Join(runs, " "), r.Note)
 	}
 	tw.Flush()
 	if len(rep.Ratios) > 0 {
+		// Pairs other than against gnet and net/http (afxdp / asavie/xdp,
+		// loadgen / wrk).
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "workload\tmetric\tratio\tvalue\tbetter")
+		n := 0
 		for _, r := range rep.Ratios {
+			if r.To == "gnet" || r.To == "net/http" {
+				continue
+			}
+			if n == 0 {
+				fmt.Fprintln(tw, "workload\tmetric\tratio\tvalue\tbetter")
+			}
+			n++
 			fmt.Fprintf(tw, "%s\t%s\t%s / %s\t%.2fx\t%s\n", r.Workload, r.Metric, r.Of, r.To, r.Value, r.Better)
 		}
 		tw.Flush()

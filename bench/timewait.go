@@ -13,8 +13,9 @@ package main
 //     warm-up before it has grown the pools (TCBs, buffers) to their steady
 //     size, so what still grows is the TIME-WAIT table: an upper bound.
 //   - kernel TCP: the entries are kernel tw_sock objects, not in the
-//     process's RSS; the count comes from /proc/net/sockstat of the server
-//     namespace and the size is the tw_sock_TCP slab's object size.
+//     process's RSS; the count is the growth of tw in the server
+//     namespace's /proc/net/sockstat over the run and the size is the
+//     tw_sock_TCP slab's object size.
 
 import (
 	"bufio"
@@ -27,7 +28,8 @@ import (
 	"github.com/sluicenet/sluice/testbed"
 )
 
-func timeWaitFigures(f *figures, bed *testbed.Bed, s httpServer, srv *serverProc, m sample) error {
+// tw0 is the server namespace's kernel TIME-WAIT count before the run.
+func timeWaitFigures(f *figures, bed *testbed.Bed, s httpServer, srv *serverProc, m sample, tw0 int) error {
 	var held, perEntry float64
 	note := ""
 	if isSluice(s.name) {
@@ -41,7 +43,9 @@ func timeWaitFigures(f *figures, bed *testbed.Bed, s httpServer, srv *serverProc
 		if err != nil {
 			return err
 		}
-		held = float64(tw)
+		// Entries of earlier runs (other servers, same namespace) may
+		// expire during this one: a lower bound.
+		held = float64(max(0, tw-tw0))
 		size, err := slabObjSize("tw_sock_TCP")
 		if err != nil {
 			return err
