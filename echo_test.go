@@ -287,3 +287,43 @@ func TestSetTap(t *testing.T) {
 		t.Fatalf("SetTap after Close: %v", err)
 	}
 }
+
+// TestConnOptions: Writev and the per-connection options, from the
+// callback and from another goroutine (posted to the loop).
+func TestConnOptions(t *testing.T) {
+	bed := newBed(t, 1)
+	conns := make(chan *Conn, 1)
+	h := HandlerFuncs{Open: func(c *Conn) Action {
+		if err := c.SetNoDelay(false); err != nil {
+			t.Errorf("SetNoDelay in OnOpen: %v", err)
+		}
+		if err := c.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: time.Minute, Interval: time.Second, Count: 3}); err != nil {
+			t.Errorf("SetKeepAliveConfig in OnOpen: %v", err)
+		}
+		if n, err := c.Writev([]byte("hello, "), []byte("world")); n != 12 || err != nil {
+			t.Errorf("Writev: %d, %v", n, err)
+		}
+		conns <- c
+		return None
+	}}
+	startServer(t, testConfig(bed, 7005), h)
+	pc := peerDial(t, bed, hostPort(bed.Server.IPv6, 7005))
+	c := <-conns
+	for name, err := range map[string]error{
+		"SetNoDelay":         c.SetNoDelay(true),
+		"SetKeepAlive":       c.SetKeepAlive(false),
+		"SetKeepAlivePeriod": c.SetKeepAlivePeriod(30 * time.Second),
+	} {
+		if err != nil {
+			t.Errorf("%s from another goroutine: %v", name, err)
+		}
+	}
+	if n, err := c.Writev([]byte("!"), []byte("\n")); n != 2 || err != nil {
+		t.Errorf("Writev from another goroutine: %d, %v", n, err)
+	}
+	pc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got := make([]byte, 14)
+	if _, err := io.ReadFull(pc, got); err != nil || string(got) != "hello, world!\n" {
+		t.Fatalf("read %q, %v", got, err)
+	}
+}
