@@ -56,7 +56,8 @@ func scaleSources(n int) []netip.Addr {
 
 // TestManyConnections holds SLUICE_SCALE_CONNS concurrent ESTABLISHED
 // connections (100k; SLUICE_SCALE_CONNS=1000000 for the
-// full million, which needs about 10 GB between both sides) from several
+// full million: 97 s here, server heap 5.5 GB of which 1.7 GB resident,
+// the peer kernel a few GB more) from several
 // client addresses, checks the loop's table and state counts, and logs the
 // server's memory per idle connection: Go heap growth per connection, with
 // and without the TCB's send and receive buffers (allocated when the TCB
