@@ -73,8 +73,14 @@ type Conn struct {
 	done     bool // OnClose was called
 	dirty    bool // on the loop's dirty list
 	closeReq uint8
-	closed   uint8     // the close level already applied to the TCB
-	state    tcp.State // last state seen (Stats.Entered)
+	closed   uint8 // the close level already applied to the TCB
+	// readPaused: PauseRead stopped delivery; received text stays in the
+	// TCB's receive buffer, so the advertised window closes.
+	readPaused bool
+	// resumed: ResumeRead asked process to deliver even without a TCB
+	// event (the text and FIN have been waiting in the TCB).
+	resumed bool
+	state   tcp.State // last state seen (Stats.Entered)
 	// sndMax is the end of the highest sequence space sent (sentAny: set),
 	// to count retransmissions at the sink.
 	sndMax   tcp.Seq
@@ -177,6 +183,33 @@ func (c *Conn) close(how uint8) error {
 	}
 	return c.loop.applyClose(c)
 }
+
+// PauseRead stops delivery: until ResumeRead no more OnData (nor OnEOF)
+// runs, and what arrives stays in the TCB's receive buffer, so the window
+// advertised to the peer shrinks to zero and the peer is flow-controlled
+// (RFC 9293 §3.8.6) instead of the application buffering without bound.
+// Text already taken from the receive buffer for the current delivery
+// (the second half of a wrapped buffer, when OnData pauses on the first)
+// is still delivered. Loop thread only; idempotent.
+func (c *Conn) PauseRead() { c.readPaused = true }
+
+// ResumeRead undoes PauseRead: the text the receive buffer holds, then the
+// peer's FIN if one came, are delivered at this iteration's settle, and
+// taking the text opens the window (TCB.Consume sends the window update,
+// RFC 9293 §3.8.6.2.2). Loop thread only; idempotent.
+func (c *Conn) ResumeRead() {
+	if !c.readPaused {
+		return
+	}
+	c.readPaused = false
+	if c.tcb != nil && !c.done {
+		c.resumed = true
+		c.loop.markDirty(c)
+	}
+}
+
+// ReadPaused reports whether PauseRead is in force.
+func (c *Conn) ReadPaused() bool { return c.readPaused }
 
 // Abort resets the connection (RFC 9293 §3.10.5 ABORT): a RST, then
 // OnClose with tcp.ErrAborted.

@@ -42,6 +42,11 @@ func (l *Loop) settle() {
 // instants).
 func (l *Loop) process(c *Conn) {
 	t := c.tcb
+	if c.resumed {
+		// ResumeRead: what waited in the receive buffer raised no event.
+		c.resumed = false
+		l.deliver(c)
+	}
 	for range 8 {
 		ev := t.Events()
 		if ev == 0 {
@@ -118,12 +123,14 @@ func (l *Loop) toTimeWait(c *Conn) bool {
 }
 
 // deliver hands received text to the handler, unless Write is holding
-// text back (then the receive window closes until it drains: the peer is
-// told to slow down rather than this loop buffering without bound).
+// text back or the handler paused reading (PauseRead): then the text stays
+// in the receive buffer and the window closes until it drains, so the
+// peer is told to slow down rather than this loop buffering without
+// bound. The FIN is reported only after all text before it (TCB.EOF).
 func (l *Loop) deliver(c *Conn) {
 	t := c.tcb
 	for range 4 {
-		if !c.opened || c.done || len(c.pending) > 0 || c.closeReq == closeFull {
+		if !c.opened || c.done || len(c.pending) > 0 || c.closeReq == closeFull || c.readPaused {
 			return
 		}
 		a, b := t.Peek()
