@@ -26,6 +26,13 @@ type Config struct {
 	// window advertised, so RecvBufferMax also bounds what a peer can make
 	// this connection hold.
 	SendBufferMax, RecvBufferMax int
+	// MaxOOORanges bounds the disjoint out-of-order ranges a connection
+	// reassembles (their octets are bounded by RecvBuffer); a segment that
+	// would need one more is dropped and counted (Stats.OOODropped). Eight
+	// live in the TCB; beyond them MaxOOORanges slots of 8 octets are
+	// allocated once, when a connection first needs them. 0 takes
+	// DefaultMaxOOORanges; values below 8 mean 8.
+	MaxOOORanges int
 	// MSL is the maximum segment lifetime; TIME-WAIT lasts 2*MSL
 	// (RFC 9293 §3.4.2). Linux uses 60 s of TIME-WAIT, MSL 30 s.
 	MSL time.Duration
@@ -91,6 +98,7 @@ func DefaultConfig() Config {
 		MSS:               1460,
 		SendBuffer:        64 << 10,
 		RecvBuffer:        64 << 10,
+		MaxOOORanges:      DefaultMaxOOORanges,
 		MSL:               30 * time.Second,
 		FinTimeout:        60 * time.Second,
 		SynRetries:        6,
@@ -122,6 +130,8 @@ func (c *Config) Validate() error {
 		return errors.New("tcp: Config buffers must hold at least one MSS")
 	case c.RecvBuffer > 1<<30 || c.SendBuffer > 1<<30 || c.RecvBufferMax > 1<<30 || c.SendBufferMax > 1<<30:
 		return errors.New("tcp: Config buffers above 1 GiB")
+	case c.MaxOOORanges > maxOOORangesLimit:
+		return errors.New("tcp: Config.MaxOOORanges above 65536")
 	case c.WindowScale > 14:
 		return errors.New("tcp: Config.WindowScale above 14 (RFC 7323 §2.3)")
 	case c.MSL <= 0 || c.InitialRTO <= 0 || c.MinRTO <= 0 || c.MaxRTO < c.MinRTO:

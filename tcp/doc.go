@@ -83,8 +83,9 @@
 //     an earlier short segment's ACK. A queued FIN turns Nagle off.
 //   - Receiving: out-of-order text is written straight into the receive
 //     ring's free space, so reassembly is bounded by the buffer in bytes,
-//     plus at most 8 disjoint ranges (advertised as SACK blocks, the
-//     latest first). ACKs: quick ACKs for the first Config.QuickACKs
+//     plus at most Config.MaxOOORanges disjoint ranges (256 by default:
+//     8 inline, the rest allocated once when a connection first needs
+//     them; advertised as SACK blocks, the latest first). ACKs: quick ACKs for the first Config.QuickACKs
 //     segments, then at least every second full segment or after
 //     Config.DelayedACK; immediately for out-of-order text, hole fills
 //     and FINs. One ACK per Input at most covers text, FIN and any reply.

@@ -104,15 +104,16 @@ func checkInvariants(t *TCB) string {
 	if t.snd.n < 0 || t.snd.n > t.snd.cap() || t.rcv.n < 0 || t.rcv.n > t.rcv.cap() {
 		return fmt.Sprintf("buffers out of bounds: snd %d/%d rcv %d/%d", t.snd.n, t.snd.cap(), t.rcv.n, t.rcv.cap())
 	}
-	if t.ooo.n > maxOOO {
+	if t.ooo.n > t.cfg.maxOOORanges() || t.ooo.n > len(t.ooo.slots()) {
 		return "too many OOO ranges"
 	}
-	for i := range int(t.ooo.n) {
-		r := t.ooo.r[i]
+	oooR := t.ooo.slots()
+	for i := range t.ooo.n {
+		r := oooR[i]
 		if !t.rcvNxt.LessThan(r.l) || !r.l.LessThan(r.r) || r.r.Sub(t.rcvNxt) > uint32(t.rcv.free()) {
 			return fmt.Sprintf("OOO range [%d,%d) bad for RCV.NXT %d free %d", r.l, r.r, t.rcvNxt, t.rcv.free())
 		}
-		if i > 0 && !t.ooo.r[i-1].r.LessThan(r.l) {
+		if i > 0 && !oooR[i-1].r.LessThan(r.l) {
 			return "OOO ranges overlap or touch"
 		}
 	}

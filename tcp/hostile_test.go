@@ -1,6 +1,7 @@
 package tcp_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -9,14 +10,25 @@ import (
 )
 
 // Hostile receive pattern: thousands of one-octet segments, each
-// out of order and not adjacent to any other. Reassembly keeps at most 8
-// ranges inside the receive buffer (RFC 9293 §3.10.7.4 leaves the
-// out-of-order queue to the implementation; RFC 2018 §8 allows dropping
-// SACKed data); the rest is dropped and counted, every one still ACKed.
-// Memory stays the buffer, and the stream still completes once the peer
-// sends in order.
+// out of order and not adjacent to any other. Reassembly keeps at most
+// Config.MaxOOORanges ranges inside the receive buffer (RFC 9293
+// §3.10.7.4 leaves the out-of-order queue to the implementation; RFC 2018
+// §8 allows dropping SACKed data); the rest is dropped and counted, every
+// one still ACKed. Memory stays the buffer plus the bounded ranges, and
+// the stream still completes once the peer sends in order.
 func TestHostileTinyOutOfOrder(t *testing.T) {
+	for _, limit := range []int{0, 8, 1000} {
+		t.Run(fmt.Sprint(limit), func(t *testing.T) { hostileTinyOutOfOrder(t, limit) })
+	}
+}
+
+func hostileTinyOutOfOrder(t *testing.T, limit int) {
 	cfg := tcp.DefaultConfig()
+	cfg.MaxOOORanges = limit
+	want := limit // ranges kept
+	if limit == 0 {
+		want = tcp.DefaultMaxOOORanges
+	}
 	cfg.RecvBufferMax = 1 << 20 // auto-tuning must not let this grow anything
 	h := New(t, cfg)
 	r := h.AcceptWith(irs, tcp.Options{SACKPermitted: true, MSS: 1460})
@@ -33,8 +45,8 @@ func TestHostileTinyOutOfOrder(t *testing.T) {
 		t.Fatalf("last ACK %v, want a duplicate ACK with SACK blocks", acks[len(acks)-1])
 	}
 	st := h.TCB.Stats()
-	if st.OOODropped != 5000-8 {
-		t.Fatalf("OOODropped %d, want all but 8 ranges", st.OOODropped)
+	if st.OOODropped != uint64(5000-want) {
+		t.Fatalf("OOODropped %d, want all but %d ranges", st.OOODropped, want)
 	}
 	if s, rb := h.TCB.BufferSizes(); rb != cfg.RecvBuffer || s != cfg.SendBuffer || h.TCB.Buffered() != 0 {
 		t.Fatalf("buffers %d/%d, buffered %d", s, rb, h.TCB.Buffered())

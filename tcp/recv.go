@@ -7,49 +7,104 @@ import "io"
 // bounded by the buffer, in bytes), SACK blocks (RFC 2018), delayed ACKs
 // (RFC 9293 §3.8.6.3, RFC 5681 §4.2) and window updates.
 
-// maxOOO bounds the number of disjoint out-of-order ranges kept; a segment
-// that would need another range is dropped (the peer retransmits it).
-const maxOOO = 8
+// Out-of-order ranges. The octets themselves sit in the receive ring's
+// free space, so the buffer bounds them in bytes; the ranges describing
+// them are bounded in number. The first oooInline live in the TCB (no
+// allocation for a connection that never sees many holes); past that, one
+// array of Config.MaxOOORanges is allocated the first time a connection
+// needs it (a 4 MiB window at 1% loss holds ~30 holes, under reordering
+// hundreds: with 8 ranges the receiver dropped thousands of in-window
+// segments a transfer and the peer had to send them again). A segment
+// that would need a range beyond the bound is dropped and counted
+// (Stats.OOODropped); the peer retransmits it.
+const (
+	oooInline = 8
+	// DefaultMaxOOORanges is Config.MaxOOORanges' default: 2 KiB of
+	// ranges at most per connection, allocated only when needed.
+	DefaultMaxOOORanges = 256
+	maxOOORangesLimit   = 1 << 16
+)
+
+type oooRange struct{ l, r Seq }
 
 // oooQueue lists the out-of-order ranges [l, r) held beyond RCV.NXT,
 // sorted by l, non-overlapping, non-adjacent.
 type oooQueue struct {
-	r      [maxOOO]struct{ l, r Seq }
-	n      uint8
-	latest uint8 // index of the range holding the latest segment (SACK order)
-	fin    Seq   // a FIN seen beyond RCV.NXT (flagPeerFinOOO)
+	inline [oooInline]oooRange
+	ext    []oooRange // nil, or Config.MaxOOORanges slots replacing inline
+	n      int
+	latest int // index of the range holding the latest segment (SACK order)
+	fin    Seq // a FIN seen beyond RCV.NXT (flagPeerFinOOO)
+}
+
+// slots returns the storage of the ranges: r[:n] are in use.
+func (q *oooQueue) slots() []oooRange {
+	if q.ext != nil {
+		return q.ext
+	}
+	return q.inline[:]
+}
+
+// clear forgets every range, keeping an allocated array for reuse.
+func (q *oooQueue) clear() {
+	ext := q.ext
+	*q = oooQueue{ext: ext}
+}
+
+// maxOOORanges is the configured bound on out-of-order ranges.
+func (c *Config) maxOOORanges() int {
+	switch {
+	case c.MaxOOORanges <= 0:
+		return DefaultMaxOOORanges
+	case c.MaxOOORanges < oooInline:
+		return oooInline
+	}
+	return min(c.MaxOOORanges, maxOOORangesLimit)
 }
 
 // add merges [l, r) into the queue; false if it needs a new range and
-// there is no room.
-func (q *oooQueue) add(l, r Seq) bool {
-	i := 0
-	for i < int(q.n) && q.r[i].r.LessThan(l) {
-		i++
+// there is no room within limit ranges.
+func (q *oooQueue) add(l, r Seq, limit int) bool {
+	rs := q.slots()
+	// Ranges are sorted: find the first that ends at or after l.
+	i, hi := 0, q.n
+	for i < hi {
+		m := int(uint(i+hi) >> 1)
+		if rs[m].r.LessThan(l) {
+			i = m + 1
+		} else {
+			hi = m
+		}
 	}
 	// Ranges i.. end at or after l. Merge every range that touches [l, r).
 	j := i
-	for j < int(q.n) && q.r[j].l.LessEq(r) {
-		if q.r[j].l.LessThan(l) {
-			l = q.r[j].l
+	for j < q.n && rs[j].l.LessEq(r) {
+		if rs[j].l.LessThan(l) {
+			l = rs[j].l
 		}
-		if q.r[j].r.GreaterThan(r) {
-			r = q.r[j].r
+		if rs[j].r.GreaterThan(r) {
+			r = rs[j].r
 		}
 		j++
 	}
 	if j == i { // no overlap: insert at i
-		if q.n == maxOOO {
-			return false
+		if q.n == len(rs) {
+			if q.n >= limit {
+				return false
+			}
+			// Grow once, from the inline slots to the configured bound.
+			ext := make([]oooRange, limit)
+			copy(ext, rs[:q.n])
+			q.ext, rs = ext, ext
 		}
-		copy(q.r[i+1:q.n+1], q.r[i:q.n])
+		copy(rs[i+1:q.n+1], rs[i:q.n])
 		q.n++
 	} else if j > i+1 { // merged several: close the gap
-		copy(q.r[i+1:], q.r[j:q.n])
-		q.n -= uint8(j - i - 1)
+		copy(rs[i+1:], rs[j:q.n])
+		q.n -= j - i - 1
 	}
-	q.r[i].l, q.r[i].r = l, r
-	q.latest = uint8(i)
+	rs[i].l, rs[i].r = l, r
+	q.latest = i
 	return true
 }
 
@@ -74,15 +129,16 @@ func (q *oooQueue) sackBlocks(o *Options, dsack bool, dl, dr Seq) {
 		o.SACK[0] = SACKBlock{Left: uint32(dl), Right: uint32(dr)}
 		k = 1
 	}
+	rs := q.slots()
 	if q.latest < q.n {
-		o.SACK[k] = SACKBlock{Left: uint32(q.r[q.latest].l), Right: uint32(q.r[q.latest].r)}
+		o.SACK[k] = SACKBlock{Left: uint32(rs[q.latest].l), Right: uint32(rs[q.latest].r)}
 		k++
 	}
-	for i := uint8(0); i < q.n && k < max; i++ {
+	for i := 0; i < q.n && k < max; i++ {
 		if i == q.latest {
 			continue
 		}
-		o.SACK[k] = SACKBlock{Left: uint32(q.r[i].l), Right: uint32(q.r[i].r)}
+		o.SACK[k] = SACKBlock{Left: uint32(rs[i].l), Right: uint32(rs[i].r)}
 		k++
 	}
 	o.NumSACK = uint8(k)
@@ -128,7 +184,7 @@ func (t *TCB) inputText(seg *Segment, seq Seq, now Instant) bool {
 	if off > 0 {
 		// Out of order: keep it in the ring's free space, ACK at once
 		// (RFC 5681 §4.2: a duplicate ACK, with SACK blocks).
-		if t.ooo.add(seq, seq.Add(uint32(len(p)))) {
+		if t.ooo.add(seq, seq.Add(uint32(len(p))), t.cfg.maxOOORanges()) {
 			t.rcv.writeAt(int(off), p)
 		} else {
 			t.Drops++
@@ -176,18 +232,19 @@ func (t *TCB) rcvMSS() uint32 {
 // in-order part of the ring.
 func (t *TCB) mergeOOO() {
 	q := &t.ooo
+	rs := q.slots()
 	k := 0
-	for k < int(q.n) && q.r[k].l.LessEq(t.rcvNxt) {
-		if q.r[k].r.GreaterThan(t.rcvNxt) {
-			d := q.r[k].r.Sub(t.rcvNxt)
+	for k < q.n && rs[k].l.LessEq(t.rcvNxt) {
+		if rs[k].r.GreaterThan(t.rcvNxt) {
+			d := rs[k].r.Sub(t.rcvNxt)
 			t.rcv.n += int(d)
-			t.rcvNxt = q.r[k].r
+			t.rcvNxt = rs[k].r
 		}
 		k++
 	}
 	if k > 0 {
-		copy(q.r[:], q.r[k:q.n])
-		q.n -= uint8(k)
+		copy(rs, rs[k:q.n])
+		q.n -= k
 		q.latest = 0
 	}
 	if t.has(flagPeerFinOOO) && q.fin == t.rcvNxt {

@@ -93,7 +93,7 @@ func (t *TCB) backToListen() {
 	t.rtoAt, t.persistAt, t.delackAt, t.keepAt, t.stateAt = Never, Never, Never, Never, Never
 	t.snd.consume(t.snd.n)
 	t.rcv.consume(t.rcv.n)
-	t.ooo = oooQueue{}
+	t.ooo.clear()
 	t.flags &= flagPassive | flagNoDelay
 	t.retries = 0
 	t.rto = t.cfg.InitialRTO

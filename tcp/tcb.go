@@ -127,8 +127,11 @@ func initTCB(t *TCB, cfg *Config, id ID, sink Sink) *TCB {
 	if t == nil {
 		t = &TCB{}
 	}
-	snd, rcv := t.snd.buf, t.rcv.buf
+	snd, rcv, ooo := t.snd.buf, t.rcv.buf, t.ooo.ext
 	*t = TCB{id: id, cfg: cfg, sink: sink}
+	if len(ooo) == cfg.maxOOORanges() {
+		t.ooo.ext = ooo
+	}
 	if len(snd) == cfg.SendBuffer {
 		t.snd.buf = snd
 	} else {
