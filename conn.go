@@ -235,6 +235,39 @@ func (c *Conn) Abort() error {
 	return c.post(func(sc *sched.Conn) { sc.Abort() })
 }
 
+// PauseRead stops OnData (and OnEOF) for this connection until
+// ResumeRead: what arrives stays in the TCP receive buffer, so the window
+// advertised to the peer closes and the peer waits (RFC 9293 §3.8.6)
+// instead of the application buffering without bound. The second half
+// of a wrapped receive buffer may still follow an OnData that paused.
+// From a callback it acts at once; from elsewhere at the loop's next
+// iteration.
+func (c *Conn) PauseRead() error {
+	return c.onLoopDo(func(sc *sched.Conn) { sc.PauseRead() })
+}
+
+// ResumeRead undoes PauseRead: the text held meanwhile, then the peer's
+// FIN if it came, are delivered, and the window opens again.
+func (c *Conn) ResumeRead() error {
+	return c.onLoopDo(func(sc *sched.Conn) { sc.ResumeRead() })
+}
+
+// onLoopDo runs fn with the live sched.Conn: at once on the loop, else
+// posted.
+func (c *Conn) onLoopDo(fn func(sc *sched.Conn)) error {
+	if c.closed.Load() {
+		return net.ErrClosed
+	}
+	if c.onLoop() {
+		if c.sc == nil {
+			return net.ErrClosed
+		}
+		fn(c.sc)
+		return nil
+	}
+	return c.post(fn)
+}
+
 // LocalAddr is the server's address and port of the connection.
 func (c *Conn) LocalAddr() netip.AddrPort { return c.local }
 

@@ -142,33 +142,3 @@ func TestNetConnDeadlines(t *testing.T) {
 		t.Fatalf("Accept after Close: %v", err)
 	}
 }
-
-// TestNetConnReadBound: a net.Conn whose reader does not keep up does not
-// buffer without bound: past its read allowance the connection is reset
-// (until the loops can pause delivery and close the window instead).
-func TestNetConnReadBound(t *testing.T) {
-	bed := newBed(t, 1)
-	s := startServer(t, testConfig(bed, 8083), nil)
-	addr := hostPort(bed.Server.IPv4, 8083)
-	nc, pc := acceptOne(t, s, func() *net.TCPConn { return peerDial(t, bed, addr) })
-	pc.SetWriteDeadline(time.Now().Add(30 * time.Second))
-	_, werr := pc.Write(make([]byte, 16<<20))
-	if !errors.Is(werr, syscall.ECONNRESET) && !errors.Is(werr, syscall.EPIPE) {
-		t.Fatalf("peer Write of 16 MiB to a reader that never reads: %v, want a reset", werr)
-	}
-	nc.mu.Lock()
-	held := len(nc.rbuf) - nc.roff
-	nc.mu.Unlock()
-	if held > nc.readCap() {
-		t.Fatalf("%d octets held, above the %d allowance", held, nc.readCap())
-	}
-	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for {
-		if _, err := nc.Read(make([]byte, 64<<10)); err != nil {
-			if !errors.Is(err, ErrAborted) {
-				t.Fatalf("Read after the reset: %v, want ErrAborted", err)
-			}
-			break
-		}
-	}
-}

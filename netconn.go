@@ -18,20 +18,31 @@ import (
 // bounded buffers:
 //
 //   - Received data is copied out of the loop into a buffer Read drains.
-//     TODO(sched): a way to pause delivery, so a reader that falls behind
-//     closes the TCP window; until then a connection whose unread data
-//     passes 4*ReadBuffer (at least 1 MiB) is reset (ErrAborted).
+//     When the unread data reaches 4*ReadBuffer (at least 1 MiB) the
+//     connection stops taking data from its receive buffer
+//     (sched.Conn.PauseRead), so the advertised window closes and the
+//     peer waits (RFC 9293 §3.8.6) rather than memory growing; once Read
+//     has drained it to half that, delivery resumes. A slow reader loses
+//     nothing; it slows the sender down.
 //   - Write posts the data to the loop in chunks and waits while more
 //     than the connection's write allowance (WriteBuffer, at least
 //     256 KiB) is queued beyond the TCP send buffer: a slow peer slows
 //     the writer down instead of growing memory.
 //
 // During Server.Shutdown a connection gets a FIN when the application
-// next waits in Read for data with the last data received answered (a
-// Write since) and nothing left to send: the idle point of a
-// request-response protocol, so net/http's requests in flight finish and
-// its idle keep-alive connections end. Calling http.Server.Shutdown
-// first is as good.
+// waits in Read for data at its idle point: the Read began after the last
+// Write returned, no Write is under way, the data received last has been
+// answered (a Write since) and everything written is in the TCP send
+// buffer. That is where a request-response protocol waits for its next
+// request, so net/http's idle keep-alive connections end and its
+// responses in flight finish first: a Read that was already waiting when
+// a Write began (net/http's background read during a handler) is not the
+// idle point, however the Writes are spaced. After the FIN, Write fails
+// with EPIPE (nothing written is dropped silently). Calling
+// http.Server.Shutdown first, or at the same time, is as good. A protocol
+// whose reader stays blocked in one Read while another goroutine writes
+// never reaches the idle point: it should close its connections itself,
+// or they are reset at Shutdown's deadline.
 //
 // Errors: net.ErrClosed after Close, os.ErrDeadlineExceeded past a
 // deadline, io.EOF from Read after the peer's FIN, and ErrReset,
@@ -53,6 +64,12 @@ type NetConn struct {
 	finSent   bool   // the drain FIN was posted
 	recvs     uint64 // OnData calls so far
 	answered  uint64 // recvs when Write was last called
+	writing   int    // Writes under way
+	writes    uint64 // Writes begun so far
+	paused    bool   // delivery is paused (unread data reached readCap)
+	pauses    int    // times delivery was paused (tests)
+	resuming  bool   // ResumeRead posted; what the TCP buffer held is not yet here
+	maxUnread int    // the most unread data held (tests)
 	rdeadline time.Time
 	wdeadline time.Time
 	readWake  chan struct{}
@@ -88,6 +105,11 @@ func (nc *NetConn) writeAllowance() int {
 	return max(orInt(nc.c.srv.cfg.WriteBuffer, DefaultBuffer), minWriteQ)
 }
 
+// readCap is the unread data at which delivery pauses; it resumes once
+// Read has drained it to readCap/2 (hysteresis: one resume per half
+// buffer read, not one per Read). The buffer can pass readCap by what the
+// loop took from the receive buffer in the delivery that reached it (at
+// most the TCP receive buffer).
 func (nc *NetConn) readCap() int {
 	return max(4*orInt(nc.c.srv.cfg.ReadBuffer, DefaultBuffer), minReadCap)
 }
@@ -108,6 +130,11 @@ func (nc *NetConn) Read(p []byte) (int, error) {
 			timer.Stop()
 		}
 	}()
+	// Only a Read that begins with no Write under way, and sees no Write
+	// begin while it waits, can be the drain's idle point.
+	nc.mu.Lock()
+	idle, writes := nc.writing == 0, nc.writes
+	nc.mu.Unlock()
 	for {
 		nc.mu.Lock()
 		if nc.closed {
@@ -120,7 +147,14 @@ func (nc *NetConn) Read(p []byte) (int, error) {
 			if nc.roff == len(nc.rbuf) {
 				nc.rbuf, nc.roff = nc.rbuf[:0], 0
 			}
+			resume := nc.paused && len(nc.rbuf)-nc.roff <= nc.readCap()/2
+			if resume {
+				nc.paused, nc.resuming = false, true
+			}
 			nc.mu.Unlock()
+			if resume {
+				nc.resume()
+			}
 			return n, nil
 		}
 		if len(p) == 0 {
@@ -144,13 +178,20 @@ func (nc *NetConn) Read(p []byte) (int, error) {
 			return 0, nc.opErr("read", os.ErrDeadlineExceeded)
 		}
 		// Waiting for the next request, the last one answered and
-		// nothing left to send: a draining server ends the connection
-		// here (an idle keep-alive connection gets its FIN, a busy one
-		// after its response). A Read while a request is unanswered
-		// (net/http's background read during the handler) is not idle.
-		fin := nc.draining && !nc.finSent && !nc.wclosed && nc.queued == 0 && nc.answered == nc.recvs
+		// everything written in the TCP send buffer: a draining server
+		// ends the connection here (an idle keep-alive connection gets
+		// its FIN, a busy one after its response). A Read that was
+		// waiting while a Write began (net/http's background read during
+		// the handler) is not idle: the response may go on in more
+		// Writes, and a FIN between two would cut it.
+		// Nor is it idle while received data waits in the TCP receive
+		// buffer (paused, or resumed and not yet delivered).
+		fin := nc.draining && !nc.finSent && !nc.wclosed && idle && nc.writes == writes &&
+			nc.writing == 0 && nc.queued == 0 && nc.answered == nc.recvs && !nc.paused && !nc.resuming
 		if fin {
-			nc.finSent = true
+			// A later Write fails (EPIPE) rather than being dropped
+			// after the FIN.
+			nc.finSent, nc.wclosed = true, true
 		}
 		nc.mu.Unlock()
 		if fin {
@@ -172,6 +213,28 @@ func (nc *NetConn) Read(p []byte) (int, error) {
 	}
 }
 
+// resume asks the loop to deliver again (ResumeRead). resuming stays set
+// until the text the TCP receive buffer held has reached OnData (or there
+// was none), so the drain's idle point does not take the gap for idleness.
+func (nc *NetConn) resume() {
+	err := nc.c.post(func(sc *sched.Conn) {
+		sc.ResumeRead()
+		if sc.TCB().Buffered() == 0 {
+			nc.resumed()
+		}
+	})
+	if err != nil {
+		nc.resumed()
+	}
+}
+
+func (nc *NetConn) resumed() {
+	nc.mu.Lock()
+	nc.resuming = false
+	nc.mu.Unlock()
+	poke(nc.readWake)
+}
+
 // Write sends p: it returns once all of p is queued for sending (not
 // acknowledged), blocking while the connection's write allowance is
 // used up, until the write deadline.
@@ -185,11 +248,18 @@ func (nc *NetConn) Write(p []byte) (int, error) {
 	written := 0
 	nc.mu.Lock()
 	nc.answered = nc.recvs
-	drain := nc.draining
+	nc.writing++
+	nc.writes++
 	nc.mu.Unlock()
-	if drain {
-		poke(nc.readWake)
-	}
+	defer func() {
+		nc.mu.Lock()
+		nc.writing--
+		drain := nc.draining
+		nc.mu.Unlock()
+		if drain {
+			poke(nc.readWake) // a Read begun after this may be idle now
+		}
+	}()
 	for written < len(p) {
 		nc.mu.Lock()
 		if nc.closed {
@@ -394,15 +464,21 @@ func (ls *loopSide) OnData(c *Conn, data []byte) Action {
 		nc.rbuf, nc.roff = nc.rbuf[:n], 0
 	}
 	nc.recvs++
-	over := len(nc.rbuf)-nc.roff+len(data) > nc.readCap()
-	if !over {
-		nc.rbuf = append(nc.rbuf, data...)
+	nc.resuming = false
+	nc.rbuf = append(nc.rbuf, data...)
+	unread := len(nc.rbuf) - nc.roff
+	nc.maxUnread = max(nc.maxUnread, unread)
+	pause := !nc.paused && unread >= nc.readCap()
+	if pause {
+		nc.paused = true
+		nc.pauses++
 	}
 	nc.mu.Unlock()
-	if over {
-		c.srv.log.Warn("sluice: net.Conn reader fell behind: resetting the connection", "remote", c.remote, "unread", len(nc.rbuf)-nc.roff)
-		c.Abort()
-		return None
+	if pause {
+		// The reader fell behind: leave further data in the TCP
+		// receive buffer, so the window closes (RFC 9293 §3.8.6),
+		// until Read drains this buffer to half (ResumeRead).
+		c.PauseRead()
 	}
 	poke(nc.readWake)
 	return None
@@ -438,9 +514,10 @@ func (ls *loopSide) OnClose(c *Conn, err error) {
 	poke(nc.writeWake)
 }
 
-// OnShutdown: the next Read that finds nothing to read, with nothing
-// queued to send and no data received since the last Write (the last
-// request answered), sends a FIN; Read then waits for the peer's.
+// OnShutdown: the connection's next idle point (see NetConn: a Read begun
+// after the last Write returned, no Write under way, nothing to read,
+// everything written in the TCP send buffer, the last data received
+// answered) sends a FIN; Read then waits for the peer's.
 func (ls *loopSide) OnShutdown(c *Conn) Action {
 	nc := (*NetConn)(ls)
 	nc.mu.Lock()
