@@ -125,6 +125,10 @@
 //     echoes an older TSval) or D-SACK (RFC 2883: every retransmission
 //     reported duplicate) shows them spurious; a spurious RTO also
 //     resumes at SND.MAX (RFC 4015). The receiver sends D-SACK blocks.
+//     DupThresh adapts to the reordering seen (Linux tp->reordering, up
+//     to 300 segments): a hole filled by its original with D segments
+//     SACKed above it, outside recovery or in an episode an undo proved
+//     spurious, raises it to D+1; early retransmit is off once it has.
 //   - RTT: no timestamp sample from an echo older than the last RTO (it
 //     would count the RTO wait as path delay); a duplicate ending at
 //     RCV.NXT refreshes TS.Recent (Linux), so its ACK gives a true one.

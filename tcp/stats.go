@@ -27,6 +27,9 @@ type Stats struct {
 	// later data, and sent again without waiting for the RTO
 	// (TCPLostRetransmit).
 	LostRetransmits uint64
+	// ReorderRaised counts increases of the adapted DupThresh
+	// (recovery.go: reordering deeper than it was seen; TCPSACKReorder).
+	ReorderRaised uint64
 	// SACKInvalid counts SACK blocks ignored as impossible; SACKOverflow
 	// SACKed ranges forgotten because the scoreboard was full
 	// (TCPSACKDiscard).
@@ -50,6 +53,7 @@ func (s *Stats) Add(o *Stats) {
 	s.SpuriousUndos += o.SpuriousUndos
 	s.DSACKs += o.DSACKs
 	s.LostRetransmits += o.LostRetransmits
+	s.ReorderRaised += o.ReorderRaised
 	s.SACKInvalid += o.SACKInvalid
 	s.SACKOverflow += o.SACKOverflow
 	s.OOODropped += o.OOODropped
@@ -66,12 +70,16 @@ func (t *TCB) Stats() *Stats { return &t.stats }
 type CongestionInfo struct {
 	Cwnd, Ssthresh, Pipe uint32
 	InRecovery           bool
-	SRTT                 int64 // nanoseconds; 0 before the first sample
+	// Reordering is the adapted DupThresh in segments (3 until
+	// reordering deeper than that is seen).
+	Reordering uint32
+	SRTT       int64 // nanoseconds; 0 before the first sample
 }
 
 // Congestion returns the congestion state.
 func (t *TCB) Congestion() CongestionInfo {
-	c := CongestionInfo{Cwnd: t.cc.Window(), Ssthresh: t.cc.Ssthresh(), Pipe: t.pipe(), InRecovery: t.inRecovery()}
+	c := CongestionInfo{Cwnd: t.cc.Window(), Ssthresh: t.cc.Ssthresh(), Pipe: t.pipe(), InRecovery: t.inRecovery(),
+		Reordering: uint32(max(t.rec.reordering, dupThreshSegs))}
 	if t.has(flagRTT) {
 		c.SRTT = int64(t.srtt)
 	}
