@@ -31,7 +31,8 @@ type Config struct {
 	// would need one more is dropped and counted (Stats.OOODropped). Eight
 	// live in the TCB; beyond them MaxOOORanges slots of 8 octets are
 	// allocated once, when a connection first needs them. 0 takes
-	// DefaultMaxOOORanges; values below 8 mean 8.
+	// DefaultMaxOOORanges; values below 8 mean 8. The same bound applies
+	// to the sender's SACK scoreboard (sack.go).
 	MaxOOORanges int
 	// MSL is the maximum segment lifetime; TIME-WAIT lasts 2*MSL
 	// (RFC 9293 §3.4.2). Linux uses 60 s of TIME-WAIT, MSL 30 s.

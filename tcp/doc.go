@@ -113,7 +113,7 @@
 //   - URG: the urgent pointer is ignored and urgent octets are delivered
 //     in line (RFC 6093 §5). ECN is not negotiated.
 //   - Loss recovery (recovery.go, sack.go) is RFC 6675's SACK-based
-//     recovery over a fixed 8-range scoreboard, RFC 6582 NewReno (Linux's
+//     recovery over a bounded scoreboard (Config.MaxOOORanges), RFC 6582 NewReno (Linux's
 //     Reno emulation: one segment per duplicate ACK) for peers without
 //     SACK, RFC 5827 early retransmit for short flights, and RFC 8985's
 //     Tail Loss Probe; not RACK, which needs per-segment transmit times

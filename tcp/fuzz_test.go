@@ -117,13 +117,14 @@ func checkInvariants(t *TCB) string {
 			return "OOO ranges overlap or touch"
 		}
 	}
-	if t.sb.n > maxScore {
+	if t.sb.n > len(t.sb.slots()) || t.sb.n > t.cfg.maxOOORanges() {
 		return "scoreboard overflow"
 	}
 	var sacked uint32
-	for i := range int(t.sb.n) {
-		x := t.sb.r[i]
-		if !x.l.LessThan(x.r) || x.r.GreaterThan(t.sndMax) || i > 0 && !t.sb.r[i-1].r.LessThan(x.l) {
+	sbr := t.sb.slots()
+	for i := range t.sb.n {
+		x := sbr[i]
+		if !x.l.LessThan(x.r) || x.r.GreaterThan(t.sndMax) || i > 0 && !sbr[i-1].r.LessThan(x.l) {
 			return fmt.Sprintf("scoreboard range [%d,%d) bad (SND.UNA %d SND.MAX %d)", x.l, x.r, t.sndUna, t.sndMax)
 		}
 		sacked += x.r.Sub(x.l)

@@ -61,12 +61,20 @@ func hostileTinyOutOfOrder(t *testing.T, limit int) {
 
 // Hostile ACK pattern (sender side): SACK blocks for many disjoint ranges
 // that are never filled, and blocks for data never sent. The scoreboard
-// holds at most 8 ranges (RFC 6675 §3 leaves its form to the
+// holds at most Config.MaxOOORanges ranges (RFC 6675 §3 leaves its form to the
 // implementation; forgetting a SACKed range only makes the sender resend
 // it, RFC 2018 §8), impossible blocks are ignored (RFC 6675 §5.1), both
 // counted; the connection completes when the peer finally acknowledges.
 func TestHostileSACKBlocks(t *testing.T) {
-	h := New(t, tcp.DefaultConfig())
+	for _, limit := range []int{8, 0} { // 20 ranges: overflow with 8, none with 256
+		t.Run(fmt.Sprint(limit), func(t *testing.T) { hostileSACKBlocks(t, limit) })
+	}
+}
+
+func hostileSACKBlocks(t *testing.T, limit int) {
+	cfg := tcp.DefaultConfig()
+	cfg.MaxOOORanges = limit
+	h := New(t, cfg)
 	h.Dial()
 	h.Take()
 	h.In(Seg{Flags: tcp.FlagSYN | ACK, Seq: irs, Ack: ISS + 1, Opts: tcp.Options{MSS: 1000, SACKPermitted: true}})
@@ -87,8 +95,8 @@ func TestHostileSACKBlocks(t *testing.T) {
 		h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 1, Opts: o})
 	}
 	st := h.TCB.Stats()
-	if st.SACKInvalid != 200 || st.SACKOverflow == 0 {
-		t.Fatalf("stats %+v: want 200 invalid blocks ignored and scoreboard overflows counted", *st)
+	if st.SACKInvalid != 200 || (st.SACKOverflow == 0) != (limit == 0) {
+		t.Fatalf("stats %+v: want 200 invalid blocks ignored and scoreboard overflows counted (limit %d, 20 ranges)", *st, limit)
 	}
 	if c := h.TCB.Congestion(); c.Pipe > 40*1000 {
 		t.Fatalf("pipe %d beyond what was sent", c.Pipe)

@@ -14,7 +14,8 @@ import (
 // out-of-order segment around them (none dropped: Config.MaxOOORanges,
 // 256 by default) and the sender resends only what was lost. With the
 // old fixed bound of 8 ranges (MaxOOORanges 8 reproduces it) the receiver
-// dropped in-window segments that the sender then had to send again.
+// dropped in-window segments that the sender then had to send again, and
+// the sender's scoreboard forgot SACKed ranges and resent them too.
 func TestReassemblyManyHoles(t *testing.T) {
 	for _, tc := range []struct {
 		limit   int
@@ -46,6 +47,12 @@ func TestReassemblyManyHoles(t *testing.T) {
 		}
 		if st.RTOExpiries != 0 {
 			t.Errorf("limit %d: %d RTOs", tc.limit, st.RTOExpiries)
+		}
+		// The sender's scoreboard keeps the ~20 SACKed ranges too: it
+		// resends what was lost, not what it forgot was SACKed (95
+		// retransmissions for 23 losses with 8 ranges).
+		if st.SACKOverflow != 0 || st.Retransmits > uint64(lost)+2 {
+			t.Errorf("limit %d: %d retransmissions for %d losses, %d SACK ranges forgotten", tc.limit, st.Retransmits, lost, st.SACKOverflow)
 		}
 	}
 }

@@ -134,8 +134,9 @@ func (t *TCB) nextLost() (Seq, uint32, bool) {
 		return 0, 0, false
 	}
 	l := t.sndUna
-	for i := 0; i < int(t.sb.n); i++ {
-		r := t.sb.r[i].l // hole [l, r)
+	sbr := t.sb.slots()
+	for i := 0; i < t.sb.n; i++ {
+		r := sbr[i].l // hole [l, r)
 		if from.LessThan(r) && l.LessThan(r) {
 			s := l
 			if s.LessThan(from) {
@@ -146,7 +147,7 @@ func (t *TCB) nextLost() (Seq, uint32, bool) {
 			}
 			return s, r.Sub(s), true
 		}
-		l = t.sb.r[i].r
+		l = sbr[i].r
 	}
 	return 0, 0, false
 }
@@ -169,8 +170,9 @@ func (t *TCB) pipe() uint32 {
 	}
 	out = t.sb.sacked
 	l := t.sndUna
-	for i := 0; i < int(t.sb.n); i++ {
-		r := t.sb.r[i].l
+	sbr := t.sb.slots()
+	for i := 0; i < t.sb.n; i++ {
+		r := sbr[i].l
 		if !t.holeLost(l) {
 			break
 		}
@@ -181,7 +183,7 @@ func (t *TCB) pipe() uint32 {
 			}
 			out += r.Sub(s)
 		}
-		l = t.sb.r[i].r
+		l = sbr[i].r
 	}
 	return flight - min(out, flight)
 }

@@ -1,90 +1,112 @@
 package tcp
 
 // The sender's SACK scoreboard (RFC 6675 §3, RFC 2018) and D-SACK
-// detection (RFC 2883 §4). The scoreboard is a fixed array of SACKed
-// ranges above SND.UNA: no allocation, bounded memory whatever the peer
-// sends. A peer whose blocks would need more ranges than fit loses the
-// highest ones from the board (counted in Stats.SACKOverflow); that only
-// makes the sender more conservative (it may retransmit octets the peer
-// holds, never skip octets it lacks).
+// detection (RFC 2883 §4). The scoreboard is a sorted array of SACKed
+// ranges above SND.UNA, bounded whatever the peer sends: eight in the
+// TCB, and, the first time a connection needs more, one array of
+// Config.MaxOOORanges allocated once (a window with more than eight
+// holes is ordinary at 1% loss and a few hundred segments in flight;
+// with eight, the sender forgot SACKed ranges and resent ~3 segments the
+// peer held for each one lost). A peer whose blocks would need more
+// ranges than that loses the highest ones from the board (counted in
+// Stats.SACKOverflow); that only makes the sender more conservative (it
+// may retransmit octets the peer holds, never skip octets it lacks).
 
-// maxScore is the number of SACKed ranges the sender tracks.
-const maxScore = 8
+// scoreInline is the number of SACKed ranges kept in the TCB itself.
+const scoreInline = 8
 
 type scoreboard struct {
-	r      [maxScore]struct{ l, r Seq }
-	n      uint8
+	inline [scoreInline]oooRange
+	ext    []oooRange // nil, or the allocated ranges replacing inline
+	n      int
 	sacked uint32 // octets in the ranges
 }
 
 func (s *scoreboard) reset() { s.n, s.sacked = 0, 0 }
 
+// slots returns the storage of the ranges: [:n] are in use.
+func (s *scoreboard) slots() []oooRange {
+	if s.ext != nil {
+		return s.ext
+	}
+	return s.inline[:]
+}
+
 // high is RFC 6675's HighSACK end: the end of the highest SACKed range
 // (valid when n > 0).
-func (s *scoreboard) high() Seq { return s.r[s.n-1].r }
+func (s *scoreboard) high() Seq { return s.slots()[s.n-1].r }
 
-// add merges [l, r) into the board; it returns false when a range had to
-// be dropped for room.
-func (s *scoreboard) add(l, r Seq) bool {
+// add merges [l, r) into the board, growing it once to limit ranges; it
+// returns false when a range had to be dropped for room.
+func (s *scoreboard) add(l, r Seq, limit int) bool {
+	rs := s.slots()
 	ok := true
 	i := 0
-	for i < int(s.n) && s.r[i].r.LessThan(l) {
+	for i < s.n && rs[i].r.LessThan(l) {
 		i++
 	}
 	j := i
-	for j < int(s.n) && s.r[j].l.LessEq(r) {
-		if s.r[j].l.LessThan(l) {
-			l = s.r[j].l
+	for j < s.n && rs[j].l.LessEq(r) {
+		if rs[j].l.LessThan(l) {
+			l = rs[j].l
 		}
-		if s.r[j].r.GreaterThan(r) {
-			r = s.r[j].r
+		if rs[j].r.GreaterThan(r) {
+			r = rs[j].r
 		}
-		s.sacked -= s.r[j].r.Sub(s.r[j].l)
+		s.sacked -= rs[j].r.Sub(rs[j].l)
 		j++
 	}
 	if j == i {
-		if s.n == maxScore {
+		if s.n == len(rs) && s.n < limit {
+			// Grow once, from the inline slots to the configured bound.
+			ext := make([]oooRange, limit)
+			copy(ext, rs[:s.n])
+			s.ext, rs = ext, ext
+		}
+		if s.n == len(rs) {
 			ok = false
-			if i == maxScore {
+			if i == s.n {
 				return false // above every range and no room: forget it
 			}
 			// Drop the highest range to make room.
 			s.n--
-			s.sacked -= s.r[s.n].r.Sub(s.r[s.n].l)
+			s.sacked -= rs[s.n].r.Sub(rs[s.n].l)
 		}
-		copy(s.r[i+1:s.n+1], s.r[i:s.n])
+		copy(rs[i+1:s.n+1], rs[i:s.n])
 		s.n++
 	} else if j > i+1 {
-		copy(s.r[i+1:], s.r[j:s.n])
-		s.n -= uint8(j - i - 1)
+		copy(rs[i+1:], rs[j:s.n])
+		s.n -= j - i - 1
 	}
-	s.r[i].l, s.r[i].r = l, r
+	rs[i].l, rs[i].r = l, r
 	s.sacked += r.Sub(l)
 	return ok
 }
 
 // ackTo forgets what lies below una (the cumulative ACK moved).
 func (s *scoreboard) ackTo(una Seq) {
+	rs := s.slots()
 	k := 0
-	for k < int(s.n) && s.r[k].r.LessEq(una) {
-		s.sacked -= s.r[k].r.Sub(s.r[k].l)
+	for k < s.n && rs[k].r.LessEq(una) {
+		s.sacked -= rs[k].r.Sub(rs[k].l)
 		k++
 	}
 	if k > 0 {
-		copy(s.r[:], s.r[k:s.n])
-		s.n -= uint8(k)
+		copy(rs[:], rs[k:s.n])
+		s.n -= k
 	}
-	if s.n > 0 && s.r[0].l.LessThan(una) {
-		s.sacked -= una.Sub(s.r[0].l)
-		s.r[0].l = una
+	if s.n > 0 && rs[0].l.LessThan(una) {
+		s.sacked -= una.Sub(rs[0].l)
+		rs[0].l = una
 	}
 }
 
 // skip returns seq moved past the SACKed range that holds it, if any.
 func (s *scoreboard) skip(seq Seq) Seq {
-	for i := range int(s.n) {
-		if s.r[i].l.LessEq(seq) && seq.LessThan(s.r[i].r) {
-			return s.r[i].r
+	rs := s.slots()
+	for i := range s.n {
+		if rs[i].l.LessEq(seq) && seq.LessThan(rs[i].r) {
+			return rs[i].r
 		}
 	}
 	return seq
@@ -92,9 +114,10 @@ func (s *scoreboard) skip(seq Seq) Seq {
 
 // above returns the octets SACKed beyond seq (RFC 6675 IsLost's count).
 func (s *scoreboard) above(seq Seq) uint32 {
+	rs := s.slots()
 	var n uint32
-	for i := int(s.n) - 1; i >= 0; i-- {
-		x := s.r[i]
+	for i := s.n - 1; i >= 0; i-- {
+		x := rs[i]
 		if x.r.LessEq(seq) {
 			break
 		}
@@ -136,7 +159,7 @@ func (t *TCB) inputSACK(seg *Segment, now Instant) (newly bool) {
 			l = t.sndUna
 		}
 		before := t.sb.sacked
-		if !t.sb.add(l, r) {
+		if !t.sb.add(l, r, t.cfg.maxOOORanges()) {
 			t.stats.SACKOverflow++
 		}
 		if t.sb.sacked > before {

@@ -127,10 +127,13 @@ func initTCB(t *TCB, cfg *Config, id ID, sink Sink) *TCB {
 	if t == nil {
 		t = &TCB{}
 	}
-	snd, rcv, ooo := t.snd.buf, t.rcv.buf, t.ooo.ext
+	snd, rcv, ooo, sb := t.snd.buf, t.rcv.buf, t.ooo.ext, t.sb.ext
 	*t = TCB{id: id, cfg: cfg, sink: sink}
 	if len(ooo) == cfg.maxOOORanges() {
 		t.ooo.ext = ooo
+	}
+	if len(sb) == cfg.maxOOORanges() {
+		t.sb.ext = sb
 	}
 	if len(snd) == cfg.SendBuffer {
 		t.snd.buf = snd
