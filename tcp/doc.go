@@ -113,9 +113,9 @@
 //   - URG: the urgent pointer is ignored and urgent octets are delivered
 //     in line (RFC 6093 §5). ECN is not negotiated.
 //   - Loss recovery (recovery.go, sack.go) is RFC 6675's SACK-based
-//     recovery over a bounded scoreboard (Config.MaxOOORanges), RFC 6582 NewReno (Linux's
-//     Reno emulation: one segment per duplicate ACK) for peers without
-//     SACK, RFC 5827 early retransmit for short flights, and RFC 8985's
+//     recovery over a bounded scoreboard (Config.MaxOOORanges), RFC
+//     6582 NewReno (Linux's Reno emulation: one segment per duplicate
+//     ACK) for peers without SACK, RFC 5827 early retransmit for short flights, and RFC 8985's
 //     Tail Loss Probe; not RACK, which needs per-segment transmit times
 //     that a byte-ring send queue does not keep. A probe SACKed above
 //     holes marks them lost (RACK's time rule for that case), and a hole
