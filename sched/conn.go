@@ -190,7 +190,9 @@ func (c *Conn) close(how uint8) error {
 // (RFC 9293 §3.8.6) instead of the application buffering without bound.
 // Text already taken from the receive buffer for the current delivery
 // (the second half of a wrapped buffer, when OnData pauses on the first)
-// is still delivered. Loop thread only; idempotent.
+// is still delivered, and so is what it holds when the connection ends in
+// order while paused (both FINs exchanged): before OnClose, since its
+// buffers go with it. Loop thread only; idempotent.
 func (c *Conn) PauseRead() { c.readPaused = true }
 
 // ResumeRead undoes PauseRead: the text the receive buffer holds, then the

@@ -70,6 +70,7 @@ func (l *Loop) process(c *Conn) {
 		}
 		l.deliver(c)
 		if ev&tcp.EventClosed != 0 || t.State() == tcp.Closed {
+			l.unpauseAtEnd(c)
 			l.st.Entered[tcp.Closed]++
 			// A dialed 4-tuple is free again before OnClose runs, so a
 			// failed Dial's port may be redialed from the callback.
@@ -84,7 +85,9 @@ func (l *Loop) process(c *Conn) {
 			// The application is done. The 4-tuple is kept for 2*MSL
 			// (RFC 9293 §3.6.1): in the compact table, freeing the TCB
 			// and its buffers, or, when the table is full (or off), by
-			// the TCB itself until EventClosed.
+			// the TCB itself until EventClosed. Text a paused reader
+			// left in the receive buffer is delivered first.
+			l.unpauseAtEnd(c)
 			l.finish(c, nil)
 			if l.toTimeWait(c) {
 				return
@@ -153,6 +156,17 @@ func (l *Loop) deliver(c *Conn) {
 	if !c.eof && !c.done && t.EOF() && t.State() != tcp.Closed {
 		c.eof = true
 		c.h.OnEOF(c)
+	}
+}
+
+// unpauseAtEnd delivers what a paused connection still holds when it
+// ends in order (both FINs exchanged while the reader was paused): the
+// buffers are freed with it, and the peer sent that text in good faith
+// (a Linux socket keeps it readable after LAST-ACK or TIME-WAIT).
+func (l *Loop) unpauseAtEnd(c *Conn) {
+	if c.readPaused && c.tcb.Err() == nil {
+		c.readPaused = false
+		l.deliver(c)
 	}
 }
 

@@ -19,6 +19,7 @@ type pauser struct {
 	eofAt    int // len(got) when OnEOF ran
 	conn     *Conn
 	closeErr error
+	closes   int
 }
 
 func (h *pauser) OnOpen(c *Conn) { h.conn = c }
@@ -40,7 +41,7 @@ func (h *pauser) OnEOF(c *Conn) {
 	h.eofAt = len(h.got)
 	c.Close()
 }
-func (h *pauser) OnClose(c *Conn, err error) { h.closeErr = err }
+func (h *pauser) OnClose(c *Conn, err error) { h.closeErr = err; h.closes++ }
 
 // TestPipePauseRead: while the application has paused reading, the text
 // stays in the receive buffer and the peer is shown a zero window (RFC
@@ -158,5 +159,48 @@ func TestPauseReadHoldsEOF(t *testing.T) {
 	p.pump()
 	if h.eof != 1 || h.eofAt != 1 {
 		t.Fatalf("OnEOF %d times after resume", h.eof)
+	}
+}
+
+// TestPauseReadAtEnd: a connection that ends in order while paused (both
+// FINs exchanged: LAST-ACK to CLOSED, or FIN-WAIT to TIME-WAIT) delivers
+// the text it held before OnClose, rather than freeing it unread.
+func TestPauseReadAtEnd(t *testing.T) {
+	for _, weFirst := range []bool{false, true} {
+		h := &pauser{limit: 1}
+		p := newPipe(t, h, nil)
+		p.dial()
+		want := pattern(40 << 10)
+		p.cli.Write(want[:1], p.now)
+		p.pump()
+		if !h.conn.ReadPaused() {
+			t.Fatal("not paused")
+		}
+		h.limit = 1 << 30
+		if weFirst {
+			h.conn.CloseWrite() // FIN-WAIT-1, then TIME-WAIT on the peer's FIN
+			p.l.settle()
+			p.l.flush()
+			p.pump()
+		}
+		if n, _ := p.cli.Write(want[1:], p.now); n != len(want)-1 {
+			t.Fatalf("peer queued %d", n)
+		}
+		p.cli.CloseWrite(p.now)
+		p.pump()
+		p.advance(100 * time.Millisecond)
+		if !weFirst {
+			h.conn.CloseWrite() // CLOSE-WAIT to LAST-ACK
+			p.l.settle()
+			p.l.flush()
+			p.pump()
+		}
+		p.advance(100 * time.Millisecond)
+		if h.closes != 1 {
+			t.Fatalf("we closed first %v: OnClose ran %d times", weFirst, h.closes)
+		}
+		if !bytes.Equal(h.got, want) || h.closeErr != nil {
+			t.Fatalf("we closed first %v: %d of %d octets delivered before OnClose (%v)", weFirst, len(h.got), len(want), h.closeErr)
+		}
 	}
 }
