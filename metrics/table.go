@@ -78,6 +78,8 @@ var loopMetrics = []loopMetric{
 	{"tlp_probes", "Tail loss probes (RFC 8985 §7).", counter, func(s *sched.Stats) uint64 { return s.TCP.TLPProbes }},
 	{"spurious_undos", "Congestion reductions undone as spurious (Eifel, D-SACK).", counter, func(s *sched.Stats) uint64 { return s.TCP.SpuriousUndos }},
 	{"dsacks", "D-SACK blocks received (RFC 2883).", counter, func(s *sched.Stats) uint64 { return s.TCP.DSACKs }},
+	{"challenge_acks", "Challenge ACKs sent to in-window RSTs, SYNs and ACKs of unsent data (RFC 5961; nstat TCPChallengeACK).", counter, func(s *sched.Stats) uint64 { return s.TCP.ChallengeACKs }},
+	{"challenge_acks_limited", "Challenge ACKs withheld by the per-connection limit (RFC 5961 §7).", counter, func(s *sched.Stats) uint64 { return s.TCP.ChallengeACKsLimited }},
 	{"ooo_dropped", "Out-of-order segments dropped: reassembly ranges all in use.", counter, func(s *sched.Stats) uint64 { return s.TCP.OOODropped }},
 	{"pmtu_updates", "Send-MSS reductions from ICMP (RFC 1191, RFC 8201).", counter, func(s *sched.Stats) uint64 { return s.TCP.PMTUUpdates }},
 	{"icmp_ignored", "ICMP errors that failed validation (RFC 5927).", counter, func(s *sched.Stats) uint64 { return s.TCP.ICMPIgnored }},

@@ -112,9 +112,15 @@ func TestRFC5961ChallengeRateLimit(t *testing.T) {
 	if n := len(h.Take()); n != 5 {
 		t.Fatalf("%d challenge ACKs in one second, want 5", n)
 	}
+	if s := h.TCB.Stats(); s.ChallengeACKs != 5 || s.ChallengeACKsLimited != 15 {
+		t.Fatalf("counted %d sent, %d limited; want 5, 15", s.ChallengeACKs, s.ChallengeACKsLimited)
+	}
 	h.Advance(1e9)
 	h.In(Seg{Flags: SYN, Seq: r + 7})
 	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r})
+	if s := h.TCB.Stats(); s.ChallengeACKs != 6 {
+		t.Fatalf("counted %d challenge ACKs, want 6", s.ChallengeACKs)
+	}
 }
 
 // RFC 9293 §3.10.7.4: in SYN-RECEIVED a RST of an active (simultaneous)

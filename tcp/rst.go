@@ -43,9 +43,11 @@ func (t *TCB) challengeACK(now Instant) {
 	}
 	if lim := t.cfg.ChallengeACKLimit; lim > 0 && t.chalCount >= uint32(lim) {
 		t.Drops++
+		t.stats.ChallengeACKsLimited++
 		return
 	}
 	t.chalCount++
+	t.stats.ChallengeACKs++
 	t.sendACK(now)
 }
 

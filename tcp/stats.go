@@ -41,6 +41,10 @@ type Stats struct {
 	// ICMPIgnored counts ICMP errors that failed validation (RFC 5927);
 	// SoftErrors counts unreachables kept as soft errors.
 	PMTUUpdates, ICMPIgnored, SoftErrors uint64
+	// ChallengeACKs counts challenge ACKs sent (RFC 5961 §3.2, §4.2,
+	// §5.2; TCPChallengeACK); ChallengeACKsLimited those withheld by the
+	// per-second limit (§7).
+	ChallengeACKs, ChallengeACKsLimited uint64
 }
 
 // Add adds o's counters to s.
@@ -60,6 +64,8 @@ func (s *Stats) Add(o *Stats) {
 	s.PMTUUpdates += o.PMTUUpdates
 	s.ICMPIgnored += o.ICMPIgnored
 	s.SoftErrors += o.SoftErrors
+	s.ChallengeACKs += o.ChallengeACKs
+	s.ChallengeACKsLimited += o.ChallengeACKsLimited
 }
 
 // Stats returns the connection's counters.
