@@ -31,7 +31,7 @@ type oooRange struct{ l, r Seq }
 // sorted by l, non-overlapping, non-adjacent.
 type oooQueue struct {
 	inline [oooInline]oooRange
-	ext    []oooRange // nil, or Config.MaxOOORanges slots replacing inline
+	ext    *[]oooRange // nil, or Config.MaxOOORanges slots replacing inline
 	n      int
 	latest int // index of the range holding the latest segment (SACK order)
 	fin    Seq // a FIN seen beyond RCV.NXT (flagPeerFinOOO)
@@ -40,7 +40,7 @@ type oooQueue struct {
 // slots returns the storage of the ranges: r[:n] are in use.
 func (q *oooQueue) slots() []oooRange {
 	if q.ext != nil {
-		return q.ext
+		return *q.ext
 	}
 	return q.inline[:]
 }
@@ -95,7 +95,7 @@ func (q *oooQueue) add(l, r Seq, limit int) bool {
 			// Grow once, from the inline slots to the configured bound.
 			ext := make([]oooRange, limit)
 			copy(ext, rs[:q.n])
-			q.ext, rs = ext, ext
+			q.ext, rs = &ext, ext
 		}
 		copy(rs[i+1:q.n+1], rs[i:q.n])
 		q.n++

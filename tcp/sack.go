@@ -17,7 +17,7 @@ const scoreInline = 8
 
 type scoreboard struct {
 	inline [scoreInline]oooRange
-	ext    []oooRange // nil, or the allocated ranges replacing inline
+	ext    *[]oooRange // nil, or the allocated ranges replacing inline
 	n      int
 	sacked uint32 // octets in the ranges
 }
@@ -27,7 +27,7 @@ func (s *scoreboard) reset() { s.n, s.sacked = 0, 0 }
 // slots returns the storage of the ranges: [:n] are in use.
 func (s *scoreboard) slots() []oooRange {
 	if s.ext != nil {
-		return s.ext
+		return *s.ext
 	}
 	return s.inline[:]
 }
@@ -61,7 +61,7 @@ func (s *scoreboard) add(l, r Seq, limit int) bool {
 			// Grow once, from the inline slots to the configured bound.
 			ext := make([]oooRange, limit)
 			copy(ext, rs[:s.n])
-			s.ext, rs = ext, ext
+			s.ext, rs = &ext, ext
 		}
 		if s.n == len(rs) {
 			ok = false

@@ -129,10 +129,10 @@ func initTCB(t *TCB, cfg *Config, id ID, sink Sink) *TCB {
 	}
 	snd, rcv, ooo, sb := t.snd.buf, t.rcv.buf, t.ooo.ext, t.sb.ext
 	*t = TCB{id: id, cfg: cfg, sink: sink}
-	if len(ooo) == cfg.maxOOORanges() {
+	if ooo != nil && len(*ooo) == cfg.maxOOORanges() {
 		t.ooo.ext = ooo
 	}
-	if len(sb) == cfg.maxOOORanges() {
+	if sb != nil && len(*sb) == cfg.maxOOORanges() {
 		t.sb.ext = sb
 	}
 	if len(snd) == cfg.SendBuffer {
