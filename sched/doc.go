@@ -73,7 +73,10 @@
 // OnData runs (it stays in place until the next Input), so a Close inside
 // OnData is graceful. Conn.Write holds what the TCB's send buffer cannot
 // take; while it holds text no more is delivered, so the receive window
-// closes instead of the loop buffering without bound.
+// closes instead of the loop buffering without bound. Conn.PauseRead and
+// ResumeRead do the same on request (the net.Conn adapter pauses when its
+// reader falls behind): text stays in the TCB, the advertised window
+// closes (RFC 9293 §3.8.6), and EOF is never reported before held text.
 //
 // Timers (timers.go): one wheel timer per connection, at the TCB's
 // Deadline (the earliest of its RTO, delayed-ACK, persist, keepalive and

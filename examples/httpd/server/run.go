@@ -83,9 +83,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	// net/http's first: it closes the Listener (no more Accepts), its
 	// idle connections, and waits for the active ones to finish their
-	// responses. Then sluice's, with no connection left. (Run together,
-	// sluice's FIN at the "idle point" can cut a response: net/http's
-	// background Read looks idle between two Writes of a large body.)
+	// responses. Then sluice's, with no connection left. (Running them
+	// together is safe too: sluice's drain FIN waits for a Read with no
+	// Write under way; this order just lets net/http close its own idle
+	// connections first.)
 	errHTTP := s.hs.Shutdown(ctx)
 	err := s.srv.Shutdown(ctx)
 	s.waitServe()
