@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -31,24 +30,10 @@ func TestPermissionError(t *testing.T) {
 		return
 	}
 	b := testbed.New(t, testbed.Options{})
-	// A copy of this test binary that nobody may execute.
-	dir := t.TempDir()
-	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
-		os.Chmod(d, 0o755)
-	}
-	bin := filepath.Join(dir, "afxdp.test")
-	exe, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, exe, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := b.Server.Command(ctx, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-		bin, "-test.run=^TestPermissionError$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), "AFXDP_UNPRIV_CHILD="+strconv.Itoa(b.Server.Ifindex), "CI=")
+	cmd := b.Server.AsNobody(t, ctx, nil, []string{"AFXDP_UNPRIV_CHILD=" + strconv.Itoa(b.Server.Ifindex)},
+		"-test.run=^TestPermissionError$", "-test.count=1", "-test.v")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("unprivileged child failed: %v\n%s", err, out)

@@ -5,9 +5,7 @@ package bpf
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,50 +39,23 @@ func TestUnprivilegedHelper(t *testing.T) {
 // Runs as uid nobody (setpriv) inside the testbed's server namespace.
 func TestPrivilegeErrors(t *testing.T) {
 	bed := testbed.New(t, testbed.Options{})
-	// A copy of this test binary nobody can execute.
-	dir := t.TempDir()
-	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
-		os.Chmod(d, 0o755)
-	}
-	bin := filepath.Join(dir, "bpf.test")
-	src, err := os.Open(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(bin, os.O_CREATE|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	dst.Close()
-
 	for _, c := range []struct {
 		name string
-		caps []string // setpriv capability arguments
+		caps []string // setpriv capability names
 		want string
 	}{
 		{"no capabilities", nil, "missing CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN:"},
-		{"CAP_BPF only", []string{"--inh-caps=+bpf,+perfmon", "--ambient-caps=+bpf,+perfmon"}, "missing CAP_NET_ADMIN:"},
-		{"CAP_NET_ADMIN only", []string{"--inh-caps=+net_admin", "--ambient-caps=+net_admin"}, "missing CAP_BPF and CAP_PERFMON:"},
-		{"no CAP_PERFMON", []string{"--inh-caps=+bpf,+net_admin", "--ambient-caps=+bpf,+net_admin"}, "missing CAP_PERFMON:"},
-		{"CAP_BPF and CAP_NET_ADMIN", []string{"--inh-caps=+bpf,+perfmon,+net_admin", "--ambient-caps=+bpf,+perfmon,+net_admin"}, "ok"},
+		{"CAP_BPF only", []string{"bpf", "perfmon"}, "missing CAP_NET_ADMIN:"},
+		{"CAP_NET_ADMIN only", []string{"net_admin"}, "missing CAP_BPF and CAP_PERFMON:"},
+		{"no CAP_PERFMON", []string{"bpf", "net_admin"}, "missing CAP_PERFMON:"},
+		{"CAP_BPF and CAP_NET_ADMIN", []string{"bpf", "perfmon", "net_admin"}, "ok"},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		args := append([]string{"--reuid=65534", "--regid=65534", "--clear-groups"}, c.caps...)
-		args = append(args, bin, "-test.run=^TestUnprivilegedHelper$", "-test.count=1")
-		cmd := bed.Server.Command(ctx, "setpriv", args...)
-		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d", unprivEnv, bed.Server.Ifindex), "CI=")
+		cmd := bed.Server.AsNobody(t, ctx, c.caps, []string{fmt.Sprintf("%s=%d", unprivEnv, bed.Server.Ifindex)},
+			"-test.run=^TestUnprivilegedHelper$", "-test.count=1")
 		out, _ := cmd.CombinedOutput()
 		cancel()
-		var result string
-		for _, l := range strings.Split(string(out), "\n") {
-			if r, ok := strings.CutPrefix(l, "RESULT: "); ok {
-				result = r
-			}
-		}
+		result := testbed.ResultLine(out)
 		if !strings.Contains(result, c.want) {
 			t.Errorf("%s: Load said %q, want it to contain %q\n%s", c.name, result, c.want, out)
 		} else {
