@@ -197,19 +197,7 @@ func (nc *NetConn) Read(p []byte) (int, error) {
 		if fin {
 			nc.c.CloseWrite()
 		}
-		var tc <-chan time.Time
-		if !dl.IsZero() {
-			if timer == nil {
-				timer = time.NewTimer(time.Until(dl))
-			} else {
-				timer.Reset(time.Until(dl))
-			}
-			tc = timer.C
-		}
-		select {
-		case <-nc.readWake:
-		case <-tc:
-		}
+		waitUntil(nc.readWake, dl, &timer)
 	}
 }
 
@@ -296,19 +284,7 @@ func (nc *NetConn) Write(p []byte) (int, error) {
 			continue
 		}
 		nc.mu.Unlock()
-		var tc <-chan time.Time
-		if !dl.IsZero() {
-			if timer == nil {
-				timer = time.NewTimer(time.Until(dl))
-			} else {
-				timer.Reset(time.Until(dl))
-			}
-			tc = timer.C
-		}
-		select {
-		case <-nc.writeWake:
-		case <-tc:
-		}
+		waitUntil(nc.writeWake, dl, &timer)
 	}
 	return written, nil
 }
@@ -525,4 +501,22 @@ func (ls *loopSide) OnShutdown(c *Conn) Action {
 	nc.mu.Unlock()
 	poke(nc.readWake)
 	return None
+}
+
+// waitUntil blocks until wake fires or the deadline dl passes (never, for
+// a zero dl), reusing *timer across waits of one Read or Write.
+func waitUntil(wake <-chan struct{}, dl time.Time, timer **time.Timer) {
+	var tc <-chan time.Time
+	if !dl.IsZero() {
+		if *timer == nil {
+			*timer = time.NewTimer(time.Until(dl))
+		} else {
+			(*timer).Reset(time.Until(dl))
+		}
+		tc = (*timer).C
+	}
+	select {
+	case <-wake:
+	case <-tc:
+	}
 }
