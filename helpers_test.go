@@ -71,17 +71,7 @@ func startServer(t *testing.T, cfg Config, h Handler) *Server {
 // peerDial opens a kernel TCP connection from the peer namespace.
 func peerDial(t *testing.T, bed *testbed.Bed, addr string) *net.TCPConn {
 	t.Helper()
-	var c net.Conn
-	err := bed.Peer.Do(func() error {
-		var err error
-		c, err = net.DialTimeout("tcp", addr, 10*time.Second)
-		return err
-	})
-	if err != nil {
-		t.Fatalf("dial %s from the peer: %v", addr, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c.(*net.TCPConn)
+	return bed.Peer.Dial(t, addr)
 }
 
 // peerDialer dials from the peer namespace (for http.Transport).

@@ -154,16 +154,7 @@ func TestCommandErrors(t *testing.T) {
 
 func dial(t *testing.T, bed *testbed.Bed, addr string) *net.TCPConn {
 	t.Helper()
-	var c net.Conn
-	err := bed.Peer.Do(func() error {
-		var err error
-		c, err = net.DialTimeout("tcp", addr, 10*time.Second)
-		return err
-	})
-	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := bed.Peer.Dial(t, addr)
 	c.SetDeadline(time.Now().Add(60 * time.Second))
-	return c.(*net.TCPConn)
+	return c
 }

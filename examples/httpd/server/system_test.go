@@ -88,17 +88,7 @@ func peerClient(bed *testbed.Bed, conns int, dials *atomic.Int64) *http.Client {
 
 func peerDial(t *testing.T, bed *testbed.Bed, addr string) *net.TCPConn {
 	t.Helper()
-	var c net.Conn
-	err := bed.Peer.Do(func() error {
-		var err error
-		c, err = net.DialTimeout("tcp", addr, 10*time.Second)
-		return err
-	})
-	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c.(*net.TCPConn)
+	return bed.Peer.Dial(t, addr)
 }
 
 // peerRun runs a client tool in the peer namespace and returns stdout
