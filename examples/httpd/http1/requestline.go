@@ -126,7 +126,7 @@ func checkForm(method, target []byte) int {
 	for i := 1; i < len(target); i++ {
 		c = target[i]
 		if c == ':' {
-			return 0
+			return checkHierPart(target[i+1:])
 		}
 		if !(isTchar[c] && c != '!' && c != '#' && c != '$' && c != '%' && c != '&' &&
 			c != '\'' && c != '*' && c != '^' && c != '_' && c != '`' && c != '|' && c != '~') {
@@ -134,6 +134,25 @@ func checkForm(method, target []byte) int {
 		}
 	}
 	return 400
+}
+
+// checkHierPart checks what follows an absolute-form's scheme: an
+// authority after "//" must be a valid uri-host [ ":" port ] (RFC 3986
+// §3.2), and userinfo in it is an error (RFC 9110 §4.2.4: a recipient
+// SHOULD treat its presence as one). Paths, queries and fragments are
+// left to the application, as in origin-form.
+func checkHierPart(rest []byte) int {
+	if len(rest) < 2 || rest[0] != '/' || rest[1] != '/' {
+		return 0
+	}
+	auth := rest[2:]
+	if i := bytes.IndexAny(auth, "/?#"); i >= 0 {
+		auth = auth[:i]
+	}
+	if bytes.IndexByte(auth, '@') >= 0 || !validHostPort(auth, false) {
+		return 400
+	}
+	return 0
 }
 
 // validHostPort checks uri-host [ ":" port ] (RFC 3986 §3.2.2, §3.2.3):
