@@ -95,6 +95,7 @@ var parseCases = []parseCase{
 	{name: "scheme starting with digit", rfc: "RFC 3986 §3.1", in: "GET 1http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", status: 400},
 	{name: "absolute-form host with a backtick", rfc: "RFC 3986 §3.2.2", in: "GET A://` HTTP/1.0\r\n\r\n", status: 400},
 	{name: "absolute-form userinfo", rfc: "RFC 9110 §4.2.4", in: "GET http://u:p@a/ HTTP/1.1\r\nHost: a\r\n\r\n", status: 400},
+	{name: "absolute-form pct-encoded host", rfc: "RFC 9110 §4.2.1", in: "GET aa://0%00 HTTP/1.0\r\n\r\n", status: 400},
 	{name: "absolute-form bad port", rfc: "RFC 3986 §3.2.3", in: "GET http://a:8x/ HTTP/1.1\r\nHost: a\r\n\r\n", status: 400},
 	{name: "whitespace before colon", rfc: "RFC 9112 §5.1", in: "GET / HTTP/1.1\r\nHost : a\r\n\r\n", status: 400},
 	{name: "obs-fold", rfc: "RFC 9112 §5.2", in: "GET / HTTP/1.1\r\nHost: a\r\nX: b\r\n c\r\n\r\n", status: 400},

@@ -139,8 +139,10 @@ func checkForm(method, target []byte) int {
 // checkHierPart checks what follows an absolute-form's scheme: an
 // authority after "//" must be a valid uri-host [ ":" port ] (RFC 3986
 // §3.2), and userinfo in it is an error (RFC 9110 §4.2.4: a recipient
-// SHOULD treat its presence as one). Paths, queries and fragments are
-// left to the application, as in origin-form.
+// SHOULD treat its presence as one). A pct-encoded host is refused too:
+// RFC 3986 allows it in a reg-name, but an http host is a DNS name or an
+// IP literal, and decoders disagree on it (net/http refuses most). Paths,
+// queries and fragments are left to the application, as in origin-form.
 func checkHierPart(rest []byte) int {
 	if len(rest) < 2 || rest[0] != '/' || rest[1] != '/' {
 		return 0
@@ -149,7 +151,7 @@ func checkHierPart(rest []byte) int {
 	if i := bytes.IndexAny(auth, "/?#"); i >= 0 {
 		auth = auth[:i]
 	}
-	if bytes.IndexByte(auth, '@') >= 0 || !validHostPort(auth, false) {
+	if bytes.IndexAny(auth, "@%") >= 0 || !validHostPort(auth, false) {
 		return 400
 	}
 	return 0
