@@ -72,6 +72,10 @@ type RigOptions struct {
 	TCP *tcp.Config
 	// Cores pins the sluice loop [nil: sched's default, CPU 0].
 	Cores []int
+	// LinuxCC is the congestion control of the Linux server's sockets
+	// (TCP_CONGESTION, e.g. "cubic"); empty keeps the host's default,
+	// which may be BBR (net.ipv4.tcp_congestion_control).
+	LinuxCC string
 }
 
 // Config is the sluice TCP configuration the rig uses by default:
@@ -91,6 +95,7 @@ type Rig struct {
 	Group     *sched.Group
 	ln        net.Listener
 	lnDone    sync.WaitGroup
+	linuxCC   string
 
 	mu      sync.Mutex
 	results map[netip.AddrPort]serverResult // by the client's address
@@ -112,7 +117,7 @@ func NewRig(o RigOptions) (r *Rig, err error) {
 	if o.TCP == nil {
 		o.TCP = Config()
 	}
-	r = &Rig{results: map[netip.AddrPort]serverResult{}, changed: make(chan struct{})}
+	r = &Rig{results: map[netip.AddrPort]serverResult{}, changed: make(chan struct{}), linuxCC: o.LinuxCC}
 	defer func() {
 		if err != nil {
 			r.Close()

@@ -11,6 +11,8 @@ import (
 	"net"
 	"sync"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sluicenet/sluice/sched"
 )
 
@@ -145,7 +147,12 @@ func (r *Rig) serveLinux() {
 		go func() {
 			defer wg.Done()
 			defer c.Close()
-			res, err := linuxServe(c.(*net.TCPConn))
+			tc := c.(*net.TCPConn)
+			var res serverResult
+			var err error
+			if err = setCongestion(tc, r.linuxCC); err == nil {
+				res, err = linuxServe(tc)
+			}
 			res.err = err
 			r.publish(c.RemoteAddr().(*net.TCPAddr).AddrPort(), res)
 		}()
@@ -175,4 +182,26 @@ func linuxServe(c *net.TCPConn) (res serverResult, err error) {
 		return res, err
 	}
 	return res, fmt.Errorf("unknown mode %q", res.mode)
+}
+
+// setCongestion selects the socket's congestion control (TCP_CONGESTION);
+// an empty name keeps the host's default.
+func setCongestion(c *net.TCPConn, name string) error {
+	if name == "" {
+		return nil
+	}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptString(int(fd), unix.IPPROTO_TCP, unix.TCP_CONGESTION, name)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("TCP_CONGESTION %q: %w", name, serr)
+	}
+	return nil
 }

@@ -23,6 +23,10 @@ type ThroughputOptions struct {
 	Rounds int
 	// Cores pins the sluice loop [nil: sched's default].
 	Cores []int
+	// LinuxCC is the Linux server's congestion control ["cubic", the same
+	// algorithm as sluice's default, so the ratio compares stacks, not
+	// algorithms; "-" keeps the host's default, BBR on this testbed host].
+	LinuxCC string
 }
 
 // BenchmarkImpairment is the benchmark condition: 1% loss and
@@ -69,9 +73,15 @@ func MeasureThroughput(ctx context.Context, o ThroughputOptions) (rep Report, er
 	if o.Rounds <= 0 {
 		o.Rounds = 1
 	}
+	switch o.LinuxCC {
+	case "":
+		o.LinuxCC = "cubic"
+	case "-":
+		o.LinuxCC = ""
+	}
 	rep.Options = o
 	start := time.Now()
-	r, err := NewRig(RigOptions{Impair: impair.Both(o.Seed, *o.Impairment), Cores: o.Cores})
+	r, err := NewRig(RigOptions{Impair: impair.Both(o.Seed, *o.Impairment), Cores: o.Cores, LinuxCC: o.LinuxCC})
 	if err != nil {
 		return rep, err
 	}
