@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -79,26 +78,7 @@ func TestHTTP(t *testing.T) {
 			before := newConns.Load()
 			cl := peerClient(bed, 50)
 			defer cl.CloseIdleConnections()
-			const workers, each = 50, 20
-			var wg sync.WaitGroup
-			errs := make(chan error, workers)
-			for w := range workers {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := range each {
-						if err := httpOne(cl, host, w*each+i); err != nil {
-							errs <- err
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Error(err)
-			}
+			testbed.Workers(t, 50, 20, func(w, i int) error { return httpOne(cl, host, w*20+i) })
 			if n := newConns.Load() - before; n < 1 || n > 50 {
 				t.Errorf("%d connections for 1,000 requests, want 1..50", n)
 			}

@@ -19,7 +19,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -203,26 +202,7 @@ func goClient(t *testing.T, bed *testbed.Bed, host string) {
 	var dials atomic.Int64
 	cl := peerClient(bed, 50, &dials)
 	defer cl.CloseIdleConnections()
-	const workers, each = 50, 20
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				if err := goOne(cl, host, w*each+i); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	testbed.Workers(t, 50, 20, func(w, i int) error { return goOne(cl, host, w*20+i) })
 	if n := dials.Load(); n < 1 || n > 50 {
 		t.Errorf("%d client connections for 1,000 requests, want 1..50", n)
 	}
