@@ -17,10 +17,7 @@ import (
 // pooled objects.)
 func TestSystemAllocs(t *testing.T) {
 	bed := testbed.New(t, testbed.Options{})
-	for _, mode := range []struct {
-		name   string
-		stdlib bool
-	}{{"callbacks", false}, {"stdlib", true}} {
+	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
 			s := startHTTPD(t, bed, mode.stdlib)
 			defer s.Close()

@@ -22,10 +22,7 @@ import (
 // large body (backpressure: the server writes as the window opens).
 func TestSystemConn(t *testing.T) {
 	bed := testbed.New(t, testbed.Options{})
-	for _, mode := range []struct {
-		name   string
-		stdlib bool
-	}{{"callbacks", false}, {"stdlib", true}} {
+	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
 			startHTTPD(t, bed, mode.stdlib)
 			for _, ip := range []netip.Addr{bed.Server.IPv4, bed.Server.IPv6} {
@@ -135,10 +132,7 @@ func patternFrom(off, n int) []byte {
 // refused, and Shutdown returns nil.
 func TestSystemShutdown(t *testing.T) {
 	bed := testbed.New(t, testbed.Options{})
-	for _, mode := range []struct {
-		name   string
-		stdlib bool
-	}{{"callbacks", false}, {"stdlib", true}} {
+	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
 			const size = 8 << 20
 			s := startHTTPD(t, bed, mode.stdlib)

@@ -116,12 +116,16 @@ func peerRun(t *testing.T, bed *testbed.Bed, name string, args ...string) (strin
 	return stdout.String(), stderr.String()
 }
 
+// modes are the two ways httpd serves: its callback handler on sluice's
+// API, and the equivalent net/http handler on the Listener adapter.
+var modes = []struct {
+	name   string
+	stdlib bool
+}{{"callbacks", false}, {"stdlib", true}}
+
 func TestSystem(t *testing.T) {
 	bed := testbed.New(t, testbed.Options{})
-	for _, mode := range []struct {
-		name   string
-		stdlib bool
-	}{{"callbacks", false}, {"stdlib", true}} {
+	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
 			s := startHTTPD(t, bed, mode.stdlib)
 			for _, ip := range []netip.Addr{bed.Server.IPv4, bed.Server.IPv6} {
