@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -69,6 +70,11 @@ func TestReflect(t *testing.T) {
 		}
 		done <- st
 	}()
+	// The reflector must stop before the socket's cleanup unmaps its
+	// rings, also when the test fails early (cleanups run last-in first).
+	var halted ReflectStats
+	halt := sync.OnceFunc(func() { close(stop); halted = <-done })
+	t.Cleanup(halt)
 	var c *net.UDPConn
 	if err := b.Peer.Do(func() (err error) {
 		c, err = net.DialUDP("udp4", &net.UDPAddr{IP: b.Peer.IPv4.AsSlice(), Port: 40002},
@@ -94,8 +100,8 @@ func TestReflect(t *testing.T) {
 			t.Fatalf("reply %d = %q, want %q", i, buf[:k], msg)
 		}
 	}
-	close(stop)
-	st := <-done
+	halt()
+	st := halted
 	if st.Packets != n {
 		t.Fatalf("reflected %d, want %d (dropped %d)", st.Packets, n, st.Dropped)
 	}
