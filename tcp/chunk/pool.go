@@ -1,0 +1,149 @@
+package chunk
+
+import "math/bits"
+
+const (
+	// Shift and Size: a chunk is one 4 KiB page. Smaller chunks waste
+	// less under many small queues; larger ones make Peek's runs longer
+	// and the directories shorter. A page is Linux's unit for socket
+	// memory accounting (tcp_mem is in pages).
+	Shift = 12
+	Size  = 1 << Shift
+	// Batch is how many chunks a Pool reserves from its Budget at once.
+	Batch = 16
+	// cacheMax bounds the free chunks a Pool keeps for reuse (1 MiB):
+	// beyond it they go back to the Go heap.
+	cacheMax = 256
+	// retiredMax bounds the consumed chunks waiting for Recycle; past it
+	// a consumed chunk is dropped (left to the GC) rather than kept.
+	retiredMax = 4096
+	// dirCache bounds the cached directories of each size class.
+	dirCache   = 64
+	dirClasses = 20 // up to 2^19 slots: 2 GiB of chunks
+)
+
+// Chunk is one fixed-size piece of buffer memory.
+type Chunk [Size]byte
+
+// Pool is one loop's source of chunks and queue directories; see the
+// package doc. The zero value is not usable: call NewPool.
+type Pool struct {
+	budget   *Budget
+	free     []*Chunk // ready for reuse
+	retired  []*Chunk // consumed, reusable after Recycle
+	reserved int      // chunks of budget reserved and not in use
+	inUse    int
+	dirs     [dirClasses][][]*Chunk
+	stats    PoolStats
+}
+
+// PoolStats are a pool's counters.
+type PoolStats struct {
+	InUse     int    // chunks held by queues
+	Cached    int    // free chunks kept for reuse (not counted in the budget)
+	Retired   int    // consumed chunks waiting for Recycle
+	Reserved  int    // chunks of budget reserved ahead and unused
+	Allocated uint64 // chunks allocated from the Go heap
+	Refused   uint64 // Gets refused by the budget (the queue stops growing)
+	Forced    uint64 // Gets granted past the budget's High (must)
+}
+
+// NewPool returns a pool drawing on b (nil: unlimited).
+func NewPool(b *Budget) *Pool { return &Pool{budget: b} }
+
+// Budget is the budget the pool draws on.
+func (p *Pool) Budget() *Budget { return p.budget }
+
+// UnderPressure reports the budget's pressure state.
+func (p *Pool) UnderPressure() bool { return p.budget.UnderPressure() }
+
+// Get returns a chunk, or nil when the budget is at High. must grants one
+// anyway (a queue's first chunk, or text already accepted): it is counted
+// in Forced.
+func (p *Pool) Get(must bool) *Chunk {
+	if p.reserved == 0 && !p.reserve(must) {
+		p.stats.Refused++
+		return nil
+	}
+	p.reserved--
+	p.inUse++
+	if n := len(p.free); n > 0 {
+		c := p.free[n-1]
+		p.free[n-1] = nil
+		p.free = p.free[:n-1]
+		return c
+	}
+	p.stats.Allocated++
+	return new(Chunk)
+}
+
+// reserve takes a batch of budget, or failing that one chunk, or with
+// must one chunk past High.
+func (p *Pool) reserve(must bool) bool {
+	switch {
+	case p.budget.reserve(Batch*Size, false):
+		p.reserved = Batch
+	case p.budget.reserve(Size, false):
+		p.reserved = 1
+	case must && p.budget.reserve(Size, true):
+		p.stats.Forced++
+		p.reserved = 1
+	default:
+		return false
+	}
+	return true
+}
+
+// Put gives a chunk back. It is reused only after the next Recycle.
+func (p *Pool) Put(c *Chunk) {
+	p.inUse--
+	if p.reserved++; p.reserved > 2*Batch {
+		p.budget.release(Batch * Size)
+		p.reserved -= Batch
+	}
+	if len(p.retired) < retiredMax {
+		p.retired = append(p.retired, c)
+	}
+}
+
+// Recycle makes the chunks put since the last call reusable. The owner
+// calls it when no slice returned by a queue's Peek or Slice before a
+// Consume can still be in use (between loop iterations).
+func (p *Pool) Recycle() {
+	for i, c := range p.retired {
+		if len(p.free) < cacheMax {
+			p.free = append(p.free, c)
+		}
+		p.retired[i] = nil
+	}
+	p.retired = p.retired[:0]
+}
+
+// Stats returns the pool's counters.
+func (p *Pool) Stats() PoolStats {
+	s := p.stats
+	s.InUse, s.Cached, s.Retired, s.Reserved = p.inUse, len(p.free), len(p.retired), p.reserved
+	return s
+}
+
+// getDir returns a zeroed directory of at least n slots (a power of two).
+func (p *Pool) getDir(n int) []*Chunk {
+	c := bits.Len(uint(n - 1))
+	if c < dirClasses {
+		if l := p.dirs[c]; len(l) > 0 {
+			d := l[len(l)-1]
+			l[len(l)-1] = nil
+			p.dirs[c] = l[:len(l)-1]
+			return d
+		}
+	}
+	return make([]*Chunk, 1<<c)
+}
+
+// putDir gives back a directory whose slots are all nil.
+func (p *Pool) putDir(d []*Chunk) {
+	c := bits.Len(uint(len(d) - 1))
+	if c < dirClasses && len(p.dirs[c]) < dirCache {
+		p.dirs[c] = append(p.dirs[c], d)
+	}
+}

@@ -1,0 +1,294 @@
+package chunk
+
+// Queue is a byte queue on chunks: a connection's send or receive
+// buffer. See the package doc for positions, Extent and held text. The
+// zero value is an empty queue of Limit 0; Init gives it a pool and a
+// limit.
+type Queue struct {
+	pool   *Pool
+	dir    []*Chunk // circular, a power of two long; nil with no chunk
+	dh     int      // dir slot of the chunk holding position 0
+	off    int      // offset of position 0 in that chunk
+	span   int      // dir slots from dh that may hold a chunk
+	chunks int      // chunks held
+	n      int      // used octets, from position 0
+	ext    int      // positions reserved or written: >= n
+	limit  int
+	// held, when not empty, is all n used octets, still in the memory of
+	// the segment that carried them; their positions are reserved but
+	// hold no chunk until Spill.
+	held []byte
+}
+
+// Init empties q (giving its chunks back) and sets its pool and limit. A
+// nil pool gives q a pool of its own with no budget.
+func (q *Queue) Init(p *Pool, limit int) {
+	q.Reset()
+	if p == nil {
+		p = NewPool(nil)
+	}
+	q.pool, q.limit = p, limit
+}
+
+// Reset gives every chunk back and forgets all text, held or stored.
+func (q *Queue) Reset() {
+	q.release(q.span)
+	if q.dir != nil {
+		q.pool.putDir(q.dir)
+	}
+	p, l := q.pool, q.limit
+	*q = Queue{pool: p, limit: l}
+}
+
+// Limit is the queue's size in the TCP sense: Free is Limit - Len.
+func (q *Queue) Limit() int { return q.limit }
+
+// SetLimit changes the limit (auto-tuning). Lowering it below Len only
+// stops new text; nothing stored is dropped.
+func (q *Queue) SetLimit(l int) { q.limit = l }
+
+// Len is the used octets.
+func (q *Queue) Len() int { return q.n }
+
+// Free is the room left under the limit.
+func (q *Queue) Free() int { return max(0, q.limit-q.n) }
+
+// Extent is one past the highest position reserved or written (>= Len).
+func (q *Queue) Extent() int { return q.ext }
+
+// Chunks is the number of chunks q holds.
+func (q *Queue) Chunks() int { return q.chunks }
+
+// Held reports that the used octets are still in a segment's memory.
+func (q *Queue) Held() bool { return len(q.held) > 0 }
+
+// Pool is the queue's pool.
+func (q *Queue) Pool() *Pool { return q.pool }
+
+// WriteAt copies p to positions Len+off.. without marking them used
+// (reassembly). It returns the octets stored: fewer than len(p) when the
+// budget refused a chunk (a queue with no chunk always gets one). The
+// caller bounds off+len(p) by Free.
+func (q *Queue) WriteAt(off int, p []byte) int { return q.write(q.n+off, p, false) }
+
+// Push appends p, bounded by Free and the budget, and returns the octets
+// taken.
+func (q *Queue) Push(p []byte) int {
+	w := q.write(q.n, p[:min(len(p), q.Free())], false)
+	q.n += w
+	return w
+}
+
+// Append adds p as in-order received text and returns the octets taken.
+// hold asks to keep p's memory instead of copying: granted only when the
+// queue holds no used text (so held text is the whole used part and Peek
+// stays one slice); the caller must Spill before that memory is reused.
+func (q *Queue) Append(p []byte, hold bool) int {
+	if hold && q.n == 0 && len(p) > 0 {
+		q.held = p
+		q.n = len(p)
+		q.ext = max(q.ext, q.n)
+		return len(p)
+	}
+	q.Spill()
+	w := q.write(q.n, p, false)
+	q.n += w
+	return w
+}
+
+// Extend marks k more octets used: text WriteAt stored past Len that is
+// now in order (the hole before it was filled).
+func (q *Queue) Extend(k int) {
+	q.n += k
+	q.ext = max(q.ext, q.n)
+}
+
+// Spill copies held text into chunks at its reserved positions. It
+// cannot be refused: the text was accepted (forced chunks are counted).
+func (q *Queue) Spill() {
+	if len(q.held) > 0 {
+		q.write(0, q.held, true)
+	}
+	q.held = nil
+}
+
+// write stores p at position pos, taking chunks as needed, and returns
+// the octets stored (all of them with must).
+func (q *Queue) write(pos int, p []byte, must bool) int {
+	w := 0
+	for w < len(p) {
+		abs := q.off + pos + w
+		c := q.chunk(abs>>Shift, must)
+		if c == nil {
+			break
+		}
+		w += copy(c[abs&(Size-1):], p[w:])
+	}
+	if w > 0 {
+		q.ext = max(q.ext, pos+w)
+	}
+	return w
+}
+
+// chunk returns the chunk of slot k (from dh), taking one from the pool
+// if the slot is empty; nil when the budget refuses.
+func (q *Queue) chunk(k int, must bool) *Chunk {
+	if k >= len(q.dir) {
+		q.growDir(k + 1)
+	}
+	j := (q.dh + k) & (len(q.dir) - 1)
+	c := q.dir[j]
+	if c == nil {
+		if c = q.pool.Get(must || q.chunks == 0); c == nil {
+			return nil
+		}
+		q.dir[j] = c
+		q.chunks++
+	}
+	q.span = max(q.span, k+1)
+	return c
+}
+
+// growDir moves the directory to one of at least n slots, in order from 0.
+func (q *Queue) growDir(n int) {
+	d := q.pool.getDir(n)
+	if q.dir != nil {
+		m := len(q.dir) - 1
+		for i := range q.span {
+			d[i] = q.dir[(q.dh+i)&m]
+			q.dir[(q.dh+i)&m] = nil
+		}
+		q.pool.putDir(q.dir)
+	}
+	q.dir, q.dh = d, 0
+}
+
+// at returns the chunk and offset holding position pos (stored text).
+func (q *Queue) at(pos int) (*Chunk, int) {
+	abs := q.off + pos
+	return q.dir[(q.dh+abs>>Shift)&(len(q.dir)-1)], abs & (Size - 1)
+}
+
+// ReadAt copies used octets from position off into p.
+func (q *Queue) ReadAt(off int, p []byte) int {
+	q.Spill()
+	k := min(len(p), q.n-off)
+	r := 0
+	for r < k {
+		c, i := q.at(off + r)
+		r += copy(p[r:k], c[i:])
+	}
+	return max(r, 0)
+}
+
+// Peek returns the first used octets without copying: the held text, or
+// the runs in the first two chunks (the rest after Consume). They stay
+// valid until the pool's next Recycle.
+func (q *Queue) Peek() (a, b []byte) {
+	if len(q.held) > 0 {
+		return q.held, nil
+	}
+	if q.n == 0 {
+		return nil, nil
+	}
+	c, i := q.at(0)
+	a = c[i:min(i+q.n, Size)]
+	if rest := q.n - len(a); rest > 0 {
+		c, _ = q.at(len(a))
+		b = c[:min(rest, Size)]
+	}
+	return a, b
+}
+
+// Slice returns up to k used octets from position off, contiguous in one
+// chunk (fewer when they cross into the next).
+func (q *Queue) Slice(off, k int) []byte {
+	q.Spill()
+	k = min(k, q.n-off)
+	if k <= 0 {
+		return nil
+	}
+	c, i := q.at(off)
+	return c[i:min(i+k, Size)]
+}
+
+// Consume drops k octets from the front; chunks passed go back to the
+// pool, and when nothing is stored beyond, every chunk and the directory
+// do.
+func (q *Queue) Consume(k int) {
+	k = min(k, q.n)
+	if k <= 0 {
+		return
+	}
+	q.n -= k
+	q.ext -= k
+	if len(q.held) > 0 {
+		if q.held = q.held[k:]; len(q.held) == 0 {
+			q.held = nil
+		}
+	}
+	if q.ext == 0 {
+		q.Reset()
+		return
+	}
+	abs := q.off + k
+	q.off = abs & (Size - 1)
+	q.drop(abs >> Shift)
+}
+
+// drop gives back the first k slots and moves the head past them.
+func (q *Queue) drop(k int) {
+	if q.dir == nil {
+		return
+	}
+	m := len(q.dir) - 1
+	d := min(k, q.span)
+	q.release(d)
+	q.dh = (q.dh + k) & m
+	q.span -= d
+}
+
+// release gives back the chunks of the first k slots.
+func (q *Queue) release(k int) {
+	if q.dir == nil {
+		return
+	}
+	m := len(q.dir) - 1
+	for i := range k {
+		j := (q.dh + i) & m
+		if c := q.dir[j]; c != nil {
+			q.pool.Put(c)
+			q.dir[j] = nil
+			q.chunks--
+		}
+	}
+}
+
+// Discard forgets stored text at positions from.. (from >= Len): the
+// chunks wholly past it go back. Pruning out-of-order text under memory
+// pressure (never acknowledged text, which is below Len).
+func (q *Queue) Discard(from int) {
+	from = max(from, q.n)
+	if from >= q.ext {
+		return
+	}
+	q.ext = from
+	if q.ext == 0 {
+		q.Reset()
+		return
+	}
+	if q.dir == nil {
+		return
+	}
+	keep := (q.off + from + Size - 1) >> Shift // slots holding positions < from
+	m := len(q.dir) - 1
+	for i := keep; i < q.span; i++ {
+		j := (q.dh + i) & m
+		if c := q.dir[j]; c != nil {
+			q.pool.Put(c)
+			q.dir[j] = nil
+			q.chunks--
+		}
+	}
+	q.span = min(q.span, keep)
+}
