@@ -74,5 +74,5 @@
 //		rx.Release(n)
 //	}
 //
-// Reflect is a complete RX->TX loop (the reflector benchmark).
+// Reflector is a complete RX->TX loop (the reflector benchmark).
 package afxdp

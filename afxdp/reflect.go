@@ -2,7 +2,7 @@ package afxdp
 
 import "encoding/binary"
 
-// ReflectBatch is how many descriptors Reflect moves per ring operation.
+// ReflectBatch is how many descriptors a Reflector moves per ring operation.
 const ReflectBatch = 64
 
 // maxKicks bounds the sendto calls per round: copy mode sends a budget of
@@ -10,11 +10,11 @@ const ReflectBatch = 64
 // RX batch of 64 would let the TX ring fill up.
 const maxKicks = 8
 
-// spinRounds is how many empty rounds Reflect spins before it sleeps in
+// spinRounds is how many empty rounds a Reflector spins before it sleeps in
 // poll(2).
 var spinRounds = 64
 
-// ReflectStats count what Reflect did.
+// ReflectStats count what a Reflector did.
 type ReflectStats struct {
 	Packets uint64 // frames sent back
 	Dropped uint64 // frames not IPv4/IPv6 UDP/TCP, or found no TX slot
@@ -22,31 +22,50 @@ type ReflectStats struct {
 	Sleeps  uint64 // rounds that slept in poll(2) after a run of idle ones
 }
 
-// Reflect is an RX->TX reflector, the raw packets/s benchmark of the
-// AF_XDP layer: each IPv4 or IPv6 UDP/TCP frame received on s goes back
-// out of s with Ethernet addresses, IP addresses and ports swapped, in
-// place, without a copy. Swapping source and destination leaves every
+// Reflector is an RX->TX reflector, the raw packets/s benchmark of the
+// AF_XDP layer: each IPv4 or IPv6 UDP/TCP frame received on its socket goes
+// back out of it with Ethernet addresses, IP addresses and ports swapped,
+// in place, without a copy. Swapping source and destination leaves every
 // Internet checksum valid (RFC 1071: the one's-complement sum is
 // commutative), so no checksum is touched. Other frames are dropped and
 // counted.
-//
-// frames are the UMEM frames Reflect may use; it gives them all to the
-// fill ring at the start and recycles them from the completion ring. s
-// must be the only user of its fill and completion rings. Reflect
-// busy-polls the rings, sleeping in poll(2) only after a run of idle
-// rounds, and returns when stop is closed. It allocates nothing per frame.
-func Reflect(s *Socket, frames *FramePool, stop <-chan struct{}) (ReflectStats, error) {
-	var st ReflectStats
-	fill, comp, rx, tx, u := s.Fill(), s.Completion(), s.Rx(), s.Tx(), s.Umem()
-	refill := func() {
-		idx, got := fill.Reserve(uint32(frames.Len()))
-		for i := range got {
-			a, _ := frames.Get()
-			fill.Set(idx+i, a)
-		}
-		fill.Submit(got)
+type Reflector struct {
+	s      *Socket
+	frames *FramePool
+}
+
+// NewReflector gives the frames of frames (the UMEM frames the reflector
+// may use) to s's fill ring before it returns, so a frame that arrives
+// once it has returned finds a buffer: a frame that finds the fill ring
+// empty is dropped by the kernel (rx_fill_ring_empty_descs), and filling
+// the ring from the goroutine that runs the loop lost the first frame of
+// a test whenever it came before that goroutine ran. s must be the only
+// user of its fill and completion rings.
+func NewReflector(s *Socket, frames *FramePool) *Reflector {
+	r := &Reflector{s: s, frames: frames}
+	r.refill()
+	return r
+}
+
+// refill gives the fill ring every frame left in the pool (as many as
+// fit).
+func (r *Reflector) refill() {
+	fill := r.s.Fill()
+	idx, got := fill.Reserve(uint32(r.frames.Len()))
+	for i := range got {
+		a, _ := r.frames.Get()
+		fill.Set(idx+i, a)
 	}
-	refill()
+	fill.Submit(got)
+}
+
+// Run reflects until stop is closed, recycling frames from the completion
+// ring to the fill ring. It busy-polls the rings, sleeping in poll(2)
+// only after a run of idle rounds. It allocates nothing per frame.
+func (r *Reflector) Run(stop <-chan struct{}) (ReflectStats, error) {
+	var st ReflectStats
+	s, frames := r.s, r.frames
+	fill, comp, rx, tx, u := s.Fill(), s.Completion(), s.Rx(), s.Tx(), s.Umem()
 	idle := 0
 	for {
 		select {
@@ -72,7 +91,7 @@ func Reflect(s *Socket, frames *FramePool, stop <-chan struct{}) (ReflectStats, 
 			comp.Release(n)
 		}
 		if frames.Len() > 0 {
-			refill()
+			r.refill()
 		}
 		if ridx, n := rx.Peek(ReflectBatch); n > 0 {
 			busy = true

@@ -18,7 +18,7 @@ func pinTo(cpu int) {
 }
 
 // BenchmarkReflectVeth floods the server veth from the peer (pktgen,
-// 64 flows of minimum-size UDP, pinned to CPU 1) while Reflect runs pinned
+// 64 flows of minimum-size UDP, pinned to CPU 1) while a Reflector runs pinned
 // to CPU 0; it reports reflected frames/s and the kernel's counters. One
 // b.N round is one fixed 2 s run, so run it with -benchtime 1x.
 func BenchmarkReflectVeth(b *testing.B) {
@@ -51,12 +51,13 @@ func BenchmarkReflectVeth(b *testing.B) {
 			})
 			gen <- sent
 		}()
+		r := NewReflector(s, pool)
 		res := make(chan ReflectStats, 1)
 		go func() {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
 			pinTo(0)
-			st, err := Reflect(s, pool, stop)
+			st, err := r.Run(stop)
 			if err != nil {
 				b.Error(err)
 			}

@@ -63,8 +63,9 @@ func TestReflect(t *testing.T) {
 	}
 	stop := make(chan struct{})
 	done := make(chan ReflectStats, 1)
+	r := NewReflector(s, u.NewPool(0, 256)) // the fill ring is full before the first datagram
 	go func() {
-		st, err := Reflect(s, u.NewPool(0, 256), stop)
+		st, err := r.Run(stop)
 		if err != nil {
 			t.Error(err)
 		}
@@ -94,7 +95,9 @@ func TestReflect(t *testing.T) {
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		k, err := c.Read(buf) // a connected socket only accepts server:9999
 		if err != nil {
-			t.Fatalf("reply %d: %v", i, err)
+			ks, _ := s.Stats()
+			halt()
+			t.Fatalf("reply %d: %v; stats %+v reflect %+v", i, err, ks, halted)
 		}
 		if !bytes.Equal(buf[:k], msg) {
 			t.Fatalf("reply %d = %q, want %q", i, buf[:k], msg)

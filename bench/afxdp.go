@@ -9,13 +9,13 @@ import (
 	"github.com/sluicenet/sluice/testbed"
 )
 
-// afxdpReflector runs afxdp.Reflect on a socket registered with the same
+// afxdpReflector runs an afxdp.Reflector on a socket registered with the same
 // redirect-everything program the asavie/xdp reflector uses.
 type afxdpReflector struct {
 	prog *xdp.Program
 	umem *afxdp.Umem
 	sock *afxdp.Socket
-	pool *afxdp.FramePool
+	refl *afxdp.Reflector
 	host *testbed.Host
 }
 
@@ -43,12 +43,12 @@ func (a *afxdpReflector) open(h *testbed.Host) (err error) {
 	if err := a.prog.Register(0, a.sock.Fd()); err != nil {
 		return fmt.Errorf("register afxdp socket: %w", err)
 	}
-	a.pool = a.umem.NewPool(0, reflectorFramesInUMEM)
+	a.refl = afxdp.NewReflector(a.sock, a.umem.NewPool(0, reflectorFramesInUMEM))
 	return nil
 }
 
 func (a *afxdpReflector) loop(stop <-chan struct{}) (uint64, error) {
-	st, err := afxdp.Reflect(a.sock, a.pool, stop)
+	st, err := a.refl.Run(stop)
 	return st.Packets, err
 }
 
