@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -69,7 +70,10 @@ func run(args []string) error {
 	maxSize := fs.Int64("max-size", server.DefaultMaxSize, "largest N of GET /size/N")
 	maxBody := fs.Int64("max-body", 0, "largest request body in `octets` (413 beyond; 0: no limit, bodies are read and dropped)")
 	stdlib := fs.Bool("stdlib", false, "serve net/http through sluice's net.Listener adapter instead of the callback API")
-	shutdown := fs.Duration("shutdown-timeout", 5*time.Second, "graceful shutdown bound on SIGINT/SIGTERM")
+	shutdown := fs.Duration("shutdown-timeout", 5*time.Second, "graceful shutdown bound on SIGINT/SIGTERM (drain delay included)")
+	drain := fs.Duration("drain-delay", 0, "on SIGINT/SIGTERM, answer "+server.HealthPath+" with 503 and keep serving this long before refusing new connections")
+	certFile := fs.String("tls-cert", "", "PEM certificate `file` (chain): serve HTTPS, HTTP/2 and HTTP/1.1, through net/http on the Listener adapter")
+	keyFile := fs.String("tls-key", "", "PEM private key `file` of -tls-cert")
 	verbose := fs.Bool("v", false, "log start-up and shutdown")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -91,8 +95,19 @@ func run(args []string) error {
 			Loops:           *queues,
 			ShutdownTimeout: *shutdown,
 		},
-		Options: server.Options{Size: *size, MaxSize: *maxSize, Limits: http1.Limits{MaxBodyBytes: *maxBody}},
-		Stdlib:  *stdlib,
+		Options:    server.Options{Size: *size, MaxSize: *maxSize, Limits: http1.Limits{MaxBodyBytes: *maxBody}},
+		Stdlib:     *stdlib,
+		DrainDelay: *drain,
+	}
+	if (*certFile == "") != (*keyFile == "") {
+		return usageError{errors.New("-tls-cert and -tls-key go together")}
+	}
+	if *certFile != "" {
+		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		if err != nil {
+			return err
+		}
+		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	if *size == 0 {
 		cfg.Options.Size = -1 // Options' zero means the default; -size 0 means empty
@@ -123,7 +138,10 @@ func run(args []string) error {
 	}
 	info := s.Sluice().Info()
 	mode := "callbacks"
-	if *stdlib {
+	switch {
+	case cfg.TLS != nil:
+		mode = "HTTPS (h2, http/1.1): net/http and crypto/tls on Listener"
+	case *stdlib:
 		mode = "net/http on Listener"
 	}
 	fmt.Printf("httpd: serving %v on %s (%s, %s, %d loops, %s)\n", info.Listen, info.Interface, info.XDPMode, info.Bind, info.Loops, mode)

@@ -57,6 +57,10 @@ type Options struct {
 	ServerName string
 	// Now is the clock for the Date field [time.Now].
 	Now func() time.Time
+	// Health is what HealthPath reports [a new Health, always up]; New
+	// shares one between the server and its handler, and Shutdown sets
+	// it down.
+	Health *Health
 }
 
 const (
@@ -87,6 +91,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Health == nil {
+		o.Health = new(Health)
 	}
 	return o
 }

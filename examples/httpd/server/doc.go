@@ -11,6 +11,7 @@
 //
 //	GET /           Config.Size octets
 //	GET /size/N     N octets (N <= Config.MaxSize), also /bytes/N (bench's path)
+//	GET /healthz    200 "ok", 503 once Shutdown has begun (HealthPath)
 //	anything else   404
 //
 // GET and HEAD are served; POST and PUT too, their body read and discarded

@@ -63,7 +63,13 @@ func (c *Conn) route(r *http1.Request) response {
 		resp.kind, resp.status, resp.text = kindText, 501, msgNotImpl
 		return resp
 	}
-	size, ok := c.cfg.sizeFor(targetPath(r.Target))
+	path := targetPath(r.Target)
+	if string(path) == HealthPath {
+		status, text := c.cfg.Health.answer()
+		resp.kind, resp.status, resp.text = kindText, uint16(status), text
+		return resp
+	}
+	size, ok := c.cfg.sizeFor(path)
 	if !ok {
 		resp.kind, resp.status, resp.text = kindText, 404, msgNotFound
 		return resp

@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/sluicenet/sluice"
 	"github.com/sluicenet/sluice/examples/httpd/http1"
@@ -20,6 +22,17 @@ type Config struct {
 	// Stdlib serves HTTPHandler with net/http through sluice's
 	// net.Listener adapter instead of the callback Handler.
 	Stdlib bool
+	// TLS, when set, serves HTTPS: crypto/tls over sluice's Listener
+	// adapter, and net/http on it with HTTP/2 and HTTP/1.1 offered by ALPN
+	// (RFC 7301). It implies Stdlib: the callback API carries no TLS.
+	// The config needs Certificates (or GetCertificate); NextProtos is
+	// filled in when empty.
+	TLS *tls.Config
+	// DrainDelay is how long Shutdown keeps serving, new connections
+	// included, after HealthPath turns 503 and before it stops accepting:
+	// time for a load balancer's health checks to see the server go and
+	// send new flows elsewhere (a few check intervals). Zero: no delay.
+	DrainDelay time.Duration
 }
 
 // Server is a running httpd: a sluice server and, in Stdlib mode, the
@@ -28,19 +41,30 @@ type Server struct {
 	srv       *sluice.Server
 	hs        *http.Server
 	h         *Handler
+	health    *Health
+	tls       bool
+	drain     time.Duration
 	serveCh   chan error
 	serveOnce sync.Once
 }
 
 // New checks cfg and returns a server that Start will run.
 func New(cfg Config) (*Server, error) {
-	s := &Server{}
+	if cfg.Options.Health == nil {
+		cfg.Options.Health = new(Health)
+	}
+	s := &Server{health: cfg.Options.Health, drain: cfg.DrainDelay, tls: cfg.TLS != nil}
 	var h sluice.Handler
-	if cfg.Stdlib {
+	if cfg.Stdlib || cfg.TLS != nil {
 		// The same head bound as the callback parser's (net/http adds
 		// 4 KiB of slack to it).
 		lim := http1.NewParser(cfg.Options.Limits).Limits()
 		s.hs = &http.Server{Handler: HTTPHandler(cfg.Options), MaxHeaderBytes: lim.MaxHeaderBytes}
+		if cfg.TLS != nil {
+			// ServeTLS adds "h2" and "http/1.1" to NextProtos and
+			// configures net/http's HTTP/2 server on a clone.
+			s.hs.TLSConfig = cfg.TLS
+		}
 	} else {
 		s.h = NewHandler(cfg.Options)
 		h = s.h
@@ -61,7 +85,12 @@ func (s *Server) Start() error {
 	}
 	if s.hs != nil {
 		s.serveCh = make(chan error, 1)
-		go func() { s.serveCh <- s.hs.Serve(s.srv.Listener()) }()
+		ln := s.srv.Listener()
+		if s.tls {
+			go func() { s.serveCh <- s.hs.ServeTLS(ln, "", "") }()
+		} else {
+			go func() { s.serveCh <- s.hs.Serve(ln) }()
+		}
 	}
 	return nil
 }
@@ -72,12 +101,26 @@ func (s *Server) Sluice() *sluice.Server { return s.srv }
 // Handler is the callback handler (nil in Stdlib mode).
 func (s *Server) Handler() *Handler { return s.h }
 
+// Health is what HealthPath reports.
+func (s *Server) Health() *Health { return s.health }
+
 // Done is closed when the server has stopped.
 func (s *Server) Done() <-chan struct{} { return s.srv.Done() }
 
-// Shutdown stops gracefully: no new connections, requests in flight
-// answered, idle connections closed; at ctx's deadline the rest is reset.
+// Shutdown stops gracefully: HealthPath turns 503 and, for DrainDelay
+// (bounded by ctx), everything is still served; then no new connections,
+// requests in flight answered, idle connections closed; at ctx's deadline
+// the rest is reset.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.health.SetDown()
+	if s.drain > 0 {
+		t := time.NewTimer(s.drain)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
 	if s.hs == nil {
 		return s.srv.Shutdown(ctx)
 	}

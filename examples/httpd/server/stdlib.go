@@ -46,8 +46,14 @@ func HTTPHandler(opts Options) http.Handler {
 				return
 			}
 		}
-		size, ok := opts.sizeFor([]byte(r.URL.Path))
 		w.Header().Set("Content-Type", "text/plain")
+		if r.URL.Path == HealthPath {
+			status, text := opts.Health.answer()
+			w.WriteHeader(status)
+			w.Write(text)
+			return
+		}
+		size, ok := opts.sizeFor([]byte(r.URL.Path))
 		if !ok {
 			w.WriteHeader(http.StatusNotFound)
 			w.Write(msgNotFound)

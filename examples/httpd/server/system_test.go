@@ -36,7 +36,13 @@ const (
 // startHTTPD serves httpd on the bed's server end, both families.
 func startHTTPD(t *testing.T, bed *testbed.Bed, stdlib bool) *Server {
 	t.Helper()
-	s, err := New(Config{
+	return startWith(t, bed, func(c *Config) { c.Stdlib = stdlib })
+}
+
+// startWith is startHTTPD with the test's Config changed by edit first.
+func startWith(t *testing.T, bed *testbed.Bed, edit func(*Config)) *Server {
+	t.Helper()
+	cfg := Config{
 		Sluice: sluice.Config{
 			Interface: bed.Server.Link,
 			Netns:     bed.Server.Name,
@@ -50,8 +56,9 @@ func startHTTPD(t *testing.T, bed *testbed.Bed, stdlib bool) *Server {
 			BusyPoll: -1,
 		},
 		Options: Options{Limits: http1.Limits{MaxBodyBytes: testMaxBody}},
-		Stdlib:  stdlib,
-	})
+	}
+	edit(&cfg)
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
