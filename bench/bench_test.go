@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -124,4 +125,25 @@ func TestReflectSwapsAndKeepsLength(t *testing.T) {
 	if f[0] != orig[6] || f[26] != orig[30] || f[34] != orig[36] {
 		t.Fatal("MAC, IP or port not swapped")
 	}
+}
+
+// TestProgressPlainOffTerminal: off a terminal, progress is one plain line
+// per step with no escape sequences; on one, the bar redraws in place.
+func TestProgressPlainOffTerminal(t *testing.T) {
+	for _, tty := range []bool{false, true} {
+		var b strings.Builder
+		progress = &progressBar{w: &b, tty: tty}
+		planProgress(config{runs: 1}, []string{"keepalive"})
+		progressStep("keepalive", "gnet")
+		progressStep("keepalive", "nethttp")
+		progressEnd()
+		out := b.String()
+		if hasEsc := strings.ContainsAny(out, "\r\033"); hasEsc != tty {
+			t.Errorf("tty=%v: escapes in output = %v: %q", tty, hasEsc, out)
+		}
+		if !tty && (strings.Count(out, "\n") != 3 || !strings.Contains(out, "2/"+strconv.Itoa(len(httpServers))+" keepalive: nethttp")) {
+			t.Errorf("plain progress: %q", out)
+		}
+	}
+	progress = &progressBar{w: os.Stderr, tty: isTerminal(os.Stderr)}
 }

@@ -1,7 +1,9 @@
 package main
 
-// A progress bar on stderr: one step per measured run, the total planned
-// from the configuration before the first workload starts.
+// Progress on stderr: one step per measured run, the total planned from
+// the configuration before the first workload starts. On a terminal a bar
+// redrawn in place; anywhere else (CI logs, a file, a pipe) one plain line
+// per step, with no terminal escapes.
 
 import (
 	"fmt"
@@ -10,36 +12,46 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 type progressBar struct {
 	mu    sync.Mutex
 	w     io.Writer
+	tty   bool // draw the bar in place (w is a terminal)
 	total int
 	done  int
 	start time.Time
 }
 
-var progress = &progressBar{w: os.Stderr}
+var progress = &progressBar{w: os.Stderr, tty: isTerminal(os.Stderr)}
+
+// isTerminal reports whether f is a terminal (TCGETS succeeds only on one).
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// workloadSteps counts the progress steps of workloads whose count is not
+// runs × servers (the default); a workload registered from another file
+// may add itself here in its init.
+var workloadSteps = map[string]func(c config, servers int) int{
+	"reflector": func(c config, _ int) int { return c.runs * len(reflectors()) },
+	"sizes":     func(c config, servers int) int { return c.runs * servers * len(responseSizes) },
+	"latency":   func(c config, servers int) int { return c.runs * servers * (2 + len(latencyLevels)) },
+	"idle":      func(_ config, servers int) int { return servers },
+}
 
 // planProgress sets how many steps the selected workloads will take.
 func planProgress(c config, names []string) {
 	n := 0
 	servers := len(httpServers)
 	for _, name := range names {
-		switch name {
-		case "reflector":
-			n += c.runs * len(reflectors())
-		case "keepalive", "close", "bulk", "xdpgen":
+		if f, ok := workloadSteps[name]; ok {
+			n += f(c, servers)
+		} else {
 			n += c.runs * servers
-		case "sizes":
-			n += c.runs * servers * len(responseSizes)
-		case "latency":
-			n += c.runs * servers * (2 + len(latencyLevels))
-		case "wrkcheck":
-			n += c.runs * servers
-		case "idle":
-			n += servers
 		}
 	}
 	progress.mu.Lock()
@@ -47,7 +59,7 @@ func planProgress(c config, names []string) {
 	progress.mu.Unlock()
 }
 
-// progressStep draws the bar for the step about to run.
+// progressStep reports the step about to run.
 func progressStep(workload, what string) {
 	p := progress
 	p.mu.Lock()
@@ -56,14 +68,19 @@ func progressStep(workload, what string) {
 		return
 	}
 	p.done++
-	const width = 30
-	fill := min(width, width*(p.done-1)/p.total)
+	p.total = max(p.total, p.done) // a workload that took more steps than planned
 	eta := ""
 	if p.done > 1 {
 		el := time.Since(p.start)
 		left := el * time.Duration(p.total-p.done+1) / time.Duration(p.done-1)
 		eta = fmt.Sprintf(" %s elapsed, ~%s left", el.Round(time.Second), left.Round(time.Second))
 	}
+	if !p.tty {
+		fmt.Fprintf(p.w, "bench: %d/%d %s: %s%s\n", p.done, p.total, workload, what, eta)
+		return
+	}
+	const width = 30
+	fill := min(width, width*(p.done-1)/p.total)
 	fmt.Fprintf(p.w, "\r\033[K[%s%s] %d/%d %s: %s%s", strings.Repeat("#", fill), strings.Repeat(".", width-fill),
 		p.done, p.total, workload, what, eta)
 }
@@ -74,7 +91,12 @@ func progressEnd() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.total > 0 {
-		fmt.Fprintf(p.w, "\r\033[K[%s] %d steps in %s\n", strings.Repeat("#", 30), p.done, time.Since(p.start).Round(time.Second))
+		took := time.Since(p.start).Round(time.Second)
+		if p.tty {
+			fmt.Fprintf(p.w, "\r\033[K[%s] %d steps in %s\n", strings.Repeat("#", 30), p.done, took)
+		} else {
+			fmt.Fprintf(p.w, "bench: %d steps in %s\n", p.done, took)
+		}
 	}
 	p.total = 0
 }
