@@ -41,7 +41,7 @@ func (t *Table) Input(id *tcp.ID, seg *tcp.Segment, now tcp.Instant, out tcp.Sin
 		t.stats.RSTIgnored++
 		return Verdict{Action: Consumed}
 	}
-	hasTS := e.flags&fTS != 0 && seg.Options.HasTS
+	hasTS := e.local&fTS != 0 && seg.Options.HasTS
 	if hasTS && int32(seg.Options.TSVal-e.tsRecent) < 0 {
 		t.stats.PAWSRejects++
 		t.ack(id, e, now, out)
@@ -85,7 +85,7 @@ func (t *Table) Input(id *tcp.ID, seg *tcp.Segment, now tcp.Instant, out tcp.Sin
 func (t *Table) ack(id *tcp.ID, e *entry, now tcp.Instant, out tcp.Sink) {
 	s := &t.seg
 	*s = tcp.Segment{Seq: e.sndNxt, Ack: e.rcvNxt, Flags: tcp.FlagACK, Window: e.window}
-	if e.flags&fTS != 0 {
+	if e.local&fTS != 0 {
 		s.Options.HasTS = true
 		s.Options.TSVal = uint32(now/1e6) + e.tsOffset
 		s.Options.TSEcr = e.tsRecent
@@ -100,6 +100,6 @@ func (t *Table) restart(ipos uint32, s int, now tcp.Instant) {
 	h := t.hash(&e)
 	t.kill(ipos, s)
 	e.expiry = now + t.life
-	e.flags |= fLive
+	e.local |= fLive
 	t.add(&e, h)
 }
