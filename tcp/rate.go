@@ -32,8 +32,9 @@ type RateSample struct {
 	// InFlight is the octets in the network after the ACK (RFC 6675
 	// pipe); PriorInFlight before it.
 	InFlight, PriorInFlight uint32
-	// RTT is the round-trip sample this ACK gave (0 if none).
-	RTT time.Duration
+	// RTT is the round-trip sample this ACK gave (0 if none); SRTT the
+	// smoothed RTT after it.
+	RTT, SRTT time.Duration
 	// MSS is the send MSS.
 	MSS uint16
 }
