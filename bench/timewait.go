@@ -16,15 +16,26 @@ package main
 //     process's RSS; the count is the growth of tw in the server
 //     namespace's /proc/net/sockstat over the run and the size is the
 //     tw_sock_TCP slab's object size.
+//
+// The RSS figure is an upper bound full of other growth (a run adds tens
+// of thousands of entries, and the ring and index grow by doubling), so
+// sluice also gets the heap growth per entry of a table filled to 1M
+// entries in this process (issue 13's measure): the table's own cost,
+// ring, index and local-address list included.
 
 import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"net/netip"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
+	"github.com/sluicenet/sluice/tcp"
+	"github.com/sluicenet/sluice/tcp/timewait"
 	"github.com/sluicenet/sluice/testbed"
 )
 
@@ -38,6 +49,12 @@ func timeWaitFigures(f *figures, bed *testbed.Bed, s httpServer, srv *serverProc
 			perEntry = max(0, float64(m.rss1-m.rss0)/float64(added))
 		}
 		note = fmt.Sprintf("server RSS growth over the window / %d entries added in it (live memory after GC at both edges; upper bound)", m.st1.timeWait-m.st0.timeWait)
+		per, err := timeWaitTableHeap()
+		if err != nil {
+			return err
+		}
+		f.add(s.name, "heap/TIME-WAIT entry at 1M", "B", lower, per).Note =
+			fmt.Sprintf("Go heap growth of a tcp/timewait table filled with %d entries, per entry (in the bench process)", twTableEntries)
 	} else {
 		tw, err := kernelTimeWait(bed.Server)
 		if err != nil {
@@ -107,4 +124,43 @@ func parseSlabObjSize(b []byte, name string) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("no slab %q in /proc/slabinfo", name)
+}
+
+// twTableEntries is how many entries timeWaitTableHeap fills a table with.
+const twTableEntries = 1_000_000
+
+var twHeap struct {
+	once sync.Once
+	per  float64
+	err  error
+}
+
+// timeWaitTableHeap is the Go heap a tcp/timewait table holding
+// twTableEntries live entries costs per entry, with garbage collected at
+// both edges; measured once per bench run (it takes a few seconds).
+func timeWaitTableHeap() (float64, error) {
+	twHeap.once.Do(func() {
+		var m0, m1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m0)
+		tb, err := timewait.New(timewait.Config{Max: twTableEntries})
+		if err != nil {
+			twHeap.err = err
+			return
+		}
+		local := netip.MustParseAddr("198.18.0.1")
+		for n := range twTableEntries {
+			id := tcp.ID{LocalAddr: local, LocalPort: 80, RemotePort: uint16(n),
+				RemoteAddr: netip.AddrFrom4([4]byte{198, 19, byte(n >> 24), byte(n >> 16)})}
+			if !tb.Insert(&id, &timewait.State{SndNxt: tcp.Seq(n)}, 0) {
+				twHeap.err = fmt.Errorf("timewait table refused entry %d of %d", n, twTableEntries)
+				return
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		twHeap.per = float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc)) / twTableEntries
+		runtime.KeepAlive(tb)
+	})
+	return twHeap.per, twHeap.err
 }
