@@ -299,8 +299,12 @@ func (t *TCB) inputACK(seg *Segment, seq Seq, now Instant) bool {
 		t.ackAdvance(ack, now)
 	}
 	// Window update (§3.10.7.4): only from a segment not older than the
-	// one that last updated it.
-	if t.sndWl1.LessThan(seq) || (t.sndWl1 == seq && t.sndWl2.LessEq(ack)) {
+	// one that last updated it, or (Linux tcp_may_update_window) from one
+	// whose ACK moved SND.UNA: the offered window is relative to SEG.ACK,
+	// so keeping the old SND.WND after SND.UNA moved would slide the right
+	// edge past anything the peer offered. Never from an ACK below SND.UNA
+	// (Linux's old_ack path).
+	if ack.GreaterEq(prevUna) && (prevUna.LessThan(ack) || t.sndWl1.LessThan(seq) || (t.sndWl1 == seq && t.sndWl2.LessEq(ack))) {
 		t.sndWnd = uint32(seg.Window) << t.sndWScale
 		t.maxSndWnd = max(t.maxSndWnd, t.sndWnd)
 		t.sndWl1, t.sndWl2 = seq, ack
