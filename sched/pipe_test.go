@@ -9,6 +9,7 @@ import (
 
 	"github.com/sluicenet/sluice/afxdp"
 	"github.com/sluicenet/sluice/tcp"
+	"github.com/sluicenet/sluice/tcp/tcpcheck"
 	"github.com/sluicenet/sluice/wire"
 )
 
@@ -58,6 +59,7 @@ type pipe struct {
 	drop     bool    // drop what the loop sends (loss injection)
 	target   *Loop   // where the client's frames go (default l)
 	group    []*Loop // loops whose posted work pump runs
+	check    *tcpcheck.Checker
 }
 
 func newPipe(tb testing.TB, h Handler, cfg *tcp.Config) *pipe {
@@ -85,6 +87,9 @@ func newPipeSized(tb testing.TB, h Handler, cfg *tcp.Config, slots int) *pipe {
 	})
 	l.Listen(pipeServer)
 	p := &pipe{tb: tb, l: l, cfg: *l.tcpCfg, now: l.now, toLoop: newFrameQueue(slots), fromLoop: newFrameQueue(slots)}
+	// Both ends are sluice engines: the output checker sees every frame
+	// either sends (tcp/tcpcheck).
+	p.check = &tcpcheck.Checker{MTU: int(p.cfg.MSS) + 40, Fail: func(msg string) { tb.Error(msg) }}
 	p.cfg.ISN = nil
 	p.spec = wire.TCPFrameSpec{SrcMAC: pipeCliMAC, DstMAC: pipeSrvMAC}
 	l.loopback = func(b []byte) { p.fromLoop.push(tb, b) }
@@ -99,6 +104,9 @@ func (p *pipe) Emit(id *tcp.ID, seg *tcp.Segment) {
 	n, err := wire.BuildTCP(p.scratch[:], s, seg.Payload)
 	if err != nil {
 		p.tb.Fatalf("client frame: %v", err)
+	}
+	if p.check != nil {
+		p.check.Frame(p.scratch[:n], true, int64(p.now))
 	}
 	p.toLoop.push(p.tb, p.scratch[:n])
 }
@@ -142,10 +150,13 @@ func (p *pipe) pump() {
 		n := q.len
 		q.len = 0
 		for i := range n {
+			b := q.buf[i][:q.n[i]]
+			if p.check != nil {
+				p.check.Frame(b, true, int64(p.now))
+			}
 			if p.drop {
 				continue
 			}
-			b := q.buf[i][:q.n[i]]
 			if err := wire.ParseFrame(b, &p.frame); err != nil {
 				p.tb.Fatalf("loop sent a bad frame: %v", err)
 			}
@@ -356,6 +367,7 @@ func TestPipeForward(t *testing.T) {
 // frame build, and the client's side.
 func TestPipeSteadyStateNoAlloc(t *testing.T) {
 	p := newPipe(t, &rawEcho{}, nil)
+	p.check = nil // it allocates; the loop is what is measured
 	p.dial()
 	req := bytes.Repeat([]byte("q"), 64)
 	echo := func() {
@@ -455,6 +467,7 @@ func TestPipeConnectionNoAlloc(t *testing.T) {
 	cfg := tcp.DefaultConfig()
 	cfg.MSL = time.Millisecond
 	p := newPipe(t, &rawEcho{}, &cfg)
+	p.check = nil // it allocates; the loop is what is measured
 	req := []byte("hello")
 	port := uint16(40000)
 	conn := func() {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sluicenet/sluice/tcp"
+	"github.com/sluicenet/sluice/tcp/tcpcheck"
 	"github.com/sluicenet/sluice/testbed"
 	"github.com/sluicenet/sluice/wire"
 )
@@ -403,6 +404,7 @@ func TestCloseAbortsConnections(t *testing.T) {
 // the loop's own (RTO via the timer wheel) still deliver every octet.
 func TestLossyEcho(t *testing.T) {
 	s := startServerLoop(t, 1, LoopConfig{TCP: testTCPConfig(), loss: 0.02})
+	checkOutput(t, s.g, s.bed.Server.MTU)
 	const n = 20
 	sent := runClients(t, s.dial(t, n), func(i int) byte { return "ESH"[i%3] }, 32<<10, 9)
 	gs := s.settled(t, 20*time.Second)
@@ -422,4 +424,13 @@ func TestLossyEcho(t *testing.T) {
 	if l.RxText != uint64(sent) {
 		t.Errorf("%d octets delivered, %d sent", l.RxText, sent)
 	}
+}
+
+// checkOutput puts an output checker (tcp/tcpcheck) on every frame g's
+// loops send, failing t on a violation; its wall clock gets the timer
+// wheel's lateness as slack.
+func checkOutput(t *testing.T, g *Group, mtu int) {
+	c := &tcpcheck.Checker{MTU: mtu, Slack: 50 * time.Millisecond, Fail: func(msg string) { t.Error(msg) }}
+	g.SetTap(tcpcheck.WallTap{C: c})
+	t.Cleanup(func() { g.SetTap(nil) })
 }

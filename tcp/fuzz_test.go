@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/sluicenet/sluice/tcp/tcpcheck"
 )
 
 // Fuzzing: random segments, timer advances and user calls on a TCB that
@@ -16,6 +18,42 @@ type countSink struct{ n int }
 
 func (s *countSink) Emit(*ID, *Segment) { s.n++ }
 
+// checkSink feeds every segment a TCB emits, and every one it is given,
+// to an output checker (tcp/tcpcheck).
+type checkSink struct {
+	c   *tcpcheck.Checker
+	now Instant
+}
+
+func newCheckSink(tb testing.TB, cfg *Config) *checkSink {
+	return &checkSink{c: &tcpcheck.Checker{
+		MaxSegment: int(cfg.MSS),
+		Fail:       func(msg string) { tb.Fatal(msg) },
+	}}
+}
+
+func checkSegOf(seg *Segment) tcpcheck.Seg {
+	return tcpcheck.Seg{Seq: uint32(seg.Seq), Ack: uint32(seg.Ack), Flags: uint8(seg.Flags),
+		Window: seg.Window, Options: seg.Options, Len: len(seg.Payload)}
+}
+
+func (s *checkSink) Emit(id *ID, seg *Segment) {
+	c := checkSegOf(seg)
+	s.c.Segment(netip.AddrPortFrom(id.LocalAddr, id.LocalPort), netip.AddrPortFrom(id.RemoteAddr, id.RemotePort), &c, int64(s.now))
+}
+
+// input gives t a segment at now, telling the checker first. A SYN
+// outside LISTEN and SYN-SENT negotiates nothing, so the checker does
+// not see it.
+func (s *checkSink) input(t *TCB, seg *Segment, now Instant) {
+	s.now = now
+	if seg.Flags&FlagSYN == 0 || t.state == Listen || t.state == SynSent {
+		c := checkSegOf(seg)
+		s.c.Peer(netip.AddrPortFrom(t.id.RemoteAddr, t.id.RemotePort), netip.AddrPortFrom(t.id.LocalAddr, t.id.LocalPort), &c, int64(now))
+	}
+	t.Input(seg, now)
+}
+
 var fuzzID = ID{
 	LocalAddr: netip.MustParseAddr("198.18.0.1"), RemoteAddr: netip.MustParseAddr("198.18.0.2"),
 	LocalPort: 80, RemotePort: 40000,
@@ -23,9 +61,10 @@ var fuzzID = ID{
 
 const fuzzIRS Seq = 5000
 
-// fuzzTCB builds a TCB in state st (with options negotiated if opts).
-func fuzzTCB(st State, opts bool, cfg *Config, now Instant) *TCB {
-	sink := &countSink{}
+// fuzzTCB builds a TCB in state st (with options negotiated if opts),
+// emitting to sink.
+func fuzzTCB(st State, opts bool, cfg *Config, sink *checkSink, now Instant) *TCB {
+	sink.now = now
 	var o Options
 	if opts {
 		o = Options{MSS: 1000, HasWScale: true, WScale: 3, SACKPermitted: true, HasTS: true, TSVal: 100}
@@ -36,7 +75,7 @@ func fuzzTCB(st State, opts bool, cfg *Config, now Instant) *TCB {
 			seg.Options.TSVal++
 			o.TSVal++
 		}
-		t.Input(&seg, now)
+		sink.input(t, &seg, now)
 	}
 	switch st {
 	case Closed:
@@ -164,7 +203,8 @@ func FuzzTCB(f *testing.F) {
 		cfg := fuzzConfig()
 		now := Instant(1e9)
 		st := State(data[0] & 0x0f % 11)
-		tcb := fuzzTCB(st, data[0]&0x80 != 0, cfg, now)
+		sink := newCheckSink(t, cfg)
+		tcb := fuzzTCB(st, data[0]&0x80 != 0, cfg, sink, now)
 		if msg := checkInvariants(tcb); msg != "" {
 			t.Fatalf("setup %v: %s", st, msg)
 		}
@@ -201,17 +241,27 @@ func FuzzTCB(f *testing.F) {
 					seg.Options.HasWScale, seg.Options.WScale = true, b[11]&15
 					seg.Options.SACKPermitted = true
 				}
-				tcb.Input(&seg, now)
+				sink.input(tcb, &seg, now)
 			case 4: // time passes
 				var d uint16
 				if len(data) >= 2 {
 					d = binary.BigEndian.Uint16(data)
 					data = data[2:]
 				}
-				now = now.Add(time.Duration(d) * 10 * time.Millisecond)
-				if tcb.Deadline() <= now {
+				// Timers run at their deadlines on the way, as an
+				// owner's would (the checker times retransmissions).
+				end := now.Add(time.Duration(d) * 10 * time.Millisecond)
+				for range 1000 {
+					dl := tcb.Deadline()
+					if dl > end {
+						break
+					}
+					now = max(now, dl)
+					sink.now = now
 					tcb.OnTimer(now)
 				}
+				now = end
+				sink.now = now
 			case 5:
 				n := 0
 				if len(data) > 0 {
@@ -256,7 +306,8 @@ func FuzzTCB(f *testing.F) {
 func TestFuzzSetupStates(t *testing.T) {
 	for st := range State(11) {
 		for _, opts := range []bool{false, true} {
-			if got := fuzzTCB(st, opts, fuzzConfig(), 1e9).State(); got != st {
+			cfg := fuzzConfig()
+			if got := fuzzTCB(st, opts, cfg, newCheckSink(t, cfg), 1e9).State(); got != st {
 				t.Errorf("fuzz setup for %v (opts %v) reached %v", st, opts, got)
 			}
 		}

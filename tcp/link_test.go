@@ -59,9 +59,9 @@ func TestLossyLinkTransfer(t *testing.T) {
 		}
 		var l *Link
 		if seed%4 == 3 {
-			l = NewLinkSimultaneous(&cfg, seed) // both ends open actively
+			l = NewLinkSimultaneous(t, &cfg, seed) // both ends open actively
 		} else {
-			l = NewLink(&cfg, seed)
+			l = NewLink(t, &cfg, seed)
 		}
 		l.Drop, l.Dup = drop, 0.05
 		l.Delay, l.Jitter = 5*time.Millisecond, 10*time.Millisecond

@@ -48,7 +48,7 @@ func lossyTransfer(b *testing.B, cc tcp.Algorithm, sack bool, drop float64, seed
 	cfg := tcp.DefaultConfig()
 	cfg.CC, cfg.SACK = cc, sack
 	cfg.SendBufferMax, cfg.RecvBufferMax = 4<<20, 4<<20
-	l := NewLink(&cfg, seed)
+	l := NewLink(b, &cfg, seed)
 	l.Delay = 10 * time.Millisecond
 	l.Rate = 100e6 / 8
 	l.QueueLimit = 250_000

@@ -26,7 +26,7 @@ type bulk struct {
 func newBulk(t *testing.T, cfg tcp.Config, n int) *bulk {
 	cfg.SendBuffer, cfg.RecvBuffer = 256<<10, 256<<10
 	cfg.ISN = func(*tcp.ID, tcp.Instant) tcp.Seq { return ISS }
-	l := NewLink(&cfg, 1)
+	l := NewLink(t, &cfg, 1)
 	l.Delay = 10 * time.Millisecond
 	b := &bulk{t: t, l: l, data: make([]byte, n), sends: map[tcp.Seq]int{}, iss: ISS}
 	r := rand.New(rand.NewPCG(uint64(n), 3))
@@ -355,7 +355,7 @@ func TestBufferAutotuning(t *testing.T) {
 		cfg.SendBuffer, cfg.RecvBuffer = 16<<10, 16<<10
 		cfg.SendBufferMax, cfg.RecvBufferMax = max, max
 		cfg.ISN = func(*tcp.ID, tcp.Instant) tcp.Seq { return ISS }
-		l := NewLink(&cfg, 1)
+		l := NewLink(t, &cfg, 1)
 		l.Delay = 10 * time.Millisecond
 		a := &app{out: b.data}
 		bb := &app{}

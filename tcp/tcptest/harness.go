@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/sluicenet/sluice/tcp"
+	"github.com/sluicenet/sluice/tcp/tcpcheck"
 )
 
 // ISS is the initial send sequence number the harness gives its engine.
@@ -79,6 +80,10 @@ type H struct {
 	L        *tcp.Listener
 	Children map[tcp.ID]*tcp.TCB
 
+	// Check sees every segment in and out (tcp/tcpcheck); a test that
+	// provokes what it flags on purpose narrows Check.Checks.
+	Check *tcpcheck.Checker
+
 	out    []Emitted
 	events tcp.Event
 }
@@ -91,11 +96,12 @@ func New(t testing.TB, cfg tcp.Config) *H {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	return &H{T: t, Cfg: &cfg, Now: Start, ID: DefaultID(), Children: map[tcp.ID]*tcp.TCB{}}
+	return &H{T: t, Cfg: &cfg, Now: Start, ID: DefaultID(), Children: map[tcp.ID]*tcp.TCB{}, Check: NewChecker(t, &cfg)}
 }
 
 // Emit implements tcp.Sink by copying the segment.
 func (h *H) Emit(id *tcp.ID, seg *tcp.Segment) {
+	checkOut(h.Check, id, seg, h.Now)
 	c := *seg
 	c.Payload = bytes.Clone(seg.Payload)
 	h.out = append(h.out, Emitted{ID: *id, Seg: c})
@@ -135,6 +141,8 @@ func (h *H) InFrom(id tcp.ID, s Seg) {
 		s.Win = 65535
 	}
 	seg := s.Segment()
+	checkIn(h.Check, &id, &seg, h.Now)
+	defer h.engines(func(t *tcp.TCB) { CheckVars(h.T, t) })
 	switch {
 	case h.L != nil:
 		if c := h.Children[id]; c != nil && c.State() != tcp.Closed {
@@ -258,6 +266,7 @@ func (h *H) Advance(d time.Duration) {
 		})
 	}
 	h.Now = target
+	h.engines(func(t *tcp.TCB) { CheckVars(h.T, t) })
 }
 
 // Handshake takes a fresh harness through an active open to ESTABLISHED

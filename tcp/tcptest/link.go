@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"slices"
+	"testing"
 	"time"
 
 	"github.com/sluicenet/sluice/tcp"
+	"github.com/sluicenet/sluice/tcp/tcpcheck"
 )
 
 // Link joins two engines by an in-memory wire that can drop, duplicate,
@@ -43,6 +45,10 @@ type Link struct {
 	busy       [2]tcp.Instant
 
 	Sent, Dropped, Duplicated, QueueDrops int
+
+	// Check sees every segment either end sends (tcp/tcpcheck).
+	Check *tcpcheck.Checker
+	tb    testing.TB
 }
 
 type inflight struct {
@@ -57,12 +63,16 @@ type linkEnd struct {
 	toB bool
 }
 
-func (e linkEnd) Emit(_ *tcp.ID, seg *tcp.Segment) { e.l.send(e.toB, seg) }
+func (e linkEnd) Emit(id *tcp.ID, seg *tcp.Segment) {
+	checkOut(e.l.Check, id, seg, e.l.Now)
+	e.l.send(e.toB, seg)
+}
 
-// NewLink makes a link whose ends share cfg and opens A towards B.
-func NewLink(cfg *tcp.Config, seed uint64) *Link {
+// NewLink makes a link whose ends share cfg and opens A towards B; the
+// output checker reports to tb.
+func NewLink(tb testing.TB, cfg *tcp.Config, seed uint64) *Link {
 	l := &Link{Now: Start, Rand: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		Delay: time.Millisecond}
+		Delay: time.Millisecond, Check: NewChecker(tb, cfg), tb: tb}
 	l.L = tcp.NewListener(cfg, linkEnd{l, false})
 	l.idA = tcp.ID{LocalAddr: Remote.Addr(), RemoteAddr: Local.Addr(), LocalPort: Remote.Port(), RemotePort: Local.Port()}
 	l.A = tcp.Open(cfg, l.idA, linkEnd{l, true}, l.Now)
@@ -71,8 +81,8 @@ func NewLink(cfg *tcp.Config, seed uint64) *Link {
 
 // NewLinkSimultaneous makes a link whose two ends both open actively at
 // the same instant, so their SYNs cross (RFC 9293 §3.5 Figure 8).
-func NewLinkSimultaneous(cfg *tcp.Config, seed uint64) *Link {
-	l := NewLink(cfg, seed)
+func NewLinkSimultaneous(tb testing.TB, cfg *tcp.Config, seed uint64) *Link {
+	l := NewLink(tb, cfg, seed)
 	idB := tcp.ID{LocalAddr: l.idA.RemoteAddr, RemoteAddr: l.idA.LocalAddr, LocalPort: l.idA.RemotePort, RemotePort: l.idA.LocalPort}
 	l.B = tcp.Open(cfg, idB, linkEnd{l, false}, l.Now)
 	return l
@@ -174,5 +184,7 @@ func (l *Link) Step(limit tcp.Instant) bool {
 	if l.B != nil && l.B.Deadline() <= l.Now {
 		l.B.OnTimer(l.Now)
 	}
+	CheckVars(l.tb, l.A)
+	CheckVars(l.tb, l.B)
 	return true
 }

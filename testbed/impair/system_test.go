@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicenet/sluice/sched"
+	"github.com/sluicenet/sluice/tcp/tcpcheck"
 	"github.com/sluicenet/sluice/testbed"
 	"github.com/sluicenet/sluice/testbed/impair"
 	"github.com/sluicenet/sluice/testbed/impair/bulk"
@@ -63,6 +65,7 @@ func TestBulkImpaired(t *testing.T) {
 	for i, c := range conditions {
 		t.Run(c.name, func(t *testing.T) {
 			r := newRig(t, bulk.RigOptions{Impair: impair.Both(uint64(100+i), c.imp)})
+			checkOutput(t, r.Group, r.Bed.Server.MTU)
 			for _, mode := range []byte{bulk.Upload, bulk.Download} {
 				ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 				res, err := r.Transfer(ctx, bulk.Sluice, mode, size, uint64(i))
@@ -110,4 +113,13 @@ func BenchmarkImpairedThroughput(b *testing.B) {
 	b.ReportMetric(rep.Download.Sluice/1e6, "down-sluice-MB/s")
 	b.ReportMetric(rep.Download.Linux/1e6, "down-linux-MB/s")
 	b.ReportMetric(rep.Download.Ratio, "down-ratio")
+}
+
+// checkOutput puts an output checker (tcp/tcpcheck) on every frame g's
+// loops send, failing t on a violation; its wall clock gets the timer
+// wheel's lateness as slack.
+func checkOutput(t *testing.T, g *sched.Group, mtu int) {
+	c := &tcpcheck.Checker{MTU: mtu, Slack: 50 * time.Millisecond, Fail: func(msg string) { t.Error(msg) }}
+	g.SetTap(tcpcheck.WallTap{C: c})
+	t.Cleanup(func() { g.SetTap(nil) })
 }
