@@ -76,6 +76,7 @@ type Program struct {
 	lnk     link.Link
 	mode    Mode
 	ifindex int
+	veth    bool // the device is a veth (rtnetlink kind), read at attach
 	closed  bool
 	// ports mirrors the ports map: how many listen and flow entries
 	// name each local port ([portListen], [portFlow]).
@@ -132,6 +133,7 @@ func (p *Program) attach(o Options) error {
 		return fmt.Errorf("bpf: attach: no device with ifindex %d in this network namespace (attach from inside the device's namespace): %w", o.Ifindex, err)
 	}
 	name := l.Attrs().Name
+	p.veth = l.Type() == "veth"
 	if x := l.Attrs().Xdp; x != nil && x.Attached {
 		owner, err := findXDPLink(uint32(o.Ifindex), x.ProgId)
 		if err != nil {
@@ -279,6 +281,16 @@ func (p *Program) Ifindex() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.ifindex
+}
+
+// Veth reports whether the device the program is attached to is a veth
+// (its rtnetlink kind, read once at attach). A veth delivers the peer's
+// frames as the peer's stack built them, TCP checksums left partial by TX
+// checksum offload included (wire.AcceptPartialChecksum).
+func (p *Program) Veth() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.veth && p.ifindex != 0
 }
 
 // Close detaches the program from the device and releases the program and

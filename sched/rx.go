@@ -1,6 +1,8 @@
 package sched
 
 import (
+	"sync/atomic"
+
 	"github.com/sluicenet/sluice/tcp"
 	"github.com/sluicenet/sluice/tcp/timewait"
 	"github.com/sluicenet/sluice/wire"
@@ -58,6 +60,7 @@ func (l *Loop) rxBatch() int {
 		l.pool.Put(b.addr[i])
 	}
 	rx.Release(n)
+	b.publish()
 	return int(n)
 }
 
@@ -70,6 +73,43 @@ type rxScratch struct {
 	keys   [maxBatch]ConnKey
 	vals   [maxBatch]uint32
 	found  [maxBatch]bool
+
+	// flags are wire's parse flags for the loop's device, chosen once
+	// (flagsSet) from the steering program: on a veth, TCP segments
+	// with a partial checksum (the peer's TX checksum offload) are
+	// accepted and counted in partial, published to partialPub once per
+	// batch for PartialChecksums.
+	flags      wire.ParseFlags
+	flagsSet   bool
+	partial    uint64
+	partialPub atomic.Uint64
+}
+
+// publish makes the partial-checksum count readable by other goroutines
+// (one atomic store per batch that changed it, none per frame).
+func (r *rxScratch) publish() {
+	if r.partial != r.partialPub.Load() {
+		r.partialPub.Store(r.partial)
+	}
+}
+
+// PartialChecksums counts the TCP segments this loop accepted with a
+// partial checksum (wire.AcceptPartialChecksum; on a veth only). Safe from
+// any goroutine.
+func (l *Loop) PartialChecksums() uint64 { return l.batch.partialPub.Load() }
+
+// parseFlags returns the loop's wire.ParseFlags, deciding them on the first
+// frame: the program was attached (and learnt the device's kind) before
+// the loop ran, so no frame needs a system call.
+func (l *Loop) parseFlags() wire.ParseFlags {
+	r := &l.batch
+	if !r.flagsSet {
+		r.flagsSet = true
+		if l.prog != nil && l.prog.Veth() {
+			r.flags = wire.AcceptPartialChecksum
+		}
+	}
+	return r.flags
 }
 
 // Input processes one received Ethernet frame: parse and verify it
@@ -90,7 +130,9 @@ func (l *Loop) Input(b []byte) {
 
 func (l *Loop) input(b []byte) {
 	f := &l.frame
-	if !l.parse(b, f) {
+	ok := l.parse(b, f)
+	l.batch.publish()
+	if !ok {
 		return
 	}
 	key := NewConnKey(f.Dst.As16(), f.Src.As16(), f.DstPort, f.SrcPort)
@@ -100,7 +142,7 @@ func (l *Loop) input(b []byte) {
 
 // parse decodes b into f, counting a rejected frame by its DropReason.
 func (l *Loop) parse(b []byte, f *wire.Frame) bool {
-	if err := wire.ParseFrame(b, f); err != nil {
+	if err := wire.ParseFrameFlags(b, f, l.parseFlags()); err != nil {
 		r := wire.Reason(err)
 		if r == wire.DropNotTCP {
 			l.inputICMP(b, f) // PMTU and soft errors for our flows (icmp.go)
@@ -112,6 +154,9 @@ func (l *Loop) parse(b []byte, f *wire.Frame) bool {
 		return false
 	}
 	l.st.RxSegments++
+	if f.PartialChecksum {
+		l.batch.partial++
+	}
 	return true
 }
 

@@ -43,6 +43,14 @@ type Options struct {
 	// kernel has no netem). Server and Peer keep their addresses, links
 	// and MACs: it is one Ethernet segment with a forwarder in it.
 	Middle bool
+	// PeerOffloads leaves the Peer's veth at the kernel's default
+	// offloads (TX checksum offload, TSO, GSO on), as every container's
+	// veth is, instead of turning them off: the Peer's TCP then sends
+	// segments whose checksum field holds only the pseudo-header sum
+	// (CHECKSUM_PARTIAL), which the veth delivers as they are. (Its GSO
+	// stops once a native XDP program is on the Server end: veth turns
+	// off software GSO towards an XDP peer.) Not with Middle.
+	PeerOffloads bool
 }
 
 // Bed is two namespaces joined by a veth pair (or, with Options.Middle, by
@@ -65,6 +73,8 @@ type Host struct {
 	MTU     int
 	Queues  int
 	ns      netns.NsHandle
+	// offloads keeps the link's default offloads (Options.PeerOffloads).
+	offloads bool
 }
 
 // Fixed addresses: each Bed has namespaces of its own, so beds never clash.
@@ -115,12 +125,15 @@ func Create(o Options) (b *Bed, err error) {
 	if o.MTU <= 0 {
 		o.MTU = 1500
 	}
+	if o.PeerOffloads && o.Middle {
+		return nil, errors.New("testbed: Options.PeerOffloads with Middle: the forwarder would get the Peer's GSO super-frames")
+	}
 	removeStale()
 	n := seq.Add(1)
 	base := fmt.Sprintf("%s%d", nsPrefix(os.Getpid()), n)
 	b = &Bed{
 		Server: &Host{Name: base + "-srv", Link: serverLink, IPv4: ServerIPv4, IPv6: ServerIPv6, MTU: o.MTU, Queues: o.Queues, ns: -1},
-		Peer:   &Host{Name: base + "-peer", Link: peerLink, IPv4: PeerIPv4, IPv6: PeerIPv6, MTU: o.MTU, Queues: o.Queues, ns: -1},
+		Peer:   &Host{Name: base + "-peer", Link: peerLink, IPv4: PeerIPv4, IPv6: PeerIPv6, MTU: o.MTU, Queues: o.Queues, ns: -1, offloads: o.PeerOffloads},
 	}
 	defer func() {
 		if err != nil {
@@ -256,9 +269,11 @@ func (h *Host) configure() error {
 	// A veth wire otherwise carries 64 KiB GSO super-frames with partial
 	// checksums; a real wire carries MTU-sized frames with real checksums
 	// (DESIGN: test rig). Both ends, so kernel-TCP baselines get no veth-only
-	// advantage either.
-	if err := h.Do(func() error { return offloadsOff(h.Link) }); err != nil {
-		return fmt.Errorf("%s: offloads off: %w", h.Name, err)
+	// advantage either. Options.PeerOffloads keeps the Peer's.
+	if !h.offloads {
+		if err := h.Do(func() error { return offloadsOff(h.Link) }); err != nil {
+			return fmt.Errorf("%s: offloads off: %w", h.Name, err)
+		}
 	}
 	if err := nh.LinkSetUp(l); err != nil {
 		return fmt.Errorf("%s: %s up: %w", h.Name, h.Link, err)

@@ -23,7 +23,15 @@ const (
 	DropTooManyExtHeaders                   // IPv6 extension chain longer than MaxIPv6ExtHeaders
 	DropNoRoom                              // (TX) buffer too small for the frame being built
 	DropBadARP                              // ARP not for Ethernet/IPv4 (htype, ptype, hlen, plen)
-	NumDropReasons                          // size for a per-reason counter array
+	// DropPartialChecksum: the TCP checksum field holds exactly the
+	// pseudo-header sum, the form a Linux sender with TX checksum offload
+	// leaves for the device to complete (CHECKSUM_PARTIAL). A virtual
+	// device (veth, a container's interface) delivers it so; it is
+	// accepted with AcceptPartialChecksum (the loop sets it on veth) and
+	// dropped under this reason elsewhere, so the fix can be named:
+	// `ethtool -K <peer device> tx off`.
+	DropPartialChecksum
+	NumDropReasons // size for a per-reason counter array
 )
 
 var dropNames = [NumDropReasons]string{
@@ -43,6 +51,7 @@ var dropNames = [NumDropReasons]string{
 	DropTooManyExtHeaders: "too many IPv6 extension headers",
 	DropNoRoom:            "buffer too small",
 	DropBadARP:            "bad ARP",
+	DropPartialChecksum:   "partial TCP checksum",
 }
 
 // String names the reason (for stats output).

@@ -36,6 +36,9 @@ type Frame struct {
 	HeaderLen        int // TCP data offset in octets
 	Options          TCPOptions
 	Payload          []byte
+	// PartialChecksum: the TCP checksum field held the pseudo-header sum
+	// only and AcceptPartialChecksum let the segment in (see there).
+	PartialChecksum bool
 }
 
 // ParseFlags modify ParseFrameFlags.
@@ -49,6 +52,18 @@ const (
 	// tcp_parse_options does (it stops at a "silly" or partial option).
 	// Without it such a segment is DropBadOptions.
 	LenientTCPOptions
+	// AcceptPartialChecksum accepts a TCP segment whose checksum field
+	// holds exactly the pseudo-header sum (RFC 9293 §3.1's pseudo-header,
+	// folded, not complemented) and sets Frame.PartialChecksum. That is
+	// what a Linux sender writes when it leaves the checksum to the
+	// device (CHECKSUM_PARTIAL: tcp_v4_send_check, tcp_v6_send_check), and
+	// a veth hands such a frame over as it is: the kernel itself trusts
+	// it from a local sender without verifying. Set it only for such a
+	// device. Every other checksum is verified as without the flag; a
+	// random corruption lands on this one value with the same 2^-16
+	// chance as on a valid checksum. Without the flag the segment is
+	// DropPartialChecksum, not DropBadTCPChecksum.
+	AcceptPartialChecksum
 )
 
 // ParseFrame decodes an Ethernet II (optionally 802.1Q-tagged) frame
@@ -64,7 +79,7 @@ const (
 // is unicast, RFC 9293 §3.10.7.2; IPv4-mapped addresses in IPv6 headers,
 // which Linux's tcp_v6_conn_request drops too, RFC 4291 §2.5.5.2),
 // DropTooManyExtHeaders, DropBadTCPHeader,
-// DropBadTCPChecksum, DropBadOptions.
+// DropBadTCPChecksum, DropPartialChecksum, DropBadOptions.
 //
 // No length field is trusted: every offset is checked against len(b), and
 // Ethernet padding after the IP datagram is excluded from the payload.
@@ -145,8 +160,17 @@ func ParseFrameFlags(b []byte, f *Frame, fl ParseFlags) error {
 	if hl < TCPMinHeaderLen || hl > len(seg) {
 		return DropBadTCPHeader
 	}
+	f.PartialChecksum = false
 	if fl&SkipL4Checksum == 0 && checksumAcc(seg, pseudo) != 0xffff {
-		return DropBadTCPChecksum
+		// Only a failed check looks at the partial form: a verified
+		// segment costs nothing more.
+		if binary.BigEndian.Uint16(seg[16:]) != fold64(pseudo) {
+			return DropBadTCPChecksum
+		}
+		if fl&AcceptPartialChecksum == 0 {
+			return DropPartialChecksum
+		}
+		f.PartialChecksum = true
 	}
 	f.SrcPort = binary.BigEndian.Uint16(seg[0:])
 	f.DstPort = binary.BigEndian.Uint16(seg[2:])
