@@ -188,6 +188,9 @@ func (l *Loop) demux(b []byte, f *wire.Frame, key ConnKey, v uint32, ok bool) {
 			c = l.slab.Get(v)
 		}
 	}
+	if c != nil && c.tcb.State() == tcp.TimeWait && l.reopen(c, f, seg) {
+		c = nil // freed: the SYN goes on to the listener
+	}
 	if c != nil {
 		t := c.tcb
 		prev := l.enter(c)
@@ -253,6 +256,26 @@ func (l *Loop) demux(b []byte, f *wire.Frame, key ConnKey, v uint32, ok bool) {
 		l.Emit(id, &l.rst)
 	}
 	l.rx = nil
+}
+
+// reopen ends a TIME-WAIT that c's TCB serves itself (the compact table
+// full or off) when seg is a SYN allowed to open a new incarnation (RFC
+// 6191: a newer timestamp, or without timestamps a sequence number above
+// RCV.NXT; tcp.TimeWaitAcceptsSYN) and a listener will take it, as Linux's
+// tcp_timewait_state_process (TCP_TW_SYN) does. The TCB is closed without
+// a segment (its OnClose ran on entering TIME-WAIT) and freed; the caller
+// hands the SYN to the listener. Without a listener the TCB answers the
+// SYN as RFC 9293 §3.10.7.4 says (an ACK), as Linux does.
+func (l *Loop) reopen(c *Conn, f *wire.Frame, seg *tcp.Segment) bool {
+	v := c.tcb.Vars()
+	if !tcp.TimeWaitAcceptsSYN(v.RcvNxt, v.TSRecent, v.TS, seg) || l.refusing || l.listener(f.Dst, f.DstPort) == nil {
+		return false
+	}
+	c.timeWaitAt = 0 // cut short: not a TIME-WAIT held (Stats.TimeWaitMinHeld)
+	c.tcb.Abort(l.now)
+	l.markDirty(c)
+	l.settle()
+	return true
 }
 
 // forward hands a segment this loop has no connection for to the next

@@ -15,12 +15,15 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sluicenet/sluice"
 	"github.com/sluicenet/sluice/sched"
+	"github.com/sluicenet/sluice/tcp"
 	"github.com/sluicenet/sluice/wire"
+	"golang.org/x/sys/unix"
 )
 
 func TestMain(m *testing.M) { Main(m) }
@@ -396,3 +399,96 @@ func (echo) OnOpen(*sched.Conn)                {}
 func (echo) OnData(c *sched.Conn, data []byte) { c.Write(data) }
 func (echo) OnEOF(c *sched.Conn)               { c.Close() }
 func (echo) OnClose(*sched.Conn, error)        {}
+
+// TestTimeWaitReopenByTCB: with the compact TIME-WAIT table off, the TCB
+// serves TIME-WAIT itself, and a new SYN from the same 4-tuple with a
+// newer timestamp (RFC 6191) reopens it at once: the Peer's second connect
+// from the same port gets in on its first SYN (no retransmission), though
+// the server's TIME-WAIT would last a minute.
+func TestTimeWaitReopenByTCB(t *testing.T) {
+	b := New(t, Options{})
+	cfg, err := sched.DefaultTCPConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MSL = 30 * time.Second
+	const port = 7
+	g, err := sched.Start(sched.GroupConfig{
+		Ifindex: b.Server.Ifindex,
+		Cores:   []int{-1},
+		Listen:  []netip.AddrPort{netip.AddrPortFrom(b.Server.IPv4, port), netip.AddrPortFrom(b.Server.IPv6, port)},
+		Handler: closeFirst{},
+		Setup:   b.Server.Do,
+		Loop:    sched.LoopConfig{BusyPoll: -1, TCP: cfg, TimeWaitMax: -1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	timeWait := func() int {
+		st, err := g.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Loops[0].ByState[tcp.TimeWait]
+	}
+	for i, addr := range []netip.Addr{b.Server.IPv4, b.Server.IPv6} {
+		local := netip.AddrPortFrom(b.Peer.IPv4, uint16(40000+i))
+		if addr.Is6() {
+			local = netip.AddrPortFrom(b.Peer.IPv6, uint16(40000+i))
+		}
+		for round := range 2 {
+			var c *net.TCPConn
+			if err := b.Peer.Do(func() error {
+				d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: net.TCPAddrFromAddrPort(local),
+					Control: func(_, _ string, rc syscall.RawConn) error {
+						var serr error
+						rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1) })
+						return serr
+					}}
+				nc, err := d.Dial("tcp", netip.AddrPortFrom(addr, port).String())
+				if err == nil {
+					c = nc.(*net.TCPConn)
+				}
+				return err
+			}); err != nil {
+				t.Fatalf("%v round %d: %v", addr, round, err)
+			}
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			got, err := io.ReadAll(c)
+			if err != nil || string(got) != "x" {
+				t.Fatalf("%v round %d: read %q, %v", addr, round, got, err)
+			}
+			rc, _ := c.SyscallConn()
+			var info *unix.TCPInfo
+			rc.Control(func(fd uintptr) { info, err = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+			if info.Total_retrans != 0 {
+				t.Fatalf("%v round %d: the connect retransmitted %d times: TIME-WAIT did not reopen", addr, round, info.Total_retrans)
+			}
+			// One per family: the reopened 4-tuple replaced its old one.
+			for deadline := time.Now().Add(5 * time.Second); timeWait() != i+1; {
+				if time.Now().After(deadline) {
+					t.Fatalf("%v round %d: %d connections in TIME-WAIT, want %d", addr, round, timeWait(), i+1)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			// Linux's timestamp clock ticks every millisecond: the next
+			// SYN's TSval must be newer than TS.Recent. (RFC 6191 also
+			// honours an equal TSval with a sequence number above
+			// RCV.NXT; tcp.TimeWaitAcceptsSYN does not yet.)
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+}
+
+// closeFirst sends "x" and closes, so the server end holds TIME-WAIT.
+type closeFirst struct{}
+
+func (closeFirst) OnOpen(c *sched.Conn)       { c.Write([]byte("x")); c.Close() }
+func (closeFirst) OnData(*sched.Conn, []byte) {}
+func (closeFirst) OnEOF(*sched.Conn)          {}
+func (closeFirst) OnClose(*sched.Conn, error) {}
