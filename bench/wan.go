@@ -1,0 +1,262 @@
+package main
+
+// The wan workload: sluice on the paths real clients sit on, through a
+// testbed/impair forwarder in a middle namespace (no netem here), with
+// sluice's default configuration against the Linux stack on the same
+// wire in the same run.
+//
+//	bulk     64 MiB each way (upload: Linux client → server; download:
+//	         server → client) at RTT 20 and 100 ms, lossless and 1% loss,
+//	         unlimited and 100 Mbit/s: goodput of sluice (sched.Group with
+//	         the default tcp.Config) and of a Go server on kernel TCP with
+//	         CUBIC (testbed/impair/bulk), and their ratio (issue 13's
+//	         target: >= 1 in every cell, both ways).
+//	clients  100 clients fetching a 1 MiB response at once at RTT 50 ms:
+//	         completion time p50/p99 of sluice's httpd against net/http,
+//	         each the bench's usual server child.
+//
+// -short runs RTT 20 ms lossless and 1% loss, unlimited, with 4 MiB
+// transfers, and 20 clients.
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/sluicenet/sluice/sched"
+	"github.com/sluicenet/sluice/testbed"
+	"github.com/sluicenet/sluice/testbed/impair"
+	"github.com/sluicenet/sluice/testbed/impair/bulk"
+)
+
+func init() {
+	workloads["wan"] = wanWorkload
+	defaultWorkloads = append(defaultWorkloads, "wan")
+}
+
+// wanCell is one path condition of the bulk matrix.
+type wanCell struct {
+	rtt  time.Duration
+	loss float64
+	rate int64 // bits per second; 0 is unlimited
+}
+
+func (w wanCell) String() string {
+	s := fmt.Sprintf("RTT %dms loss %g%%", w.rtt.Milliseconds(), w.loss*100)
+	if w.rate > 0 {
+		s += fmt.Sprintf(" %d Mbit/s", w.rate/1e6)
+	}
+	return s
+}
+
+// impairment is the cell's condition on each direction: half the RTT each
+// way, and with a rate, a queue of one bandwidth-delay product beyond the
+// frames the delay line holds (a bounded bottleneck buffer).
+func (w wanCell) impairment() impair.Impairment {
+	i := impair.Impairment{Loss: w.loss, Delay: w.rtt / 2, Rate: w.rate}
+	if w.rate > 0 {
+		i.Limit = int(float64(w.rate)/8*(w.rtt/2+w.rtt).Seconds()/1514) + 64
+	}
+	return i
+}
+
+func wanCells(short bool) []wanCell {
+	if short {
+		return []wanCell{{rtt: 20 * time.Millisecond}, {rtt: 20 * time.Millisecond, loss: 0.01}}
+	}
+	var cells []wanCell
+	for _, rtt := range []time.Duration{20 * time.Millisecond, 100 * time.Millisecond} {
+		for _, loss := range []float64{0, 0.01} {
+			for _, rate := range []int64{0, 100e6} {
+				cells = append(cells, wanCell{rtt: rtt, loss: loss, rate: rate})
+			}
+		}
+	}
+	return cells
+}
+
+func wanWorkload(c config) ([]Result, error) {
+	f := &figures{workload: "wan"}
+	if err := wanBulk(c, f); err != nil {
+		return nil, err
+	}
+	if err := wanClients(c, f); err != nil {
+		return nil, err
+	}
+	return f.results(), nil
+}
+
+// wanBulk runs the bulk matrix on one rig, restarting its forwarder with
+// each cell's impairment.
+func wanBulk(c config, f *figures) error {
+	size, timeout := int64(64<<20), 4*time.Minute
+	if c.short {
+		size, timeout = 4<<20, 45*time.Second
+	}
+	tc, err := sched.DefaultTCPConfig() // what sluice.Config{} gives a loop
+	if err != nil {
+		return err
+	}
+	cells := wanCells(c.short)
+	rig, err := bulk.NewRig(bulk.RigOptions{TCP: tc, LinuxCC: "cubic",
+		Impair: impair.Both(1, cells[0].impairment()), Cores: []int{c.serverCPU}})
+	if err != nil {
+		return err
+	}
+	defer rig.Close()
+	for i, cell := range cells {
+		if i > 0 {
+			if err := rig.Forwarder.Close(); err != nil {
+				return err
+			}
+			if rig.Forwarder, err = impair.Start(rig.Bed.Middle, impair.Both(uint64(1+i), cell.impairment())); err != nil {
+				return fmt.Errorf("wan %v: forwarder: %w", cell, err)
+			}
+		}
+		for _, mode := range []byte{bulk.Upload, bulk.Download} {
+			dir := map[byte]string{bulk.Upload: "upload", bulk.Download: "download"}[mode]
+			targets := []bulk.Target{bulk.Sluice, bulk.Linux}
+			if i%2 == 1 {
+				targets = []bulk.Target{bulk.Linux, bulk.Sluice} // drift hits both alike
+			}
+			var rate [2]float64
+			for _, target := range targets {
+				impl := map[bulk.Target]string{bulk.Sluice: "sluice", bulk.Linux: "Linux TCP"}[target]
+				progressStep("wan", fmt.Sprintf("%s %s %v", impl, dir, cell))
+				ctx, cancel := context.WithTimeout(context.Background(), timeout)
+				res, err := rig.Transfer(ctx, target, mode, size, uint64(100+i))
+				cancel()
+				metric := fmt.Sprintf("MB/s %s %v", dir, cell)
+				if err != nil {
+					r := f.add(impl, "failed transfers", "count", lower, 1)
+					r.Note = joinNote(r.Note, fmt.Sprintf("%s: %v", metric, err))
+					continue
+				}
+				rate[target] = res.Rate()
+				r := f.add(impl, metric, "MB/s", higher, res.Rate()/1e6)
+				r.Note = fmt.Sprintf("%d MiB, sha256 equal on both ends", size>>20)
+				if t := res.TCP; t != nil {
+					r.Note += fmt.Sprintf("; %d retransmits, %d RTOs", t.Retransmits, t.RTOExpiries)
+				}
+			}
+			if rate[bulk.Sluice] > 0 && rate[bulk.Linux] > 0 {
+				f.add("sluice", fmt.Sprintf("sluice/Linux %s %v", dir, cell), "×", higher,
+					rate[bulk.Sluice]/rate[bulk.Linux]).Note = "goodput ratio, same rig and run; target >= 1"
+			}
+		}
+	}
+	return nil
+}
+
+// wanClients measures many clients fetching a large response at once over
+// a 50 ms path, for sluice's httpd and net/http.
+func wanClients(c config, f *figures) error {
+	const size = 1 << 20
+	clients, timeout := 100, 3*time.Minute
+	if c.short {
+		clients, timeout = 20, time.Minute
+	}
+	bed, err := testbed.Create(testbed.Options{Middle: true, Queues: 1})
+	if err != nil {
+		return err
+	}
+	defer bed.Close()
+	fw, err := impair.Start(bed.Middle, impair.Both(7, impair.Impairment{Delay: 25 * time.Millisecond}))
+	if err != nil {
+		return err
+	}
+	defer fw.Close()
+	for _, s := range httpServers {
+		if s.name != "sluice" && s.name != "net/http" {
+			continue
+		}
+		progressStep("wan", fmt.Sprintf("%s %d clients", s.name, clients))
+		srv, err := startServer(bed, s, c.serverCPU)
+		if err != nil {
+			return err
+		}
+		times, failed, ferr := fetchAll(bed, srv.addr, clients, size, timeout)
+		srv.stop()
+		label := fmt.Sprintf("%d × %s RTT 50ms", clients, sizeLabel(size))
+		if failed > 0 {
+			f.add(s.name, "failed transfers", "count", lower, float64(failed)).Note = fmt.Sprintf("%s: %v", label, ferr)
+		}
+		if len(times) == 0 {
+			continue
+		}
+		note := fmt.Sprintf("completion time (connect to last body octet) of %d clients started at once", clients)
+		f.add(s.name, "p50 "+label, "ms", lower, quantileMS(times, 50)).Note = note
+		f.add(s.name, "p99 "+label, "ms", lower, quantileMS(times, 99)).Note = note
+	}
+	return nil
+}
+
+// fetchAll starts n clients in bed's peer namespace at once, each on its
+// own connection fetching /bytes/size from addr, and returns the
+// completion times of those that got the whole body.
+func fetchAll(bed *testbed.Bed, addr netip.AddrPort, n, size int, timeout time.Duration) (times []time.Duration, failed int, first error) {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, network, a string) (conn net.Conn, err error) {
+			err = bed.Peer.Do(func() (err error) {
+				var d net.Dialer
+				conn, err = d.DialContext(ctx, network, a)
+				return err
+			})
+			return conn, err
+		},
+		DisableCompression: true,
+		DisableKeepAlives:  true,
+	}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: timeout}
+	url := "http://" + addr.String() + sizePath(size)
+	type result struct {
+		d   time.Duration
+		err error
+	}
+	out := make(chan result, n)
+	start := make(chan struct{})
+	for range n {
+		go func() {
+			<-start
+			t0 := time.Now()
+			resp, err := client.Get(url)
+			if err != nil {
+				out <- result{err: err}
+				return
+			}
+			k, err := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if err == nil && (resp.StatusCode != http.StatusOK || k != int64(size)) {
+				err = fmt.Errorf("status %d, %d of %d octets", resp.StatusCode, k, size)
+			}
+			out <- result{d: time.Since(t0), err: err}
+		}()
+	}
+	close(start)
+	for range n {
+		r := <-out
+		if r.err != nil {
+			failed++
+			if first == nil {
+				first = r.err
+			}
+			continue
+		}
+		times = append(times, r.d)
+	}
+	return times, failed, first
+}
+
+// quantileMS is the q-th percentile of ds (nearest rank), in milliseconds.
+func quantileMS(ds []time.Duration, q int) float64 {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := max(0, (len(s)*q+99)/100-1)
+	return float64(s[i]) / 1e6
+}
