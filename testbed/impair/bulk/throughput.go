@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sluicenet/sluice/tcp"
 	"github.com/sluicenet/sluice/testbed/impair"
 )
 
@@ -27,6 +28,9 @@ type ThroughputOptions struct {
 	// algorithm as sluice's default, so the ratio compares stacks, not
 	// algorithms; "-" keeps the host's default, BBR on this testbed host].
 	LinuxCC string
+	// TCP is sluice's engine configuration [Config()]; its CC field picks
+	// sluice's congestion control.
+	TCP *tcp.Config
 }
 
 // BenchmarkImpairment is the benchmark condition: 1% loss and
@@ -81,7 +85,7 @@ func MeasureThroughput(ctx context.Context, o ThroughputOptions) (rep Report, er
 	}
 	rep.Options = o
 	start := time.Now()
-	r, err := NewRig(RigOptions{Impair: impair.Both(o.Seed, *o.Impairment), Cores: o.Cores, LinuxCC: o.LinuxCC})
+	r, err := NewRig(RigOptions{Impair: impair.Both(o.Seed, *o.Impairment), Cores: o.Cores, LinuxCC: o.LinuxCC, TCP: o.TCP})
 	if err != nil {
 		return rep, err
 	}
