@@ -201,6 +201,16 @@ func (l *Loop) snapshot() Stats {
 	return s
 }
 
+// BindMode is how the loop's AF_XDP socket was bound, as the kernel
+// reports it (XDP_OPTIONS): zero-copy or copy; afxdp.ModeAuto for a loop
+// without a device.
+func (l *Loop) BindMode() afxdp.Mode {
+	if l.sock == nil {
+		return afxdp.ModeAuto
+	}
+	return l.sock.Mode()
+}
+
 // onThread reports whether the caller runs on the loop's locked thread.
 func (l *Loop) onThread() bool { return int(l.tid.Load()) == unix.Gettid() }
 

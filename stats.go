@@ -8,6 +8,66 @@ import (
 	"time"
 )
 
+// Info is what Start chose, also logged at start-up.
+type Info struct {
+	Interface string
+	Ifindex   int
+	Driver    string // e.g. "veth", "ice"
+	MTU       int
+	MSS       int    // the MSS advertised in SYN-ACKs
+	Queues    int    // RX queues of the device
+	Loops     int    // event loops, one per queue 0..Loops-1
+	Cores     []int  // the CPU each loop is pinned to (-1: unpinned)
+	XDPMode   string // "driver" or "generic"
+	// Bind is the AF_XDP bind mode: "zero-copy", "copy", or "auto"
+	// when the kernel chose and did not say.
+	Bind       string
+	FrameSize  int
+	FrameCount int
+	Listen     []netip.AddrPort
+}
+
+// Stats is a snapshot of the server: every loop's counters and the XDP
+// program's (sched.GroupStats), and the API's own.
+type Stats struct {
+	sched.GroupStats
+	// Conns is the number of open connections.
+	Conns int64
+	// LimitResets counts connections reset because Config.MaxConns was
+	// reached server-wide (the loops' own drops at their share are
+	// Loops[i].LimitDrops); ShutdownLate those whose handshake completed
+	// during Shutdown (closed at once).
+	LimitResets, ShutdownLate uint64
+}
+
+// Info reports what Start chose (zero before Start).
+func (s *Server) Info() Info {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := s.info
+	i.Cores = append([]int(nil), i.Cores...)
+	i.Listen = append([]netip.AddrPort(nil), i.Listen...)
+	return i
+}
+
+// Stats snapshots every loop (posted to each, so it waits for them) and
+// the program counters.
+func (s *Server) Stats() (Stats, error) {
+	s.mu.Lock()
+	g := s.g
+	if s.state != stateRunning {
+		g = nil
+	}
+	s.mu.Unlock()
+	st := Stats{Conns: s.conns.Load(), LimitResets: s.limitDrops.Load(), ShutdownLate: s.drainLate.Load()}
+	if g == nil {
+		return st, net.ErrClosed
+	}
+	gs, err := g.Stats()
+	st.GroupStats = gs
+	return st, err
+}
+
 // ConnInfo describes one open connection, as `ss -tin` would.
 type ConnInfo struct {
 	Loop   int // the loop (and NIC queue) that owns it
