@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/sluicenet/sluice/sched"
 )
 
@@ -18,7 +16,7 @@ import (
 // other goroutine. Inside a callback they act at once; from elsewhere
 // they are posted to the connection's loop (Loop.Post) and act at its
 // next iteration, so they never race with the callbacks (telling the
-// two apart costs one gettid system call per call). Write never
+// two apart costs two instructions, no system call). Write never
 // blocks: what the TCP send buffer cannot take is queued (see Buffered
 // and Handler.OnWritable), up to Config.WriteQueueLimit.
 //
@@ -26,14 +24,15 @@ import (
 // return net.ErrClosed.
 type Conn struct {
 	srv  *Server
-	lp   *loopState
 	loop *sched.Loop
 	sc   *sched.Conn // loop thread only; nil once closed
 	ref  sched.ConnRef
 	h    Handler
 	ctx  any
-	slot int      // index in lp.conns (loop thread only)
 	dial dialWait // a Dial waiting for the outcome (nil: accepted)
+	// owner is the loop's sched.Owner token, set on the loop before OnOpen
+	// (so before any other goroutine can hold c); 0 until then.
+	owner uintptr
 
 	local, remote netip.AddrPort
 
@@ -47,12 +46,12 @@ type Conn struct {
 	held   atomic.Int64 // octets the loop's Write holds beyond the send buffer
 }
 
-// onLoop reports whether the caller runs on c's loop thread (inside a
-// callback or a posted function). Loop threads are locked OS threads, so
-// the thread id names them; gettid is a plain system call without the
-// scheduler.
+// onLoop reports whether the caller runs on c's loop (inside a callback
+// or a posted function): the loop's owner token, compared without a
+// system call. Callers check c.closed first: a token may be reused
+// once the loop has stopped, and every Conn is closed by then.
 func (c *Conn) onLoop() bool {
-	return c.loop.Thread() == unix.Gettid()
+	return c.owner == sched.Owner()
 }
 
 // post runs fn with the live sched.Conn on c's loop, and reports an error
@@ -178,7 +177,7 @@ func (c *Conn) Writev(bufs ...[]byte) (int, error) {
 // means the peer reads slower than the application writes. From outside
 // the loop it is an upper bound.
 func (c *Conn) Buffered() int {
-	if c.onLoop() && c.sc != nil {
+	if !c.closed.Load() && c.onLoop() && c.sc != nil {
 		return c.sc.Buffered()
 	}
 	return int(c.held.Load() + c.posted.Load())

@@ -5,7 +5,7 @@ import (
 )
 
 // loopHandler turns the loops' callbacks (sched.Handler) into the public
-// ones: it makes the Conn, keeps the per-loop set Shutdown walks, applies
+// ones: it makes the Conn (and names its loop's owner token), applies
 // the connection limit and the Actions callbacks return, and maps close
 // errors to the public reasons.
 type loopHandler struct{ s *Server }
@@ -46,10 +46,9 @@ func (lh *loopHandler) OnOpen(sc *sched.Conn) {
 // for it learns it succeeded once OnOpen returned.
 func (lh *loopHandler) opened(c *Conn, sc *sched.Conn) {
 	s := lh.s
-	c.lp = s.loops[sc.Loop().Queue()]
+	c.owner = sched.Owner() // on the loop: its token
 	c.loop, c.sc, c.ref = sc.Loop(), sc, sc.Ref()
 	c.local, c.remote = sc.LocalAddr(), sc.RemoteAddr()
-	c.lp.add(c)
 	s.conns.Add(1)
 	a := c.h.OnOpen(c)
 	if c.dial != nil {
@@ -101,7 +100,6 @@ func (lh *loopHandler) OnClose(sc *sched.Conn, err error) {
 		return
 	}
 	c.sc = nil
-	c.lp.remove(c)
 	if r == nil && c.peerFirst {
 		r = ErrPeerClosed
 	}

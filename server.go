@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/sluicenet/sluice/afxdp"
-	"github.com/sluicenet/sluice/bpf"
 	"github.com/sluicenet/sluice/internal/netenv"
 	"github.com/sluicenet/sluice/sched"
 )
@@ -31,7 +30,6 @@ type Server struct {
 	mu      sync.Mutex
 	state   int // stateNew, stateRunning, stateClosed
 	g       *sched.Group
-	loops   []*loopState
 	info    Info
 	lis     *listener
 	stopped chan struct{} // closed when the group is closed
@@ -53,62 +51,6 @@ const (
 	stateRunning
 	stateClosed
 )
-
-// loopState is the API's per-loop state: its open connections, touched by
-// the loop's thread only.
-type loopState struct {
-	conns []*Conn
-}
-
-func (ls *loopState) add(c *Conn) {
-	c.slot = len(ls.conns)
-	ls.conns = append(ls.conns, c)
-}
-
-func (ls *loopState) remove(c *Conn) {
-	i := c.slot
-	if i < 0 || i >= len(ls.conns) || ls.conns[i] != c {
-		return
-	}
-	last := len(ls.conns) - 1
-	ls.conns[i] = ls.conns[last]
-	ls.conns[i].slot = i
-	ls.conns[last] = nil
-	ls.conns = ls.conns[:last]
-	c.slot = -1
-}
-
-// Info is what Start chose, also logged at start-up.
-type Info struct {
-	Interface string
-	Ifindex   int
-	Driver    string // e.g. "veth", "ice"
-	MTU       int
-	MSS       int    // the MSS advertised in SYN-ACKs
-	Queues    int    // RX queues of the device
-	Loops     int    // event loops, one per queue 0..Loops-1
-	Cores     []int  // the CPU each loop is pinned to (-1: unpinned)
-	XDPMode   string // "driver" or "generic"
-	// Bind is the AF_XDP bind mode: "zero-copy", "copy", or "auto"
-	// when the kernel chose and did not say.
-	Bind       string
-	FrameSize  int
-	FrameCount int
-	Listen     []netip.AddrPort
-}
-
-// Stats is a snapshot of the server: every loop's counters and the XDP
-// program's (sched.GroupStats), and the API's own.
-type Stats struct {
-	sched.GroupStats
-	// Conns is the number of open connections.
-	Conns int64
-	// LimitResets counts connections reset because Config.MaxConns was
-	// reached server-wide (the loops' own drops at their share are
-	// Loops[i].LimitDrops); ShutdownLate those whose handshake completed
-	// during Shutdown (closed at once).
-	LimitResets, ShutdownLate uint64
-}
 
 // NewServer checks cfg (Validate) and returns a server that Start will
 // run. h receives every accepted connection; with a nil h, accepted
@@ -202,10 +144,6 @@ func (s *Server) Start() error {
 	}
 	frameSize := orInt(s.cfg.FrameSize, DefaultFrameSize)
 	frameCount := orInt(s.cfg.FrameCount, DefaultFrameCount)
-	s.loops = make([]*loopState, loops)
-	for i := range s.loops {
-		s.loops[i] = &loopState{}
-	}
 	gc := sched.GroupConfig{
 		Ifindex: dev.Index,
 		Queues:  loops,
@@ -223,7 +161,6 @@ func (s *Server) Start() error {
 		XDPMode: xdpMode(s.cfg.XDPMode),
 		Setup:   func(fn func() error) error { return inNetns(s.cfg.Netns, fn) },
 	}
-	before := xdpSockets()
 	g, err := sched.Start(gc)
 	if err != nil {
 		return s.opErr(startError(err, s.cfg))
@@ -239,7 +176,7 @@ func (s *Server) Start() error {
 		Queues:     dev.Channels.Queues(),
 		Loops:      loops,
 		XDPMode:    g.Program().Mode().String(),
-		Bind:       chosenBind(s.cfg.ZeroCopy, g.Program().Mode(), boundMode(before, xdpSockets())),
+		Bind:       boundMode(g.Loops()),
 		FrameSize:  frameSize,
 		FrameCount: frameCount,
 		Listen:     append([]netip.AddrPort(nil), s.listen...),
@@ -287,38 +224,20 @@ func (s *Server) opErr(err error) error {
 	return opError("listen", nil, addr, err)
 }
 
-func bindMode(z ZeroCopy) afxdp.Mode {
-	switch z {
-	case ZeroCopyRequire:
-		return afxdp.ModeZeroCopy
-	case ZeroCopyOff:
-		return afxdp.ModeCopy
+// boundMode names how the loops' sockets were bound, as the kernel
+// reports it: "zero-copy", "copy", or "mixed" when they differ.
+func boundMode(loops []*sched.Loop) string {
+	mode := ""
+	for _, l := range loops {
+		m := l.BindMode().String()
+		switch mode {
+		case "", m:
+			mode = m
+		default:
+			return "mixed"
+		}
 	}
-	return afxdp.ModeAuto
-}
-
-func xdpMode(m XDPMode) bpf.Mode {
-	switch m {
-	case XDPDriver:
-		return bpf.ModeDriver
-	case XDPGeneric:
-		return bpf.ModeGeneric
-	}
-	return bpf.ModeNone
-}
-
-// chosenBind names the bind mode: what the kernel reports (seen), else
-// what the configuration implies (generic XDP never runs zero-copy).
-func chosenBind(z ZeroCopy, m bpf.Mode, seen string) string {
-	switch {
-	case seen != "":
-		return seen
-	case z == ZeroCopyRequire:
-		return "zero-copy"
-	case z == ZeroCopyOff, m == bpf.ModeGeneric:
-		return "copy"
-	}
-	return "auto"
+	return mode
 }
 
 // startError classifies what sched.Start failed with for errors.Is and
@@ -336,34 +255,6 @@ func startError(err error, cfg Config) error {
 	}
 	return fmt.Errorf("sluice: %w on %s (XDP mode %v, zero-copy %v): %s: %w",
 		ErrNoXDP, cfg.Interface, cfg.XDPMode, cfg.ZeroCopy, advice, err)
-}
-
-// Info reports what Start chose (zero before Start).
-func (s *Server) Info() Info {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	i := s.info
-	i.Cores = append([]int(nil), i.Cores...)
-	i.Listen = append([]netip.AddrPort(nil), i.Listen...)
-	return i
-}
-
-// Stats snapshots every loop (posted to each, so it waits for them) and
-// the program counters.
-func (s *Server) Stats() (Stats, error) {
-	s.mu.Lock()
-	g := s.g
-	if s.state != stateRunning {
-		g = nil
-	}
-	s.mu.Unlock()
-	st := Stats{Conns: s.conns.Load(), LimitResets: s.limitDrops.Load(), ShutdownLate: s.drainLate.Load()}
-	if g == nil {
-		return st, net.ErrClosed
-	}
-	gs, err := g.Stats()
-	st.GroupStats = gs
-	return st, err
 }
 
 // Done is closed when the server has stopped (Close, or the end of
@@ -394,13 +285,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if err := g.SetAccepting(false); err != nil {
 			s.log.Warn("sluice: shutdown: stop accepting", "err", err)
 		}
-		for i, l := range g.Loops() {
-			ls := s.loops[i]
-			postRetry(l, func() {
-				for _, c := range append([]*Conn(nil), ls.conns...) {
-					s.shutdownConn(c)
-				}
-			})
+		err := g.Each(func(sc *sched.Conn) {
+			if c := connOf(sc); c != nil {
+				s.shutdownConn(c)
+			}
+		})
+		if err != nil {
+			s.log.Warn("sluice: shutdown: close connections", "err", err)
 		}
 	})
 	tick := time.NewTicker(20 * time.Millisecond)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicenet/sluice/sched"
 	"github.com/sluicenet/sluice/testbed"
 )
 
@@ -281,9 +282,10 @@ func TestClosed(t *testing.T) {
 	if err != nil || len(cs) != 1 {
 		t.Fatalf("Conns: %v %v", cs, err)
 	}
-	done := make(chan *Conn, 1)
-	postRetry(s.g.Loops()[0], func() { done <- s.loops[0].conns[0] })
-	conn = <-done
+	s.g.Each(func(sc *sched.Conn) { conn = connOf(sc) })
+	if conn == nil {
+		t.Fatal("no Conn on the loops")
+	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}

@@ -1,11 +1,11 @@
 package sluice
 
 import (
-	"errors"
 	"net"
 	"net/netip"
-	"sort"
 	"time"
+
+	"github.com/sluicenet/sluice/sched"
 )
 
 // Info is what Start chose, also logged at start-up.
@@ -19,8 +19,8 @@ type Info struct {
 	Loops     int    // event loops, one per queue 0..Loops-1
 	Cores     []int  // the CPU each loop is pinned to (-1: unpinned)
 	XDPMode   string // "driver" or "generic"
-	// Bind is the AF_XDP bind mode: "zero-copy", "copy", or "auto"
-	// when the kernel chose and did not say.
+	// Bind is the AF_XDP bind mode the kernel reports for the loops'
+	// sockets: "zero-copy", "copy", or "mixed" when they differ.
 	Bind       string
 	FrameSize  int
 	FrameCount int
@@ -68,7 +68,9 @@ func (s *Server) Stats() (Stats, error) {
 	return st, err
 }
 
-// ConnInfo describes one open connection, as `ss -tin` would.
+// ConnInfo describes one open connection, as `ss -tin` would. It has
+// sched.ConnInfo's fields (the loops fill that in), so one converts to the
+// other.
 type ConnInfo struct {
 	Loop   int // the loop (and NIC queue) that owns it
 	State  string
@@ -94,55 +96,10 @@ func (s *Server) Conns(limit int) ([]ConnInfo, error) {
 	if state != stateRunning {
 		return nil, net.ErrClosed
 	}
-	var out []ConnInfo
-	for i, l := range g.Loops() {
-		ls := s.loops[i]
-		ch := make(chan []ConnInfo, 1)
-		err := postRetry(l, func() {
-			var part []ConnInfo
-			for _, c := range ls.conns {
-				if c.sc == nil || c.sc.TCB() == nil {
-					continue
-				}
-				t := c.sc.TCB()
-				v := t.Vars()
-				cg := t.Congestion()
-				part = append(part, ConnInfo{
-					Loop: l.Queue(), State: c.sc.State().String(),
-					Local: c.local, Remote: c.remote,
-					RecvQ: v.RecvQueued, SendQ: v.SendQueued + c.sc.Buffered(),
-					RTO: v.RTO, SRTT: time.Duration(cg.SRTT), Cwnd: cg.Cwnd,
-					Retransmits: t.Stats().Retransmits,
-				})
-			}
-			ch <- part
-		})
-		if errors.Is(err, net.ErrClosed) {
-			continue
-		}
-		if err != nil {
-			return out, err
-		}
-		select {
-		case part := <-ch:
-			out = append(out, part...)
-		case <-l.Done():
-		case <-time.After(5 * time.Second):
-			return out, errors.New("sluice: a loop did not answer the connection listing in 5s")
-		}
+	list, err := g.ListConns(limit)
+	out := make([]ConnInfo, len(list))
+	for i := range list {
+		out[i] = ConnInfo(list[i])
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := &out[i], &out[j]
-		if a.Loop != b.Loop {
-			return a.Loop < b.Loop
-		}
-		if c := a.Local.Compare(b.Local); c != 0 {
-			return c < 0
-		}
-		return a.Remote.Compare(b.Remote) < 0
-	})
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
-	}
-	return out, nil
+	return out, err
 }
