@@ -90,6 +90,13 @@ type Conn struct {
 	openBy   tcp.Instant // DialOptions.Timeout's instant (0: none)
 	// timeWaitAt is when the connection entered TIME-WAIT (0: never).
 	timeWaitAt tcp.Instant
+
+	// The application's timer (SetTimer, apptimer.go): appDue is when it
+	// is due (0: not set), appArmed where its wheel entry appTimer sits,
+	// which may be earlier (a later SetTimer only stores appDue).
+	appTimer TimerID
+	appDue   tcp.Instant
+	appArmed tcp.Instant
 }
 
 const (

@@ -224,6 +224,7 @@ func (l *Loop) finish(c *Conn, err error) {
 	}
 	c.done = true
 	c.pending = nil
+	l.cancelAppTimer(c)
 	l.addOpen(-1)
 	if c.dialed && !c.opened {
 		l.st.DialFailed++

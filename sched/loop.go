@@ -55,6 +55,7 @@ type Loop struct {
 	tcbFree   []*tcp.TCB   // closed TCBs for the listeners to reuse
 	nextGen   uint32
 	fire      func(TimerPayload) // l.onTimer, bound once (no allocation per Advance)
+	ticker    TickHandler        // the handler's, when it wants ticks (apptimer.go)
 
 	post     *MPSC[func()]
 	posted   [64]func()
@@ -192,6 +193,7 @@ func NewLoop(cfg LoopConfig, h Handler, queue int, umem *afxdp.Umem, sock *afxdp
 	l.tcpCfg = familyConfig(cfg.TCP, cfg.MTU, false)
 	l.fillSpare = int(umem.FrameCount()) / 4
 	l.fire = l.onTimer
+	l.armTick()
 	l.fds[1] = unix.PollFd{Fd: int32(post.Fd()), Events: unix.POLLIN}
 	if sock != nil {
 		l.fds[0] = unix.PollFd{Fd: int32(sock.Fd()), Events: unix.POLLIN}

@@ -46,9 +46,18 @@ func (l *Loop) fireTimers() int {
 	return n
 }
 
-// onTimer runs a connection's due timers. The wheel's handle is already
-// stale (the entry fired), so process re-arms from the new Deadline.
+// onTimer runs a due wheel entry: the application's (apptimer.go), or a
+// connection's TCB timers. The wheel's handle is already stale (the
+// entry fired), so process re-arms from the new Deadline.
 func (l *Loop) onTimer(p TimerPayload) {
+	switch p.Tag {
+	case TagApp:
+		l.onAppTimer(p.Conn)
+		return
+	case TagTick:
+		l.onTick()
+		return
+	}
 	c := l.slab.Get(p.Conn)
 	if c == nil {
 		return // freed connections cancel their timer; nothing to do

@@ -47,6 +47,12 @@ func (t TimerTag) String() string {
 		return "fin-wait-2"
 	case TagTimeWait:
 		return "time-wait"
+	case TagEngine:
+		return "engine"
+	case TagApp:
+		return "app"
+	case TagTick:
+		return "tick"
 	}
 	return "tag(" + strconv.Itoa(int(t)) + ")"
 }
