@@ -48,6 +48,38 @@ func (r *txRecord) end() Seq { return r.seq.Add(r.n) }
 type txQueue struct {
 	recs    []txRecord // ring storage; len is a power of two (or 0)
 	head, n int
+	// sacked and lost are the octets of SACKed records and of records
+	// marked lost and not retransmitted since: RFC 6675's pipe is the
+	// flight less both (Linux: packets_out - sacked_out - lost_out +
+	// retrans_out), kept current so it costs nothing to read.
+	sacked, lost uint32
+}
+
+// count returns r's share of the sacked and lost totals.
+func (r *txRecord) count() (sacked, lost uint32) {
+	switch {
+	case r.flags&txSACKed != 0:
+		return r.n, 0
+	case r.flags&txLost != 0:
+		return 0, r.n
+	}
+	return 0, 0
+}
+
+// set changes r's flags, keeping the totals.
+func (q *txQueue) set(r *txRecord, f txFlags) {
+	s, l := r.count()
+	r.flags = f
+	s2, l2 := r.count()
+	q.sacked += s2 - s
+	q.lost += l2 - l
+}
+
+// drop takes r's share out of the totals (it leaves the queue or shrinks).
+func (q *txQueue) drop(r *txRecord) {
+	s, l := r.count()
+	q.sacked -= s
+	q.lost -= l
 }
 
 const (
@@ -64,7 +96,7 @@ func (q *txQueue) last() *txRecord { return q.at(q.n - 1) }
 // bounds the ring's records; at the bound the segment joins the last
 // record. It returns the record that holds the segment.
 func (q *txQueue) push(seq Seq, n uint32, now Instant, limit int) *txRecord {
-	if q.n >= max(limit, txQueueMin) {
+	if q.n >= max(limit, txQueueMin) && q.last().flags&^txAppLimited == 0 {
 		r := q.last()
 		r.n += n
 		r.xmit = now
@@ -116,13 +148,18 @@ func (q *txQueue) ackTo(una Seq, delivered func(*txRecord)) {
 			if r.flags&txSACKed == 0 {
 				delivered(r)
 			}
+			q.drop(r)
 			q.head = (q.head + 1) & (len(q.recs) - 1)
 			q.n--
 			continue
 		}
 		if r.seq.LessThan(una) {
+			q.drop(r)
 			r.n -= una.Sub(r.seq)
 			r.seq = una
+			s, l := r.count()
+			q.sacked += s
+			q.lost += l
 		}
 		break
 	}
@@ -153,15 +190,16 @@ func (q *txQueue) sack(l, r Seq, delivered func(*txRecord)) {
 		if x.seq.LessThan(l) || x.flags&txSACKed != 0 {
 			continue
 		}
-		x.flags = x.flags&^(txLost|txRxtOut) | txSACKed
+		q.set(x, x.flags&^(txLost|txRxtOut)|txSACKed)
 		delivered(x)
 	}
 }
 
 // retransmitted notes a retransmission of [l, r) at now: the records it
 // overlaps take the new transmit time (RFC 8985 §6.1: xmit_ts is the
-// latest transmission) and leave the lost state.
-func (q *txQueue) retransmitted(l, r Seq, now Instant) {
+// latest transmission) and leave the lost state; sent is called for each
+// (rate.go's snapshot).
+func (q *txQueue) retransmitted(l, r Seq, now Instant, sent func(*txRecord)) {
 	i := q.find(l)
 	if i < 0 {
 		return
@@ -172,7 +210,10 @@ func (q *txQueue) retransmitted(l, r Seq, now Instant) {
 			break
 		}
 		x.xmit = now
-		x.flags = x.flags&^txLost | txRetrans | txRxtOut
+		q.set(x, x.flags&^txLost|txRetrans|txRxtOut)
+		if sent != nil {
+			sent(x)
+		}
 	}
 }
 
@@ -198,7 +239,7 @@ func (q *txQueue) dsacked(l, r Seq) int {
 // spurious; Linux tcp_undo_cwnd_reduction with unmark_loss).
 func (q *txQueue) unmarkLost() {
 	for i := range q.n {
-		q.at(i).flags &^= txLost
+		q.set(q.at(i), q.at(i).flags&^txLost)
 	}
 }
 
@@ -348,7 +389,7 @@ func (k *rack) detectLoss(q *txQueue, reoWnd time.Duration, now Instant) (lost i
 		}
 		remaining := r.xmit.Add(k.rtt + reoWnd).Sub(now)
 		if remaining <= 0 {
-			r.flags = r.flags&^txRxtOut | txLost
+			q.set(r, r.flags&^txRxtOut|txLost)
 			lost++
 		} else {
 			timeout = max(timeout, remaining)
@@ -371,7 +412,7 @@ func (k *rack) onRTO(q *txQueue, now Instant) int {
 			if r.flags&(txLost|txRxtOut) != txLost {
 				lost++
 			}
-			r.flags = r.flags&^txRxtOut | txLost
+			q.set(r, r.flags&^txRxtOut|txLost)
 		}
 	}
 	return lost

@@ -34,8 +34,17 @@ func TestTxQueueRecords(t *testing.T) {
 	}
 	var got []Seq
 	q.sack(2500, 5000, func(x *txRecord) { got = append(got, x.seq) })
-	if len(got) != 2 || got[0] != 3000 || got[1] != 4000 {
-		t.Fatalf("SACK [2500,5000) delivered %v, want the records at 3000 and 4000 (2000 only partly covered)", got)
+	if len(got) != 2 || got[0] != 3000 || got[1] != 4000 || q.sacked != 2000 {
+		t.Fatalf("SACK [2500,5000) delivered %v (%d octets SACKed), want the records at 3000 and 4000 (2000 only partly covered)", got, q.sacked)
+	}
+	var k rack
+	k.sackAt(&q, 5000, 6000, 10*ms)
+	if n, _ := k.detectLoss(&q, 0, 10*ms); n != 3 || q.lost != 3000 {
+		t.Fatalf("%d marked lost, %d octets awaiting retransmission; want 0-2 (not 3-4, SACKed): 3000", n, q.lost)
+	}
+	q.retransmitted(1000, 2000, 11*ms, nil)
+	if q.lost != 2000 || q.sacked != 3000 {
+		t.Fatalf("after a retransmission: lost %d sacked %d", q.lost, q.sacked)
 	}
 	got = got[:0]
 	q.ackTo(4500, func(x *txRecord) { got = append(got, x.seq) })
@@ -43,7 +52,7 @@ func TestTxQueueRecords(t *testing.T) {
 		t.Fatalf("ACK 4500: delivered %v, head %d+%d; want 0,1000,2000 newly, head trimmed to 4500+500", got, q.at(0).seq, q.at(0).n)
 	}
 	q.ackTo(20000, func(*txRecord) {})
-	if q.n != 0 || q.recs == nil {
+	if q.n != 0 || q.recs == nil || q.lost != 0 || q.sacked != 0 {
 		t.Fatalf("after the full ACK n=%d; a small ring must be kept for reuse", q.n)
 	}
 	// At the bound a new segment joins the last record (fresh xmit).
@@ -146,7 +155,7 @@ func TestRACKRetransmittedAmbiguity(t *testing.T) {
 	var k rack
 	k.sampleRTT(40*time.Millisecond, 0)
 	flight(&q, 2, 0)
-	q.retransmitted(0, 1000, 30*ms)
+	q.retransmitted(0, 1000, 30*ms, nil)
 	r := q.at(0)
 	if k.delivered(r, 35*ms, Never) {
 		t.Fatal("5 ms after the retransmission (min_RTT 40 ms): took an RTT")
@@ -171,7 +180,7 @@ func TestRACKLostRetransmission(t *testing.T) {
 	if lost, _ := k.detectLoss(&q, reo, 45*ms); lost != 1 {
 		t.Fatalf("lost %d, want segment 0", lost)
 	}
-	q.retransmitted(0, 1000, 46*ms)
+	q.retransmitted(0, 1000, 46*ms, nil)
 	q.push(4000, 1000, 47*ms, 1<<20)
 	if q.nextLost(0) != -1 {
 		t.Fatal("retransmitted segment still awaiting retransmission")
@@ -207,7 +216,7 @@ func TestRACKOnRTO(t *testing.T) {
 func TestRACKSpuriousHooks(t *testing.T) {
 	var q txQueue
 	flight(&q, 3, 0)
-	q.retransmitted(1000, 2000, 5*ms)
+	q.retransmitted(1000, 2000, 5*ms, nil)
 	if n := q.dsacked(0, 3000); n != 1 {
 		t.Fatalf("D-SACK over three records, one retransmitted: %d", n)
 	}
