@@ -14,7 +14,7 @@ import (
 // sample is what one measured run of one server yields.
 type sample struct {
 	res       *loadgen.Result
-	serverCPU time.Duration // server process utime+stime over the measured window
+	serverCPU time.Duration // server process (+ NAPI thread) utime+stime over the window
 	mallocs   uint64        // server's Go heap allocations over the measured window
 	// The server's RSS and child stats at the window's edges.
 	rss0, rss1 int64
@@ -80,7 +80,14 @@ func measureHTTP(c config, bed *testbed.Bed, srv *serverProc, lc loadgen.Config)
 func measureHTTPOpt(c config, bed *testbed.Bed, srv *serverProc, lc loadgen.Config, gcEdges bool) (sample, error) {
 	cpus := loadCPUs(c)
 	lc.Addr = srv.addr
-	lc.Begin, lc.Warmup, lc.Duration = time.Now(), c.warmup, c.duration
+	// A step's first run is profiled (profile.go) in a window of its own
+	// between the warm-up and the measured window: the profilers' CPU
+	// time and allocations stay out of the figures.
+	profDur := time.Duration(0)
+	if profileNext(c) {
+		profDur = c.duration
+	}
+	lc.Begin, lc.Warmup, lc.Duration = time.Now(), c.warmup+profDur, c.duration
 	lc.Rate /= float64(len(cpus))
 	if lc.Mode != loadgen.Close {
 		lc.Conns = max(1, lc.Conns/len(cpus))
@@ -106,6 +113,14 @@ func measureHTTPOpt(c config, bed *testbed.Bed, srv *serverProc, lc loadgen.Conf
 		}()
 	}
 	from := lc.Begin.Add(lc.Warmup)
+	var prof *profiler
+	if profDur > 0 {
+		time.Sleep(time.Until(lc.Begin.Add(c.warmup)))
+		prof = startProfile(c, srv)
+		time.Sleep(time.Until(from))
+		prof.stop()
+		defer prof.render()
+	}
 	time.Sleep(time.Until(from))
 	var st0, st1 childStats
 	var errS0, errS1 error

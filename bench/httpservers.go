@@ -86,7 +86,8 @@ type serverProc struct {
 	stderr    *lockedBuffer
 	done      chan struct{} // closed when the child has exited
 	stdin     io.WriteCloser
-	statLines chan string // the child's "stats ..." lines
+	statLines chan string  // the child's "stats ..." lines
+	napi      *napiThreads // the server side's NAPI threads (rig.go), if any
 }
 
 var nextPort atomic.Int32
@@ -218,9 +219,15 @@ func (p *serverProc) rss() (int64, error) {
 
 // cpuTime is the child's user + system time so far, from /proc/<pid>/stat
 // (utime and stime, fields 14 and 15, in clock ticks of 1/100 s: USER_HZ
-// is 100 on every Linux architecture Go supports).
+// is 100 on every Linux architecture Go supports), plus its side's NAPI
+// threads' on the napi rig (rig.go).
 func (p *serverProc) cpuTime() (time.Duration, error) {
-	return procCPU(p.cmd.Process.Pid)
+	d, err := procCPU(p.cmd.Process.Pid)
+	if err != nil || p.napi == nil {
+		return d, err
+	}
+	n, err := p.napi.cpu()
+	return d + n, err
 }
 
 func procCPU(pid int) (time.Duration, error) {

@@ -58,7 +58,7 @@ func (f *figures) errors(impl string, s sample) {
 // addBusy records how busy the server and the generator were: context for
 // the other figures, not a comparison (no direction, so no ratio).
 func (f *figures) addBusy(impl string, s sample) {
-	f.add(impl, "server busy", "%", "", s.busy(true)).Note = "server process CPU time / window"
+	f.add(impl, "server busy", "%", "", s.busy(true)).Note = "server CPU time (process + its NAPI thread on -rig napi) / window"
 	f.add(impl, "loadgen busy", "%", "", s.busy(false)).Note = "generator thread CPU time / window; ~100: generator-bound"
 }
 
@@ -95,12 +95,17 @@ func eachRun(c config, runs int, fn func(bed *testbed.Bed, s httpServer, srv *se
 	}
 	defer bed.Close()
 	widenPortRange(bed.Peer)
+	napi, err := setupRig(c, bed)
+	if err != nil {
+		return err
+	}
 	for range runs {
 		for _, s := range httpServers {
 			srv, err := startServer(bed, s, c.serverCPU)
 			if err != nil {
 				return err
 			}
+			srv.napi = napi
 			err = fn(bed, s, srv)
 			srv.stop()
 			if err != nil {
@@ -121,7 +126,7 @@ func keepaliveWorkload(c config) ([]Result, error) {
 		}
 		keepHist("keepalive", s.name, m)
 		f.add(s.name, "requests/s", "req/s", higher, m.res.PerSecond(m.res.Requests))
-		f.add(s.name, "cpu/request", "ns", lower, m.perOp()).Note = "server process utime+stime / requests"
+		f.add(s.name, "cpu/request", "ns", lower, m.perOp()).Note = "server utime+stime (process + NAPI thread) / requests"
 		f.add(s.name, "allocs/request", "allocs", lower, m.allocsPerOp()).Note = "server Go heap allocations (MemStats.Mallocs) / requests"
 		f.addBusy(s.name, m)
 		f.add(s.name, "p50", "µs", lower, m.quantileUS(50))
@@ -152,7 +157,7 @@ func closeWorkload(c config) ([]Result, error) {
 		}
 		f.add(s.name, "connections/s", "conn/s", higher, m.res.PerSecond(m.res.Requests)).Note =
 			"connect, GET with Connection: close, response, server closes"
-		f.add(s.name, "cpu/connection", "ns", lower, m.perOp()).Note = "server process utime+stime / connections"
+		f.add(s.name, "cpu/connection", "ns", lower, m.perOp()).Note = "server utime+stime (process + NAPI thread) / connections"
 		f.add(s.name, "allocs/connection", "allocs", lower, m.allocsPerOp()).Note = "server Go heap allocations / connections"
 		f.addBusy(s.name, m)
 		f.add(s.name, "p50", "µs", lower, m.quantileUS(50)).Note = "connect() to complete response"

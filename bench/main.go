@@ -45,6 +45,10 @@ type Report struct {
 	Ratios  []Ratio   `json:"ratios"`
 	Targets []Target  `json:"targets"`
 	Plots   []string  `json:"plots,omitempty"`
+	// Profiles are the CPU profiles written (profile.go); ProfileNote
+	// says what could not be (no perf, no graphviz).
+	Profiles    []string `json:"profiles,omitempty"`
+	ProfileNote string   `json:"profile_note,omitempty"`
 }
 
 // Ratio compares two implementations on one metric, measured in the same run.
@@ -71,6 +75,8 @@ type config struct {
 	idleConns  int // idle workload: connections held open per server
 	noPlots    bool
 	servers    string // comma-separated kinds of httpServers to run ("" all)
+	rig        string // where each side's network stack runs: rigs (rig.go)
+	profile    bool   // CPU profiles of each step's first window (profile.go)
 }
 
 func main() {
@@ -88,6 +94,8 @@ func main() {
 	flag.IntVar(&c.idleConns, "idle-conns", 100000, "idle workload: connections held open per server")
 	flag.BoolVar(&c.noPlots, "no-plots", false, "do not draw the PNG/SVG plots")
 	flag.StringVar(&c.servers, "servers", "", "HTTP workloads: comma-separated servers to run, of "+strings.Join(serverKinds(), ",")+" (default all)")
+	flag.StringVar(&c.rig, "rig", "napi", "HTTP workloads: napi (each veth end's receive work in a NAPI thread on its own side's CPU, counted as the server's) or softirq (veth's default: on the sender's CPU)")
+	flag.BoolVar(&c.profile, "profile", true, "CPU profiles (pprof; perf where installed) of each server's first measured window per workload, SVG where graphviz is installed; off with -short unless given")
 	flag.Parse()
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -101,6 +109,9 @@ func main() {
 		}
 		if !set["runs"] {
 			c.runs = 1
+		}
+		if !set["profile"] {
+			c.profile = false
 		}
 		if !set["idle-conns"] {
 			c.idleConns = 2000
@@ -118,6 +129,9 @@ func run(c config) error {
 	}
 	if c.serverCPU >= runtime.NumCPU() || c.clientCPU >= runtime.NumCPU() {
 		return fmt.Errorf("-server-cpu %d / -client-cpu %d: this machine has %d CPUs", c.serverCPU, c.clientCPU, runtime.NumCPU())
+	}
+	if err := checkRig(c.rig); err != nil {
+		return err
 	}
 	if err := selectServers(c.servers); err != nil {
 		return err
@@ -156,6 +170,7 @@ func run(c config) error {
 		}
 		rep.Plots = files
 	}
+	rep.Profiles, rep.ProfileNote = profilesWritten()
 	printTable(os.Stdout, rep)
 	f := c.out + "/results.json"
 	b, _ := json.MarshalIndent(rep, "", "  ")
@@ -163,6 +178,13 @@ func run(c config) error {
 		return err
 	}
 	fmt.Printf("wrote %s and %d plots in %s; took %s\n", f, len(rep.Plots), c.out, rep.Elapsed)
+	if c.profile {
+		fmt.Printf("%d profile files in %s/profiles", len(rep.Profiles), c.out)
+		if rep.ProfileNote != "" {
+			fmt.Printf(" (%s)", rep.ProfileNote)
+		}
+		fmt.Println()
+	}
 	return nil
 }
 

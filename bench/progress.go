@@ -19,7 +19,8 @@ import (
 type progressBar struct {
 	mu    sync.Mutex
 	w     io.Writer
-	tty   bool // draw the bar in place (w is a terminal)
+	tty   bool   // draw the bar in place (w is a terminal)
+	cur   string // the step running: "workload-what"
 	total int
 	done  int
 	start time.Time
@@ -68,6 +69,7 @@ func progressStep(workload, what string) {
 		return
 	}
 	p.done++
+	p.cur = workload + "-" + what
 	p.total = max(p.total, p.done) // a workload that took more steps than planned
 	eta := ""
 	if p.done > 1 {
@@ -83,6 +85,13 @@ func progressStep(workload, what string) {
 	fill := min(width, width*(p.done-1)/p.total)
 	fmt.Fprintf(p.w, "\r\033[K[%s%s] %d/%d %s: %s%s", strings.Repeat("#", fill), strings.Repeat(".", width-fill),
 		p.done, p.total, workload, what, eta)
+}
+
+// currentStep names the step running ("" before the first).
+func currentStep() string {
+	progress.mu.Lock()
+	defer progress.mu.Unlock()
+	return progress.cur
 }
 
 // progressEnd finishes the bar's line.

@@ -25,7 +25,9 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -107,17 +109,36 @@ var stdoutMu sync.Mutex
 // counts to the stats line: TIME-WAIT entries and open connections.
 var childStatsHook atomic.Pointer[func() (timeWait, conns int64)]
 
-// answerStats answers each line the parent writes on stdin ("stats", or
-// "gc" to collect garbage and return it to the OS first) with one
+// answerStats answers each line the parent writes on stdin ("stats",
+// "gc" to collect garbage and return it to the OS first, "prof <file>" to
+// start a CPU profile into file, "profstop" to end it) with one
 // "stats mallocs=N tw=N conns=N" line on stdout: the Go heap allocations so
 // far (runtime.MemStats.Mallocs, for allocations per request) and, for
 // sluice, its TIME-WAIT entries and connections (-1 when not known).
 func answerStats(in io.Reader, out io.Writer) {
 	sc := bufio.NewScanner(in)
+	var prof *os.File
 	for sc.Scan() {
-		if sc.Text() == "gc" {
+		switch l := sc.Text(); {
+		case l == "gc":
 			runtime.GC()
 			debug.FreeOSMemory()
+		case strings.HasPrefix(l, "prof "): // profile.go
+			f, err := os.Create(strings.TrimPrefix(l, "prof "))
+			if err == nil {
+				if err = pprof.StartCPUProfile(f); err != nil {
+					f.Close()
+				} else {
+					prof = f
+				}
+			}
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "bench child: cpu profile: %v\n", err)
+			}
+		case l == "profstop" && prof != nil:
+			pprof.StopCPUProfile()
+			prof.Close()
+			prof = nil
 		}
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
