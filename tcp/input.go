@@ -369,7 +369,7 @@ func (t *TCB) ackAdvance(ack Seq, now Instant) {
 		t.rtoAt = Never
 		t.rec.flags &^= recPTO
 	} else {
-		t.armLossTimer(now)
+		t.armLossTimer(now, true)
 	}
 }
 

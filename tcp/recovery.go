@@ -434,12 +434,18 @@ func (t *TCB) undo(now Instant) {
 const wcDelAckT = 200 * time.Millisecond
 
 // armLossTimer (re)starts the retransmission timer (RFC 6298 §5.3), or,
-// where RFC 8985 §7.2 allows it, the shorter probe timeout (PTO) of a
-// tail loss probe: SACK in use, an SRTT, not in recovery, no probe
-// outstanding.
-func (t *TCB) armLossTimer(now Instant) {
+// when probe (new data went out, or a cumulative ACK came) and RFC 8985
+// §7.2 allows it, the shorter probe timeout (PTO) of a tail loss probe:
+// SACK in use, an SRTT, no probe outstanding, not in fast recovery, not
+// recovering from an RTO (Linux: CA_Open or CA_Disorder). A PTO armed by
+// a retransmission would fire between the backed-off RTOs and undo their
+// backoff (issue 14 item 1). Unlike Linux (CA_Disorder), a PTO is armed
+// with SACKed ranges outstanding: without RACK's reordering timer the
+// probe is what finds a loss that an adapted DupThresh hides.
+func (t *TCB) armLossTimer(now Instant, probe bool) {
 	t.rec.flags &^= recPTO
-	if t.flags&(flagSACK|flagRTT) == flagSACK|flagRTT &&
+	rtoRecovery := t.rec.flags&recRTOEp != 0 && t.sndUna.LessThan(t.rec.recover)
+	if probe && t.flags&(flagSACK|flagRTT) == flagSACK|flagRTT && !rtoRecovery &&
 		t.rec.flags&(recIn|recTLPOut) == 0 && t.sndNxt == t.sndMax && t.state == Established {
 		pto := 2 * t.srtt
 		if t.sndMax.Sub(t.sndUna) <= uint32(t.sndMSS) {

@@ -168,8 +168,9 @@ func (t *TCB) transmit(f Flags, p []byte, now Instant) {
 		t.lastSend = now
 	}
 	if t.rtoAt == Never || fresh && t.rec.flags&recPTO != 0 {
-		// RFC 6298 §5.1; RFC 8985 §7.2 restarts the PTO on new data.
-		t.armLossTimer(now)
+		// RFC 6298 §5.1; RFC 8985 §7.2 restarts the PTO on new data
+		// (and arms one only then).
+		t.armLossTimer(now, fresh)
 	}
 	t.persistAt = Never
 }

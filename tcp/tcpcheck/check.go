@@ -140,7 +140,7 @@ type txSeries struct {
 	at    int64
 	gap   int64 // the previous gap, 0 when none counts
 	heard uint64
-	n     int
+	timer bool // the last transmission was timer-driven
 }
 
 const histLen = 48
@@ -334,22 +334,23 @@ func (c *Checker) checkBackoff(cn *conn, me *side, s *Seg, now int64) {
 		if len(me.tx) > 4096 {
 			clear(me.tx)
 		}
-		me.tx[s.Seq] = &txSeries{at: now, heard: me.heard, n: 1}
+		me.tx[s.Seq] = &txSeries{at: now, heard: me.heard}
 		return
 	}
-	// Only gaps between retransmissions count (n >= 2): the first one
-	// runs from an original whose timer may have started earlier.
+	// A transmission with nothing from the peer since the previous one
+	// is a timer's doing. Only gaps between two of those count: the one
+	// before runs from a transmission that may not have (re)started the
+	// timer (an original, a reply to the peer).
 	gap, quiet := now-x.at, x.heard == me.heard
 	if quiet && x.gap > 0 && gap+int64(c.Slack) < x.gap && c.checks()&CheckBackoff != 0 {
 		c.fail(cn, fmt.Sprintf("retransmission of %d after %v, the previous gap was %v",
 			s.Seq, time.Duration(gap), time.Duration(x.gap)))
 	}
 	x.gap = 0
-	if quiet && x.n >= 2 {
-		x.gap = gap // the peer said nothing: a timer's doing
+	if quiet && x.timer {
+		x.gap = gap
 	}
-	x.at, x.heard = now, me.heard
-	x.n++
+	x.at, x.heard, x.timer = now, me.heard, quiet
 }
 
 func (c *Checker) fail(cn *conn, what string) {

@@ -86,6 +86,8 @@ type H struct {
 
 	out    []Emitted
 	events tcp.Event
+	peerTS bool   // stamp the peer's segments (HandshakeWith)
+	lastTS uint32 // the engine's latest TSval
 }
 
 // New makes a harness; cfg.ISN is fixed to ISS unless set.
@@ -102,6 +104,9 @@ func New(t testing.TB, cfg tcp.Config) *H {
 // Emit implements tcp.Sink by copying the segment.
 func (h *H) Emit(id *tcp.ID, seg *tcp.Segment) {
 	checkOut(h.Check, id, seg, h.Now)
+	if seg.Options.HasTS {
+		h.lastTS = seg.Options.TSVal
+	}
 	c := *seg
 	c.Payload = bytes.Clone(seg.Payload)
 	h.out = append(h.out, Emitted{ID: *id, Seg: c})
@@ -139,6 +144,9 @@ func (h *H) InFrom(id tcp.ID, s Seg) {
 	h.T.Helper()
 	if s.Win == 0 && !s.CheckWin {
 		s.Win = 65535
+	}
+	if h.peerTS && !s.Opts.HasTS && s.Flags&tcp.FlagRST == 0 {
+		s.Opts.HasTS, s.Opts.TSVal, s.Opts.TSEcr = true, uint32(h.Now/1e6), h.lastTS
 	}
 	seg := s.Segment()
 	checkIn(h.Check, &id, &seg, h.Now)
@@ -274,12 +282,46 @@ func (h *H) Advance(d time.Duration) {
 // peer's next sequence number.
 func (h *H) Handshake(irs tcp.Seq) tcp.Seq {
 	h.T.Helper()
+	return h.HandshakeWith(irs, tcp.Options{})
+}
+
+// Option sets a peer may offer in its SYN, for tests run under each.
+var (
+	// PeerPlain offers nothing (MSS 536, no SACK, no timestamps).
+	PeerPlain = tcp.Options{}
+	// PeerLinux offers what Linux does: MSS, SACK, timestamps, scale 7.
+	PeerLinux = tcp.Options{MSS: 1460, SACKPermitted: true, HasTS: true, TSVal: 1, HasWScale: true, WScale: 7}
+	// PeerSACK offers SACK without timestamps (Windows by default).
+	PeerSACK = tcp.Options{MSS: 1460, SACKPermitted: true}
+	// PeerTS offers timestamps without SACK.
+	PeerTS = tcp.Options{MSS: 1460, HasTS: true, TSVal: 1}
+)
+
+// PeerOptionSets names the option sets for table tests.
+var PeerOptionSets = []struct {
+	Name string
+	Opts tcp.Options
+}{{"plain", PeerPlain}, {"linux", PeerLinux}, {"sack", PeerSACK}, {"ts", PeerTS}}
+
+// HandshakeWith is Handshake with a peer whose SYN,ACK offers synOpts.
+// When timestamps are negotiated, every later segment In gives carries
+// one (TSval on the harness clock, TSecr the engine's latest TSval)
+// unless the script sets its own.
+func (h *H) HandshakeWith(irs tcp.Seq, synOpts tcp.Options) tcp.Seq {
+	h.T.Helper()
 	h.Dial()
-	h.Out(Seg{Flags: tcp.FlagSYN, Seq: ISS})
-	h.In(Seg{Flags: tcp.FlagSYN | tcp.FlagACK, Seq: irs, Ack: ISS + 1})
+	syn := h.Take()
+	if len(syn) != 1 || syn[0].Seg.Flags != tcp.FlagSYN || syn[0].Seg.Seq != ISS {
+		h.T.Fatalf("emitted %v, want our SYN", syn)
+	}
+	if synOpts.HasTS {
+		synOpts.TSEcr = syn[0].Seg.Options.TSVal
+	}
+	h.In(Seg{Flags: tcp.FlagSYN | tcp.FlagACK, Seq: irs, Ack: ISS + 1, Opts: synOpts})
 	h.Out(Seg{Flags: tcp.FlagACK, Seq: ISS + 1, Ack: irs + 1})
 	h.State(tcp.Established)
 	h.Events()
+	h.peerTS = synOpts.HasTS && h.TCB.Vars().TS
 	return irs + 1
 }
 
