@@ -63,3 +63,81 @@ func TestRTOBackoffUnderOptions(t *testing.T) {
 		})
 	}
 }
+
+// Issue 14 item 4: a peer that SACKs the octet at SND.UNA without
+// acknowledging it (reneging, or a middlebox mangling SACK) must still
+// get it retransmitted by the RTO (RFC 2018 §8), not nothing until
+// ErrTimeout.
+func TestRTORetransmitsSACKedHead(t *testing.T) {
+	h := New(t, tcp.DefaultConfig())
+	r := h.HandshakeWith(irs, PeerSACK)
+	h.TCB.Write([]byte("reneged"), h.Now)
+	h.Take()
+	sack := tcp.Options{NumSACK: 1}
+	sack.SACK[0] = tcp.SACKBlock{Left: uint32(ISS + 1), Right: uint32(ISS + 8)}
+	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 1, Opts: sack})
+	h.Take()
+	h.Advance(h.TCB.Vars().RTO)
+	h.Out(Seg{Flags: ACK | PSH, Seq: ISS + 1, Ack: r, Data: []byte("reneged")})
+	if st := h.TCB.Stats(); st.SACKReneging != 1 {
+		t.Fatalf("reneging counted %d times", st.SACKReneging)
+	}
+}
+
+// Issue 14 item 5: with Nagle on, a lost short tail is retransmitted as
+// soon as go-back-N after an RTO reaches it: Nagle applies to new data
+// only (Linux never applies it to retransmissions).
+func TestNagleSparesRetransmissions(t *testing.T) {
+	h := New(t, tcp.DefaultConfig()) // Nagle on
+	r := h.HandshakeWith(irs, PeerSACK)
+	mss := int(h.TCB.Vars().SndMSS)
+	data := bytes.Repeat([]byte("n"), mss+10)
+	h.TCB.Write(data, h.Now)
+	if out := h.Take(); len(out) != 2 {
+		t.Fatalf("sent %d segments, want a full one and the short tail", len(out))
+	}
+	// Both lost; the RTO sends the first again (cwnd one segment).
+	h.Advance(h.TCB.Vars().RTO)
+	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r, Data: data[:mss]})
+	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 1 + tcp.Seq(mss)})
+	h.Out(Seg{Flags: ACK | PSH, Seq: ISS + 1 + tcp.Seq(mss), Ack: r, Data: data[mss:]})
+}
+
+// Issue 14 item 6: the second timeout of the same segment keeps the
+// ssthresh of the first (RFC 5681 §3.1), with CUBIC and NewReno.
+func TestRepeatedRTOKeepsSsthresh(t *testing.T) {
+	for _, cc := range []tcp.Algorithm{tcp.CUBIC, tcp.NewReno} {
+		t.Run(cc.String(), func(t *testing.T) {
+			cfg := tcp.DefaultConfig()
+			cfg.CC = cc
+			h := New(t, cfg)
+			h.HandshakeWith(irs, PeerSACK)
+			h.TCB.Write(bytes.Repeat([]byte("s"), 10*int(h.TCB.Vars().SndMSS)), h.Now)
+			h.Take()
+			h.Advance(h.TCB.Vars().RTO)
+			first := h.TCB.Congestion().Ssthresh
+			h.Advance(h.TCB.Vars().RTO)
+			h.Take()
+			if got := h.TCB.Congestion().Ssthresh; got != first || first < 4*uint32(h.TCB.Vars().SndMSS) {
+				t.Fatalf("ssthresh %d after the first RTO, %d after the second", first, got)
+			}
+		})
+	}
+}
+
+// Issue 14 item 7: on a steady 250 ms path (one timestamp sample per
+// ACK, RTTVAR decaying towards 0) the RTO keeps MinRTO above SRTT, as
+// Linux's floor on the variance term does, rather than SRTT + 1 ms.
+func TestRTOFloorOnLongPath(t *testing.T) {
+	h := New(t, tcp.DefaultConfig())
+	r := h.HandshakeWith(irs, PeerTS)
+	for i := range 50 {
+		h.TCB.Write([]byte("p"), h.Now)
+		h.Take()
+		h.Advance(250 * time.Millisecond)
+		h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 2 + tcp.Seq(i)})
+	}
+	if got := h.TCB.Vars().RTO; got < 250*time.Millisecond+h.Cfg.MinRTO {
+		t.Fatalf("RTO %v on a 250 ms path, want at least SRTT + MinRTO", got)
+	}
+}

@@ -313,8 +313,8 @@ func TestRTTFromTimestampsAfterRetransmission(t *testing.T) {
 	echo := out[0].Seg.Options.TSVal
 	h.Advance(30 * time.Millisecond)
 	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 2, Opts: tcp.Options{HasTS: true, TSVal: 9, TSEcr: echo}})
-	if got := h.TCB.Vars().RTO; got != h.Cfg.MinRTO {
-		t.Fatalf("RTO %v after a 30 ms timestamp sample, want MinRTO %v", got, h.Cfg.MinRTO)
+	if got, want := h.TCB.Vars().RTO, 30*time.Millisecond+h.Cfg.MinRTO; got != want {
+		t.Fatalf("RTO %v after a 30 ms timestamp sample, want SRTT + MinRTO = %v", got, want)
 	}
 	if c := h.TCB.Congestion(); c.SRTT != int64(30*time.Millisecond) {
 		t.Fatalf("SRTT %v, want the 30 ms sample", time.Duration(c.SRTT))

@@ -3,7 +3,7 @@ package tcp
 import "time"
 
 // Retransmission timeout per RFC 6298: SRTT/RTTVAR from samples taken by
-// Karn's rule, RTO = SRTT + max(G, 4*RTTVAR) clamped to [MinRTO, MaxRTO],
+// Karn's rule, RTO = SRTT + max(4*RTTVAR, MinRTO) bounded by MaxRTO,
 // doubled on each expiry (§5.5), and a bounded number of tries
 // (RFC 9293 §3.8.3 R2) before the connection fails with ErrTimeout.
 
@@ -66,8 +66,11 @@ func (t *TCB) updateRTT(r time.Duration) {
 		t.rttvar = (3*t.rttvar + d) / 4
 		t.srtt = (7*t.srtt + r) / 8
 	}
-	const g = time.Millisecond // clock granularity of Instant users
-	t.rto = min(max(t.srtt+max(g, 4*t.rttvar), t.cfg.MinRTO), t.cfg.MaxRTO)
+	// The variance term has MinRTO as its floor (Linux tcp_rtt_estimator:
+	// rttvar >= rto_min), not the RTO as a whole: per-ACK timestamp
+	// samples make RTTVAR collapse on a steady path, and an RTO of SRTT
+	// plus a few ms fires spuriously on a long one (issue 14 item 7).
+	t.rto = min(t.srtt+max(4*t.rttvar, t.cfg.MinRTO), t.cfg.MaxRTO)
 }
 
 // backoff doubles the RTO (§5.5), bounded by MaxRTO.
@@ -108,6 +111,12 @@ func (t *TCB) retransmitTimeout(now Instant) {
 	if t.sndUna == t.sndMax {
 		return
 	}
+	// RFC 5681 §3.1: ssthresh is set by the first timeout of a segment,
+	// not again when it times out again with nothing acknowledged in
+	// between (Linux tcp_enter_loss: not in CA_Loss with retransmits);
+	// recomputing it from the one-segment window would collapse it to
+	// 2 SMSS and spoil the undo (issue 14 item 6).
+	again := t.retries > 0 && t.rec.flags&recRTOEp != 0 && t.sndUna.LessThan(t.rec.recover)
 	if t.sndWnd == 0 && !t.has(flagOrphan) && t.sndUna != t.iss {
 		// The peer shrank its window to zero under text in flight: our
 		// retransmissions are in effect zero-window probes, and a peer
@@ -136,8 +145,20 @@ func (t *TCB) retransmitTimeout(now Instant) {
 	}
 	t.rec.flags &^= recIn
 	t.rec.dupAcks = 0
-	t.beginEpisode(true)
-	t.cc.OnTimeout(t.sndMSS, t.sndMax.Sub(t.sndUna), now)
+	if !again {
+		t.beginEpisode(true)
+		t.cc.OnTimeout(t.sndMSS, t.sndMax.Sub(t.sndUna), now)
+	}
+	if t.sb.n > 0 && t.sb.slots()[0].l.LessEq(t.sndUna) {
+		// The peer SACKed the octet at SND.UNA yet did not acknowledge
+		// it: it reneged (or a middlebox mangles SACK). RFC 2018 §8:
+		// after a timeout retransmit from SND.UNA whatever the SACK
+		// state says; Linux (tcp_timeout_mark_lost) forgets the SACKed
+		// ranges then. Skipping them, go-back-N sent nothing until
+		// ErrTimeout (issue 14 item 4).
+		t.sb.reset()
+		t.stats.SACKReneging++
+	}
 	if t.sndUna == t.iss {
 		// Closed in SYN-RECEIVED before the handshake finished: the
 		// SYN,ACK is what is outstanding.

@@ -107,7 +107,10 @@ func (t *TCB) trySend(now Instant) {
 			}
 			return
 		}
-		if n < uint32(t.sndMSS) {
+		if n < uint32(t.sndMSS) && t.sndNxt.GreaterEq(t.sndMax) {
+			// (Never for octets sent before: Linux applies neither Nagle
+			// nor SWS avoidance to a retransmission; after an RTO a lost
+			// short tail would otherwise wait for its own ACK.)
 			// §3.7.4 Nagle, in Minshall's form as Linux has it: a short
 			// segment carrying all queued text goes unless an earlier
 			// short segment is still unacknowledged (or Nagle is off).

@@ -34,6 +34,9 @@ type Stats struct {
 	// SACKed ranges forgotten because the scoreboard was full
 	// (TCPSACKDiscard).
 	SACKInvalid, SACKOverflow uint64
+	// SACKReneging counts timeouts that found SND.UNA SACKed (the peer
+	// reneged): the scoreboard was forgotten (RFC 2018 §8).
+	SACKReneging uint64
 	// OOODropped counts out-of-order segments dropped because the
 	// reassembly ranges were all in use (TCPOFODrop).
 	OOODropped uint64
@@ -60,6 +63,7 @@ func (s *Stats) Add(o *Stats) {
 	s.ReorderRaised += o.ReorderRaised
 	s.SACKInvalid += o.SACKInvalid
 	s.SACKOverflow += o.SACKOverflow
+	s.SACKReneging += o.SACKReneging
 	s.OOODropped += o.OOODropped
 	s.PMTUUpdates += o.PMTUUpdates
 	s.ICMPIgnored += o.ICMPIgnored
