@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluicenet/sluice/testbed"
 )
 
 // source sends total octets of pattern on open, as fast as Write takes
@@ -57,7 +59,7 @@ func TestBackpressure(t *testing.T) {
 	cfg := testConfig(bed, 7500)
 	cfg.WriteQueueLimit = 64 << 10
 	s := startServer(t, cfg, h)
-	c := peerDial(t, bed, hostPort(bed.Server.IPv4, 7500))
+	c := bed.Peer.Dial(t, testbed.HostPort(bed.Server.IPv4, 7500))
 	// OnOpen fills the send buffer and the queue before the loop handles
 	// a single ACK, so the first ErrWriteQueueFull is certain.
 	c.SetReadDeadline(time.Now().Add(60 * time.Second))
@@ -95,9 +97,9 @@ func TestActionShutdown(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- Serve(context.Background(), testConfig(bed, 7501), h) }()
 	var c net.Conn
-	waitFor(t, "the server", func() bool {
+	testbed.WaitFor(t, "the server", func() bool {
 		return bed.Peer.Do(func() (err error) {
-			c, err = net.DialTimeout("tcp", hostPort(bed.Server.IPv4, 7501), time.Second)
+			c, err = net.DialTimeout("tcp", testbed.HostPort(bed.Server.IPv4, 7501), time.Second)
 			return err
 		}) == nil
 	})
@@ -126,8 +128,8 @@ func TestMaxConns(t *testing.T) {
 	cfg := testConfig(bed, 7502)
 	cfg.MaxConns = 2
 	s := startServer(t, cfg, h)
-	addr := hostPort(bed.Server.IPv4, 7502)
-	a, b := peerDial(t, bed, addr), peerDial(t, bed, addr)
+	addr := testbed.HostPort(bed.Server.IPv4, 7502)
+	a, b := bed.Peer.Dial(t, addr), bed.Peer.Dial(t, addr)
 	roundTrip(t, a, []byte("a"))
 	roundTrip(t, b, []byte("b"))
 	// The loop drops the third SYN (as Linux at a full backlog): the
@@ -147,7 +149,7 @@ func TestMaxConns(t *testing.T) {
 		t.Errorf("no SYN counted as dropped at the limit: %v", err)
 	}
 	a.Close()
-	waitFor(t, "a to close", func() bool { return s.conns.Load() == 1 })
-	c := peerDial(t, bed, addr)
+	testbed.WaitFor(t, "a to close", func() bool { return s.conns.Load() == 1 })
+	c := bed.Peer.Dial(t, addr)
 	roundTrip(t, c, []byte("c"))
 }

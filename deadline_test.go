@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluicenet/sluice/testbed"
 )
 
 // acceptOne dials the listener-mode server from the peer and returns both
@@ -44,8 +46,8 @@ func isTimeout(err error) bool {
 func TestNetConnDeadlines(t *testing.T) {
 	bed := newBed(t, 1)
 	s := startServer(t, testConfig(bed, 8081), nil)
-	addr := hostPort(bed.Server.IPv4, 8081)
-	nc, pc := acceptOne(t, s, func() *net.TCPConn { return peerDial(t, bed, addr) })
+	addr := testbed.HostPort(bed.Server.IPv4, 8081)
+	nc, pc := acceptOne(t, s, func() *net.TCPConn { return bed.Peer.Dial(t, addr) })
 	buf := make([]byte, 64)
 
 	// A deadline in the future expires a blocked Read.
@@ -124,7 +126,7 @@ func TestNetConnDeadlines(t *testing.T) {
 	}
 
 	// A reset from the peer: Read reports ECONNRESET.
-	nc2, pc2 := acceptOne(t, s, func() *net.TCPConn { return peerDial(t, bed, addr) })
+	nc2, pc2 := acceptOne(t, s, func() *net.TCPConn { return bed.Peer.Dial(t, addr) })
 	pc2.SetLinger(0)
 	pc2.Close()
 	nc2.SetReadDeadline(time.Now().Add(10 * time.Second))

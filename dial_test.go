@@ -62,7 +62,7 @@ func peerEcho(t *testing.T, bed *testbed.Bed, addr string) {
 func TestDial(t *testing.T) {
 	bed := newBed(t, 1)
 	s := startServer(t, testConfig(bed, 7400), NopHandler{})
-	for _, a := range []string{hostPort(bed.Peer.IPv4, 9000), hostPort(bed.Peer.IPv6, 9000)} {
+	for _, a := range []string{testbed.HostPort(bed.Peer.IPv4, 9000), testbed.HostPort(bed.Peer.IPv6, 9000)} {
 		peerEcho(t, bed, a)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		c, err := s.Dial(ctx, "tcp", a)
@@ -84,12 +84,12 @@ func TestDial(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := s.Dial(ctx, "tcp", hostPort(bed.Peer.IPv4, 9001))
+	_, err := s.Dial(ctx, "tcp", testbed.HostPort(bed.Peer.IPv4, 9001))
 	var oe *net.OpError
 	if !errors.Is(err, ErrRefused) || !errors.Is(err, syscall.ECONNREFUSED) || !errors.As(err, &oe) || oe.Op != "dial" {
 		t.Fatalf("Dial to a closed port: %v, want ErrRefused in a *net.OpError", err)
 	}
-	if _, err := s.Dial(ctx, "tcp6", hostPort(bed.Peer.IPv4, 9000)); err == nil {
+	if _, err := s.Dial(ctx, "tcp6", testbed.HostPort(bed.Peer.IPv4, 9000)); err == nil {
 		t.Fatal("tcp6 Dial to an IPv4 address succeeded")
 	}
 }
@@ -102,7 +102,7 @@ func TestDialHTTP(t *testing.T) {
 	s := startServer(t, testConfig(bed, 7401), NopHandler{})
 	var l net.Listener
 	if err := bed.Peer.Do(func() (err error) {
-		l, err = net.Listen("tcp", hostPort(bed.Peer.IPv4, 8000))
+		l, err = net.Listen("tcp", testbed.HostPort(bed.Peer.IPv4, 8000))
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -115,7 +115,7 @@ func TestDialHTTP(t *testing.T) {
 	cl := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DialContext: s.Dial}}
 	defer cl.CloseIdleConnections()
 	for i := range 20 {
-		resp, err := cl.Get("http://" + hostPort(bed.Peer.IPv4, 8000) + "/")
+		resp, err := cl.Get("http://" + testbed.HostPort(bed.Peer.IPv4, 8000) + "/")
 		if err != nil {
 			t.Fatalf("GET %d: %v", i, err)
 		}
@@ -132,7 +132,7 @@ func TestDialHTTP(t *testing.T) {
 func TestDialHandler(t *testing.T) {
 	bed := newBed(t, 1)
 	s := startServer(t, testConfig(bed, 7402), NopHandler{})
-	a := hostPort(bed.Peer.IPv6, 9002)
+	a := testbed.HostPort(bed.Peer.IPv6, 9002)
 	peerEcho(t, bed, a)
 	var opened bool
 	got := make(chan string, 1)
@@ -194,7 +194,7 @@ func TestDialSluice(t *testing.T) {
 	pcfg := Config{
 		Interface: bed.Peer.Link,
 		Netns:     bed.Peer.Name,
-		Listen:    []string{hostPort(bed.Peer.IPv4, 7404), hostPort(bed.Peer.IPv6, 7404)},
+		Listen:    []string{testbed.HostPort(bed.Peer.IPv4, 7404), testbed.HostPort(bed.Peer.IPv6, 7404)},
 		Cores:     []int{-1},
 		MSL:       250 * time.Millisecond,
 		BusyPoll:  -1,
@@ -217,12 +217,12 @@ func TestDialSluice(t *testing.T) {
 // namespace through http.Transport.
 func TestDialer(t *testing.T) {
 	bed := newBed(t, 1)
-	peerEcho(t, bed, hostPort(bed.Peer.IPv6, 9003))
+	peerEcho(t, bed, testbed.HostPort(bed.Peer.IPv6, 9003))
 	d := &Dialer{Config: Config{Netns: bed.Server.Name, Cores: []int{-1}, BusyPoll: -1}}
 	defer d.Close()
 	for range 2 {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		c, err := d.DialContext(ctx, "tcp6", hostPort(bed.Peer.IPv6, 9003))
+		c, err := d.DialContext(ctx, "tcp6", testbed.HostPort(bed.Peer.IPv6, 9003))
 		cancel()
 		if err != nil {
 			t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluicenet/sluice/testbed"
 )
 
 // echo writes back what it reads, from the callback; with async set, from
@@ -118,8 +120,8 @@ func TestEcho(t *testing.T) {
 				i.Loops != 1 || i.Queues != 1 || i.Driver != "veth" || i.MTU != 1500 || i.MSS != 1460 || len(i.Listen) != 2 {
 				t.Errorf("Info: %+v", i)
 			}
-			for i, a := range []string{hostPort(bed.Server.IPv4, 7000), hostPort(bed.Server.IPv6, 7000)} {
-				c := peerDial(t, bed, a)
+			for i, a := range []string{testbed.HostPort(bed.Server.IPv4, 7000), testbed.HostPort(bed.Server.IPv6, 7000)} {
+				c := bed.Peer.Dial(t, a)
 				roundTrip(t, c, pattern(300_000+i))
 				if err := c.CloseWrite(); err != nil {
 					t.Fatal(err)
@@ -130,7 +132,7 @@ func TestEcho(t *testing.T) {
 					t.Fatalf("%s: after CloseWrite read %d, %v; want EOF", a, n, err)
 				}
 				c.Close()
-				waitFor(t, "OnClose", func() bool { return len(h.closed()) == i+1 })
+				testbed.WaitFor(t, "OnClose", func() bool { return len(h.closed()) == i+1 })
 				r := h.closed()[i]
 				if !errors.Is(r, ErrPeerClosed) || !errors.Is(r, io.EOF) {
 					t.Fatalf("%s: OnClose reason %v, want ErrPeerClosed (io.EOF)", a, r)
@@ -166,14 +168,14 @@ func TestCloseReasons(t *testing.T) {
 	}
 	startServer(t, testConfig(bed, 7001), h)
 	last := func(n int) error {
-		waitFor(t, "OnClose", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == n })
+		testbed.WaitFor(t, "OnClose", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == n })
 		mu.Lock()
 		defer mu.Unlock()
 		return got[n-1]
 	}
-	addr := hostPort(bed.Server.IPv4, 7001)
+	addr := testbed.HostPort(bed.Server.IPv4, 7001)
 
-	c := peerDial(t, bed, addr)
+	c := bed.Peer.Dial(t, addr)
 	c.Write([]byte("x"))
 	c.SetLinger(0)
 	c.Close()
@@ -181,7 +183,7 @@ func TestCloseReasons(t *testing.T) {
 		t.Errorf("peer reset: OnClose reason %v, want ErrReset", r)
 	}
 
-	c = peerDial(t, bed, addr)
+	c = bed.Peer.Dial(t, addr)
 	c.Write([]byte("c"))
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if b, err := io.ReadAll(c); string(b) != "bye" || err != nil {
@@ -192,7 +194,7 @@ func TestCloseReasons(t *testing.T) {
 		t.Errorf("server closed first: OnClose reason %v, want nil", r)
 	}
 
-	c = peerDial(t, bed, addr)
+	c = bed.Peer.Dial(t, addr)
 	c.Write([]byte("a"))
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.ReadAll(c); !errors.Is(err, syscall.ECONNRESET) {
@@ -216,11 +218,11 @@ func TestEchoQueues(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	for i := range 16 {
-		a := hostPort(bed.Server.IPv4, 7003)
+		a := testbed.HostPort(bed.Server.IPv4, 7003)
 		if i%2 == 1 {
-			a = hostPort(bed.Server.IPv6, 7003)
+			a = testbed.HostPort(bed.Server.IPv6, 7003)
 		}
-		c := peerDial(t, bed, a)
+		c := bed.Peer.Dial(t, a)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -277,7 +279,7 @@ func TestSetTap(t *testing.T) {
 	if err := s.SetTap(&tap); err != nil {
 		t.Fatal(err)
 	}
-	c := peerDial(t, bed, hostPort(bed.Server.IPv4, 7004))
+	c := bed.Peer.Dial(t, testbed.HostPort(bed.Server.IPv4, 7004))
 	roundTrip(t, c, []byte("tapped"))
 	if tap.in.Load() < 2 || tap.out.Load() < 2 {
 		t.Fatalf("tap saw %d in, %d out", tap.in.Load(), tap.out.Load())
@@ -307,7 +309,7 @@ func TestConnOptions(t *testing.T) {
 		return None
 	}}
 	startServer(t, testConfig(bed, 7005), h)
-	pc := peerDial(t, bed, hostPort(bed.Server.IPv6, 7005))
+	pc := bed.Peer.Dial(t, testbed.HostPort(bed.Server.IPv6, 7005))
 	c := <-conns
 	for name, err := range map[string]error{
 		"SetNoDelay":         c.SetNoDelay(true),

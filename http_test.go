@@ -60,7 +60,7 @@ func peerClient(bed *testbed.Bed, conns int) *http.Client {
 	return &http.Client{
 		Timeout: 30 * time.Second,
 		Transport: &http.Transport{
-			DialContext:         peerDialer(bed),
+			DialContext:         bed.Peer.DialContext,
 			MaxConnsPerHost:     conns,
 			MaxIdleConnsPerHost: conns,
 		},
@@ -73,7 +73,7 @@ func peerClient(bed *testbed.Bed, conns int) *http.Client {
 func TestHTTP(t *testing.T) {
 	bed := newBed(t, 1)
 	_, _, newConns := httpServer(t, bed, 8080)
-	for _, host := range []string{hostPort(bed.Server.IPv4, 8080), hostPort(bed.Server.IPv6, 8080)} {
+	for _, host := range []string{testbed.HostPort(bed.Server.IPv4, 8080), testbed.HostPort(bed.Server.IPv6, 8080)} {
 		t.Run(host, func(t *testing.T) {
 			before := newConns.Load()
 			cl := peerClient(bed, 50)

@@ -26,8 +26,8 @@ func TestNetConnFlowControl(t *testing.T) {
 	const total = 32 << 20
 	bed := newBed(t, 1)
 	s := startServer(t, testConfig(bed, 8090), nil)
-	addr := hostPort(bed.Server.IPv4, 8090)
-	nc, pc := acceptOne(t, s, func() *net.TCPConn { return peerDial(t, bed, addr) })
+	addr := testbed.HostPort(bed.Server.IPv4, 8090)
+	nc, pc := acceptOne(t, s, func() *net.TCPConn { return bed.Peer.Dial(t, addr) })
 	want := pattern(total)
 	werr := make(chan error, 1)
 	go func() {
@@ -121,7 +121,7 @@ func shutdownLarge(t *testing.T, port int, withHTTP bool) {
 	go func() { served <- hs.Serve(s.Listener()) }()
 	t.Cleanup(func() { hs.Close(); s.Close(); <-served })
 
-	c := slowClient(t, bed, hostPort(bed.Server.IPv4, port))
+	c := slowClient(t, bed, testbed.HostPort(bed.Server.IPv4, port))
 	c.SetDeadline(time.Now().Add(2 * time.Minute))
 	if _, err := c.Write([]byte("GET /big HTTP/1.1\r\nHost: sluice\r\n\r\n")); err != nil {
 		t.Fatal(err)
@@ -230,7 +230,7 @@ func TestConnPauseRead(t *testing.T) {
 		return None
 	}}
 	startServer(t, testConfig(bed, 8093), h)
-	pc := peerDial(t, bed, hostPort(bed.Server.IPv4, 8093))
+	pc := bed.Peer.Dial(t, testbed.HostPort(bed.Server.IPv4, 8093))
 	want := pattern(total)
 	pc.SetWriteDeadline(time.Now().Add(time.Second))
 	n, err := pc.Write(want)
@@ -256,7 +256,7 @@ func TestConnPauseRead(t *testing.T) {
 	if _, err := pc.Write(want[n:]); err != nil {
 		t.Fatalf("peer Write after ResumeRead: %v", err)
 	}
-	waitFor(t, "every octet", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= total })
+	testbed.WaitFor(t, "every octet", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= total })
 	mu.Lock()
 	defer mu.Unlock()
 	if !bytes.Equal(got, want) {

@@ -56,7 +56,7 @@ func TestStartPrivileges(t *testing.T) {
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		cmd := bed.Server.AsNobody(t, ctx, c.caps, []string{unprivEnv + "=" + bed.Server.Link,
-			unprivEnv + "_LISTEN=" + hostPort(bed.Server.IPv4, 7102)}, "-test.run=^$")
+			unprivEnv + "_LISTEN=" + testbed.HostPort(bed.Server.IPv4, 7102)}, "-test.run=^$")
 		out, _ := cmd.CombinedOutput()
 		cancel()
 		result := testbed.ResultLine(out)

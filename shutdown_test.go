@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -94,19 +95,19 @@ func TestShutdown(t *testing.T) {
 	bed := newBed(t, 1)
 	h := &slowReq{delay: 400 * time.Millisecond}
 	s := startServer(t, testConfig(bed, 7200), h)
-	addr := hostPort(bed.Server.IPv4, 7200)
+	addr := testbed.HostPort(bed.Server.IPv4, 7200)
 	var busy, idle []*net.TCPConn
 	for range 3 {
-		busy = append(busy, peerDial(t, bed, addr))
+		busy = append(busy, bed.Peer.Dial(t, addr))
 	}
 	for range 2 {
-		idle = append(idle, peerDial(t, bed, addr))
+		idle = append(idle, bed.Peer.Dial(t, addr))
 	}
 	for _, c := range busy {
 		c.Write([]byte("req\n"))
 	}
-	waitFor(t, "5 connections", func() bool { return s.conns.Load() == 5 })
-	waitFor(t, "requests in flight", func() bool {
+	testbed.WaitFor(t, "5 connections", func() bool { return s.conns.Load() == 5 })
+	testbed.WaitFor(t, "requests in flight", func() bool {
 		n := 0
 		h.busy.Range(func(_, v any) bool { n += int(v.(*atomic.Int32).Load()); return true })
 		return n == 3
@@ -117,7 +118,7 @@ func TestShutdown(t *testing.T) {
 		defer cancel()
 		done <- s.Shutdown(ctx)
 	}()
-	waitFor(t, "draining", s.draining.Load)
+	testbed.WaitFor(t, "draining", s.draining.Load)
 	if !refused(t, bed, addr) {
 		t.Error("a connection opened during Shutdown was served")
 	}
@@ -156,9 +157,9 @@ func TestShutdownDeadline(t *testing.T) {
 	bed := newBed(t, 1)
 	h := &slowReq{}
 	s := startServer(t, testConfig(bed, 7201), h)
-	c := peerDial(t, bed, hostPort(bed.Server.IPv4, 7201))
+	c := bed.Peer.Dial(t, testbed.HostPort(bed.Server.IPv4, 7201))
 	c.Write([]byte("hang\n"))
-	waitFor(t, "request", func() bool {
+	testbed.WaitFor(t, "request", func() bool {
 		n := 0
 		h.busy.Range(func(_, v any) bool { n += int(v.(*atomic.Int32).Load()); return true })
 		return n == 1
@@ -185,9 +186,9 @@ func TestServeContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- Serve(ctx, cfg, h) }()
-	addr := hostPort(bed.Server.IPv6, 7202)
+	addr := testbed.HostPort(bed.Server.IPv6, 7202)
 	var c net.Conn
-	waitFor(t, "the server", func() bool {
+	testbed.WaitFor(t, "the server", func() bool {
 		return bed.Peer.Do(func() (err error) {
 			c, err = net.DialTimeout("tcp", addr, time.Second)
 			return err
@@ -195,7 +196,7 @@ func TestServeContext(t *testing.T) {
 	})
 	defer c.Close()
 	c.Write([]byte("req\n"))
-	waitFor(t, "the request", func() bool {
+	testbed.WaitFor(t, "the request", func() bool {
 		n := 0
 		h.busy.Range(func(_, v any) bool { n += int(v.(*atomic.Int32).Load()); return true })
 		return n == 1
@@ -216,7 +217,7 @@ func TestServeContext(t *testing.T) {
 		t.Fatal("Serve did not return")
 	}
 	for _, want := range []string{"sluice: serving", "xdp=", "bind=copy", "loops=1", "sluice: shutting down"} {
-		if !bytesContains(logs.String(), want) {
+		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, logs.String())
 		}
 	}
@@ -229,7 +230,7 @@ func TestHTTPShutdown(t *testing.T) {
 	bed := newBed(t, 1)
 	s, _, _ := httpServer(t, bed, 8082)
 	cl := peerClient(bed, 4)
-	host := hostPort(bed.Server.IPv4, 8082)
+	host := testbed.HostPort(bed.Server.IPv4, 8082)
 	// One idle keep-alive connection, then three slow requests.
 	if err := httpOne(cl, host, 0); err != nil {
 		t.Fatal(err)
@@ -273,10 +274,10 @@ func TestClosed(t *testing.T) {
 	bed := newBed(t, 1)
 	h := &echo{}
 	s := startServer(t, testConfig(bed, 7203), h)
-	pc := peerDial(t, bed, hostPort(bed.Server.IPv4, 7203))
+	pc := bed.Peer.Dial(t, testbed.HostPort(bed.Server.IPv4, 7203))
 	roundTrip(t, pc, []byte("x"))
 	var conn *Conn
-	waitFor(t, "OnOpen", func() bool { return h.opened.Load() == 1 })
+	testbed.WaitFor(t, "OnOpen", func() bool { return h.opened.Load() == 1 })
 	// The Conn itself, read on its loop (test only).
 	cs, err := s.Conns(0)
 	if err != nil || len(cs) != 1 {
@@ -301,11 +302,14 @@ func TestClosed(t *testing.T) {
 		"Conn.Close": conn.Close(),
 		"Conn.Abort": conn.Abort(),
 		"SetNoDelay": conn.SetNoDelay(true),
-		"Dial":       func() error { _, err := s.Dial(context.Background(), "tcp", hostPort(bed.Peer.IPv4, 1)); return err }(),
-		"Conns":      func() error { _, err := s.Conns(0); return err }(),
-		"Stats":      func() error { _, err := s.Stats(); return err }(),
-		"Start":      s.Start(),
-		"Shutdown":   s.Shutdown(context.Background()),
+		"Dial": func() error {
+			_, err := s.Dial(context.Background(), "tcp", testbed.HostPort(bed.Peer.IPv4, 1))
+			return err
+		}(),
+		"Conns":    func() error { _, err := s.Conns(0); return err }(),
+		"Stats":    func() error { _, err := s.Stats(); return err }(),
+		"Start":    s.Start(),
+		"Shutdown": s.Shutdown(context.Background()),
 	} {
 		if name == "Shutdown" {
 			if err != nil {

@@ -68,7 +68,7 @@ func TestStartErrors(t *testing.T) {
 	t.Run("kernel listener", func(t *testing.T) {
 		var l net.Listener
 		if err := bed.Server.Do(func() (err error) {
-			l, err = net.Listen("tcp", hostPort(bed.Server.IPv4, 7100))
+			l, err = net.Listen("tcp", testbed.HostPort(bed.Server.IPv4, 7100))
 			return err
 		}); err != nil {
 			t.Fatal(err)

@@ -56,16 +56,8 @@ func (h *shutHandler) results() (ok int, errs []error) {
 	return ok, errs
 }
 
-// waitFor polls cond until it holds, failing after a bound (no timing
-// assertion: the bound is only against hanging).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
+// waitFor is testbed.WaitFor, by the name sockopt_test.go calls it.
+var waitFor = testbed.WaitFor
 
 func startShutServer(t *testing.T, b *testbed.Bed, h Handler, lc LoopConfig) (*Group, netip.AddrPort) {
 	t.Helper()
@@ -128,7 +120,7 @@ func TestGracefulShutdown(t *testing.T) {
 			stuck = append(stuck, c)
 		}
 	}
-	waitFor(t, "10 open connections", func() bool { return g.Conns() == 10 })
+	testbed.WaitFor(t, "10 open connections", func() bool { return g.Conns() == 10 })
 
 	if err := g.SetAccepting(false); err != nil {
 		t.Fatal(err)
@@ -177,7 +169,7 @@ func TestGracefulShutdown(t *testing.T) {
 	if bad.Load() > 0 {
 		t.FailNow()
 	}
-	waitFor(t, "the idle and busy connections to close", func() bool { return g.Conns() == len(stuck) })
+	testbed.WaitFor(t, "the idle and busy connections to close", func() bool { return g.Conns() == len(stuck) })
 	if ok, errs := h.results(); ok != 8 || len(errs) != 0 {
 		t.Fatalf("after drain: %d clean closes, errors %v; want 8, none", ok, errs)
 	}
@@ -185,7 +177,7 @@ func TestGracefulShutdown(t *testing.T) {
 	if err := g.AbortAll(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "Conns() == 0 after AbortAll", func() bool { return g.Conns() == 0 })
+	testbed.WaitFor(t, "Conns() == 0 after AbortAll", func() bool { return g.Conns() == 0 })
 	for _, c := range stuck {
 		// The FIN of CloseAll came first (EOF), then the RST: the
 		// peer's next writes fail.
@@ -305,7 +297,7 @@ func TestConnLimitAndTap(t *testing.T) {
 		t.Errorf("Dial at the limit: %v, want ErrConnLimit", err)
 	}
 	conns[0].Close()
-	waitFor(t, "a slot to free", func() bool {
+	testbed.WaitFor(t, "a slot to free", func() bool {
 		gs, err := g.Stats()
 		return err == nil && gs.Loops[0].Conns < 3
 	})

@@ -13,6 +13,7 @@ import (
 	"github.com/sluicenet/sluice/sched"
 	"github.com/sluicenet/sluice/systest/live"
 	"github.com/sluicenet/sluice/tcp"
+	"github.com/sluicenet/sluice/testbed"
 )
 
 // TestConnLimit: with LoopConfig.MaxConns, connections beyond the bound
@@ -72,7 +73,7 @@ func TestConnLimit(t *testing.T) {
 		c.Close()
 	}
 	conns = conns[extra:]
-	waitFor(t, 10*time.Second, func() bool { return live.Total(s.Stats(t)).Conns <= limit-extra })
+	testbed.WaitFor(t, "the closed connections to leave the table", func() bool { return live.Total(s.Stats(t)).Conns <= limit-extra })
 	for i := range extra {
 		c := s.DialPeer(t, s.Addr)
 		conns = append(conns, c)
@@ -148,7 +149,7 @@ func TestTimeWaitChurn(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	mid := live.Total(s.Stats(t))
 	// Everything drains after 2*MSL.
-	waitFor(t, 10*time.Second, func() bool {
+	testbed.WaitFor(t, "TIME-WAIT and the table to drain", func() bool {
 		st := live.Total(s.Stats(t))
 		return st.TimeWait == 0 && st.Conns == 0
 	})
@@ -193,15 +194,4 @@ func churnOnce(d *net.Dialer, addr string, buf []byte) error {
 		return fmt.Errorf("want the server's FIN, got %d octets, %v", n, err)
 	}
 	return nil
-}
-
-func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not reached within %v", limit)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
