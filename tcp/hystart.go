@@ -31,17 +31,19 @@ const (
 	hsNRTTSample     = 8
 	hsCSSGrowthDiv   = 4
 	hsCSSRounds      = 5
-	hsInfinity       = time.Duration(1<<63 - 1)
+	hsInfinity       = 1<<32 - 1 // µs: no sample
 	hsStateSlowStart = 0
 	hsStateCSS       = 1
 )
 
+// hystartPP is kept small (it sits in every CUBIC TCB): octet counts
+// modulo 2^32, RTTs in microseconds.
 type hystartPP struct {
-	delivered   uint64 // octets acknowledged in slow start so far
-	windowEnd   uint64 // delivered count that ends the round (RFC windowEnd)
-	lastMin     time.Duration
-	curMin      time.Duration
-	cssBaseline time.Duration
+	delivered   uint32 // octets acknowledged in slow start so far
+	windowEnd   uint32 // delivered count that ends the round (RFC windowEnd)
+	lastMin     uint32 // lastRoundMinRTT, µs
+	curMin      uint32 // currentRoundMinRTT, µs
+	cssBaseline uint32 // cssBaselineMinRtt, µs
 	samples     uint16
 	cssRounds   uint8
 	state       uint8
@@ -59,13 +61,13 @@ func (h *hystartPP) inCSS() bool { return h.state == hsStateCSS }
 // returns the divisor for this ACK's window growth (1 in slow start,
 // CSS_GROWTH_DIVISOR in CSS) and whether slow start must end now.
 func (h *hystartPP) onAck(acked, inflight uint32, rtt time.Duration) (div uint32, exit bool) {
-	h.delivered += uint64(acked)
-	if !h.started || h.delivered >= h.windowEnd {
+	h.delivered += acked
+	if !h.started || int32(h.delivered-h.windowEnd) >= 0 {
 		// A new round: everything sent before it is acknowledged.
 		ended := h.started
 		h.started = true
 		h.lastMin, h.curMin, h.samples = h.curMin, hsInfinity, 0
-		h.windowEnd = h.delivered + uint64(inflight)
+		h.windowEnd = h.delivered + inflight
 		if ended && h.state == hsStateCSS {
 			h.cssRounds++
 			if h.cssRounds >= hsCSSRounds {
@@ -77,15 +79,15 @@ func (h *hystartPP) onAck(acked, inflight uint32, rtt time.Duration) (div uint32
 		h.lastMin = hsInfinity
 	}
 	if rtt > 0 {
-		h.curMin = min(h.curMin, rtt)
+		h.curMin = min(h.curMin, uint32(min(rtt/time.Microsecond, hsInfinity-1)))
 		h.samples = min(h.samples+1, 1<<15)
 	}
 	full := h.samples >= hsNRTTSample && h.curMin != hsInfinity
 	switch h.state {
 	case hsStateSlowStart:
 		if full && h.lastMin != hsInfinity {
-			thresh := min(max(h.lastMin/hsMinRTTDivisor, hsMinRTTThresh), hsMaxRTTThresh)
-			if h.curMin >= h.lastMin+thresh {
+			thresh := min(max(h.lastMin/hsMinRTTDivisor, uint32(hsMinRTTThresh/time.Microsecond)), uint32(hsMaxRTTThresh/time.Microsecond))
+			if uint64(h.curMin) >= uint64(h.lastMin)+uint64(thresh) {
 				h.cssBaseline = h.curMin
 				h.state, h.cssRounds = hsStateCSS, 0
 			}
