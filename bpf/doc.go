@@ -70,4 +70,28 @@
 // for a link, netlink for a legacy attachment). Attaching resolves the
 // ifindex in the calling thread's network namespace: call Load there (e.g.
 // in testbed's Host.Do).
+//
+// # Beside other XDP programs (libxdp's dispatcher)
+//
+// With Options.Dispatcher the program instead joins a multi-program
+// dispatcher in the format of libxdp's protocol, version 2 (xdp-tools
+// lib/libxdp/protocol.org; dispatcher.go, xdp_dispatcher.c), so it coexists
+// with programs loaded by xdp-loader, xdp-filter or any libxdp user: it
+// reads the dispatcher on the device (or finds none), builds a new one with
+// every component in run-priority order, links each component into its
+// slot as an extension (freplace) program, pins them under
+// <bpffs>/xdp/dispatch-<ifindex>-<id>/ (LIBXDP_BPFFS moves <bpffs> from
+// /sys/fs/bpf), and swaps it in through netlink with XDP_FLAGS_REPLACE,
+// under libxdp's flock on <bpffs>/xdp. Close does the same without
+// sluice's program (or detaches the dispatcher when it was alone). The
+// run configuration is compiled into the program (its .xdp_run_config
+// section, ProgramRunConfig): priority 50, chain call on XDP_PASS, so a
+// frame sluice does not steer goes on to the programs after it; a filter
+// meant to see every frame takes a lower priority. Options.RunPriority
+// overrides it. The pins outlive the process: a killed server leaves its
+// component in place (steered frames then find no socket and are passed,
+// RedirectNoSocket) until `xdp-loader unload` removes it. A kernel that
+// refuses extension programs (BPF trampolines under lockdown or an LSM
+// policy) cannot run components at all: Load fails with ErrExtensionRefused
+// and changes nothing.
 package bpf

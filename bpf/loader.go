@@ -12,6 +12,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -60,6 +61,18 @@ type Options struct {
 	// Replace detaches an XDP program someone else attached to the device.
 	// Without it, Load refuses and names that program's id.
 	Replace bool
+	// Dispatcher attaches the program as a component of a libxdp
+	// multi-program dispatcher (dispatcher.go) instead of alone: it joins
+	// the dispatcher already on the device (xdp-loader's, another
+	// libxdp user's) or builds one, so other XDP programs keep running
+	// beside it. Frames it does not steer go on to the programs after it
+	// (chain call on XDP_PASS). Its place stays (pinned in bpffs) until
+	// Close, or until a libxdp tool removes it.
+	Dispatcher bool
+	// RunPriority places the program among a dispatcher's components
+	// (lower runs first); 0 takes the program's compiled-in priority
+	// (ProgramRunConfig: 50, libxdp's default).
+	RunPriority int
 	// MaxFlows sizes the dialed-flows map; 0 means MaxFlows (65536).
 	// Its memory is allocated up front (about 100 octets per entry).
 	MaxFlows int
@@ -78,6 +91,10 @@ type Program struct {
 	ifindex int
 	veth    bool // the device is a veth (rtnetlink kind), read at attach
 	closed  bool
+	// dispatched: attached as a component of a libxdp dispatcher in the
+	// network namespace ns (Options.Dispatcher), not through lnk.
+	dispatched bool
+	ns         netns.NsHandle
 	// ports mirrors the ports map: how many listen and flow entries
 	// name each local port ([portListen], [portFlow]).
 	ports map[uint16]*[2]int
@@ -96,7 +113,17 @@ func Load(o Options) (*Program, error) {
 	if o.MaxFlows > 0 {
 		spec.Maps[steerMapFlows].MaxEntries = uint32(o.MaxFlows)
 	}
-	p := &Program{ports: map[uint16]*[2]int{}}
+	p := &Program{ports: map[uint16]*[2]int{}, ns: -1}
+	if o.Dispatcher {
+		if o.Ifindex == 0 {
+			return nil, errors.New("bpf: Options.Dispatcher needs Options.Ifindex")
+		}
+		if err := p.join(spec, o); err != nil {
+			p.objs.Close()
+			return nil, err
+		}
+		return p, nil
+	}
 	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
 		return nil, loadError(err)
 	}
@@ -141,6 +168,9 @@ func (p *Program) attach(o Options) error {
 		}
 		if !o.Replace {
 			how := fmt.Sprintf("ip link set dev %s xdp off", name)
+			if isDispatcher(x.ProgId) {
+				how = "it is a libxdp dispatcher: set Options.Dispatcher to run beside its programs"
+			}
 			if owner != nil {
 				how = fmt.Sprintf("it is held by bpf_link id %d of a running process: stop it, or bpftool link detach id %d", owner.id, owner.id)
 				owner.lnk.Close()
@@ -303,6 +333,13 @@ func (p *Program) Close() error {
 	}
 	p.closed = true
 	var errs []error
+	if p.dispatched {
+		if err := p.leave(); err != nil {
+			errs = append(errs, err)
+		}
+		p.ns.Close()
+		p.dispatched, p.mode, p.ifindex = false, ModeNone, 0
+	}
 	if p.lnk != nil {
 		if err := p.lnk.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("bpf: detach: %w", err))

@@ -15,15 +15,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// XDP verdicts (enum xdp_action).
-const (
-	xdpAborted  = 0
-	xdpDrop     = 1
-	xdpPass     = 2
-	xdpTX       = 3
-	xdpRedirect = 4
-)
-
 var (
 	local4  = netip.MustParseAddr("198.18.0.1")
 	remote4 = netip.MustParseAddr("198.18.0.2")

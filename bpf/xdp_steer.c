@@ -438,6 +438,19 @@ static __always_inline int ipv6(struct xdp_md *ctx, void *l3)
 	return tcp(ctx, &fk, l3 + off, end - off);
 }
 
+/*
+ * Run configuration for a multi-program dispatcher (libxdp's protocol, the
+ * XDP_RUN_CONFIG of xdp/xdp_helpers.h): the default run priority (lower runs
+ * first; libxdp's default is 50) and the actions after which the next
+ * program runs. Only XDP_PASS: a steered frame is sluice's, everything
+ * passed goes on to the programs after it. The Go loader reads these
+ * values from this section's BTF (bpf/dispatcher.go).
+ */
+struct {
+	__uint(priority, 50);
+	__uint(XDP_PASS, 1);
+} _sluice_steer SEC(".xdp_run_config");
+
 SEC("xdp")
 int sluice_steer(struct xdp_md *ctx)
 {
