@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/sluicenet/sluice/tcp"
+	"github.com/sluicenet/sluice/tcp/tcpcheck"
 	. "github.com/sluicenet/sluice/tcp/tcptest"
+	"github.com/sluicenet/sluice/wire"
 )
 
 // With the peer silent, one segment is sent again at gaps that double
@@ -139,5 +141,27 @@ func TestRTOFloorOnLongPath(t *testing.T) {
 	}
 	if got := h.TCB.Vars().RTO; got < 250*time.Millisecond+h.Cfg.MinRTO {
 		t.Fatalf("RTO %v on a 250 ms path, want at least SRTT + MinRTO", got)
+	}
+}
+
+// Issue 14 item 3: a segment carrying SACK blocks carries that much less
+// text, so options and text stay within the peer's MSS (and the MTU),
+// as Linux's tcp_current_mss does.
+func TestSACKBlocksShortenSegments(t *testing.T) {
+	h := New(t, tcp.DefaultConfig())
+	h.Check.Checks = tcpcheck.CheckBackoff // this test is the size check, for every segment
+	r := h.HandshakeWith(irs, PeerLinux)
+	h.In(Seg{Flags: ACK, Seq: r + 100, Ack: ISS + 1, Data: []byte("hole below")})
+	h.Take()
+	h.TCB.Write(make([]byte, 3000), h.Now)
+	out := h.Take()
+	if len(out) == 0 {
+		t.Fatal("nothing sent")
+	}
+	for _, e := range out {
+		o := e.Seg.Options
+		if n := len(e.Seg.Payload) + wire.TCPOptionsLen(&o); o.NumSACK == 0 || n > int(PeerLinux.MSS) {
+			t.Errorf("%d SACK blocks: %d option and text octets for the peer's MSS %d", o.NumSACK, n, PeerLinux.MSS)
+		}
 	}
 }

@@ -1,6 +1,10 @@
 package tcp
 
-import "time"
+import (
+	"time"
+
+	"github.com/sluicenet/sluice/wire"
+)
 
 // TCP options: MSS (RFC 9293 §3.7.1), window scale and timestamps
 // (RFC 7323), SACK-permitted (RFC 2018). Each is used only when both ends
@@ -67,6 +71,23 @@ func (t *TCB) setSendMSS(peer uint16) {
 	}
 	t.sndMSS = max(m, 1)
 	t.ss.init(t.sndMSS) // IW in segments of the negotiated size (RFC 6928)
+}
+
+// curMSS is the text a segment sent now may carry: the send MSS less the
+// SACK blocks it will carry (Linux tcp_current_mss). The send MSS leaves
+// room for the timestamps only; SACK blocks on a full-sized segment made
+// frames up to 36 octets over the MTU and the peer's MSS (issue 14
+// item 3).
+func (t *TCB) curMSS() uint32 {
+	m := uint32(t.sndMSS)
+	if !t.has(flagSACK) || t.ooo.n == 0 && !t.dsack {
+		return m
+	}
+	var o Options
+	o.HasTS = t.has(flagTS)
+	base := wire.TCPOptionsLen(&o)
+	t.ooo.sackBlocks(&o, t.dsack, t.dsackL, t.dsackR)
+	return m - min(uint32(wire.TCPOptionsLen(&o)-base), m-1)
 }
 
 // pawsReject applies RFC 7323 §5.3: a segment whose TSval is older than

@@ -195,7 +195,7 @@ func (t *TCB) retransmit(l Seq, n uint32, now Instant) uint32 {
 	var sent uint32
 	switch {
 	case l.LessThan(dataEnd):
-		n = min(n, dataEnd.Sub(l), uint32(t.sndMSS))
+		n = min(n, dataEnd.Sub(l), t.curMSS())
 		p := t.snd.slice(int(l.Sub(t.sndBufSeq)), int(n))
 		f := FlagACK
 		end := l.Add(uint32(len(p)))
@@ -471,7 +471,7 @@ func (t *TCB) probeTimeout(now Instant) {
 	t.rec.flags |= recTLPOut
 	sent := false
 	if u := t.Unsent(); u > 0 && t.sndNxt == t.sndMax {
-		n := min(uint32(u), uint32(t.sndMSS))
+		n := min(uint32(u), t.curMSS())
 		if t.sndNxt.Add(n).LessEq(t.sndUna.Add(t.sndWnd)) {
 			off := int(t.sndNxt.Sub(t.sndBufSeq))
 			t.transmit(FlagACK|FlagPSH, t.snd.slice(off, int(n)), now)

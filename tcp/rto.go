@@ -187,7 +187,7 @@ func (t *TCB) retransmitOne(now Instant) {
 	dataEnd := t.sndBufSeq.Add(uint32(t.snd.n))
 	if t.sndUna.LessThan(dataEnd) && t.sndUna.LessThan(t.sndMax) {
 		// Only what was sent before: never new text beyond the window.
-		n := min(dataEnd.Sub(t.sndUna), t.sndMax.Sub(t.sndUna), uint32(t.sndMSS))
+		n := min(dataEnd.Sub(t.sndUna), t.sndMax.Sub(t.sndUna), t.curMSS())
 		p := t.snd.slice(int(t.sndUna.Sub(t.sndBufSeq)), int(n))
 		t.transmit(FlagACK|FlagPSH, p, now)
 		return

@@ -99,7 +99,8 @@ func (t *TCB) trySend(now Instant) {
 		if edge.GreaterThan(t.sndNxt) {
 			usable = edge.Sub(t.sndNxt)
 		}
-		n := min(unsent, uint32(t.sndMSS), usable)
+		mss := t.curMSS()
+		n := min(unsent, mss, usable)
 		idle := t.sndMax == t.sndUna // nothing in flight
 		if n == 0 {
 			if t.sndWnd == 0 && idle && t.persistAt == Never {
@@ -107,7 +108,7 @@ func (t *TCB) trySend(now Instant) {
 			}
 			return
 		}
-		if n < uint32(t.sndMSS) && t.sndNxt.GreaterEq(t.sndMax) {
+		if n < mss && t.sndNxt.GreaterEq(t.sndMax) {
 			// (Never for octets sent before: Linux applies neither Nagle
 			// nor SWS avoidance to a retransmission; after an RTO a lost
 			// short tail would otherwise wait for its own ACK.)
@@ -152,7 +153,7 @@ func (t *TCB) transmit(f Flags, p []byte, now Instant) {
 		l++
 	}
 	t.sndNxt = seq.Add(l)
-	if len(p) > 0 && len(p) < int(t.sndMSS) {
+	if len(p) > 0 && uint32(len(p)) < t.curMSS() {
 		t.sndSml = t.sndNxt
 	}
 	if seq.LessThan(t.sndMax) {
