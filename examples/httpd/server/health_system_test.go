@@ -35,9 +35,7 @@ func TestSystemHealth(t *testing.T) {
 				defer cancel()
 				done <- s.Shutdown(ctx)
 			}()
-			for !s.Health().Down() {
-				time.Sleep(time.Millisecond)
-			}
+			testbed.WaitFor(t, "health down", s.Health().Down)
 			if st, _ := healthOn(t, kept, kbr); st != 503 {
 				t.Errorf("health on a kept connection during Shutdown: %d, want 503", st)
 			}

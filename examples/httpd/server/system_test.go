@@ -46,27 +46,17 @@ func startWith(t *testing.T, bed *testbed.Bed, edit func(*Config)) *Server {
 		Sluice: sluice.Config{
 			Interface: bed.Server.Link,
 			Netns:     bed.Server.Name,
-			Listen: []string{
-				netip.AddrPortFrom(bed.Server.IPv4, testPort).String(),
-				netip.AddrPortFrom(bed.Server.IPv6, testPort).String(),
-			},
-			Loops:    bed.Server.Queues,
-			Cores:    []int{-1},
-			MSL:      250 * time.Millisecond, // short TIME-WAIT: many short connections
-			BusyPoll: -1,
+			Listen:    bed.Server.Listen(testPort),
+			Loops:     bed.Server.Queues,
+			Cores:     []int{-1},
+			MSL:       250 * time.Millisecond, // short TIME-WAIT: many short connections
+			BusyPoll:  -1,
 		},
 		Options: Options{Limits: http1.Limits{MaxBodyBytes: testMaxBody}},
 	}
 	edit(&cfg)
 	s, err := New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return testbed.StartServer(t, s, err)
 }
 
 // peerClient is an http.Client dialing from the peer namespace; dials
@@ -77,14 +67,7 @@ func peerClient(bed *testbed.Bed, conns int, dials *atomic.Int64) *http.Client {
 		Transport: &http.Transport{
 			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 				dials.Add(1)
-				var c net.Conn
-				err := bed.Peer.Do(func() error {
-					var d net.Dialer
-					var err error
-					c, err = d.DialContext(ctx, network, addr)
-					return err
-				})
-				return c, err
+				return bed.Peer.DialContext(ctx, network, addr)
 			},
 			MaxConnsPerHost:     conns,
 			MaxIdleConnsPerHost: conns,

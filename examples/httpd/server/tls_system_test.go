@@ -56,14 +56,7 @@ func h2Client(bed *testbed.Bed, pool *x509.CertPool, dials *atomic.Int64) *http.
 		Transport: &http.Transport{
 			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 				dials.Add(1)
-				var c net.Conn
-				err := bed.Peer.Do(func() error {
-					var d net.Dialer
-					var err error
-					c, err = d.DialContext(ctx, network, addr)
-					return err
-				})
-				return c, err
+				return bed.Peer.DialContext(ctx, network, addr)
 			},
 			TLSClientConfig:   &tls.Config{RootCAs: pool},
 			ForceAttemptHTTP2: true, // a custom DialContext turns it off otherwise
@@ -180,9 +173,7 @@ func TestSystemTLSShutdown(t *testing.T) {
 		defer cancel()
 		done <- s.Shutdown(ctx)
 	}()
-	for !s.Health().Down() {
-		time.Sleep(time.Millisecond)
-	}
+	testbed.WaitFor(t, "health down", s.Health().Down)
 	// A health check on a new connection during the drain delay.
 	var d2 atomic.Int64
 	hc := h2Client(bed, pool, &d2)

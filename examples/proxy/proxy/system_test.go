@@ -106,30 +106,14 @@ func startProxy(t *testing.T, bed *testbed.Bed, upstream string) *Server {
 		},
 		Upstream: upstream,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return testbed.StartServer(t, s, err)
 }
 
 func peerClient(bed *testbed.Bed, conns int) *http.Client {
 	return &http.Client{
 		Timeout: 30 * time.Second,
 		Transport: &http.Transport{
-			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-				var c net.Conn
-				err := bed.Peer.Do(func() error {
-					var d net.Dialer
-					var err error
-					c, err = d.DialContext(ctx, network, addr)
-					return err
-				})
-				return c, err
-			},
+			DialContext:         bed.Peer.DialContext,
 			MaxConnsPerHost:     conns,
 			MaxIdleConnsPerHost: conns,
 		},
