@@ -3,7 +3,6 @@ package afxdp
 import (
 	"errors"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -149,12 +148,12 @@ func TestFillFromDrainTo(t *testing.T) {
 	for i := range uint32(5) {
 		c.addrs[(nearWrap+i)&c.mask] = uint64(i) * 2048
 	}
-	atomic.StoreUint32(c.producer, nearWrap+5)
+	c.producer.Store(nearWrap + 5)
 	if n := c.DrainTo(p, 3); n != 3 || p.Len() != 11 {
 		t.Fatalf("DrainTo(3) = %d, pool %d", n, p.Len())
 	}
-	if n := c.DrainTo(p, 100); n != 2 || p.Len() != 13 || atomic.LoadUint32(c.consumer) != nearWrap+5 {
-		t.Fatalf("DrainTo(100) = %d, pool %d, consumer %d", n, p.Len(), atomic.LoadUint32(c.consumer))
+	if n := c.DrainTo(p, 100); n != 2 || p.Len() != 13 || c.consumer.Load() != nearWrap+5 {
+		t.Fatalf("DrainTo(100) = %d, pool %d, consumer %d", n, p.Len(), c.consumer.Load())
 	}
 }
 
@@ -167,13 +166,13 @@ func BenchmarkFillFromDrainTo(b *testing.B) {
 	for b.Loop() {
 		n := f.FillFrom(p, 64)
 		// The "kernel" moves the frames from fill to completion.
-		fi := atomic.LoadUint32(f.consumer)
-		ci := atomic.LoadUint32(c.producer)
+		fi := f.consumer.Load()
+		ci := c.producer.Load()
 		for i := range n {
 			c.addrs[(ci+i)&c.mask] = f.addrs[(fi+i)&f.mask]
 		}
-		atomic.StoreUint32(f.consumer, fi+n)
-		atomic.StoreUint32(c.producer, ci+n)
+		f.consumer.Store(fi + n)
+		c.producer.Store(ci + n)
 		c.DrainTo(p, 64)
 	}
 }

@@ -19,9 +19,14 @@ type Desc = unix.XDPDesc
 // which is at least that strong. The cached copies keep the shared cache
 // lines untouched while a batch is being worked through.
 type ring struct {
-	producer *uint32 // shared with the kernel
-	consumer *uint32 // shared with the kernel
-	flags    *uint32 // XDP_RING_NEED_WAKEUP lives here
+	// The three words live in the ring's shared mapping. Who writes each:
+	// on the fill and TX rings (we produce) producer is ours and
+	// consumer the kernel's; on the RX and completion rings (the kernel
+	// produces) producer is the kernel's and consumer ours. flags is
+	// written by the kernel only (XDP_RING_NEED_WAKEUP).
+	producer *atomic.Uint32
+	consumer *atomic.Uint32
+	flags    *atomic.Uint32
 	mask     uint32
 	size     uint32
 
@@ -36,15 +41,15 @@ type ring struct {
 }
 
 func (r *ring) initProducer() {
-	r.local = atomic.LoadUint32(r.producer)
+	r.local = r.producer.Load()
 	r.cachedProd = r.local
-	r.cachedCons = atomic.LoadUint32(r.consumer) + r.size
+	r.cachedCons = r.consumer.Load() + r.size
 }
 
 func (r *ring) initConsumer() {
-	r.local = atomic.LoadUint32(r.consumer)
+	r.local = r.consumer.Load()
 	r.cachedCons = r.local
-	r.cachedProd = atomic.LoadUint32(r.producer)
+	r.cachedProd = r.producer.Load()
 }
 
 // free reports how many slots a producer may reserve, looking at the
@@ -55,7 +60,7 @@ func (r *ring) free(n uint32) uint32 {
 	if free >= n {
 		return free
 	}
-	r.cachedCons = atomic.LoadUint32(r.consumer) + r.size
+	r.cachedCons = r.consumer.Load() + r.size
 	return r.cachedCons - r.cachedProd
 }
 
@@ -73,7 +78,7 @@ func (r *ring) submit(n uint32) {
 		n = r.cachedProd - r.local // never publish what was not reserved
 	}
 	r.local += n
-	atomic.StoreUint32(r.producer, r.local)
+	r.producer.Store(r.local)
 }
 
 // cancel gives back the last n reserved but unsubmitted slots.
@@ -89,7 +94,7 @@ func (r *ring) cancel(n uint32) {
 func (r *ring) avail(n uint32) uint32 {
 	entries := r.cachedProd - r.cachedCons
 	if entries == 0 {
-		r.cachedProd = atomic.LoadUint32(r.producer)
+		r.cachedProd = r.producer.Load()
 		entries = r.cachedProd - r.cachedCons
 	}
 	return min(entries, n)
@@ -109,13 +114,13 @@ func (r *ring) release(n uint32) {
 		n = r.cachedCons - r.local
 	}
 	r.local += n
-	atomic.StoreUint32(r.consumer, r.local)
+	r.consumer.Store(r.local)
 }
 
 // needWakeup reports whether the kernel asked to be kicked (only set when
 // the socket was bound with XDP_USE_NEED_WAKEUP).
 func (r *ring) needWakeup() bool {
-	return atomic.LoadUint32(r.flags)&unix.XDP_RING_NEED_WAKEUP != 0
+	return r.flags.Load()&unix.XDP_RING_NEED_WAKEUP != 0
 }
 
 // Size is the number of entries in the ring.
@@ -208,7 +213,7 @@ func (t *TxRing) Free() uint32 { return t.free(t.size) }
 
 // Pending reports how many submitted descriptors the kernel has not yet
 // taken off the ring (one load of its consumer index).
-func (t *TxRing) Pending() uint32 { return t.local - atomic.LoadUint32(t.consumer) }
+func (t *TxRing) Pending() uint32 { return t.local - t.consumer.Load() }
 
 // NeedWakeup reports whether the kernel wants a sendto to start sending.
 func (t *TxRing) NeedWakeup() bool { return t.needWakeup() }

@@ -8,8 +8,9 @@ import (
 // fakeRing is a heap-backed ring whose "kernel" side the test drives by
 // writing the indices directly, starting near the uint32 wrap point.
 func fakeRing(size, start uint32) ring {
-	r := ring{producer: new(uint32), consumer: new(uint32), flags: new(uint32), size: size, mask: size - 1}
-	*r.producer, *r.consumer = start, start
+	r := ring{producer: new(atomic.Uint32), consumer: new(atomic.Uint32), flags: new(atomic.Uint32), size: size, mask: size - 1}
+	r.producer.Store(start)
+	r.consumer.Store(start)
 	return r
 }
 
@@ -37,7 +38,7 @@ func TestProducerWrapAndBounds(t *testing.T) {
 		f.Set(idx+i, uint64(i)*2048)
 	}
 	f.Submit(got)
-	if p := atomic.LoadUint32(f.producer); p != nearWrap+5 {
+	if p := f.producer.Load(); p != nearWrap+5 {
 		t.Fatalf("producer = %d, want %d (wrapped)", p, nearWrap+5)
 	}
 	// Slot of the wrapped index idx+4 is (2^32-4+4)&7 == 0.
@@ -54,13 +55,13 @@ func TestProducerWrapAndBounds(t *testing.T) {
 	}
 	// The kernel consumes 4: now 7 are free, seen on the next reserve
 	// that needs more than the cached view.
-	atomic.AddUint32(f.consumer, 4)
+	f.consumer.Add(4)
 	if _, got := f.Reserve(7); got != 7 {
 		t.Fatalf("Reserve(7) after kernel consumed 4 = %d, want 7", got)
 	}
 	// Submit never publishes more than was reserved.
 	f.Submit(100)
-	if p := atomic.LoadUint32(f.producer); p != nearWrap+12 {
+	if p := f.producer.Load(); p != nearWrap+12 {
 		t.Fatalf("producer after over-submit = %d, want %d", p, nearWrap+12)
 	}
 	if _, got := f.Reserve(1); got != 0 {
@@ -74,7 +75,7 @@ func TestProducerUsesCachedConsumer(t *testing.T) {
 	f.Submit(4)
 	// The kernel consumes everything, but 4 slots are still known free:
 	// a reserve of up to 4 must not look at the shared index.
-	atomic.StoreUint32(f.consumer, 4)
+	f.consumer.Store(4)
 	if _, got := f.Reserve(4); got != 4 || f.cachedCons != 8 {
 		t.Fatalf("Reserve(4) = %d, cachedCons %d; want 4 from the cache (8)", got, f.cachedCons)
 	}
@@ -93,7 +94,7 @@ func TestConsumerWrapAndCache(t *testing.T) {
 	for i := range uint32(3) {
 		r.descs[(nearWrap+i)&r.mask] = Desc{Addr: uint64(i) * 4096, Len: 60 + i}
 	}
-	atomic.StoreUint32(r.producer, nearWrap+3)
+	r.producer.Store(nearWrap + 3)
 	idx, got := r.Peek(2)
 	if got != 2 || idx != nearWrap {
 		t.Fatalf("Peek(2) = (%d, %d)", idx, got)
@@ -104,7 +105,7 @@ func TestConsumerWrapAndCache(t *testing.T) {
 	// One more is cached; the producer moving on is not seen until the
 	// cache is drained.
 	r.descs[(nearWrap+3)&r.mask] = Desc{Addr: 3 * 4096, Len: 63}
-	atomic.StoreUint32(r.producer, nearWrap+4)
+	r.producer.Store(nearWrap + 4)
 	idx, got = r.Peek(4)
 	if got != 1 || r.Desc(idx).Len != 62 {
 		t.Fatalf("Peek(4) with one cached = %d (len %d), want 1 (62)", got, r.Desc(idx).Len)
@@ -114,11 +115,11 @@ func TestConsumerWrapAndCache(t *testing.T) {
 		t.Fatalf("Peek(4) after refresh = %d, want the 4th descriptor", got)
 	}
 	r.Release(2)
-	if c := atomic.LoadUint32(r.consumer); c != nearWrap+2 {
+	if c := r.consumer.Load(); c != nearWrap+2 {
 		t.Fatalf("consumer = %d, want %d", c, nearWrap+2)
 	}
 	r.Release(100) // bounded by what was peeked
-	if c := atomic.LoadUint32(r.consumer); c != nearWrap+4 {
+	if c := r.consumer.Load(); c != nearWrap+4 {
 		t.Fatalf("consumer after over-release = %d, want %d", c, nearWrap+4)
 	}
 }
@@ -129,7 +130,7 @@ func TestNeedWakeupFlag(t *testing.T) {
 	if tx.NeedWakeup() {
 		t.Fatal("NeedWakeup with flags 0")
 	}
-	atomic.StoreUint32(tx.flags, 1)
+	tx.flags.Store(1)
 	if !tx.NeedWakeup() {
 		t.Fatal("NeedWakeup with XDP_RING_NEED_WAKEUP set")
 	}
@@ -149,7 +150,7 @@ func BenchmarkFillReserveSubmit(b *testing.B) {
 			f.Set(idx+i, uint64(i)<<12)
 		}
 		f.Submit(got)
-		atomic.AddUint32(f.consumer, got) // the "kernel" consumes
+		f.consumer.Add(got) // the "kernel" consumes
 	}
 }
 
@@ -158,7 +159,7 @@ func BenchmarkRxPeekRelease(b *testing.B) {
 	var sum uint32
 	b.ReportAllocs()
 	for b.Loop() {
-		atomic.AddUint32(r.producer, 64) // the "kernel" produces
+		r.producer.Add(64) // the "kernel" produces
 		idx, got := r.Peek(64)
 		for i := range got {
 			sum += r.Desc(idx + i).Len

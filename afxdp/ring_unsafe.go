@@ -1,6 +1,7 @@
 package afxdp
 
 import (
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -17,9 +18,10 @@ func mapRing(fd int, pgoff int64, off unix.XDPRingOffset, size uint32, descSize 
 		return nil, nil, err
 	}
 	base := unsafe.Pointer(&mem[0])
-	r.producer = (*uint32)(unsafe.Add(base, off.Producer))
-	r.consumer = (*uint32)(unsafe.Add(base, off.Consumer))
-	r.flags = (*uint32)(unsafe.Add(base, off.Flags))
+	// atomic.Uint32 is a bare uint32 in memory (4 octets, 4-aligned).
+	r.producer = (*atomic.Uint32)(unsafe.Add(base, off.Producer))
+	r.consumer = (*atomic.Uint32)(unsafe.Add(base, off.Consumer))
+	r.flags = (*atomic.Uint32)(unsafe.Add(base, off.Flags))
 	r.size = size
 	r.mask = size - 1
 	return mem, unsafe.Add(base, off.Desc), nil

@@ -2,7 +2,6 @@ package afxdp
 
 import (
 	"errors"
-	"sync/atomic"
 	"testing"
 )
 
@@ -17,8 +16,8 @@ func TestWakeupOnlyWhenAsked(t *testing.T) {
 	if err := s.WakeupFill(); err != nil || s.fillWakeup != 0 {
 		t.Fatalf("WakeupFill without the flag: err %v, %d syscalls", err, s.fillWakeup)
 	}
-	atomic.StoreUint32(s.tx.flags, 1)
-	atomic.StoreUint32(g.fill.flags, 1)
+	s.tx.flags.Store(1)
+	g.fill.flags.Store(1)
 	// An fd that is not open: the syscall is made and fails with EBADF,
 	// which maps to ErrClosed.
 	if err := s.WakeupTx(); !errors.Is(err, ErrClosed) || s.txWakeups != 1 {
