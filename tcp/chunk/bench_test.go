@@ -8,7 +8,7 @@ func BenchmarkPushConsumeSmall(b *testing.B) {
 	b.ReportAllocs()
 	p := NewPool(NewBudget(1 << 30))
 	var q Queue
-	q.Init(p, 64<<10)
+	q.Init(p, 64<<10, true)
 	msg := make([]byte, 100)
 	b.SetBytes(int64(len(msg)))
 	for b.Loop() {
@@ -23,7 +23,7 @@ func BenchmarkPushConsumeBulk(b *testing.B) {
 	b.ReportAllocs()
 	p := NewPool(NewBudget(1 << 30))
 	var q Queue
-	q.Init(p, 1<<20)
+	q.Init(p, 1<<20, true)
 	seg := make([]byte, 1448)
 	b.SetBytes(64 * 1448)
 	for b.Loop() {
@@ -43,7 +43,7 @@ func BenchmarkAppendHeld(b *testing.B) {
 	b.ReportAllocs()
 	p := NewPool(nil)
 	var q Queue
-	q.Init(p, 64<<10)
+	q.Init(p, 64<<10, true)
 	seg := make([]byte, 1448)
 	b.SetBytes(int64(len(seg)))
 	for b.Loop() {
@@ -57,7 +57,7 @@ func BenchmarkReassembly(b *testing.B) {
 	b.ReportAllocs()
 	p := NewPool(nil)
 	var q Queue
-	q.Init(p, 1<<20)
+	q.Init(p, 1<<20, true)
 	seg := make([]byte, 1448)
 	b.SetBytes(16 * 1448)
 	for b.Loop() {

@@ -27,7 +27,7 @@ func TestBudgetLevels(t *testing.T) {
 	}
 	// A queue with no chunk still gets one (no deadlock), counted.
 	var q Queue
-	q.Init(p, 1<<20)
+	q.Init(p, 1<<20, true)
 	if w := q.Push(make([]byte, 3*Size)); w != Size {
 		t.Fatalf("queue at High took %d octets, want one chunk (%d)", w, Size)
 	}
@@ -36,7 +36,7 @@ func TestBudgetLevels(t *testing.T) {
 	}
 	// Spilling accepted text is forced too.
 	var r Queue
-	r.Init(p, 1<<20)
+	r.Init(p, 1<<20, true)
 	frame := make([]byte, 2*Size)
 	r.Append(frame, true)
 	r.Spill()

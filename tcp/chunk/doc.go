@@ -24,10 +24,13 @@
 // with hold, Spill), so zero-copy receive needs no chunk at all when the
 // application reads at once.
 //
-// Chunks consumed are not reused before the owner calls Pool.Recycle: a
-// callback may still read a slice that Peek returned before Consume (the
-// loop consumes before it calls OnData), and a Write from that callback
-// must not land in the same memory. The loop recycles once per iteration.
+// A receive queue (Init with retire) gives consumed chunks back through
+// Pool.Retire: they are not reused before the next Pool.Recycle, because
+// a callback may still read a slice that Peek returned before Consume
+// (sched consumes before it calls OnData) and a Write from that callback
+// must not land in the same memory. The engine recycles where no such
+// slice can be live (before it takes in arriving text). A send queue's
+// chunks are reused at once; so are those of a queue's private pool.
 //
 // # The budget
 //

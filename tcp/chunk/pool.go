@@ -35,6 +35,8 @@ type Pool struct {
 	inUse    int
 	dirs     [dirClasses][][]*Chunk
 	stats    PoolStats
+	private  bool   // one queue's own pool: retired chunks are reusable at once
+	scratch  []byte // Gather's copies of runs that cross a chunk
 }
 
 // PoolStats are a pool's counters.
@@ -94,15 +96,33 @@ func (p *Pool) reserve(must bool) bool {
 	return true
 }
 
-// Put gives a chunk back. It is reused only after the next Recycle.
+// Put gives a chunk back for reuse at once (no slice of it is held).
 func (p *Pool) Put(c *Chunk) {
+	p.unreserve()
+	if len(p.free) < cacheMax {
+		p.free = append(p.free, c)
+	}
+}
+
+// Retire gives a chunk back that a caller may still read (Peek before
+// Consume): it is reused only after the next Recycle. A private pool
+// reuses it at once, since only its own queue could take it.
+func (p *Pool) Retire(c *Chunk) {
+	if p.private {
+		p.Put(c)
+		return
+	}
+	p.unreserve()
+	if len(p.retired) < retiredMax {
+		p.retired = append(p.retired, c)
+	}
+}
+
+func (p *Pool) unreserve() {
 	p.inUse--
 	if p.reserved++; p.reserved > 2*Batch {
 		p.budget.release(Batch * Size)
 		p.reserved -= Batch
-	}
-	if len(p.retired) < retiredMax {
-		p.retired = append(p.retired, c)
 	}
 }
 

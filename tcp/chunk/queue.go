@@ -18,16 +18,24 @@ type Queue struct {
 	// the segment that carried them; their positions are reserved but
 	// hold no chunk until Spill.
 	held []byte
+	// retire: consumed chunks may still be read (a receive queue whose
+	// Peek precedes Consume): they go back through Pool.Retire.
+	retire bool
 }
 
 // Init empties q (giving its chunks back) and sets its pool and limit. A
-// nil pool gives q a pool of its own with no budget.
-func (q *Queue) Init(p *Pool, limit int) {
+// nil pool keeps q's pool if it has one, else gives q a private pool with
+// no budget. retire says consumed chunks may still be read after Consume
+// (a receive queue: see Pool.Retire).
+func (q *Queue) Init(p *Pool, limit int, retire bool) {
 	q.Reset()
 	if p == nil {
-		p = NewPool(nil)
+		if p = q.pool; p == nil {
+			p = NewPool(nil)
+			p.private = true
+		}
 	}
-	q.pool, q.limit = p, limit
+	q.pool, q.limit, q.retire = p, limit, retire
 }
 
 // Reset gives every chunk back and forgets all text, held or stored.
@@ -36,8 +44,8 @@ func (q *Queue) Reset() {
 	if q.dir != nil {
 		q.pool.putDir(q.dir)
 	}
-	p, l := q.pool, q.limit
-	*q = Queue{pool: p, limit: l}
+	p, l, r := q.pool, q.limit, q.retire
+	*q = Queue{pool: p, limit: l, retire: r}
 }
 
 // Limit is the queue's size in the TCP sense: Free is Limit - Len.
@@ -212,6 +220,23 @@ func (q *Queue) Slice(off, k int) []byte {
 	return c[i:min(i+k, Size)]
 }
 
+// Gather returns up to k used octets from position off as one slice: in
+// place when they lie in one chunk, else copied into the pool's scratch
+// (valid until the next Gather on the pool). Segments are built from it,
+// and the Sink copies them during Emit.
+func (q *Queue) Gather(off, k int) []byte {
+	s := q.Slice(off, k)
+	k = min(k, q.n-off)
+	if len(s) >= k {
+		return s
+	}
+	p := q.pool
+	if cap(p.scratch) < k {
+		p.scratch = make([]byte, max(k, 2*Size))
+	}
+	return p.scratch[:q.ReadAt(off, p.scratch[:k])]
+}
+
 // Consume drops k octets from the front; chunks passed go back to the
 // pool, and when nothing is stored beyond, every chunk and the directory
 // do.
@@ -257,7 +282,11 @@ func (q *Queue) release(k int) {
 	for i := range k {
 		j := (q.dh + i) & m
 		if c := q.dir[j]; c != nil {
-			q.pool.Put(c)
+			if q.retire {
+				q.pool.Retire(c)
+			} else {
+				q.pool.Put(c)
+			}
 			q.dir[j] = nil
 			q.chunks--
 		}

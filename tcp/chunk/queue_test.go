@@ -62,7 +62,7 @@ func TestModel(t *testing.T) {
 		p := NewPool(nil)
 		var q Queue
 		limit := 1 + r.IntN(64<<10)
-		q.Init(p, limit)
+		q.Init(p, limit, true)
 		m := &model{}
 		src := make([]byte, 8*Size)
 		for i := range src {
@@ -139,6 +139,11 @@ func TestModel(t *testing.T) {
 				if len(s) == 0 || !bytes.Equal(s, m.data[off:off+len(s)]) {
 					t.Fatalf("step %d: Slice(%d) wrong (%d octets)", step, off, len(s))
 				}
+				k := 1 + r.IntN(3*Size)
+				g := q.Gather(off, k)
+				if len(g) != min(k, m.n-off) || !bytes.Equal(g, m.data[off:off+len(g)]) {
+					t.Fatalf("step %d: Gather(%d, %d) wrong (%d octets)", step, off, k, len(g))
+				}
 			case 7: // prune out-of-order text
 				from := q.Len() + r.IntN(q.Extent()-q.Len()+1)
 				q.Discard(from)
@@ -169,7 +174,7 @@ func TestModel(t *testing.T) {
 func TestDrainedHoldsNothing(t *testing.T) {
 	p := NewPool(nil)
 	var q Queue
-	q.Init(p, 1<<20)
+	q.Init(p, 1<<20, true)
 	msg := bytes.Repeat([]byte("x"), 3*Size+100)
 	if q.Push(msg) != len(msg) || q.Chunks() != 4 {
 		t.Fatalf("push: %d chunks", q.Chunks())
@@ -195,8 +200,8 @@ func TestDrainedHoldsNothing(t *testing.T) {
 func TestRecycleDefersReuse(t *testing.T) {
 	p := NewPool(nil)
 	var rcv, snd Queue
-	rcv.Init(p, 1<<16)
-	snd.Init(p, 1<<16)
+	rcv.Init(p, 1<<16, true)
+	snd.Init(p, 1<<16, false)
 	rcv.Push([]byte("request"))
 	a, _ := rcv.Peek()
 	rcv.Consume(len(a))
@@ -206,7 +211,7 @@ func TestRecycleDefersReuse(t *testing.T) {
 	}
 	p.Recycle()
 	var q Queue
-	q.Init(p, Size)
+	q.Init(p, Size, true)
 	q.Push([]byte("Z"))
 	if a[0] != 'Z' {
 		t.Fatalf("recycled chunk not reused (cache): %q", a[:1])
