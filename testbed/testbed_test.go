@@ -218,20 +218,11 @@ func TestPeerOffloadsServed(t *testing.T) {
 	if err := os.WriteFile(upload, body, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (c net.Conn, err error) {
-			err = b.Peer.Do(func() error {
-				var d net.Dialer
-				c, err = d.DialContext(ctx, network, addr)
-				return err
-			})
-			return c, err
-		},
-	}}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: b.Peer.DialContext}}
 	defer client.CloseIdleConnections()
 
 	for i, addr := range []netip.Addr{b.Server.IPv4, b.Server.IPv6} {
-		url := "http://" + netip.AddrPortFrom(addr, port).String()
+		url := "http://" + HostPort(addr, port)
 		before := tap.partial[i].Load()
 		out, err := b.Peer.Exec(ctx, "curl", "-sS", "--max-time", "30", url+"/body")
 		if err != nil || out != string(body) {
@@ -296,20 +287,12 @@ func offloadServer(t *testing.T, b *Bed, port int, body []byte) *sluice.Server {
 	srv, err := sluice.NewServer(sluice.Config{
 		Interface: b.Server.Link,
 		Netns:     b.Server.Name,
-		Listen: []string{
-			netip.AddrPortFrom(b.Server.IPv4, uint16(port)).String(),
-			netip.AddrPortFrom(b.Server.IPv6, uint16(port)).String(),
-		},
-		Cores:    []int{-1},
-		BusyPoll: -1,
-		MSL:      250 * time.Millisecond,
+		Listen:    b.Server.Listen(port),
+		Cores:     []int{-1},
+		BusyPoll:  -1,
+		MSL:       250 * time.Millisecond,
 	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
+	srv = StartServer(t, srv, err)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/body", func(w http.ResponseWriter, _ *http.Request) { w.Write(body) })
 	mux.HandleFunc("/sum", func(w http.ResponseWriter, r *http.Request) {
@@ -323,7 +306,7 @@ func offloadServer(t *testing.T, b *Bed, port int, body []byte) *sluice.Server {
 	hs := &http.Server{Handler: mux}
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(srv.Listener()) }()
-	t.Cleanup(func() {
+	t.Cleanup(func() { // before StartServer's: net/http stops first
 		hs.Close()
 		srv.Close()
 		<-done
@@ -357,13 +340,7 @@ func TestPeerOffloadsCounted(t *testing.T) {
 	msg := make([]byte, 256<<10)
 	rand.NewChaCha8([32]byte{2}).Read(msg)
 	for _, addr := range []netip.Addr{b.Server.IPv4, b.Server.IPv6} {
-		var c net.Conn
-		if err := b.Peer.Do(func() (err error) {
-			c, err = net.DialTimeout("tcp", netip.AddrPortFrom(addr, port).String(), 5*time.Second)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
+		c := b.Peer.Dial(t, HostPort(addr, port))
 		c.SetDeadline(time.Now().Add(20 * time.Second))
 		go c.Write(msg)
 		got := make([]byte, len(msg))
@@ -382,10 +359,8 @@ func TestPeerOffloadsCounted(t *testing.T) {
 	}
 	// The loop publishes its count at the end of each batch; the tap
 	// sees a frame at its start.
-	for deadline := time.Now().Add(10 * time.Second); counted() != seen() && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if tap.partial[0].Load() == 0 || tap.partial[1].Load() == 0 || counted() != seen() {
+	WaitFor(t, "the loops' count to reach the tap's", func() bool { return counted() == seen() })
+	if tap.partial[0].Load() == 0 || tap.partial[1].Load() == 0 {
 		t.Fatalf("tap saw %d (IPv4) + %d (IPv6) partial checksums, loops counted %d",
 			tap.partial[0].Load(), tap.partial[1].Load(), counted())
 	}
@@ -470,12 +445,7 @@ func TestTimeWaitReopenByTCB(t *testing.T) {
 				t.Fatalf("%v round %d: the connect retransmitted %d times: TIME-WAIT did not reopen", addr, round, info.Total_retrans)
 			}
 			// One per family: the reopened 4-tuple replaced its old one.
-			for deadline := time.Now().Add(5 * time.Second); timeWait() != i+1; {
-				if time.Now().After(deadline) {
-					t.Fatalf("%v round %d: %d connections in TIME-WAIT, want %d", addr, round, timeWait(), i+1)
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+			WaitFor(t, "one TIME-WAIT per family", func() bool { return timeWait() == i+1 })
 			// Linux's timestamp clock ticks every millisecond: the next
 			// SYN's TSval must be newer than TS.Recent. (RFC 6191 also
 			// honours an equal TSval with a sequence number above
