@@ -38,9 +38,10 @@
 //   - need_wakeup is on by default: WakeupTx (sendto) and WakeupFill
 //     (recvfrom) make a syscall only when the ring's XDP_RING_NEED_WAKEUP
 //     flag is set. Copy mode keeps the TX flag set and sends at most a
-//     budget of frames per sendto (32, or SocketConfig.TxBudget via
-//     XDP_MAX_TX_SKB_BUDGET on Linux >= 6.17): kick while TxRing.Pending()
-//     is not zero.
+//     budget of frames per sendto (XDP_MAX_TX_SKB_BUDGET, Linux >= 6.17:
+//     the TX ring's size unless SocketConfig.TxBudget says otherwise, so
+//     one kick sends a whole batch; 32 on older kernels): kick while
+//     TxRing.Pending() is not zero.
 //   - After Close, the kernel releases the queue asynchronously (XSKMAP
 //     entries keep the socket alive; then an RCU grace period and a
 //     workqueue free the buffer pool). A bind in that window gets EBUSY;

@@ -45,9 +45,11 @@ type SocketConfig struct {
 	// NoNeedWakeup turns XDP_USE_NEED_WAKEUP off: the kernel then never
 	// asks for wakeups, and WakeupTx/WakeupFill always make the syscall.
 	NoNeedWakeup bool
-	// TxBudget, when not 0, sets how many frames one copy-mode sendto
-	// may send (XDP_MAX_TX_SKB_BUDGET, Linux >= 6.17; the kernel's
-	// default is 32). Larger budgets mean fewer TX wakeup syscalls.
+	// TxBudget is how many frames one copy-mode sendto may send
+	// (XDP_MAX_TX_SKB_BUDGET, Linux >= 6.17). 0: the TX ring's size
+	// where the kernel takes it, so one wakeup sends a whole batch, and
+	// the kernel's default of 32 where it does not; set, it must be
+	// taken.
 	TxBudget uint32
 }
 
@@ -60,6 +62,7 @@ type Socket struct {
 	queue      int
 	mode       Mode
 	needWakeup bool
+	txBudget   uint32 // frames per copy-mode TX wakeup
 	rx         RxRing
 	tx         TxRing
 	group      *queueRings // fill and completion rings of (ifindex, queue)
@@ -147,6 +150,16 @@ func NewSocket(u *Umem, ifindex, queue int, cfg SocketConfig) (s *Socket, err er
 	if cfg.TxBudget != 0 {
 		if err := unix.SetsockoptInt(s.fd, unix.SOL_XDP, unix.XDP_MAX_TX_SKB_BUDGET, int(cfg.TxBudget)); err != nil {
 			return s, opError(fmt.Sprintf("XDP_MAX_TX_SKB_BUDGET %d (needs Linux >= 6.17; leave TxBudget 0)", cfg.TxBudget), ifindex, queue, err)
+		}
+		s.txBudget = cfg.TxBudget
+	} else {
+		// One kick per batch: a copy-mode sendto otherwise sends 32
+		// frames and the loop kicks again for the rest of a burst (a
+		// syscall per 32 frames). Older kernels refuse the option and
+		// keep 32.
+		s.txBudget = 32
+		if unix.SetsockoptInt(s.fd, unix.SOL_XDP, unix.XDP_MAX_TX_SKB_BUDGET, int(cfg.TxSize)) == nil {
+			s.txBudget = cfg.TxSize
 		}
 	}
 	if off, err = mmapOffsets(s.fd); err != nil {
@@ -255,6 +268,10 @@ func checkDevice(u *Umem, ifindex, queue int) error {
 
 // Fd is the socket's file descriptor, the value to store in an XSKMAP.
 func (s *Socket) Fd() int { return s.fd }
+
+// TxBudget is how many frames one copy-mode TX wakeup may send
+// (SocketConfig.TxBudget).
+func (s *Socket) TxBudget() uint32 { return s.txBudget }
 
 // Mode reports the mode the kernel bound the socket in (XDP_OPTIONS).
 func (s *Socket) Mode() Mode { return s.mode }

@@ -74,7 +74,7 @@ func bulkWorkload(c config) ([]Result, error) {
 		if m.res.Requests > 0 {
 			perMiB = float64(m.serverCPU) / 1e3 / (float64(m.res.Requests) * float64(n) / (1 << 20))
 		}
-		f.add(s.name, "cpu/MiB", "µs", lower, perMiB).Note = "server process CPU per MiB of body sent"
+		f.add(s.name, "cpu/MiB", "µs", lower, perMiB).Note = "server CPU (process + NAPI thread) per MiB of body sent"
 		f.errors(s.name, m)
 		return nil
 	})
