@@ -47,9 +47,12 @@ type Options struct {
 	// offloads (TX checksum offload, TSO, GSO on), as every container's
 	// veth is, instead of turning them off: the Peer's TCP then sends
 	// segments whose checksum field holds only the pseudo-header sum
-	// (CHECKSUM_PARTIAL), which the veth delivers as they are. (Its GSO
-	// stops once a native XDP program is on the Server end: veth turns
-	// off software GSO towards an XDP peer.) Not with Middle.
+	// (CHECKSUM_PARTIAL), which the veth delivers as they are. Its GSO
+	// stops once a native XDP program is on the Server end (veth turns
+	// off software GSO towards an XDP peer); with a generic-mode program
+	// it does not, and the Peer's TSO super-frames, larger than a UMEM
+	// frame, are dropped by the AF_XDP socket (its RxDropped). Not with
+	// Middle.
 	PeerOffloads bool
 }
 
