@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -127,6 +128,8 @@ func TestMaxConns(t *testing.T) {
 	h := &echo{}
 	cfg := testConfig(bed, 7502)
 	cfg.MaxConns = 2
+	var logs logSink
+	cfg.Logger = logs.logger()
 	s := startServer(t, cfg, h)
 	addr := testbed.HostPort(bed.Server.IPv4, 7502)
 	a, b := bed.Peer.Dial(t, addr), bed.Peer.Dial(t, addr)
@@ -148,6 +151,11 @@ func TestMaxConns(t *testing.T) {
 	if len(st.Loops) != 1 || st.Loops[0].LimitDrops == 0 {
 		t.Errorf("no SYN counted as dropped at the limit: %v", err)
 	}
+	// The drop is said in the log, with what to change (within one
+	// dropCheckEvery).
+	testbed.WaitFor(t, "the connection limit warning", func() bool {
+		return strings.Contains(logs.String(), "dropping: connection limit") && strings.Contains(logs.String(), "raise it")
+	})
 	a.Close()
 	testbed.WaitFor(t, "a to close", func() bool { return s.conns.Load() == 1 })
 	c := bed.Peer.Dial(t, addr)

@@ -184,6 +184,7 @@ func (s *Server) Start() error {
 	for _, l := range g.Loops() {
 		s.info.Cores = append(s.info.Cores, l.Core())
 	}
+	go s.watchDrops()
 	s.log.Info("sluice: serving",
 		"interface", s.info.Interface, "driver", s.info.Driver, "mtu", s.info.MTU,
 		"xdp", s.info.XDPMode, "bind", s.info.Bind,
