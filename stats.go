@@ -72,18 +72,19 @@ func (s *Server) Stats() (Stats, error) {
 // sched.ConnInfo's fields (the loops fill that in), so one converts to the
 // other.
 type ConnInfo struct {
-	Loop   int // the loop (and NIC queue) that owns it
-	State  string
-	Local  netip.AddrPort
-	Remote netip.AddrPort
+	Loop   int            `json:"loop"` // the loop (and NIC queue) that owns it
+	State  string         `json:"state"`
+	Local  netip.AddrPort `json:"local"`
+	Remote netip.AddrPort `json:"remote"`
 	// RecvQ is received data not yet delivered; SendQ data written and
 	// not yet acknowledged (in the TCP send buffer plus what Write holds
 	// beyond it).
-	RecvQ, SendQ int
-	RTO          time.Duration // RFC 6298
-	SRTT         time.Duration // 0 before the first sample
-	Cwnd         uint32        // congestion window, octets
-	Retransmits  uint64
+	RecvQ       int           `json:"recv_q"`
+	SendQ       int           `json:"send_q"`
+	RTO         time.Duration `json:"rto"`  // RFC 6298
+	SRTT        time.Duration `json:"srtt"` // 0 before the first sample
+	Cwnd        uint32        `json:"cwnd"` // congestion window, octets
+	Retransmits uint64        `json:"retransmits"`
 }
 
 // Conns lists up to limit (0: all) of the server's open connections,

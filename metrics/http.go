@@ -12,19 +12,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sluicenet/sluice"
 )
 
 // Paths served by Handler.
 const (
 	PathMetrics  = "/metrics"  // Prometheus text exposition
-	PathSnapshot = "/snapshot" // JSON Snapshot; ?conns=N lists up to N connections (needs Options.Conns)
+	PathSnapshot = "/snapshot" // JSON Snapshot; ?conns=N lists up to N connections (a ConnLister source)
 )
 
 // Options shape the HTTP endpoint.
 type Options struct {
-	// Conns lists connections for /snapshot?conns=N (e.g. a Tracker's
-	// Conns bound to its group). Nil: the snapshot has counts only.
-	Conns func(limit int) ([]ConnInfo, error)
 	// Runtime adds the Go runtime and process collectors to /metrics.
 	Runtime bool
 }
@@ -46,18 +45,19 @@ func Handler(src Source, o Options) http.Handler {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
-		if v := r.URL.Query().Get("conns"); v != "" && o.Conns != nil {
+		if lister, ok := src.(ConnLister); ok && r.URL.Query().Get("conns") != "" {
+			v := r.URL.Query().Get("conns")
 			n, err := strconv.Atoi(v)
 			if err != nil {
 				http.Error(w, "conns: want a number", http.StatusBadRequest)
 				return
 			}
-			if s.Conns, err = o.Conns(n); err != nil {
+			if s.Conns, err = lister.Conns(n); err != nil {
 				http.Error(w, err.Error(), http.StatusServiceUnavailable)
 				return
 			}
 			if s.Conns == nil {
-				s.Conns = []ConnInfo{}
+				s.Conns = []sluice.ConnInfo{}
 			}
 		}
 		w.Header().Set("Content-Type", "application/json")

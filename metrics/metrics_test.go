@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sluicenet/sluice"
 	"github.com/sluicenet/sluice/metrics"
 	"github.com/sluicenet/sluice/sched"
 	"github.com/sluicenet/sluice/systest/live"
@@ -47,7 +48,7 @@ func fakeStats() sched.GroupStats {
 // sum, states use RFC names, drops the reason's snake-case name.
 func TestSnapshotSums(t *testing.T) {
 	gs := fakeStats()
-	s := metrics.FromStats(&gs, time.Now())
+	s := metrics.FromStats(&sluice.Stats{GroupStats: gs}, time.Now())
 	if len(s.Loops) != 2 || s.Loops[1].Queue != 1 || s.Total.Queue != -1 {
 		t.Fatalf("loops %+v", s.Loops)
 	}
@@ -81,7 +82,7 @@ func TestSnapshotSums(t *testing.T) {
 // failing source is reported as a scrape error instead of stale values.
 func TestCollector(t *testing.T) {
 	gs := fakeStats()
-	c := metrics.NewCollector(metrics.SourceFunc(func() (sched.GroupStats, error) { return gs, nil }))
+	c := metrics.NewCollector(metrics.SourceFunc(func() (sluice.Stats, error) { return sluice.Stats{GroupStats: gs}, nil }))
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(c)
 	mfs, err := reg.Gather()
@@ -113,7 +114,7 @@ func TestCollector(t *testing.T) {
 		}
 	}
 
-	bad := metrics.NewCollector(metrics.SourceFunc(func() (sched.GroupStats, error) { return gs, errors.New("loop stuck") }))
+	bad := metrics.NewCollector(metrics.SourceFunc(func() (sluice.Stats, error) { return sluice.Stats{GroupStats: gs}, errors.New("loop stuck") }))
 	reg2 := prometheus.NewRegistry()
 	reg2.MustRegister(bad)
 	mfs, err = reg2.Gather()
@@ -173,10 +174,7 @@ func value(t *testing.T, expo, series string) float64 {
 // snapshot lists the open connections as ESTABLISHED.
 func TestLiveScrape(t *testing.T) {
 	s := live.Start(t, live.Options{})
-	ep, err := metrics.Serve("127.0.0.1:0", s.Group, metrics.Options{
-		Conns:   func(n int) ([]metrics.ConnInfo, error) { return s.Tracker.Conns(s.Group, n) },
-		Runtime: true,
-	})
+	ep, err := metrics.Serve("127.0.0.1:0", metrics.Group(s.Group), metrics.Options{Runtime: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +228,7 @@ func TestLiveScrape(t *testing.T) {
 		t.Fatalf("snapshot lists %d connections, want %d: %+v", len(snap.Conns), n, snap.Conns)
 	}
 	for _, c := range snap.Conns {
-		if c.State != "ESTABLISHED" || c.Local != s.Addr.String() || !strings.HasPrefix(c.Remote, s.Bed.Peer.IPv4.String()+":") {
+		if c.State != "ESTABLISHED" || c.Local != s.Addr || c.Remote.Addr() != s.Bed.Peer.IPv4 {
 			t.Errorf("conn %+v", c)
 		}
 	}

@@ -1,4 +1,4 @@
-// Package metrics exposes a running sluice group's counters: a Go snapshot
+// Package metrics exposes a running sluice server's counters: a Go snapshot
 // API (Take), a prometheus.Collector (NewCollector), and an optional HTTP
 // endpoint (Serve) with /metrics for Prometheus and /snapshot, the JSON form
 // of a Snapshot that cmd/sluicectl reads.
@@ -17,36 +17,67 @@
 // verdicts under sluice_xdp_verdicts_total{verdict}. The snapshot carries
 // the same names, per loop and summed.
 //
-// With the public API, adapt sluice.Server.Stats:
+// A *sluice.Server is a Source, connection listing (sluicectl ss)
+// included:
 //
-//	src := metrics.SourceFunc(func() (sched.GroupStats, error) {
-//		st, err := srv.Stats()
-//		return st.GroupStats, err
-//	})
-//	ep, err := metrics.Serve("127.0.0.1:9101", src, metrics.Options{})
+//	ep, err := metrics.Serve("127.0.0.1:9101", srv, metrics.Options{})
 //
-// Listing connections (sluicectl ss) needs the group's handler wrapped in
-// a Tracker (Track) and Options.Conns bound to it.
+// A server built on the loops directly (sched.Start) is one through
+// Group(g).
 package metrics
 
 import (
 	"time"
 
+	"github.com/sluicenet/sluice"
 	"github.com/sluicenet/sluice/sched"
 	"github.com/sluicenet/sluice/tcp"
 	"github.com/sluicenet/sluice/wire"
 )
 
-// Source is what metrics reads: *sched.Group satisfies it.
+// Source is what metrics reads: *sluice.Server satisfies it. A Source
+// that is also a ConnLister gets its connections listed in snapshots
+// asked for them (/snapshot?conns=N).
 type Source interface {
-	Stats() (sched.GroupStats, error)
+	Stats() (sluice.Stats, error)
 }
 
-// SourceFunc adapts a function to Source (e.g. a server's own Stats).
-type SourceFunc func() (sched.GroupStats, error)
+// ConnLister lists up to limit open connections (0: all), as
+// sluice.Server.Conns.
+type ConnLister interface {
+	Conns(limit int) ([]sluice.ConnInfo, error)
+}
+
+// SourceFunc adapts a function to Source.
+type SourceFunc func() (sluice.Stats, error)
 
 // Stats calls f.
-func (f SourceFunc) Stats() (sched.GroupStats, error) { return f() }
+func (f SourceFunc) Stats() (sluice.Stats, error) { return f() }
+
+// Group is the Source and ConnLister of a group of loops started
+// without the public API (sched.Start).
+func Group(g *sched.Group) interface {
+	Source
+	ConnLister
+} {
+	return group{g}
+}
+
+type group struct{ g *sched.Group }
+
+func (g group) Stats() (sluice.Stats, error) {
+	gs, err := g.g.Stats()
+	return sluice.Stats{GroupStats: gs, Conns: int64(g.g.Conns())}, err
+}
+
+func (g group) Conns(limit int) ([]sluice.ConnInfo, error) {
+	list, err := g.g.ListConns(limit)
+	out := make([]sluice.ConnInfo, len(list))
+	for i := range list {
+		out[i] = sluice.ConnInfo(list[i])
+	}
+	return out, err
+}
 
 // LoopSnapshot is one loop's values (or, as Snapshot.Total, their sum).
 type LoopSnapshot struct {
@@ -72,23 +103,27 @@ type Snapshot struct {
 	// CPUs), and "fanout" (a subset of "redirected").
 	XDP      map[string]uint64 `json:"xdp"`
 	XDPError string            `json:"xdp_error,omitempty"`
-	// Conns lists connections when the snapshot was taken with a Tracker
-	// (TakeWithConns); nil otherwise.
-	Conns []ConnInfo `json:"conns,omitempty"`
+	// Fixable are the drops a user can fix, with what to do
+	// (sluice.Stats.FixableDrops).
+	Fixable []sluice.FixableDrop `json:"fixable,omitempty"`
+	// Conns lists connections when the snapshot was asked for them and
+	// the source lists them; nil otherwise.
+	Conns []sluice.ConnInfo `json:"conns,omitempty"`
 }
 
 // Take reads src once and builds a Snapshot.
 func Take(src Source) (*Snapshot, error) {
-	gs, err := src.Stats()
+	st, err := src.Stats()
 	if err != nil {
 		return nil, err
 	}
-	return FromStats(&gs, time.Now()), nil
+	return FromStats(&st, time.Now()), nil
 }
 
-// FromStats builds a Snapshot from a GroupStats taken at now.
-func FromStats(gs *sched.GroupStats, now time.Time) *Snapshot {
-	s := &Snapshot{Time: now, Total: newLoopSnapshot(-1), XDP: map[string]uint64{}}
+// FromStats builds a Snapshot from Stats taken at now.
+func FromStats(st *sluice.Stats, now time.Time) *Snapshot {
+	gs := &st.GroupStats
+	s := &Snapshot{Time: now, Total: newLoopSnapshot(-1), XDP: map[string]uint64{}, Fixable: st.FixableDrops()}
 	for i := range gs.Loops {
 		ls := loopSnapshot(&gs.Loops[i])
 		s.Loops = append(s.Loops, ls)

@@ -17,11 +17,12 @@ type ConnInfo struct {
 	// RecvQ is received data not yet delivered; SendQ data written and
 	// not yet acknowledged (in the TCP send buffer plus what Write holds
 	// beyond it).
-	RecvQ, SendQ int
-	RTO          time.Duration // RFC 6298
-	SRTT         time.Duration // 0 before the first sample
-	Cwnd         uint32        // congestion window, octets
-	Retransmits  uint64
+	RecvQ       int
+	SendQ       int
+	RTO         time.Duration // RFC 6298
+	SRTT        time.Duration // 0 before the first sample
+	Cwnd        uint32        // congestion window, octets
+	Retransmits uint64
 }
 
 // listTimeout bounds how long ListConns waits for one loop: a loop whose

@@ -1,13 +1,13 @@
 // Command sluicectl prints a running sluice server's state from its
 // metrics endpoint (metrics.Serve): connections like `ss -tan`, counters
-// like `nstat`, and a per-loop table.
+// like `nstat`, a per-loop table, and what is dropped and why.
 //
 //	sluicectl [-addr 127.0.0.1:9101] ss [-n 100]     states summary and connection list
 //	sluicectl [-addr ...] nstat [-z] [-d 1s]          counters (non-zero; -z all; -d: deltas over an interval)
 //	sluicectl [-addr ...] loops                       one line per loop
+//	sluicectl [-addr ...] drops                       dropped frames by reason; what to do about fixable drops
 //
-// The server must serve the endpoint (metrics.Serve, with Options.Conns
-// for the connection list).
+// The server must serve the endpoint (metrics.Serve).
 package main
 
 import (
@@ -33,7 +33,7 @@ func main() {
 	}
 }
 
-const usage = `usage: sluicectl [-addr host:port] ss [-n N] | nstat [-z] [-d DURATION] | loops`
+const usage = `usage: sluicectl [-addr host:port] ss [-n N] | nstat [-z] [-d DURATION] | loops | drops`
 
 func run(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("sluicectl", flag.ContinueOnError)
@@ -94,6 +94,12 @@ func run(args []string, out io.Writer) error {
 			return err
 		}
 		printLoops(out, s)
+	case "drops":
+		s, err := fetch(base + metrics.PathSnapshot)
+		if err != nil {
+			return err
+		}
+		printDrops(out, s)
 	default:
 		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 	}
@@ -147,7 +153,7 @@ func printSS(out io.Writer, s *metrics.Snapshot) {
 		if st == "" {
 			st = c.State
 		}
-		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\t%d\t%dms\n", st, c.RecvQ, c.SendQ, c.Local, c.Remote, c.Queue, c.RTOms)
+		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\t%d\t%dms\n", st, c.RecvQ, c.SendQ, c.Local, c.Remote, c.Loop, c.RTO.Milliseconds())
 	}
 	w.Flush()
 }
@@ -228,4 +234,30 @@ func printLoops(out io.Writer, s *metrics.Snapshot) {
 	}
 	row("total", &s.Total)
 	w.Flush()
+}
+
+// printDrops lists the frames the loops dropped by reason, then the drops
+// a user can fix with what to do about each (the server also logs these).
+func printDrops(out io.Writer, s *metrics.Snapshot) {
+	var reasons []string
+	for r, n := range s.Total.Drops {
+		if n > 0 {
+			reasons = append(reasons, r)
+		}
+	}
+	sort.Strings(reasons)
+	w := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(w, "#dropped frames\tcount")
+	for _, r := range reasons {
+		fmt.Fprintf(w, "%s\t%d\n", r, s.Total.Drops[r])
+	}
+	w.Flush()
+	if len(s.Fixable) == 0 {
+		fmt.Fprintln(out, "\nnothing dropped for a reason you can fix")
+		return
+	}
+	fmt.Fprintln(out, "\nfixable:")
+	for _, d := range s.Fixable {
+		fmt.Fprintf(out, "  %s: %d\n    fix: %s\n", d.Reason, d.Count, d.Fix)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicenet/sluice"
 	"github.com/sluicenet/sluice/metrics"
 	"github.com/sluicenet/sluice/systest/live"
 	"github.com/sluicenet/sluice/testbed"
@@ -30,9 +31,7 @@ func ctl(t *testing.T, args ...string) string {
 // group serving three kernel clients show those connections and counters.
 func TestAgainstLiveServer(t *testing.T) {
 	s := live.Start(t, live.Options{})
-	ep, err := metrics.Serve("127.0.0.1:0", s.Group, metrics.Options{
-		Conns: func(n int) ([]metrics.ConnInfo, error) { return s.Tracker.Conns(s.Group, n) },
-	})
+	ep, err := metrics.Serve("127.0.0.1:0", metrics.Group(s.Group), metrics.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,5 +139,23 @@ func TestUsage(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "usage:") {
 			t.Errorf("%v: %v", args, err)
 		}
+	}
+}
+
+// TestDrops: the drops view lists each non-zero reason and each fixable
+// drop with its fix, and says when nothing fixable was dropped.
+func TestDrops(t *testing.T) {
+	var out bytes.Buffer
+	s := &metrics.Snapshot{Total: metrics.LoopSnapshot{Drops: map[string]uint64{"bad_tcp_checksum": 4, "partial_tcp_checksum": 2, "truncated": 0}}}
+	printDrops(&out, s)
+	if got := out.String(); !regexp.MustCompile(`(?m)^bad_tcp_checksum\s+4$`).MatchString(got) || strings.Contains(got, "truncated") ||
+		!strings.Contains(got, "nothing dropped for a reason you can fix") {
+		t.Errorf("drops without fixable ones:\n%s", got)
+	}
+	s.Fixable = []sluice.FixableDrop{{Reason: "partial TCP checksum", Count: 2, Fix: "run `ethtool -K <device> tx off`"}}
+	out.Reset()
+	printDrops(&out, s)
+	if got := out.String(); !strings.Contains(got, "partial TCP checksum: 2") || !strings.Contains(got, "fix: run `ethtool -K <device> tx off`") {
+		t.Errorf("drops with a fixable one:\n%s", got)
 	}
 }
