@@ -1,7 +1,9 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"testing"
 )
 
@@ -130,4 +132,67 @@ func BenchmarkParsePartialChecksum(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzPartialChecksum: AcceptPartialChecksum changes nothing but the
+// partial form. With the flag a frame parses exactly when it parses
+// without it, or was refused as DropPartialChecksum and parses with the
+// check skipped (its options may still be bad); a frame that verifies
+// is never marked; a marked one holds the folded pseudo-header sum in its
+// checksum field and decodes to the same fields as with the check
+// skipped. Frames are also fed with that sum written in, so the partial
+// path is reached.
+func FuzzPartialChecksum(f *testing.F) {
+	addGolden(f)
+	for _, h := range []string{partialV4, partialV6} {
+		b, _ := hex.DecodeString(h)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		check := func(b []byte) {
+			var plain, lax, skip Frame
+			errPlain := ParseFrame(b, &plain)
+			errLax := ParseFrameFlags(b, &lax, AcceptPartialChecksum)
+			switch {
+			case errPlain == nil:
+				if errLax != nil || lax.PartialChecksum || plain.PartialChecksum {
+					t.Fatalf("verified frame: with the flag %v, marked %v/%v", errLax, lax.PartialChecksum, plain.PartialChecksum)
+				}
+			case errPlain == DropPartialChecksum:
+				// Past the checksum, what follows (options) decides.
+				errSkip := ParseFrameFlags(b, &skip, SkipL4Checksum)
+				if errLax != errSkip {
+					t.Fatalf("partial frame: with the flag %v, with the check skipped %v", errLax, errSkip)
+				}
+				if errLax != nil {
+					return
+				}
+				pseudo := PseudoHeaderSumAddr(ProtoTCP, lax.Src, lax.Dst, uint32(lax.L4Len))
+				if got := binary.BigEndian.Uint16(b[lax.L4Off+16:]); !lax.PartialChecksum || got != pseudo {
+					t.Fatalf("marked %v with field %#04x, pseudo-header sum %#04x", lax.PartialChecksum, got, pseudo)
+				}
+				if !sameSegment(&skip, &lax) {
+					t.Fatalf("partial frame decodes differently with the check skipped")
+				}
+			default:
+				if errLax != errPlain {
+					t.Fatalf("without the flag %v, with it %v", errPlain, errLax)
+				}
+			}
+		}
+		check(b)
+		// Write the partial form in, where the frame gets that far.
+		var fr Frame
+		if ParseFrameFlags(b, &fr, SkipL4Checksum) == nil {
+			c := append([]byte(nil), b...)
+			binary.BigEndian.PutUint16(c[fr.L4Off+16:], PseudoHeaderSumAddr(ProtoTCP, fr.Src, fr.Dst, uint32(fr.L4Len)))
+			check(c)
+		}
+	})
+}
+
+func sameSegment(a, b *Frame) bool {
+	return a.Src == b.Src && a.Dst == b.Dst && a.SrcPort == b.SrcPort && a.DstPort == b.DstPort &&
+		a.Seq == b.Seq && a.Ack == b.Ack && a.Flags == b.Flags && a.Window == b.Window &&
+		a.Options == b.Options && bytes.Equal(a.Payload, b.Payload)
 }
