@@ -82,7 +82,7 @@ func postRetry(l *sched.Loop, fn func()) error {
 		time.Sleep(wait)
 		wait = min(2*wait, 10*time.Millisecond)
 	}
-	return sched.ErrPostFull
+	return ErrLoopBusy
 }
 
 func (c *Conn) limit() int64 { return int64(c.srv.writeLimit) }
@@ -90,7 +90,8 @@ func (c *Conn) limit() int64 { return int64(c.srv.writeLimit) }
 // Write queues p for sending and returns len(p), or an error and 0 when
 // nothing was queued: net.ErrClosed after Close or OnClose,
 // ErrWriteQueueFull when the queue beyond the send buffer would pass
-// Config.WriteQueueLimit (wait for OnWritable), or the reason the
+// Config.WriteQueueLimit (wait for OnWritable), ErrLoopBusy from another
+// goroutine when the loop took no posted work, or the reason the
 // connection failed. p may be reused as soon as Write returns.
 func (c *Conn) Write(p []byte) (int, error) {
 	if c.closed.Load() {

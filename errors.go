@@ -39,6 +39,11 @@ var (
 	// Config.WriteQueueLimit octets beyond the send buffer; nothing was
 	// queued. Wait for OnWritable. Matches syscall.EAGAIN.
 	ErrWriteQueueFull error = &reasonError{"write queue full", []error{syscall.EAGAIN}}
+	// ErrLoopBusy: a Conn method called from another goroutine could
+	// not be handed to the connection's loop, whose queue of posted work
+	// stayed full while the call retried (about 100 ms); nothing was
+	// done. Try again later. Matches syscall.EAGAIN.
+	ErrLoopBusy error = &reasonError{"the connection's loop is busy", []error{syscall.EAGAIN, sched.ErrPostFull}}
 )
 
 // Start-up errors that Start returns (wrapped in *net.OpError with Op

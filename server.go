@@ -373,11 +373,20 @@ func (s *Server) act(c *Conn, a Action) {
 	}
 }
 
-// SetTap installs t on every loop (nil removes it): it sees each frame
-// received and sent, on the loop's thread (packet capture, e.g. a pcap
-// writer); see sched.Tap for the rules. It fails before Start and after
-// Close with an error matching net.ErrClosed.
-func (s *Server) SetTap(t sched.Tap) error {
+// Tap sees every frame a loop receives or sends (packet capture, e.g.
+// capture.Writer). Frame runs on the loop's thread, so it must be quick
+// and must not call back into the server; frame is valid only during the
+// call (it is a UMEM frame): copy what must be kept. out is false for a
+// received frame (before it is parsed) and true for a sent one (as it
+// goes to the TX ring). The loops call it concurrently.
+type Tap interface {
+	Frame(queue int, out bool, frame []byte)
+}
+
+// SetTap installs t on every loop (nil removes it), within one loop
+// iteration; without a tap the per-frame cost is a nil check. It fails
+// before Start and after Close with an error matching net.ErrClosed.
+func (s *Server) SetTap(t Tap) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state != stateRunning {
