@@ -67,9 +67,7 @@ type NetConn struct {
 	writing   int    // Writes under way
 	writes    uint64 // Writes begun so far
 	paused    bool   // delivery is paused (unread data reached readCap)
-	pauses    int    // times delivery was paused (tests)
 	resuming  bool   // ResumeRead posted; what the TCP buffer held is not yet here
-	maxUnread int    // the most unread data held (tests)
 	rdeadline time.Time
 	wdeadline time.Time
 	readWake  chan struct{}
@@ -177,17 +175,7 @@ func (nc *NetConn) Read(p []byte) (int, error) {
 			nc.mu.Unlock()
 			return 0, nc.opErr("read", os.ErrDeadlineExceeded)
 		}
-		// Waiting for the next request, the last one answered and
-		// everything written in the TCP send buffer: a draining server
-		// ends the connection here (an idle keep-alive connection gets
-		// its FIN, a busy one after its response). A Read that was
-		// waiting while a Write began (net/http's background read during
-		// the handler) is not idle: the response may go on in more
-		// Writes, and a FIN between two would cut it.
-		// Nor is it idle while received data waits in the TCP receive
-		// buffer (paused, or resumed and not yet delivered).
-		fin := nc.draining && !nc.finSent && !nc.wclosed && idle && nc.writes == writes &&
-			nc.writing == 0 && nc.queued == 0 && nc.answered == nc.recvs && !nc.paused && !nc.resuming
+		fin := nc.atIdlePoint(idle, writes)
 		if fin {
 			// A later Write fails (EPIPE) rather than being dropped
 			// after the FIN.
@@ -199,6 +187,26 @@ func (nc *NetConn) Read(p []byte) (int, error) {
 		}
 		waitUntil(nc.readWake, dl, &timer)
 	}
+}
+
+// atIdlePoint reports whether a draining server ends the connection in
+// this Read: it waits for the next request, the last one answered and
+// everything written in the TCP send buffer (an idle keep-alive
+// connection gets its FIN, a busy one after its response). idle and
+// writes are what the Read saw when it began. nc.mu held.
+func (nc *NetConn) atIdlePoint(idle bool, writes uint64) bool {
+	return nc.draining && // Shutdown asked the connection to finish
+		!nc.finSent && !nc.wclosed && // no FIN sent or asked for yet
+		// No Write was under way when the Read began, and none began
+		// since: a Read waiting while a Write began (net/http's
+		// background read during a handler) is not idle, the response
+		// may go on in more Writes and a FIN between two would cut it.
+		idle && nc.writes == writes &&
+		nc.writing == 0 && // no Write under way now
+		nc.queued == 0 && // everything written is in the TCP send buffer
+		nc.answered == nc.recvs && // the data received last was answered by a Write
+		!nc.paused && // no data held back in the TCP receive buffer ...
+		!nc.resuming // ... nor released and not yet delivered
 }
 
 // resume asks the loop to deliver again (ResumeRead). resuming stays set
@@ -442,12 +450,9 @@ func (ls *loopSide) OnData(c *Conn, data []byte) Action {
 	nc.recvs++
 	nc.resuming = false
 	nc.rbuf = append(nc.rbuf, data...)
-	unread := len(nc.rbuf) - nc.roff
-	nc.maxUnread = max(nc.maxUnread, unread)
-	pause := !nc.paused && unread >= nc.readCap()
+	pause := !nc.paused && len(nc.rbuf)-nc.roff >= nc.readCap()
 	if pause {
 		nc.paused = true
-		nc.pauses++
 	}
 	nc.mu.Unlock()
 	if pause {

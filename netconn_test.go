@@ -45,7 +45,18 @@ func TestNetConnFlowControl(t *testing.T) {
 	buf := make([]byte, 8<<10)
 	got := 0
 	var rerr error
+	// Unread data only grows while the reader is away, so its peak, and
+	// each pause, is seen just before a Read.
+	maxUnread, pauses, wasPaused := 0, 0, false
 	for got <= total {
+		nc.mu.Lock()
+		unread, paused := len(nc.rbuf)-nc.roff, nc.paused
+		nc.mu.Unlock()
+		maxUnread = max(maxUnread, unread)
+		if paused && !wasPaused {
+			pauses++
+		}
+		wasPaused = paused
 		n, err := nc.Read(buf)
 		if n > 0 {
 			if got+n > total || !bytes.Equal(buf[:n], want[got:got+n]) {
@@ -70,9 +81,7 @@ func TestNetConnFlowControl(t *testing.T) {
 	if err := <-werr; err != nil {
 		t.Fatalf("peer Write: %v", err)
 	}
-	nc.mu.Lock()
-	maxUnread, pauses, limit := nc.maxUnread, nc.pauses, nc.readCap()
-	nc.mu.Unlock()
+	limit := nc.readCap()
 	// Beyond the allowance by at most what one delivery took from the TCP
 	// receive buffer (ReadBuffer; no auto-tuning in the adapter).
 	if bound := limit + DefaultBuffer; maxUnread > bound {
