@@ -1,5 +1,7 @@
 package sluice
 
+import "time"
+
 // Action is what a callback asks of the server when it returns (gnet's
 // convention): nothing, close this connection, or shut the server down.
 type Action int
@@ -30,7 +32,8 @@ func (a Action) String() string {
 
 // Handler is the application of a callback server. Each connection
 // belongs to one event loop; its callbacks run on that loop's thread, one
-// at a time, in the order OnOpen, OnData/OnWritable/OnEOF..., OnClose.
+// at a time, in the order OnOpen, OnData/OnWritable/OnEOF/OnTimeout...,
+// OnClose (OnTimeout: TimeoutHandler, after Conn.SetTimeout).
 // Callbacks of connections on different loops run concurrently, so state
 // shared between connections needs a lock (state of one connection,
 // kept with Conn.SetContext, does not).
@@ -84,6 +87,10 @@ type HandlerFuncs struct {
 	Writable func(c *Conn) Action
 	EOF      func(c *Conn) Action
 	Closed   func(c *Conn, err error)
+	// Timeout is TimeoutHandler's OnTimeout (nil: Close).
+	Timeout func(c *Conn) Action
+	// Tick is TickHandler's OnTick (nil: no ticks).
+	Tick func(loop int) (time.Duration, Action)
 }
 
 func (h HandlerFuncs) OnOpen(c *Conn) Action {
@@ -120,6 +127,20 @@ func (h HandlerFuncs) OnClose(c *Conn, err error) {
 	}
 }
 
+func (h HandlerFuncs) OnTimeout(c *Conn) Action {
+	if h.Timeout == nil {
+		return Close
+	}
+	return h.Timeout(c)
+}
+
+func (h HandlerFuncs) OnTick(loop int) (time.Duration, Action) {
+	if h.Tick == nil {
+		return 0, None
+	}
+	return h.Tick(loop)
+}
+
 // ShutdownHandler is an optional Handler extension: during
 // Server.Shutdown, OnShutdown is called on each open connection (on its
 // loop) instead of closing it at once, so a protocol can finish what is in
@@ -128,4 +149,36 @@ func (h HandlerFuncs) OnClose(c *Conn, err error) {
 // written). Connections still open at Shutdown's deadline are reset.
 type ShutdownHandler interface {
 	OnShutdown(c *Conn) Action
+}
+
+// TimeoutHandler is an optional Handler extension: OnTimeout runs on the
+// connection's loop when the time Conn.SetTimeout set has passed (a
+// Handler without it has the connection closed, as by returning Close).
+// Return Close to close (a FIN after what was written; Conn.Abort for a
+// RST), None to keep the connection (SetTimeout again for another
+// expiry), Shutdown to shut the server down.
+//
+// Order: OnTimeout runs between the connection's other callbacks, after
+// OnOpen and never after OnClose (the timer ends with the connection).
+// In a loop iteration received segments are handled before timers, so
+// data that reached the loop by the time the timeout is due is delivered
+// first, and a SetTimeout from that OnData wins. The timer keeps running
+// after Close until OnClose, so it can bound a close that does not
+// complete (a peer that never reads), e.g. with Abort. During
+// Server.Shutdown timers go on firing until the connection ends; at
+// Server.Close every connection gets OnClose and no timer fires after it.
+type TimeoutHandler interface {
+	OnTimeout(c *Conn) Action
+}
+
+// TickHandler is an optional Handler extension for per-loop housekeeping
+// (gnet's OnTick, once per loop): OnTick runs on each loop's thread, as
+// a callback among that loop's connections' (so per-loop state indexed
+// by loop needs no lock), first at the loop's start, then after the
+// delay it returns (rounded up to the loop's 1 ms timer tick). A delay
+// <= 0 ends the ticks of that loop. loop is the loop's index,
+// 0..Info().Loops-1. The Action may be None or Shutdown. Ticks go on
+// during Server.Shutdown and stop when the loops stop.
+type TickHandler interface {
+	OnTick(loop int) (delay time.Duration, a Action)
 }

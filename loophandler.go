@@ -1,6 +1,8 @@
 package sluice
 
 import (
+	"time"
+
 	"github.com/sluicenet/sluice/sched"
 )
 
@@ -13,6 +15,8 @@ type loopHandler struct{ s *Server }
 var (
 	_ sched.Handler         = (*loopHandler)(nil)
 	_ sched.WritableHandler = (*loopHandler)(nil)
+	_ sched.TimeoutHandler  = (*loopHandler)(nil)
+	_ sched.TickHandler     = (*loopHandler)(nil)
 )
 
 func connOf(sc *sched.Conn) *Conn {
@@ -111,4 +115,31 @@ func (lh *loopHandler) OnClose(sc *sched.Conn, err error) {
 		default:
 		}
 	}
+}
+
+// OnTimeout: c's timer expired; its handler decides (Close without one).
+func (lh *loopHandler) OnTimeout(sc *sched.Conn) {
+	c := connOf(sc)
+	if c == nil || c.sc == nil {
+		return
+	}
+	a := Close
+	if th, ok := c.h.(TimeoutHandler); ok {
+		a = th.OnTimeout(c)
+	}
+	lh.s.act(c, a)
+}
+
+// OnTick: the loop's tick, for a Handler with one (none: ticks end at
+// the first).
+func (lh *loopHandler) OnTick(l *sched.Loop) time.Duration {
+	th, ok := lh.s.h.(TickHandler)
+	if !ok {
+		return 0
+	}
+	d, a := th.OnTick(l.Queue())
+	if a == Shutdown {
+		lh.s.act(nil, Shutdown) // act's Shutdown needs no connection
+	}
+	return d
 }

@@ -2,6 +2,7 @@ package sluice
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -232,4 +233,26 @@ func TestTick(t *testing.T) {
 			t.Errorf("loop %d ticked %d times, want 5 then none", i, n)
 		}
 	}
+}
+
+// idleTimeout closes connections that stay silent for 30 s (no
+// OnTimeout: the connection is closed at expiry).
+type idleTimeout struct{ NopHandler }
+
+func (idleTimeout) OnOpen(c *Conn) Action {
+	c.SetTimeout(30 * time.Second)
+	return None
+}
+
+func (idleTimeout) OnData(c *Conn, data []byte) Action {
+	c.SetTimeout(30 * time.Second) // pushed back: a field store
+	c.Write(data)
+	return None
+}
+
+// An echo server whose connections close after 30 s without data.
+func ExampleConn_SetTimeout() {
+	ctx := context.Background()
+	err := Serve(ctx, Config{Interface: "eth0", Listen: []string{":7"}}, idleTimeout{})
+	_ = err
 }
