@@ -13,9 +13,12 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"expvar"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -74,6 +77,12 @@ func run(args []string) error {
 	drain := fs.Duration("drain-delay", 0, "on SIGINT/SIGTERM, answer "+server.HealthPath+" with 503 and keep serving this long before refusing new connections")
 	certFile := fs.String("tls-cert", "", "PEM certificate `file` (chain): serve HTTPS, HTTP/2 and HTTP/1.1, through net/http on the Listener adapter")
 	keyFile := fs.String("tls-key", "", "PEM private key `file` of -tls-cert")
+	headTO := fs.Duration("head-timeout", server.DefaultHeadTimeout, "bound on a request head from its first octet, and on a new connection's first request: 408 (0: none)")
+	bodyTO := fs.Duration("body-timeout", server.DefaultBodyTimeout, "bound on the wait for more of a request body: 408 (0: none)")
+	idleTO := fs.Duration("idle-timeout", server.DefaultIdleTimeout, "bound on a keep-alive connection between requests: closed (0: none)")
+	writeTO := fs.Duration("write-timeout", server.DefaultWriteTimeout, "bound on the wait for a client to take more of a response: reset (0: none)")
+	perSource := fs.Int("max-conns-per-source", 0, "open connections allowed from one client address; beyond, 503 and close (0: no bound)")
+	debugAddr := fs.String("debug-addr", "", "`ip:port` on kernel TCP serving expvar counters at /debug/vars (e.g. 127.0.0.1:6060)")
 	verbose := fs.Bool("v", false, "log start-up and shutdown")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -95,7 +104,9 @@ func run(args []string) error {
 			Loops:           *queues,
 			ShutdownTimeout: *shutdown,
 		},
-		Options:    server.Options{Size: *size, MaxSize: *maxSize, Limits: http1.Limits{MaxBodyBytes: *maxBody}},
+		Options: server.Options{Size: *size, MaxSize: *maxSize, Limits: http1.Limits{MaxBodyBytes: *maxBody},
+			Timeouts:          server.Timeouts{Head: flagTimeout(*headTO), Body: flagTimeout(*bodyTO), Idle: flagTimeout(*idleTO), Write: flagTimeout(*writeTO)},
+			MaxConnsPerSource: *perSource},
 		Stdlib:     *stdlib,
 		DrainDelay: *drain,
 	}
@@ -144,6 +155,12 @@ func run(args []string) error {
 	case *stdlib:
 		mode = "net/http on Listener"
 	}
+	if *debugAddr != "" {
+		if err := serveDebug(*debugAddr, s); err != nil {
+			s.Close()
+			return err
+		}
+	}
 	fmt.Printf("httpd: serving %v on %s (%s, %s, %d loops, %s)\n", info.Listen, info.Interface, info.XDPMode, info.Bind, info.Loops, mode)
 	select {
 	case <-ctx.Done():
@@ -153,4 +170,43 @@ func run(args []string) error {
 	sctx, cancel := context.WithTimeout(context.Background(), *shutdown)
 	defer cancel()
 	return s.Shutdown(sctx)
+}
+
+// flagTimeout maps a timeout flag (0: none) to Timeouts' convention
+// (0: default, negative: none).
+func flagTimeout(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
+}
+
+// serveDebug publishes the server's counters with expvar ("httpd": the
+// handler's timeouts and refusals; "sluice": the transport's Stats) and
+// serves them on kernel TCP at addr.
+func serveDebug(addr string, s *server.Server) error {
+	expvar.Publish("httpd", expvar.Func(func() any {
+		st := s.Stats()
+		if st == nil {
+			return nil
+		}
+		return map[string]uint64{
+			"head_timeouts": st.HeadTimeouts.Load(), "body_timeouts": st.BodyTimeouts.Load(),
+			"idle_timeouts": st.IdleTimeouts.Load(), "write_timeouts": st.WriteTimeouts.Load(),
+			"linger_timeouts": st.LingerTimeouts.Load(), "source_limited": st.SourceLimited.Load(),
+		}
+	}))
+	expvar.Publish("sluice", expvar.Func(func() any {
+		st, err := s.Sluice().Stats()
+		if err != nil {
+			return err.Error()
+		}
+		return st
+	}))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("-debug-addr: %w", err)
+	}
+	go http.Serve(ln, nil) // expvar's handler is on DefaultServeMux
+	return nil
 }

@@ -61,6 +61,12 @@ type Options struct {
 	// shares one between the server and its handler, and Shutdown sets
 	// it down.
 	Health *Health
+	// Timeouts bound each wait of a connection (defaults in Timeouts).
+	Timeouts Timeouts
+	// MaxConnsPerSource bounds the open connections from one client
+	// address (nginx's limit_conn by $binary_remote_addr); beyond it a
+	// new connection gets 503 and is closed. 0: no bound.
+	MaxConnsPerSource int
 }
 
 const (
@@ -95,6 +101,7 @@ func (o Options) withDefaults() Options {
 	if o.Health == nil {
 		o.Health = new(Health)
 	}
+	o.Timeouts = o.Timeouts.withDefaults()
 	return o
 }
 
@@ -134,11 +141,11 @@ type Conn struct {
 	// response, or bytes after the last request), so close by Linger.
 	mayLinger bool
 	lingering bool
-	dropped   int // octets read and dropped while lingering
-	// lingerTimer ends a lingering close (set by the sluice adapter).
-	lingerTimer *time.Timer
-	draining    bool // server shutdown: close once idle
-	maxIn       int
+	dropped   int  // octets read and dropped while lingering
+	draining  bool // server shutdown: close once idle
+	maxIn     int
+	inBody    bool  // the request being parsed has a body still to come
+	phase     Phase // what the connection waited for when last seen (timeout.go)
 }
 
 // Init prepares c for connections served with cfg (which must not change
@@ -161,6 +168,7 @@ func (c *Conn) Reset() {
 	c.in = c.in[:0]
 	c.held, c.stopped, c.eof, c.draining = false, false, false, false
 	c.mayLinger, c.lingering, c.dropped = false, false, 0
+	c.inBody, c.phase = false, phaseNone
 }
 
 // Release drops per-connection buffers (an idle or closed connection).
@@ -261,12 +269,14 @@ func (c *Conn) parse(data []byte) []byte {
 		case http1.EvHead:
 			r := c.p.Request()
 			c.cur = c.route(r)
+			c.inBody = r.HasBody()
 			if r.Expect100 && r.HasBody() {
 				c.push(response{kind: kindContinue})
 			}
 		case http1.EvBody:
 			// Request bodies are read and dropped.
 		case http1.EvEnd:
+			c.inBody = false
 			c.push(c.cur)
 			if c.draining {
 				// The request in progress at shutdown: the last one.

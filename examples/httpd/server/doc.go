@@ -56,6 +56,11 @@
 //     shared read-only pattern slab. A keep-alive connection between
 //     requests holds no state of this package at all (Handler gives its
 //     Conn back to the pool and takes one when bytes arrive).
+//   - Timeouts (sluice.TimeoutHandler, Options.Timeouts): a request head,
+//     a body's progress, an idle keep-alive connection and a client that
+//     does not read are each bounded; a late head or body gets 408, an idle
+//     connection is closed, a non-reader reset. Options.MaxConnsPerSource
+//     bounds connections per client address (503 beyond). Counted in Stats.
 //   - Shutdown (sluice.ShutdownHandler): idle connections close at once;
 //     busy ones finish the requests in flight, the last response saying
 //     "Connection: close", and parse nothing after them.

@@ -59,7 +59,12 @@ func New(cfg Config) (*Server, error) {
 		// The same head bound as the callback parser's (net/http adds
 		// 4 KiB of slack to it).
 		lim := http1.NewParser(cfg.Options.Limits).Limits()
-		s.hs = &http.Server{Handler: HTTPHandler(cfg.Options), MaxHeaderBytes: lim.MaxHeaderBytes}
+		// net/http has the head and idle bounds; its ReadTimeout and
+		// WriteTimeout bound a whole request or response rather than
+		// progress, so Body and Write have no counterpart here.
+		to := cfg.Options.Timeouts.withDefaults()
+		s.hs = &http.Server{Handler: HTTPHandler(cfg.Options), MaxHeaderBytes: lim.MaxHeaderBytes,
+			ReadHeaderTimeout: to.Head, IdleTimeout: to.Idle}
 		if cfg.TLS != nil {
 			// ServeTLS adds "h2" and "http/1.1" to NextProtos and
 			// configures net/http's HTTP/2 server on a clone.
@@ -100,6 +105,15 @@ func (s *Server) Sluice() *sluice.Server { return s.srv }
 
 // Handler is the callback handler (nil in Stdlib mode).
 func (s *Server) Handler() *Handler { return s.h }
+
+// Stats are the callback handler's counters (timeouts, per-source
+// refusals); nil in Stdlib mode.
+func (s *Server) Stats() *Stats {
+	if s.h == nil {
+		return nil
+	}
+	return s.h.Stats()
+}
 
 // Health is what HealthPath reports.
 func (s *Server) Health() *Health { return s.health }
