@@ -39,11 +39,16 @@ const (
 	// NewReno is RFC 5681 slow start and congestion avoidance with
 	// RFC 6582's recovery (the recovery itself lives in the TCB).
 	NewReno
+	// BBR is BBR v1 as Linux ships it (bbr.go), paced at its own rate.
+	BBR
 )
 
 func (a Algorithm) String() string {
-	if a == NewReno {
+	switch a {
+	case NewReno:
 		return "newreno"
+	case BBR:
+		return "bbr"
 	}
 	return "cubic"
 }
@@ -60,8 +65,14 @@ func (t *TCB) SetCongestion(c Congestion) {
 // builtinCC returns the inline controller Config.CC names (no allocation:
 // it lives in the TCB).
 func (t *TCB) builtinCC() Congestion {
-	if t.cfg.CC == NewReno {
+	switch t.cfg.CC {
+	case NewReno:
 		return &t.ss.reno
+	case BBR:
+		// BBR's state lives with the rest of the sender's (rack_tcb.go).
+		x := t.sx()
+		x.bbr.init(t.cfg.MSS, uint32(t.id.LocalPort)<<16|uint32(t.id.RemotePort))
+		return &x.bbr
 	}
 	return &t.ss
 }

@@ -5,8 +5,11 @@ import "time"
 // Pacing: each segment gets an earliest departure time (EDT, as Linux
 // since 4.20: tcp_wstamp_ns), the previous one's plus its length at the
 // pacing rate. The engine reads no clock and arms no timer of its own:
-// a TCB that holds a segment back for pacing reports the instant it may
-// go in Deadline, and the loop's timer wheel (1 ms ticks, one entry per
+// a TCB that holds a segment back for pacing sets its persist timer to
+// the instant it may go (persistAt: both mean "try to send then", and
+// they are never wanted together: persist needs a zero window, pacing an
+// open one; persistTimeout with an open window just sends), so Deadline
+// reports it and the loop's timer wheel (1 ms ticks, one entry per
 // connection, sched/timers.go) calls OnTimer then, as for any other TCB
 // timer. So the wheel does not fire per segment: at each release the
 // TCB sends every segment whose EDT falls within paceHorizon of now, a
@@ -70,4 +73,13 @@ func windowPacingRate(cwnd, ssthresh, inflight uint32, srtt time.Duration) uint6
 	}
 	w := uint64(max(cwnd, inflight))
 	return w * uint64(time.Second) / uint64(srtt) * ratio / 100
+}
+
+// pacingRate is the rate the TCB paces at, octets per second (0: not
+// paced): a RateController's own (BBR), else none.
+func (t *TCB) pacingRate() uint64 {
+	if rc, ok := t.cc.(RateController); ok {
+		return rc.PacingRate()
+	}
+	return 0
 }

@@ -243,6 +243,14 @@ func (q *txQueue) unmarkLost() {
 	}
 }
 
+// renege forgets every SACK (the peer reneged: RFC 2018 §8; Linux
+// tcp_timeout_mark_lost clears the SACKed marks).
+func (q *txQueue) renege() {
+	for i := range q.n {
+		q.set(q.at(i), q.at(i).flags&^txSACKed)
+	}
+}
+
 // nextLost returns the index of the first record marked lost and not
 // retransmitted since, at or after index from (-1: none).
 func (q *txQueue) nextLost(from int) int {
@@ -265,6 +273,7 @@ type rack struct {
 	reoWndMult    uint8         // RACK.reo_wnd_mult (0 counts as 1)
 	reoWndPersist uint8         // RACK.reo_wnd_persist
 	flags         rackFlags
+	lostRetrans   uint32 // retransmissions detectLoss found lost (a counter)
 }
 
 type rackFlags uint8
@@ -389,6 +398,9 @@ func (k *rack) detectLoss(q *txQueue, reoWnd time.Duration, now Instant) (lost i
 		}
 		remaining := r.xmit.Add(k.rtt + reoWnd).Sub(now)
 		if remaining <= 0 {
+			if r.flags&txRxtOut != 0 {
+				k.lostRetrans++
+			}
 			q.set(r, r.flags&^txRxtOut|txLost)
 			lost++
 		} else {
@@ -435,8 +447,9 @@ func tlpAllowed(sack, haveRTT, inRecovery, afterRTO, probeOut bool) bool {
 
 // ptoFor is RFC 8985 §7.2's PTO: 2*SRTT, plus the worst-case delayed
 // ACK when a single segment is in flight (its ACK may be delayed), else
-// two ticks of slack (Linux TCP_TIMEOUT_MIN); 1 s without an SRTT; never
-// later than the RTO would fire (rtoLeft).
+// two ticks of slack (Linux TCP_TIMEOUT_MIN), at least 10 ms (Linux
+// before 4.20); 1 s without an SRTT; never later than the RTO would
+// fire (rtoLeft).
 func ptoFor(srtt time.Duration, oneSegment bool, rtoLeft time.Duration) time.Duration {
 	pto := time.Second
 	if srtt > 0 {
@@ -446,6 +459,7 @@ func ptoFor(srtt time.Duration, oneSegment bool, rtoLeft time.Duration) time.Dur
 		} else {
 			pto += 2 * time.Millisecond
 		}
+		pto = max(pto, 10*time.Millisecond)
 	}
 	return min(pto, rtoLeft)
 }

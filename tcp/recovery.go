@@ -4,19 +4,17 @@ import "time"
 
 // Loss detection and recovery.
 //
-// Choice: RFC 6675 SACK-based recovery (with RFC 6582 NewReno for peers
-// without SACK), plus RFC 8985's Tail Loss Probe, rather than full
-// RACK-TLP. RACK needs a transmit time per segment (or per skb, as in
-// Linux); this engine keeps the send queue as a byte ring with no
-// per-segment records, so RFC 6675's sequence-based IsLost over a
-// fixed-size scoreboard fits it with bounded memory and no allocation.
-// What RACK adds over RFC 6675 is recovery of tail losses and of lost
-// retransmissions without waiting for the RTO; the first is covered by
-// TLP (below, with the one time-based inference RACK would make for the
-// probe: holes older than a SACKed probe are lost, RFC 8985 §7.4), the
-// second by the sequence form of the same inference (data sent after the
-// latest retransmission SACKed while its hole is open: Linux's
-// lost-retransmit detection); without SACK it is left to the RTO.
+// With SACK, losses are found by RACK-TLP (RFC 8985, rack.go and
+// rack_tcb.go), as Linux does since 4.18 (and without the DupThresh rule
+// since 5.x): each segment in flight has a transmit record, and one is
+// lost once a segment sent sufficiently later (RACK.rtt plus the
+// reordering window) has been delivered; the reordering timer covers the
+// window, the tail loss probe (§7) the tail whose ACKs stopped. Lost
+// retransmissions are found by the same time rule. Fast recovery is RFC
+// 6675's: entered when RACK has marked a segment lost, retransmitting
+// the lost records first (NextSeg rule 1) and new data while pipe (the
+// flight less the SACKed and the lost-not-retransmitted octets, Linux's
+// packets_out - sacked_out - lost_out + retrans_out) is below cwnd.
 //
 // Without SACK, RFC 6582 runs on the same machinery in the way Linux's
 // Reno emulation does: each duplicate ACK stands for one segment that
@@ -44,10 +42,10 @@ const maxReordering = 300
 // reordering seen: a hole filled by its original transmission with D
 // segments SACKed above it (outside recovery, or the one whose
 // retransmission an undo later proved spurious) raises DupThresh to
-// D+1, up to maxReordering, and it never shrinks (as Linux). RACK's
-// time-based reordering window (RFC 8985 §6.2) does the same for a
-// sender that keeps per-segment transmit times; RFC 6675's IsLost
-// counts octets, so the window here is counted in segments.
+// D+1, up to maxReordering, and it never shrinks (as Linux). With SACK,
+// it is RACK's DupThresh in §6.2 step 4 (reo_wnd stays open with that
+// many segments SACKed); RACK's time window adapts on its own from
+// D-SACKs. Without SACK it is RFC 5681's DupThresh.
 func (t *TCB) noteReordering(dist uint32) {
 	m := uint32(t.sndMSS)
 	segs := min((dist+m-1)/m+1, maxReordering)
@@ -61,8 +59,6 @@ func (t *TCB) noteReordering(dist uint32) {
 type recovery struct {
 	recover     Seq // RFC 6582 "recover" / RFC 6675 RecoveryPoint
 	highRxt     Seq // RFC 6675 HighRxt (end of the highest retransmission)
-	tlpHigh     Seq // SND.MAX when the tail loss probe went (RFC 8985 §7.3)
-	rxtMark     Seq // SND.MAX when the latest retransmission went
 	undoSeq     Seq // first octet retransmitted in the episode (Eifel)
 	undoTS      uint32
 	rtoTS       uint32 // our TSval when the last retransmission timeout fired (0: none)
@@ -72,16 +68,17 @@ type recovery struct {
 	reordering  uint16 // adapted DupThresh in segments (0: dupThreshSegs)
 	dupAcks     uint16
 	flags       recFlags
+	x           *sendState // RACK-TLP records, rate sampling, pacing (rack_tcb.go); nil until needed
 }
 
 type recFlags uint8
 
 const (
-	recIn     recFlags = 1 << iota // in fast recovery
-	recUndo                        // the episode's reduction may still be undone
-	recRTOEp                       // the episode began with a timeout
-	recPTO                         // rtoAt holds a probe timeout, not an RTO
-	recTLPOut                      // a probe is unacknowledged
+	recIn    recFlags = 1 << iota // in fast recovery
+	recUndo                       // the episode's reduction may still be undone
+	recRTOEp                      // the episode began with a timeout
+	recPTO                        // rtoAt holds a probe timeout, not an RTO
+	recReo                        // rtoAt holds RACK's reordering timer (RFC 8985 §6.3)
 )
 
 func (t *TCB) inRecovery() bool { return t.rec.flags&recIn != 0 }
@@ -104,20 +101,6 @@ func (t *TCB) dupThresh() uint32 {
 	return dupThreshSegs
 }
 
-// holeLost is RFC 6675's IsLost for the hole starting at seq: more than
-// (DupThresh-1)*SMSS octets SACKed above it, or (RFC 8985 §7.4) the tail
-// loss probe SACKed above it: the hole was sent at least a PTO before the
-// probe, so RACK's time rule would call it lost.
-func (t *TCB) holeLost(seq Seq) bool {
-	if t.sb.n == 0 {
-		return false
-	}
-	if t.sb.above(seq) > (t.dupThresh()-1)*uint32(t.sndMSS) {
-		return true
-	}
-	return t.rec.flags&recTLPOut != 0 && t.sb.high().GreaterEq(t.rec.tlpHigh)
-}
-
 // nextLost is RFC 6675 NextSeg rule 1: the first octet at or above
 // HighRxt that is neither SACKed nor acknowledged and is lost, with the
 // length of its hole. Without SACK, the segment at SND.UNA during
@@ -133,21 +116,12 @@ func (t *TCB) nextLost() (Seq, uint32, bool) {
 		}
 		return 0, 0, false
 	}
-	l := t.sndUna
-	sbr := t.sb.slots()
-	for i := 0; i < t.sb.n; i++ {
-		r := sbr[i].l // hole [l, r)
-		if from.LessThan(r) && l.LessThan(r) {
-			s := l
-			if s.LessThan(from) {
-				s = from
-			}
-			if !t.holeLost(l) {
-				return 0, 0, false // holes above are SACKed over even less
-			}
-			return s, r.Sub(s), true
+	// RACK (RFC 8985) marked the lost records.
+	if x := t.rec.x; x != nil {
+		if i := x.q.nextLost(0); i >= 0 {
+			r := x.q.at(i)
+			return r.seq, r.n, true
 		}
-		l = sbr[i].r
 	}
 	return 0, 0, false
 }
@@ -168,22 +142,10 @@ func (t *TCB) pipe() uint32 {
 		}
 		return flight - min(out, flight)
 	}
-	out = t.sb.sacked
-	l := t.sndUna
-	sbr := t.sb.slots()
-	for i := 0; i < t.sb.n; i++ {
-		r := sbr[i].l
-		if !t.holeLost(l) {
-			break
-		}
-		if t.rec.highRxt.LessThan(r) {
-			s := l
-			if s.LessThan(t.rec.highRxt) {
-				s = t.rec.highRxt
-			}
-			out += r.Sub(s)
-		}
-		l = sbr[i].r
+	// Linux tcp_packets_in_flight: RACK's records keep the SACKed and
+	// the lost-not-retransmitted octets.
+	if x := t.rec.x; x != nil {
+		out = x.q.sacked + x.q.lost
 	}
 	return flight - min(out, flight)
 }
@@ -216,6 +178,7 @@ func (t *TCB) retransmit(l Seq, n uint32, now Instant) uint32 {
 	default:
 		return 0
 	}
+	t.noteSent(l, sent, now)
 	t.noteRetransmit(l, now)
 	return sent
 }
@@ -224,7 +187,6 @@ func (t *TCB) retransmit(l Seq, n uint32, now Instant) uint32 {
 // (RFC 6298 §3) and the undo bookkeeping.
 func (t *TCB) noteRetransmit(seq Seq, now Instant) {
 	t.stats.Retransmits++
-	t.rec.rxtMark = t.sndMax
 	if t.rttAt != Never && seq.LessThan(t.rttSeq) {
 		t.rttAt = Never // Karn: the timed segment is ambiguous now
 	}
@@ -242,7 +204,9 @@ func (t *TCB) beginEpisode(rto bool) {
 	t.rec.flags &^= recRTOEp
 	if rto {
 		t.rec.flags |= recRTOEp
-		t.rec.flags &^= recTLPOut // a timeout ends the probe episode
+		if t.rec.x != nil {
+			t.rec.x.tlp.out = false // a timeout ends the probe episode
+		}
 	}
 	t.rec.undoRetrans, t.rec.undoTS = 0, 0
 	t.rec.holeSeq, t.rec.fillDist = t.sndUna, 0
@@ -252,6 +216,12 @@ func (t *TCB) beginEpisode(rto bool) {
 // onAck runs loss detection and recovery for an acceptable ACK; prevUna
 // is SND.UNA before it, dup whether it is a duplicate ACK (RFC 5681 §2).
 func (t *TCB) onAck(seg *Segment, prevUna Seq, dup bool, now Instant) {
+	t.ackBegin(seg, prevUna, now)
+	t.onAckLoss(seg, prevUna, dup, now)
+	t.rateSample(now)
+}
+
+func (t *TCB) onAckLoss(seg *Segment, prevUna Seq, dup bool, now Instant) {
 	advanced := t.sndUna != prevUna
 	if advanced && t.sb.n > 0 && t.sb.high().GreaterThan(prevUna) {
 		// A hole at prevUna closed with dist octets SACKed above it.
@@ -268,11 +238,20 @@ func (t *TCB) onAck(seg *Segment, prevUna Seq, dup bool, now Instant) {
 	}
 	if advanced {
 		t.sb.ackTo(t.sndUna)
-		if t.rec.flags&recTLPOut != 0 && t.sndUna.GreaterEq(t.rec.tlpHigh) {
-			t.rec.flags &^= recTLPOut
-		}
+		t.recordsAcked(t.sndUna, now)
 	}
 	newly := t.inputSACK(seg, now)
+	if x := t.rec.x; x != nil && t.has(flagSACK) {
+		x.rack.updateReoWnd(x.dsack, false, t.sndUna, t.sndNxt)
+		if x.tlp.onAck(seg.Ack, x.dsackEnd, dup && seg.Options.NumSACK == 0) && !t.inRecovery() {
+			// RFC 8985 §7.4.2: the probe repaired a loss that no
+			// recovery saw; reduce as a recovery would (Linux: CWR).
+			flight := t.sndMax.Sub(t.sndUna)
+			t.cc.OnLoss(t.sndMSS, flight, now)
+			t.cc.OnRecoveryEnd(t.sndMSS, flight, now)
+		}
+		t.rackDetect(now)
+	}
 	if advanced && t.rec.flags&recUndo != 0 && t.rec.undoTS != 0 && t.sndUna.GreaterThan(t.rec.undoSeq) {
 		// RFC 3522 §3.2: the ACK of the first retransmitted octet echoes
 		// a timestamp older than the retransmission: the original arrived.
@@ -283,11 +262,17 @@ func (t *TCB) onAck(seg *Segment, prevUna Seq, dup bool, now Instant) {
 			t.rec.undoTS = 0 // genuine (as far as Eifel can tell); D-SACK may still undo
 		}
 	}
-	if t.inRecovery() {
-		if t.sndUna.GreaterEq(t.rec.recover) {
-			t.exitRecovery(now) // RFC 6582 §3.2 step 3: full acknowledgment
+	rackLost := t.has(flagSACK) && t.rackLost()
+	if t.inRecovery() && t.sndUna.GreaterEq(t.rec.recover) {
+		t.exitRecovery(now) // RFC 6582 §3.2 step 3: full acknowledgment
+		if !rackLost {
 			return
 		}
+		// RACK already holds losses beyond the recovery point: a new
+		// recovery starts on this ACK (Linux tcp_fastretrans_alert), not
+		// an RTO later.
+	}
+	if t.inRecovery() {
 		if advanced {
 			// Partial ACK (RFC 6582 §3.2 step 4): the segment now at
 			// SND.UNA was lost too; retransmit it at once. Without SACK,
@@ -304,18 +289,6 @@ func (t *TCB) onAck(seg *Segment, prevUna Seq, dup bool, now Instant) {
 		} else if dup {
 			t.rec.dupAcks++
 		}
-		if t.has(flagSACK) && t.sb.n > 0 && t.rec.highRxt.GreaterThan(t.sndUna) &&
-			t.sb.high().GreaterThan(t.rec.rxtMark.Add((t.dupThresh()-1)*uint32(t.sndMSS))) {
-			// Lost retransmission (RFC 8985 §6.2's inference, Linux's
-			// tcp_mark_lost_retrans before RACK): more than DupThresh-1
-			// segments sent after our latest retransmission are SACKed
-			// while holes we retransmitted are still open, so those
-			// retransmissions were lost too; go over the holes again
-			// rather than wait for the RTO.
-			t.rec.highRxt = t.sndUna
-			t.rec.rxtMark = t.sndMax
-			t.stats.LostRetransmits++
-		}
 		t.recoverySend(now)
 		return
 	}
@@ -331,13 +304,18 @@ func (t *TCB) onAck(seg *Segment, prevUna Seq, dup bool, now Instant) {
 	}
 	if t.sndUna.LessThan(t.rec.recover) {
 		// RFC 6582 §3.2 step 1: duplicate ACKs for data sent before the
-		// last recovery (or timeout) began start no new one.
+		// last recovery (or timeout) began start no new one. What RACK
+		// finds lost meanwhile is resent (Linux's Loss state).
+		if rackLost {
+			t.recoverySend(now)
+		}
 		return
 	}
 	lost := uint32(t.rec.dupAcks) >= t.dupThresh()
-	if t.has(flagSACK) && t.sb.n > 0 {
-		// RFC 6675 §5: DupThresh duplicate ACKs, or IsLost(HighACK+1).
-		lost = lost && t.sb.sacked > 0 || t.holeLost(t.sndUna)
+	if t.has(flagSACK) {
+		// RACK (RFC 8985 §6.2) marked a segment lost; DupThresh only
+		// for a peer that negotiated SACK and sends no blocks.
+		lost = rackLost || t.sb.n == 0 && lost
 	}
 	if lost {
 		t.enterRecovery(now)
@@ -368,7 +346,10 @@ func (t *TCB) enterRecovery(now Instant) {
 
 // exitRecovery ends fast recovery on a full acknowledgment.
 func (t *TCB) exitRecovery(now Instant) {
-	t.rec.flags &^= recIn | recTLPOut
+	if x := t.rec.x; x != nil {
+		x.rack.updateReoWnd(false, true, t.sndUna, t.sndNxt)
+	}
+	t.rec.flags &^= recIn
 	t.rec.dupAcks = 0
 	t.cc.OnRecoveryEnd(t.sndMSS, t.sndMax.Sub(t.sndUna), now)
 }
@@ -424,6 +405,9 @@ func (t *TCB) undo(now Instant) {
 		// Eifel response (RFC 4015 §3): the timeout was spurious, the
 		// octets beyond SND.UNA are in the network; resume with new data.
 		t.sndNxt = t.sndMax
+		if x := t.rec.x; x != nil {
+			x.q.unmarkLost()
+		}
 	}
 	t.rec.flags &^= recIn | recUndo | recRTOEp
 	t.rec.dupAcks = 0
@@ -439,21 +423,16 @@ const wcDelAckT = 200 * time.Millisecond
 // SACK in use, an SRTT, no probe outstanding, not in fast recovery, not
 // recovering from an RTO (Linux: CA_Open or CA_Disorder). A PTO armed by
 // a retransmission would fire between the backed-off RTOs and undo their
-// backoff (issue 14 item 1). Unlike Linux (CA_Disorder), a PTO is armed
-// with SACKed ranges outstanding: without RACK's reordering timer the
-// probe is what finds a loss that an adapted DupThresh hides.
+// backoff (issue 14 item 1). rtoAt also holds RACK's reordering timer
+// (recReo, rack_tcb.go), as Linux's one retransmit timer does
+// (icsk_pending); arming the loss timer replaces it.
 func (t *TCB) armLossTimer(now Instant, probe bool) {
-	t.rec.flags &^= recPTO
-	rtoRecovery := t.rec.flags&recRTOEp != 0 && t.sndUna.LessThan(t.rec.recover)
-	if probe && t.flags&(flagSACK|flagRTT) == flagSACK|flagRTT && !rtoRecovery &&
-		t.rec.flags&(recIn|recTLPOut) == 0 && t.sndNxt == t.sndMax && t.state == Established {
-		pto := 2 * t.srtt
-		if t.sndMax.Sub(t.sndUna) <= uint32(t.sndMSS) {
-			pto += wcDelAckT
-		}
+	t.rec.flags &^= recPTO | recReo
+	if probe && tlpAllowed(t.has(flagSACK), t.has(flagRTT), t.inRecovery(), t.afterRTO(), t.rec.x != nil && t.rec.x.tlp.out) &&
+		t.sndNxt == t.sndMax && t.state == Established {
 		// §7.2: never later than the RTO would fire (the probe then
 		// goes at that time, and the RTO follows it).
-		t.rtoAt = now.Add(min(max(pto, 10*time.Millisecond), t.rto))
+		t.rtoAt = now.Add(ptoFor(t.srtt, t.sndMax.Sub(t.sndUna) <= uint32(t.sndMSS), t.rto))
 		t.rec.flags |= recPTO
 		return
 	}
@@ -468,15 +447,12 @@ func (t *TCB) probeTimeout(now Instant) {
 		return
 	}
 	t.stats.TLPProbes++
-	t.rec.flags |= recTLPOut
 	sent := false
-	if u := t.Unsent(); u > 0 && t.sndNxt == t.sndMax {
-		n := min(uint32(u), t.curMSS())
-		if t.sndNxt.Add(n).LessEq(t.sndUna.Add(t.sndWnd)) {
-			off := int(t.sndNxt.Sub(t.sndBufSeq))
-			t.transmit(FlagACK|FlagPSH, t.snd.slice(off, int(n)), now)
-			sent = true
-		}
+	if u := uint32(t.Unsent()); t.sndNxt == t.sndMax && probeNew(u, t.curMSS(), t.sndNxt, t.sndUna.Add(t.sndWnd)) {
+		n := min(u, t.curMSS())
+		off := int(t.sndNxt.Sub(t.sndBufSeq))
+		t.transmit(FlagACK|FlagPSH, t.snd.slice(off, int(n)), now)
+		sent = true
 	}
 	if !sent {
 		end := t.sndMax
@@ -489,6 +465,6 @@ func (t *TCB) probeTimeout(now Instant) {
 		}
 		t.retransmit(l, t.sndMax.Sub(l), now)
 	}
-	t.rec.tlpHigh = t.sndMax
+	t.sx().tlp.sent(t.sndMax, !sent)
 	t.rtoAt = now.Add(t.rto)
 }

@@ -53,6 +53,9 @@ func (t *TCB) sampleTS(seg *Segment, now Instant) bool {
 // updateRTT folds a measurement r into SRTT/RTTVAR and recomputes RTO.
 func (t *TCB) updateRTT(r time.Duration) {
 	t.rttSample = r
+	if x := t.rec.x; x != nil {
+		x.rtt = r
+	}
 	if !t.has(flagRTT) {
 		// §2.2: first measurement.
 		t.flags |= flagRTT
@@ -78,6 +81,10 @@ func (t *TCB) backoff() { t.rto = min(2*t.rto, t.cfg.MaxRTO) }
 
 // retransmitTimeout handles expiry of the retransmission timer (§5.4-5.7).
 func (t *TCB) retransmitTimeout(now Instant) {
+	if t.rec.flags&recReo != 0 {
+		t.reoTimeout(now)
+		return
+	}
 	t.rttAt = Never // Karn: no sample from a retransmitted segment
 	switch t.state {
 	case SynSent:
@@ -157,7 +164,13 @@ func (t *TCB) retransmitTimeout(now Instant) {
 		// ranges then. Skipping them, go-back-N sent nothing until
 		// ErrTimeout (issue 14 item 4).
 		t.sb.reset()
+		if x := t.rec.x; x != nil {
+			x.q.renege()
+		}
 		t.stats.SACKReneging++
+	}
+	if x := t.rec.x; x != nil {
+		x.rack.onRTO(&x.q, now)
 	}
 	if t.sndUna == t.iss {
 		// Closed in SYN-RECEIVED before the handshake finished: the

@@ -150,6 +150,9 @@ func (t *TCB) inputSACK(seg *Segment, now Instant) (newly bool) {
 		}
 		if i == 0 && (r.LessEq(seg.Ack) || o.NumSACK > 1 && Seq(o.SACK[1].Left).LessEq(l) && r.LessEq(Seq(o.SACK[1].Right))) {
 			t.inputDSACK(l, r, now)
+			if x := t.rec.x; x != nil {
+				x.dsack, x.dsackEnd = true, r
+			}
 			continue
 		}
 		if r.LessEq(t.sndUna) {
@@ -158,6 +161,7 @@ func (t *TCB) inputSACK(seg *Segment, now Instant) (newly bool) {
 		if l.LessThan(t.sndUna) {
 			l = t.sndUna
 		}
+		t.recordsSACKed(l, r, now)
 		before := t.sb.sacked
 		if !t.sb.add(l, r, t.cfg.maxOOORanges()) {
 			t.stats.SACKOverflow++

@@ -70,6 +70,7 @@ func (t *TCB) trySend(now Instant) {
 		t.cc.OnIdle(t.sndMSS, now)
 		t.lastSend = now
 	}
+	rate := t.pacingRate()
 	for {
 		if t.sb.n > 0 && t.sndNxt.LessThan(t.sndMax) {
 			// Go-back-N after a timeout skips what the peer SACKed
@@ -81,6 +82,7 @@ func (t *TCB) trySend(now Instant) {
 			unsent = dataEnd.Sub(t.sndNxt)
 		}
 		if unsent == 0 {
+			t.checkAppLimited()
 			break
 		}
 		edge := t.sndUna.Add(min(t.sndWnd, t.cc.Window()))
@@ -126,6 +128,16 @@ func (t *TCB) trySend(now Instant) {
 				return
 			}
 		}
+		if rate > 0 {
+			// Pacing (pacing.go): the segment waits for its departure
+			// time; the owner's timer releases the next batch.
+			x := t.sx()
+			if !x.pace.ready(now) {
+				t.persistAt = x.pace.wake()
+				return
+			}
+			x.pace.sent(n, rate, now)
+		}
 		off := int(t.sndNxt.Sub(t.sndBufSeq))
 		p := t.snd.slice(off, int(n))
 		n = uint32(len(p))
@@ -152,6 +164,7 @@ func (t *TCB) transmit(f Flags, p []byte, now Instant) {
 	if f&FlagFIN != 0 {
 		l++
 	}
+	t.noteSent(seq, l, now)
 	t.sndNxt = seq.Add(l)
 	if len(p) > 0 && uint32(len(p)) < t.curMSS() {
 		t.sndSml = t.sndNxt
