@@ -1,0 +1,124 @@
+package bulk_test
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/sluicenet/sluice/tcp"
+	"github.com/sluicenet/sluice/testbed"
+	"github.com/sluicenet/sluice/testbed/impair"
+	"github.com/sluicenet/sluice/testbed/impair/bulk"
+)
+
+func TestMain(m *testing.M) { testbed.Main(m) }
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// BenchmarkWANCell measures one cell of issue 16's matrix: sluice and
+// Linux as the server, both with the congestion control SLUICE_CC names
+// (cubic, bbr; Linux's TCP_CONGESTION of the same name), over a path of
+// SLUICE_RTT_MS round trip (half each way), SLUICE_LOSS_PCT loss each
+// way and a SLUICE_RATE_MBIT bottleneck with a SLUICE_QUEUE-frame
+// queue; SLUICE_BULK_MIB per transfer. Run by hand (root):
+//
+//	SLUICE_CC=bbr SLUICE_RTT_MS=20 SLUICE_LOSS_PCT=1 \
+//	  go test -run '^$' -bench WANCell -benchtime 1x ./testbed/impair/bulk/
+func BenchmarkWANCell(b *testing.B) {
+	testbed.Require(b)
+	b.ReportAllocs()
+	cc := os.Getenv("SLUICE_CC")
+	if cc == "" {
+		cc = "cubic"
+	}
+	cfg := bulk.Config()
+	switch cc {
+	case "cubic":
+		cfg.CC = tcp.CUBIC
+	case "bbr":
+		cfg.CC = tcp.BBR
+	case "reno":
+		cfg.CC = tcp.NewReno
+	default:
+		b.Fatalf("SLUICE_CC %q", cc)
+	}
+	rtt := time.Duration(envInt("SLUICE_RTT_MS", 20)) * time.Millisecond
+	imp := impair.Impairment{
+		Loss:  float64(envInt("SLUICE_LOSS_PCT", 1)) / 100,
+		Delay: rtt / 2,
+		Rate:  int64(envInt("SLUICE_RATE_MBIT", 100)) * 1e6,
+		Limit: envInt("SLUICE_QUEUE", 1000),
+	}
+	var rep bulk.Report
+	for i := 0; i < b.N; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+		var err error
+		rep, err = bulk.MeasureThroughput(ctx, bulk.ThroughputOptions{
+			Size: int64(envInt("SLUICE_BULK_MIB", 64)) << 20, Impairment: &imp,
+			Seed: uint64(i + 1), LinuxCC: cc, TCP: cfg,
+		})
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("%s, RTT %v, loss %.0f%%, %d Mbit/s, queue %d frames\n%v\n%v\nto peer:   %v\nto server: %v",
+		cc, rtt, imp.Loss*100, imp.Rate/1e6, imp.Limit, rep.Upload, rep.Download, rep.ToPeer, rep.ToServer)
+	for _, r := range rep.Results {
+		b.Log(r)
+	}
+	b.ReportMetric(rep.Upload.Ratio, "up-ratio")
+	b.ReportMetric(rep.Download.Sluice/1e6, "down-sluice-MB/s")
+	b.ReportMetric(rep.Download.Linux/1e6, "down-linux-MB/s")
+	b.ReportMetric(rep.Download.Ratio, "down-ratio")
+}
+
+// BenchmarkWANQueue runs one download (server → Linux client) on its own
+// rig, sluice or Linux as SLUICE_TARGET says, in the cell BenchmarkWANCell
+// describes, and reports the worst queueing delay the transfer built in
+// the middle forwarder (its max queue in frames at the bottleneck rate):
+// the RTT inflation under load.
+func BenchmarkWANQueue(b *testing.B) {
+	testbed.Require(b)
+	cc := os.Getenv("SLUICE_CC")
+	if cc == "" {
+		cc = "cubic"
+	}
+	cfg := bulk.Config()
+	if cc == "bbr" {
+		cfg.CC = tcp.BBR
+	}
+	target := bulk.Sluice
+	if os.Getenv("SLUICE_TARGET") == "linux" {
+		target = bulk.Linux
+	}
+	rtt := time.Duration(envInt("SLUICE_RTT_MS", 20)) * time.Millisecond
+	rate := int64(envInt("SLUICE_RATE_MBIT", 100)) * 1e6
+	imp := impair.Impairment{
+		Loss: float64(envInt("SLUICE_LOSS_PCT", 1)) / 100, Delay: rtt / 2,
+		Rate: rate, Limit: envInt("SLUICE_QUEUE", 1000),
+	}
+	r, err := bulk.NewRig(bulk.RigOptions{Impair: impair.Both(1, imp), LinuxCC: cc, TCP: cfg})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	res, err := r.Transfer(ctx, target, bulk.Download, int64(envInt("SLUICE_BULK_MIB", 64))<<20, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	toPeer, _ := r.Forwarder.Stats()
+	qd := time.Duration(int64(toPeer.MaxQueue) * 1514 * 8 * int64(time.Second) / rate)
+	b.Logf("%v %s: %v; max queue %d frames = %v of queueing over a %v RTT", target, cc, res, toPeer.MaxQueue, qd, rtt)
+	b.ReportMetric(res.Rate()/1e6, "MB/s")
+	b.ReportMetric(qd.Seconds()*1e3, "max-queue-ms")
+}
