@@ -148,7 +148,7 @@ func (l *Listener) cookieSYNACK(id *ID, seg *Segment, now Instant) {
 		Seq:    Seq(cookie),
 		Ack:    seg.Seq + 1,
 		Flags:  FlagSYN | FlagACK,
-		Window: uint16(min(l.cfg.RecvBuffer, 0xffff)),
+		Window: l.cookieWindow(o.HasTS && o.HasWScale),
 	}
 	s.Options.MSS = l.cfg.MSS
 	if o.HasTS && l.cfg.Timestamps {
@@ -166,6 +166,14 @@ func (l *Listener) cookieSYNACK(id *ID, seg *Segment, now Instant) {
 	}
 	l.CookiesSent++
 	l.sink.Emit(id, s)
+}
+
+// cookieWindow is the window of a cookie's SYN-ACK: as a TCB's SYN-ACK
+// (synWindow) with the whole receive buffer free; ws says whether window
+// scaling is offered (the SYN offered it, with timestamps to carry it).
+func (l *Listener) cookieWindow(ws bool) uint16 {
+	ws = ws && l.cfg.Timestamps && l.cfg.WindowScale > 0
+	return synWindowFor(uint32(l.cfg.RecvBuffer), uint32(l.cfg.RecvBuffer), l.cfg.WindowScale, ws)
 }
 
 // cookieACK checks a bare ACK against the cookie it may carry and, if
@@ -205,7 +213,9 @@ func (l *Listener) cookieACK(id *ID, seg *Segment, now Instant) (_ *TCB, valid b
 	t.sndBufSeq = seg.Ack
 	t.sndSml = seg.Ack
 	t.rcvNxt = seg.Seq
-	t.rcvAdv = t.rcvNxt.Add(uint32(min(l.cfg.RecvBuffer, 0xffff)))
+	// The right edge the cookie's SYN-ACK offered (its window is derived
+	// again from what the peer's SYN offered, as the cookie recorded it).
+	t.rcvAdv = t.rcvNxt.Add(uint32(l.cookieWindow(t.has(flagWS))))
 	t.lastAckSent = t.rcvNxt
 	t.setSendMSS(mss)
 	t.sndWnd = uint32(seg.Window) << t.sndWScale

@@ -19,8 +19,7 @@ func (t *TCB) emit(flags Flags, seq Seq, payload []byte, now Instant) {
 	}
 	if flags&FlagSYN != 0 {
 		t.synOptions(&s.Options, now)
-		// RFC 7323 §2.2: the window in a SYN is never scaled.
-		s.Window = uint16(min(t.rcv.free(), 0xffff))
+		s.Window = t.synWindow(s.Options.HasWScale)
 		t.rcvAdv = t.rcvNxt.Add(uint32(s.Window))
 	} else if flags&FlagRST == 0 {
 		s.Window = t.advertise()
@@ -43,26 +42,75 @@ func (t *TCB) emit(flags Flags, seq Seq, payload []byte, now Instant) {
 	t.sink.Emit(&t.id, s)
 }
 
-// advertise returns the window field to send and records the new right
-// edge. Receiver-side silly window avoidance (RFC 9293 §3.8.6.2.2): the
-// right edge moves only when it can move by min(RCV.BUFF/2, MSS); it
-// never moves left (§3.8.6, "shrinking the window" is discouraged).
+// advertise returns the window field to send and records the right edge
+// it offers as RCV.NXT+RCV.WND (rcvAdv is always the edge last sent).
+//
+// Receiver-side silly window avoidance (RFC 9293 §3.8.6.2.2): the right
+// edge moves only when it can move by min(RCV.BUFF/2, the peer's segment
+// size). It never moves left (§3.8.6): an edge kept while RCV.NXT moved
+// by an amount that is not a multiple of the scale unit is rounded up to
+// the next unit (Linux tcp_select_window aligns the window it keeps);
+// rounded down, it went left by up to 2^scale-1 octets (issue 14 item
+// 2). Rounding up creeps a held edge forward by RCV.NXT's movement
+// modulo the unit at each ACK (80 octets per two 1448-octet segments at
+// scale 7), so, as Linux keeps part of its buffer unadvertised, a new
+// edge stays windowSlack short of the buffer's end, and the SYN's window
+// is a whole number of units. Should the creep still reach past the
+// buffer's end, the edge is rounded down there rather than offer octets
+// that cannot be stored: a window the sender can never fill would keep
+// it from its persist timer.
 func (t *TCB) advertise() uint16 {
 	free := uint32(t.rcv.free())
+	unit := uint32(1) << t.rcvWScale
 	var cur uint32
 	if t.rcvAdv.GreaterThan(t.rcvNxt) {
 		cur = t.rcvAdv.Sub(t.rcvNxt)
 	}
-	wnd := free
-	if wnd > cur && wnd-cur < min(uint32(t.rcv.cap())/2, uint32(t.cfg.MSS)) {
+	wnd := free - min(free, t.windowSlack())
+	if wnd > cur && wnd-cur < min(uint32(t.rcv.cap())/2, t.rcvMSS()) {
 		wnd = cur
 	}
-	wnd = max(wnd, cur)
-	field := min(wnd>>t.rcvWScale, 0xffff)
-	if edge := t.rcvNxt.Add(field << t.rcvWScale); edge.GreaterThan(t.rcvAdv) {
-		t.rcvAdv = edge
+	field := wnd >> t.rcvWScale
+	if wnd <= cur {
+		field = (cur + unit - 1) >> t.rcvWScale
+		if field<<t.rcvWScale > free {
+			field = free >> t.rcvWScale
+		}
 	}
+	field = min(field, 0xffff)
+	t.rcvAdv = t.rcvNxt.Add(field << t.rcvWScale)
 	return uint16(field)
+}
+
+// windowSlack is the part of the receive buffer a new right edge leaves
+// unoffered, for a held edge to creep into: none without scaling, else
+// 1/16 of the buffer. The creep per ACK is below a scale unit and below
+// the octets it acknowledges (80 of 2896 at scale 7), so with full-sized
+// segments it stays within the slack while the buffer fills.
+func (t *TCB) windowSlack() uint32 {
+	if t.rcvWScale == 0 {
+		return 0
+	}
+	return uint32(t.rcv.cap()) / 16
+}
+
+// synWindow is the window of our SYN or SYN-ACK (RFC 7323 §2.2: never
+// scaled). When we offer scaling it leaves the slack of advertise and is
+// a whole number of our scale units, so that later windows can keep its
+// right edge exactly.
+func (t *TCB) synWindow(offerWS bool) uint16 {
+	return synWindowFor(uint32(t.rcv.free()), uint32(t.rcv.cap()), t.cfg.WindowScale, offerWS)
+}
+
+// synWindowFor is synWindow for free octets of a buffer of size octets
+// (also for a SYN cookie's SYN-ACK, which has no TCB).
+func synWindowFor(free, size uint32, scale uint8, offerWS bool) uint16 {
+	if !offerWS || scale == 0 {
+		return uint16(min(free, 0xffff))
+	}
+	ws := min(scale, 14)
+	w := min(free-min(free, size/16), 0xffff)
+	return uint16(w &^ (uint32(1)<<ws - 1))
 }
 
 // tsNow is our TSval: a 1 ms clock (Linux's TCP timestamp rate) plus the

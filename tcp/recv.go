@@ -211,6 +211,11 @@ func (t *TCB) inputText(seg *Segment, seq Seq, now Instant) bool {
 	case t.ackPending >= 2*t.rcvMSS():
 		// At least every second full-sized segment (RFC 9293 §3.8.6.3).
 		t.flags |= flagAckNow
+	case t.rcvWnd() < t.rcvMSS():
+		// The text (nearly) closed the window we offered: say so now,
+		// so that the sender stops or starts probing without waiting
+		// for the delayed ACK.
+		t.flags |= flagAckNow
 	default:
 		if t.delackAt == Never {
 			t.delackAt = now.Add(t.cfg.DelayedACK)

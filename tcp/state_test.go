@@ -47,8 +47,10 @@ func TestClosedToSynSent(t *testing.T) {
 	h := New(t, cfg)
 	h.Dial()
 	// Our SYN offers what Linux's does: MSS, SACK-permitted, timestamps,
-	// window scale 7, and an unscaled window (RFC 7323 §2.2).
-	h.Out(Seg{Flags: SYN, Seq: ISS, Win: 65535, CheckWin: true, CheckOpts: true, Opts: tcp.Options{
+	// window scale 7, and an unscaled window (RFC 7323 §2.2): the 64 KiB
+	// buffer less the 1/16 a held right edge may creep into, in whole
+	// scale units (tcp/output.go, advertise).
+	h.Out(Seg{Flags: SYN, Seq: ISS, Win: 61440, CheckWin: true, CheckOpts: true, Opts: tcp.Options{
 		MSS: 1460, HasWScale: true, WScale: 7, SACKPermitted: true, HasTS: true, TSVal: uint32(h.Now / 1e6)}})
 	h.State(tcp.SynSent)
 }
@@ -467,10 +469,11 @@ func TestHandshakeWithOptions(t *testing.T) {
 	if !v.TS || !v.SACK || v.SndWScale != 9 || v.RcvWScale != cfg.WindowScale || v.SndMSS != 1400-12 || v.SndWnd != 100<<9 || v.TSRecent != 778 {
 		t.Fatalf("negotiated %+v", v)
 	}
-	// Data segments carry timestamps and a scaled window.
+	// Data segments carry timestamps and a scaled window that keeps the
+	// SYN-ACK's unscaled right edge (61440: see TestClosedToSynSent).
 	h.TCB.Write([]byte("hi"), h.Now)
 	got := h.Take()
-	if len(got) != 1 || !got[0].Seg.Options.HasTS || got[0].Seg.Options.TSEcr != 778 || got[0].Seg.Window != uint16(65535>>cfg.WindowScale) {
+	if len(got) != 1 || !got[0].Seg.Options.HasTS || got[0].Seg.Options.TSEcr != 778 || int(got[0].Seg.Window) != 61440>>cfg.WindowScale {
 		t.Fatalf("data segment %+v", got)
 	}
 
