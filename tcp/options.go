@@ -20,10 +20,12 @@ func (t *TCB) defaultPeerMSS() uint16 {
 }
 
 // synOptions fills the options of our SYN or SYN-ACK. A SYN-ACK only
-// echoes what the peer's SYN offered (RFC 7323 §2.2, §3.2; RFC 2018 §2).
-func (t *TCB) synOptions(o *Options, now Instant) {
+// echoes what the peer's SYN offered (RFC 7323 §2.2, §3.2; RFC 2018 §2),
+// also when it is retransmitted after a CLOSE moved SYN-RECEIVED to
+// FIN-WAIT-1; that of a simultaneous open repeats our SYN's.
+func (t *TCB) synOptions(o *Options, synack bool, now Instant) {
 	o.MSS = t.cfg.MSS
-	synack := t.state == SynReceived && !t.has(flagSynOnly)
+	synack = synack && !t.has(flagSynOnly)
 	if t.cfg.WindowScale > 0 && (!synack || t.has(flagWS)) {
 		o.HasWScale, o.WScale = true, t.cfg.WindowScale
 	}

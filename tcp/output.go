@@ -18,8 +18,12 @@ func (t *TCB) emit(flags Flags, seq Seq, payload []byte, now Instant) {
 		s.Ack = t.rcvNxt
 	}
 	if flags&FlagSYN != 0 {
-		t.synOptions(&s.Options, now)
-		s.Window = t.synWindow(s.Options.HasWScale)
+		t.synOptions(&s.Options, s.Flags&FlagACK != 0, now)
+		w := uint32(t.synWindow(s.Options.HasWScale))
+		if t.rcvAdv.GreaterThan(t.rcvNxt) {
+			w = max(w, t.rcvAdv.Sub(t.rcvNxt)) // a retransmission keeps its edge
+		}
+		s.Window = uint16(min(w, 0xffff))
 		t.rcvAdv = t.rcvNxt.Add(uint32(s.Window))
 	} else if flags&FlagRST == 0 {
 		s.Window = t.advertise()
