@@ -1,8 +1,9 @@
 // Package capture writes the frames sluice's loops receive and send to a
 // pcapng file that tcpdump, tshark and Wireshark read, and pcapgo reads
-// back. A Writer is a sched.Tap: install it with Group.SetTap once and
-// switch it on and off at run time (Enable), optionally keeping only the
-// segments to or from one TCP port (SetPort).
+// back. A Writer is a sluice.Tap (and a sched.Tap): install it with
+// Server.SetTap (or Group.SetTap) once and switch it on and off at run
+// time (Enable), optionally keeping only the segments to or from one TCP
+// port (SetPort).
 //
 // The frames never reach the kernel's own capture points: AF_XDP takes them
 // in the driver, before the taps tcpdump -i uses, and sends them after. So
@@ -52,7 +53,7 @@ type Stats struct {
 	Bytes    int64  // frame octets written
 }
 
-// Writer is a pcapng writer and a sched.Tap. Frame may be called from
+// Writer is a pcapng writer and a frame tap. Frame may be called from
 // every loop at once; the file is written under a lock, so a capture
 // serializes the loops it sees: capture for diagnosis, not permanently.
 type Writer struct {
@@ -128,7 +129,7 @@ func (c *Writer) Enabled() bool { return c.on.Load() }
 // SetPort keeps only TCP segments from or to port (0: every frame).
 func (c *Writer) SetPort(port uint16) { c.port.Store(uint32(port)) }
 
-// Frame implements sched.Tap: it records frame as received (out false) or
+// Frame implements the tap: it records frame as received (out false) or
 // sent (out true) by the loop of queue. frame is copied before Frame
 // returns.
 func (c *Writer) Frame(queue int, out bool, frame []byte) {
