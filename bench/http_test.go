@@ -7,12 +7,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sluicenet/sluice/testbed"
+	"golang.org/x/sys/unix"
 )
 
 // shortHTTP is a -short configuration cut further for tests.
@@ -135,18 +137,25 @@ func TestWantsClose(t *testing.T) {
 	}
 }
 
-func TestParseProcStatCPU(t *testing.T) {
-	// comm may hold spaces and parentheses; utime=250, stime=50 ticks.
-	line := "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 1000 0 0\n"
-	d, err := parseProcStatCPU([]byte(line))
-	if err != nil || d != 3*time.Second {
-		t.Fatalf("parseProcStatCPU = %v, %v; want 3s", d, err)
+// TestCPUClocks: a process's CPU clock and a thread's schedstat read as
+// nanoseconds, and they grow with work done.
+func TestCPUClocks(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	d0, err := procCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := parseProcStatCPU([]byte("4242 (x) S 1 2")); err == nil {
-		t.Fatal("short line accepted")
+	k0, err := kthreadCPU(unix.Gettid())
+	if err != nil {
+		t.Fatal(err)
 	}
-	if d, err := procCPU(1); err != nil || d < 0 {
-		t.Fatalf("procCPU(1) = %v, %v", d, err)
+	for x, start := 0, time.Now(); time.Since(start) < 20*time.Millisecond; x++ {
+	}
+	d1, _ := procCPU(os.Getpid())
+	k1, _ := kthreadCPU(unix.Gettid())
+	if d1 <= d0 || k1 <= k0 || d1%(10*time.Millisecond) == 0 {
+		t.Fatalf("process CPU %v -> %v, thread %v -> %v", d0, d1, k0, k1)
 	}
 }
 
@@ -211,4 +220,35 @@ func TestEvalTargets(t *testing.T) {
 	check("0 allocations/request", true, false, 0.5)
 	check("idle connection ≤ 1 KiB", true, true, 900)
 	check("conn/s ≥ 5× net/http", false, false, 0)
+}
+
+// TestPairedRatio: ratios are the median of per-round ratios, so one
+// noisy round of one server moves one ratio; the targets count the rounds
+// that meet them, and the p99 target says how many rounds were clean.
+func TestPairedRatio(t *testing.T) {
+	// Medians 20 and 100 would say 0.20x; the rounds say 1.0, 0.1, 1.2.
+	a := Result{Workload: "latency", Impl: "sluice", Metric: "p99 @common", Value: 20, Runs: []float64{10, 20, 120}}
+	b := Result{Workload: "latency", Impl: "gnet", Metric: "p99 @common", Value: 100, Runs: []float64{10, 200, 100}}
+	v, rounds, ok := pairedRatio(a, b)
+	if !ok || v != 1 || len(rounds) != 3 || rounds[1] != 0.1 {
+		t.Fatalf("pairedRatio = %v %v %v", v, rounds, ok)
+	}
+	clean := func(impl string, runs ...float64) Result {
+		return Result{Workload: "latency", Impl: impl, Metric: "clean rounds @common", Runs: runs, Value: median(runs)}
+	}
+	var tg Target
+	for _, x := range evalTargets([]Result{a, b, clean("sluice", 1, 1, 0), clean("gnet", 0, 1, 1)}) {
+		if x.Impl == "sluice" && x.Goal == "p99 at 50% load ≤ 0.5× gnet's at the same rate" {
+			tg = x
+		}
+	}
+	if !tg.Found || tg.Met || tg.Measured != 1 || tg.RoundsMet != 1 || tg.Rounds != 3 ||
+		tg.Note != "clean rounds: sluice 2 of 3, gnet 2 of 3" {
+		t.Fatalf("p99 target: %+v", tg)
+	}
+	// Unequal run counts: the ratio of the medians.
+	b.Runs = b.Runs[:2]
+	if v, rounds, ok := pairedRatio(a, b); !ok || v != 0.2 || rounds != nil {
+		t.Fatalf("unpaired = %v %v %v", v, rounds, ok)
+	}
 }

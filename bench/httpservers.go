@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/sluicenet/sluice/testbed"
+	"golang.org/x/sys/unix"
 )
 
 // httpServer is one HTTP server implementation under test.
@@ -217,10 +218,8 @@ func (p *serverProc) rss() (int64, error) {
 	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", p.cmd.Process.Pid)
 }
 
-// cpuTime is the child's user + system time so far, from /proc/<pid>/stat
-// (utime and stime, fields 14 and 15, in clock ticks of 1/100 s: USER_HZ
-// is 100 on every Linux architecture Go supports), plus its side's NAPI
-// threads' on the napi rig (rig.go).
+// cpuTime is the child's CPU time so far (every thread's, exited ones
+// included), plus its side's NAPI threads' on the napi rig (rig.go).
 func (p *serverProc) cpuTime() (time.Duration, error) {
 	d, err := procCPU(p.cmd.Process.Pid)
 	if err != nil || p.napi == nil {
@@ -230,33 +229,31 @@ func (p *serverProc) cpuTime() (time.Duration, error) {
 	return d + n, err
 }
 
+// procCPU is process pid's CPU time from its process CPU-time clock
+// (clock_gettime on MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED)), in
+// nanoseconds: /proc/<pid>/stat's utime and stime count 10 ms ticks, too
+// coarse for a short window of a server that is mostly waiting.
 func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	var ts unix.Timespec
+	if err := unix.ClockGettime(int32(^pid)<<3|2, &ts); err != nil {
+		return 0, fmt.Errorf("CPU clock of pid %d: %w", pid, err)
+	}
+	return time.Duration(ts.Nano()), nil
+}
+
+// kthreadCPU is thread tid's CPU time in nanoseconds, the first field of
+// /proc/<tid>/schedstat (another process's thread clock cannot be read).
+func kthreadCPU(tid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/schedstat", tid))
 	if err != nil {
 		return 0, err
 	}
-	return parseProcStatCPU(b)
-}
-
-// parseProcStatCPU extracts utime + stime from a /proc/<pid>/stat line.
-// The command name (field 2) is in parentheses and may hold spaces and
-// parentheses itself, so fields are counted from the last ')'.
-func parseProcStatCPU(b []byte) (time.Duration, error) {
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("malformed /proc stat: %q", b)
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, fmt.Errorf("empty /proc/%d/schedstat", tid)
 	}
-	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state); utime is field 14, stime field 15.
-	if len(f) < 13 {
-		return 0, fmt.Errorf("malformed /proc stat: %q", b)
-	}
-	ut, err1 := strconv.ParseUint(f[11], 10, 64)
-	st, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("malformed /proc stat times: %q %q", f[11], f[12])
-	}
-	return time.Duration(ut+st) * 10 * time.Millisecond, nil
+	ns, err := strconv.ParseInt(f[0], 10, 64)
+	return time.Duration(ns), err
 }
 
 type lockedBuffer struct {

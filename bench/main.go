@@ -58,7 +58,10 @@ type Ratio struct {
 	Of       string  `json:"of"`
 	To       string  `json:"to"`
 	Value    float64 `json:"value"`
-	Better   string  `json:"better"`
+	// Rounds are the per-round ratios (run i of Of / run i of To); Value
+	// is their median (report.go pairedRatio).
+	Rounds []float64 `json:"rounds,omitempty"`
+	Better string    `json:"better"`
 }
 
 type config struct {

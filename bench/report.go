@@ -84,6 +84,30 @@ var ratioPairs = [][2]string{
 	{"loadgen", "wrk"},
 }
 
+// pairedRatio compares a with b round by round: runs of different servers
+// interleave (run i of each server follows run i-1 of every server), so
+// a[i]/b[i] are measured minutes apart rather than a whole workload
+// apart, and the median of those per-round ratios is reported. A noisy
+// spell that hits one round of one server moves one ratio, where the
+// ratio of the two medians can pick runs from different rounds. With
+// unequal run counts it falls back to the ratio of the medians.
+func pairedRatio(a, b Result) (v float64, rounds []float64, ok bool) {
+	if len(a.Runs) == len(b.Runs) && len(a.Runs) > 0 {
+		for i := range a.Runs {
+			if b.Runs[i] != 0 {
+				rounds = append(rounds, a.Runs[i]/b.Runs[i])
+			}
+		}
+		if len(rounds) == len(a.Runs) {
+			return median(rounds), rounds, true
+		}
+	}
+	if b.Value == 0 {
+		return 0, nil, false
+	}
+	return a.Value / b.Value, nil, true
+}
+
 func ratios(rs []Result) []Ratio {
 	var out []Ratio
 	find := func(w, m, impl string) (Result, bool) {
@@ -101,8 +125,10 @@ func ratios(rs []Result) []Ratio {
 			if r.Impl != p[0] || r.Better == "" {
 				continue
 			}
-			if o, ok := find(r.Workload, r.Metric, p[1]); ok && o.Value != 0 {
-				out = append(out, Ratio{Workload: r.Workload, Metric: r.Metric, Of: p[0], To: p[1], Value: r.Value / o.Value, Better: r.Better})
+			if o, ok := find(r.Workload, r.Metric, p[1]); ok {
+				if v, rounds, ok := pairedRatio(r, o); ok {
+					out = append(out, Ratio{Workload: r.Workload, Metric: r.Metric, Of: p[0], To: p[1], Value: v, Rounds: rounds, Better: r.Better})
+				}
 			}
 		}
 	}

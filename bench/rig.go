@@ -129,7 +129,7 @@ func napiPids(dev string) map[int]bool {
 func (n *napiThreads) cpu() (time.Duration, error) {
 	var sum time.Duration
 	for _, p := range n.server {
-		d, err := procCPU(p)
+		d, err := kthreadCPU(p)
 		if err != nil {
 			return 0, fmt.Errorf("NAPI thread %d: %w", p, err)
 		}

@@ -20,6 +20,10 @@ type Target struct {
 	Unit     string  `json:"unit"`    // "x" for ratios
 	Met      bool    `json:"met"`
 	Found    bool    `json:"found"` // false: the run did not measure it
+	// RoundsMet counts the rounds whose own ratio meets the goal, of
+	// Rounds (ratio targets with paired runs).
+	RoundsMet, Rounds int    `json:",omitempty"`
+	Note              string `json:"note,omitempty"`
 }
 
 type targetSpec struct {
@@ -50,13 +54,13 @@ var targetSpecs = []targetSpec{
 var targetImpls = []string{"sluice", "sluice-raw"}
 
 func evalTargets(rs []Result) []Target {
-	find := func(w, m, impl string) (float64, bool) {
+	find := func(w, m, impl string) (Result, bool) {
 		for _, r := range rs {
 			if r.Workload == w && r.Metric == m && r.Impl == impl {
-				return r.Value, true
+				return r, true
 			}
 		}
-		return 0, false
+		return Result{}, false
 	}
 	var out []Target
 	for _, impl := range targetImpls {
@@ -68,38 +72,56 @@ func evalTargets(rs []Result) []Target {
 	return out
 }
 
-func evalTarget(find func(w, m, impl string) (float64, bool), s targetSpec) Target {
-	{
-		t := Target{Goal: s.goal, Impl: s.of, Want: s.want, AtMost: s.atMost, Unit: s.unit}
-		v, ok := find(s.workload, s.metric, s.of)
-		if ok && s.to != "" {
-			var o float64
-			o, ok = find(s.workload, s.metric, s.to)
-			if ok && o != 0 {
-				v /= o
-			} else {
-				ok = false
-			}
+func evalTarget(find func(w, m, impl string) (Result, bool), s targetSpec) Target {
+	t := Target{Goal: s.goal, Impl: s.of, Want: s.want, AtMost: s.atMost, Unit: s.unit}
+	r, ok := find(s.workload, s.metric, s.of)
+	v := r.Value
+	var rounds []float64
+	if ok && s.to != "" {
+		var o Result
+		if o, ok = find(s.workload, s.metric, s.to); ok {
+			v, rounds, ok = pairedRatio(r, o)
 		}
-		if ok {
-			t.Found, t.Measured = true, v
-			// A request path that allocates shows as 1 or more per
-			// request; a few hundredths and less are the process's
-			// background (a Date field formatted once a second, timers,
-			// the stats requests themselves), not the request path.
-			if s.atMost {
-				t.Met = v <= s.want+0.01
-			} else {
-				t.Met = v >= s.want
-			}
-		}
+	}
+	if !ok {
 		return t
 	}
+	// A request path that allocates shows as 1 or more per request; a
+	// few hundredths and less are the process's background (a Date field
+	// formatted once a second, timers, the stats requests themselves),
+	// not the request path.
+	met := func(v float64) bool {
+		if s.atMost {
+			return v <= s.want+0.01
+		}
+		return v >= s.want
+	}
+	t.Found, t.Measured, t.Met = true, v, met(v)
+	for _, x := range rounds {
+		if met(x) {
+			t.RoundsMet++
+		}
+	}
+	t.Rounds = len(rounds)
+	// Latency targets: a round whose p99 is the generator's own lag or a
+	// queue (a server that could not take the rate) does not compare
+	// servers; say how many there were (httpworkloads.go, clean rounds).
+	if c, ok := find(s.workload, "clean rounds @common", s.of); ok && s.metric == "p99 @common" {
+		o, _ := find(s.workload, "clean rounds @common", s.to)
+		sum := func(r Result) (n float64) {
+			for _, v := range r.Runs {
+				n += v
+			}
+			return n
+		}
+		t.Note = fmt.Sprintf("clean rounds: %s %g of %d, %s %g of %d", s.of, sum(c), len(c.Runs), s.to, sum(o), len(o.Runs))
+	}
+	return t
 }
 
 func printTargets(w io.Writer, ts []Target) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "target\timpl\tmeasured\twant\tmet")
+	fmt.Fprintln(tw, "target\timpl\tmeasured\twant\tmet\trounds met\tnote")
 	for _, t := range ts {
 		if !t.Found {
 			fmt.Fprintf(tw, "%s\t%s\tnot measured\t\t-\n", t.Goal, t.Impl)
@@ -117,7 +139,11 @@ func printTargets(w io.Writer, ts []Target) {
 		if t.Unit != "x" {
 			m = fmt.Sprintf("%.3g %s", t.Measured, t.Unit)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s %g%s\t%s\n", t.Goal, t.Impl, m, op, t.Want, map[bool]string{true: "x", false: " " + t.Unit}[t.Unit == "x"], met)
+		rounds := ""
+		if t.Rounds > 0 {
+			rounds = fmt.Sprintf("%d/%d", t.RoundsMet, t.Rounds)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s %g%s\t%s\t%s\t%s\n", t.Goal, t.Impl, m, op, t.Want, map[bool]string{true: "x", false: " " + t.Unit}[t.Unit == "x"], met, rounds, t.Note)
 	}
 	tw.Flush()
 }
