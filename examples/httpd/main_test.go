@@ -66,7 +66,10 @@ func TestCommand(t *testing.T) {
 	for _, mode := range []string{"callbacks", "stdlib"} {
 		t.Run(mode, func(t *testing.T) {
 			args := []string{"-iface", bed.Server.Link, "-netns", bed.Server.Name,
-				"-listen", v4 + "," + v6, "-queues", "1", "-cores", "-1", "-size", "100"}
+				"-listen", v4 + "," + v6, "-queues", "1", "-cores", "-1", "-size", "100",
+				// Room for the 16 MiB in flight on a loaded machine under
+				// -race (the default 5 s is not: the rest would be reset).
+				"-shutdown-timeout", "60s"}
 			if mode == "stdlib" {
 				args = append(args, "-stdlib")
 			}
