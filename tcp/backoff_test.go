@@ -79,7 +79,7 @@ func TestRTORetransmitsSACKedHead(t *testing.T) {
 	sack.SACK[0] = tcp.SACKBlock{Left: uint32(ISS + 1), Right: uint32(ISS + 8)}
 	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 1, Opts: sack})
 	h.Take()
-	h.Advance(h.TCB.Vars().RTO)
+	untilRTO(h, 1) // a tail loss probe may go first
 	h.Out(Seg{Flags: ACK | PSH, Seq: ISS + 1, Ack: r, Data: []byte("reneged")})
 	if st := h.TCB.Stats(); st.SACKReneging != 1 {
 		t.Fatalf("reneging counted %d times", st.SACKReneging)
@@ -98,8 +98,9 @@ func TestNagleSparesRetransmissions(t *testing.T) {
 	if out := h.Take(); len(out) != 2 {
 		t.Fatalf("sent %d segments, want a full one and the short tail", len(out))
 	}
-	// Both lost; the RTO sends the first again (cwnd one segment).
-	h.Advance(h.TCB.Vars().RTO)
+	// Both lost (and the tail loss probe); the RTO sends the first
+	// again (cwnd one segment).
+	untilRTO(h, 1)
 	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r, Data: data[:mss]})
 	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 1 + tcp.Seq(mss)})
 	h.Out(Seg{Flags: ACK | PSH, Seq: ISS + 1 + tcp.Seq(mss), Ack: r, Data: data[mss:]})
@@ -116,9 +117,9 @@ func TestRepeatedRTOKeepsSsthresh(t *testing.T) {
 			h.HandshakeWith(irs, PeerSACK)
 			h.TCB.Write(bytes.Repeat([]byte("s"), 10*int(h.TCB.Vars().SndMSS)), h.Now)
 			h.Take()
-			h.Advance(h.TCB.Vars().RTO)
+			untilRTO(h, 1)
 			first := h.TCB.Congestion().Ssthresh
-			h.Advance(h.TCB.Vars().RTO)
+			untilRTO(h, 2)
 			h.Take()
 			if got := h.TCB.Congestion().Ssthresh; got != first || first < 4*uint32(h.TCB.Vars().SndMSS) {
 				t.Fatalf("ssthresh %d after the first RTO, %d after the second", first, got)
@@ -132,6 +133,7 @@ func TestRepeatedRTOKeepsSsthresh(t *testing.T) {
 // Linux's floor on the variance term does, rather than SRTT + 1 ms.
 func TestRTOFloorOnLongPath(t *testing.T) {
 	h := New(t, tcp.DefaultConfig())
+	h.RTT = 250 * time.Millisecond
 	r := h.HandshakeWith(irs, PeerTS)
 	for i := range 50 {
 		h.TCB.Write([]byte("p"), h.Now)
@@ -163,5 +165,41 @@ func TestSACKBlocksShortenSegments(t *testing.T) {
 		if n := len(e.Seg.Payload) + wire.TCPOptionsLen(&o); o.NumSACK == 0 || n > int(PeerLinux.MSS) {
 			t.Errorf("%d SACK blocks: %d option and text octets for the peer's MSS %d", o.NumSACK, n, PeerLinux.MSS)
 		}
+	}
+}
+
+// untilRTO runs h's timers until the connection has had n retransmission
+// timeouts, and returns what was sent at the last one.
+func untilRTO(h *H, n uint64) {
+	h.T.Helper()
+	for range 100 {
+		if h.TCB.Stats().RTOExpiries >= n {
+			return
+		}
+		h.Take()
+		h.Advance(h.TCB.Deadline().Sub(h.Now))
+	}
+	h.T.Fatalf("no RTO %d", n)
+}
+
+// Issue 14 item 8: the handshake gives the first RTT sample, on an
+// active open and on a passive one without timestamps, so the first RTO
+// is not the 1 s initial one.
+func TestHandshakeRTTSample(t *testing.T) {
+	const rtt = 50 * time.Millisecond
+	h := New(t, tcp.DefaultConfig())
+	h.RTT = rtt
+	h.HandshakeWith(irs, PeerPlain)
+	if c := h.TCB.Congestion(); c.SRTT != int64(rtt) || h.TCB.Vars().RTO != rtt+h.Cfg.MinRTO {
+		t.Errorf("active open: SRTT %v, RTO %v", time.Duration(c.SRTT), h.TCB.Vars().RTO)
+	}
+	h = New(t, tcp.DefaultConfig())
+	h.Listen()
+	h.In(Seg{Flags: SYN, Seq: irs})
+	h.Take()
+	h.Advance(rtt)
+	h.In(Seg{Flags: ACK, Seq: irs + 1, Ack: ISS + 1})
+	if c := h.TCB.Congestion(); c.SRTT != int64(rtt) {
+		t.Errorf("passive open: SRTT %v", time.Duration(c.SRTT))
 	}
 }

@@ -44,6 +44,7 @@ func (t *TCB) inputListen(seg *Segment, now Instant) {
 		t.state = SynReceived
 		t.lastRecv = now
 		t.sendSYN(now, true)
+		t.timeSYN(now)
 		t.armRTO(now)
 	default:
 		t.Drops++

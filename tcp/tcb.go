@@ -208,8 +208,16 @@ func (t *TCB) connect(now Instant) {
 	t.state = SynSent
 	t.sendSYN(now, false)
 	t.sndNxt, t.sndMax = t.iss+1, t.iss+1
+	t.timeSYN(now)
 	t.armRTO(now)
 }
+
+// timeSYN starts timing our SYN or SYN-ACK (its ACK gives the first RTT
+// sample, as Linux takes one from the handshake: without it an active
+// open, or a passive one without timestamps, starts with the 1 s initial
+// RTO and no tail loss probe; issue 14 item 8). A retransmission of it
+// stops the timing (Karn, in retransmitTimeout).
+func (t *TCB) timeSYN(now Instant) { t.rttAt, t.rttSeq = now, t.iss+1 }
 
 func (t *TCB) chooseISS(now Instant) Seq {
 	if t.cfg.ISN != nil {

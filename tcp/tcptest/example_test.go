@@ -23,7 +23,7 @@ func TestScript(t *testing.T) {
 	h.TCB.Close(h.Now)
 	h.Out(tcptest.Seg{Flags: tcp.FlagFIN | tcp.FlagACK, Seq: tcptest.ISS + 1, Ack: 102})
 	// The peer's ACK is lost: our FIN is retransmitted after the RTO.
-	h.Advance(h.Cfg.InitialRTO)
+	h.Advance(h.TCB.Vars().RTO) // (the handshake gave an RTT sample)
 	h.Out(tcptest.Seg{Flags: tcp.FlagFIN | tcp.FlagACK, Seq: tcptest.ISS + 1, Ack: 102})
 	h.In(tcptest.Seg{Flags: tcp.FlagACK, Seq: 102, Ack: tcptest.ISS + 2})
 	h.State(tcp.Closed)

@@ -88,6 +88,10 @@ type H struct {
 	events tcp.Event
 	peerTS bool   // stamp the peer's segments (HandshakeWith)
 	lastTS uint32 // the engine's latest TSval
+
+	// RTT is the time HandshakeWith lets pass between our SYN and the
+	// peer's SYN,ACK (the engine's first RTT sample).
+	RTT time.Duration
 }
 
 // New makes a harness; cfg.ISN is fixed to ISS unless set.
@@ -317,6 +321,7 @@ func (h *H) HandshakeWith(irs tcp.Seq, synOpts tcp.Options) tcp.Seq {
 	if synOpts.HasTS {
 		synOpts.TSEcr = syn[0].Seg.Options.TSVal
 	}
+	h.Advance(h.RTT)
 	h.In(Seg{Flags: tcp.FlagSYN | tcp.FlagACK, Seq: irs, Ack: ISS + 1, Opts: synOpts})
 	h.Out(Seg{Flags: tcp.FlagACK, Seq: ISS + 1, Ack: irs + 1})
 	h.State(tcp.Established)
