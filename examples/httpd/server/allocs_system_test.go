@@ -69,4 +69,7 @@ func TestSystemTwoLoops(t *testing.T) {
 	for i, l := range st.Loops {
 		t.Logf("loop %d (queue %d): %d connections established", i, l.Queue, l.Established)
 	}
+	hs := s.Stats()
+	t.Logf("timeouts: head %d, body %d, idle %d, write %d, linger %d",
+		hs.HeadTimeouts.Load(), hs.BodyTimeouts.Load(), hs.IdleTimeouts.Load(), hs.WriteTimeouts.Load(), hs.LingerTimeouts.Load())
 }
