@@ -110,7 +110,7 @@ const (
 	bbrProbeRTTRoundDone
 	bbrConservation // packet conservation: the first round of a recovery
 	bbrRecovery     // in fast recovery
-	bbrRecoveryNew  // recovery entered; the next sample starts it
+	bbrPrevRecovery // in fast recovery at the last sample (tcp_bbr.c prev_ca_state)
 	bbrIdleRestart
 	bbrPacingInit // the pacing rate has been set from an RTT
 )
@@ -340,12 +340,23 @@ func (b *bbr) setCwnd(rs *RateSample) {
 	if rs.Lost > 0 {
 		b.cwnd = max(b.cwnd-min(rs.Lost, b.cwnd), b.mss)
 	}
-	if b.has(bbrRecoveryNew) {
+	// Recovery is judged at each sample, as tcp_bbr.c judges the CA
+	// state at each ACK: a recovery that ends and a new one that begins
+	// on the same ACK are one, with no second round of conservation.
+	switch rec, was := b.has(bbrRecovery), b.has(bbrPrevRecovery); {
+	case rec && !was:
 		// Recovery began: start a round now and send only as much as is
 		// delivered (§4.2.3.4 packet conservation).
-		b.flags = b.flags&^bbrRecoveryNew | bbrConservation
+		b.flags |= bbrConservation
 		b.nextRTTDelivered = rs.TotalDelivered
 		b.cwnd = rs.InFlight + rs.Acked
+	case !rec && was:
+		b.flags &^= bbrConservation
+		b.cwnd = max(b.cwnd, b.priorCwnd) // restore the cwnd from before it
+	}
+	b.flags &^= bbrPrevRecovery
+	if b.has(bbrRecovery) {
+		b.flags |= bbrPrevRecovery
 	}
 	switch {
 	case rs.Acked == 0:
@@ -373,7 +384,7 @@ func (b *bbr) setCwnd(rs *RateSample) {
 // saveCwnd is bbr_save_cwnd: the cwnd to restore after recovery or
 // ProbeRTT (the one from before, if already inside one).
 func (b *bbr) saveCwnd() {
-	if !b.has(bbrRecovery) && b.mode != bbrProbeRTT {
+	if !b.has(bbrPrevRecovery) && b.mode != bbrProbeRTT {
 		b.priorCwnd = b.cwnd
 	} else {
 		b.priorCwnd = max(b.priorCwnd, b.cwnd)
@@ -385,13 +396,13 @@ func (b *bbr) saveCwnd() {
 func (b *bbr) OnLoss(mss uint16, _ uint32, _ Instant) {
 	b.mss = uint32(mss)
 	b.saveCwnd()
-	b.flags |= bbrRecovery | bbrRecoveryNew
+	b.flags |= bbrRecovery
 }
 
-// OnRecoveryEnd restores the cwnd from before the recovery.
+// OnRecoveryEnd: the next sample restores the cwnd from before the
+// recovery (unless another began on the same ACK).
 func (b *bbr) OnRecoveryEnd(uint16, uint32, Instant) {
-	b.flags &^= bbrRecovery | bbrRecoveryNew | bbrConservation
-	b.cwnd = max(b.cwnd, b.priorCwnd)
+	b.flags &^= bbrRecovery
 }
 
 // OnTimeout: the flight is presumed lost; cwnd restarts from one
@@ -402,7 +413,7 @@ func (b *bbr) OnRecoveryEnd(uint16, uint32, Instant) {
 func (b *bbr) OnTimeout(mss uint16, inflight uint32, _ Instant) {
 	b.mss = uint32(mss)
 	b.saveCwnd()
-	b.flags &^= bbrRecovery | bbrRecoveryNew | bbrConservation
+	b.flags &^= bbrRecovery | bbrPrevRecovery | bbrConservation
 	b.fullBW = 0
 	b.flags |= bbrRoundStart
 	b.cwnd = b.mss
@@ -423,6 +434,6 @@ func (b *bbr) OnIdle(uint16, Instant) {
 func (b *bbr) Undo() {
 	b.fullBW, b.fullBWCnt = 0, 0
 	b.lossEnd = 0
-	b.flags &^= bbrRecovery | bbrRecoveryNew | bbrConservation
+	b.flags &^= bbrRecovery | bbrPrevRecovery | bbrConservation
 	b.cwnd = max(b.cwnd, b.priorCwnd)
 }

@@ -225,6 +225,15 @@ func TestBBRRecovery(t *testing.T) {
 		t.Fatalf("conservation cwnd %d, want 21000", b.Window())
 	}
 	b.OnRecoveryEnd(1000, 20000, 3*ms)
+	b.OnLoss(1000, 20000, 3*ms) // another recovery on the same ACK: one episode
+	rs = RateSample{TotalDelivered: 102000, Acked: 1000, InFlight: 20000, MSS: 1000}
+	b.OnRateSample(&rs, 3*ms)
+	if b.Window() != 21000 {
+		t.Fatalf("back-to-back recoveries: cwnd %d, want conservation to go on", b.Window())
+	}
+	b.OnRecoveryEnd(1000, 20000, 3*ms)
+	rs = RateSample{TotalDelivered: 103000, Acked: 1000, InFlight: 20000, MSS: 1000}
+	b.OnRateSample(&rs, 4*ms)
 	if b.Window() != 50000 {
 		t.Fatalf("after recovery cwnd %d, want the prior 50000", b.Window())
 	}
@@ -238,7 +247,7 @@ func TestBBRRecovery(t *testing.T) {
 	if b.Window() >= 50000 {
 		t.Fatal("cwnd restored before the lost flight was delivered")
 	}
-	rs = RateSample{TotalDelivered: 141000, Acked: 1000, InFlight: 1000, MSS: 1000}
+	rs = RateSample{TotalDelivered: 143000, Acked: 1000, InFlight: 1000, MSS: 1000}
 	b.OnRateSample(&rs, 6*ms)
 	if b.Window() < 50000 {
 		t.Fatalf("cwnd %d after the lost flight was delivered, want the prior 50000", b.Window())
