@@ -64,6 +64,17 @@ func (q *Queue) Free() int { return max(0, q.limit-q.n) }
 // Extent is one past the highest position reserved or written (>= Len).
 func (q *Queue) Extent() int { return q.ext }
 
+// Room is the octets past Extent that the chunks q holds can take
+// without another chunk; a queue holding none has one chunk's room (the
+// chunk it is always granted). Under memory pressure the TCB offers no
+// more than this (window, Write).
+func (q *Queue) Room() int {
+	if q.chunks == 0 {
+		return Size
+	}
+	return max(0, q.span*Size-q.off-q.ext)
+}
+
 // Chunks is the number of chunks q holds.
 func (q *Queue) Chunks() int { return q.chunks }
 

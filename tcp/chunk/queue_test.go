@@ -183,7 +183,14 @@ func TestDrainedHoldsNothing(t *testing.T) {
 	if q.Chunks() != 3 {
 		t.Fatalf("after consuming a chunk: %d chunks, want 3", q.Chunks())
 	}
+	// 3 chunks from offset 1 of the first: the rest of the last is room.
+	if want := 3*Size - 1 - q.Len(); q.Room() != want {
+		t.Fatalf("room %d with %d octets in 3 chunks, want %d", q.Room(), q.Len(), want)
+	}
 	q.Consume(q.Len())
+	if q.Room() != Size {
+		t.Fatalf("room %d of an empty queue, want one chunk", q.Room())
+	}
 	if q.Chunks() != 0 || q.dir != nil || p.Stats().InUse != 0 {
 		t.Fatalf("drained: %d chunks, dir %v, pool %+v", q.Chunks(), q.dir != nil, p.Stats())
 	}
