@@ -196,21 +196,22 @@ func goClient(t *testing.T, bed *testbed.Bed, host string) {
 	var dials atomic.Int64
 	cl := peerClient(bed, 50, &dials)
 	defer cl.CloseIdleConnections()
-	testbed.Workers(t, 50, 20, func(w, i int) error { return goOne(cl, host, w*20+i) })
+	testbed.Workers(t, 50, 20, func(w, i int) error { return goOne(cl, "http://"+host, 1, w*20+i) })
 	if n := dials.Load(); n < 1 || n > 50 {
 		t.Errorf("%d client connections for 1,000 requests, want 1..50", n)
 	}
 }
 
-func goOne(cl *http.Client, host string, i int) error {
+// goOne makes request i against base ("http://host" or "https://host"):
+// a GET or POST of some size, its body checked, over HTTP/major.
+func goOne(cl *http.Client, base string, major, i int) error {
 	n := (i * 997) % 150_000
-	var req *http.Request
-	var err error
+	var body io.Reader
+	method := "GET"
 	if i%3 == 2 {
-		req, err = http.NewRequest("POST", fmt.Sprintf("http://%s/size/%d", host, n), bytes.NewReader(Body(i*31%70_000)))
-	} else {
-		req, err = http.NewRequest("GET", fmt.Sprintf("http://%s/size/%d", host, n), nil)
+		method, body = "POST", bytes.NewReader(Body(i*31%70_000))
 	}
+	req, err := http.NewRequest(method, fmt.Sprintf("%s/size/%d", base, n), body)
 	if err != nil {
 		return err
 	}
@@ -220,8 +221,8 @@ func goOne(cl *http.Client, host string, i int) error {
 	}
 	b, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if err != nil || resp.StatusCode != 200 || !bytes.Equal(b, Body(n)) {
-		return fmt.Errorf("%s /size/%d: status %d, %d octets, %v", req.Method, n, resp.StatusCode, len(b), err)
+	if err != nil || resp.StatusCode != 200 || resp.ProtoMajor != major || !bytes.Equal(b, Body(n)) {
+		return fmt.Errorf("%s /size/%d: %s %d, %d octets, %v", method, n, resp.Proto, resp.StatusCode, len(b), err)
 	}
 	return nil
 }

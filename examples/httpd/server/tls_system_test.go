@@ -103,7 +103,7 @@ func TestSystemTLS(t *testing.T) {
 					clients[i] = h2Client(bed, pool, &dials)
 					defer clients[i].CloseIdleConnections()
 				}
-				testbed.Workers(t, 50, 20, func(w, i int) error { return h2One(clients[w], host, w*20+i) })
+				testbed.Workers(t, 50, 20, func(w, i int) error { return goOne(clients[w], "https://"+host, 2, w*20+i) })
 				if n := dials.Load(); n != 50 {
 					t.Errorf("%d connections for 1,000 requests on 50 HTTP/2 clients, want 50", n)
 				}
@@ -115,31 +115,6 @@ func TestSystemTLS(t *testing.T) {
 	if err := s.Shutdown(ctx); err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}
-}
-
-// h2One is goOne over HTTP/2: a GET or POST, body checked, and the
-// response must have come by HTTP/2.
-func h2One(cl *http.Client, host string, i int) error {
-	n := (i * 997) % 150_000
-	var body io.Reader
-	method := "GET"
-	if i%3 == 2 {
-		method, body = "POST", bytes.NewReader(Body(i*31%70_000))
-	}
-	req, err := http.NewRequest(method, fmt.Sprintf("https://%s/size/%d", host, n), body)
-	if err != nil {
-		return err
-	}
-	resp, err := cl.Do(req)
-	if err != nil {
-		return err
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != 200 || resp.ProtoMajor != 2 || !bytes.Equal(b, Body(n)) {
-		return fmt.Errorf("%s /size/%d: %s %d, %d octets, %v", method, n, resp.Proto, resp.StatusCode, len(b), err)
-	}
-	return nil
 }
 
 // TestSystemTLSShutdown: Shutdown while an HTTP/2 stream is being read
