@@ -185,7 +185,45 @@ func TestZeroWindowProbesAnswered(t *testing.T) {
 	}
 	buf := make([]byte, 2000)
 	h.TCB.Read(buf, h.Now)
-	h.Take() // the window update
+	h.Take()                          // the window update
+	h.Advance(500 * time.Millisecond) // bare probes get one ACK per 500 ms (TestOOWACKRateLimit)
 	h.In(Seg{Flags: ACK, Seq: r - 1, Ack: ISS + 1})
 	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r, Win: 2000, CheckWin: true})
+}
+
+// Issue 14 item 11: out-of-window segments without text (or with a SYN)
+// are answered at most once per 500 ms, as Linux's tcp_oow_rate_limited:
+// two ends that each found the other's ACKs unacceptable would ACK each
+// other forever. Out-of-window text is always answered.
+func TestOOWACKRateLimit(t *testing.T) {
+	h := New(t, tcp.DefaultConfig())
+	r := h.Accept(irs)
+	for range 10 {
+		h.In(Seg{Flags: ACK, Seq: r + 1_000_000, Ack: ISS + 1})
+	}
+	if out := h.Take(); len(out) != 1 {
+		t.Fatalf("%d ACKs for 10 out-of-window ACKs at once, want 1", len(out))
+	}
+	h.In(Seg{Flags: ACK, Seq: r - 10, Ack: ISS + 1, Data: []byte("old")})
+	if out := h.Take(); len(out) != 1 {
+		t.Fatalf("%d ACKs for old text, want 1", len(out))
+	}
+	h.Advance(500 * time.Millisecond)
+	h.In(Seg{Flags: ACK, Seq: r + 1_000_000, Ack: ISS + 1})
+	if out := h.Take(); len(out) != 1 {
+		t.Fatalf("%d ACKs 500 ms later, want 1", len(out))
+	}
+	if st := h.TCB.Stats(); st.OOWACKsLimited != 9 {
+		t.Fatalf("%d limited, want 9", st.OOWACKsLimited)
+	}
+}
+
+// Issue 14 item 10: a peer MSS below 48 is raised to 48 (Linux's
+// tcp_min_snd_mss; an MSS of 1 made one-octet segments, CVE-2019-11479).
+func TestPeerMSSFloor(t *testing.T) {
+	h := New(t, tcp.DefaultConfig())
+	h.AcceptWith(irs, tcp.Options{MSS: 1})
+	if got := h.TCB.Vars().SndMSS; got != 48 {
+		t.Fatalf("send MSS %d for a peer MSS of 1, want 48", got)
+	}
 }

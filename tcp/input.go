@@ -1,5 +1,7 @@
 package tcp
 
+import "time"
+
 // SEGMENT ARRIVES (RFC 9293 §3.10.7).
 
 // Input processes one arriving segment. seg.Payload is read during the
@@ -152,7 +154,7 @@ func (t *TCB) inputSynchronized(seg *Segment, now Instant) {
 	// RFC 7323 §5.3: PAWS before anything else.
 	if t.pawsReject(seg, now) {
 		t.Drops++
-		t.sendACK(now)
+		t.oowACK(seg, now)
 		return
 	}
 	// RFC 5961 §4.2: a SYN in SYN-RECEIVED or a synchronized state gets a
@@ -190,7 +192,7 @@ func (t *TCB) inputSynchronized(seg *Segment, now Instant) {
 					// FIN is acknowledged and restarts the 2 MSL timeout.
 					t.stateAt = now.Add(2 * t.cfg.MSL)
 				}
-				t.sendACK(now)
+				t.oowACK(seg, now)
 			}
 			return
 		}
@@ -252,6 +254,27 @@ func (t *TCB) inputSynchronized(seg *Segment, now Instant) {
 		t.sendACK(now)
 	}
 }
+
+// oowACK answers an out-of-window or PAWS-rejected segment with an ACK
+// (§3.10.7.4, RFC 7323 §5.3), at most one per oowACKInterval for a
+// segment that carries neither text nor FIN, or carries a SYN (Linux
+// tcp_oow_rate_limited): two ends that each find the other's ACKs
+// unacceptable would otherwise ACK each other forever (issue 14 item
+// 11). Text is always answered: it is not part of such a loop.
+func (t *TCB) oowACK(seg *Segment, now Instant) {
+	if seg.Len() == 0 || seg.Flags&FlagSYN != 0 {
+		ms := max(uint32(now/Instant(time.Millisecond)), 1)
+		if t.oowMs != 0 && ms-t.oowMs < uint32(oowACKInterval/time.Millisecond) {
+			t.stats.OOWACKsLimited++
+			return
+		}
+		t.oowMs = ms
+	}
+	t.sendACK(now)
+}
+
+// oowACKInterval is Linux's tcp_invalid_ratelimit (500 ms).
+const oowACKInterval = 500 * time.Millisecond
 
 // inputACK is the fifth check (§3.10.7.4 "check the ACK field"). It
 // returns false when the segment is finished with.

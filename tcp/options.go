@@ -65,9 +65,12 @@ func (t *TCB) negotiate(seg *Segment) {
 
 // setSendMSS clamps the send MSS to ours (our MSS is the path's: the link
 // MTU minus headers) and leaves room for the timestamp option carried by
-// every segment (RFC 9293 §3.7.1 Eff.snd.MSS; as Linux's mss_cache).
+// every segment (RFC 9293 §3.7.1 Eff.snd.MSS; as Linux's mss_cache). A
+// peer's MSS below minPeerMSS is raised to it, as Linux's
+// tcp_min_snd_mss: an MSS of 1 would make every segment carry one octet
+// (CVE-2019-11479; issue 14 item 10).
 func (t *TCB) setSendMSS(peer uint16) {
-	m := min(peer, t.cfg.MSS)
+	m := max(min(peer, t.cfg.MSS), min(minPeerMSS, t.cfg.MSS))
 	if t.has(flagTS) {
 		m -= min(m-1, 12)
 	}
@@ -118,6 +121,10 @@ func (t *TCB) updateTSRecent(seg *Segment, now Instant) {
 		t.flags |= flagTSRecentSet
 	}
 }
+
+// minPeerMSS is Linux's tcp_min_snd_mss: room for 40 option octets and
+// 8 of text.
+const minPeerMSS = 48
 
 // pawsIdle is RFC 7323 §5.5's limit on the age of TS.Recent (24 days).
 const pawsIdle = 24 * 24 * time.Hour

@@ -48,6 +48,9 @@ type Stats struct {
 	// §5.2; TCPChallengeACK); ChallengeACKsLimited those withheld by the
 	// per-second limit (§7).
 	ChallengeACKs, ChallengeACKsLimited uint64
+	// OOWACKsLimited counts out-of-window or PAWS-rejected segments
+	// left unanswered by the 500 ms limit (TCPACKSkippedSeq/PAWS).
+	OOWACKsLimited uint64
 }
 
 // Add adds o's counters to s.
@@ -70,6 +73,7 @@ func (s *Stats) Add(o *Stats) {
 	s.SoftErrors += o.SoftErrors
 	s.ChallengeACKs += o.ChallengeACKs
 	s.ChallengeACKsLimited += o.ChallengeACKsLimited
+	s.OOWACKsLimited += o.OOWACKsLimited
 }
 
 // Stats returns the connection's counters.

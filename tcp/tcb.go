@@ -70,6 +70,7 @@ type TCB struct {
 	// RFC 5961 §7 challenge-ACK budget.
 	chalSecond Instant
 	chalCount  uint32
+	oowMs      uint32 // ms clock of the last rate-limited out-of-window ACK (0: none)
 
 	// Loss recovery (recovery.go): SACK scoreboard and recovery state.
 	sb       scoreboard

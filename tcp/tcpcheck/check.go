@@ -145,6 +145,11 @@ type txSeries struct {
 
 const histLen = 48
 
+// MinPeerMSS is the floor a sender puts under the peer's MSS (Linux's
+// tcp_min_snd_mss, 40 option octets and 8 of text): a smaller MSS is a
+// resource attack (CVE-2019-11479), and segments up to it are allowed.
+const MinPeerMSS = 48
+
 // Err returns the first violation seen, or nil.
 func (c *Checker) Err() error {
 	c.mu.Lock()
@@ -288,6 +293,7 @@ func (c *Checker) checkSize(cn *conn, me *side, src Endpoint, s *Seg, maxSeg int
 			mss = 1220
 		}
 	}
+	mss = max(mss, MinPeerMSS)
 	if n > mss && s.Len > 0 {
 		c.fail(cn, fmt.Sprintf("%d option and text octets exceed the peer's MSS %d", n, mss))
 	}
