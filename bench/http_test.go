@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -250,5 +251,19 @@ func TestPairedRatio(t *testing.T) {
 	b.Runs = b.Runs[:2]
 	if v, rounds, ok := pairedRatio(a, b); !ok || v != 0.2 || rounds != nil {
 		t.Fatalf("unpaired = %v %v %v", v, rounds, ok)
+	}
+}
+
+// TestRigFallback: a napi rig that could not be set up is reported as
+// the softirq rig with the reason, once.
+func TestRigFallback(t *testing.T) {
+	defer func() { rigUsed.fallback = "" }()
+	if got := rigName(config{}); got != "napi" {
+		t.Fatalf("default rig %q", got)
+	}
+	rigFallback(errors.New("no threaded NAPI"))
+	rigFallback(errors.New("second"))
+	if got := rigName(config{rig: "napi"}); got != "softirq (napi unavailable: no threaded NAPI)" {
+		t.Fatalf("after fallback: %q", got)
 	}
 }

@@ -40,6 +40,7 @@ type Report struct {
 	Machine Machine   `json:"machine"`
 	Short   bool      `json:"short"`
 	Config  string    `json:"config"` // the flags of the run
+	Rig     string    `json:"rig"`    // where each side's receive work ran (rig.go)
 	Elapsed string    `json:"elapsed"`
 	Results []Result  `json:"results"`
 	Ratios  []Ratio   `json:"ratios"`
@@ -162,6 +163,7 @@ func run(c config) error {
 	rep.Ratios = ratios(rep.Results)
 	rep.Targets = evalTargets(rep.Results)
 	rep.Elapsed = time.Since(rep.Started).Round(time.Second).String()
+	rep.Rig = rigName(c)
 	rep.Machine.LoadEnd = loadAvg()
 	if err := os.MkdirAll(c.out, 0o755); err != nil {
 		return err

@@ -136,8 +136,8 @@ func ratios(rs []Result) []Ratio {
 }
 
 func printTable(w io.Writer, rep Report) {
-	fmt.Fprintf(w, "\nsluice bench — %s, %d CPUs (%s), %s, short=%v, load average %.1f at start, %.1f at end, %s\n\n",
-		rep.Machine.Kernel, rep.Machine.CPUs, rep.Machine.Model, rep.Machine.Go, rep.Short,
+	fmt.Fprintf(w, "\nsluice bench — %s, %d CPUs (%s), %s, short=%v, rig %s, load average %.1f at start, %.1f at end, %s\n\n",
+		rep.Machine.Kernel, rep.Machine.CPUs, rep.Machine.Model, rep.Machine.Go, rep.Short, rep.Rig,
 		rep.Machine.LoadStart, rep.Machine.LoadEnd, rep.Elapsed)
 	// One row per figure, with its ratios against each peer of this run
 	// beside it (ratioPairs; the separate list is in the JSON). Ratios

@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -33,6 +34,36 @@ import (
 	"github.com/sluicenet/sluice/internal/ethtool"
 	"github.com/sluicenet/sluice/testbed"
 )
+
+// rigUsed says which rig the HTTP workloads ran on, for the report: the
+// one asked for, or softirq with the reason napi could not be set up.
+var rigUsed struct {
+	sync.Mutex
+	fallback string
+}
+
+// rigFallback records that the napi rig could not be set up.
+func rigFallback(err error) {
+	rigUsed.Lock()
+	defer rigUsed.Unlock()
+	if rigUsed.fallback == "" {
+		fmt.Fprintf(os.Stderr, "bench: -rig napi unavailable, measuring on the softirq rig: %v\n", err)
+		rigUsed.fallback = "softirq (napi unavailable: " + err.Error() + ")"
+	}
+}
+
+// rigName is the rig the run used.
+func rigName(c config) string {
+	rigUsed.Lock()
+	defer rigUsed.Unlock()
+	if rigUsed.fallback != "" {
+		return rigUsed.fallback
+	}
+	if c.rig == "" {
+		return "napi"
+	}
+	return c.rig
+}
 
 // rigs are the -rig choices.
 var rigs = []string{"napi", "softirq"}
