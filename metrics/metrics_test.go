@@ -37,6 +37,7 @@ func fakeStats() sched.GroupStats {
 		s.ByState[tcp.TimeWait] = 2
 		s.Conns = 7 + q
 		s.XSK.RxRingFull = 9
+		s.PartialChecksums = uint64(20 + q)
 		gs.Loops = append(gs.Loops, s)
 	}
 	gs.XDP.Redirected = 201
@@ -66,6 +67,9 @@ func TestSnapshotSums(t *testing.T) {
 	}
 	if got := s.Total.Counters["xsk_rx_ring_full"]; got != 18 {
 		t.Errorf("xsk_rx_ring_full %d, want 18", got)
+	}
+	if got := s.Total.Counters["rx_partial_checksums"]; got != 41 {
+		t.Errorf("total rx_partial_checksums %d, want 41", got)
 	}
 	if s.XDP["redirected"] != 201 || s.XDP["passed_not_ip"] != 4 {
 		t.Errorf("xdp %v", s.XDP)
@@ -106,6 +110,7 @@ func TestCollector(t *testing.T) {
 		"sluice_connections,queue=1,state=time_wait":         2,
 		"sluice_xdp_verdicts_total,verdict=redirected":       201,
 		"sluice_tx_bytes_total,queue=1":                      10000,
+		"sluice_rx_partial_checksums_total,queue=1":          21,
 		"sluice_conns,queue=1":                               8,
 		"sluice_scrape_error":                                0,
 	} {

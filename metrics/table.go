@@ -42,6 +42,7 @@ var loopMetrics = []loopMetric{
 	{"rx_segments", "Frames that parsed as TCP segments.", counter, func(s *sched.Stats) uint64 { return s.RxSegments }},
 	{"rx_text_bytes", "Octets of TCP text delivered to the handler.", counter, func(s *sched.Stats) uint64 { return s.RxText }},
 	{"rx_dropped", "Frames the parser rejected (all reasons; see sluice_drops_total).", counter, func(s *sched.Stats) uint64 { return s.DroppedFrames() }},
+	{"rx_partial_checksums", "TCP segments accepted with a partial checksum (a veth peer's TX checksum offload; wire.AcceptPartialChecksum).", counter, func(s *sched.Stats) uint64 { return s.PartialChecksums }},
 	{"rx_bad_descs", "RX descriptors outside the UMEM.", counter, func(s *sched.Stats) uint64 { return s.BadDescs }},
 	{"forwarded_out", "Segments passed to another loop (flow changed queues).", counter, func(s *sched.Stats) uint64 { return s.ForwardedOut }},
 	{"forwarded_in", "Segments received from another loop.", counter, func(s *sched.Stats) uint64 { return s.ForwardedIn }},

@@ -192,6 +192,15 @@ type GroupStats struct {
 	XDPErr error
 }
 
+// PartialChecksums sums the loops' Stats.PartialChecksums.
+func (gs *GroupStats) PartialChecksums() uint64 {
+	var n uint64
+	for i := range gs.Loops {
+		n += gs.Loops[i].PartialChecksums
+	}
+	return n
+}
+
 // Stats snapshots every loop (see Loop.Stats) and the program counters.
 func (g *Group) Stats() (GroupStats, error) {
 	var gs GroupStats

@@ -52,6 +52,10 @@ type Stats struct {
 	// Drops counts frames ParseFrame rejected, by wire.DropReason.
 	Drops    [wire.NumDropReasons]uint64
 	BadDescs uint64 // RX descriptors outside the UMEM
+	// PartialChecksums counts TCP segments accepted with a partial
+	// checksum (wire.AcceptPartialChecksum: a veth peer's TX checksum
+	// offload); on other devices they are Drops[wire.DropPartialChecksum].
+	PartialChecksums uint64
 	// ForwardedOut counts segments this loop had no connection for and
 	// passed to the next loop (a flow that changed queues), ForwardedIn
 	// those it got from another loop (not in RxFrames), ForwardFailed
@@ -151,7 +155,7 @@ func (l *Loop) snapshot() Stats {
 		Queue: l.queue, Iterations: c.Iterations, Sleeps: c.Sleeps, Posted: c.Posted,
 		PostFull: l.postFull.Load(),
 		RxFrames: c.RxFrames, RxBytes: c.RxBytes, RxSegments: c.RxSegments, RxText: c.RxText,
-		Drops: c.Drops, BadDescs: c.BadDescs, NoConn: c.NoConn,
+		Drops: c.Drops, BadDescs: c.BadDescs, NoConn: c.NoConn, PartialChecksums: l.batch.partial,
 		ForwardedOut: c.ForwardedOut, ForwardedIn: c.ForwardedIn, ForwardFailed: c.ForwardFailed, Lost: c.Lost,
 		TxFrames: c.TxFrames, TxBytes: c.TxBytes, TxSegments: c.TxSegments, TxText: c.TxText,
 		TxRingFull: c.TxRingFull, TxNoFrame: c.TxNoFrame, TxDropped: c.TxDropped,

@@ -364,6 +364,18 @@ func TestPeerOffloadsCounted(t *testing.T) {
 		t.Fatalf("tap saw %d (IPv4) + %d (IPv6) partial checksums, loops counted %d",
 			tap.partial[0].Load(), tap.partial[1].Load(), counted())
 	}
+	// Stats, taken on each loop's thread between batches, counts every
+	// frame the tap saw before it was asked and none it had not seen
+	// by its answer.
+	before := seen()
+	gs, err := g.Stats()
+	after := seen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := gs.PartialChecksums(); n < before || n > after {
+		t.Fatalf("Stats counts %d partial checksums, tap saw %d before and %d after", n, before, after)
+	}
 	t.Logf("%d segments with partial checksums accepted", counted())
 }
 

@@ -236,8 +236,10 @@ func printLoops(out io.Writer, s *metrics.Snapshot) {
 	w.Flush()
 }
 
-// printDrops lists the frames the loops dropped by reason, then the drops
-// a user can fix with what to do about each (the server also logs these).
+// printDrops lists the frames the loops dropped by reason, the segments
+// accepted with a partial checksum (on a veth; dropped elsewhere), then the
+// drops a user can fix with what to do about each (the server also logs
+// these).
 func printDrops(out io.Writer, s *metrics.Snapshot) {
 	var reasons []string
 	for r, n := range s.Total.Drops {
@@ -252,6 +254,9 @@ func printDrops(out io.Writer, s *metrics.Snapshot) {
 		fmt.Fprintf(w, "%s\t%d\n", r, s.Total.Drops[r])
 	}
 	w.Flush()
+	if n := s.Total.Counters["rx_partial_checksums"]; n > 0 {
+		fmt.Fprintf(out, "\naccepted with a partial TCP checksum (veth peer's TX offload): %d\n", n)
+	}
 	if len(s.Fixable) == 0 {
 		fmt.Fprintln(out, "\nnothing dropped for a reason you can fix")
 		return

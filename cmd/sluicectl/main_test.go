@@ -142,8 +142,8 @@ func TestUsage(t *testing.T) {
 	}
 }
 
-// TestDrops: the drops view lists each non-zero reason and each fixable
-// drop with its fix, and says when nothing fixable was dropped.
+// TestDrops: the drops view lists each non-zero reason, the partial
+// checksums accepted, and each fixable drop with its fix, and says when nothing fixable was dropped.
 func TestDrops(t *testing.T) {
 	var out bytes.Buffer
 	s := &metrics.Snapshot{Total: metrics.LoopSnapshot{Drops: map[string]uint64{"bad_tcp_checksum": 4, "partial_tcp_checksum": 2, "truncated": 0}}}
@@ -151,6 +151,15 @@ func TestDrops(t *testing.T) {
 	if got := out.String(); !regexp.MustCompile(`(?m)^bad_tcp_checksum\s+4$`).MatchString(got) || strings.Contains(got, "truncated") ||
 		!strings.Contains(got, "nothing dropped for a reason you can fix") {
 		t.Errorf("drops without fixable ones:\n%s", got)
+	}
+	if strings.Contains(out.String(), "accepted with a partial") {
+		t.Errorf("drops lists partial checksums none were counted:\n%s", out.String())
+	}
+	s.Total.Counters = map[string]uint64{"rx_partial_checksums": 6}
+	out.Reset()
+	printDrops(&out, s)
+	if got := out.String(); !strings.Contains(got, "accepted with a partial TCP checksum (veth peer's TX offload): 6") {
+		t.Errorf("drops without the partial checksums accepted:\n%s", got)
 	}
 	s.Fixable = []sluice.FixableDrop{{Reason: "partial TCP checksum", Count: 2, Fix: "run `ethtool -K <device> tx off`"}}
 	out.Reset()
