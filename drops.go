@@ -44,6 +44,12 @@ var fixables = []fixable{
 	{"AF_XDP RX ring full",
 		"the kernel dropped frames because a loop's RX ring was full: raise Config.FrameCount, or spread the load over more queues and loops (`ethtool -L <device> combined N`, Config.Loops)",
 		loopSum(func(l *sched.Stats) uint64 { return l.XSK.RxRingFull })},
+	// The kernel counts a frame longer than a UMEM frame in the
+	// socket's rx_dropped: in generic XDP mode a peer's GSO super-frame
+	// reaches the socket whole.
+	{"AF_XDP socket dropped oversized frames",
+		"use XDP driver mode, or `ethtool -K <peer> tso off gso off` on the peer",
+		loopSum(func(l *sched.Stats) uint64 { return l.XSK.RxDropped })},
 }
 
 func loopSum(f func(l *sched.Stats) uint64) func(st *Stats) uint64 {

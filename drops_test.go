@@ -1,6 +1,7 @@
 package sluice
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -35,5 +36,22 @@ func TestDropWatch(t *testing.T) {
 	got = w.check(st, t0.Add(dropWarnEvery+time.Second))
 	if len(got) != 2 || got[0].Count != 5 || got[1].Reason != "connection limit" {
 		t.Fatalf("after dropWarnEvery: warned %+v, want partial checksums (5) and the connection limit", got)
+	}
+}
+
+// TestFixableXSKDropped: the AF_XDP sockets' rx_dropped (frames larger
+// than a UMEM frame, e.g. a peer's GSO super-frames under generic XDP) is
+// a fixable reason, summed over the loops, with its fix.
+func TestFixableXSKDropped(t *testing.T) {
+	st := &Stats{GroupStats: sched.GroupStats{Loops: make([]sched.Stats, 2)}}
+	if got := st.FixableDrops(); len(got) != 0 {
+		t.Fatalf("nothing dropped, listed %+v", got)
+	}
+	st.Loops[0].XSK.RxDropped = 2
+	st.Loops[1].XSK.RxDropped = 5
+	got := st.FixableDrops()
+	if len(got) != 1 || got[0].Reason != "AF_XDP socket dropped oversized frames" || got[0].Count != 7 ||
+		!strings.Contains(got[0].Fix, "`ethtool -K <peer> tso off gso off`") || !strings.Contains(got[0].Fix, "driver mode") {
+		t.Fatalf("XSK rx_dropped 2+5: listed %+v", got)
 	}
 }
