@@ -15,10 +15,10 @@ func (t *TCB) CloseWrite(now Instant) error {
 		// SYN-RECEIVED: "enter FIN-WAIT-1"; the FIN itself waits for the
 		// ACK of our SYN (trySend) and the queued text.
 		t.queueFIN()
-		t.state = FinWait1
+		t.setState(FinWait1)
 	case CloseWait:
 		t.queueFIN()
-		t.state = LastAck
+		t.setState(LastAck)
 	default:
 		return ErrClosed
 	}
@@ -73,7 +73,7 @@ func (t *TCB) Abort(now Instant) {
 // which may hand the connection to a compact TIME-WAIT table (see Vars)
 // and free the TCB.
 func (t *TCB) enterTimeWait(now Instant) {
-	t.state = TimeWait
+	t.setState(TimeWait)
 	t.rtoAt, t.persistAt, t.delackAt, t.keepAt = Never, Never, Never, Never
 	t.stateAt = now.Add(2 * t.cfg.MSL)
 	t.events |= EventTimeWait | EventReadable

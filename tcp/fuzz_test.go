@@ -203,6 +203,13 @@ func FuzzTCB(f *testing.F) {
 		cfg := fuzzConfig()
 		now := Instant(1e9)
 		st := State(data[0] & 0x0f % 11)
+		// Every state change must be one RFC 9293 allows (setState).
+		transitionHook = func(_ *TCB, from, to State) {
+			if !legalTransition(from, to) {
+				t.Fatalf("state change %v -> %v", from, to)
+			}
+		}
+		defer func() { transitionHook = nil }()
 		sink := newCheckSink(t, cfg)
 		tcb := fuzzTCB(st, data[0]&0x80 != 0, cfg, sink, now)
 		if msg := checkInvariants(tcb); msg != "" {
@@ -310,6 +317,24 @@ func TestFuzzSetupStates(t *testing.T) {
 			if got := fuzzTCB(st, opts, cfg, newCheckSink(t, cfg), 1e9).State(); got != st {
 				t.Errorf("fuzz setup for %v (opts %v) reached %v", st, opts, got)
 			}
+		}
+	}
+}
+
+// TestLegalTransitions: the table FuzzTCB checks against allows the
+// RFC's arcs and refuses others.
+func TestLegalTransitions(t *testing.T) {
+	for _, c := range []struct {
+		from, to State
+		ok       bool
+	}{
+		{Listen, SynReceived, true}, {SynSent, Established, true}, {SynReceived, Listen, true},
+		{FinWait1, TimeWait, true}, {CloseWait, LastAck, true}, {Established, Closed, true},
+		{Established, SynSent, false}, {TimeWait, Established, false}, {LastAck, TimeWait, false},
+		{FinWait2, CloseWait, false}, {Listen, Established, false},
+	} {
+		if got := legalTransition(c.from, c.to); got != c.ok {
+			t.Errorf("%v -> %v: legal %v, want %v", c.from, c.to, got, c.ok)
 		}
 	}
 }

@@ -43,7 +43,7 @@ func (t *TCB) inputListen(seg *Segment, now Instant) {
 		// RFC 7323 §2.2: the window of a SYN is not scaled.
 		t.sndWnd, t.maxSndWnd = uint32(seg.Window), uint32(seg.Window)
 		t.sndWl1, t.sndWl2 = seg.Seq, t.iss
-		t.state = SynReceived
+		t.setState(SynReceived)
 		t.lastRecv = now
 		t.sendSYN(now, true)
 		t.timeSYN(now)
@@ -105,7 +105,7 @@ func (t *TCB) inputSynSent(seg *Segment, now Instant) {
 	t.sndWnd, t.maxSndWnd = uint32(seg.Window), uint32(seg.Window)
 	t.sndWl1, t.sndWl2 = seg.Seq, t.iss
 	t.flags |= flagSynOnly
-	t.state = SynReceived
+	t.setState(SynReceived)
 	t.retries = 0
 	t.rto = t.cfg.InitialRTO
 	t.sendSYN(now, true)
@@ -345,7 +345,7 @@ func (t *TCB) inputACK(seg *Segment, seq Seq, now Instant) bool {
 	switch t.state {
 	case FinWait1:
 		if finAcked {
-			t.state = FinWait2
+			t.setState(FinWait2)
 			if t.has(flagOrphan) {
 				t.stateAt = now.Add(t.cfg.FinTimeout)
 			}
@@ -409,14 +409,14 @@ func (t *TCB) inputFIN(now Instant) {
 	t.events |= EventReadable
 	switch t.state {
 	case SynReceived, Established:
-		t.state = CloseWait
+		t.setState(CloseWait)
 	case FinWait1:
 		if t.has(flagFinQueued) && t.sndUna.GreaterThan(t.finSeq) {
 			t.sendACK(now)
 			t.enterTimeWait(now)
 			return
 		}
-		t.state = Closing
+		t.setState(Closing)
 	case FinWait2:
 		t.sendACK(now)
 		t.enterTimeWait(now)

@@ -76,7 +76,7 @@ func (l *Listener) Input(id *ID, seg *Segment, now Instant) *TCB {
 		return nil
 	}
 	t := l.newChild(id)
-	t.state = Listen
+	t.setState(Listen)
 	t.flags |= flagPassive
 	t.l = l
 	t.flags |= flagInSynQ
@@ -221,8 +221,7 @@ func (l *Listener) cookieACK(id *ID, seg *Segment, now Instant) (_ *TCB, valid b
 	t.sndWnd = uint32(seg.Window) << t.sndWScale
 	t.maxSndWnd = t.sndWnd
 	t.sndWl1, t.sndWl2 = seg.Seq, seg.Ack
-	t.state = Established
-	t.events |= EventEstablished | EventWritable
+	t.setState(Established) // from CLOSED: the cookie stood for SYN-RECEIVED
 	t.lastRecv = now
 	t.armKeepalive(now)
 	l.accept[(l.head+l.n)%len(l.accept)] = t

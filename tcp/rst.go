@@ -91,7 +91,7 @@ func (t *TCB) inputRST(seg *Segment, now Instant) {
 // backToListen returns a standalone passive TCB from SYN-RECEIVED to
 // LISTEN, forgetting the half-open connection.
 func (t *TCB) backToListen() {
-	t.state = Listen
+	t.setState(Listen)
 	t.rtoAt, t.persistAt, t.delackAt, t.keepAt, t.stateAt = Never, Never, Never, Never, Never
 	t.snd.consume(t.snd.n)
 	t.rcv.consume(t.rcv.n)

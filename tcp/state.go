@@ -36,6 +36,36 @@ func (s State) String() string {
 // of RFC 9293 §3.5.2 (ESTABLISHED and later).
 func (s State) synchronized() bool { return s >= Established }
 
+// legalTransition reports whether RFC 9293 §3.3.2 (Figure 5) lets a
+// connection go from one state to another, with this engine's
+// extensions: CLOSED → ESTABLISHED for a SYN cookie's ACK (RFC 4987: the
+// cookie stands for SYN-RECEIVED), LISTEN → CLOSED and SYN-SENT/
+// SYN-RECEIVED → CLOSED on CLOSE, ABORT, reset or timeout, and any
+// synchronized state → CLOSED on reset, abort or timeout.
+func legalTransition(from, to State) bool {
+	if to == Closed || from == to {
+		return true
+	}
+	return legal[from]&(1<<to) != 0
+}
+
+var legal = [...]uint16{
+	Closed:      1<<Listen | 1<<SynSent | 1<<Established,
+	Listen:      1<<SynReceived | 1<<SynSent,
+	SynSent:     1<<SynReceived | 1<<Established,
+	SynReceived: 1<<Established | 1<<FinWait1 | 1<<CloseWait | 1<<Listen,
+	Established: 1<<FinWait1 | 1<<CloseWait,
+	FinWait1:    1<<FinWait2 | 1<<Closing | 1<<TimeWait,
+	FinWait2:    1 << TimeWait,
+	CloseWait:   1 << LastAck,
+	Closing:     1 << TimeWait,
+	LastAck:     0,
+	TimeWait:    0,
+}
+
+// transitionHook, when set (by tests), sees every state change.
+var transitionHook func(t *TCB, from, to State)
+
 // Event is a bit set of things the application should learn about; the
 // owner reads and clears it with TCB.Events after each call. Polling a
 // bit set keeps the hot path free of callbacks and allocations.

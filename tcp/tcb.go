@@ -182,7 +182,7 @@ func OpenReuse(t *TCB, cfg *Config, id ID, sink Sink, now Instant) *TCB {
 // SYN-SENT via Connect, SYN-RECEIVED → LISTEN on RST).
 func NewListen(cfg *Config, id ID, sink Sink) *TCB {
 	t := newTCB(cfg, id, sink)
-	t.state = Listen
+	t.setState(Listen)
 	t.flags |= flagPassive
 	return t
 }
@@ -206,7 +206,7 @@ func (t *TCB) connect(now Instant) {
 	t.sndUna, t.sndNxt, t.sndMax = t.iss, t.iss, t.iss
 	t.sndBufSeq = t.iss + 1
 	t.sndSml = t.iss
-	t.state = SynSent
+	t.setState(SynSent)
 	t.sendSYN(now, false)
 	t.sndNxt, t.sndMax = t.iss+1, t.iss+1
 	t.timeSYN(now)
@@ -331,11 +331,16 @@ func (t *TCB) OnTimer(now Instant) {
 	}
 }
 
-// setState moves to s, raising the events the application sees.
+// setState moves to s, raising the events the application sees. Every
+// state change goes through it, so that tests can check each against
+// RFC 9293's diagram (transitionHook, legalTransition).
 func (t *TCB) setState(s State) {
 	prev := t.state
 	t.state = s
-	if s == Established && (prev == SynSent || prev == SynReceived) {
+	if transitionHook != nil {
+		transitionHook(t, prev, s)
+	}
+	if s == Established && prev != Established {
 		t.events |= EventEstablished | EventWritable
 	}
 }
@@ -344,7 +349,7 @@ func (t *TCB) setState(s State) {
 // The TCB's buffers stay allocated; the owner frees the TCB on
 // EventClosed.
 func (t *TCB) closeWith(err error) {
-	t.state = Closed
+	t.setState(Closed)
 	if err == ErrTimeout && t.softErr != nil {
 		err = t.softErr // RFC 1122 §4.2.3.9: report the soft error
 	}
