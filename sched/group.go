@@ -37,6 +37,12 @@ type GroupConfig struct {
 	Loop LoopConfig
 	// XDPMode forces the XDP attach mode (zero: driver, then generic).
 	XDPMode bpf.Mode
+	// XDPDispatcher attaches the steering program as a component of a
+	// libxdp multi-program dispatcher, beside other XDP programs on the
+	// device (bpf.Options.Dispatcher); XDPRunPriority is its place among
+	// them (bpf.Options.RunPriority; 0: the compiled-in 50).
+	XDPDispatcher  bool
+	XDPRunPriority int
 	// Setup runs fn where the device lives: XDP attach and AF_XDP socket
 	// creation resolve the ifindex in the calling thread's network
 	// namespace (e.g. testbed's Host.Do). Nil runs fn directly.
@@ -96,7 +102,10 @@ func Start(cfg GroupConfig) (*Group, error) {
 			return fmt.Errorf("sched: device %d: %w", cfg.Ifindex, err)
 		}
 		g.ifname = ifc.Name
-		if g.prog, err = bpf.Load(bpf.Options{Ifindex: cfg.Ifindex, Mode: cfg.XDPMode}); err != nil {
+		if g.prog, err = bpf.Load(bpf.Options{
+			Ifindex: cfg.Ifindex, Mode: cfg.XDPMode,
+			Dispatcher: cfg.XDPDispatcher, RunPriority: cfg.XDPRunPriority,
+		}); err != nil {
 			return err
 		}
 		for q := range cfg.Queues {
