@@ -1,7 +1,7 @@
 // Package live starts a sluice group on a testbed for the system tests of
 // metrics, capture, sluicectl and systest: an echo service that also
-// answers an HTTP GET (so curl is a legitimate client), wrapped in a
-// metrics.Tracker.
+// answers an HTTP GET (so curl is a legitimate client). Tests read it
+// through metrics.Group(s.Group).
 package live
 
 import (
@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicenet/sluice/metrics"
 	"github.com/sluicenet/sluice/sched"
 	"github.com/sluicenet/sluice/tcp"
 	"github.com/sluicenet/sluice/testbed"
@@ -38,7 +37,6 @@ type Options struct {
 type Server struct {
 	Bed     *testbed.Bed
 	Group   *sched.Group
-	Tracker *metrics.Tracker
 	Handler *Echo
 	Addr    netip.AddrPort // IPv4 listen address
 	Addr6   netip.AddrPort
@@ -68,14 +66,13 @@ func Start(tb testing.TB, o Options) *Server {
 		o.Loop.TCP = TCPConfig(tb)
 	}
 	h := &Echo{CloseAfterEcho: o.CloseAfterEcho}
-	tr := metrics.Track(h)
-	s := &Server{Bed: b, Tracker: tr, Handler: h,
+	s := &Server{Bed: b, Handler: h,
 		Addr: netip.AddrPortFrom(b.Server.IPv4, Port), Addr6: netip.AddrPortFrom(b.Server.IPv6, Port)}
 	g, err := sched.Start(sched.GroupConfig{
 		Ifindex: b.Server.Ifindex,
 		Queues:  o.Queues,
 		Listen:  []netip.AddrPort{s.Addr, s.Addr6},
-		Handler: tr,
+		Handler: h,
 		Loop:    o.Loop,
 		Setup:   b.Server.Do,
 	})
