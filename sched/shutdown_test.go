@@ -56,9 +56,6 @@ func (h *shutHandler) results() (ok int, errs []error) {
 	return ok, errs
 }
 
-// waitFor is testbed.WaitFor, by the name sockopt_test.go calls it.
-var waitFor = testbed.WaitFor
-
 func startShutServer(t *testing.T, b *testbed.Bed, h Handler, lc LoopConfig) (*Group, netip.AddrPort) {
 	t.Helper()
 	ap := netip.AddrPortFrom(b.Server.IPv4, 7200)

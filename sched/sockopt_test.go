@@ -74,7 +74,7 @@ func TestConnOptions(t *testing.T) {
 	}
 	readExactly(t, peer, "abcd")
 
-	waitFor(t, "the peer's ACK", func() bool {
+	testbed.WaitFor(t, "the peer's ACK", func() bool {
 		var idle bool
 		onConn(func(c *Conn) { v := c.TCB().Vars(); idle = v.SndUna == v.SndMax && c.TCB().Deadline() == tcp.Never })
 		return idle
@@ -101,7 +101,7 @@ func TestConnOptions(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	waitFor(t, "three keepalive probes", func() bool {
+	testbed.WaitFor(t, "three keepalive probes", func() bool {
 		var n uint64
 		onConn(func(c *Conn) { n = l.st.TxSegments - tx0 })
 		return n >= 3
