@@ -1,6 +1,9 @@
 package tcp
 
-import "io"
+import (
+	"io"
+	"time"
+)
 
 // Receive side: in-order delivery into the receive ring, reassembly of
 // out-of-order text in the ring's free space (so the reassembly queue is
@@ -194,6 +197,7 @@ func (t *TCB) inputText(seg *Segment, seq Seq, now Instant) bool {
 		return false
 	}
 	hadGap := t.ooo.n > 0
+	t.measureRcvMSS(len(seg.Payload), now)
 	t.rcv.append(p, seg.Hold && !hadGap)
 	t.rcvNxt = t.rcvNxt.Add(uint32(len(p)))
 	t.mergeOOO()
@@ -224,13 +228,32 @@ func (t *TCB) inputText(seg *Segment, seq Seq, now Instant) bool {
 	return false
 }
 
-// rcvMSS is the size of a full segment from the peer: our MSS less the
-// timestamp option it carries on every segment (as Linux's rcv_mss).
+// rcvMSS is the size of a full segment from the peer, as Linux's rcv_mss
+// (tcp_measure_rcv_mss): the largest text seen in one segment, at most
+// our MSS, starting from 536 (TCP_MSS_DEFAULT). Our own MSS would be too
+// big a guess: a jumbo-MTU server ACKed a 1448-octet sender every ~12
+// segments instead of every second one (issue 14 item 9).
 func (t *TCB) rcvMSS() uint32 {
-	if t.has(flagTS) {
-		return uint32(t.cfg.MSS) - 12
+	if t.rcvMSSEst != 0 {
+		return uint32(t.rcvMSSEst)
 	}
-	return uint32(t.cfg.MSS)
+	return min(uint32(t.cfg.MSS), 536)
+}
+
+// measureRcvMSS takes the text length of an in-order segment into
+// rcvMSS, and restarts quick ACKs after the peer was silent for an RTO
+// (Linux tcp_event_data_recv: the sender is in slow start again).
+func (t *TCB) measureRcvMSS(n int, now Instant) {
+	if uint32(n) > t.rcvMSS() {
+		t.rcvMSSEst = uint16(min(n, int(t.cfg.MSS)))
+	}
+	ms := max(uint32(now/Instant(time.Millisecond)), 1)
+	if t.rcvDataMs != 0 && time.Duration(ms-t.rcvDataMs)*time.Millisecond > t.rto {
+		// Linux tcp_incr_quickack: half the window in segments, 2 to 16.
+		q := min(max(t.rcvWnd()/(2*t.rcvMSS()), 2), 16)
+		t.quickAcks = max(t.quickAcks, uint8(q))
+	}
+	t.rcvDataMs = ms
 }
 
 // mergeOOO moves out-of-order ranges that RCV.NXT has reached into the

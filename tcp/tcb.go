@@ -64,6 +64,7 @@ type TCB struct {
 	persistProbes     uint8 // unanswered zero-window probes
 	persistShift      uint8 // persist backoff exponent
 	quickAcks         uint8
+	rcvMSSEst         uint16 // the peer's segment size, measured (rcvMSS)
 	ackPending        uint32 // octets received and not yet acknowledged
 	lastRecv          Instant
 
@@ -81,6 +82,7 @@ type TCB struct {
 	// option (RFC 2883), when flagDSACK is set.
 	dsackL, dsackR Seq
 	dsack          bool
+	rcvDataMs      uint32 // ms clock of the last text received (0: none yet)
 
 	// PMTU (pmtu.go): the MSS before ICMP lowered it; softErr is the
 	// last soft error (RFC 1122 §4.2.3.9) for a timeout to report.

@@ -2,6 +2,7 @@ package tcp_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/sluicenet/sluice/tcp"
 	"github.com/sluicenet/sluice/tcp/tcpcheck"
@@ -32,5 +33,34 @@ func TestRightEdgeNeverMovesLeft(t *testing.T) {
 			}
 			edge = e
 		}
+	}
+}
+
+// Issue 14 item 9: delayed ACKs count the peer's segment size, measured
+// (Linux tcp_measure_rcv_mss), not our MSS: a jumbo-MTU receiver ACKs a
+// 1448-octet sender at least every second segment; and after the peer
+// was silent for an RTO, its first segment is ACKed at once (quick ACK).
+func TestDelayedACKPeerSegmentSize(t *testing.T) {
+	cfg := tcp.DefaultConfig()
+	cfg.MSS, cfg.QuickACKs = 9000, 0
+	cfg.RecvBuffer = 1 << 20
+	h := New(t, cfg)
+	r := h.HandshakeWith(irs, PeerLinux)
+	seg := make([]byte, 1448)
+	acks := 0
+	for i := range 8 {
+		h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 1, Data: seg})
+		r = r.Add(uint32(len(seg)))
+		if len(h.Take()) > 0 {
+			acks++
+		} else if i%2 == 1 {
+			t.Fatalf("segment %d: two full segments unacknowledged", i)
+		}
+	}
+	h.Advance(5 * time.Second)
+	h.Take()
+	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 1, Data: seg})
+	if len(h.Take()) != 1 {
+		t.Fatalf("no quick ACK after %v of silence", 5*time.Second)
 	}
 }
