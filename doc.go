@@ -54,6 +54,14 @@
 // at once. After either, operations fail with errors matching
 // net.ErrClosed.
 //
+// # Time
+//
+// Conn.SetTimeout arms a connection's one timer (idle, read or request
+// timeouts: set the one the protocol's current phase needs); when it
+// expires TimeoutHandler.OnTimeout runs on the connection's loop, or,
+// without one, the connection is closed. TickHandler.OnTick is a
+// periodic callback on each loop, for per-loop housekeeping.
+//
 // # Close reasons
 //
 // OnClose (and the net.Conn adapter's errors) say why a connection ended

@@ -25,6 +25,17 @@
 // or returns nil once the connection is gone). Owner tells a loop's
 // goroutine from others without a system call.
 //
+// # Application timers
+//
+// Conn.SetTimer arms a connection's application timer, a second entry in
+// the loop's timer wheel (tagged TagApp) beside the TCB's own; its expiry
+// runs TimeoutHandler.OnTimeout, after the iteration's received data and
+// never after OnClose. Re-arming it later only stores the new instant
+// (the entry moves itself when it fires early); earlier is one
+// TimerWheel.Reset. A Handler that is a TickHandler gets one TagTick
+// entry per loop, OnTick re-arming it by the delay it returns
+// (apptimer.go).
+//
 // # Group operations
 //
 // Safe from any goroutine: Group.Dial (an active open whose outcome is

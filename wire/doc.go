@@ -32,4 +32,9 @@
 //   - Source addresses a TCP peer cannot have (multicast, broadcast, class E,
 //     loopback, unspecified, IPv4-mapped in IPv6) and multicast
 //     destinations are dropped as DropBadAddress.
+//   - A TCP checksum field holding exactly the folded pseudo-header sum is
+//     what a Linux peer with TX checksum offload leaves on a veth: it is
+//     DropPartialChecksum, unless the caller passes AcceptPartialChecksum
+//     (sched does on a veth, where the kernel trusts it too) and then
+//     marks Frame.PartialChecksum.
 package wire
