@@ -129,6 +129,7 @@ func proxyWorkload(c config) ([]Result, error) {
 	defer os.Unsetenv(envUpstream)
 	for range c.runs {
 		for _, s := range proxyServers {
+			progressStep("proxy", s.name)
 			srv, err := startServer(bed, s, c.serverCPU)
 			if err != nil {
 				return nil, err

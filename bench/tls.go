@@ -174,6 +174,7 @@ func tlsWorkload(c config) ([]Result, error) {
 	}
 	for range c.runs {
 		for _, s := range tlsServers {
+			progressStep("tls", s.name)
 			srv, err := startServer(bed, s, c.serverCPU)
 			if err != nil {
 				return nil, err
