@@ -13,7 +13,7 @@ import (
 // (errors.Is(err, unix.EBUSY) works too).
 var (
 	// ErrNotSupported: the kernel has no AF_XDP (CONFIG_XDP_SOCKETS=n or
-	// older than 4.18).
+	// older than 5.10).
 	ErrNotSupported = errors.New("AF_XDP is not supported by this kernel: needs Linux >= 5.10 built with CONFIG_XDP_SOCKETS=y")
 	// ErrPermission: the process lacks the capabilities AF_XDP needs.
 	ErrPermission = errors.New("AF_XDP needs CAP_NET_ADMIN+CAP_NET_RAW (+CAP_BPF for the XDP program) or root")
