@@ -276,6 +276,16 @@ func (t *TCB) oowACK(seg *Segment, now Instant) {
 // oowACKInterval is Linux's tcp_invalid_ratelimit (500 ms).
 const oowACKInterval = 500 * time.Millisecond
 
+// segWindow is SEG.WND scaled (RFC 7323 §2.3), except in a SYN, whose
+// window is never scaled (§2.2): also the SYN,ACK that completes a
+// simultaneous open (issue 14 item 12).
+func (t *TCB) segWindow(seg *Segment) uint32 {
+	if seg.Flags&FlagSYN != 0 {
+		return uint32(seg.Window)
+	}
+	return uint32(seg.Window) << t.sndWScale
+}
+
 // inputACK is the fifth check (§3.10.7.4 "check the ACK field"). It
 // returns false when the segment is finished with.
 func (t *TCB) inputACK(seg *Segment, seq Seq, now Instant) bool {
@@ -296,7 +306,7 @@ func (t *TCB) inputACK(seg *Segment, seq Seq, now Instant) bool {
 		t.setState(Established)
 		t.flags &^= flagSynOnly
 		t.sndWl1, t.sndWl2 = seq, ack
-		t.sndWnd = uint32(seg.Window) << t.sndWScale
+		t.sndWnd = t.segWindow(seg)
 		t.maxSndWnd = max(t.maxSndWnd, t.sndWnd)
 		if t.l != nil {
 			t.l.childEstablished(t)
@@ -329,7 +339,7 @@ func (t *TCB) inputACK(seg *Segment, seq Seq, now Instant) bool {
 	// edge past anything the peer offered. Never from an ACK below SND.UNA
 	// (Linux's old_ack path).
 	if ack.GreaterEq(prevUna) && (prevUna.LessThan(ack) || t.sndWl1.LessThan(seq) || (t.sndWl1 == seq && t.sndWl2.LessEq(ack))) {
-		t.sndWnd = uint32(seg.Window) << t.sndWScale
+		t.sndWnd = t.segWindow(seg)
 		t.maxSndWnd = max(t.maxSndWnd, t.sndWnd)
 		t.sndWl1, t.sndWl2 = seq, ack
 		if t.sndWnd > 0 && t.persistAt != Never {

@@ -22,6 +22,10 @@ type Listener struct {
 	head, n int
 	out     Segment
 
+	// reopen, during InputReopen, gives the new child reopenISS.
+	reopen    bool
+	reopenISS Seq
+
 	// Pool, if set, supplies recycled TCBs for new connections (it may
 	// return nil to allocate): see OpenReuse.
 	Pool func() *TCB
@@ -83,6 +87,26 @@ func (l *Listener) Input(id *ID, seg *Segment, now Instant) *TCB {
 	l.synq++
 	t.inputListen(seg, now)
 	return t
+}
+
+// InputReopen is Input for a SYN that TimeWaitAcceptsSYN let reopen a
+// 4-tuple in TIME-WAIT whose SND.NXT was sndNxt: the new incarnation's
+// ISS is sndNxt+65537, above anything the old one sent, as Linux's
+// tcp_timewait_state_process chooses (RFC 6191 §2 relies on it without
+// timestamps). The owner drops the TIME-WAIT state first.
+func (l *Listener) InputReopen(id *ID, seg *Segment, now Instant, sndNxt Seq) *TCB {
+	l.reopen, l.reopenISS = true, sndNxt.Add(65537)
+	defer func() { l.reopen = false }()
+	return l.Input(id, seg, now)
+}
+
+// ReopensWith reports whether seg, a SYN for this TCB's 4-tuple, may
+// open a new incarnation of it (TimeWaitAcceptsSYN): only in TIME-WAIT.
+// An owner that keeps TIME-WAIT in the TCB (its compact table full) then
+// frees the TCB and passes seg to Listener.InputReopen with Vars().SndNxt;
+// without this check such a TCB never reopened.
+func (t *TCB) ReopensWith(seg *Segment) bool {
+	return t.state == TimeWait && TimeWaitAcceptsSYN(t.rcvNxt, t.tsRecent, t.has(flagTS), seg)
 }
 
 func (l *Listener) reset(id *ID, seg *Segment) {

@@ -91,8 +91,13 @@ func (t *TCB) pmtuUpdate(e *ICMPError, now Instant) {
 	}
 	if mtu == 0 {
 		// RFC 1191 §5: a router that reports no MTU; take the next
-		// plateau below what we send (as the RFC's table, coarsely).
-		mtu = plateauBelow(uint32(t.sndMSS) + hdr + 20)
+		// plateau below the datagrams we send (the timestamp option
+		// included: issue 14 item 12).
+		sent := uint32(t.sndMSS) + hdr + 20
+		if t.has(flagTS) {
+			sent += 12
+		}
+		mtu = plateauBelow(sent)
 	}
 	mtu = max(mtu, floor)
 	mss := mtu - hdr - 20

@@ -116,3 +116,18 @@ func TestICMPUnreachableSoftError(t *testing.T) {
 		t.Fatalf("err %v, want ErrUnreachable", h.TCB.Err())
 	}
 }
+
+// Issue 14 item 12: "packet too big" without an MTU (RFC 1191 §5) takes
+// the plateau below the datagrams really sent, timestamps included:
+// 1448 octets of text + 12 of timestamps + 40 of headers = 1500, so
+// 1492, not the plateau below 1488 (1006).
+func TestPMTUPlateauCountsTimestamps(t *testing.T) {
+	h := New(t, tcp.DefaultConfig())
+	h.HandshakeWith(irs, PeerLinux)
+	h.TCB.Write(make([]byte, 1448), h.Now)
+	h.Take()
+	h.TCB.ICMP(&tcp.ICMPError{Kind: tcp.ICMPPacketTooBig, Seq: ISS + 1}, h.Now)
+	if got := h.TCB.Vars().SndMSS; got != 1492-40-12 {
+		t.Fatalf("send MSS %d after an MTU-less ICMP, want %d", got, 1492-40-12)
+	}
+}

@@ -223,6 +223,9 @@ func (t *TCB) connect(now Instant) {
 func (t *TCB) timeSYN(now Instant) { t.rttAt, t.rttSeq = now, t.iss+1 }
 
 func (t *TCB) chooseISS(now Instant) Seq {
+	if t.l != nil && t.l.reopen {
+		return t.l.reopenISS
+	}
 	if t.cfg.ISN != nil {
 		return t.cfg.ISN(&t.id, now)
 	}

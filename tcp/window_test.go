@@ -64,3 +64,38 @@ func TestDelayedACKPeerSegmentSize(t *testing.T) {
 		t.Fatalf("no quick ACK after %v of silence", 5*time.Second)
 	}
 }
+
+// Issue 14 item 12: the SYN,ACK that completes a simultaneous open
+// carries an unscaled window (RFC 7323 §2.2).
+func TestSimultaneousOpenSYNWindowUnscaled(t *testing.T) {
+	h := New(t, tcp.DefaultConfig())
+	h.Dial()
+	h.Take()
+	ws := tcp.Options{MSS: 1460, HasWScale: true, WScale: 7}
+	h.In(Seg{Flags: SYN, Seq: irs, Win: 1000, CheckWin: true, Opts: ws})
+	h.Take()
+	h.In(Seg{Flags: SYN | ACK, Seq: irs, Ack: ISS + 1, Win: 1000, CheckWin: true, Opts: ws})
+	h.State(tcp.Established)
+	if w := h.TCB.Vars().SndWnd; w != 1000 {
+		t.Fatalf("send window %d from a SYN,ACK's 1000", w)
+	}
+}
+
+// Issue 14 item 12: a TIME-WAIT reopen takes an ISS above the old
+// incarnation's SND.NXT (SND.NXT+65537, as Linux).
+func TestReopenISS(t *testing.T) {
+	cfg := tcp.DefaultConfig()
+	h := New(t, cfg)
+	l := h.Listener()
+	id := h.ID
+	seg := Seg{Flags: SYN, Seq: irs}.Segment()
+	c := l.InputReopen(&id, &seg, h.Now, 0xffff0000)
+	if c == nil || c.Vars().ISS != tcp.Seq(0xffff0000).Add(65537) {
+		t.Fatalf("reopened with %+v", c)
+	}
+	seg.Seq++
+	id.RemotePort++
+	if c := l.Input(&id, &seg, h.Now); c == nil || c.Vars().ISS != ISS {
+		t.Fatal("a plain SYN afterwards does not take the configured ISN")
+	}
+}
