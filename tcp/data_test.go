@@ -215,25 +215,31 @@ func TestOutOfOrderFIN(t *testing.T) {
 // timer probes with backoff (Linux's probe: SEG.SEQ = SND.UNA-1, no text)
 // and the probes go on while the peer answers; when the window opens the
 // text flows.
+// It runs under each peer option set (timestamps and SACK change
+// neither the probes nor their backoff).
 func TestZeroWindowPersist(t *testing.T) {
-	h := New(t, tcp.DefaultConfig())
-	r := h.Handshake(irs)
-	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 1, Win: 0, CheckWin: true})
-	h.TCB.Write([]byte("hello"), h.Now)
-	h.NoOut()
-	rto := h.TCB.Vars().RTO
-	probe := Seg{Flags: ACK, Seq: ISS, Ack: r}
-	for i := range 20 {
-		d := min(rto<<i, h.Cfg.MaxRTO)
-		h.Advance(d - 1)
-		h.NoOut()
-		h.Advance(1)
-		h.Out(probe)
-		h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 1, Win: 0, CheckWin: true})
+	for _, o := range PeerOptionSets {
+		t.Run(o.Name, func(t *testing.T) {
+			h := New(t, tcp.DefaultConfig())
+			r := h.HandshakeWith(irs, o.Opts)
+			h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 1, Win: 0, CheckWin: true})
+			h.TCB.Write([]byte("hello"), h.Now)
+			h.NoOut()
+			rto := h.TCB.Vars().RTO
+			probe := Seg{Flags: ACK, Seq: ISS, Ack: r}
+			for i := range 20 {
+				d := min(rto<<i, h.Cfg.MaxRTO)
+				h.Advance(d - 1)
+				h.NoOut()
+				h.Advance(1)
+				h.Out(probe)
+				h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 1, Win: 0, CheckWin: true})
+			}
+			h.State(tcp.Established)
+			h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 1, Win: 1000})
+			h.Out(Seg{Flags: ACK | PSH, Seq: ISS + 1, Ack: r, Data: []byte("hello")})
+		})
 	}
-	h.State(tcp.Established)
-	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 1, Win: 1000})
-	h.Out(Seg{Flags: ACK | PSH, Seq: ISS + 1, Ack: r, Data: []byte("hello")})
 }
 
 // Unanswered zero-window probes end the connection (ErrTimeout).

@@ -155,26 +155,33 @@ func TestSynReceivedToListenOnRST(t *testing.T) {
 }
 
 // ESTABLISHED → FIN-WAIT-1 → FIN-WAIT-2 → TIME-WAIT → CLOSED: the
-// four-way close initiated locally (§3.6 Figure 12).
+// four-way close initiated locally (§3.6 Figure 12), under each peer
+// option set, the first FIN lost once.
 func TestActiveClose(t *testing.T) {
-	h := New(t, tcp.DefaultConfig())
-	r := h.Handshake(irs)
-	h.TCB.Close(h.Now)
-	h.Out(Seg{Flags: FIN | ACK, Seq: ISS + 1, Ack: r})
-	h.State(tcp.FinWait1)
-	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 2})
-	h.NoOut()
-	h.State(tcp.FinWait2)
-	h.In(Seg{Flags: FIN | ACK, Seq: r, Ack: ISS + 2})
-	h.Out(Seg{Flags: ACK, Seq: ISS + 2, Ack: r + 1})
-	h.State(tcp.TimeWait)
-	if h.Events()&tcp.EventTimeWait == 0 {
-		t.Fatal("no EventTimeWait")
-	}
-	h.Advance(2 * h.Cfg.MSL)
-	h.State(tcp.Closed)
-	if err := h.TCB.Err(); err != nil {
-		t.Fatalf("graceful close error %v", err)
+	for _, o := range PeerOptionSets {
+		t.Run(o.Name, func(t *testing.T) {
+			h := New(t, tcp.DefaultConfig())
+			r := h.HandshakeWith(irs, o.Opts)
+			h.TCB.Close(h.Now)
+			h.Out(Seg{Flags: FIN | ACK, Seq: ISS + 1, Ack: r})
+			h.State(tcp.FinWait1)
+			h.Advance(h.TCB.Vars().RTO)
+			h.Out(Seg{Flags: FIN | ACK, Seq: ISS + 1, Ack: r})
+			h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 2})
+			h.NoOut()
+			h.State(tcp.FinWait2)
+			h.In(Seg{Flags: FIN | ACK, Seq: r, Ack: ISS + 2})
+			h.Out(Seg{Flags: ACK, Seq: ISS + 2, Ack: r + 1})
+			h.State(tcp.TimeWait)
+			if h.Events()&tcp.EventTimeWait == 0 {
+				t.Fatal("no EventTimeWait")
+			}
+			h.Advance(2 * h.Cfg.MSL)
+			h.State(tcp.Closed)
+			if err := h.TCB.Err(); err != nil {
+				t.Fatalf("graceful close error %v", err)
+			}
+		})
 	}
 }
 
