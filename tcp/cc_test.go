@@ -154,29 +154,47 @@ func TestCCSelection(t *testing.T) {
 	}
 }
 
-// HyStart (RFC 9406 §4.2; Linux CUBIC's delay exit): slow start ends
-// (ssthresh = cwnd) once a round's minimum RTT rises by eta over the
-// previous round's, before the queue overflows; a flat RTT keeps it.
+// HyStart++ in CUBIC (RFC 9406, hystart.go): a flat RTT keeps slow
+// start; a lasting rise of more than clamp(min/8, 4 ms, 16 ms) enters
+// CSS (growth divided by 4) and, CSS_ROUNDS rounds later, ends slow
+// start (ssthresh = cwnd) before the queue overflows.
 func TestCUBICHyStart(t *testing.T) {
 	const mss = 1000
 	var c cubic
 	c.init(mss)
 	now := Instant(1e9)
 	srtt := 20 * time.Millisecond
-	round := func(rtt time.Duration) {
-		for range 10 {
-			c.OnAck(mss, mss, 0, now, srtt, rtt)
+	// round acknowledges one window, one segment per ACK; the flight
+	// after each ACK is the rest of the window plus what slow start sent.
+	round := func(rtt time.Duration) (growth uint32) {
+		w := c.reno.cwnd / mss
+		before := c.reno.cwnd
+		for i := range w {
+			c.OnAck(mss, mss, (w-i-1)*mss+2*(i+1)*mss, now, srtt, rtt)
 			now = now.Add(time.Millisecond)
 		}
-		now = now.Add(srtt)
+		return c.reno.cwnd - before
 	}
 	round(20 * time.Millisecond)
 	round(20 * time.Millisecond)
 	if c.reno.ssthresh != 1<<30 {
 		t.Fatalf("slow start ended at a flat RTT (ssthresh %d)", c.reno.ssthresh)
 	}
-	round(25 * time.Millisecond) // +5 ms > eta = max(20/8, 4) ms
+	round(25 * time.Millisecond) // +5 ms > max(20/8, 4) ms
+	if !c.hs.inCSS() {
+		t.Fatal("a 5 ms rise did not enter CSS")
+	}
+	w := c.reno.cwnd
+	if g := round(25 * time.Millisecond); g > w/4+mss {
+		t.Fatalf("CSS grew a %d-octet cwnd by %d in a round: want a quarter of slow start's doubling", w, g)
+	}
+	for range hsCSSRounds {
+		if c.reno.ssthresh < 1<<30 {
+			break
+		}
+		round(25 * time.Millisecond)
+	}
 	if c.reno.ssthresh >= 1<<30 || c.reno.cwnd > c.reno.ssthresh+mss {
-		t.Fatalf("ssthresh %d cwnd %d: slow start did not end on the delay increase", c.reno.ssthresh, c.reno.cwnd)
+		t.Fatalf("ssthresh %d cwnd %d: slow start did not end after CSS", c.reno.ssthresh, c.reno.cwnd)
 	}
 }

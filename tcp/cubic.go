@@ -22,40 +22,9 @@ type cubic struct {
 	// For Undo: the cubic state before the last reduction.
 	priorWMax, priorWLastMax float64
 
-	// HyStart (hystart): per-round minimum RTTs in slow start.
-	roundAt           Instant
-	roundMin, lastMin time.Duration
-	roundSamples      uint8
+	// hs leaves slow start on a lasting RTT rise (HyStart++, hystart.go).
+	hs hystartPP
 }
-
-// HyStart's delay-increase exit from slow start (RFC 9406 §4.2, as
-// Linux CUBIC's HYSTART_DELAY): per round (one SRTT), the minimum of at
-// least 8 RTT samples; when it exceeds the previous round's by eta =
-// clamp(min/8, 4 ms, 16 ms) the queue is filling, and slow start ends
-// (ssthresh = cwnd) before it overflows the bottleneck's buffer. Like
-// Linux, without RFC 9406's conservative slow start phase.
-func (c *cubic) hystart(now Instant, srtt, sample time.Duration) {
-	if sample <= 0 || srtt <= 0 {
-		return
-	}
-	if c.roundAt == 0 || now.Sub(c.roundAt) >= srtt {
-		if c.roundSamples >= hystartMinSamples {
-			c.lastMin = c.roundMin
-		}
-		c.roundAt, c.roundMin, c.roundSamples = now, sample, 0
-	}
-	c.roundMin = min(c.roundMin, sample)
-	c.roundSamples = min(c.roundSamples+1, 255)
-	if c.lastMin == 0 || c.roundSamples < hystartMinSamples {
-		return
-	}
-	eta := min(max(c.lastMin/8, 4*time.Millisecond), 16*time.Millisecond)
-	if c.roundMin >= c.lastMin+eta {
-		c.reno.ssthresh = c.reno.cwnd
-	}
-}
-
-const hystartMinSamples = 8 // RFC 9406 N_RTT_SAMPLE
 
 // RFC 9438 §4.6 (beta_cubic) and §5 (C).
 const (
@@ -76,8 +45,15 @@ func (c *cubic) Ssthresh() uint32 { return c.reno.ssthresh }
 func (c *cubic) OnAck(acked uint32, mss uint16, inflight uint32, now Instant, srtt, sample time.Duration) {
 	r := &c.reno
 	if r.cwnd < r.ssthresh {
+		div, exit := c.hs.onAck(acked, inflight, sample)
+		before := r.cwnd
 		r.OnAck(acked, mss, inflight, now, srtt, sample)
-		c.hystart(now, srtt, sample)
+		if div > 1 {
+			r.cwnd = before + (r.cwnd-before)/div // RFC 9406 §4.2: CSS growth
+		}
+		if exit {
+			r.ssthresh = r.cwnd
+		}
 		return
 	}
 	m := float64(mss)
@@ -137,6 +113,7 @@ func (c *cubic) reduce(mss uint16) {
 	}
 	c.reno.ssthresh = max(uint32(cwnd*cubicBeta*m), 2*uint32(mss))
 	c.epoch = 0
+	c.hs.reset() // the next slow start (after an RTO) runs HyStart++ afresh
 	c.reno.bytesAcked = 0
 }
 
