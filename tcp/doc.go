@@ -1,6 +1,6 @@
 // Package tcp is sluice's sans-I/O TCP engine: RFC 9293 with the parts of
 // RFC 5961, 6298, 7323, 2018, 2883, 4987, 6191, 1337, 5681, 6582, 6675,
-// 8985 (TLP), 9438, 3465, 1191, 8201 and 5927 a Linux peer expects.
+// 8985, 9406, 9438, 3465, 1191, 8201 and 5927 a Linux peer expects.
 // It does no I/O, reads no clock, starts no goroutine and takes no lock:
 // segments and the current Instant go in, segments come out through a
 // Sink, and Deadline says when the owner must call back.
@@ -112,15 +112,20 @@
 //     serve as the cross-connection side channel of CVE-2016-5696.
 //   - URG: the urgent pointer is ignored and urgent octets are delivered
 //     in line (RFC 6093 §5). ECN is not negotiated.
-//   - Loss recovery (recovery.go, sack.go) is RFC 6675's SACK-based
-//     recovery over a bounded scoreboard (Config.MaxOOORanges), RFC
-//     6582 NewReno (Linux's Reno emulation: one segment per duplicate
-//     ACK) for peers without SACK, RFC 5827 early retransmit for short flights, and RFC 8985's
-//     Tail Loss Probe; not RACK, which needs per-segment transmit times
-//     that a byte-ring send queue does not keep. A probe SACKed above
-//     holes marks them lost (RACK's time rule for that case), and a hole
-//     still open when data sent after its retransmission is SACKed is
-//     retransmitted again without waiting for the RTO. Reductions
+//   - Loss detection with SACK is RACK-TLP (RFC 8985, rack.go,
+//     rack_tcb.go), as Linux: a 32-octet transmit record per segment in
+//     flight beside the byte ring (sequence range, last transmit time,
+//     SACKed/lost/retransmitted flags, rate snapshot), kept from the
+//     moment a second segment joins the flight; a segment is lost
+//     once one sent later was delivered RACK.rtt + reo_wnd ago (reo_wnd:
+//     min_RTT/4 once reordering is seen, grown by D-SACK rounds, capped
+//     by SRTT), the reordering timer covers the window, lost
+//     retransmissions are found by the same rule, and the tail loss
+//     probe (§7) goes when ACKs stop (never in recovery or after an RTO).
+//     Recovery itself is RFC 6675's (lost records first, then new data
+//     while pipe < cwnd). Without SACK, RFC 6582 NewReno (Linux's Reno
+//     emulation: one segment per duplicate ACK) with RFC 5827 early
+//     retransmit for short flights. Reductions
 //     are undone when Eifel (RFC 3522: the ACK of the first retransmission
 //     echoes an older TSval) or D-SACK (RFC 2883: every retransmission
 //     reported duplicate) shows them spurious; a spurious RTO also
@@ -134,11 +139,14 @@
 //     RCV.NXT refreshes TS.Recent (Linux), so its ACK gives a true one.
 //   - Congestion control sits behind the Congestion interface: CUBIC
 //     (RFC 9438, with fast convergence and the Reno-friendly region) by
-//     default, NewReno by Config.CC; slow start with ABC (RFC 3465, L=2),
-//     IW10, restart from IW after an idle RTO (RFC 5681 §4.1); CUBIC leaves
-//     slow start on HyStart's delay increase (RFC 9406 §4.2, as Linux,
-//     without the conservative phase) rather than by overflowing the
-//     bottleneck queue. No pacing.
+//     default, NewReno or BBR (v1, as Linux ships it: bbr.go) by
+//     Config.CC; slow start with ABC (RFC 3465, L=2), IW10, restart from
+//     IW after an idle RTO (RFC 5681 §4.1); CUBIC leaves slow start by
+//     HyStart++ (RFC 9406, with its conservative phase: hystart.go)
+//     rather than by overflowing the bottleneck queue. BBR takes a
+//     delivery-rate sample per ACK (rate.go) and is paced: each segment
+//     gets an earliest departure time and the owner's timer releases
+//     about 1 ms of data per wake-up (pacing.go, reported in Deadline).
 //   - Buffers grow (doubling) up to Config.SendBufferMax/RecvBufferMax when
 //     a transfer is limited by them (Linux DRS); off by default.
 //   - ICMP (pmtu.go): the owner hands errors quoting the flow to ICMP;
