@@ -24,7 +24,9 @@ type bulk struct {
 }
 
 func newBulk(t *testing.T, cfg tcp.Config, n int) *bulk {
-	cfg.SendBuffer, cfg.RecvBuffer = 256<<10, 256<<10
+	if d := tcp.DefaultConfig(); cfg.SendBuffer == d.SendBuffer && cfg.RecvBuffer == d.RecvBuffer {
+		cfg.SendBuffer, cfg.RecvBuffer = 256<<10, 256<<10 // unless the test chose its own
+	}
 	cfg.ISN = func(*tcp.ID, tcp.Instant) tcp.Seq { return ISS }
 	l := NewLink(t, &cfg, 1)
 	l.Delay = 10 * time.Millisecond
