@@ -21,10 +21,21 @@ func pinTo(cpu int) {
 // 64 flows of minimum-size UDP, pinned to CPU 1) while a Reflector runs pinned
 // to CPU 0; it reports reflected frames/s and the kernel's counters. One
 // b.N round is one fixed 2 s run, so run it with -benchtime 1x.
+// busypoll sets SO_BUSY_POLL (50 µs), SO_PREFER_BUSY_POLL and a budget
+// of 64 on the socket.
 func BenchmarkReflectVeth(b *testing.B) {
-	bed := testbed.New(b, testbed.Options{})
 	ring := uint32(2048)
-	u, s := newUmemSocketB(b, bed.Server, UmemConfig{FrameSize: 2048, FrameCount: 4096, FillSize: ring, CompletionSize: ring}, SocketConfig{RxSize: ring, TxSize: ring, TxBudget: 256})
+	b.Run("default", func(b *testing.B) { reflectVeth(b, SocketConfig{RxSize: ring, TxSize: ring, TxBudget: 256}) })
+	b.Run("busypoll", func(b *testing.B) {
+		reflectVeth(b, SocketConfig{RxSize: ring, TxSize: ring, TxBudget: 256,
+			BusyPoll: 50 * time.Microsecond, PreferBusyPoll: true, BusyPollBudget: 64})
+	})
+}
+
+func reflectVeth(b *testing.B, cfg SocketConfig) {
+	bed := testbed.New(b, testbed.Options{})
+	ring := cfg.RxSize
+	u, s := newUmemSocketB(b, bed.Server, UmemConfig{FrameSize: 2048, FrameCount: 4096, FillSize: ring, CompletionSize: ring}, cfg)
 	xsks := udpRedirectTB(b, bed.Server, 9, 1)
 	if err := xsks.Put(uint32(0), uint32(s.Fd())); err != nil {
 		b.Fatal(err)

@@ -51,6 +51,16 @@ type SocketConfig struct {
 	// the kernel's default of 32 where it does not; set, it must be
 	// taken.
 	TxBudget uint32
+	// BusyPoll, when not 0, has the socket's syscalls (poll, recvfrom,
+	// sendto) run the device queue's NAPI poll themselves for up to this
+	// long (SO_BUSY_POLL, µs resolution) instead of waiting for the
+	// interrupt or NAPI thread; PreferBusyPoll (SO_PREFER_BUSY_POLL) keeps
+	// the interrupt path off while the application polls, and
+	// BusyPollBudget (SO_BUSY_POLL_BUDGET) is the frames per NAPI poll
+	// (the kernel's 8 when 0). Root only (CAP_NET_ADMIN).
+	BusyPoll       time.Duration
+	PreferBusyPoll bool
+	BusyPollBudget int
 }
 
 // Socket is one AF_XDP socket bound to (ifindex, queue).
@@ -161,6 +171,9 @@ func NewSocket(u *Umem, ifindex, queue int, cfg SocketConfig) (s *Socket, err er
 		if unix.SetsockoptInt(s.fd, unix.SOL_XDP, unix.XDP_MAX_TX_SKB_BUDGET, int(cfg.TxSize)) == nil {
 			s.txBudget = cfg.TxSize
 		}
+	}
+	if op, err := setBusyPoll(s.fd, cfg); err != nil {
+		return s, opError(op, ifindex, queue, err)
 	}
 	if off, err = mmapOffsets(s.fd); err != nil {
 		return s, opError("XDP_MMAP_OFFSETS", ifindex, queue, err)
@@ -408,4 +421,26 @@ func (s *Socket) release() error {
 	s.fd = -1
 	s.rx, s.tx = RxRing{}, TxRing{}
 	return first
+}
+
+// setBusyPoll applies SocketConfig's busy-poll options (socket(7)); on
+// failure it names the option.
+func setBusyPoll(fd int, cfg SocketConfig) (op string, err error) {
+	if cfg.BusyPoll > 0 {
+		us := max(1, int(cfg.BusyPoll/time.Microsecond))
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BUSY_POLL, us); err != nil {
+			return fmt.Sprintf("SO_BUSY_POLL %d", us), err
+		}
+	}
+	if cfg.PreferBusyPoll {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PREFER_BUSY_POLL, 1); err != nil {
+			return "SO_PREFER_BUSY_POLL", err
+		}
+	}
+	if cfg.BusyPollBudget > 0 {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BUSY_POLL_BUDGET, cfg.BusyPollBudget); err != nil {
+			return fmt.Sprintf("SO_BUSY_POLL_BUDGET %d", cfg.BusyPollBudget), err
+		}
+	}
+	return "", nil
 }

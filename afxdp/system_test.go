@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sluicenet/sluice/testbed"
 )
 
@@ -207,5 +209,20 @@ func TestStatsCountDrops(t *testing.T) {
 	}
 	if _, got := s.Rx().Peek(64); got != 0 {
 		t.Fatalf("%d frames on the RX ring without fill buffers", got)
+	}
+}
+
+// TestBusyPollOptions: the busy-poll options reach the socket (read back
+// with getsockopt; SO_BUSY_POLL_BUDGET has no getsockopt, and NewSocket
+// fails if setting it fails).
+func TestBusyPollOptions(t *testing.T) {
+	b := testbed.New(t, testbed.Options{})
+	_, s := newUmemSocketB(t, b.Server, UmemConfig{FrameSize: 2048, FrameCount: 64},
+		SocketConfig{BusyPoll: 50 * time.Microsecond, PreferBusyPoll: true, BusyPollBudget: 64})
+	for opt, want := range map[int]int{unix.SO_BUSY_POLL: 50, unix.SO_PREFER_BUSY_POLL: 1} {
+		got, err := unix.GetsockoptInt(s.Fd(), unix.SOL_SOCKET, opt)
+		if err != nil || got != want {
+			t.Errorf("option %d = %d, %v; want %d", opt, got, err, want)
+		}
 	}
 }
