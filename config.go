@@ -4,16 +4,21 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/sluicenet/sluice/afxdp"
 	"github.com/sluicenet/sluice/bpf"
 	"github.com/sluicenet/sluice/sched"
 	"github.com/sluicenet/sluice/tcp"
+	bufchunk "github.com/sluicenet/sluice/tcp/chunk"
 )
 
 // ZeroCopy says how the AF_XDP sockets move frames between the driver and
@@ -105,6 +110,18 @@ type Config struct {
 	// send buffers in octets [64 KiB each]. The receive buffer bounds
 	// the advertised window.
 	ReadBuffer, WriteBuffer int
+	// MemoryLimit bounds the memory of all connections' send and receive
+	// buffers together, in octets (Linux tcp_mem's high level). Buffers
+	// hold memory only while they hold text, in 4 KiB chunks. Past two
+	// thirds of the limit the server is under pressure until it falls
+	// below half: buffers stop growing, windows shrink toward what a
+	// connection already holds (never moving their right edge left) and
+	// out-of-order text may be dropped. At the limit new chunks are
+	// refused, except that a connection holding none always gets one
+	// each way, so every connection still progresses and none is reset.
+	// [0: half of GOMEMLIMIT when one is set, else 3/32 of the machine's
+	// memory (Linux's tcp_mem default); negative: no limit.]
+	MemoryLimit int64
 	// WriteQueueLimit bounds what Conn.Write holds beyond the send buffer
 	// when the peer reads slowly: a Write that would pass it fails with
 	// ErrWriteQueueFull and nothing is queued [4 MiB].
@@ -350,10 +367,32 @@ func (s *Server) tcpConfig(mtu int) (*tcp.Config, int, error) {
 	tc.SynBacklog = orInt(c.SynBacklog, DefaultSynBacklog)
 	tc.SynCookies = !c.NoSynCookies && tc.Cookies != nil
 	tc.CC, _ = congestion(c.Congestion)
+	limit, from := c.memoryLimit()
+	tc.Budget = bufchunk.NewBudget(limit)
+	s.log.Info("sluice: buffer memory budget", "limit_bytes", limit, "from", from)
 	if err := tc.Validate(); err != nil {
 		return nil, 0, cfgErr("(TCP)", "%v", err)
 	}
 	return tc, int(tc.MSS), nil
+}
+
+// memoryLimit is the buffer memory budget in octets (0: none) and where
+// it came from.
+func (c *Config) memoryLimit() (int64, string) {
+	switch {
+	case c.MemoryLimit > 0:
+		return c.MemoryLimit, "Config.MemoryLimit"
+	case c.MemoryLimit < 0:
+		return 0, "Config.MemoryLimit (no limit)"
+	}
+	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
+		return l / 2, "GOMEMLIMIT/2"
+	}
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) == nil && si.Totalram > 0 {
+		return int64(si.Totalram) * int64(si.Unit) * 3 / 32, "3/32 of RAM (tcp_mem)"
+	}
+	return 1 << 30, "default 1 GiB"
 }
 
 // congestion maps Config.Congestion to the engine's controller.

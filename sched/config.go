@@ -3,6 +3,7 @@ package sched
 import (
 	"errors"
 	"fmt"
+	"github.com/sluicenet/sluice/tcp/chunk"
 	"time"
 
 	"github.com/sluicenet/sluice/afxdp"
@@ -148,10 +149,12 @@ func familyConfig(c *tcp.Config, mtu int, v6 bool) *tcp.Config {
 		hdr = 60
 	}
 	mss := mtu - hdr
-	if mss <= 0 || int(c.MSS) <= mss {
-		return c
-	}
 	cp := *c
-	cp.MSS = uint16(mss)
+	if mss > 0 && int(c.MSS) > mss {
+		cp.MSS = uint16(mss)
+	}
+	// Each loop's buffers come from its own pool (no lock), on the
+	// server's budget.
+	cp.Pool = chunk.NewPool(c.Budget)
 	return &cp
 }

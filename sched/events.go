@@ -132,14 +132,20 @@ func (l *Loop) toTimeWait(c *Conn) bool {
 // bound. The FIN is reported only after all text before it (TCB.EOF).
 func (l *Loop) deliver(c *Conn) {
 	t := c.tcb
+	ended := t.State() == tcp.Closed // before delivery: unpauseAtEnd
 	for range 4 {
 		if !c.opened || c.done || len(c.pending) > 0 || c.closeReq == closeFull || c.readPaused {
 			return
 		}
-		a, b := t.Peek()
-		n := len(a) + len(b)
-		if n == 0 {
+		// All the text, as runs (held text, or one per buffer chunk).
+		var buf [16][]byte
+		runs := t.PeekAll(buf[:0])
+		if len(runs) == 0 {
 			break
+		}
+		n := 0
+		for _, r := range runs {
+			n += len(r)
 		}
 		// Consume first: the text stays in place until the next Input,
 		// and a Close from inside OnData must not see unread text (that
@@ -148,9 +154,11 @@ func (l *Loop) deliver(c *Conn) {
 		t.Consume(n, l.now)
 		l.leave(prev)
 		l.st.RxText += uint64(n)
-		c.h.OnData(c, a)
-		if len(b) > 0 && !c.done && c.closeReq != closeFull && t.State() != tcp.Closed {
-			c.h.OnData(c, b)
+		for i, r := range runs {
+			if i > 0 && (c.done || c.closeReq == closeFull || (!ended && t.State() == tcp.Closed)) {
+				break // closed or aborted from OnData
+			}
+			c.h.OnData(c, r)
 		}
 	}
 	if !c.eof && !c.done && t.EOF() && t.State() != tcp.Closed {

@@ -190,10 +190,14 @@ func (p *pipe) advance(d time.Duration) {
 // read takes everything the client has received.
 func (p *pipe) read() []byte {
 	var out []byte
-	a, b := p.cli.Peek()
-	out = append(append(out, a...), b...)
-	p.cli.Consume(len(a)+len(b), p.now)
-	return out
+	for {
+		a, b := p.cli.Peek()
+		if len(a) == 0 {
+			return out
+		}
+		out = append(append(out, a...), b...)
+		p.cli.Consume(len(a)+len(b), p.now)
+	}
 }
 
 // rawEcho echoes every octet and closes on the peer's FIN.

@@ -342,6 +342,7 @@ func (l *Loop) free(c *Conn) {
 		}
 		l.st.TimeWaitFreed++
 	}
+	c.tcb.Release() // its buffer chunks back to the loop's pool
 	if len(l.tcbFree) < l.cfg.TCBCache {
 		// Nothing references the TCB any more (the listener let go of
 		// it when it was accepted or died in SYN-RECEIVED): tcp.

@@ -12,18 +12,12 @@ import "time"
 // once per doubling, outside the steady state; idle connections keep the
 // small buffers.
 
-// grow makes the ring size octets, keeping every octet at its offset
-// from head (the receive ring's out-of-order text lies in its free
-// space, so the whole old storage is copied).
+// grow raises the ring's bound to size octets: no copy, no allocation
+// (chunks are taken as text arrives).
 func (r *ring) grow(size int) {
-	if size <= len(r.buf) {
-		return
+	if size > r.q.Limit() {
+		r.q.SetLimit(size)
 	}
-	r.spill()
-	b := make([]byte, size)
-	k := copy(b, r.buf[r.head:])
-	copy(b[k:], r.buf[:r.head])
-	r.buf, r.head = b, 0
 }
 
 // rcvAutotune runs after the application consumed n octets: once per
@@ -31,8 +25,8 @@ func (r *ring) grow(size int) {
 // when more than half the buffer went through in one RTT the window is
 // the limit, and the buffer doubles (bounded by RecvBufferMax).
 func (t *TCB) rcvAutotune(n int, now Instant) {
-	if t.cfg.RecvBufferMax <= t.rcv.cap() {
-		return
+	if t.cfg.RecvBufferMax <= t.rcv.cap() || t.rcv.q.Pool().UnderPressure() {
+		return // at the bound, or memory pressure: no growth (tcp_mem)
 	}
 	t.rcvCopied += uint32(n)
 	rtt := t.rcvRTT
@@ -80,7 +74,7 @@ func (t *TCB) rcvRTTSample(seg *Segment, now Instant) {
 // the buffer, not the network, would limit the transfer.
 func (t *TCB) sndAutotune() {
 	c := t.snd.cap()
-	if t.cfg.SendBufferMax <= c || t.sndUna == t.iss {
+	if t.cfg.SendBufferMax <= c || t.sndUna == t.iss || t.snd.q.Pool().UnderPressure() {
 		return
 	}
 	if w := min(t.cc.Window(), t.maxSndWnd); int(w) > c/2 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/sluicenet/sluice/tcp/chunk"
 	"github.com/sluicenet/sluice/tcp/isn"
 	"github.com/sluicenet/sluice/tcp/syncookie"
 )
@@ -80,6 +81,13 @@ type Config struct {
 	// TSOffset returns the per-connection timestamp offset (RFC 7323
 	// §5.4). Nil means 0.
 	TSOffset func(id *ID) uint32
+	// Pool is the loop's source of buffer chunks (tcp/chunk), drawing on
+	// the server's memory budget; one per loop, like the Config. Nil gives
+	// each buffer a private pool without a budget.
+	Pool *chunk.Pool
+	// Budget bounds the buffer memory of every loop of a server (tcp_mem);
+	// the owner makes each loop's Pool draw on it. Nil: no bound.
+	Budget *chunk.Budget
 }
 
 // UseGenerator makes the TCBs draw their ISN (RFC 6528) and timestamp

@@ -8,43 +8,24 @@ package tcp
 // returns the frame's memory, and only what is still unread when the
 // caller calls Unalias is copied into the receive buffer, at the places
 // reserved for it. sched's loop delivers the text (OnData) between Input
-// and Unalias, so a server that reads everything never copies it.
+// and Unalias, so a server that reads everything never copies it, and
+// its receive buffer never takes a chunk.
 
-// append adds p as in-order text. hold asks to keep p's memory instead of
-// copying: granted only when the buffer holds no in-order text, so held
-// text is always the whole in-order part and Peek stays one slice.
-func (r *ring) append(p []byte, hold bool) {
-	if hold && r.n == 0 && len(p) > 0 {
-		r.held = p
-		r.n = len(p)
-		return
-	}
-	r.spill()
-	r.writeAt(0, p)
-	r.n += len(p)
-}
-
-// spill copies held text into its reserved places in buf.
-func (r *ring) spill() {
-	if len(r.held) == 0 {
-		r.held = nil
-		return
-	}
-	c := len(r.buf)
-	if c == 0 {
-		r.held = nil
-		return
-	}
-	i := r.head % c
-	k := copy(r.buf[i:], r.held)
-	copy(r.buf, r.held[k:])
-	r.held = nil
+// append adds p as in-order text and returns the octets taken (fewer
+// when the memory budget refused a chunk). hold asks to keep p's memory
+// instead of copying: granted only when the buffer holds no in-order
+// text, so held text is always the whole in-order part and Peek stays
+// one slice.
+func (r *ring) append(p []byte, hold bool) int {
+	k := r.q.Append(p, hold)
+	r.n += k
+	return k
 }
 
 // Unalias copies received text the TCB still keeps in a segment's memory
 // (Segment.Hold) into its receive buffer. Call it before that memory is
 // reused. It allocates nothing and costs nothing when the text was read.
-func (t *TCB) Unalias() { t.rcv.spill() }
+func (t *TCB) Unalias() { t.rcv.q.Spill() }
 
 // Holding reports whether received text still lives in a segment's memory.
-func (t *TCB) Holding() bool { return len(t.rcv.held) > 0 }
+func (t *TCB) Holding() bool { return t.rcv.q.Held() }

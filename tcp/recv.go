@@ -166,6 +166,9 @@ func (t *TCB) inputText(seg *Segment, seq Seq, now Instant) bool {
 		return true
 	}
 	p := seg.Payload
+	// No slice Peek returned before a Consume can be live here (OnData
+	// runs after Input): consumed receive chunks may be reused.
+	t.rcv.q.Pool().Recycle()
 	t.rcvRTTSample(seg, now)
 	if seq.LessThan(t.rcvNxt) { // trim the old front
 		k := t.rcvNxt.Sub(seq)
@@ -187,9 +190,9 @@ func (t *TCB) inputText(seg *Segment, seq Seq, now Instant) bool {
 	if off > 0 {
 		// Out of order: keep it in the ring's free space, ACK at once
 		// (RFC 5681 §4.2: a duplicate ACK, with SACK blocks).
-		if t.ooo.add(seq, seq.Add(uint32(len(p))), t.cfg.maxOOORanges()) {
-			t.rcv.writeAt(int(off), p)
-		} else {
+		// Stored first: the budget may refuse chunks; only what was
+		// stored is a range (the peer retransmits the rest).
+		if w := t.rcv.writeAt(int(off), p); w == 0 || !t.ooo.add(seq, seq.Add(uint32(w)), t.cfg.maxOOORanges()) {
 			t.Drops++
 			t.stats.OOODropped++
 		}
@@ -198,7 +201,25 @@ func (t *TCB) inputText(seg *Segment, seq Seq, now Instant) bool {
 	}
 	hadGap := t.ooo.n > 0
 	t.measureRcvMSS(len(seg.Payload), now)
-	t.rcv.append(p, seg.Hold && !hadGap)
+	w := t.rcv.append(p, seg.Hold && !hadGap)
+	if w < len(p) && hadGap {
+		// The budget refused a chunk: drop the out-of-order text, never
+		// acknowledged text, to make room for this in-order text (Linux
+		// tcp_prune_ofo_queue; the peer resends what its SACKs no
+		// longer show, RFC 2018 §8).
+		t.pruneOOO()
+		w += t.rcv.append(p[w:], false)
+		hadGap = false
+	}
+	if w < len(p) {
+		t.Drops++
+		t.stats.MemDropped++
+		if w == 0 {
+			t.sendACK(now)
+			return false
+		}
+		p = p[:w]
+	}
 	t.rcvNxt = t.rcvNxt.Add(uint32(len(p)))
 	t.mergeOOO()
 	t.events |= EventReadable
@@ -265,7 +286,7 @@ func (t *TCB) mergeOOO() {
 	for k < q.n && rs[k].l.LessEq(t.rcvNxt) {
 		if rs[k].r.GreaterThan(t.rcvNxt) {
 			d := rs[k].r.Sub(t.rcvNxt)
-			t.rcv.n += int(d)
+			t.rcv.extend(int(d))
 			t.rcvNxt = rs[k].r
 		}
 		k++
@@ -278,6 +299,20 @@ func (t *TCB) mergeOOO() {
 	if t.has(flagPeerFinOOO) && q.fin == t.rcvNxt {
 		t.flags |= flagFinPending
 	}
+}
+
+// pruneOOO forgets every out-of-order range and gives back the chunks
+// past the in-order text.
+func (t *TCB) pruneOOO() {
+	var n uint64
+	rs := t.ooo.slots()
+	for i := range t.ooo.n {
+		n += uint64(rs[i].r.Sub(rs[i].l))
+	}
+	t.stats.OOOPruned += n
+	t.flags &^= flagPeerFinOOO
+	t.ooo.clear()
+	t.rcv.q.Discard(t.rcv.n)
 }
 
 // flagFinPending: the out-of-order FIN became in-order during text
@@ -312,6 +347,11 @@ func (t *TCB) readErr() error {
 // Peek returns the received, unread text without copying, as up to two
 // slices (the ring may wrap). They stay valid until Consume or Input.
 func (t *TCB) Peek() (a, b []byte) { return t.rcv.peek() }
+
+// PeekAll appends all received, unread text to dst as runs, without
+// copying, and returns it; unlike Peek it is not limited to two slices.
+// After Consume the runs stay valid until the next Input.
+func (t *TCB) PeekAll(dst [][]byte) [][]byte { return t.rcv.q.Runs(dst) }
 
 // Buffered is the number of octets ready to read.
 func (t *TCB) Buffered() int { return t.rcv.n }

@@ -1,86 +1,83 @@
 package tcp
 
-// ring is a fixed-capacity byte ring: the send and receive buffers. Its
-// storage is allocated once, when the connection is created.
+import "github.com/sluicenet/sluice/tcp/chunk"
+
+// ring is a connection's send or receive buffer: a byte queue on chunks
+// from the loop's pool (Config.Pool, tcp/chunk) that holds memory only
+// while it holds text. Its size in the TCP sense (the window, Write's
+// backpressure) is a bound, cap(), raised by auto-tuning without a copy.
 type ring struct {
-	buf  []byte
-	head int // index of the first used octet
-	n    int // used octets
-	// held, when not empty, is all n used octets, still in the memory of
-	// the segment that carried them (direct.go); their places in buf are
-	// reserved but not written until spill.
-	held []byte
+	q   chunk.Queue
+	n   int  // used octets (q.Len(), kept here for the TCB's many reads)
+	rcv bool // the receive side
 }
 
-func (r *ring) init(size int) { r.buf = make([]byte, size); r.head, r.n, r.held = 0, 0, nil }
-func (r *ring) cap() int      { return len(r.buf) }
-func (r *ring) free() int     { return len(r.buf) - r.n }
+// init empties the ring and sets its bound; rcv marks the receive side,
+// whose consumed chunks may still be read by OnData (chunk.Pool.Retire).
+func (r *ring) init(p *chunk.Pool, size int, rcv bool) {
+	r.q.Init(p, size, rcv)
+	r.n, r.rcv = 0, rcv
+}
+func (r *ring) cap() int { return r.q.Limit() }
+
+// free is the room under the bound. Under memory pressure a send ring
+// offers Write no more than its chunks already hold (one chunk for a
+// ring holding none): the budget would refuse more. A receive ring's
+// room stays what the window was built on, since the right edge may not
+// move left (RFC 9293 §3.8.6); text the budget refuses is dropped and
+// counted (Stats.MemDropped), and the peer sends it again.
+func (r *ring) free() int {
+	f := r.q.Free()
+	if !r.rcv && r.q.Pool().UnderPressure() {
+		f = min(f, r.q.Room()+r.q.Extent()-r.n)
+	}
+	return f
+}
 
 // writeAt copies p to offset off past the used octets without marking it
-// used (reassembly writes out-of-order text there). The caller bounds
+// used (reassembly writes out-of-order text there) and returns the octets
+// stored: fewer when the memory budget refused a chunk. The caller bounds
 // off+len(p) by free().
-func (r *ring) writeAt(off int, p []byte) {
-	c := len(r.buf)
-	if c == 0 {
-		return
-	}
-	i := (r.head + r.n + off) % c
-	k := copy(r.buf[i:], p)
-	copy(r.buf, p[k:])
-}
+func (r *ring) writeAt(off int, p []byte) int { return r.q.WriteAt(off, p) }
 
-// push appends p (bounded by free) and returns the octets taken.
+// push appends p (bounded by free and the budget) and returns the octets
+// taken.
 func (r *ring) push(p []byte) int {
-	k := min(len(p), r.free())
-	r.writeAt(0, p[:k])
+	k := r.q.Push(p)
 	r.n += k
 	return k
 }
 
 // readAt copies used octets from offset off into p.
-func (r *ring) readAt(off int, p []byte) int {
-	r.spill()
-	c := len(r.buf)
-	k := min(len(p), r.n-off)
-	if k <= 0 {
-		return 0
-	}
-	i := (r.head + off) % c
-	m := copy(p[:k], r.buf[i:])
-	copy(p[m:k], r.buf)
-	return k
-}
+func (r *ring) readAt(off int, p []byte) int { return r.q.ReadAt(off, p) }
 
-// peek returns the used octets as at most two slices, without copying.
-func (r *ring) peek() (a, b []byte) {
-	if len(r.held) > 0 {
-		return r.held, nil
-	}
-	end := r.head + r.n
-	if end <= len(r.buf) {
-		return r.buf[r.head:end], nil
-	}
-	return r.buf[r.head:], r.buf[:end-len(r.buf)]
-}
+// peek returns the first used octets as at most two slices, without
+// copying (the rest after consume).
+func (r *ring) peek() (a, b []byte) { return r.q.Peek() }
 
-// slice returns up to k used octets from offset off, contiguous in the
-// storage (it may return fewer when they wrap).
-func (r *ring) slice(off, k int) []byte {
-	r.spill()
-	i := (r.head + off) % len(r.buf)
-	return r.buf[i:min(i+k, len(r.buf))]
-}
+// slice returns up to k used octets from offset off as one slice (copied
+// into the pool's scratch when they cross a chunk): a segment's text,
+// valid until the next slice.
+func (r *ring) slice(off, k int) []byte { return r.q.Gather(off, k) }
 
-// consume drops k octets from the front.
+// consume drops k octets from the front; drained chunks go back.
 func (r *ring) consume(k int) {
-	k = min(k, r.n)
-	r.n -= k
-	if len(r.held) > 0 {
-		r.held = r.held[k:]
-	}
-	// head keeps moving even when the ring empties: the receive side
-	// holds out-of-order text at positions relative to head+n.
-	if len(r.buf) > 0 {
-		r.head = (r.head + k) % len(r.buf)
-	}
+	r.q.Consume(k)
+	r.n = r.q.Len()
+}
+
+// extend marks k octets past the used ones, already written by writeAt,
+// as used (reassembly reached them).
+func (r *ring) extend(k int) { r.q.Extend(k); r.n = r.q.Len() }
+
+// release gives every chunk back (the connection is closed).
+func (r *ring) release() { r.q.Reset(); r.n = 0 }
+
+// Release gives the connection's buffer memory back to its pool: the
+// owner calls it when it drops a closed TCB (initTCB does it before a
+// reuse). Text still buffered is lost.
+func (t *TCB) Release() {
+	t.snd.release()
+	t.rcv.release()
+	t.ooo.clear()
 }

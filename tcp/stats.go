@@ -51,6 +51,12 @@ type Stats struct {
 	// OOWACKsLimited counts out-of-window or PAWS-rejected segments
 	// left unanswered by the 500 ms limit (TCPACKSkippedSeq/PAWS).
 	OOWACKsLimited uint64
+	// MemDropped counts arriving segments (or their tails) not stored
+	// because the memory budget refused a chunk (TCPRcvQDrop);
+	// OOOPruned counts octets of out-of-order text dropped to make room
+	// for in-order text under the budget (TCPOFOQueue pruning,
+	// PruneCalled/OfoPruned).
+	MemDropped, OOOPruned uint64
 }
 
 // Add adds o's counters to s.
@@ -74,6 +80,8 @@ func (s *Stats) Add(o *Stats) {
 	s.ChallengeACKs += o.ChallengeACKs
 	s.ChallengeACKsLimited += o.ChallengeACKsLimited
 	s.OOWACKsLimited += o.OOWACKsLimited
+	s.MemDropped += o.MemDropped
+	s.OOOPruned += o.OOOPruned
 }
 
 // Stats returns the connection's counters.

@@ -130,24 +130,19 @@ func initTCB(t *TCB, cfg *Config, id ID, sink Sink) *TCB {
 	if t == nil {
 		t = &TCB{}
 	}
-	snd, rcv, ooo, sb := t.snd.buf, t.rcv.buf, t.ooo.ext, t.sb.ext
-	*t = TCB{id: id, cfg: cfg, sink: sink}
+	// The buffers' chunks go back; the queues keep their pools.
+	t.snd.release()
+	t.rcv.release()
+	snd, rcv, ooo, sb := t.snd, t.rcv, t.ooo.ext, t.sb.ext
+	*t = TCB{id: id, cfg: cfg, sink: sink, snd: snd, rcv: rcv}
 	if ooo != nil && len(*ooo) == cfg.maxOOORanges() {
 		t.ooo.ext = ooo
 	}
 	if sb != nil && len(*sb) == cfg.maxOOORanges() {
 		t.sb.ext = sb
 	}
-	if len(snd) == cfg.SendBuffer {
-		t.snd.buf = snd
-	} else {
-		t.snd.init(cfg.SendBuffer)
-	}
-	if len(rcv) == cfg.RecvBuffer {
-		t.rcv.buf = rcv
-	} else {
-		t.rcv.init(cfg.RecvBuffer)
-	}
+	t.snd.init(cfg.Pool, cfg.SendBuffer, false)
+	t.rcv.init(cfg.Pool, cfg.RecvBuffer, true)
 	t.ss.init(cfg.MSS)
 	t.cc = t.builtinCC()
 	t.rtoAt, t.persistAt, t.delackAt, t.keepAt, t.stateAt = Never, Never, Never, Never, Never

@@ -219,6 +219,22 @@ func (q *Queue) Peek() (a, b []byte) {
 	return a, b
 }
 
+// Runs appends every used octet to dst as runs without copying (the held
+// text, or one run per chunk) and returns it. They stay valid after
+// Consume until the pool's next Recycle (a receive queue).
+func (q *Queue) Runs(dst [][]byte) [][]byte {
+	if len(q.held) > 0 {
+		return append(dst, q.held)
+	}
+	for pos := 0; pos < q.n; {
+		c, i := q.at(pos)
+		r := c[i:min(i+q.n-pos, Size)]
+		dst = append(dst, r)
+		pos += len(r)
+	}
+	return dst
+}
+
 // Slice returns up to k used octets from position off, contiguous in one
 // chunk (fewer when they cross into the next).
 func (q *Queue) Slice(off, k int) []byte {

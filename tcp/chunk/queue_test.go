@@ -127,6 +127,13 @@ func TestModel(t *testing.T) {
 				if !bytes.Equal(append(append([]byte(nil), a...), b...), m.data[:len(a)+len(b)]) {
 					t.Fatalf("step %d: Peek text differs", step)
 				}
+				var all []byte
+				for _, r := range q.Runs(nil) {
+					all = append(all, r...)
+				}
+				if !bytes.Equal(all, m.data[:m.n]) {
+					t.Fatalf("step %d: Runs text differs", step)
+				}
 				q.Consume(k)
 				m.consume(k)
 				p.Recycle()
