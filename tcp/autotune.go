@@ -77,7 +77,9 @@ func (t *TCB) sndAutotune() {
 	if t.cfg.SendBufferMax <= c || t.sndUna == t.iss || t.snd.q.Pool().UnderPressure() {
 		return
 	}
-	if w := min(t.cc.Window(), t.maxSndWnd); int(w) > c/2 {
+	// The peer's current window, not the largest it offered: a reader
+	// that stopped (window closed) must not make the buffer grow.
+	if w := min(t.cc.Window(), t.sndWnd); int(w) > c/2 {
 		t.snd.grow(min(2*c, t.cfg.SendBufferMax))
 	}
 }
