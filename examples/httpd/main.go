@@ -10,25 +10,21 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"expvar"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/sluicenet/sluice"
 	"github.com/sluicenet/sluice/examples/httpd/http1"
 	"github.com/sluicenet/sluice/examples/httpd/server"
+	"github.com/sluicenet/sluice/examples/internal/cli"
 )
 
 // listFlag is a flag that may be repeated and takes comma lists.
@@ -123,22 +119,13 @@ func run(args []string) error {
 	if *size == 0 {
 		cfg.Options.Size = -1 // Options' zero means the default; -size 0 means empty
 	}
-	if *cores != "" {
-		for _, f := range strings.Split(*cores, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil {
-				return usageError{fmt.Errorf("-cores: %v", err)}
-			}
-			cfg.Sluice.Cores = append(cfg.Sluice.Cores, n)
-		}
+	var err error
+	if cfg.Sluice.Cores, err = cli.Cores(*cores); err != nil {
+		return usageError{err}
 	}
-	level := slog.LevelWarn
-	if *verbose {
-		level = slog.LevelInfo
-	}
-	cfg.Sluice.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	cfg.Sluice.Logger = cli.Logger(*verbose)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	sig, stop := cli.Signals()
 	defer stop()
 	s, err := server.New(cfg)
 	if err != nil {
@@ -162,14 +149,8 @@ func run(args []string) error {
 		}
 	}
 	fmt.Printf("httpd: serving %v on %s (%s, %s, %d loops, %s)\n", info.Listen, info.Interface, info.XDPMode, info.Bind, info.Loops, mode)
-	select {
-	case <-ctx.Done():
-	case <-s.Done():
-		return s.Close()
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), *shutdown)
-	defer cancel()
-	return s.Shutdown(sctx)
+	_, err = cli.Wait(sig, s, *shutdown)
+	return err
 }
 
 // flagTimeout maps a timeout flag (0: none) to Timeouts' convention

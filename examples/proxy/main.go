@@ -9,19 +9,16 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/sluicenet/sluice"
+	"github.com/sluicenet/sluice/examples/internal/cli"
 	"github.com/sluicenet/sluice/examples/proxy/proxy"
 )
 
@@ -63,21 +60,12 @@ func run(args []string) error {
 		Upstream:    *upstream,
 		DialTimeout: *dialTimeout,
 	}
-	if *cores != "" {
-		for _, f := range strings.Split(*cores, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil {
-				return fmt.Errorf("-cores: %v", err)
-			}
-			cfg.Sluice.Cores = append(cfg.Sluice.Cores, n)
-		}
+	var err error
+	if cfg.Sluice.Cores, err = cli.Cores(*cores); err != nil {
+		return err
 	}
-	level := slog.LevelWarn
-	if *verbose {
-		level = slog.LevelInfo
-	}
-	cfg.Sluice.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	cfg.Sluice.Logger = cli.Logger(*verbose)
+	sig, stop := cli.Signals()
 	defer stop()
 	s, err := proxy.New(cfg)
 	if err != nil {
@@ -88,14 +76,10 @@ func run(args []string) error {
 	}
 	info := s.Sluice().Info()
 	fmt.Printf("proxy: %v on %s -> %s (%s, %s, %d loops)\n", info.Listen, info.Interface, *upstream, info.XDPMode, info.Bind, info.Loops)
-	select {
-	case <-ctx.Done():
-	case <-s.Done():
-		return s.Close()
+	graceful, err := cli.Wait(sig, s, *shutdown)
+	if !graceful {
+		return err
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), *shutdown)
-	defer cancel()
-	err = s.Shutdown(sctx)
 	st := s.Stats()
 	slog.Info("proxy stopped", "accepted", st.Accepted.Load(), "dialed", st.Dialed.Load(),
 		"dial_errors", st.DialErrors.Load(), "pauses", st.Pauses.Load(), "aborts", st.Aborts.Load())
