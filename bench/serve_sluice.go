@@ -9,6 +9,7 @@ package main
 //	sluice-listener  net/http's Server on sluice's net.Listener adapter
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/netip"
 	"os"
@@ -78,6 +79,12 @@ func serveSluice(addr, link string, ready func(string), stop <-chan struct{}) er
 }
 
 func serveSluiceListener(addr, link string, ready func(string), stop <-chan struct{}) error {
+	return serveSluiceHTTP(addr, link, nil, ready, stop)
+}
+
+// serveSluiceHTTP serves net/http on sluice's Listener, through crypto/tls
+// when tc is set (sluice-tls).
+func serveSluiceHTTP(addr, link string, tc *tls.Config, ready func(string), stop <-chan struct{}) error {
 	cfg, err := sluiceConfig(addr, link)
 	if err != nil {
 		return err
@@ -91,7 +98,11 @@ func serveSluiceListener(addr, link string, ready func(string), stop <-chan stru
 	}
 	defer srv.Close()
 	sluiceStats(srv)
-	return serveHTTPOn(srv.Listener(), ready, stop)
+	ln := srv.Listener()
+	if tc != nil {
+		ln = tls.NewListener(ln, tc)
+	}
+	return serveHTTPOn(ln, ready, stop)
 }
 
 // sluiceHello answers every complete request head, as gnetHello does. OnData's

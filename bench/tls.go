@@ -36,7 +36,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/sluicenet/sluice"
 	httpd "github.com/sluicenet/sluice/examples/httpd/server"
 	"github.com/sluicenet/sluice/testbed"
 )
@@ -91,20 +90,7 @@ func serveSluiceTLS(addr, link string, ready func(string), stop <-chan struct{})
 	if err != nil {
 		return err
 	}
-	cfg, err := sluiceConfig(addr, link)
-	if err != nil {
-		return err
-	}
-	srv, err := sluice.NewServer(cfg, nil)
-	if err != nil {
-		return err
-	}
-	if err := srv.Start(); err != nil {
-		return err
-	}
-	defer srv.Close()
-	sluiceStats(srv)
-	return serveHTTPOn(tls.NewListener(srv.Listener(), tc), ready, stop)
+	return serveSluiceHTTP(addr, link, tc, ready, stop)
 }
 
 func serveNetHTTPTLS(addr, _ string, ready func(string), stop <-chan struct{}) error {
