@@ -144,14 +144,7 @@ func dispatcherBeside(t *testing.T, loader string, sluiceFirst bool) {
 
 	var p *Program
 	var xsk *testXSK
-	t.Cleanup(func() {
-		if p != nil {
-			p.Close()
-		}
-		if xsk != nil {
-			xsk.Close()
-		}
-	})
+	closeAtEnd(t, &p, &xsk)
 	loadSluice := func() {
 		if err := bed.Server.Do(func() (err error) {
 			if p, err = Load(Options{Ifindex: bed.Server.Ifindex, Dispatcher: true}); err != nil {

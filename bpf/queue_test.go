@@ -28,6 +28,21 @@ func runOnQueue(p *Program, ifindex, q int, frame []byte) (uint32, error) {
 	return p.objs.SluiceSteer.Run(&ebpf.RunOptions{Data: frame, Context: ctx})
 }
 
+// closeAtEnd closes the program and the sockets the test set, when it
+// ends: the pointers are read then, so the test may fill them in later.
+func closeAtEnd(t *testing.T, p **Program, xsks ...**testXSK) {
+	t.Cleanup(func() {
+		if *p != nil {
+			(*p).Close()
+		}
+		for _, x := range xsks {
+			if *x != nil {
+				(*x).Close()
+			}
+		}
+	})
+}
+
 // TestQueueIndexing: a segment is redirected to the socket of the RX queue
 // it arrived on, XSKMAP[rx_queue_index], and to no other.
 func TestQueueIndexing(t *testing.T) {
@@ -36,14 +51,7 @@ func TestQueueIndexing(t *testing.T) {
 	frame := tcp4(ap(bed.Peer.IPv4, 1234), srv)
 	var p *Program
 	var xsk *testXSK
-	t.Cleanup(func() {
-		if p != nil {
-			p.Close()
-		}
-		if xsk != nil {
-			xsk.Close()
-		}
-	})
+	closeAtEnd(t, &p, &xsk)
 	err := bed.Server.Do(func() (err error) {
 		if p, err = Load(Options{}); err != nil { // unattached: only test runs move the counters
 			return err
@@ -100,14 +108,7 @@ func TestFanout(t *testing.T) {
 	local := ap(bed.Server.IPv4, 7400)
 	var p *Program
 	var xsk *testXSK
-	t.Cleanup(func() {
-		if p != nil {
-			p.Close()
-		}
-		if xsk != nil {
-			xsk.Close()
-		}
-	})
+	closeAtEnd(t, &p, &xsk)
 	if err := bed.Server.Do(func() (err error) {
 		if p, err = Load(Options{}); err != nil { // unattached: only test runs move the counters
 			return err
@@ -209,16 +210,7 @@ func TestMultiQueueTraffic(t *testing.T) {
 	srv := ap(bed.Server.IPv4, 7600)
 	var p *Program
 	xsks := make([]*testXSK, 2)
-	t.Cleanup(func() {
-		if p != nil {
-			p.Close()
-		}
-		for _, x := range xsks {
-			if x != nil {
-				x.Close()
-			}
-		}
-	})
+	closeAtEnd(t, &p, &xsks[0], &xsks[1])
 	if err := bed.Server.Do(func() (err error) {
 		if p, err = Load(Options{Ifindex: bed.Server.Ifindex}); err != nil {
 			return err
