@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,12 +28,7 @@ func TestSystemHealth(t *testing.T) {
 			if st, body := healthOn(t, kept, kbr); st != 200 || body != "ok\n" {
 				t.Fatalf("health while serving: %d %q", st, body)
 			}
-			done := make(chan error, 1)
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-				defer cancel()
-				done <- s.Shutdown(ctx)
-			}()
+			done := shutdownAsync(s, 20*time.Second)
 			testbed.WaitFor(t, "health down", s.Health().Down)
 			if st, _ := healthOn(t, kept, kbr); st != 503 {
 				t.Errorf("health on a kept connection during Shutdown: %d, want 503", st)

@@ -3,7 +3,6 @@ package server
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -162,12 +161,7 @@ func TestSystemShutdown(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			done := make(chan error, 1)
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				defer cancel()
-				done <- s.Shutdown(ctx)
-			}()
+			done := shutdownAsync(s, 30*time.Second)
 			// The idle connection is closed by the server.
 			if _, err := ibr.ReadByte(); err != io.EOF {
 				t.Fatalf("idle connection: %v, want EOF", err)

@@ -59,6 +59,18 @@ func startWith(t *testing.T, bed *testbed.Bed, edit func(*Config)) *Server {
 	return testbed.StartServer(t, s, err)
 }
 
+// shutdownAsync starts s's graceful Shutdown, bounded by bound, and
+// delivers its result, so the test can watch the drain meanwhile.
+func shutdownAsync(s *Server, bound time.Duration) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), bound)
+		defer cancel()
+		done <- s.Shutdown(ctx)
+	}()
+	return done
+}
+
 // peerClient is an http.Client dialing from the peer namespace; dials
 // counts its connections.
 func peerClient(bed *testbed.Bed, conns int, dials *atomic.Int64) *http.Client {

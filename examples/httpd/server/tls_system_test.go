@@ -142,12 +142,7 @@ func TestSystemTLSShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	done := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		done <- s.Shutdown(ctx)
-	}()
+	done := shutdownAsync(s, 30*time.Second)
 	testbed.WaitFor(t, "health down", s.Health().Down)
 	// A health check on a new connection during the drain delay.
 	var d2 atomic.Int64
