@@ -78,14 +78,14 @@ type TCB struct {
 	rec      recovery
 	lastSend Instant // when text was last sent (slow start after idle)
 
-	// dsack is a duplicate range to report first in the next ACK's SACK
-	// option (RFC 2883), when flagDSACK is set.
+	// dsackL..dsackR is a duplicate range to report first in the next
+	// ACK's SACK option (RFC 2883), when dsack is set.
 	dsackL, dsackR Seq
 	dsack          bool
 	rcvDataMs      uint32 // ms clock of the last text received (0: none yet)
 
-	// PMTU (pmtu.go): the MSS before ICMP lowered it; softErr is the
-	// last soft error (RFC 1122 §4.2.3.9) for a timeout to report.
+	// softErr is the last soft error (an ICMP unreachable, pmtu.go; RFC
+	// 1122 §4.2.3.9), reported only if the connection later times out.
 	softErr error
 
 	// Receive-buffer auto-tuning (autotune.go).
