@@ -148,7 +148,8 @@ type Config struct {
 	// statelessly. Cookies are on by default, as Linux tcp_syncookies=1.
 	NoSynCookies bool
 	// Congestion names the congestion control: "cubic" (RFC 9438, as
-	// Linux) or "newreno" ("reno"; RFC 5681 and RFC 6582) [cubic].
+	// Linux), "newreno" ("reno"; RFC 5681 and RFC 6582) or "bbr" (BBR v1
+	// as Linux ships it, paced) [cubic].
 	Congestion string
 	// MaxConns bounds the open connections of the server (0: no limit).
 	// Each loop takes its share (MaxConns/Loops, rounded up): at it, a
@@ -275,7 +276,7 @@ func (c *Config) Validate() error {
 		add(cfgErr("SynBacklog", "%d: use 1..1048576 (0 for %d)", c.SynBacklog, DefaultSynBacklog))
 	}
 	if _, ok := congestion(c.Congestion); !ok {
-		add(cfgErr("Congestion", "%q is not built in: use \"cubic\" or \"newreno\"", c.Congestion))
+		add(cfgErr("Congestion", "%q is not built in: use \"cubic\", \"newreno\" or \"bbr\"", c.Congestion))
 	}
 	if c.ShutdownTimeout < 0 {
 		add(cfgErr("ShutdownTimeout", "%v is negative: use 0 for the default %v", c.ShutdownTimeout, DefaultShutdownTimeout))
@@ -402,6 +403,8 @@ func congestion(name string) (tcp.Algorithm, bool) {
 		return tcp.CUBIC, true
 	case "reno", "newreno":
 		return tcp.NewReno, true
+	case "bbr":
+		return tcp.BBR, true
 	}
 	return 0, false
 }

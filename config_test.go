@@ -54,7 +54,8 @@ func TestValidate(t *testing.T) {
 		{"keepalive", func(c *Config) { c.KeepAlive.Idle = -1 }, "KeepAlive", "Enable false"},
 		{"backlog", func(c *Config) { c.Backlog = -5 }, "Backlog", "1..1048576"},
 		{"syn backlog", func(c *Config) { c.SynBacklog = 1 << 21 }, "SynBacklog", "1..1048576"},
-		{"congestion", func(c *Config) { c.Congestion = "bbr" }, "Congestion", "not built in"},
+		{"congestion", func(c *Config) { c.Congestion = "vegas" }, "Congestion", "not built in"},
+		{"bbr", func(c *Config) { c.Congestion = "BBR" }, "", ""},
 		{"max conns", func(c *Config) { c.MaxConns = -1 }, "MaxConns", "no limit"},
 		{"shutdown timeout", func(c *Config) { c.ShutdownTimeout = -time.Second }, "ShutdownTimeout", "negative"},
 	} {
