@@ -61,17 +61,7 @@ func serveProxySluice(addr, link string, ready func(string), stop <-chan struct{
 	if err != nil {
 		return err
 	}
-	if err := s.Start(); err != nil {
-		return err
-	}
-	defer s.Close()
-	sluiceStats(s.Sluice())
-	ready(addr)
-	select {
-	case <-stop:
-	case <-s.Done():
-	}
-	return nil
+	return serveUntil(s, s.Sluice(), addr, ready, stop)
 }
 
 func serveProxyHTTPUtil(addr, _ string, ready func(string), stop <-chan struct{}) error {

@@ -65,15 +65,28 @@ func serveSluice(addr, link string, ready func(string), stop <-chan struct{}) er
 	if err != nil {
 		return err
 	}
-	if err := srv.Start(); err != nil {
+	return serveUntil(srv, srv, addr, ready, stop)
+}
+
+// runner is a server a child runs: sluice's own or one built on it.
+type runner interface {
+	Start() error
+	Close() error
+	Done() <-chan struct{}
+}
+
+// serveUntil starts s, publishes the counters of sn (the sluice server
+// under it), reports ready and serves until stop or until s stops.
+func serveUntil(s runner, sn *sluice.Server, addr string, ready func(string), stop <-chan struct{}) error {
+	if err := s.Start(); err != nil {
 		return err
 	}
-	defer srv.Close()
-	sluiceStats(srv)
+	defer s.Close()
+	sluiceStats(sn)
 	ready(addr)
 	select {
 	case <-stop:
-	case <-srv.Done():
+	case <-s.Done():
 	}
 	return nil
 }
@@ -151,15 +164,5 @@ func serveSluiceHTTPD(addr, link string, ready func(string), stop <-chan struct{
 	if err != nil {
 		return err
 	}
-	if err := srv.Start(); err != nil {
-		return err
-	}
-	defer srv.Close()
-	sluiceStats(srv.Sluice())
-	ready(addr)
-	select {
-	case <-stop:
-	case <-srv.Done():
-	}
-	return nil
+	return serveUntil(srv, srv.Sluice(), addr, ready, stop)
 }
