@@ -200,14 +200,7 @@ func TestSystemShutdown(t *testing.T) {
 				t.Errorf("busy connection after its response: %v, want EOF", err)
 			}
 			busy.Close()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("Shutdown: %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatal("Shutdown did not return")
-			}
+			waitShutdown(t, done)
 			select {
 			case <-s.Done():
 			default:

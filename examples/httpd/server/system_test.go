@@ -71,6 +71,20 @@ func shutdownAsync(s *Server, bound time.Duration) <-chan error {
 	return done
 }
 
+// waitShutdown fails the test unless the Shutdown shutdownAsync started
+// returns nil within 30 s.
+func waitShutdown(t *testing.T, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Shutdown did not return")
+	}
+}
+
 // peerClient is an http.Client dialing from the peer namespace; dials
 // counts its connections.
 func peerClient(bed *testbed.Bed, conns int, dials *atomic.Int64) *http.Client {

@@ -174,14 +174,7 @@ func TestSystemTLSShutdown(t *testing.T) {
 	if !bytes.Equal(got, Body(size)) {
 		t.Fatalf("stream: %d octets, differs from the body", len(got))
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Shutdown: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Shutdown did not return")
-	}
+	waitShutdown(t, done)
 	// Stopped: a new connection is not served.
 	var d3 atomic.Int64
 	nc := h2Client(bed, pool, &d3)
