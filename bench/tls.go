@@ -233,6 +233,12 @@ func tlsRun(c config, bed *testbed.Bed, srv *serverProc, client *tls.Config, con
 	errs := &errCount{}
 	ctx, cancel := context.WithTimeout(context.Background(), c.warmup+c.duration)
 	defer cancel()
+	// running says whether an error belongs to the run: a dial's socket
+	// deadline (taken from ctx) can expire a moment before ctx reports
+	// Done, so an error at the end of the window is the window closing,
+	// not a failure.
+	end, _ := ctx.Deadline()
+	running := func() bool { return ctx.Err() == nil && time.Now().Before(end) }
 	var wg sync.WaitGroup
 	addr := srv.addr.String()
 	req := []byte("GET / HTTP/1.1\r\nHost: " + addr + "\r\n\r\n")
@@ -272,7 +278,7 @@ func tlsRun(c config, bed *testbed.Bed, srv *serverProc, client *tls.Config, con
 				if tc == nil {
 					var err error
 					if tc, err = dial(); err != nil {
-						if ctx.Err() == nil {
+						if running() {
 							errs.add(err)
 						}
 						return
@@ -287,7 +293,7 @@ func tlsRun(c config, bed *testbed.Bed, srv *serverProc, client *tls.Config, con
 				}
 				err := tlsGet(tc, br, r)
 				if err != nil {
-					if ctx.Err() == nil {
+					if running() {
 						errs.add(err)
 					}
 					closeConn()
