@@ -188,8 +188,15 @@ func (l *Loop) demux(b []byte, f *wire.Frame, key ConnKey, v uint32, ok bool) {
 			c = l.slab.Get(v)
 		}
 	}
-	if c != nil && c.tcb.State() == tcp.TimeWait && l.reopen(c, f, seg) {
-		c = nil // freed: the SYN goes on to the listener
+	// reopenNxt is set when seg reopens a 4-tuple in TIME-WAIT: the old
+	// incarnation's SND.NXT, which the new ISS must lie above (RFC 6191;
+	// Linux's tcp_timewait_state_process takes SND.NXT + 65537).
+	var reopenNxt tcp.Seq
+	reopening := false
+	if c != nil && c.tcb.State() == tcp.TimeWait {
+		if nxt, ok := l.reopen(c, f, seg); ok {
+			c, reopenNxt, reopening = nil, nxt, true // freed: the SYN goes on to the listener
+		}
 	}
 	if c != nil {
 		t := c.tcb
@@ -208,12 +215,15 @@ func (l *Loop) demux(b []byte, f *wire.Frame, key ConnKey, v uint32, ok bool) {
 		// TIME-WAIT before the listener, as Linux looks up its
 		// established/timewait hash first: a retransmitted FIN must be
 		// ACKed, not reset. A SYN allowed to reopen the 4-tuple (RFC
-		// 6191) goes on to the listener. (The listener picks the new ISS
-		// from its RFC 6528 clock rather than the table's suggestion
-		// above the old SND.NXT: the Listener API takes none.)
-		if v := l.tw.Input(id, seg, l.now, l); v.Action != timewait.NotFound && v.Action != timewait.Reopen {
+		// 6191) goes on to the listener, with the table's ISS above the
+		// old SND.NXT.
+		v := l.tw.Input(id, seg, l.now, l)
+		if v.Action != timewait.NotFound && v.Action != timewait.Reopen {
 			l.rx = nil
 			return
+		}
+		if v.Action == timewait.Reopen {
+			reopenNxt, reopening = tcp.Seq(v.ISN)-65537, true // ISN = SND.NXT + 65537
 		}
 	}
 	// A bare SYN opens a connection where it lands; anything else (a
@@ -239,7 +249,12 @@ func (l *Loop) demux(b []byte, f *wire.Frame, key ConnKey, v uint32, ok bool) {
 		return
 	}
 	if lst != nil {
-		t := lst.Input(id, seg, l.now)
+		var t *tcp.TCB
+		if reopening {
+			t = lst.InputReopen(id, seg, l.now, reopenNxt)
+		} else {
+			t = lst.Input(id, seg, l.now)
+		}
 		l.rx = nil
 		if t != nil {
 			c := l.newConn(t, lst, key, f)
@@ -264,18 +279,19 @@ func (l *Loop) demux(b []byte, f *wire.Frame, key ConnKey, v uint32, ok bool) {
 // RCV.NXT; tcp.TimeWaitAcceptsSYN) and a listener will take it, as Linux's
 // tcp_timewait_state_process (TCP_TW_SYN) does. The TCB is closed without
 // a segment (its OnClose ran on entering TIME-WAIT) and freed; the caller
-// hands the SYN to the listener. Without a listener the TCB answers the
+// hands the SYN to the listener with the old SND.NXT, above which the new
+// ISS is chosen. Without a listener the TCB answers the
 // SYN as RFC 9293 §3.10.7.4 says (an ACK), as Linux does.
-func (l *Loop) reopen(c *Conn, f *wire.Frame, seg *tcp.Segment) bool {
-	v := c.tcb.Vars()
-	if !tcp.TimeWaitAcceptsSYN(v.RcvNxt, v.TSRecent, v.TS, seg) || l.refusing || l.listener(f.Dst, f.DstPort) == nil {
-		return false
+func (l *Loop) reopen(c *Conn, f *wire.Frame, seg *tcp.Segment) (sndNxt tcp.Seq, ok bool) {
+	if !c.tcb.ReopensWith(seg) || l.refusing || l.listener(f.Dst, f.DstPort) == nil {
+		return 0, false
 	}
+	sndNxt = c.tcb.Vars().SndNxt
 	c.timeWaitAt = 0 // cut short: not a TIME-WAIT held (Stats.TimeWaitMinHeld)
 	c.tcb.Abort(l.now)
 	l.markDirty(c)
 	l.settle()
-	return true
+	return sndNxt, true
 }
 
 // forward hands a segment this loop has no connection for to the next

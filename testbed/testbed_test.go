@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -392,7 +394,20 @@ func (echo) OnClose(*sched.Conn, error)        {}
 // newer timestamp (RFC 6191) reopens it at once: the Peer's second connect
 // from the same port gets in on its first SYN (no retransmission), though
 // the server's TIME-WAIT would last a minute.
+//
+// Each reopened connection's ISS is the old incarnation's SND.NXT + 65537
+// (RFC 6191, as Linux), checked on the wire by a tap, with TIME-WAIT in the
+// TCB and in the compact table.
 func TestTimeWaitReopenByTCB(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		twMax int
+	}{{"TCB", -1}, {"table", 0}} {
+		t.Run(tc.name, func(t *testing.T) { testTimeWaitReopen(t, tc.twMax) })
+	}
+}
+
+func testTimeWaitReopen(t *testing.T, twMax int) {
 	b := New(t, Options{})
 	cfg, err := sched.DefaultTCPConfig()
 	if err != nil {
@@ -406,24 +421,30 @@ func TestTimeWaitReopenByTCB(t *testing.T) {
 		Listen:  []netip.AddrPort{netip.AddrPortFrom(b.Server.IPv4, port), netip.AddrPortFrom(b.Server.IPv6, port)},
 		Handler: closeFirst{},
 		Setup:   b.Server.Do,
-		Loop:    sched.LoopConfig{BusyPoll: -1, TCP: cfg, TimeWaitMax: -1},
+		Loop:    sched.LoopConfig{BusyPoll: -1, TCP: cfg, TimeWaitMax: twMax},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer g.Close()
+	tap := &issTap{finNxt: map[uint16]uint32{}, iss: map[uint16]uint32{}}
+	g.SetTap(tap)
 	timeWait := func() int {
 		st, err := g.Stats()
 		if err != nil {
 			t.Fatal(err)
 		}
-		return st.Loops[0].ByState[tcp.TimeWait]
+		if twMax < 0 {
+			return st.Loops[0].ByState[tcp.TimeWait]
+		}
+		return st.Loops[0].TimeWait
 	}
 	for i, addr := range []netip.Addr{b.Server.IPv4, b.Server.IPv6} {
 		local := netip.AddrPortFrom(b.Peer.IPv4, uint16(40000+i))
 		if addr.Is6() {
 			local = netip.AddrPortFrom(b.Peer.IPv6, uint16(40000+i))
 		}
+		var prevFinNxt uint32
 		for round := range 2 {
 			var c *net.TCPConn
 			if err := b.Peer.Do(func() error {
@@ -433,11 +454,22 @@ func TestTimeWaitReopenByTCB(t *testing.T) {
 						rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1) })
 						return serr
 					}}
-				nc, err := d.Dial("tcp", netip.AddrPortFrom(addr, port).String())
-				if err == nil {
-					c = nc.(*net.TCPConn)
+				// The previous connection's socket leaves LAST-ACK when
+				// the server's ACK reaches it, which may be just after
+				// the server counts its TIME-WAIT: until then the
+				// 4-tuple is busy here (EADDRNOTAVAIL), so try again.
+				for range 100 {
+					nc, err := d.Dial("tcp", netip.AddrPortFrom(addr, port).String())
+					if errors.Is(err, unix.EADDRNOTAVAIL) {
+						time.Sleep(10 * time.Millisecond)
+						continue
+					}
+					if err == nil {
+						c = nc.(*net.TCPConn)
+					}
+					return err
 				}
-				return err
+				return errors.New("the 4-tuple stayed busy on the peer for 1 s")
 			}); err != nil {
 				t.Fatalf("%v round %d: %v", addr, round, err)
 			}
@@ -456,6 +488,11 @@ func TestTimeWaitReopenByTCB(t *testing.T) {
 			if info.Total_retrans != 0 {
 				t.Fatalf("%v round %d: the connect retransmitted %d times: TIME-WAIT did not reopen", addr, round, info.Total_retrans)
 			}
+			finNxt, iss := tap.get(local.Port())
+			if round == 1 && iss != prevFinNxt+65537 {
+				t.Fatalf("%v: reopened ISS %d, want the old SND.NXT %d + 65537", addr, iss, prevFinNxt)
+			}
+			prevFinNxt = finNxt
 			// One per family: the reopened 4-tuple replaced its old one.
 			WaitFor(t, "one TIME-WAIT per family", func() bool { return timeWait() == i+1 })
 			// Linux's timestamp clock ticks every millisecond: the next
@@ -465,6 +502,34 @@ func TestTimeWaitReopenByTCB(t *testing.T) {
 			time.Sleep(2 * time.Millisecond)
 		}
 	}
+}
+
+// issTap records, per peer port, the server's SND.NXT after its FIN and
+// the ISS of its last SYN-ACK.
+type issTap struct {
+	mu          sync.Mutex
+	finNxt, iss map[uint16]uint32
+}
+
+func (p *issTap) Frame(_ int, out bool, frame []byte) {
+	var f wire.Frame
+	if !out || wire.ParseFrame(frame, &f) != nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case f.Flags&wire.TCPFlagSYN != 0:
+		p.iss[f.DstPort] = f.Seq
+	case f.Flags&wire.TCPFlagFIN != 0:
+		p.finNxt[f.DstPort] = f.Seq + uint32(len(f.Payload)) + 1
+	}
+}
+
+func (p *issTap) get(port uint16) (finNxt, iss uint32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.finNxt[port], p.iss[port]
 }
 
 // closeFirst sends "x" and closes, so the server end holds TIME-WAIT.
