@@ -56,17 +56,6 @@ func httpServer(t *testing.T, bed *testbed.Bed, port int) (*Server, *http.Server
 	return s, hs, &newConns
 }
 
-func peerClient(bed *testbed.Bed, conns int) *http.Client {
-	return &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{
-			DialContext:         bed.Peer.DialContext,
-			MaxConnsPerHost:     conns,
-			MaxIdleConnsPerHost: conns,
-		},
-	}
-}
-
 // TestHTTP: net/http serves through Listener() unchanged: 1,000 requests
 // over 50 connections from the peer's http.Client, per family, GETs of
 // several sizes and POSTs echoed, every answer checked.
@@ -76,7 +65,7 @@ func TestHTTP(t *testing.T) {
 	for _, host := range []string{testbed.HostPort(bed.Server.IPv4, 8080), testbed.HostPort(bed.Server.IPv6, 8080)} {
 		t.Run(host, func(t *testing.T) {
 			before := newConns.Load()
-			cl := peerClient(bed, 50)
+			cl := bed.Peer.HTTPClient(50)
 			defer cl.CloseIdleConnections()
 			testbed.Workers(t, 50, 20, func(w, i int) error { return httpOne(cl, host, w*20+i) })
 			if n := newConns.Load() - before; n < 1 || n > 50 {

@@ -229,7 +229,7 @@ func TestServeContext(t *testing.T) {
 func TestHTTPShutdown(t *testing.T) {
 	bed := newBed(t, 1)
 	s, _, _ := httpServer(t, bed, 8082)
-	cl := peerClient(bed, 4)
+	cl := bed.Peer.HTTPClient(4)
 	host := testbed.HostPort(bed.Server.IPv4, 8082)
 	// One idle keep-alive connection, then three slow requests.
 	if err := httpOne(cl, host, 0); err != nil {

@@ -110,17 +110,6 @@ func startProxy(t *testing.T, bed *testbed.Bed, upstream string) *Server {
 	return testbed.StartServer(t, s, err)
 }
 
-func peerClient(bed *testbed.Bed, conns int) *http.Client {
-	return &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{
-			DialContext:         bed.Peer.DialContext,
-			MaxConnsPerHost:     conns,
-			MaxIdleConnsPerHost: conns,
-		},
-	}
-}
-
 func TestSystemProxy(t *testing.T) {
 	for _, queues := range []int{1, 2} {
 		t.Run(fmt.Sprintf("%d loops", queues), func(t *testing.T) {
@@ -170,7 +159,7 @@ func curlThrough(t *testing.T, bed *testbed.Bed, host string) {
 
 // goThrough: 500 requests over 50 connections, GETs and echoed POSTs.
 func goThrough(t *testing.T, bed *testbed.Bed, host string) {
-	cl := peerClient(bed, 50)
+	cl := bed.Peer.HTTPClient(50)
 	defer cl.CloseIdleConnections()
 	testbed.Workers(t, 50, 10, func(w, i int) error {
 		k := w*10 + i
