@@ -133,6 +133,10 @@ type side struct {
 	ack    uint32
 	heard  uint64 // segments received from the peer
 	tx     map[uint32]*txSeries
+	// txMax is the end of the highest sequence number sent: a segment
+	// starting below it repeats something.
+	txMaxSet bool
+	txMax    uint32
 }
 
 // txSeries is the transmissions of one sequence number.
@@ -335,6 +339,26 @@ func (c *Checker) checkBackoff(cn *conn, me *side, s *Seg, now int64) {
 	if me.tx == nil {
 		me.tx = map[uint32]*txSeries{}
 	}
+	end := s.Seq + uint32(s.Len)
+	if s.Flags&(wire.TCPFlagSYN|wire.TCPFlagFIN) != 0 {
+		end++
+	}
+	// A retransmission may be cut differently from the segments it
+	// repeats (a smaller window, a shrunk MSS, Nagle): every sequence
+	// number recorded inside it is sent again. Originals skip the scan.
+	if me.txMaxSet && seqLT(s.Seq, me.txMax) {
+		for k, x := range me.tx {
+			switch {
+			case me.ackSet && seqLT(k, me.ack):
+				delete(me.tx, k) // acknowledged: no more transmissions to time
+			case seqGT(k, s.Seq) && seqLT(k, end):
+				c.timeTx(cn, me, k, x, now)
+			}
+		}
+	}
+	if !me.txMaxSet || seqGT(end, me.txMax) {
+		me.txMaxSet, me.txMax = true, end
+	}
 	x := me.tx[s.Seq]
 	if x == nil {
 		if len(me.tx) > 4096 {
@@ -343,6 +367,11 @@ func (c *Checker) checkBackoff(cn *conn, me *side, s *Seg, now int64) {
 		me.tx[s.Seq] = &txSeries{at: now, heard: me.heard}
 		return
 	}
+	c.timeTx(cn, me, s.Seq, x, now)
+}
+
+// timeTx records another transmission of seq and checks it backed off.
+func (c *Checker) timeTx(cn *conn, me *side, seq uint32, x *txSeries, now int64) {
 	// A transmission with nothing from the peer since the previous one
 	// is a timer's doing. Only gaps between two of those count: the one
 	// before runs from a transmission that may not have (re)started the
@@ -350,7 +379,7 @@ func (c *Checker) checkBackoff(cn *conn, me *side, s *Seg, now int64) {
 	gap, quiet := now-x.at, x.heard == me.heard
 	if quiet && x.gap > 0 && gap+int64(c.Slack) < x.gap && c.checks()&CheckBackoff != 0 {
 		c.fail(cn, fmt.Sprintf("retransmission of %d after %v, the previous gap was %v",
-			s.Seq, time.Duration(gap), time.Duration(x.gap)))
+			seq, time.Duration(gap), time.Duration(x.gap)))
 	}
 	x.gap = 0
 	if quiet && x.timer {

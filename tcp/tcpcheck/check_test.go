@@ -65,6 +65,32 @@ func TestCheckerFlags(t *testing.T) {
 				c.Segment(cli, srv, &Seg{Seq: 101, Ack: 501, Flags: ack, Window: 512, Len: 10}, int64(at*time.Millisecond))
 			}
 		}},
+		{"backoff across a re-cut retransmission", "", func(c *Checker) {
+			// 101+90 and 191+10 go out together; one round re-cuts them as
+			// 101+80 and 181+20, so 191 is sent inside a segment starting
+			// at 181. Its gaps are 0.2, 0.4, 0.8, 1.6 and 1.8 s.
+			at := []time.Duration{0, 200, 600, 1400, 3000, 4800}
+			for i, t := range at {
+				ms := int64(t * time.Millisecond)
+				if i == 3 {
+					c.Segment(cli, srv, &Seg{Seq: 101, Ack: 501, Flags: ack, Window: 512, Len: 80}, ms)
+					c.Segment(cli, srv, &Seg{Seq: 181, Ack: 501, Flags: ack, Window: 512, Len: 20}, ms)
+					continue
+				}
+				c.Segment(cli, srv, &Seg{Seq: 101, Ack: 501, Flags: ack, Window: 512, Len: 90}, ms)
+				c.Segment(cli, srv, &Seg{Seq: 191, Ack: 501, Flags: ack, Window: 512, Len: 10}, ms)
+			}
+		}},
+		{"backoff shrinks inside a re-cut retransmission", "retransmission of 191 after 200ms", func(c *Checker) {
+			for i, t := range []time.Duration{0, 200, 600, 800} {
+				ms := int64(t * time.Millisecond)
+				if i == 3 {
+					c.Segment(cli, srv, &Seg{Seq: 181, Ack: 501, Flags: ack, Window: 512, Len: 20}, ms)
+					continue
+				}
+				c.Segment(cli, srv, &Seg{Seq: 191, Ack: 501, Flags: ack, Window: 512, Len: 10}, ms)
+			}
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := handshake()
