@@ -1,6 +1,8 @@
 package tcp_test
 
 import (
+	"time"
+
 	"testing"
 
 	"github.com/sluicenet/sluice/tcp"
@@ -34,5 +36,40 @@ func TestBBRLossyLink(t *testing.T) {
 	}
 	if rate[tcp.BBR] < 2*rate[tcp.CUBIC] {
 		t.Errorf("BBR %.1f MB/s not above CUBIC %.1f MB/s under random loss", rate[tcp.BBR]/1e6, rate[tcp.CUBIC]/1e6)
+	}
+}
+
+// Config.Pacing spreads CUBIC's windows over the RTT. With no bottleneck
+// to space the ACKs (an unlimited link, 20 ms RTT), an unpaced sender
+// sends each slow-start round as one burst; a paced one releases about
+// a millisecond of its rate at a time. Both transfers are byte-exact.
+func TestCUBICPacing(t *testing.T) {
+	const size = 4 << 20
+	burst := map[bool]int{}
+	for _, paced := range []bool{false, true} {
+		cfg := tcp.DefaultConfig()
+		cfg.SendBuffer, cfg.RecvBuffer = 1<<20, 1<<20
+		cfg.Pacing = paced
+		b := newBulk(t, cfg, size)
+		// The largest number of text segments A sends within 1 ms.
+		var at []tcp.Instant
+		b.l.Filter = func(toB bool, s *tcp.Segment) (bool, time.Duration) {
+			if toB && len(s.Payload) > 0 {
+				at = append(at, b.l.Now)
+				j := 0
+				for at[j] <= b.l.Now.Add(-time.Millisecond) {
+					j++
+				}
+				at = at[j:]
+				burst[paced] = max(burst[paced], len(at))
+			}
+			return false, 0
+		}
+		start := b.l.Now
+		st := b.stream()
+		t.Logf("paced %v: %v, largest burst %d segments in 1 ms, %+v", paced, b.l.Now.Sub(start), burst[paced], *st)
+	}
+	if burst[true]*2 > burst[false] {
+		t.Errorf("largest 1 ms burst paced %d, unpaced %d: want under half", burst[true], burst[false])
 	}
 }

@@ -74,6 +74,11 @@ type Config struct {
 	// CC is the congestion controller: CUBIC (RFC 9438, the default) or
 	// NewReno (RFC 5681, RFC 6582).
 	CC Algorithm
+	// Pacing spreads a window controller's segments over the RTT instead
+	// of sending each window as a burst (pacing.go): rate 2x cwnd/SRTT in
+	// slow start, 1.2x after (Linux tcp_update_pacing_rate under fq).
+	// BBR always paces at its own rate, whatever this says.
+	Pacing bool
 	// ISN chooses the initial send sequence number of a connection
 	// (RFC 9293 §3.4.1, RFC 6528). Nil uses a clock-driven default that
 	// is NOT unpredictable; the loop installs tcp/isn's generator.

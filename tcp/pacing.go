@@ -76,10 +76,14 @@ func windowPacingRate(cwnd, ssthresh, inflight uint32, srtt time.Duration) uint6
 }
 
 // pacingRate is the rate the TCB paces at, octets per second (0: not
-// paced): a RateController's own (BBR), else none.
+// paced): a RateController's own (BBR), else the window's when
+// Config.Pacing asks for it.
 func (t *TCB) pacingRate() uint64 {
 	if rc, ok := t.cc.(RateController); ok {
 		return rc.PacingRate()
+	}
+	if t.cfg.Pacing && t.has(flagRTT) {
+		return windowPacingRate(t.cc.Window(), t.cc.Ssthresh(), t.pipe(), t.srtt)
 	}
 	return 0
 }
