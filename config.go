@@ -98,6 +98,14 @@ type Config struct {
 	ZeroCopy ZeroCopy
 	// XDPMode chooses how the steering program attaches [XDPAuto].
 	XDPMode XDPMode
+	// XDPDispatcher attaches the steering program as one component of a
+	// libxdp multi-program dispatcher (version 2, as xdp-loader loads),
+	// so other XDP programs keep running on the device; XDPRunPriority is
+	// its place among them (lower runs first; 0: 50). Needs a kernel that
+	// allows BPF trampolines (freplace). Off: sluice owns the device's
+	// XDP hook, and refuses to start over a program it did not load.
+	XDPDispatcher  bool
+	XDPRunPriority int
 	// FrameSize is the UMEM frame size in bytes, 2048 or 4096 [4096]. A
 	// full-MTU frame must fit in one (MTU + 14 octets of Ethernet header
 	// <= FrameSize - 256 of kernel headroom).
@@ -151,6 +159,10 @@ type Config struct {
 	// Linux), "newreno" ("reno"; RFC 5681 and RFC 6582) or "bbr" (BBR v1
 	// as Linux ships it, paced) [cubic].
 	Congestion string
+	// Pacing spreads each CUBIC or NewReno window over the round trip
+	// instead of sending it in bursts (Linux paces only under the fq
+	// qdisc): 2x cwnd/SRTT in slow start, 1.2x after. BBR always paces.
+	Pacing bool
 	// MaxConns bounds the open connections of the server (0: no limit).
 	// Each loop takes its share (MaxConns/Loops, rounded up): at it, a
 	// SYN is dropped unanswered, as Linux does when a listener's queues
@@ -165,6 +177,12 @@ type Config struct {
 	// BusyPoll is how long an idle loop keeps polling before it sleeps
 	// [50µs]; negative sleeps at once.
 	BusyPoll time.Duration
+	// SocketBusyPoll has each AF_XDP socket's system calls run the
+	// device queue's NAPI poll themselves, for up to this long
+	// (SO_BUSY_POLL with SO_PREFER_BUSY_POLL, as the kernel's AF_XDP
+	// busy-poll mode): the loop's core does the driver's receive work
+	// instead of an interrupt or NAPI thread [0: off].
+	SocketBusyPoll time.Duration
 
 	// Logger receives start-up and shutdown records (Info) and problems
 	// (Warn/Error). Nil discards them.
@@ -241,6 +259,14 @@ func (c *Config) Validate() error {
 	}
 	if c.XDPMode < XDPAuto || c.XDPMode > XDPGeneric {
 		add(cfgErr("XDPMode", "%d: use XDPAuto, XDPDriver or XDPGeneric", int(c.XDPMode)))
+	}
+	if c.XDPRunPriority < 0 {
+		add(cfgErr("XDPRunPriority", "%d is negative: libxdp priorities are 0 (the default 50) and up", c.XDPRunPriority))
+	} else if c.XDPRunPriority != 0 && !c.XDPDispatcher {
+		add(cfgErr("XDPRunPriority", "set without XDPDispatcher: a priority orders programs in a dispatcher only"))
+	}
+	if c.SocketBusyPoll < 0 || (c.SocketBusyPoll > 0 && c.SocketBusyPoll < time.Microsecond) {
+		add(cfgErr("SocketBusyPoll", "%v: use 0 (off) or at least 1µs (SO_BUSY_POLL counts microseconds)", c.SocketBusyPoll))
 	}
 	if c.ZeroCopy == ZeroCopyRequire && c.XDPMode == XDPGeneric {
 		add(cfgErr("ZeroCopy", "ZeroCopyRequire needs the program in driver mode, but XDPMode is XDPGeneric: use XDPAuto or XDPDriver, or ZeroCopyAuto"))
@@ -368,6 +394,7 @@ func (s *Server) tcpConfig(mtu int) (*tcp.Config, int, error) {
 	tc.SynBacklog = orInt(c.SynBacklog, DefaultSynBacklog)
 	tc.SynCookies = !c.NoSynCookies && tc.Cookies != nil
 	tc.CC, _ = congestion(c.Congestion)
+	tc.Pacing = c.Pacing
 	limit, from := c.memoryLimit()
 	tc.Budget = bufchunk.NewBudget(limit)
 	s.log.Info("sluice: buffer memory budget", "limit_bytes", limit, "from", from)

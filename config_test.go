@@ -56,6 +56,10 @@ func TestValidate(t *testing.T) {
 		{"syn backlog", func(c *Config) { c.SynBacklog = 1 << 21 }, "SynBacklog", "1..1048576"},
 		{"congestion", func(c *Config) { c.Congestion = "vegas" }, "Congestion", "not built in"},
 		{"bbr", func(c *Config) { c.Congestion = "BBR" }, "", ""},
+		{"run priority alone", func(c *Config) { c.XDPRunPriority = 10 }, "XDPRunPriority", "without XDPDispatcher"},
+		{"run priority", func(c *Config) { c.XDPDispatcher, c.XDPRunPriority = true, 10 }, "", ""},
+		{"negative priority", func(c *Config) { c.XDPDispatcher, c.XDPRunPriority = true, -1 }, "XDPRunPriority", "negative"},
+		{"socket busy poll", func(c *Config) { c.SocketBusyPoll = time.Nanosecond }, "SocketBusyPoll", "1µs"},
 		{"max conns", func(c *Config) { c.MaxConns = -1 }, "MaxConns", "no limit"},
 		{"shutdown timeout", func(c *Config) { c.ShutdownTimeout = -time.Second }, "ShutdownTimeout", "negative"},
 	} {

@@ -142,6 +142,21 @@ func TestEcho(t *testing.T) {
 	}
 }
 
+// TestEchoTuned: the sender and socket knobs pass through to a running
+// server: paced CUBIC and socket busy polling echo 1 MB intact over both
+// families.
+func TestEchoTuned(t *testing.T) {
+	bed := newBed(t, 1)
+	cfg := testConfig(bed, 7000)
+	cfg.Pacing, cfg.SocketBusyPoll = true, 50*time.Microsecond
+	startServer(t, cfg, &echo{})
+	for i, a := range []string{testbed.HostPort(bed.Server.IPv4, 7000), testbed.HostPort(bed.Server.IPv6, 7000)} {
+		c := bed.Peer.Dial(t, a)
+		roundTrip(t, c, pattern(1_000_000+i))
+		c.Close()
+	}
+}
+
 // TestCloseReasons: a reset from the peer reaches OnClose as ErrReset
 // (and ECONNRESET); this side closing first gives nil; Abort gives
 // ErrAborted (ECONNABORTED) and the peer a reset.

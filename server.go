@@ -156,10 +156,13 @@ func (s *Server) Start() error {
 			Umem:     afxdp.UmemConfig{FrameSize: uint32(frameSize), FrameCount: uint32(frameCount)},
 			MaxConns: (s.cfg.MaxConns + loops - 1) / loops,
 			MTU:      dev.MTU,
-			Socket:   afxdp.SocketConfig{Mode: bindMode(s.cfg.ZeroCopy)},
+			Socket: afxdp.SocketConfig{Mode: bindMode(s.cfg.ZeroCopy),
+				BusyPoll: s.cfg.SocketBusyPoll, PreferBusyPoll: s.cfg.SocketBusyPoll > 0},
 		},
-		XDPMode: xdpMode(s.cfg.XDPMode),
-		Setup:   func(fn func() error) error { return inNetns(s.cfg.Netns, fn) },
+		XDPMode:        xdpMode(s.cfg.XDPMode),
+		XDPDispatcher:  s.cfg.XDPDispatcher,
+		XDPRunPriority: s.cfg.XDPRunPriority,
+		Setup:          func(fn func() error) error { return inNetns(s.cfg.Netns, fn) },
 	}
 	g, err := sched.Start(gc)
 	if err != nil {
