@@ -3,6 +3,7 @@ package tcp_test
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	"github.com/sluicenet/sluice/tcp"
 	"github.com/sluicenet/sluice/tcp/chunk"
@@ -102,5 +103,98 @@ func TestIdleHoldsNoChunks(t *testing.T) {
 	}
 	if s := cfg.Pool.Stats(); s.InUse != 0 {
 		t.Fatalf("idle connection holds %d chunks", s.InUse)
+	}
+}
+
+// Under memory pressure a new right edge covers only what the connection
+// can store for certain, so a peer that keeps to the window never has
+// text dropped for memory once the edge offered before the pressure is
+// passed (the window is max(current offer, room), never shrunk, RFC 7323
+// §2.4); every byte still arrives exactly, without a reset.
+func TestPressureWindowCoversRoom(t *testing.T) {
+	for _, o := range []struct {
+		name string
+		opts tcp.Options
+	}{{"plain", PeerPlain}, {"wscale", tcp.Options{MSS: 1460, HasWScale: true, WScale: 7}}} {
+		t.Run(o.name, func(t *testing.T) {
+			budget := chunk.NewBudget(64 * chunk.Size)
+			cfg := tcp.DefaultConfig()
+			cfg.Pool = chunk.NewPool(budget)
+			h := New(t, cfg)
+			r := h.AcceptWith(irs, o.opts)
+			prePressure := r.Add(h.TCB.Vars().RcvWnd)
+			edge := prePressure
+			// Other connections' buffers take the budget to its limit.
+			var hog chunk.Queue
+			hog.Init(chunk.NewPool(budget), 1<<30, false)
+			for hog.Push(make([]byte, chunk.Size)) > 0 {
+			}
+			defer hog.Reset()
+			if !budget.UnderPressure() || budget.Free() != 0 {
+				t.Fatalf("budget not at its limit: %+v", budget.Stats())
+			}
+			// held is the edge offered before the pressure, as it creeps
+			// when RCV.NXT moves by other than whole scale units (the
+			// window field rounds up, RFC 7323 §2.3): the budget may
+			// refuse text up to it. Any edge beyond is new.
+			held := prePressure
+			take := func() {
+				t.Helper()
+				for _, e := range h.Take() {
+					if e.Seg.Flags&tcp.FlagRST != 0 {
+						t.Fatalf("reset under memory pressure: %v", e)
+					}
+					v := h.TCB.Vars()
+					unit := uint32(1) << v.RcvWScale
+					ack := e.Seg.Ack
+					r := ack.Add(uint32(e.Seg.Window) << v.RcvWScale)
+					if ack.LessThan(held) && !ack.Add((held.Sub(ack)+unit-1)/unit*unit).LessThan(r) {
+						held = r
+					}
+					if edge.LessThan(r) {
+						edge = r
+					}
+				}
+			}
+			const total = 256 << 10
+			d := pattern(total)
+			var out []byte
+			buf := make([]byte, 64<<10)
+			for rounds := 0; len(out) < total; rounds++ {
+				if rounds > 2000 {
+					t.Fatalf("stalled at %d of %d", len(out), total)
+				}
+				nxt := h.TCB.Vars().RcvNxt
+				if !nxt.LessThan(edge) {
+					// Zero window: the peer's probe (Linux: SEG.SEQ =
+					// SND.UNA-1) draws an ACK with the current window.
+					h.Advance(time.Second)
+					h.In(Seg{Flags: ACK, Seq: nxt - 1, Ack: ISS + 1})
+					take()
+				}
+				// The peer sends what the window allows, from RCV.NXT.
+				for seq := nxt; seq.LessThan(edge) && int(seq.Sub(r)) < total; {
+					off := int(seq.Sub(r))
+					n := min(1000, int(edge.Sub(seq)), total-off)
+					before := h.TCB.Stats().MemDropped
+					h.In(Seg{Flags: ACK, Seq: seq, Ack: ISS + 1, Data: d[off : off+n]})
+					if h.TCB.Stats().MemDropped != before && held.LessThan(seq.Add(uint32(n))) {
+						t.Fatalf("text %v..%v inside a window offered under pressure dropped (edge %v, nxt %v)", seq, seq.Add(uint32(n)), edge, nxt)
+					}
+					take()
+					seq = seq.Add(uint32(n))
+				}
+				// The application reads all it has.
+				k, _ := h.TCB.Read(buf, h.Now)
+				out = append(out, buf[:k]...)
+				take()
+			}
+			if !bytes.Equal(out, d) {
+				t.Fatal("text differs under pressure")
+			}
+			if h.TCB.State() != tcp.Established || !budget.UnderPressure() {
+				t.Fatalf("state %v, budget %+v", h.TCB.State(), budget.Stats())
+			}
+		})
 	}
 }

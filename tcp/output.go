@@ -63,6 +63,12 @@ func (t *TCB) emit(flags Flags, seq Seq, payload []byte, now Instant) {
 // buffer's end, the edge is rounded down there rather than offer octets
 // that cannot be stored: a window the sender can never fill would keep
 // it from its persist timer.
+//
+// Under memory pressure a new edge covers only what the connection can
+// store for certain (newWindow), so that a peer keeping to the window
+// never sends text the budget refuses; the window offered is
+// max(current offer, room), never less (the right edge does not move
+// left, RFC 7323 §2.4).
 func (t *TCB) advertise() uint16 {
 	free := uint32(t.rcv.free())
 	unit := uint32(1) << t.rcvWScale
@@ -70,7 +76,7 @@ func (t *TCB) advertise() uint16 {
 	if t.rcvAdv.GreaterThan(t.rcvNxt) {
 		cur = t.rcvAdv.Sub(t.rcvNxt)
 	}
-	wnd := free - min(free, t.windowSlack())
+	wnd := t.newWindow(free, t.rcvWScale)
 	if wnd > cur && wnd-cur < min(uint32(t.rcv.cap())/2, t.rcvMSS()) {
 		wnd = cur
 	}
@@ -84,6 +90,33 @@ func (t *TCB) advertise() uint16 {
 	field = min(field, 0xffff)
 	t.rcvAdv = t.rcvNxt.Add(field << t.rcvWScale)
 	return uint16(field)
+}
+
+// newWindow is the most a new right edge may offer past RCV.NXT at our
+// window scale, given free octets under the buffer's bound: free less
+// windowSlack. Under
+// memory pressure it is also at most what the ring can store for certain
+// (ring.room: the chunks it holds, or the one chunk a ring holding none
+// is granted) less the creep of the held edge while text fills it (below
+// a unit per ACK: one unit per full segment the room holds, and one for
+// the SYN's unaligned window), as Linux clamps rcv_ssthresh to a few
+// segments under tcp_memory_pressure. Without this bound the window
+// reopened at every ACK over text the budget then refused, and peers
+// retransmitting into it timed out. A ring holding no text still offers
+// a unit, so a connection always makes progress.
+func (t *TCB) newWindow(free uint32, scale uint8) uint32 {
+	wnd := free - min(free, t.windowSlack())
+	if !t.rcv.q.Pool().UnderPressure() {
+		return wnd
+	}
+	room := uint32(t.rcv.room())
+	if unit := uint32(1) << scale; unit > 1 {
+		room -= min(room, (room/t.rcvMSS()+2)*(unit-1))
+		if t.rcv.n == 0 && t.ooo.n == 0 {
+			room = max(room, min(unit, free))
+		}
+	}
+	return min(wnd, room)
 }
 
 // windowSlack is the part of the receive buffer a new right edge leaves
@@ -101,9 +134,18 @@ func (t *TCB) windowSlack() uint32 {
 // synWindow is the window of our SYN or SYN-ACK (RFC 7323 §2.2: never
 // scaled). When we offer scaling it leaves the slack of advertise and is
 // a whole number of our scale units, so that later windows can keep its
-// right edge exactly.
+// right edge exactly. Under memory pressure it is at most newWindow
+// (then not a whole number of units: the creep is allowed for).
 func (t *TCB) synWindow(offerWS bool) uint16 {
-	return synWindowFor(uint32(t.rcv.free()), uint32(t.rcv.cap()), t.cfg.WindowScale, offerWS)
+	w := synWindowFor(uint32(t.rcv.free()), uint32(t.rcv.cap()), t.cfg.WindowScale, offerWS)
+	if t.rcv.q.Pool().UnderPressure() {
+		scale := uint8(0)
+		if offerWS {
+			scale = t.cfg.WindowScale
+		}
+		w = uint16(min(uint32(w), t.newWindow(uint32(t.rcv.free()), scale)))
+	}
+	return w
 }
 
 // synWindowFor is synWindow for free octets of a buffer of size octets

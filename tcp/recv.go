@@ -373,6 +373,9 @@ func (t *TCB) Consume(n int, now Instant) {
 	}
 	cur := t.rcvWnd()
 	free := uint32(t.rcv.free())
+	if t.rcv.q.Pool().UnderPressure() {
+		free = t.newWindow(free, t.rcvWScale) // what advertise would offer
+	}
 	if free > cur && free-cur >= min(uint32(t.rcv.cap())/2, uint32(t.cfg.MSS)) && (cur == 0 || free >= 2*cur) {
 		t.sendACK(now)
 	}

@@ -20,15 +20,26 @@ func (r *ring) init(p *chunk.Pool, size int, rcv bool) {
 }
 func (r *ring) cap() int { return r.q.Limit() }
 
-// free is the room under the bound. Under memory pressure a send ring
-// offers Write no more than its chunks already hold (one chunk for a
-// ring holding none): the budget would refuse more. A receive ring's
-// room stays what the window was built on, since the right edge may not
-// move left (RFC 9293 §3.8.6); text the budget refuses is dropped and
-// counted (Stats.MemDropped), and the peer sends it again.
+// free is the room under the bound. A send ring offers Write only its
+// room (under memory pressure). A receive ring takes text up to its
+// bound, since the window already offered may not be withdrawn (RFC 9293
+// §3.8.6); text the budget refuses is dropped and counted
+// (Stats.MemDropped), and the peer sends it again. New window is offered
+// only from room (advertise).
 func (r *ring) free() int {
+	if r.rcv {
+		return r.q.Free()
+	}
+	return r.room()
+}
+
+// room is the octets past the used ones the ring can store for certain:
+// its free space, and under memory pressure no more than the chunks it
+// holds can take (one chunk for a ring holding none, which the budget
+// always grants): past that the budget may refuse.
+func (r *ring) room() int {
 	f := r.q.Free()
-	if !r.rcv && r.q.Pool().UnderPressure() {
+	if r.q.Pool().UnderPressure() {
 		f = min(f, r.q.Room()+r.q.Extent()-r.n)
 	}
 	return f

@@ -65,14 +65,15 @@ func (q *Queue) Free() int { return max(0, q.limit-q.n) }
 func (q *Queue) Extent() int { return q.ext }
 
 // Room is the octets past Extent that the chunks q holds can take
-// without another chunk; a queue holding none has one chunk's room (the
-// chunk it is always granted). Under memory pressure the TCB offers no
-// more than this (window, Write).
+// without another chunk; a queue holding none counts the chunks it is
+// always granted (one, or those held text will be spilled into). Under
+// memory pressure the TCB offers no more than this (window, Write).
 func (q *Queue) Room() int {
+	end := q.off + q.ext
 	if q.chunks == 0 {
-		return Size
+		return max(Size, (end+Size-1)&^(Size-1)) - end
 	}
-	return max(0, q.span*Size-q.off-q.ext)
+	return max(0, q.span*Size-end)
 }
 
 // Chunks is the number of chunks q holds.

@@ -203,6 +203,10 @@ func TestDrainedHoldsNothing(t *testing.T) {
 	}
 	// Held text takes no chunk at all when read at once.
 	q.Append([]byte("hello"), true)
+	// Its room is what is left of the chunk Spill will put it in.
+	if q.Room() != Size-5 {
+		t.Fatalf("room %d with 5 held octets, want %d", q.Room(), Size-5)
+	}
 	q.Consume(5)
 	if s := p.Stats(); s.InUse != 0 || q.Chunks() != 0 {
 		t.Fatalf("held: %+v", s)
