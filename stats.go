@@ -40,6 +40,63 @@ type Stats struct {
 	LimitResets, ShutdownLate uint64
 }
 
+// MemoryStats is the server's buffer memory (Config.MemoryLimit): the
+// budget's levels and use, the loops' chunk pools summed, and the
+// connections' memory counters summed over every connection, open or
+// closed (Linux's tcp_mem, sockstat's "mem" and nstat's TCPRcvQDrop and
+// OfoPruned). Stats.Memory builds it.
+type MemoryStats struct {
+	// Limit, Pressure and Low are the budget's levels in octets (tcp_mem's
+	// high, pressure and low; all 0 when there is no limit); Used is what
+	// the loops have reserved from it now (chunks in use plus each loop's
+	// reserve ahead), Peak the most ever.
+	Limit, Pressure, Low, Used, Peak int64
+	// UnderPressure: Used passed Pressure and has not fallen below Low
+	// since; PressureEntered counts the times it did.
+	UnderPressure   bool
+	PressureEntered uint64
+	// Refused counts the budget's reservations refused at Limit; Forced
+	// those granted past it (a connection's first chunk each way, or text
+	// already accepted).
+	Refused, Forced uint64
+	// Chunks (4 KiB each) held by connections' queues, cached for reuse,
+	// consumed and awaiting reuse, and reserved from the budget unused;
+	// ChunksAllocated counts those taken from the Go heap.
+	ChunksInUse, ChunksCached, ChunksRetired, ChunksReserved int
+	ChunksAllocated                                          uint64
+	// ChunksRefused counts chunk requests the budget refused (a buffer
+	// stopped growing), ChunksForced those granted past the limit.
+	ChunksRefused, ChunksForced uint64
+	// MemDropped counts arriving segments (or their tails) not stored
+	// because a chunk was refused; OOOPruned counts octets of
+	// out-of-order text dropped to make room for in-order text.
+	MemDropped, OOOPruned uint64
+}
+
+// Memory sums the loops' memory counters and adds the budget's.
+func (s *Stats) Memory() MemoryStats {
+	b := &s.Budget
+	m := MemoryStats{
+		Limit: b.High, Pressure: b.Pressure, Low: b.Low, Used: b.Used, Peak: b.Peak,
+		UnderPressure: b.UnderPressure, PressureEntered: b.PressureEntered,
+		Refused: b.Refused, Forced: b.Forced,
+	}
+	for i := range s.Loops {
+		l := &s.Loops[i]
+		p := &l.Pool
+		m.ChunksInUse += p.InUse
+		m.ChunksCached += p.Cached
+		m.ChunksRetired += p.Retired
+		m.ChunksReserved += p.Reserved
+		m.ChunksAllocated += p.Allocated
+		m.ChunksRefused += p.Refused
+		m.ChunksForced += p.Forced
+		m.MemDropped += l.TCP.MemDropped
+		m.OOOPruned += l.TCP.OOOPruned
+	}
+	return m
+}
+
 // Info reports what Start chose (zero before Start).
 func (s *Server) Info() Info {
 	s.mu.Lock()

@@ -17,6 +17,7 @@ import (
 type Collector struct {
 	src     Source
 	loop    []*prometheus.Desc // by loopMetrics index
+	memory  []*prometheus.Desc // by budgetMetrics index
 	drops   *prometheus.Desc
 	conns   *prometheus.Desc
 	xdp     *prometheus.Desc
@@ -46,12 +47,26 @@ func NewCollector(src Source) *Collector {
 		m := &loopMetrics[i]
 		c.loop = append(c.loop, prometheus.NewDesc(m.promName(), m.help, q, nil))
 	}
+	for i := range budgetMetrics {
+		m := &budgetMetrics[i]
+		c.memory = append(c.memory, prometheus.NewDesc(promName("memory_"+m.name, m.kind), m.help, nil, nil))
+	}
 	return c
+}
+
+func (k kind) valueType() prometheus.ValueType {
+	if k == gauge {
+		return prometheus.GaugeValue
+	}
+	return prometheus.CounterValue
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range c.loop {
+		ch <- d
+	}
+	for _, d := range c.memory {
 		ch <- d
 	}
 	for _, d := range []*prometheus.Desc{c.drops, c.conns, c.xdp, c.fanout, c.xskErr, c.scrapes} {
@@ -76,11 +91,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		q := strconv.Itoa(l.Queue)
 		for i := range loopMetrics {
 			m := &loopMetrics[i]
-			vt := prometheus.CounterValue
-			if m.kind == gauge {
-				vt = prometheus.GaugeValue
-			}
-			ch <- prometheus.MustNewConstMetric(c.loop[i], vt, float64(l.Counters[m.name]), q)
+			ch <- prometheus.MustNewConstMetric(c.loop[i], m.kind.valueType(), float64(l.Counters[m.name]), q)
 		}
 		for r := wire.DropReason(1); r < wire.NumDropReasons; r++ {
 			ch <- prometheus.MustNewConstMetric(c.drops, prometheus.CounterValue, float64(l.Drops[dropLabel(r)]), q, dropLabel(r))
@@ -93,6 +104,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			bad = 1
 		}
 		ch <- prometheus.MustNewConstMetric(c.xskErr, prometheus.GaugeValue, bad, q)
+	}
+	if s.Memory != nil {
+		for i := range budgetMetrics {
+			m := &budgetMetrics[i]
+			ch <- prometheus.MustNewConstMetric(c.memory[i], m.kind.valueType(), float64(s.Memory[m.name]))
+		}
 	}
 	if s.XDPError == "" {
 		for _, v := range xdpVerdicts {

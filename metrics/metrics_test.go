@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/sluicenet/sluice/sched"
 	"github.com/sluicenet/sluice/systest/live"
 	"github.com/sluicenet/sluice/tcp"
+	"github.com/sluicenet/sluice/tcp/chunk"
 	"github.com/sluicenet/sluice/testbed"
 	"github.com/sluicenet/sluice/wire"
 )
@@ -38,10 +41,19 @@ func fakeStats() sched.GroupStats {
 		s.Conns = 7 + q
 		s.XSK.RxRingFull = 9
 		s.PartialChecksums = uint64(20 + q)
+		s.TCP.MemDropped = uint64(30 + q)
+		s.TCP.OOOPruned = uint64(4096 * (q + 1))
+		s.Pool.InUse = 50 + q
+		s.Pool.Refused = uint64(60 + q)
+		s.Pool.Forced = uint64(q)
 		gs.Loops = append(gs.Loops, s)
 	}
 	gs.XDP.Redirected = 201
 	gs.XDP.PassedNotIP = 4
+	gs.Budget.Low, gs.Budget.Pressure, gs.Budget.High = 1<<20, 4<<20/3, 2<<20
+	gs.Budget.Used, gs.Budget.Peak = 1<<20+4096, 2<<20
+	gs.Budget.UnderPressure = true
+	gs.Budget.PressureEntered, gs.Budget.Refused, gs.Budget.Forced = 2, 70, 3
 	return gs
 }
 
@@ -113,6 +125,18 @@ func TestCollector(t *testing.T) {
 		"sluice_rx_partial_checksums_total,queue=1":          21,
 		"sluice_conns,queue=1":                               8,
 		"sluice_scrape_error":                                0,
+		"sluice_mem_dropped_total,queue=1":                   31,
+		"sluice_ooo_pruned_bytes_total,queue=1":              8192,
+		"sluice_chunks_in_use,queue=0":                       50,
+		"sluice_chunks_refused_total,queue=1":                61,
+		"sluice_memory_limit_bytes":                          2 << 20,
+		"sluice_memory_low_bytes":                            1 << 20,
+		"sluice_memory_used_bytes":                           1<<20 + 4096,
+		"sluice_memory_peak_bytes":                           2 << 20,
+		"sluice_memory_pressure":                             1,
+		"sluice_memory_pressure_entered_total":               2,
+		"sluice_memory_refused_total":                        70,
+		"sluice_memory_forced_total":                         3,
 	} {
 		if got, ok := found[k]; !ok || got != v {
 			t.Errorf("%s = %v (present %v), want %v", k, got, ok, v)
@@ -139,6 +163,70 @@ func TestCollector(t *testing.T) {
 		default:
 			t.Errorf("failing source still gave %s", mf.GetName())
 		}
+	}
+}
+
+// TestMemoryExposition: the memory series have the type their name says
+// (a _total counter, a gauge otherwise) and help text, in the text
+// exposition too; the snapshot sums the per-loop memory counters and
+// carries the budget; a server without a budget exports no budget series.
+func TestMemoryExposition(t *testing.T) {
+	gs := fakeStats()
+	ts := httptest.NewServer(metrics.Handler(metrics.SourceFunc(func() (sluice.Stats, error) { return sluice.Stats{GroupStats: gs}, nil }), metrics.Options{}))
+	defer ts.Close()
+	expo := scrape(t, ts.URL+metrics.PathMetrics)
+	for name, typ := range map[string]string{
+		"sluice_mem_dropped_total":               "counter",
+		"sluice_ooo_pruned_bytes_total":          "counter",
+		"sluice_chunks_in_use":                   "gauge",
+		"sluice_chunks_reserved":                 "gauge",
+		"sluice_chunks_forced_total":             "counter",
+		"sluice_memory_limit_bytes":              "gauge",
+		"sluice_memory_pressure_threshold_bytes": "gauge",
+		"sluice_memory_used_bytes":               "gauge",
+		"sluice_memory_pressure":                 "gauge",
+		"sluice_memory_refused_total":            "counter",
+	} {
+		if !strings.Contains(expo, "\n# TYPE "+name+" "+typ+"\n") {
+			t.Errorf("no TYPE %s %s line", name, typ)
+		}
+		if !regexp.MustCompile(`(?m)^# HELP ` + name + ` \S.{10,}$`).MatchString(expo) {
+			t.Errorf("no HELP text for %s", name)
+		}
+	}
+	if v := value(t, expo, `sluice_memory_pressure_threshold_bytes`); v != 4<<20/3 {
+		t.Errorf("pressure threshold %v", v)
+	}
+	if v := value(t, expo, `sluice_mem_dropped_total{queue="0"}`); v != 30 {
+		t.Errorf("mem_dropped queue 0: %v", v)
+	}
+
+	s := metrics.FromStats(&sluice.Stats{GroupStats: gs}, time.Now())
+	for k, want := range map[string]uint64{"mem_dropped": 61, "ooo_pruned_bytes": 3 * 4096, "chunks_in_use": 101, "chunks_refused": 121, "chunks_forced": 1} {
+		if got := s.Total.Counters[k]; got != want {
+			t.Errorf("total %s = %d, want %d", k, got, want)
+		}
+	}
+	if s.Memory["limit_bytes"] != 2<<20 || s.Memory["pressure"] != 1 || s.Memory["refused"] != 70 {
+		t.Errorf("snapshot memory %v", s.Memory)
+	}
+	if len(s.Memory) != len(metrics.MemoryNames()) {
+		t.Errorf("snapshot memory has %d values, table %d", len(s.Memory), len(metrics.MemoryNames()))
+	}
+	if !metrics.IsGauge("memory_used_bytes") || metrics.IsGauge("memory_refused") || !metrics.IsGauge("chunks_in_use") || metrics.IsGauge("mem_dropped") {
+		t.Error("IsGauge disagrees with the memory table's kinds")
+	}
+
+	gs.Budget = chunk.BudgetStats{}
+	if s := metrics.FromStats(&sluice.Stats{GroupStats: gs}, time.Now()); s.Memory != nil {
+		t.Errorf("no budget, snapshot memory %v", s.Memory)
+	}
+	expo = scrape(t, ts.URL+metrics.PathMetrics)
+	if strings.Contains(expo, "sluice_memory_") {
+		t.Error("no budget, yet sluice_memory_ series")
+	}
+	if !strings.Contains(expo, "sluice_mem_dropped_total") {
+		t.Error("no budget: the connections' memory counters must stay")
 	}
 }
 

@@ -14,8 +14,11 @@
 // with a "queue" label (sum without(queue) gives the group's total), drops
 // by wire.DropReason under sluice_drops_total{reason}, connections by RFC
 // 9293 state under sluice_connections{state}, and the XDP program's
-// verdicts under sluice_xdp_verdicts_total{verdict}. The snapshot carries
-// the same names, per loop and summed.
+// verdicts under sluice_xdp_verdicts_total{verdict}, and the server-wide
+// buffer memory budget as sluice_memory_<name> (limit, levels, use and
+// pressure as gauges; refusals as counters; absent without a budget). The
+// snapshot carries the same names, per loop and summed, and the budget's
+// under "memory".
 //
 // A *sluice.Server is a Source, connection listing (sluicectl ss)
 // included:
@@ -103,6 +106,10 @@ type Snapshot struct {
 	// CPUs), and "fanout" (a subset of "redirected").
 	XDP      map[string]uint64 `json:"xdp"`
 	XDPError string            `json:"xdp_error,omitempty"`
+	// Memory holds the server-wide buffer memory budget's values by
+	// name (levels and use in octets, "pressure" 0 or 1, counters); nil
+	// when the server has no budget (a negative Config.MemoryLimit).
+	Memory map[string]uint64 `json:"memory,omitempty"`
 	// Fixable are the drops a user can fix, with what to do
 	// (sluice.Stats.FixableDrops).
 	Fixable []sluice.FixableDrop `json:"fixable,omitempty"`
@@ -136,6 +143,13 @@ func FromStats(st *sluice.Stats, now time.Time) *Snapshot {
 			s.XDP[v.label] = v.get(&gs.XDP)
 		}
 		s.XDP["fanout"] = gs.XDP.Fanout
+	}
+	if gs.Budget.High > 0 {
+		s.Memory = map[string]uint64{}
+		for i := range budgetMetrics {
+			m := &budgetMetrics[i]
+			s.Memory[m.name] = m.get(&gs.Budget)
+		}
 	}
 	return s
 }
@@ -197,13 +211,27 @@ func States() []string {
 	return out
 }
 
+// MemoryNames lists the names of Snapshot.Memory, in table order.
+func MemoryNames() []string {
+	out := make([]string, len(budgetMetrics))
+	for i := range budgetMetrics {
+		out[i] = budgetMetrics[i].name
+	}
+	return out
+}
+
 // IsGauge reports whether the named table value is a level (connections,
 // queue lengths, free frames) rather than a counter: a delta of it means
-// nothing.
+// nothing. Memory values are named "memory_" + their Snapshot.Memory key.
 func IsGauge(name string) bool {
 	for i := range loopMetrics {
 		if loopMetrics[i].name == name {
 			return loopMetrics[i].kind == gauge
+		}
+	}
+	for i := range budgetMetrics {
+		if "memory_"+budgetMetrics[i].name == name {
+			return budgetMetrics[i].kind == gauge
 		}
 	}
 	return false

@@ -6,6 +6,7 @@ import (
 	"github.com/sluicenet/sluice/bpf"
 	"github.com/sluicenet/sluice/sched"
 	"github.com/sluicenet/sluice/tcp"
+	"github.com/sluicenet/sluice/tcp/chunk"
 	"github.com/sluicenet/sluice/wire"
 )
 
@@ -95,6 +96,17 @@ var loopMetrics = []loopMetric{
 	{"timewait_paws_rejects", "Segments to TIME-WAIT rejected by PAWS (RFC 7323 §5).", counter, func(s *sched.Stats) uint64 { return s.TimeWaitTable.PAWSRejects }},
 	{"timewait_rst_ignored", "RSTs to TIME-WAIT ignored (RFC 1337).", counter, func(s *sched.Stats) uint64 { return s.TimeWaitTable.RSTIgnored }},
 	{"timewait_tcb_freed", "TCBs freed after serving TIME-WAIT themselves (table full or off).", counter, func(s *sched.Stats) uint64 { return s.TimeWaitFreed }},
+	// Buffer memory (tcp/chunk): the connections' counters, summed over
+	// closed ones too, and the loop's chunk pools.
+	{"mem_dropped", "Arriving segments (or their tails) not stored because the memory budget refused a chunk (nstat TCPRcvQDrop).", counter, func(s *sched.Stats) uint64 { return s.TCP.MemDropped }},
+	{"ooo_pruned_bytes", "Octets of out-of-order text dropped to make room for in-order text under the memory budget (nstat OfoPruned).", counter, func(s *sched.Stats) uint64 { return s.TCP.OOOPruned }},
+	{"chunks_in_use", "Buffer chunks (4 KiB) held by connections' send and receive queues.", gauge, func(s *sched.Stats) uint64 { return uint64(s.Pool.InUse) }},
+	{"chunks_cached", "Free buffer chunks the loop keeps for reuse.", gauge, func(s *sched.Stats) uint64 { return uint64(s.Pool.Cached) }},
+	{"chunks_retired", "Consumed receive chunks waiting for reuse (after the next recycle).", gauge, func(s *sched.Stats) uint64 { return uint64(s.Pool.Retired) }},
+	{"chunks_reserved", "Buffer chunks of the memory budget the loop reserved ahead and has not used.", gauge, func(s *sched.Stats) uint64 { return uint64(s.Pool.Reserved) }},
+	{"chunks_allocated", "Buffer chunks allocated from the Go heap.", counter, func(s *sched.Stats) uint64 { return s.Pool.Allocated }},
+	{"chunks_refused", "Buffer chunk requests the memory budget refused (a buffer stopped growing).", counter, func(s *sched.Stats) uint64 { return s.Pool.Refused }},
+	{"chunks_forced", "Buffer chunks granted past the memory limit (a connection's first chunk, or text already accepted).", counter, func(s *sched.Stats) uint64 { return s.Pool.Forced }},
 	{"free_frames", "UMEM frames in the loop's free pool.", gauge, func(s *sched.Stats) uint64 { return uint64(s.FreeFrames) }},
 	{"cpu_nanoseconds", "The loop thread's CPU time (CLOCK_THREAD_CPUTIME_ID).", counter, func(s *sched.Stats) uint64 { return uint64(s.CPUTime) }},
 	// XDP_STATISTICS of the loop's AF_XDP socket (afxdp.Stats), and the
@@ -110,11 +122,44 @@ var loopMetrics = []loopMetric{
 }
 
 // promName is the Prometheus metric name for a table entry.
-func (m *loopMetric) promName() string {
-	if m.kind == counter {
-		return "sluice_" + m.name + "_total"
+func (m *loopMetric) promName() string { return promName(m.name, m.kind) }
+
+func promName(name string, k kind) string {
+	if k == counter {
+		return "sluice_" + name + "_total"
 	}
-	return "sluice_" + m.name
+	return "sluice_" + name
+}
+
+// budgetMetric is one value of the server-wide memory budget
+// (chunk.BudgetStats), unlabelled: the loops share one budget. The
+// Prometheus name is promName("memory_" + name).
+type budgetMetric struct {
+	name string
+	help string
+	kind kind
+	get  func(b *chunk.BudgetStats) uint64
+}
+
+// budgetMetrics are exported only when the server has a budget (High >
+// 0: Config.MemoryLimit is not negative).
+var budgetMetrics = []budgetMetric{
+	{"limit_bytes", "Buffer memory budget: the limit (Config.MemoryLimit, tcp_mem high); chunks past it are refused.", gauge, func(b *chunk.BudgetStats) uint64 { return uint64(b.High) }},
+	{"pressure_threshold_bytes", "Buffer memory budget: use at which the server enters memory pressure (tcp_mem pressure).", gauge, func(b *chunk.BudgetStats) uint64 { return uint64(b.Pressure) }},
+	{"low_bytes", "Buffer memory budget: use below which memory pressure ends (tcp_mem low).", gauge, func(b *chunk.BudgetStats) uint64 { return uint64(b.Low) }},
+	{"used_bytes", "Buffer memory reserved by the loops from the budget (chunks in use and reserved ahead).", gauge, func(b *chunk.BudgetStats) uint64 { return uint64(max(b.Used, 0)) }},
+	{"peak_bytes", "Most buffer memory ever reserved from the budget.", gauge, func(b *chunk.BudgetStats) uint64 { return uint64(max(b.Peak, 0)) }},
+	{"pressure", "1 while the server is under memory pressure (buffers stop growing, windows shrink).", gauge, func(b *chunk.BudgetStats) uint64 { return b2u(b.UnderPressure) }},
+	{"pressure_entered", "Times the server entered memory pressure.", counter, func(b *chunk.BudgetStats) uint64 { return b.PressureEntered }},
+	{"refused", "Budget reservations refused at the limit.", counter, func(b *chunk.BudgetStats) uint64 { return b.Refused }},
+	{"forced", "Budget reservations granted past the limit (a connection's first chunk, or text already accepted).", counter, func(b *chunk.BudgetStats) uint64 { return b.Forced }},
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // dropLabel is the label value (and snapshot key suffix) of a drop reason:

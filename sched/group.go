@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluicenet/sluice/afxdp"
 	"github.com/sluicenet/sluice/bpf"
+	"github.com/sluicenet/sluice/tcp/chunk"
 )
 
 // GroupConfig describes a set of loops serving one device.
@@ -65,6 +66,7 @@ type Group struct {
 	setup   func(fn func() error) error
 	ifindex int
 	ifname  string        // the device's name where it lives (Dial's route check)
+	budget  *chunk.Budget // the loops' buffer memory budget (tcp.Config.Budget)
 	next    atomic.Uint32 // Dial's round-robin
 }
 
@@ -95,7 +97,7 @@ func Start(cfg GroupConfig) (*Group, error) {
 	if setup == nil {
 		setup = func(fn func() error) error { return fn() }
 	}
-	g := &Group{errs: make([]error, cfg.Queues), setup: setup, ifindex: cfg.Ifindex}
+	g := &Group{errs: make([]error, cfg.Queues), setup: setup, ifindex: cfg.Ifindex, budget: cfg.Loop.TCP.Budget}
 	err := setup(func() error {
 		ifc, err := net.InterfaceByIndex(cfg.Ifindex)
 		if err != nil {
@@ -194,11 +196,15 @@ func (g *Group) Loops() []*Loop { return g.loops }
 // Program is the attached steering program.
 func (g *Group) Program() *bpf.Program { return g.prog }
 
-// GroupStats is a snapshot of every loop and the XDP program's counters.
+// GroupStats is a snapshot of every loop, the XDP program's counters and
+// the buffer memory budget the loops share.
 type GroupStats struct {
 	Loops  []Stats
 	XDP    bpf.Counters
 	XDPErr error
+	// Budget is the server-wide buffer memory budget's levels, use and
+	// counters (tcp.Config.Budget; zero when there is none).
+	Budget chunk.BudgetStats
 }
 
 // PartialChecksums sums the loops' Stats.PartialChecksums.
@@ -221,6 +227,7 @@ func (g *Group) Stats() (GroupStats, error) {
 		gs.Loops = append(gs.Loops, s)
 	}
 	gs.XDP, gs.XDPErr = g.prog.Counters()
+	gs.Budget = g.budget.Stats()
 	return gs, nil
 }
 

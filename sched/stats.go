@@ -8,6 +8,7 @@ import (
 
 	"github.com/sluicenet/sluice/afxdp"
 	"github.com/sluicenet/sluice/tcp"
+	"github.com/sluicenet/sluice/tcp/chunk"
 	"github.com/sluicenet/sluice/tcp/timewait"
 	"github.com/sluicenet/sluice/wire"
 )
@@ -130,6 +131,13 @@ type Stats struct {
 	// SYN-ACK and FIN retransmissions; TCP.Retransmits is the engine's.)
 	TCP tcp.Stats
 
+	// Pool sums the loop's buffer chunk pools (one per address family,
+	// tcp/chunk): chunks held by connections' queues, cached, reserved
+	// from the server's budget, and the Gets the budget refused or was
+	// forced past. Connections' own memory counters (TCP.MemDropped,
+	// TCP.OOOPruned) are in TCP.
+	Pool chunk.PoolStats
+
 	// CPUTime is the loop thread's CPU time (CLOCK_THREAD_CPUTIME_ID),
 	// when the snapshot ran on the loop's thread (0 otherwise).
 	CPUTime time.Duration
@@ -171,6 +179,10 @@ func (l *Loop) snapshot() Stats {
 		Dialed: c.Dialed, DialFailed: c.DialFailed, FlowErrors: c.FlowErrors,
 	}
 	s.TCP = l.tcpDone
+	s.Pool = l.tcpCfg.Pool.Stats()
+	if p := l.tcpCfg6.Pool; p != l.tcpCfg.Pool {
+		addPool(&s.Pool, p.Stats())
+	}
 	l.conns.Range(func(_ ConnKey, v uint32) bool {
 		if cn := l.slab.Get(v); cn != nil {
 			s.TCP.Add(cn.tcb.Stats())
@@ -203,6 +215,17 @@ func (l *Loop) snapshot() Stats {
 		s.XSK, s.XSKErr = l.sock.Stats()
 	}
 	return s
+}
+
+// addPool adds o's counts to s.
+func addPool(s *chunk.PoolStats, o chunk.PoolStats) {
+	s.InUse += o.InUse
+	s.Cached += o.Cached
+	s.Retired += o.Retired
+	s.Reserved += o.Reserved
+	s.Allocated += o.Allocated
+	s.Refused += o.Refused
+	s.Forced += o.Forced
 }
 
 // BindMode is how the loop's AF_XDP socket was bound, as the kernel

@@ -6,6 +6,7 @@
 //	sluicectl [-addr ...] nstat [-z] [-d 1s]          counters (non-zero; -z all; -d: deltas over an interval)
 //	sluicectl [-addr ...] loops                       one line per loop
 //	sluicectl [-addr ...] drops                       dropped frames by reason; what to do about fixable drops
+//	sluicectl [-addr ...] memory                      buffer memory: the budget, pressure, chunks per loop
 //
 // The server must serve the endpoint (metrics.Serve).
 package main
@@ -33,7 +34,7 @@ func main() {
 	}
 }
 
-const usage = `usage: sluicectl [-addr host:port] ss [-n N] | nstat [-z] [-d DURATION] | loops | drops`
+const usage = `usage: sluicectl [-addr host:port] ss [-n N] | nstat [-z] [-d DURATION] | loops | drops | memory`
 
 func run(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("sluicectl", flag.ContinueOnError)
@@ -100,6 +101,12 @@ func run(args []string, out io.Writer) error {
 			return err
 		}
 		printDrops(out, s)
+	case "memory":
+		s, err := fetch(base + metrics.PathSnapshot)
+		if err != nil {
+			return err
+		}
+		printMemory(out, s)
 	default:
 		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 	}
@@ -185,6 +192,12 @@ func nstatRows(s *metrics.Snapshot) ([]string, map[string]uint64) {
 		names = append(names, "xdp_"+k)
 		vals["xdp_"+k] = s.XDP[k]
 	}
+	if s.Memory != nil {
+		for _, k := range metrics.MemoryNames() {
+			names = append(names, "memory_"+k)
+			vals["memory_"+k] = s.Memory[k]
+		}
+	}
 	return names, vals
 }
 
@@ -265,4 +278,36 @@ func printDrops(out io.Writer, s *metrics.Snapshot) {
 	for _, d := range s.Fixable {
 		fmt.Fprintf(out, "  %s: %d\n    fix: %s\n", d.Reason, d.Count, d.Fix)
 	}
+}
+
+// printMemory shows the buffer memory budget (Linux's tcp_mem levels and
+// use, as /proc/net/sockstat's "mem") and, per loop, the chunks held and
+// what the budget refused: the connections' dropped segments and pruned
+// out-of-order text.
+func printMemory(out io.Writer, s *metrics.Snapshot) {
+	if m := s.Memory; m == nil {
+		fmt.Fprintln(out, "budget: none (no memory limit)")
+	} else {
+		state := "no pressure"
+		if m["pressure"] != 0 {
+			state = "UNDER PRESSURE"
+		}
+		fmt.Fprintf(out, "budget: limit %d, pressure at %d, relief below %d (octets)\n", m["limit_bytes"], m["pressure_threshold_bytes"], m["low_bytes"])
+		fmt.Fprintf(out, "used %d (%.1f%% of the limit), peak %d; %s, entered %d times\n",
+			m["used_bytes"], 100*float64(m["used_bytes"])/float64(max(m["limit_bytes"], 1)), m["peak_bytes"], state, m["pressure_entered"])
+		fmt.Fprintf(out, "reservations refused at the limit %d, forced past it %d\n", m["refused"], m["forced"])
+	}
+	fmt.Fprintln(out)
+	w := tabwriter.NewWriter(out, 0, 8, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "loop\tchunks in use\tcached\tretired\treserved\tallocated\trefused\tforced\tmem dropped\tooo pruned bytes\t")
+	row := func(name string, l *metrics.LoopSnapshot) {
+		c := l.Counters
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", name, c["chunks_in_use"], c["chunks_cached"], c["chunks_retired"],
+			c["chunks_reserved"], c["chunks_allocated"], c["chunks_refused"], c["chunks_forced"], c["mem_dropped"], c["ooo_pruned_bytes"])
+	}
+	for i := range s.Loops {
+		row(fmt.Sprint(s.Loops[i].Queue), &s.Loops[i])
+	}
+	row("total", &s.Total)
+	w.Flush()
 }

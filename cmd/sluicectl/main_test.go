@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -167,4 +170,205 @@ func TestDrops(t *testing.T) {
 	if got := out.String(); !strings.Contains(got, "partial TCP checksum: 2") || !strings.Contains(got, "fix: run `ethtool -K <device> tx off`") {
 		t.Errorf("drops with a fixable one:\n%s", got)
 	}
+}
+
+// TestMemoryPressure: a server with a 128 KiB memory limit whose handler
+// pauses reading takes four kernel clients writing 192 KiB each (64 KiB
+// windows: twice the limit in flight). The metrics endpoint and
+// sluicectl's memory view show the budget under pressure, refusals and
+// dropped segments; once reading resumes every octet arrives in order
+// and the chunks go back (in use 0); the counts outlive the connections.
+func TestMemoryPressure(t *testing.T) {
+	const (
+		limit   = 128 << 10
+		clients = 4
+		each    = 192 << 10
+	)
+	bed := testbed.New(t, testbed.Options{Queues: 1})
+	var (
+		mu    sync.Mutex
+		conns []*sluice.Conn
+		got   = map[*sluice.Conn]int{}
+		bad   error
+	)
+	h := sluice.HandlerFuncs{
+		Open: func(c *sluice.Conn) sluice.Action {
+			c.PauseRead()
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			return sluice.None
+		},
+		Data: func(c *sluice.Conn, d []byte) sluice.Action {
+			mu.Lock()
+			defer mu.Unlock()
+			off := got[c]
+			for i, b := range d {
+				if b != pat(off+i) && bad == nil {
+					bad = fmt.Errorf("octet %d is %d, want %d", off+i, b, pat(off+i))
+				}
+			}
+			got[c] = off + len(d)
+			return sluice.None
+		},
+	}
+	port := 8097
+	srv, err := sluice.NewServer(sluice.Config{
+		Interface: bed.Server.Link, Netns: bed.Server.Name, Listen: bed.Server.Listen(port),
+		Loops: 1, Cores: []int{-1}, MSL: 250 * time.Millisecond, BusyPoll: -1,
+		MemoryLimit: limit,
+	}, h)
+	srv = testbed.StartServer(t, srv, err)
+	ep, err := metrics.Serve("127.0.0.1:0", srv, metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ep.Close()
+	addr := ep.Addr().String()
+	num := func(expo, series string) float64 {
+		m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindStringSubmatch(expo)
+		if m == nil {
+			t.Fatalf("no %s in the scrape", series)
+		}
+		v, _ := strconv.ParseFloat(m[1], 64)
+		return v
+	}
+	scrape := func() string {
+		resp, err := http.Get("http://" + addr + metrics.PathMetrics)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	before := scrape()
+	if v := num(before, "sluice_memory_limit_bytes"); v != limit {
+		t.Errorf("limit gauge %v, want %d", v, limit)
+	}
+	for _, s := range []string{"sluice_memory_used_bytes", "sluice_memory_pressure", "sluice_memory_refused_total", `sluice_mem_dropped_total{queue="0"}`} {
+		if v := num(before, s); v != 0 {
+			t.Errorf("%s = %v before any traffic", s, v)
+		}
+	}
+
+	want := make([]byte, each)
+	for i := range want {
+		want[i] = pat(i)
+	}
+	var wg sync.WaitGroup
+	var peers []*net.TCPConn
+	for range clients {
+		pc := bed.Peer.Dial(t, testbed.HostPort(bed.Server.IPv4, port))
+		peers = append(peers, pc)
+		wg.Go(func() {
+			pc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+			if _, err := pc.Write(want); err != nil {
+				t.Errorf("peer write: %v", err)
+			}
+		})
+	}
+	var during string
+	testbed.WaitFor(t, "the budget refusing chunks and segments dropped", func() bool {
+		during = scrape()
+		return num(during, "sluice_memory_refused_total") > 0 && num(during, `sluice_mem_dropped_total{queue="0"}`) > 0
+	})
+	t.Logf("under load: used %v peak %v pressure %v entered %v refused %v forced %v; loop: mem_dropped %v chunks in use %v refused %v forced %v",
+		num(during, "sluice_memory_used_bytes"), num(during, "sluice_memory_peak_bytes"), num(during, "sluice_memory_pressure"),
+		num(during, "sluice_memory_pressure_entered_total"), num(during, "sluice_memory_refused_total"), num(during, "sluice_memory_forced_total"),
+		num(during, `sluice_mem_dropped_total{queue="0"}`), num(during, `sluice_chunks_in_use{queue="0"}`),
+		num(during, `sluice_chunks_refused_total{queue="0"}`), num(during, `sluice_chunks_forced_total{queue="0"}`))
+	if num(during, "sluice_memory_pressure_entered_total") < 1 || num(during, "sluice_memory_peak_bytes") < limit*2/3 {
+		t.Errorf("refusals without the pressure state having been entered")
+	}
+	if num(during, "sluice_memory_used_bytes") == 0 || num(during, `sluice_chunks_in_use{queue="0"}`) == 0 {
+		t.Errorf("paused connections hold text, yet no memory in use")
+	}
+
+	mem := ctl(t, "-addr", addr, "memory")
+	t.Logf("sluicectl memory:\n%s", mem)
+	if !strings.Contains(mem, fmt.Sprintf("budget: limit %d,", limit)) {
+		t.Error("memory view does not state the limit")
+	}
+	if v := memField(t, mem, "total", 8); v == 0 {
+		t.Error("memory view's total row shows no dropped segments")
+	}
+	if v := field(t, ctl(t, "-addr", addr, "nstat"), "memory_refused"); v == 0 {
+		t.Error("nstat shows no budget refusals")
+	}
+
+	mu.Lock()
+	open := append([]*sluice.Conn(nil), conns...)
+	mu.Unlock()
+	if len(open) != clients {
+		t.Fatalf("%d connections opened, want %d", len(open), clients)
+	}
+	for _, c := range open {
+		if err := c.ResumeRead(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	testbed.WaitFor(t, "every octet after ResumeRead", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range open {
+			if got[c] < each {
+				return false
+			}
+		}
+		return true
+	})
+	mu.Lock()
+	for _, c := range open {
+		if got[c] != each {
+			t.Errorf("a connection delivered %d octets, want %d", got[c], each)
+		}
+	}
+	if bad != nil {
+		t.Error(bad)
+	}
+	mu.Unlock()
+	testbed.WaitFor(t, "the chunks given back", func() bool {
+		return num(scrape(), `sluice_chunks_in_use{queue="0"}`) == 0
+	})
+	// Closed connections' counts stay in the totals.
+	dropped := uint64(num(scrape(), `sluice_mem_dropped_total{queue="0"}`))
+	for _, pc := range peers {
+		pc.Close()
+	}
+	testbed.WaitFor(t, "the connections freed", func() bool {
+		st, err := srv.Stats()
+		return err == nil && st.Conns == 0 && st.Loops[0].Conns == 0
+	})
+	st, err := srv.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := st.Memory(); m.MemDropped != dropped || m.Refused == 0 || m.Limit != limit || m.ChunksInUse != 0 {
+		t.Errorf("after close, Server.Stats().Memory() = %+v; want MemDropped %d as before", m, dropped)
+	}
+}
+
+// pat is the test pattern's octet at offset i (period 251, prime, so a
+// shifted or repeated run shows).
+func pat(i int) byte { return byte(i % 251) }
+
+// memField is the col'th number (1-based, after the name) of the memory
+// view's row named name.
+func memField(t *testing.T, out, name string, col int) int {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^\s*` + name + `((?:\s+\d+)+)\s*$`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no %s row in:\n%s", name, out)
+	}
+	f := strings.Fields(m[1])
+	if col > len(f) {
+		t.Fatalf("%s row has %d columns", name, len(f))
+	}
+	v, _ := strconv.Atoi(f[col-1])
+	return v
 }
