@@ -79,7 +79,8 @@ type Loop struct {
 	st       counters
 	tcpDone  tcp.Stats // engine counters of freed TCBs (Stats.TCP adds the live ones)
 	postFull atomic.Uint64
-	tid      atomic.Int32
+	tid      atomic.Int32   // the loop thread's id, for Thread (read from /proc)
+	own      atomic.Uintptr // Owner() of the goroutine in Run (0 before and after), for onThread
 
 	// peers are the loops of the group (this one at index), for
 	// segments that arrive on the wrong queue; fwdHops is how many loops
@@ -331,11 +332,13 @@ func (l *Loop) Run() error {
 		return errors.New("sched: Loop.Run called twice")
 	}
 	defer func() {
+		l.own.Store(0) // the token may name another goroutine once this one exits
 		l.finished.Store(true)
 		close(l.done)
 	}()
 	runtime.LockOSThread()
 	l.tid.Store(int32(unix.Gettid()))
+	l.own.Store(owner())
 	if c := l.cfg.Core; c >= 0 {
 		var set unix.CPUSet
 		set.Set(c)

@@ -238,8 +238,11 @@ func (l *Loop) BindMode() afxdp.Mode {
 	return l.sock.Mode()
 }
 
-// onThread reports whether the caller runs on the loop's locked thread.
-func (l *Loop) onThread() bool { return int(l.tid.Load()) == unix.Gettid() }
+// onThread reports whether the caller is the loop itself (a callback or a
+// posted function): its goroutine's owner token, recorded by Run, so the
+// group operations that ask (Stats, onEach, ListConns, Dial) make no
+// system call to tell.
+func (l *Loop) onThread() bool { return l.own.Load() == owner() }
 
 // Stats returns a snapshot of the loop's counters, taken on the loop's
 // thread (so the loop itself needs no atomics): it posts a request and
