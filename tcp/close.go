@@ -88,16 +88,24 @@ func (t *TCB) stateTimeout(now Instant) {
 }
 
 // TimeWaitAcceptsSYN reports whether a SYN arriving for a connection in
-// TIME-WAIT may open a new incarnation (RFC 6191 §2, as Linux does): with
-// timestamps, when its TSval is newer than TS.Recent; without, when its
-// sequence number is beyond RCV.NXT. The owner (or a compact TIME-WAIT
-// table) then drops the old connection and hands the SYN to the listener.
+// TIME-WAIT may open a new incarnation (RFC 6191 §2, as Linux's
+// tcp_timewait_state_process, which tcp/timewait's table follows too):
+// when the connection and the SYN both carry timestamps, a TSval newer
+// than TS.Recent is accepted and an older one is an old duplicate (PAWS,
+// RFC 7323 §5); an equal TSval, or no timestamp on either side, is
+// accepted when the sequence number is beyond RCV.NXT. (RFC 6191 also
+// accepts any timestamped SYN after a connection without timestamps;
+// Linux, and so sluice, asks that one for a newer sequence number.) The
+// owner (or a compact TIME-WAIT table) then drops the old connection and
+// hands the SYN to the listener.
 func TimeWaitAcceptsSYN(rcvNxt Seq, tsRecent uint32, ts bool, seg *Segment) bool {
 	if seg.Flags&(FlagSYN|FlagACK|FlagRST) != FlagSYN {
 		return false
 	}
 	if ts && seg.Options.HasTS {
-		return int32(seg.Options.TSVal-tsRecent) > 0
+		if d := int32(seg.Options.TSVal - tsRecent); d != 0 {
+			return d > 0
+		}
 	}
 	return seg.Seq.GreaterThan(rcvNxt)
 }

@@ -290,6 +290,44 @@ func TestTimeWaitAcceptsSYN(t *testing.T) {
 	if tcp.TimeWaitAcceptsSYN(v.RcvNxt, 10, true, &tsOld) {
 		t.Fatal("older timestamp accepted")
 	}
+	// With timestamps, as Linux's tcp_timewait_state_process (and the
+	// compact table, tcp/timewait): PAWS rejects an older TSval, a newer
+	// one reopens whatever the sequence number, an equal one reopens only
+	// beyond RCV.NXT (RFC 6191 §2 second case); a SYN without a timestamp
+	// is judged by its sequence number.
+	for _, c := range []struct {
+		name  string
+		seq   tcp.Seq
+		ts    bool
+		tsVal uint32
+		want  bool
+	}{
+		{"newer TSval, old sequence", r - 100, true, 11, true},
+		{"equal TSval, newer sequence", r + 100, true, 10, true},
+		{"equal TSval, sequence at RCV.NXT", r + 1, true, 10, false},
+		{"equal TSval, older sequence", r - 100, true, 10, false},
+		{"older TSval across the wrap, newer sequence", r + 100, true, 10 + 1<<31 + 1, false},
+		{"no timestamp, newer sequence", r + 100, false, 0, true},
+		{"no timestamp, older sequence", r - 100, false, 0, false},
+	} {
+		seg := tcp.Segment{Flags: SYN, Seq: c.seq, Options: tcp.Options{HasTS: c.ts, TSVal: c.tsVal}}
+		if got := tcp.TimeWaitAcceptsSYN(v.RcvNxt, 10, true, &seg); got != c.want {
+			t.Errorf("%s: accepted %v, want %v", c.name, got, c.want)
+		}
+	}
+	// A connection without timestamps judges every SYN by its sequence
+	// number (Linux keeps no TS.Recent then; RFC 6191 would take any
+	// timestamped SYN).
+	newerTS := tcp.Segment{Flags: SYN, Seq: r - 100, Options: tcp.Options{HasTS: true, TSVal: 1 << 20}}
+	if tcp.TimeWaitAcceptsSYN(v.RcvNxt, 0, false, &newerTS) {
+		t.Error("no timestamps on the old connection: a timestamped SYN with an old sequence number accepted")
+	}
+	for _, f := range []tcp.Flags{SYN | ACK, SYN | RST} {
+		seg := tcp.Segment{Flags: f, Seq: r + 100}
+		if tcp.TimeWaitAcceptsSYN(v.RcvNxt, 10, false, &seg) {
+			t.Errorf("flags %v accepted", f)
+		}
+	}
 }
 
 // FIN-WAIT-2 of an orphaned connection ends after FinTimeout (Linux
