@@ -2,6 +2,7 @@ package bulk_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"testing"
@@ -27,7 +28,10 @@ func envInt(name string, def int) int {
 // (cubic, bbr; Linux's TCP_CONGESTION of the same name), over a path of
 // SLUICE_RTT_MS round trip (half each way), SLUICE_LOSS_PCT loss each
 // way and a SLUICE_RATE_MBIT bottleneck with a SLUICE_QUEUE-frame
-// queue; SLUICE_BULK_MIB per transfer. Run by hand (root):
+// queue; SLUICE_BULK_MIB per transfer, each repeated SLUICE_ROUNDS
+// times (sluice and Linux alternating which goes first);
+// SLUICE_NORMAL_PRIORITY=1 runs the rig without its raised priorities
+// (RigOptions.NormalPriority). Run by hand (root):
 //
 //	SLUICE_CC=bbr SLUICE_RTT_MS=20 SLUICE_LOSS_PCT=1 \
 //	  go test -run '^$' -bench WANCell -benchtime 1x ./testbed/impair/bulk/
@@ -62,17 +66,23 @@ func BenchmarkWANCell(b *testing.B) {
 		var err error
 		rep, err = bulk.MeasureThroughput(ctx, bulk.ThroughputOptions{
 			Size: int64(envInt("SLUICE_BULK_MIB", 64)) << 20, Impairment: &imp,
-			Seed: uint64(i + 1), LinuxCC: cc, TCP: cfg,
+			Seed: uint64(i + 1), LinuxCC: cc, TCP: cfg, Rounds: envInt("SLUICE_ROUNDS", 1),
+			NormalPriority: os.Getenv("SLUICE_NORMAL_PRIORITY") != "",
 		})
 		cancel()
 		if err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.Logf("%s, RTT %v, loss %.0f%%, %d Mbit/s, queue %d frames\n%v\n%v\nto peer:   %v\nto server: %v",
+	if rep.PriorityErr != nil {
+		fmt.Printf("running at normal priority: %v\n", rep.PriorityErr)
+	}
+	// To stdout: the testing package cuts a benchmark's log after ten
+	// lines.
+	fmt.Printf("%s, RTT %v, loss %.0f%%, %d Mbit/s, queue %d frames\n%v\n%v\nto peer:   %v\nto server: %v\n",
 		cc, rtt, imp.Loss*100, imp.Rate/1e6, imp.Limit, rep.Upload, rep.Download, rep.ToPeer, rep.ToServer)
 	for _, r := range rep.Results {
-		b.Log(r)
+		fmt.Println(r)
 	}
 	b.ReportMetric(rep.Upload.Ratio, "up-ratio")
 	b.ReportMetric(rep.Download.Sluice/1e6, "down-sluice-MB/s")
@@ -105,20 +115,33 @@ func BenchmarkWANQueue(b *testing.B) {
 		Loss: float64(envInt("SLUICE_LOSS_PCT", 1)) / 100, Delay: rtt / 2,
 		Rate: rate, Limit: envInt("SLUICE_QUEUE", 1000),
 	}
-	r, err := bulk.NewRig(bulk.RigOptions{Impair: impair.Both(1, imp), LinuxCC: cc, TCP: cfg})
+	r, err := bulk.NewRig(bulk.RigOptions{Impair: impair.Both(1, imp), LinuxCC: cc, TCP: cfg,
+		NormalPriority: os.Getenv("SLUICE_NORMAL_PRIORITY") != ""})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer r.Close()
+	if r.PriorityErr != nil {
+		b.Logf("running at normal priority: %v", r.PriorityErr)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
+	run0, wait0, err := r.LoopSchedStat()
+	if err != nil {
+		b.Fatal(err)
+	}
 	res, err := r.Transfer(ctx, target, bulk.Download, int64(envInt("SLUICE_BULK_MIB", 64))<<20, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	run1, wait1, err := r.LoopSchedStat()
 	if err != nil {
 		b.Fatal(err)
 	}
 	toPeer, _ := r.Forwarder.Stats()
 	qd := time.Duration(int64(toPeer.MaxQueue) * 1514 * 8 * int64(time.Second) / rate)
-	b.Logf("%v %s: %v; max queue %d frames = %v of queueing over a %v RTT", target, cc, res, toPeer.MaxQueue, qd, rtt)
+	b.Logf("%v %s: %v; max queue %d frames = %v of queueing over a %v RTT; sluice loop ran %v, waited for a CPU %v",
+		target, cc, res, toPeer.MaxQueue, qd, rtt, (run1 - run0).Round(time.Millisecond), (wait1 - wait0).Round(time.Millisecond))
 	b.ReportMetric(res.Rate()/1e6, "MB/s")
 	b.ReportMetric(qd.Seconds()*1e3, "max-queue-ms")
 }

@@ -31,6 +31,8 @@ type ThroughputOptions struct {
 	// TCP is sluice's engine configuration [Config()]; its CC field picks
 	// sluice's congestion control.
 	TCP *tcp.Config
+	// NormalPriority is RigOptions.NormalPriority.
+	NormalPriority bool
 }
 
 // BenchmarkImpairment is the benchmark condition: 1% loss and
@@ -57,6 +59,7 @@ type Report struct {
 	ToPeer, ToServer impair.Stats // the forwarder's counters at the end
 	Options          ThroughputOptions
 	Elapsed          time.Duration
+	PriorityErr      error // Rig.PriorityErr
 }
 
 // MeasureThroughput builds a Rig under the given impairment and measures
@@ -85,10 +88,11 @@ func MeasureThroughput(ctx context.Context, o ThroughputOptions) (rep Report, er
 	}
 	rep.Options = o
 	start := time.Now()
-	r, err := NewRig(RigOptions{Impair: impair.Both(o.Seed, *o.Impairment), Cores: o.Cores, LinuxCC: o.LinuxCC, TCP: o.TCP})
+	r, err := NewRig(RigOptions{Impair: impair.Both(o.Seed, *o.Impairment), Cores: o.Cores, LinuxCC: o.LinuxCC, TCP: o.TCP, NormalPriority: o.NormalPriority})
 	if err != nil {
 		return rep, err
 	}
+	rep.PriorityErr = r.PriorityErr
 	defer func() {
 		if cerr := r.Close(); err == nil {
 			err = cerr
