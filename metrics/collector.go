@@ -45,7 +45,7 @@ func NewCollector(src Source) *Collector {
 	}
 	for i := range loopMetrics {
 		m := &loopMetrics[i]
-		c.loop = append(c.loop, prometheus.NewDesc(m.promName(), m.help, q, nil))
+		c.loop = append(c.loop, prometheus.NewDesc(promName(m.name, m.kind), m.help, q, nil))
 	}
 	for i := range budgetMetrics {
 		m := &budgetMetrics[i]

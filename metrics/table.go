@@ -19,21 +19,21 @@ const (
 	gauge
 )
 
-// loopMetric is one per-loop value: its name (snake case, the Prometheus
-// name is "sluice_" + name, with "_total" for counters), its help text and
-// how to read it from a loop's Stats. One table serves the Prometheus
-// collector, the JSON snapshot and sluicectl's nstat view, so they can
-// never disagree on what a name means.
-type loopMetric struct {
+// metric is one value read from a stats struct S: its name (snake case,
+// the Prometheus name is "sluice_" + name, with "_total" for counters),
+// its help text and how to read it. One table per source serves the
+// Prometheus collector, the JSON snapshot and sluicectl's nstat view, so
+// they can never disagree on what a name means.
+type metric[S any] struct {
 	name string
 	help string
 	kind kind
-	get  func(s *sched.Stats) uint64
+	get  func(s *S) uint64
 }
 
 // loopMetrics are the scalar per-loop values. Drops by reason and
 // connections by state are labelled families, built separately.
-var loopMetrics = []loopMetric{
+var loopMetrics = []metric[sched.Stats]{
 	{"iterations", "Loop iterations.", counter, func(s *sched.Stats) uint64 { return s.Iterations }},
 	{"sleeps", "Times the loop slept in poll(2).", counter, func(s *sched.Stats) uint64 { return s.Sleeps }},
 	{"posted", "Functions run from the loop's MPSC ring.", counter, func(s *sched.Stats) uint64 { return s.Posted }},
@@ -121,9 +121,7 @@ var loopMetrics = []loopMetric{
 	{"xsk_fill_wakeups", "recvfrom(2) calls made to kick the fill ring (need_wakeup).", counter, func(s *sched.Stats) uint64 { return s.XSK.FillWakeups }},
 }
 
-// promName is the Prometheus metric name for a table entry.
-func (m *loopMetric) promName() string { return promName(m.name, m.kind) }
-
+// promName is the Prometheus metric name of a value named name.
 func promName(name string, k kind) string {
 	if k == counter {
 		return "sluice_" + name + "_total"
@@ -131,19 +129,12 @@ func promName(name string, k kind) string {
 	return "sluice_" + name
 }
 
-// budgetMetric is one value of the server-wide memory budget
-// (chunk.BudgetStats), unlabelled: the loops share one budget. The
-// Prometheus name is promName("memory_" + name).
-type budgetMetric struct {
-	name string
-	help string
-	kind kind
-	get  func(b *chunk.BudgetStats) uint64
-}
-
-// budgetMetrics are exported only when the server has a budget (High >
-// 0: Config.MemoryLimit is not negative).
-var budgetMetrics = []budgetMetric{
+// budgetMetrics are the server-wide memory budget's values
+// (chunk.BudgetStats), unlabelled: the loops share one budget. Their
+// Prometheus names are promName("memory_" + name), and they are exported
+// only when the server has a budget (High > 0: Config.MemoryLimit is not
+// negative).
+var budgetMetrics = []metric[chunk.BudgetStats]{
 	{"limit_bytes", "Buffer memory budget: the limit (Config.MemoryLimit, tcp_mem high); chunks past it are refused.", gauge, func(b *chunk.BudgetStats) uint64 { return uint64(b.High) }},
 	{"pressure_threshold_bytes", "Buffer memory budget: use at which the server enters memory pressure (tcp_mem pressure).", gauge, func(b *chunk.BudgetStats) uint64 { return uint64(b.Pressure) }},
 	{"low_bytes", "Buffer memory budget: use below which memory pressure ends (tcp_mem low).", gauge, func(b *chunk.BudgetStats) uint64 { return uint64(b.Low) }},

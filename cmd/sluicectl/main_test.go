@@ -173,15 +173,15 @@ func TestDrops(t *testing.T) {
 }
 
 // TestMemoryPressure: a server with a 128 KiB memory limit whose handler
-// pauses reading takes four kernel clients writing 192 KiB each (64 KiB
-// windows: twice the limit in flight). The metrics endpoint and
+// pauses reading takes six kernel clients writing 192 KiB each (64 KiB
+// windows: three times the limit in flight). The metrics endpoint and
 // sluicectl's memory view show the budget under pressure, refusals and
 // dropped segments; once reading resumes every octet arrives in order
 // and the chunks go back (in use 0); the counts outlive the connections.
 func TestMemoryPressure(t *testing.T) {
 	const (
 		limit   = 128 << 10
-		clients = 4
+		clients = 6
 		each    = 192 << 10
 	)
 	bed := testbed.New(t, testbed.Options{Queues: 1})
@@ -259,11 +259,17 @@ func TestMemoryPressure(t *testing.T) {
 	for i := range want {
 		want[i] = pat(i)
 	}
+	// Every connection is open (its 64 KiB window advertised, with no
+	// pressure yet) before any text is sent, so the peers may send more
+	// than the budget holds: once under pressure the server offers no
+	// window beyond what it can store, but never moves an edge left.
 	var wg sync.WaitGroup
 	var peers []*net.TCPConn
 	for range clients {
-		pc := bed.Peer.Dial(t, testbed.HostPort(bed.Server.IPv4, port))
-		peers = append(peers, pc)
+		peers = append(peers, bed.Peer.Dial(t, testbed.HostPort(bed.Server.IPv4, port)))
+	}
+	testbed.WaitFor(t, "every connection open", func() bool { mu.Lock(); defer mu.Unlock(); return len(conns) == clients })
+	for _, pc := range peers {
 		wg.Go(func() {
 			pc.SetWriteDeadline(time.Now().Add(30 * time.Second))
 			if _, err := pc.Write(want); err != nil {
@@ -272,6 +278,11 @@ func TestMemoryPressure(t *testing.T) {
 		})
 	}
 	var during string
+	defer func() {
+		if t.Failed() && during != "" {
+			t.Logf("last scrape:\n%s", grepMemory(during))
+		}
+	}()
 	testbed.WaitFor(t, "the budget refusing chunks and segments dropped", func() bool {
 		during = scrape()
 		return num(during, "sluice_memory_refused_total") > 0 && num(during, `sluice_mem_dropped_total{queue="0"}`) > 0
@@ -351,6 +362,17 @@ func TestMemoryPressure(t *testing.T) {
 	if m := st.Memory(); m.MemDropped != dropped || m.Refused == 0 || m.Limit != limit || m.ChunksInUse != 0 {
 		t.Errorf("after close, Server.Stats().Memory() = %+v; want MemDropped %d as before", m, dropped)
 	}
+}
+
+// grepMemory keeps the memory lines of an exposition.
+func grepMemory(expo string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(expo, "\n") {
+		if strings.HasPrefix(l, "sluice_mem") || strings.HasPrefix(l, "sluice_chunks") {
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
 }
 
 // pat is the test pattern's octet at offset i (period 251, prime, so a
