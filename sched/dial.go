@@ -4,13 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
+	"weak"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/sluicenet/sluice/bpf"
 	"github.com/sluicenet/sluice/internal/netenv"
+	"github.com/sluicenet/sluice/internal/rss"
 	"github.com/sluicenet/sluice/tcp"
 	"github.com/sluicenet/sluice/wire"
 )
@@ -35,6 +43,14 @@ type DialOptions struct {
 	// when Dial runs on a loop's thread (in a callback), else the loops in
 	// turn.
 	Loop *Loop
+	// PortFilter, when set, restricts the ephemeral source port (Local's
+	// port zero) to those it accepts; it runs in Dial, on the caller's
+	// goroutine. No free port accepted: EADDRINUSE.
+	PortFilter func(port uint16) bool
+	// AnyQueue leaves the ephemeral source port out of RSS steering
+	// (reserveEphemeral): replies may reach another loop, which forwards
+	// them.
+	AnyQueue bool
 	// Timeout bounds the handshake: if the connection is not ESTABLISHED
 	// by then it is dropped and OnClose reports tcp.ErrTimeout. Zero
 	// leaves it to the TCP configuration (SynRetries, InitialRTO: about
@@ -48,6 +64,10 @@ type Dialed struct {
 	Ref    ConnRef // its name on that loop (Loop.Conn), also after OnClose
 	Local  netip.AddrPort
 	Remote netip.AddrPort
+	// Steering says how the group chooses source ports (RSS steering or
+	// why not), on its first Dial and whenever that changes; "" otherwise.
+	// For the log.
+	Steering string
 }
 
 // Dial starts an active open (RFC 9293 §3.10.1) to remote and returns as
@@ -61,12 +81,13 @@ type Dialed struct {
 //
 // Before queuing, Dial asks the kernel for the route and the next hop's
 // MAC (internal/netenv: the neighbour table, resolving it when missing,
-// within ctx), reserves the local port (see "Active open" in the package
-// doc) and registers the flow in the XDP program, so the SYN-ACK is
-// steered to the loops rather than to the kernel. Those are system calls:
-// a callback that dials blocks its loop for them (microseconds when the
-// neighbour is known; up to ctx while ARP/ND run), so dial to unknown
-// next hops from another goroutine. Safe from any goroutine.
+// within ctx), reserves the local port (reserveEphemeral: steered by the
+// device's RSS to the owning loop's queue where it can be) and registers
+// the flow in the XDP program, so the SYN-ACK is steered to the loops
+// rather than to the kernel. Those are system calls: a callback that
+// dials blocks its loop for them (tens of microseconds when the neighbour
+// is known; up to ctx while ARP/ND run), so dial to unknown next hops
+// from another goroutine. Safe from any goroutine.
 func (g *Group) Dial(ctx context.Context, remote netip.AddrPort, o DialOptions) (Dialed, error) {
 	remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
 	if !remote.Addr().IsValid() || remote.Port() == 0 {
@@ -76,7 +97,7 @@ func (g *Group) Dial(ctx context.Context, remote netip.AddrPort, o DialOptions) 
 	if err != nil {
 		return Dialed{}, err
 	}
-	rq := &dialReq{remote: remote, opts: o}
+	rq := &dialReq{remote: remote, opts: o, queue: l.queue}
 	if err := g.setup(func() error { return g.prepare(ctx, rq) }); err != nil {
 		return Dialed{}, fmt.Errorf("sched: dial %v: %w", remote, err)
 	}
@@ -135,12 +156,7 @@ func postWait(ctx context.Context, l *Loop, fn func()) error {
 // loops dialing each other would wait forever), so from a callback Dial
 // uses the calling loop.
 func (g *Group) dialLoop(want *Loop) (*Loop, bool, error) {
-	var caller *Loop
-	for _, l := range g.loops {
-		if l.onThread() {
-			caller = l
-		}
-	}
+	caller := g.CallerLoop()
 	switch {
 	case caller != nil && (want == nil || want == caller):
 		return caller, true, nil
@@ -158,16 +174,33 @@ func (g *Group) dialLoop(want *Loop) (*Loop, bool, error) {
 	return g.loops[n%uint32(len(g.loops))], false, nil
 }
 
+// CallerLoop is the loop of g whose thread calls it (from a callback or
+// a posted function), nil from any other goroutine. It costs a gettid.
+func (g *Group) CallerLoop() *Loop {
+	for _, l := range g.loops {
+		if l.onThread() {
+			return l
+		}
+	}
+	return nil
+}
+
+// Opened reports whether c's OnOpen has run: false for a dialed
+// connection whose handshake has not completed (or failed, in OnClose).
+func (c *Conn) Opened() bool { return c.opened }
+
 // dialReq is one Dial on its way to the loop.
 type dialReq struct {
 	remote, local  netip.AddrPort
 	srcMAC, dstMAC wire.MAC
 	opts           DialOptions
+	queue          int // the owning loop's queue
 	res            *dialRes
+	steering       string
 }
 
 func (rq *dialReq) dialed(l *Loop, ref ConnRef) Dialed {
-	return Dialed{Loop: l, Ref: ref, Local: rq.local, Remote: rq.remote}
+	return Dialed{Loop: l, Ref: ref, Local: rq.local, Remote: rq.remote, Steering: rq.steering}
 }
 
 // prepare runs where the device lives (GroupConfig.Setup): route and
@@ -192,7 +225,13 @@ func (g *Group) prepare(ctx context.Context, rq *dialReq) error {
 	}
 	copy(rq.srcMAC[:], hop.SrcMAC)
 	copy(rq.dstMAC[:], hop.MAC)
-	res, port, err := reservePort(netip.AddrPortFrom(src, rq.opts.Local.Port()))
+	var res *dialRes
+	var port uint16
+	if p := rq.opts.Local.Port(); p != 0 {
+		res, port, err = reservePort(netip.AddrPortFrom(src, p))
+	} else {
+		res, port, err = g.reserveEphemeral(rq, src)
+	}
 	if err != nil {
 		return err
 	}
@@ -371,4 +410,177 @@ func (l *Loop) releaseDial(r *dialRes) {
 	if err := r.release(); err != nil {
 		l.st.FlowErrors++
 	}
+}
+
+// The ephemeral source port. Without RSS steering and a PortFilter the
+// kernel picks it (bind to port 0). Otherwise the port is searched in the
+// kernel's ephemeral range (ip_local_port_range, skipping
+// ip_local_reserved_ports, from a random start as the kernel does) for
+// one the filter accepts and whose reply frames (remote -> local, the
+// fields the device hashes) the NIC's RSS puts on the dialing loop's
+// queue, so they reach the owner without being forwarded round the loops.
+// A steered search that finds every such port busy falls back to the
+// kernel's choice.
+
+// steerRefresh is how long a device's RSS configuration read is trusted
+// (ethtool -X may change it while the group runs).
+const steerRefresh = 10 * time.Second
+
+// maxBusyPorts bounds the binds a search tries (each an EADDRINUSE).
+const maxBusyPorts = 256
+
+// steering is a group's view of its device's RSS and the ephemeral range,
+// read in Dial (where the device lives) and kept for steerRefresh.
+type steering struct {
+	mu       sync.Mutex
+	read     time.Time
+	tab      *rss.Table // nil: no steering (why says why)
+	why      string
+	lo, hi   uint16      // ip_local_port_range
+	reserved [][2]uint16 // ip_local_reserved_ports
+	said     string      // the statement last returned in Dialed
+}
+
+// steerings holds each group's steering, keyed weakly so a closed group
+// leaves nothing behind (Group's own fields are group.go's).
+var steerings sync.Map // weak.Pointer[Group] -> *steering
+
+func (g *Group) steering() *steering {
+	k := weak.Make(g)
+	if v, ok := steerings.Load(k); ok {
+		return v.(*steering)
+	}
+	v, loaded := steerings.LoadOrStore(k, &steering{})
+	if !loaded {
+		runtime.AddCleanup(g, func(k weak.Pointer[Group]) { steerings.Delete(k) }, k)
+	}
+	return v.(*steering)
+}
+
+// portView is what one Dial's port choice needs from the steering.
+type portView struct {
+	tab      *rss.Table
+	lo, hi   uint16
+	reserved [][2]uint16
+}
+
+// view returns the current configuration (re-read when stale; runs where
+// the device lives) and, when its statement changed, the statement.
+func (st *steering) view(ifname string) (portView, string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.read.IsZero() || time.Since(st.read) > steerRefresh {
+		st.read = time.Now()
+		st.lo, st.hi, st.reserved = ephemeralRange()
+		st.tab, st.why = nil, ""
+		tab, err := rss.Read(ifname)
+		switch {
+		case err != nil:
+			st.why = fmt.Sprintf("no RSS configuration on %s (%v): the kernel picks dial source ports; replies on another loop's queue are forwarded", ifname, err)
+		case tab.Queues() < 2:
+			st.why = fmt.Sprintf("RSS on %s uses one queue: the kernel picks dial source ports", ifname)
+		default:
+			st.tab = tab
+			st.why = fmt.Sprintf("dial source ports steered by RSS on %s (Toeplitz, %d-entry table, %d queues, fields tcp4 %#x tcp6 %#x)", ifname, len(tab.Indir), tab.Queues(), uint64(tab.Fields4), uint64(tab.Fields6))
+		}
+	}
+	v := portView{tab: st.tab, lo: st.lo, hi: st.hi, reserved: st.reserved}
+	if st.why == st.said {
+		return v, ""
+	}
+	st.said = st.why
+	return v, st.why
+}
+
+// reserveEphemeral reserves the source port of a Dial that gave none.
+func (g *Group) reserveEphemeral(rq *dialReq, src netip.Addr) (*dialRes, uint16, error) {
+	v, note := g.steering().view(g.ifname)
+	rq.steering = note
+	var search *rss.Search
+	if v.tab != nil && !rq.opts.AnyQueue {
+		if s, err := v.tab.NewSearch(rq.remote, src); err == nil {
+			search = &s
+		}
+	}
+	filter := rq.opts.PortFilter
+	if search == nil && filter == nil {
+		return reservePort(netip.AddrPortFrom(src, 0))
+	}
+	ok := func(p uint16) bool {
+		return !v.isReserved(p) && (filter == nil || filter(p)) && (search == nil || search.Queue(p) == rq.queue)
+	}
+	bind := func(p uint16) (*dialRes, uint16, error) { return reservePort(netip.AddrPortFrom(src, p)) }
+	res, port, err := pickPort(v.lo, v.hi, rand.N(int(v.hi-v.lo)+1), ok, bind)
+	if errors.Is(err, unix.EADDRINUSE) && filter == nil {
+		return reservePort(netip.AddrPortFrom(src, 0))
+	}
+	return res, port, err
+}
+
+func (v *portView) isReserved(p uint16) bool {
+	for _, r := range v.reserved {
+		if p >= r[0] && p <= r[1] {
+			return true
+		}
+	}
+	return false
+}
+
+// pickPort binds the first port of lo..hi, from lo+start on round the
+// range, that ok accepts and bind gets (EADDRINUSE moves on, at most
+// maxBusyPorts times; any other error ends the search).
+func pickPort(lo, hi uint16, start int, ok func(uint16) bool, bind func(uint16) (*dialRes, uint16, error)) (*dialRes, uint16, error) {
+	n := int(hi-lo) + 1
+	busy := 0
+	for i := range n {
+		p := lo + uint16((start+i)%n)
+		if !ok(p) {
+			continue
+		}
+		res, port, err := bind(p)
+		if err == nil || !errors.Is(err, unix.EADDRINUSE) {
+			return res, port, err
+		}
+		if busy++; busy == maxBusyPorts {
+			break
+		}
+	}
+	return nil, 0, fmt.Errorf("no free source port in %d-%d fits: %w", lo, hi, unix.EADDRINUSE)
+}
+
+// ephemeralRange reads the kernel's ephemeral ports (of the calling
+// thread's network namespace), Linux's defaults when unreadable.
+func ephemeralRange() (lo, hi uint16, reserved [][2]uint16) {
+	lo, hi = 32768, 60999
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		f := strings.Fields(string(b))
+		if len(f) == 2 {
+			a, err1 := strconv.ParseUint(f[0], 10, 16)
+			z, err2 := strconv.ParseUint(f[1], 10, 16)
+			if err1 == nil && err2 == nil && a > 0 && a <= z {
+				lo, hi = uint16(a), uint16(z)
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_reserved_ports"); err == nil {
+		reserved = parsePortList(strings.TrimSpace(string(b)))
+	}
+	return lo, hi, reserved
+}
+
+// parsePortList parses "8080,9000-9010" (ip_local_reserved_ports).
+func parsePortList(s string) [][2]uint16 {
+	var out [][2]uint16
+	for _, part := range strings.Split(s, ",") {
+		a, z, found := strings.Cut(strings.TrimSpace(part), "-")
+		if !found {
+			z = a
+		}
+		x, err1 := strconv.ParseUint(a, 10, 16)
+		y, err2 := strconv.ParseUint(z, 10, 16)
+		if err1 == nil && err2 == nil && x <= y {
+			out = append(out, [2]uint16{uint16(x), uint16(y)})
+		}
+	}
+	return out
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/sluicenet/sluice/internal/rss"
 	"github.com/sluicenet/sluice/tcp"
 	"github.com/sluicenet/sluice/testbed"
 )
@@ -534,4 +535,92 @@ func flowEntries(t *testing.T, g *Group) int {
 	}
 	t.Fatal("the program has no flows map")
 	return 0
+}
+
+// rssTable is a 4-queue device's table (ethtool -X equal 4) under
+// Microsoft's verification key.
+func rssTable() *rss.Table {
+	key := []byte{0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0,
+		0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30, 0xf2, 0x0c,
+		0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa}
+	t := &rss.Table{Key: key, Indir: make([]uint32, 128), Fields4: rss.Tuple4, Fields6: rss.Tuple4}
+	for i := range t.Indir {
+		t.Indir[i] = uint32(i % 4)
+	}
+	return t
+}
+
+// TestPickPortSteered: the steered search binds a port (a real
+// reservation, on loopback) whose reply frames hash to the wanted queue,
+// skips ports held by another socket, stays in the range, and fails with
+// EADDRINUSE when nothing in the range fits.
+func TestPickPortSteered(t *testing.T) {
+	tab := rssTable()
+	remote, local := netip.MustParseAddrPort("127.0.0.1:8080"), netip.MustParseAddr("127.0.0.1")
+	s, err := tab.NewSearch(remote, local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bind := func(p uint16) (*dialRes, uint16, error) { return reservePort(netip.AddrPortFrom(local, p)) }
+	const lo, hi = 40000, 40999
+	for q := range 4 {
+		ok := func(p uint16) bool { return s.Queue(p) == q }
+		first, p1, err := pickPort(lo, hi, 0, ok, bind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Held: the next search from the same start moves past it.
+		second, p2, err := pickPort(lo, hi, 0, ok, bind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []uint16{p1, p2} {
+			if p < lo || p > hi || tab.Queue(remote, netip.AddrPortFrom(local, p)) != q {
+				t.Errorf("queue %d: port %d (queue %d)", q, p, tab.Queue(remote, netip.AddrPortFrom(local, p)))
+			}
+		}
+		if p1 == p2 {
+			t.Errorf("queue %d: port %d handed out twice", q, p1)
+		}
+		first.close()
+		second.close()
+	}
+	if _, _, err := pickPort(lo, hi, 0, func(uint16) bool { return false }, bind); !errors.Is(err, unix.EADDRINUSE) {
+		t.Errorf("no port fits: %v, want EADDRINUSE", err)
+	}
+	if got := parsePortList("8080, 9000-9010,x,7-3"); len(got) != 2 || got[0] != [2]uint16{8080, 8080} || got[1] != [2]uint16{9000, 9010} {
+		t.Errorf("parsePortList: %v", got)
+	}
+}
+
+// BenchmarkEphemeralPort: reserving a source port on loopback (bind and
+// close) as the kernel picks it, and steered to one queue of four.
+func BenchmarkEphemeralPort(b *testing.B) {
+	local := netip.MustParseAddr("127.0.0.1")
+	remote := netip.MustParseAddrPort("127.0.0.1:8080")
+	b.Run("kernel", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			r, _, err := reservePort(netip.AddrPortFrom(local, 0))
+			if err != nil {
+				b.Fatal(err)
+			}
+			r.close()
+		}
+	})
+	b.Run("rss", func(b *testing.B) {
+		b.ReportAllocs()
+		tab := rssTable()
+		bind := func(p uint16) (*dialRes, uint16, error) { return reservePort(netip.AddrPortFrom(local, p)) }
+		start := 0
+		for b.Loop() {
+			s, _ := tab.NewSearch(remote, local)
+			r, _, err := pickPort(32768, 60999, start, func(p uint16) bool { return s.Queue(p) == 3 }, bind)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r.close()
+			start += 7
+		}
+	})
 }
