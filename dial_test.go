@@ -6,11 +6,18 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
+	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
+
+	"github.com/sluicenet/sluice/tcp"
 	"github.com/sluicenet/sluice/testbed"
 )
 
@@ -232,5 +239,175 @@ func TestDialer(t *testing.T) {
 	}
 	if i := d.Server().Info(); i.Interface != bed.Server.Link || len(i.Listen) != 0 {
 		t.Fatalf("Info: %+v", i)
+	}
+}
+
+// loopDialRec records what a DialHandler called from a callback returned
+// and every callback its connection got: it writes "ping" on open and
+// closes once the echo is back.
+type loopDialRec struct {
+	target string
+	cancel context.CancelFunc
+	ret    *Conn
+	state  tcp.State // the returned Conn's, in the callback that dialed
+	err    error
+
+	mu      sync.Mutex
+	opened  int
+	echoed  bool
+	closes  []error
+	onClose chan struct{}
+	got     []byte
+}
+
+func (r *loopDialRec) handler() Handler {
+	return HandlerFuncs{
+		Open: func(c *Conn) Action {
+			r.mu.Lock()
+			r.opened++
+			r.mu.Unlock()
+			c.Write([]byte("ping"))
+			return None
+		},
+		Data: func(c *Conn, d []byte) Action {
+			r.got = append(r.got, d...)
+			if string(r.got) == "ping" {
+				r.mu.Lock()
+				r.echoed = true
+				r.mu.Unlock()
+				return Close
+			}
+			return None
+		},
+		Closed: func(c *Conn, err error) {
+			r.mu.Lock()
+			r.closes = append(r.closes, err)
+			r.mu.Unlock()
+			close(r.onClose) // a second OnClose panics the test
+		},
+	}
+}
+
+// TestDialHandlerFromCallback: DialHandler called in OnData of an
+// accepted connection returns at once with the Conn in SYN-SENT on the
+// same loop, and reports the outcome through the handler exactly once:
+// established (IPv4, IPv6), refused (the Linux peer's RST), timed out
+// (a silent address, ctx's deadline), and dropped by Shutdown while
+// pending. Dial, which would wait, refuses to run there. No goroutine is
+// left behind.
+func TestDialHandlerFromCallback(t *testing.T) {
+	bed := newBed(t, 1)
+	silent := netip.MustParseAddr("198.18.0.77")
+	if err := bed.Server.Do(func() error {
+		return netlink.NeighSet(&netlink.Neigh{LinkIndex: bed.Server.Ifindex, IP: silent.AsSlice(), HardwareAddr: bed.Peer.MAC, State: netlink.NUD_PERMANENT})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	echo4, echo6 := testbed.HostPort(bed.Peer.IPv4, 9100), testbed.HostPort(bed.Peer.IPv6, 9100)
+	peerEcho(t, bed, echo4)
+	peerEcho(t, bed, echo6)
+	base := runtime.NumGoroutine()
+
+	recs := make(chan *loopDialRec, 8)
+	srv := HandlerFuncs{
+		// The client sends "target[ timeout]"; the dial starts here, on
+		// the loop.
+		Data: func(c *Conn, d []byte) Action {
+			target, ms, _ := strings.Cut(strings.TrimSpace(string(d)), " ")
+			r := &loopDialRec{target: target, onClose: make(chan struct{})}
+			ctx := context.Background()
+			if ms != "" {
+				n, _ := strconv.Atoi(ms)
+				ctx, r.cancel = context.WithTimeout(ctx, time.Duration(n)*time.Millisecond)
+			}
+			if nc, err := c.Server().Dial(ctx, "tcp", target); err == nil {
+				nc.Close()
+				t.Errorf("Dial (a net.Conn, which waits) from a callback to %s succeeded", target)
+			}
+			r.ret, r.err = c.Server().DialHandler(ctx, "tcp", target, r.handler())
+			if r.ret != nil {
+				r.state = r.ret.sc.State()
+				if r.ret.loop != c.loop {
+					t.Errorf("dial to %s on another loop", target)
+				}
+			}
+			recs <- r
+			return None
+		},
+		EOF: func(c *Conn) Action { return Close },
+	}
+	cfg := testConfig(bed, 7405)
+	var logs logSink
+	cfg.Logger = logs.logger()
+	s := startServer(t, cfg, srv)
+	listen := testbed.HostPort(bed.Server.IPv4, 7405)
+	dial := func(line string) *loopDialRec {
+		t.Helper()
+		cl := bed.Peer.Dial(t, listen)
+		defer cl.Close()
+		if _, err := io.WriteString(cl, line); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case r := <-recs:
+			return r
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%q: no dial", line)
+		}
+		return nil
+	}
+	cases := []struct {
+		line   string
+		opened int
+		want   error
+	}{
+		{echo4, 1, nil},
+		{echo6, 1, nil},
+		{testbed.HostPort(bed.Peer.IPv4, 9101), 0, ErrRefused},
+		{netip.AddrPortFrom(silent, 80).String() + " 300", 0, ErrTimeout},
+	}
+	var done []*loopDialRec
+	for _, tc := range cases {
+		r := dial(tc.line)
+		if r.err != nil || r.state != tcp.SynSent {
+			t.Fatalf("%q: DialHandler returned in %v, %v; want SYN-SENT", tc.line, r.state, r.err)
+		}
+		select {
+		case <-r.onClose:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%q: no OnClose", tc.line)
+		}
+		if r.cancel != nil {
+			r.cancel()
+		}
+		done = append(done, r)
+	}
+	// Pending at Shutdown: no ShutdownHandler, so Shutdown's close drops
+	// the handshake, and Shutdown waits for its OnClose.
+	pending := dial(netip.AddrPortFrom(silent, 81).String())
+	cases = append(cases, struct {
+		line   string
+		opened int
+		want   error
+	}{pending.target, 0, ErrAborted})
+	done = append(done, pending)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	// The loops have stopped: every callback that will come has come.
+	for i, r := range done {
+		tc := cases[i]
+		r.mu.Lock()
+		if r.opened != tc.opened || len(r.closes) != 1 || !errors.Is(r.closes[0], tc.want) || r.echoed != (tc.opened == 1) {
+			t.Errorf("%q: %d OnOpen, OnClose %v, echoed %v; want %d OnOpen, one OnClose(%v)", tc.line, r.opened, r.closes, r.echoed, tc.opened, tc.want)
+		}
+		r.mu.Unlock()
+	}
+	testbed.WaitFor(t, "the server's goroutines to end", func() bool { return runtime.NumGoroutine() <= base })
+	// veth has no RSS: the fallback is said once.
+	if n := strings.Count(logs.String(), "no RSS configuration on "+bed.Server.Link); n != 1 {
+		t.Errorf("the RSS fallback logged %d times, want once:\n%s", n, logs.String())
 	}
 }
