@@ -1,6 +1,6 @@
 // Package proxy is examples/proxy's TCP reverse proxy on sluice: it
 // accepts connections on sluice's callback API and, for each, dials the
-// upstream from the same server (Server.DialHandler), relaying bytes both
+// upstream from the same loop (Server.DialHandler), relaying bytes both
 // ways. Any protocol over TCP passes through unchanged (HTTP/1.1, HTTP/2,
 // TLS end to end).
 //
@@ -24,12 +24,14 @@
 //
 // # Loops
 //
-// The upstream is dialed from a goroutine (Server.DialHandler waits for
-// the handshake, which a callback cannot do on its own loop), so with
-// several loops it may open on another loop than the client's. Such a pair
-// still works: Writes across loops are posted (a copy), and backpressure
-// is watched by polling the other side's Buffered every millisecond while
-// paused. Counted in Stats.CrossLoop.
+// The client's OnOpen dials the upstream with Server.DialHandler, which
+// from a callback returns at once (the upstream in SYN-SENT) and opens it
+// from the same loop; the upstream's OnOpen or OnClose reports the
+// outcome. So a pair lives on one loop: Writes between its two
+// connections act at once, with no posting, no copy beyond the one into
+// the send buffer, and no goroutine per dial. Where the device has RSS,
+// sluice picks the upstream's source port so that the NIC delivers the
+// upstream's replies to that loop's queue too (docs/deploy.md).
 //
 // # Closing
 //

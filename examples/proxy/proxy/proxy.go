@@ -6,8 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/sluicenet/sluice"
 )
 
@@ -35,7 +33,6 @@ type Stats struct {
 	Dialed     atomic.Int64 // upstream connections established
 	DialErrors atomic.Int64 // upstream dials that failed (the client is reset)
 	Pauses     atomic.Int64 // reads paused because the other side was not keeping up
-	CrossLoop  atomic.Int64 // pairs whose two connections are on different loops
 	Aborts     atomic.Int64 // pairs reset (a reset on one side, or a failed Write)
 }
 
@@ -54,16 +51,14 @@ func (h *Handler) SetServer(s *sluice.Server) { h.srv.Store(s) }
 // Stats are h's counters.
 func (h *Handler) Stats() *Stats { return &h.stats }
 
-// pair is one proxied connection: the client's and the upstream's.
+// pair is one proxied connection: the client's and the upstream's, on
+// one loop (the upstream is dialed from the client's callback), so every
+// field is touched by that loop's thread only.
 type pair struct {
 	h      *Handler
 	client *sluice.Conn
-	up     atomic.Pointer[sluice.Conn]
-	// loop is the thread id of the client's loop; same: the upstream's
-	// is the same loop (set in the upstream's OnOpen, read after it).
-	loop int
-	same bool
-	done atomic.Bool // either side has closed
+	up     *sluice.Conn // set when the dial starts (SYN-SENT)
+	opened bool         // the upstream's OnOpen ran
 }
 
 // upstream is the pair seen from the upstream connection's callbacks.
@@ -71,31 +66,32 @@ type upstream pair
 
 func (h *Handler) OnOpen(c *sluice.Conn) sluice.Action {
 	h.stats.Accepted.Add(1)
-	p := &pair{h: h, client: c, loop: unix.Gettid()}
+	p := &pair{h: h, client: c}
 	c.SetContext(p)
 	// Nothing is read from the client until the upstream is there: its
 	// bytes wait in the receive buffer, and its window closes if it
 	// sends much.
 	c.PauseRead()
-	go p.dial()
-	return sluice.None
-}
-
-// dial opens the upstream connection. From a goroutine: a dial from a
-// callback would block the loop until the handshake ends.
-func (p *pair) dial() {
-	ctx, cancel := context.WithTimeout(context.Background(), p.h.dialTimeout)
-	defer cancel()
-	srv := p.h.srv.Load()
+	srv := h.srv.Load()
 	if srv == nil {
-		p.h.stats.DialErrors.Add(1)
-		p.client.Abort()
-		return
+		h.stats.DialErrors.Add(1)
+		c.Abort()
+		return sluice.None
 	}
-	if _, err := srv.DialHandler(ctx, "tcp", p.h.upstream, (*upstream)(p)); err != nil {
-		p.h.stats.DialErrors.Add(1)
-		p.client.Abort()
+	// From this callback DialHandler returns at once, the upstream in
+	// SYN-SENT on this loop; the outcome comes to upstream's OnOpen or
+	// OnClose. ctx's deadline bounds the handshake; the timer behind it
+	// is released with the dial.
+	ctx, cancel := context.WithTimeout(context.Background(), h.dialTimeout)
+	up, err := srv.DialHandler(ctx, "tcp", h.upstream, (*upstream)(p))
+	cancel()
+	if err != nil {
+		h.stats.DialErrors.Add(1)
+		c.Abort()
+		return sluice.None
 	}
+	p.up = up
+	return sluice.None
 }
 
 func pairOf(c *sluice.Conn) *pair {
@@ -105,14 +101,14 @@ func pairOf(c *sluice.Conn) *pair {
 
 func (h *Handler) OnData(c *sluice.Conn, data []byte) sluice.Action {
 	p := pairOf(c)
-	return p.relay(c, p.up.Load(), data)
+	return p.relay(c, p.up, data)
 }
 
 // OnWritable: the client took what was held for it; read the upstream
 // again.
 func (h *Handler) OnWritable(c *sluice.Conn) sluice.Action {
-	if up := pairOf(c).up.Load(); up != nil {
-		up.ResumeRead()
+	if p := pairOf(c); p.opened {
+		p.up.ResumeRead()
 	}
 	return sluice.None
 }
@@ -120,8 +116,8 @@ func (h *Handler) OnWritable(c *sluice.Conn) sluice.Action {
 // OnEOF: the client has sent everything; pass its FIN on and keep
 // sending it the upstream's answer.
 func (h *Handler) OnEOF(c *sluice.Conn) sluice.Action {
-	if up := pairOf(c).up.Load(); up != nil {
-		up.CloseWrite()
+	if p := pairOf(c); p.opened {
+		p.up.CloseWrite()
 	}
 	return sluice.None
 }
@@ -137,17 +133,17 @@ func (h *Handler) OnClose(c *sluice.Conn, err error) {
 	if p == nil {
 		return
 	}
-	// Before the upstream opened: its OnOpen finds the client closed
-	// (ResumeRead fails) and closes it.
-	p.closeOther(p.up.Load(), err)
+	// Before the upstream opened, this drops its handshake (its OnClose
+	// follows, without OnOpen).
+	p.closeOther(p.up, err)
 }
 
 // relay writes what from received to to, and pauses from while to holds
 // data beyond its send buffer (until to's OnWritable): memory per pair
 // stays at the two send buffers plus one read, whatever the sizes.
 func (p *pair) relay(from, to *sluice.Conn, data []byte) sluice.Action {
-	if to == nil {
-		return sluice.None // not reached: from is paused until to opens
+	if !p.opened {
+		return sluice.None // not reached: the client is paused until then
 	}
 	if _, err := to.Write(data); err != nil {
 		// ErrWriteQueueFull cannot happen while from pauses at the first
@@ -161,36 +157,14 @@ func (p *pair) relay(from, to *sluice.Conn, data []byte) sluice.Action {
 	if to.Buffered() > 0 {
 		p.h.stats.Pauses.Add(1)
 		from.PauseRead()
-		if !p.same {
-			p.watch(from, to)
-		}
 	}
 	return sluice.None
-}
-
-// watch resumes from once to has drained, for a pair on two loops: there
-// a Write is posted to to's loop, to's OnWritable may come before from's
-// pause or not at all (a posted Write that fits the send buffer holds
-// nothing), so to's Buffered is polled instead.
-func (p *pair) watch(from, to *sluice.Conn) {
-	var check func()
-	check = func() {
-		switch {
-		case p.done.Load():
-		case to.Buffered() == 0:
-			from.ResumeRead()
-		default:
-			time.AfterFunc(time.Millisecond, check)
-		}
-	}
-	time.AfterFunc(time.Millisecond, check)
 }
 
 // closeOther ends other once its partner closed with err: in order (a
 // FIN after what was written) when the partner closed in order, else
 // with a reset.
 func (p *pair) closeOther(other *sluice.Conn, err error) {
-	p.done.Store(true)
 	if other == nil {
 		return
 	}
@@ -206,11 +180,7 @@ func (p *pair) closeOther(other *sluice.Conn, err error) {
 
 func (u *upstream) OnOpen(c *sluice.Conn) sluice.Action {
 	p := (*pair)(u)
-	p.same = unix.Gettid() == p.loop
-	if !p.same {
-		p.h.stats.CrossLoop.Add(1)
-	}
-	p.up.Store(c)
+	p.opened = true
 	p.h.stats.Dialed.Add(1)
 	if p.client.ResumeRead() != nil {
 		return sluice.Close // the client has gone meanwhile
@@ -235,5 +205,13 @@ func (u *upstream) OnEOF(c *sluice.Conn) sluice.Action {
 
 func (u *upstream) OnClose(c *sluice.Conn, err error) {
 	p := (*pair)(u)
+	if !p.opened {
+		// The dial failed (refused, timed out) or the client's close
+		// dropped it: reset the client (a no-op once it is closed).
+		if p.client.Abort() == nil {
+			p.h.stats.DialErrors.Add(1)
+		}
+		return
+	}
 	p.closeOther(p.client, err)
 }

@@ -120,10 +120,10 @@ func TestSystemProxy(t *testing.T) {
 			t.Run("curl", func(t *testing.T) { curlThrough(t, bed, host) })
 			t.Run("http.Client", func(t *testing.T) { goThrough(t, bed, host) })
 			t.Run("half-close", func(t *testing.T) { halfClose(t, bed, host) })
-			t.Run("slow client", func(t *testing.T) { slowClient(t, bed, u, host) })
+			t.Run("slow client", func(t *testing.T) { slowClient(t, bed, u, s, host) })
 			st := s.Stats()
-			t.Logf("accepted %d, dialed %d, dial errors %d, pauses %d, cross-loop %d, aborts %d",
-				st.Accepted.Load(), st.Dialed.Load(), st.DialErrors.Load(), st.Pauses.Load(), st.CrossLoop.Load(), st.Aborts.Load())
+			t.Logf("accepted %d, dialed %d, dial errors %d, pauses %d, aborts %d",
+				st.Accepted.Load(), st.Dialed.Load(), st.DialErrors.Load(), st.Pauses.Load(), st.Aborts.Load())
 			if st.DialErrors.Load() != 0 || st.Aborts.Load() != 0 {
 				t.Errorf("dial errors %d, aborts %d: want none", st.DialErrors.Load(), st.Aborts.Load())
 			}
@@ -213,8 +213,9 @@ func halfClose(t *testing.T, bed *testbed.Bed, host string) {
 // slowClient: a client that stops reading a 32 MiB response: the
 // upstream is held back by the proxy's paused reads (its window closes)
 // instead of the proxy taking the whole response; then the client reads
-// the rest, byte-exact.
-func slowClient(t *testing.T, bed *testbed.Bed, u *origin, host string) {
+// the rest, byte-exact. Meanwhile the pair's two connections are listed
+// on one loop.
+func slowClient(t *testing.T, bed *testbed.Bed, u *origin, s *Server, host string) {
 	const size = 32 << 20
 	c := bed.Peer.Dial(t, host)
 	c.SetReadBuffer(64 << 10)
@@ -230,6 +231,7 @@ func slowClient(t *testing.T, bed *testbed.Bed, u *origin, host string) {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second) // not reading: everything in flight piles up where it is held
+	sameLoop(t, s, c.LocalAddr(), u.addr)
 	ahead := u.written.Load() - int64(len(got))
 	t.Logf("upstream ahead of the client by %d octets while it did not read", ahead)
 	// The pair holds two send buffers and a read; the kernels hold socket
@@ -244,6 +246,30 @@ func slowClient(t *testing.T, bed *testbed.Bed, u *origin, host string) {
 	}
 	if !bytes.Equal(append(got, rest...), pattern(0, size)) {
 		t.Fatalf("body: %d octets or differs", len(got)+len(rest))
+	}
+}
+
+// sameLoop checks that a paused pair lives on one loop: the proxy's
+// connection from client, and the upstream connection holding unread
+// text (the proxy stopped reading it for the client).
+func sameLoop(t *testing.T, s *Server, client net.Addr, upstream netip.AddrPort) {
+	t.Helper()
+	conns, err := s.Sluice().Conns(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := netip.MustParseAddrPort(client.String())
+	loop, ups := -1, []int{}
+	for _, c := range conns {
+		switch {
+		case c.Remote == from:
+			loop = c.Loop
+		case c.Remote == upstream && c.RecvQ > 0:
+			ups = append(ups, c.Loop)
+		}
+	}
+	if loop < 0 || len(ups) != 1 || ups[0] != loop {
+		t.Errorf("client's connection on loop %d, paused upstream ones on %v; want one, on the same loop (%+v)", loop, ups, conns)
 	}
 }
 
