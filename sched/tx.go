@@ -7,8 +7,8 @@ import (
 )
 
 // Emit is the loop's tcp.Sink: it builds the segment straight into a UMEM
-// frame (headers with PutTCPHeaders, the text copied once from the TCB's
-// send buffer, then FinishTCP) and stages the frame for the iteration's TX
+// frame (headers with PutTCPHeaders, then the text copied once from the
+// TCB's send buffer and summed in the same pass, CopyFinishTCP) and stages the frame for the iteration's TX
 // flush. The Ethernet addresses are those of the flow's own frames
 // (DESIGN: replies go to the MAC the flow came from): the connection being
 // driven, or, for a segment with no connection (a SYN-ACK from a
@@ -58,8 +58,7 @@ func (l *Loop) Emit(id *tcp.ID, seg *tcp.Segment) {
 		l.st.TxBuildErrors++
 		return
 	}
-	copy(b[lay.PayloadOff:lay.Len], seg.Payload)
-	wire.FinishTCP(b, lay)
+	wire.CopyFinishTCP(b, lay, seg.Payload) // one pass: copy and checksum
 	l.txq = append(l.txq, afxdp.Desc{Addr: addr, Len: uint32(lay.Len)})
 	l.st.TxSegments++
 	l.st.TxText += uint64(len(seg.Payload))

@@ -168,15 +168,23 @@ func FinishTCP(b []byte, l TCPLayout) {
 }
 
 // BuildTCP writes a complete frame for payload into b and returns its
-// length: PutTCPHeaders, copy, FinishTCP.
+// length: PutTCPHeaders, then CopyFinishTCP.
 func BuildTCP(b []byte, s *TCPFrameSpec, payload []byte) (int, error) {
 	l, err := PutTCPHeaders(b, s, len(payload))
 	if err != nil {
 		return 0, err
 	}
-	copy(b[l.PayloadOff:l.Len], payload)
-	FinishTCP(b, l)
+	CopyFinishTCP(b, l, payload)
 	return l.Len, nil
+}
+
+// CopyFinishTCP copies payload into the frame PutTCPHeaders laid out and
+// completes the TCP checksum as FinishTCP does, summing the text while it
+// is copied (CopyChecksum). payload must be the length given to
+// PutTCPHeaders.
+func CopyFinishTCP(b []byte, l TCPLayout, payload []byte) {
+	t := TCP(b[l.L4Off:])
+	t.SetChecksum(^CopyChecksum(b[l.PayloadOff:l.Len], payload, t.Checksum()))
 }
 
 // ReplyTo addresses s as a reply to the received frame f: MACs, addresses

@@ -22,24 +22,14 @@ func Checksum(b []byte, initial uint16) uint16 { return checksumAcc(b, uint64(in
 // can add pseudo-header words without folding twice.
 func checksumAcc(b []byte, sum uint64) uint16 {
 	var c uint64
-	if len(b) >= 128 {
-		// Two independent add-with-carry chains over little-endian loads
-		// keep two adders busy (the carry flag serializes one chain). The
+	if len(b) >= 64 {
+		// Whole 32-octet blocks as little-endian words (sumBlocks): the
 		// ones' complement sum of byte-swapped words is the byte-swapped
 		// sum (RFC 1071 §2(B)), so swap once at the end. Blocks are 32
 		// octets, so the tail stays 16-bit aligned.
-		var s1, s2, c1, c2 uint64
-		for len(b) >= 32 {
-			s1, c1 = bits.Add64(s1, binary.LittleEndian.Uint64(b), c1)
-			s2, c2 = bits.Add64(s2, binary.LittleEndian.Uint64(b[8:]), c2)
-			s1, c1 = bits.Add64(s1, binary.LittleEndian.Uint64(b[16:]), c1)
-			s2, c2 = bits.Add64(s2, binary.LittleEndian.Uint64(b[24:]), c2)
-			b = b[32:]
-		}
-		s, cs := bits.Add64(s1, s2, 0)
-		s, cs = bits.Add64(s, c1+c2, cs)
-		s += cs // with cs = 1, s <= 2: no overflow
-		sum, c = bits.Add64(sum, uint64(bits.ReverseBytes16(fold64(s))), 0)
+		n := len(b) &^ 31
+		sum, c = bits.Add64(sum, uint64(bits.ReverseBytes16(fold64(sumBlocks(b[:n])))), 0)
+		b = b[n:]
 	}
 	for len(b) >= 32 {
 		sum, c = bits.Add64(sum, binary.BigEndian.Uint64(b), c)
@@ -68,6 +58,20 @@ func checksumAcc(b []byte, sum uint64) uint16 {
 	sum, c = bits.Add64(sum, 0, c)
 	sum += c
 	return fold64(sum)
+}
+
+// CopyChecksum copies src into dst and returns Checksum(src, initial), in
+// one pass over the octets where the architecture allows (amd64): a frame
+// is built and summed while its text is in registers. dst must be at least
+// as long as src and must not overlap it.
+func CopyChecksum(dst, src []byte, initial uint16) uint16 {
+	n := len(src) &^ 31
+	acc := uint64(initial)
+	if n > 0 {
+		acc += uint64(bits.ReverseBytes16(fold64(copySum(dst[:n], src[:n]))))
+	}
+	copy(dst[n:len(src)], src[n:])
+	return checksumAcc(src[n:], acc)
 }
 
 // fold64 folds a 64-bit ones' complement accumulator to 16 bits.

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math/rand/v2"
 	"net/netip"
@@ -57,6 +58,35 @@ func TestChecksumMatchesReference(t *testing.T) {
 		}
 		if got, want := ^ChecksumCombine(Checksum(b[:split], 0), Checksum(b[split:], 0)), refChecksum(b); got != want {
 			t.Fatalf("combined: %#04x, want %#04x", got, want)
+		}
+	}
+}
+
+// CopyChecksum copies exactly src and sums it as Checksum does, at every
+// length around the 32-octet blocks and every misalignment of either side.
+func TestCopyChecksum(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	src, dst := make([]byte, 400), make([]byte, 420)
+	for n := range 300 {
+		for _, fill := range []func() byte{func() byte { return byte(r.Uint32()) }, func() byte { return 0xff }} {
+			so, do := r.IntN(8), r.IntN(8)
+			s := src[so : so+n]
+			for i := range s {
+				s[i] = fill()
+			}
+			for i := range dst {
+				dst[i] = 0xa5
+			}
+			init := uint16(r.Uint32())
+			if got, want := CopyChecksum(dst[do:], s, init), Checksum(s, init); got != want {
+				t.Fatalf("len %d: %#04x, want %#04x", n, got, want)
+			}
+			if !bytes.Equal(dst[do:do+n], s) {
+				t.Fatalf("len %d: copy differs", n)
+			}
+			if dst[do+n] != 0xa5 || (do > 0 && dst[do-1] != 0xa5) {
+				t.Fatalf("len %d: wrote outside the destination", n)
+			}
 		}
 	}
 }
