@@ -63,6 +63,8 @@ func TestShortSuiteRuns(t *testing.T) {
 	for _, s := range httpServers {
 		want("keepalive", s.name, "requests/s", "cpu/request", "p50", "p99", "p99.9")
 		want("close", s.name, "connections/s", "cpu/connection", "p50", "p99", "TIME-WAIT held", "bytes/TIME-WAIT entry")
+		want("closeraw", s.name, "connections/s", "cpu/connection", "p50", "p99")
+		want("churn", s.name, "TIME-WAIT created/s", "TIME-WAIT bound", "cpu/connection")
 		want("latency", s.name, "max requests/s", "requests/s @25%", "p99 @50%", "p99.9 @75%", "p50 @common")
 		for _, n := range responseSizes {
 			want("sizes", s.name, "requests/s "+sizeLabel(n), "MB/s "+sizeLabel(n))

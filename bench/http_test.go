@@ -21,7 +21,8 @@ import (
 // shortHTTP is a -short configuration cut further for tests.
 func shortHTTP() config {
 	return config{short: true, duration: 250 * time.Millisecond, warmup: 100 * time.Millisecond, runs: 1,
-		serverCPU: 0, clientCPU: 1 % runtime.NumCPU(), conns: 16, closeConns: 8, idleConns: 2000}
+		serverCPU: 0, clientCPU: 1 % runtime.NumCPU(), conns: 16, closeConns: 8, idleConns: 2000,
+		rawSlots: 64, churnDuration: time.Second}
 }
 
 // TestServersSendTheSameResponse starts each server as the suite does (a

@@ -178,6 +178,15 @@ func (p *serverProc) stop() {
 type childStats struct {
 	mallocs         uint64 // Go heap allocations so far
 	timeWait, conns int64  // sluice's TIME-WAIT entries and connections; -1: not known
+	sluiceTW
+}
+
+// sluiceTW are sluice's TIME-WAIT counters beyond the table's size (-1
+// for the other servers): every connection in TIME-WAIT (the table's and
+// TCBs serving it themselves when the table is full), connections that
+// entered TIME-WAIT so far, and insertions the full table refused.
+type sluiceTW struct {
+	twAll, twEntered, twRefused int64
 }
 
 // stats asks the child for its counts.
@@ -194,7 +203,8 @@ func (p *serverProc) ask(line string) (childStats, error) {
 	}
 	select {
 	case l := <-p.statLines:
-		_, err := fmt.Sscanf(l, "stats mallocs=%d tw=%d conns=%d", &cs.mallocs, &cs.timeWait, &cs.conns)
+		_, err := fmt.Sscanf(l, "stats mallocs=%d tw=%d conns=%d twall=%d twin=%d twfull=%d", &cs.mallocs, &cs.timeWait, &cs.conns,
+			&cs.twAll, &cs.twEntered, &cs.twRefused)
 		return cs, err
 	case <-p.done:
 		return cs, fmt.Errorf("%s server exited: %s", p.name, p.stderr)

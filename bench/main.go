@@ -81,6 +81,10 @@ type config struct {
 	servers    string // comma-separated kinds of httpServers to run ("" all)
 	rig        string // where each side's network stack runs: rigs (rig.go)
 	profile    bool   // CPU profiles of each step's first window (profile.go)
+	// The raw-frame connection generator (connraw.go): connections in
+	// progress at once, and the churn workload's window.
+	rawSlots      int
+	churnDuration time.Duration
 }
 
 func main() {
@@ -96,6 +100,8 @@ func main() {
 	flag.IntVar(&c.conns, "conns", 64, "HTTP workloads: keep-alive connections of the load generator")
 	flag.IntVar(&c.closeConns, "close-conns", 32, "HTTP close workload: connections in progress at once")
 	flag.IntVar(&c.idleConns, "idle-conns", 100000, "idle workload: connections held open per server")
+	flag.IntVar(&c.rawSlots, "raw-slots", 256, "closeraw and churn: connections the raw-frame generator keeps in progress at once")
+	flag.DurationVar(&c.churnDuration, "churn-duration", time.Minute, "churn: the measured window of TIME-WAIT churn per server")
 	flag.BoolVar(&c.noPlots, "no-plots", false, "do not draw the PNG/SVG plots")
 	flag.StringVar(&c.servers, "servers", "", "HTTP workloads: comma-separated servers to run, of "+strings.Join(serverKinds(), ",")+" (default all)")
 	flag.StringVar(&c.rig, "rig", "napi", "HTTP workloads: napi (each veth end's receive work in a NAPI thread on its own side's CPU, counted as the server's) or softirq (veth's default: on the sender's CPU)")
@@ -119,6 +125,9 @@ func main() {
 		}
 		if !set["idle-conns"] {
 			c.idleConns = 2000
+		}
+		if !set["churn-duration"] {
+			c.churnDuration = 2 * time.Second
 		}
 	}
 	if err := run(c); err != nil {

@@ -42,6 +42,7 @@ var workloadSteps = map[string]func(c config, servers int) int{
 	"sizes":     func(c config, servers int) int { return c.runs * servers * len(responseSizes) },
 	"latency":   func(c config, servers int) int { return c.runs * servers * (2 + len(latencyLevels)) },
 	"idle":      func(_ config, servers int) int { return servers },
+	"churn":     func(_ config, servers int) int { return servers },
 	"tls":       func(c config, _ int) int { return c.runs * len(tlsServers) },
 	"proxy":     func(c config, _ int) int { return c.runs * len(proxyServers) },
 }

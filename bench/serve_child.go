@@ -106,8 +106,9 @@ func serveChild(kind string) int {
 var stdoutMu sync.Mutex
 
 // childStatsHook, when set (by sluice's servers), adds the server's own
-// counts to the stats line: TIME-WAIT entries and open connections.
-var childStatsHook atomic.Pointer[func() (timeWait, conns int64)]
+// counts to the stats line: TIME-WAIT entries, open connections and the
+// TIME-WAIT counters.
+var childStatsHook atomic.Pointer[func() (timeWait, conns int64, tw sluiceTW)]
 
 // answerStats answers each line the parent writes on stdin ("stats",
 // "gc" to collect garbage and return it to the OS first, "prof <file>" to
@@ -142,12 +143,13 @@ func answerStats(in io.Reader, out io.Writer) {
 		}
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		tw, conns := int64(-1), int64(-1)
+		tw, conns, s := int64(-1), int64(-1), sluiceTW{-1, -1, -1}
 		if h := childStatsHook.Load(); h != nil {
-			tw, conns = (*h)()
+			tw, conns, s = (*h)()
 		}
 		stdoutMu.Lock()
-		fmt.Fprintf(out, "stats mallocs=%d tw=%d conns=%d\n", ms.Mallocs, tw, conns)
+		fmt.Fprintf(out, "stats mallocs=%d tw=%d conns=%d twall=%d twin=%d twfull=%d\n", ms.Mallocs, tw, conns,
+			s.twAll, s.twEntered, s.twRefused)
 		stdoutMu.Unlock()
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluicenet/sluice"
 	httpd "github.com/sluicenet/sluice/examples/httpd/server"
+	"github.com/sluicenet/sluice/tcp"
 )
 
 // sluiceConfig is the server both sluice entries run: one loop on the
@@ -42,16 +43,20 @@ func sluiceConfig(addr, link string) (sluice.Config, error) {
 // sluiceStats makes the child's stats line report srv's TIME-WAIT entries
 // and connections.
 func sluiceStats(srv *sluice.Server) {
-	h := func() (int64, int64) {
+	h := func() (int64, int64, sluiceTW) {
 		st, err := srv.Stats()
 		if err != nil {
-			return -1, -1
+			return -1, -1, sluiceTW{-1, -1, -1}
 		}
 		var tw int64
+		var s sluiceTW
 		for _, l := range st.Loops {
 			tw += int64(l.TimeWait)
+			s.twAll += int64(l.ByState[tcp.TimeWait])
+			s.twEntered += int64(l.Entered[tcp.TimeWait])
+			s.twRefused += int64(l.TimeWaitTable.RefusedFull)
 		}
-		return tw, st.Conns
+		return tw, st.Conns, s
 	}
 	childStatsHook.Store(&h)
 }

@@ -19,12 +19,14 @@ var workloads = map[string]workload{
 	"bulk":      bulkWorkload,
 	"idle":      idleWorkload,
 	"xdpgen":    xdpGenWorkload,
+	"closeraw":  closeRawWorkload,
+	"churn":     churnWorkload,
 }
 
 // defaultWorkloads run without -workloads: all of them. wrkcheck needs wrk;
 // it is left out where wrk is not installed (see wrkAvailable).
 var defaultWorkloads = func() []string {
-	w := []string{"reflector", "keepalive", "xdpgen", "close", "latency", "sizes", "bulk", "idle"}
+	w := []string{"reflector", "keepalive", "xdpgen", "close", "closeraw", "churn", "latency", "sizes", "bulk", "idle"}
 	if wrkAvailable() {
 		w = append(w, "wrkcheck")
 	}

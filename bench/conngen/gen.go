@@ -32,6 +32,9 @@ type Config struct {
 	Key        uint64        // ISN key; 0 takes one from the clock
 	// Limit stops opening connections after this many (0: no limit).
 	Limit uint64
+	// Trace, when set, sees every received segment counted as an error
+	// or a retransmission, with the counter's name (for debugging).
+	Trace func(what string, f *wire.Frame)
 }
 
 // Stats count what the generator did. Errors are every field from RST on.
@@ -44,6 +47,11 @@ type Stats struct {
 	SynAckAgain uint64
 	FinAgain    uint64 // server FINs that came again; re-answered
 	DupData     uint64 // data segments already seen or beyond a gap; ACKed
+	LateACK     uint64 // the server's ACK of our FIN again, after the connection ended; ignored
+	// Unfinished counts connections still in progress when the run
+	// ended (Abort): reset, not errors (the server was still working on
+	// them when the generator stopped waiting).
+	Unfinished uint64
 
 	RST         uint64 // connections the server reset
 	Timeouts    uint64 // connections given up after Retries
@@ -125,8 +133,10 @@ type Gen struct {
 	from, to int64
 	Stats    Stats
 	Latency  *hdrhistogram.Histogram // SYN sent to the server's ACK of our FIN, ns
-	// Window counts the connections completed inside [from, to).
-	Window uint64
+	// Window counts the connections completed inside [from, to), and
+	// PerSecond those of each second of it.
+	Window    uint64
+	PerSecond []uint64
 }
 
 // New makes a generator; nothing is sent before the first Tick.
@@ -174,7 +184,10 @@ func New(cfg Config) (*Gen, error) {
 
 // Measure counts completions in Window only inside [from, to) of the
 // caller's clock.
-func (g *Gen) Measure(from, to int64) { g.from, g.to = from, to }
+func (g *Gen) Measure(from, to int64) {
+	g.from, g.to = from, to
+	g.PerSecond = make([]uint64, (to-from+int64(time.Second)-1)/int64(time.Second))
+}
 
 // Stop opens no more connections; those in progress go on to their end.
 func (g *Gen) Stop() { g.stopped = true }
@@ -269,6 +282,26 @@ func (g *Gen) resend(s *slot, tx TX) {
 	}
 }
 
+// Abort resets every connection still in progress (RFC 9293 §3.10.7.3:
+// a RST in the window ends it on the server) and counts it Unfinished.
+func (g *Gen) Abort(tx TX) {
+	for i := range g.slots {
+		s := &g.slots[i]
+		switch s.state {
+		case free:
+			continue
+		case open:
+			g.send(s, wire.TCPFlagRST, g.iss(s)+1+g.reqLen, 0, nil, tx)
+		case lastAck:
+			g.send(s, wire.TCPFlagRST, g.iss(s)+2+g.reqLen, 0, nil, tx)
+		}
+		// synSent: nothing of ours reached a connection; a late SYN-ACK
+		// is stale and gets its RST then.
+		g.Stats.Unfinished++
+		g.release(s)
+	}
+}
+
 // release frees the slot and moves it to its next tuple (slot i opens
 // tuples i, i+Slots, ... of the numbering), which Tick opens.
 func (g *Gen) release(s *slot) {
@@ -324,11 +357,12 @@ func (g *Gen) Input(b []byte, now int64, tx TX) {
 	}
 	s := &g.slots[t%uint64(len(g.slots))]
 	if s.tuple != t || s.state == free {
-		g.stale(f, tx)
+		g.stale(t, f, tx)
 		return
 	}
 	if f.Flags&wire.TCPFlagRST != 0 {
 		g.Stats.RST++
+		g.trace("rst", f)
 		g.release(s)
 		return
 	}
@@ -342,14 +376,29 @@ func (g *Gen) Input(b []byte, now int64, tx TX) {
 	}
 }
 
-// stale answers a segment for a tuple not in progress as a closed port
-// does (RFC 9293 §3.10.7.1); a RST gets nothing.
-func (g *Gen) stale(f *wire.Frame, tx TX) {
+// stale answers a segment for tuple t, not in progress, as a closed port
+// does (RFC 9293 §3.10.7.1); a RST gets nothing. One exception: the
+// server's ACK of our FIN, sent again from its TIME-WAIT because our FIN
+// came twice (its FIN was retransmitted before our FIN+ACK reached it),
+// is the server doing what it should; a RST would end its TIME-WAIT early
+// (Linux honours it, RFC 1337 §2). The cookie ISN tells it apart.
+func (g *Gen) stale(t uint64, f *wire.Frame, tx TX) {
 	if f.Flags&wire.TCPFlagRST != 0 {
 		return
 	}
+	if f.Flags&^wire.TCPFlagPSH == wire.TCPFlagACK && len(f.Payload) == 0 && f.Ack == iss(g.cfg.Key, t)+1+g.reqLen+1 {
+		g.Stats.LateACK++
+		return
+	}
 	g.Stats.Stale++
+	g.trace("stale", f)
 	g.reset(f, tx)
+}
+
+func (g *Gen) trace(what string, f *wire.Frame) {
+	if g.cfg.Trace != nil {
+		g.cfg.Trace(what, f)
+	}
 }
 
 // reset sends the RST answering segment f (RFC 9293 §3.10.7.1).
@@ -373,11 +422,13 @@ const synAck = wire.TCPFlagSYN | wire.TCPFlagACK
 func (g *Gen) inSynSent(s *slot, f *wire.Frame, now int64, tx TX) {
 	if f.Flags&synAck != synAck {
 		g.Stats.Unexpected++
+		g.trace("unexpected", f)
 		g.reset(f, tx)
 		return
 	}
 	if f.Ack != g.iss(s)+1 {
 		g.Stats.BadAck++
+		g.trace("bad-ack", f)
 		g.reset(f, tx)
 		return
 	}
@@ -391,22 +442,27 @@ func (g *Gen) inOpen(s *slot, f *wire.Frame, now int64, tx TX) {
 		// answer as the first time, from what the SYN-ACK says.
 		if f.Ack != g.iss(s)+1 || f.Seq != s.irs {
 			g.Stats.BadAck++
+			g.trace("bad-ack", f)
 			g.reset(f, tx)
 			return
 		}
 		g.Stats.SynAckAgain++
+		g.trace("synack-again", f)
 		g.resend(s, tx)
 		return
 	}
 	if f.Flags&wire.TCPFlagSYN != 0 || f.Flags&wire.TCPFlagACK == 0 {
 		g.Stats.Unexpected++
+		g.trace("unexpected", f)
 		return
 	}
 	off := f.Seq - (s.irs + 1) // where this segment starts in the response
 	n := uint32(len(f.Payload))
 	if off != s.rcvd {
 		if n > 0 || f.Flags&wire.TCPFlagFIN != 0 {
-			g.Stats.DupData++ // a duplicate, or beyond a gap: say what we expect
+			// A duplicate, or beyond a gap: say what we expect.
+			g.Stats.DupData++
+			g.trace("dup-data", f)
 			g.send(s, wire.TCPFlagACK, g.iss(s)+1+g.reqLen, s.irs+1+s.rcvd, nil, tx)
 		}
 		return
@@ -433,6 +489,7 @@ func (g *Gen) inOpen(s *slot, f *wire.Frame, now int64, tx TX) {
 	}
 	if !s.bad && (s.want == 0 || s.rcvd != s.want) {
 		g.Stats.Short++
+		g.trace("short", f)
 		s.bad = true
 	}
 	// The server closed first (after its response): close our side, so
@@ -457,7 +514,9 @@ func (g *Gen) checkHead(s *slot, p []byte) {
 func (g *Gen) inLastAck(s *slot, f *wire.Frame, now int64, tx TX) {
 	finSeq := s.irs + 1 + s.rcvd
 	if f.Flags&wire.TCPFlagFIN != 0 && f.Seq+uint32(len(f.Payload)) == finSeq {
-		g.Stats.FinAgain++ // our FIN+ACK was lost: the server sent its FIN again
+		// Our FIN+ACK was lost: the server sent its FIN again.
+		g.Stats.FinAgain++
+		g.trace("fin-again", f)
 		g.resend(s, tx)
 		return
 	}
@@ -469,6 +528,9 @@ func (g *Gen) inLastAck(s *slot, f *wire.Frame, now int64, tx TX) {
 		if g.to == 0 || (now >= g.from && now < g.to) {
 			g.Window++
 			g.Latency.RecordValue(now - s.start)
+			if g.to != 0 {
+				g.PerSecond[(now-g.from)/int64(time.Second)]++
+			}
 		}
 	}
 	g.release(s)

@@ -134,7 +134,13 @@ func TestConnection(t *testing.T) {
 	if s2.Src == s.Src && s2.SrcPort == s.SrcPort {
 		t.Fatal("tuple reused")
 	}
-	// A late segment of the finished connection is stale: RST.
+	// The server's ACK of our (second) FIN again, from its TIME-WAIT: not
+	// answered, or its TIME-WAIT would end.
+	g.Input(reply(t, s, ack, irs+2+uint32(len(resp)), s.Seq+2+reqLen, ""), 12, &tx)
+	if fs := tx.take(); len(fs) != 0 || g.Stats.LateACK != 1 || g.Stats.Errors() != 0 {
+		t.Fatalf("late ACK answered %+v, stats %+v", fs, g.Stats)
+	}
+	// Any other late segment of the finished connection is stale: RST.
 	g.Input(finSeg, 12, &tx)
 	r := one(t, tx.take(), rst)
 	if r.Seq != s.Seq+1+reqLen || g.Stats.Stale != 1 {
@@ -328,3 +334,20 @@ type benchTX struct {
 
 func (t *benchTX) Buf() []byte { return t.buf[:] }
 func (t *benchTX) Send(n int)  { t.n = n }
+
+// TestAbort: connections still in progress are reset and counted
+// Unfinished, not as errors.
+func TestAbort(t *testing.T) {
+	g := newGen(t, 2)
+	var tx txRec
+	g.Tick(0, &tx)
+	s := tx.take()[0]
+	g.Input(reply(t, s, syn|ack, 9, s.Seq+1, ""), 1, &tx)
+	tx.take()
+	g.Stop()
+	g.Abort(&tx)
+	r := one(t, tx.take(), rst) // the SYN-only one gets nothing
+	if r.Seq != s.Seq+1+uint32(len(g.cfg.Request)) || g.Stats.Unfinished != 2 || g.Stats.Errors() != 0 || !g.Done() {
+		t.Fatalf("RST seq %d, stats %+v, done %v", r.Seq, g.Stats, g.Done())
+	}
+}

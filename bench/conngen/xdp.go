@@ -10,6 +10,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
 
 	"github.com/sluicenet/sluice/afxdp"
 )
@@ -39,6 +40,9 @@ type XDP struct {
 	pending [txBatch]afxdp.Desc
 	npend   int
 	dropped uint64 // frames built but refused by a full TX ring
+	// WindowCPU is the CPU time the thread running Run spent inside the
+	// generator's Measure window.
+	WindowCPU time.Duration
 }
 
 const noFrame = ^uint64(0)
@@ -195,7 +199,7 @@ func (x *XDP) Now(t time.Time) int64 { return int64(t.Sub(x.epoch)) }
 
 // Run drives g until it is Done or the clock reaches stop, then stops opening
 // connections and lets those in progress end (bounded by 2 s; what is
-// left then counts as timeouts). The calling thread does all the work:
+// left then is reset, Gen.Abort). The calling thread does all the work:
 // lock it and pin it.
 func (x *XDP) Run(g *Gen, stop time.Time) error {
 	rx, fill := x.sock.Rx(), x.sock.Fill()
@@ -203,8 +207,17 @@ func (x *XDP) Run(g *Gen, stop time.Time) error {
 	stopAt, drainAt := x.Now(stop), x.Now(stop.Add(drainLimit))
 	var addrs [rxBatch]uint64
 	idle := 0
+	tid := unix.Gettid()
+	var cpu0 time.Duration
+	inWindow := false
 	for {
 		now := x.Now(time.Now())
+		if g.to != 0 && !inWindow && now >= g.from && now < g.to {
+			inWindow, cpu0 = true, threadCPU(tid)
+		}
+		if inWindow && now >= g.to {
+			inWindow, x.WindowCPU = false, threadCPU(tid)-cpu0
+		}
 		if g.Done() {
 			break
 		}
@@ -214,7 +227,7 @@ func (x *XDP) Run(g *Gen, stop time.Time) error {
 				break
 			}
 			if now >= drainAt {
-				g.Stats.Timeouts += uint64(g.InProgress())
+				g.Abort(x)
 				break
 			}
 		}
@@ -256,9 +269,22 @@ func (x *XDP) Run(g *Gen, stop time.Time) error {
 			}
 		}
 	}
+	if inWindow { // stopped inside the window
+		x.WindowCPU = threadCPU(tid) - cpu0
+	}
 	g.Stats.TXFull += x.dropped
 	x.dropped = 0
 	return x.flush()
+}
+
+// threadCPU is thread tid's CPU time, from its CPU-time clock
+// (MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED)).
+func threadCPU(tid int) time.Duration {
+	var ts unix.Timespec
+	if unix.ClockGettime(int32(^tid<<3|6), &ts) != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
 }
 
 // Close detaches the program and releases the socket and UMEM.

@@ -1,0 +1,326 @@
+package main
+
+// Workloads on the raw-frame connection generator (bench/conngen): the
+// kernel generator (bench/loadgen) spends most of its CPU in the kernel's
+// TCP, connect() to close, and is the ceiling of the close workload on a
+// 2-core machine; this one builds the frames itself over AF_XDP on the
+// peer's link, pinned to the client CPU.
+//
+//	closeraw  the close workload with this generator: conn/s, CPU per
+//	          connection, TIME-WAIT held (ratios beside the close
+//	          workload's, same servers)
+//	churn     TIME-WAIT churn: the generator at full rate for
+//	          -churn-duration (60 s) against each server, which closes
+//	          first, so every connection leaves a TIME-WAIT entry on the
+//	          server: entries created per second (and per second of the
+//	          window), entries held against the table's bound, entries
+//	          the full table refused, memory per entry
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluicenet/sluice/bench/conngen"
+	"github.com/sluicenet/sluice/bench/loadgen"
+	"github.com/sluicenet/sluice/tcp/timewait"
+	"github.com/sluicenet/sluice/testbed"
+)
+
+// rawPrefix are the client addresses the generator owns: 65536 addresses
+// of the testbed's benchmarking range, 4.2 billion 4-tuples.
+var rawPrefix = netip.MustParsePrefix("198.19.0.0/16")
+
+// rawNextTuple is where the next generator starts numbering its tuples:
+// runs against the same testbed (and the kernel's TIME-WAIT of earlier
+// runs in its server namespace) never reuse a 4-tuple.
+var rawNextTuple uint64
+
+// churnRate is the TIME-WAIT churn target: entries per second.
+const churnRate = 100_000
+
+// rawSample is one generator run against one server.
+type rawSample struct {
+	sample
+	gen  conngen.Stats
+	secs []uint64 // connections completed in each second of the window
+	held []int64  // the server's TIME-WAIT entries, sampled once a second
+}
+
+// runRaw runs the generator against srv: warm-up (and a profiled window
+// on a step's first run, profile.go), then a measured window of length
+// window, sampling the server's TIME-WAIT entries once a second when
+// sampleHeld. With gcEdges the server collects its garbage at the edges
+// (its RSS is then live memory).
+func runRaw(c config, bed *testbed.Bed, srv *serverProc, window time.Duration, gcEdges, sampleHeld bool) (rawSample, error) {
+	var rs rawSample
+	if err := conngen.Route(bed, rawPrefix); err != nil {
+		return rs, err
+	}
+	cfg := conngen.ConfigFor(bed, srv.addr, rawPrefix)
+	cfg.Slots, cfg.FirstTuple, cfg.WantLength = c.rawSlots, rawNextTuple, helloLength
+	g, err := conngen.New(cfg)
+	if err != nil {
+		return rs, err
+	}
+	profDur := time.Duration(0)
+	if profileNext(c) {
+		profDur = c.duration
+	}
+	begin := time.Now()
+	from := begin.Add(c.warmup + profDur)
+	to := from.Add(window)
+	var genCPU time.Duration
+	done := make(chan error, 1)
+	go func() {
+		done <- bed.Peer.Do(func() error {
+			restore, err := pinThread(c.clientCPU)
+			if err != nil {
+				return err
+			}
+			defer restore()
+			x, err := conngen.OpenXDP(bed.Peer.Ifindex, rawPrefix)
+			if err != nil {
+				return err
+			}
+			defer x.Close()
+			g.Measure(x.Now(from), x.Now(to))
+			err = x.Run(g, to)
+			genCPU = x.WindowCPU
+			return err
+		})
+	}()
+	// sleep waits until t unless the generator ended (failed) first.
+	failed := false
+	sleep := func(t time.Time) {
+		if failed {
+			return
+		}
+		select {
+		case err = <-done:
+			failed = true
+		case <-time.After(time.Until(t)):
+		}
+	}
+	if profDur > 0 {
+		sleep(begin.Add(c.warmup))
+		prof := startProfile(c, srv)
+		sleep(from)
+		prof.stop()
+		defer prof.render()
+	}
+	sleep(from)
+	// The CPU clock first, at the window's edge: a busy server may take
+	// a while to answer a stats request (and longer to collect garbage).
+	cpu0, err0 := srv.cpuTime()
+	var st0, st1 childStats
+	var errS0, errS1 error
+	if gcEdges {
+		st0, errS0 = srv.statsAfterGC()
+	} else {
+		st0, errS0 = srv.stats()
+	}
+	rss0, _ := srv.rss()
+	if sampleHeld {
+		for t := from.Add(time.Second); t.Before(to) && !failed; t = t.Add(time.Second) {
+			sleep(t)
+			if h, err := timeWaitHeld(bed, srv); err == nil {
+				rs.held = append(rs.held, h)
+			}
+		}
+	}
+	sleep(to)
+	cpu1, err1 := srv.cpuTime()
+	if gcEdges {
+		st1, errS1 = srv.statsAfterGC()
+	} else {
+		st1, errS1 = srv.stats()
+	}
+	rss1, _ := srv.rss()
+	if !failed {
+		err = <-done
+	}
+	rawNextTuple = g.NextTuple()
+	if err != nil {
+		return rs, fmt.Errorf("raw connection generator: %w", err)
+	}
+	if err0 != nil || err1 != nil {
+		return rs, fmt.Errorf("%s server CPU time: %v %v (%s)", srv.name, err0, err1, srv.stderr)
+	}
+	if errS0 != nil || errS1 != nil {
+		return rs, fmt.Errorf("%s server stats: %v %v", srv.name, errS0, errS1)
+	}
+	res := &loadgen.Result{Requests: g.Window, Connects: g.Window, Elapsed: window, Latency: g.Latency, CPU: genCPU}
+	rs.sample = sample{res: res, serverCPU: cpu1 - cpu0, mallocs: st1.mallocs - st0.mallocs, rss0: rss0, rss1: rss1, st0: st0, st1: st1}
+	rs.gen, rs.secs = g.Stats, g.PerSecond
+	return rs, nil
+}
+
+// timeWaitHeld is the server's TIME-WAIT entries now: sluice's (its
+// table and any TCB serving TIME-WAIT itself), or the kernel's in the
+// server namespace.
+func timeWaitHeld(bed *testbed.Bed, srv *serverProc) (int64, error) {
+	st, err := srv.stats()
+	if err != nil {
+		return 0, err
+	}
+	if st.twAll >= 0 {
+		return st.twAll, nil
+	}
+	n, err := kernelTimeWait(bed.Server)
+	return int64(n), err
+}
+
+// rawErrors records the generator's error count, with the kinds, and
+// what the server retransmitted (its RTO or accept queue at work, not
+// errors).
+func rawErrors(f *figures, impl string, rs rawSample) {
+	g := rs.gen
+	r := f.add(impl, "errors", "count", lower, float64(g.Errors()))
+	if g.Errors() > 0 {
+		r.Note = joinNote(r.Note, g.String())
+	}
+	f.add(impl, "server retransmissions", "count", "", float64(g.SynAckAgain+g.FinAgain+g.DupData)).Note = fmt.Sprintf(
+		"SYN-ACKs, FINs and data segments the server sent again (last run: %d, %d, %d); %d connections unfinished at the end, reset",
+		g.SynAckAgain, g.FinAgain, g.DupData, g.Unfinished)
+}
+
+const rawNote = "generator: raw frames over AF_XDP (bench/conngen)"
+
+func closeRawWorkload(c config) ([]Result, error) {
+	f := &figures{workload: "closeraw"}
+	err := eachRun(c, c.runs, func(bed *testbed.Bed, s httpServer, srv *serverProc) error {
+		progressStep("closeraw", s.name)
+		tw0, err := kernelTimeWait(bed.Server)
+		if err != nil {
+			return err
+		}
+		rs, err := runRaw(c, bed, srv, c.duration, false, false)
+		if err != nil {
+			return err
+		}
+		f.add(s.name, "connections/s", "conn/s", higher, rs.res.PerSecond(rs.res.Requests)).Note =
+			fmt.Sprintf("%s, %d in progress; server closes first", rawNote, c.rawSlots)
+		f.add(s.name, "cpu/connection", "ns", lower, rs.perOp()).Note = "server utime+stime (process + NAPI thread) / connections"
+		f.add(s.name, "allocs/connection", "allocs", lower, rs.allocsPerOp())
+		f.addBusy(s.name, rs.sample)
+		f.add(s.name, "p50", "µs", lower, rs.quantileUS(50)).Note = "SYN sent to the server's ACK of our FIN"
+		f.add(s.name, "p99", "µs", lower, rs.quantileUS(99))
+		rawErrors(f, s.name, rs)
+		held, err := timeWaitHeld(bed, srv)
+		if err != nil {
+			return err
+		}
+		if !isSluice(s.name) {
+			held -= int64(tw0) // the namespace's, earlier runs' included
+		}
+		f.add(s.name, "TIME-WAIT held", "entries", "", float64(held)).Note = "server-side TIME-WAIT entries after the run"
+		return nil
+	})
+	return f.results(), err
+}
+
+func churnWorkload(c config) ([]Result, error) {
+	f := &figures{workload: "churn"}
+	// One run per server: a run is a minute long by default.
+	err := eachRun(c, 1, func(bed *testbed.Bed, s httpServer, srv *serverProc) error {
+		progressStep("churn", s.name)
+		over0, _ := kernelTimeWaitOverflow(bed.Server)
+		rs, err := runRaw(c, bed, srv, c.churnDuration, true, true)
+		if err != nil {
+			return err
+		}
+		over1, _ := kernelTimeWaitOverflow(bed.Server)
+		win := c.churnDuration.Seconds()
+		f.add(s.name, "TIME-WAIT created/s", "entries/s", higher, rs.res.PerSecond(rs.res.Requests)).Note =
+			fmt.Sprintf("connections the server closed first, completed per second over %s; %s, %d in progress", c.churnDuration, rawNote, c.rawSlots)
+		full := 0
+		for _, n := range rs.secs {
+			if n >= churnRate {
+				full++
+			}
+		}
+		f.add(s.name, "seconds at ≥ 100k/s", "s", higher, float64(full)).Note = fmt.Sprintf("of %d; slowest second %d, fastest %d",
+			len(rs.secs), slices.Min(rs.secs), slices.Max(rs.secs))
+		bound, refused := 0.0, 0.0
+		var boundNote string
+		if isSluice(s.name) {
+			f.add(s.name, "TIME-WAIT entered/s (server)", "entries/s", higher, float64(rs.st1.twEntered-rs.st0.twEntered)/win).Note =
+				"the server's own count of connections entering TIME-WAIT over the window"
+			bound, boundNote = float64(timewait.DefaultMax), "sluice's compact table (timewait.DefaultMax, the Config default); beyond it a TCB serves TIME-WAIT itself"
+			refused = float64(rs.st1.twRefused - rs.st0.twRefused)
+		} else {
+			b, err := kernelSysctl(bed.Server, "net/ipv4/tcp_max_tw_buckets")
+			if err != nil {
+				return err
+			}
+			bound, boundNote = float64(b), "net.ipv4.tcp_max_tw_buckets of the server namespace; beyond it the socket closes without TIME-WAIT"
+			refused = float64(over1 - over0)
+		}
+		held := slices.Max(append(rs.held, 0))
+		f.add(s.name, "TIME-WAIT held max", "entries", "", float64(held)).Note = "sampled once a second over the window"
+		f.add(s.name, "TIME-WAIT bound", "entries", "", bound).Note = boundNote
+		f.add(s.name, "TIME-WAIT refused (full)", "entries", lower, refused).Note =
+			"connections that found the TIME-WAIT table full during the window (sluice RefusedFull, Linux TCPTimeWaitOverflow)"
+		if isSluice(s.name) && rs.st1.twAll > rs.st0.twAll {
+			f.add(s.name, "bytes/TIME-WAIT entry", "B", lower, float64(rs.rss1-rs.rss0)/float64(rs.st1.twAll-rs.st0.twAll)).Note =
+				"server RSS growth over the window / TIME-WAIT entries added in it (live memory after GC at both edges)"
+		}
+		f.add(s.name, "server RSS", "MiB", lower, float64(rs.rss1)/(1<<20)).Note = "at the window's end, after GC"
+		f.add(s.name, "cpu/connection", "ns", lower, rs.perOp())
+		f.addBusy(s.name, rs.sample)
+		rawErrors(f, s.name, rs)
+		return nil
+	})
+	return f.results(), err
+}
+
+// kernelSysctl reads an integer sysctl (path under /proc/sys) in h's
+// namespace.
+func kernelSysctl(h *testbed.Host, path string) (int64, error) {
+	var b []byte
+	err := h.Do(func() (err error) {
+		b, err = os.ReadFile("/proc/sys/" + path)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+}
+
+// kernelTimeWaitOverflow is TcpExt TCPTimeWaitOverflow of h's namespace:
+// sockets closed without TIME-WAIT because tcp_max_tw_buckets were held.
+func kernelTimeWaitOverflow(h *testbed.Host) (int64, error) {
+	var b []byte
+	err := h.Do(func() (err error) {
+		b, err = os.ReadFile("/proc/thread-self/net/netstat")
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return parseNetstat(b, "TcpExt:", "TCPTimeWaitOverflow")
+}
+
+// parseNetstat finds a counter in /proc/net/netstat's pairs of lines
+// ("TcpExt: Name1 Name2 ..." then "TcpExt: v1 v2 ...").
+func parseNetstat(b []byte, prefix, name string) (int64, error) {
+	lines := strings.Split(string(b), "\n")
+	for i := 0; i+1 < len(lines); i++ {
+		if !strings.HasPrefix(lines[i], prefix) || !strings.HasPrefix(lines[i+1], prefix) {
+			continue
+		}
+		names, vals := strings.Fields(lines[i]), strings.Fields(lines[i+1])
+		for j := 1; j < len(names) && j < len(vals); j++ {
+			if names[j] == name {
+				return strconv.ParseInt(vals[j], 10, 64)
+			}
+		}
+	}
+	return 0, fmt.Errorf("no %s %s in netstat", prefix, name)
+}
