@@ -253,3 +253,55 @@ func TestBBRRecovery(t *testing.T) {
 		t.Fatalf("cwnd %d after the lost flight was delivered, want the prior 50000", b.Window())
 	}
 }
+
+// Outside recovery a BBR sender is limited by pipe, not by the flight
+// (Linux tcp_cwnd_test counts tcp_packets_in_flight): SACKed octets above
+// a hole that RACK does not yet call lost leave room for new data.
+func TestBBRSendTestIsPipe(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.CC = BBR
+	cfg.ISN = func(*ID, Instant) Seq { return 1000 }
+	cfg.SendBuffer = 1 << 20
+	sink := &nopSink{}
+	now := Instant(1e9)
+	tcb := Open(&cfg, fuzzID, sink, now)
+	now += Instant(20 * time.Millisecond)
+	synack := Segment{Flags: FlagSYN | FlagACK, Seq: 5000, Ack: 1001, Window: 65535,
+		Options: Options{MSS: 1460, HasWScale: true, WScale: 7, SACKPermitted: true, HasTS: true, TSVal: 1}}
+	tcb.Input(&synack, now)
+	if tcb.State() != Established {
+		t.Fatal("not established")
+	}
+	tcb.Write(make([]byte, 512<<10), now)
+	mss := uint32(tcb.sndMSS)
+	una := tcb.sndUna
+	if f := tcb.sndMax.Sub(una); f != 10*mss {
+		t.Fatalf("initial flight %d, want IW10 (%d)", f, 10*mss)
+	}
+	// A round trip later: segment 0 is missing, 1 and 2 are SACKed. Two
+	// SACKed segments are below DupThresh, so RACK waits a reordering
+	// window (min_RTT/4 = 5 ms) before it calls segment 0 lost.
+	now += Instant(20 * time.Millisecond)
+	ack := Segment{Flags: FlagACK, Seq: 5001, Ack: una, Window: 8192,
+		Options: Options{HasTS: true, TSVal: 2, TSEcr: tcb.tsNow(now) - 20, NumSACK: 1}}
+	ack.Options.SACK[0] = SACKBlock{Left: uint32(una.Add(mss)), Right: uint32(una.Add(3 * mss))}
+	tcb.Input(&ack, now)
+	// Let the pacer release for 4 ms, inside the reordering window.
+	for end := now + Instant(4*time.Millisecond); ; {
+		d := tcb.Deadline()
+		if d > end {
+			break
+		}
+		now = max(now, d)
+		tcb.OnTimer(now)
+	}
+	b := tcb.cc.(*bbr)
+	flight, pipe := tcb.sndMax.Sub(tcb.sndUna), tcb.pipe()
+	if tcb.inRecovery() {
+		t.Fatal("in recovery: the test needs the flight test, outside it")
+	}
+	if pipe > b.cwnd || pipe+mss <= b.cwnd || flight != pipe+2*mss {
+		t.Errorf("cwnd %d octets: pipe %d, flight %d; want the pipe filled to within a segment of cwnd, the flight 2 SACKed segments beyond it",
+			b.cwnd, pipe, flight)
+	}
+}

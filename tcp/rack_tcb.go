@@ -158,6 +158,29 @@ func (t *TCB) rateSample(now Instant) {
 		rc.OnRateSample(rs, now)
 	}
 	x.rtt, x.lost = 0, 0
+	if b, ok := t.cc.(*bbr); ok {
+		b.beyondPipe = t.beyondPipe()
+	}
+}
+
+// beyondPipe is the octets of the flight that pipe leaves out (SACKed,
+// or lost and not resent), when the send test is the flight's: outside
+// recovery, an RTO episode and go-back-N (bbr.Window).
+func (t *TCB) beyondPipe() uint32 {
+	if !t.has(flagSACK) || t.inRecovery() || t.afterRTO() || t.sndNxt != t.sndMax {
+		return 0
+	}
+	flight := t.sndMax.Sub(t.sndUna)
+	return flight - min(t.pipe(), flight)
+}
+
+// cwnd is the congestion window itself, for the TCB's tests of pipe
+// against it (Window may add beyondPipe for the flight test).
+func (t *TCB) cwnd() uint32 {
+	if b, ok := t.cc.(*bbr); ok {
+		return b.cwnd
+	}
+	return t.cc.Window()
 }
 
 // checkAppLimited is the draft's CheckIfApplicationLimited, when the
@@ -169,7 +192,7 @@ func (t *TCB) checkAppLimited() {
 	if x == nil {
 		return
 	}
-	if p := t.pipe(); p < t.cc.Window() && x.q.lost == 0 {
+	if p := t.pipe(); p < t.cwnd() && x.q.lost == 0 {
 		x.rate.markAppLimited(p)
 	}
 }

@@ -359,7 +359,7 @@ func (t *TCB) exitRecovery(now Instant) {
 // through trySend, which gates on pipe during recovery).
 func (t *TCB) recoverySend(now Instant) {
 	for range 64 {
-		if t.pipe()+uint32(t.sndMSS) > t.cc.Window() {
+		if t.pipe()+uint32(t.sndMSS) > t.cwnd() {
 			return
 		}
 		l, n, ok := t.nextLost()
