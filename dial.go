@@ -62,7 +62,8 @@ func (s *Server) Dial(ctx context.Context, network, addr string) (net.Conn, erro
 // microseconds while the next hop is in the kernel's neighbour table (an
 // unresolved one makes the loop wait for ARP/ND, bounded by ctx), and
 // addr should be an IP address (a name is resolved in the call).
-// A pending dial counts as a connection for Shutdown, which waits for it.
+// A pending dial counts as a connection (Stats.Conns, MaxConns), and
+// Shutdown waits for it.
 //
 // The source port is picked among the kernel's ephemeral ports
 // (ip_local_port_range, skipping ip_local_reserved_ports) so that, on a

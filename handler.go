@@ -40,7 +40,9 @@ func (a Action) String() string {
 //
 // Callbacks must not block: while one runs, its loop serves no other
 // connection. Hand slow work to a goroutine, which may then Write and
-// Close the Conn (those calls are posted to the loop).
+// Close the Conn (those calls are posted to the loop). A callback may
+// open a connection with Server.DialHandler, which there returns at once
+// and reports the handshake through the new connection's callbacks.
 //
 // Embed NopHandler to implement only the callbacks needed.
 type Handler interface {

@@ -175,7 +175,8 @@ func (g *Group) dialLoop(want *Loop) (*Loop, bool, error) {
 }
 
 // CallerLoop is the loop of g whose thread calls it (from a callback or
-// a posted function), nil from any other goroutine. It costs a gettid.
+// a posted function), nil from any other goroutine (an owner-token
+// comparison per loop).
 func (g *Group) CallerLoop() *Loop {
 	for _, l := range g.loops {
 		if l.onThread() {
