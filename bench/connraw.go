@@ -17,9 +17,9 @@ package main
 //	          the full table refused, memory per entry
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -114,17 +114,7 @@ func runRaw(c config, bed *testbed.Bed, srv *serverProc, window time.Duration, g
 		defer prof.render()
 	}
 	sleep(from)
-	// The CPU clock first, at the window's edge: a busy server may take
-	// a while to answer a stats request (and longer to collect garbage).
-	cpu0, err0 := srv.cpuTime()
-	var st0, st1 childStats
-	var errS0, errS1 error
-	if gcEdges {
-		st0, errS0 = srv.statsAfterGC()
-	} else {
-		st0, errS0 = srv.stats()
-	}
-	rss0, _ := srv.rss()
+	e0, err0 := readEdge(srv, gcEdges)
 	if sampleHeld {
 		for t := from.Add(time.Second); t.Before(to) && !failed; t = t.Add(time.Second) {
 			sleep(t)
@@ -134,13 +124,7 @@ func runRaw(c config, bed *testbed.Bed, srv *serverProc, window time.Duration, g
 		}
 	}
 	sleep(to)
-	cpu1, err1 := srv.cpuTime()
-	if gcEdges {
-		st1, errS1 = srv.statsAfterGC()
-	} else {
-		st1, errS1 = srv.stats()
-	}
-	rss1, _ := srv.rss()
+	e1, err1 := readEdge(srv, gcEdges)
 	if !failed {
 		err = <-done
 	}
@@ -148,14 +132,11 @@ func runRaw(c config, bed *testbed.Bed, srv *serverProc, window time.Duration, g
 	if err != nil {
 		return rs, fmt.Errorf("raw connection generator: %w", err)
 	}
-	if err0 != nil || err1 != nil {
-		return rs, fmt.Errorf("%s server CPU time: %v %v (%s)", srv.name, err0, err1, srv.stderr)
-	}
-	if errS0 != nil || errS1 != nil {
-		return rs, fmt.Errorf("%s server stats: %v %v", srv.name, errS0, errS1)
+	if err := errors.Join(err0, err1); err != nil {
+		return rs, err
 	}
 	res := &loadgen.Result{Requests: g.Window, Connects: g.Window, Elapsed: window, Latency: g.Latency, CPU: genCPU}
-	rs.sample = sample{res: res, serverCPU: cpu1 - cpu0, mallocs: st1.mallocs - st0.mallocs, rss0: rss0, rss1: rss1, st0: st0, st1: st1}
+	rs.sample = windowSample(res, e0, e1)
 	rs.gen, rs.secs = g.Stats, g.PerSecond
 	return rs, nil
 }
@@ -282,11 +263,7 @@ func churnWorkload(c config) ([]Result, error) {
 // kernelSysctl reads an integer sysctl (path under /proc/sys) in h's
 // namespace.
 func kernelSysctl(h *testbed.Host, path string) (int64, error) {
-	var b []byte
-	err := h.Do(func() (err error) {
-		b, err = os.ReadFile("/proc/sys/" + path)
-		return err
-	})
+	b, err := readIn(h, "/proc/sys/"+path)
 	if err != nil {
 		return 0, err
 	}
@@ -296,11 +273,7 @@ func kernelSysctl(h *testbed.Host, path string) (int64, error) {
 // kernelTimeWaitOverflow is TcpExt TCPTimeWaitOverflow of h's namespace:
 // sockets closed without TIME-WAIT because tcp_max_tw_buckets were held.
 func kernelTimeWaitOverflow(h *testbed.Host) (int64, error) {
-	var b []byte
-	err := h.Do(func() (err error) {
-		b, err = os.ReadFile("/proc/thread-self/net/netstat")
-		return err
-	})
+	b, err := readIn(h, "/proc/thread-self/net/netstat")
 	if err != nil {
 		return 0, err
 	}

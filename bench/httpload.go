@@ -3,6 +3,7 @@ package main
 // Running the load generator against a server child and measuring both.
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -122,24 +123,9 @@ func measureHTTPOpt(c config, bed *testbed.Bed, srv *serverProc, lc loadgen.Conf
 		defer prof.render()
 	}
 	time.Sleep(time.Until(from))
-	var st0, st1 childStats
-	var errS0, errS1 error
-	if gcEdges {
-		st0, errS0 = srv.statsAfterGC()
-	}
-	rss0, _ := srv.rss()
-	cpu0, err0 := srv.cpuTime()
-	if !gcEdges {
-		st0, errS0 = srv.stats()
-	}
+	e0, err0 := readEdge(srv, gcEdges)
 	time.Sleep(time.Until(from.Add(lc.Duration)))
-	cpu1, err1 := srv.cpuTime()
-	if gcEdges {
-		st1, errS1 = srv.statsAfterGC()
-	} else {
-		st1, errS1 = srv.stats()
-	}
-	rss1, _ := srv.rss()
+	e1, err1 := readEdge(srv, gcEdges)
 	var total *loadgen.Result
 	var firstErr error
 	for range cpus {
@@ -156,14 +142,47 @@ func measureHTTPOpt(c config, bed *testbed.Bed, srv *serverProc, lc loadgen.Conf
 	if firstErr != nil {
 		return sample{}, fmt.Errorf("load generator: %w", firstErr)
 	}
-	if err0 != nil || err1 != nil {
-		return sample{}, fmt.Errorf("%s server CPU time: %v %v (did it die? %s)", srv.name, err0, err1, srv.stderr)
+	if err := errors.Join(err0, err1); err != nil {
+		return sample{}, err
 	}
-	if errS0 != nil || errS1 != nil {
-		return sample{}, fmt.Errorf("%s server stats: %v %v", srv.name, errS0, errS1)
+	return windowSample(total, e0, e1), nil
+}
+
+// edge is what is read of the server at one edge of a measured window.
+type edge struct {
+	cpu time.Duration
+	st  childStats
+	rss int64
+}
+
+// readEdge reads srv at a window's edge: its CPU clock first, then its
+// stats (after a garbage collection when gc, so that its RSS, read last,
+// is live memory; the collection's few ms fall inside the CPU window).
+// The clock comes first because a busy server may take a while to answer
+// a stats request (a net/http child serving 256 connections took 600 ms),
+// which would start its CPU window late.
+func readEdge(srv *serverProc, gc bool) (edge, error) {
+	var e edge
+	var err error
+	if e.cpu, err = srv.cpuTime(); err != nil {
+		return e, fmt.Errorf("%s server CPU time: %w (did it die? %s)", srv.name, err, srv.stderr)
 	}
-	return sample{res: total, serverCPU: cpu1 - cpu0, mallocs: st1.mallocs - st0.mallocs,
-		rss0: rss0, rss1: rss1, st0: st0, st1: st1}, nil
+	if gc {
+		e.st, err = srv.statsAfterGC()
+	} else {
+		e.st, err = srv.stats()
+	}
+	if err != nil {
+		return e, fmt.Errorf("%s server stats: %w", srv.name, err)
+	}
+	e.rss, _ = srv.rss()
+	return e, nil
+}
+
+// windowSample is the sample of a window: res and the server's edges.
+func windowSample(res *loadgen.Result, e0, e1 edge) sample {
+	return sample{res: res, serverCPU: e1.cpu - e0.cpu, mallocs: e1.st.mallocs - e0.st.mallocs,
+		rss0: e0.rss, rss1: e1.rss, st0: e0.st, st1: e1.st}
 }
 
 // pinThread binds the calling locked thread to cpu and returns a function

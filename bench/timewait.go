@@ -78,15 +78,21 @@ func timeWaitFigures(f *figures, bed *testbed.Bed, s httpServer, srv *serverProc
 // kernelTimeWait reads the TIME-WAIT count of h's namespace from
 // /proc/thread-self/net/sockstat ("TCP: inuse N orphan N tw N ...").
 func kernelTimeWait(h *testbed.Host) (int, error) {
-	var b []byte
-	err := h.Do(func() (err error) {
-		b, err = os.ReadFile("/proc/thread-self/net/sockstat")
-		return err
-	})
+	b, err := readIn(h, "/proc/thread-self/net/sockstat")
 	if err != nil {
 		return 0, err
 	}
 	return parseSockstatTW(b)
+}
+
+// readIn reads a file from inside h's namespace: /proc/thread-self/net
+// and /proc/sys/net are the namespace's of the reading thread.
+func readIn(h *testbed.Host, path string) (b []byte, err error) {
+	err = h.Do(func() error {
+		b, err = os.ReadFile(path)
+		return err
+	})
+	return b, err
 }
 
 func parseSockstatTW(b []byte) (int, error) {
