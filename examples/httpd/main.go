@@ -79,6 +79,8 @@ func run(args []string) error {
 	writeTO := fs.Duration("write-timeout", server.DefaultWriteTimeout, "bound on the wait for a client to take more of a response: reset (0: none)")
 	perSource := fs.Int("max-conns-per-source", 0, "open connections allowed from one client address; beyond, 503 and close (0: no bound)")
 	debugAddr := fs.String("debug-addr", "", "`ip:port` on kernel TCP serving expvar counters at /debug/vars (e.g. 127.0.0.1:6060)")
+	congestion := fs.String("congestion", "", "congestion `control`: cubic, newreno or bbr (empty: sluice's default, cubic)")
+	pacing := fs.Bool("pacing", false, "pace CUBIC and NewReno at Linux's window rate (BBR always paces)")
 	verbose := fs.Bool("v", false, "log start-up and shutdown")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -99,6 +101,8 @@ func run(args []string) error {
 			Listen:          listen,
 			Loops:           *queues,
 			ShutdownTimeout: *shutdown,
+			Congestion:      *congestion,
+			Pacing:          *pacing,
 		},
 		Options: server.Options{Size: *size, MaxSize: *maxSize, Limits: http1.Limits{MaxBodyBytes: *maxBody},
 			Timeouts:          server.Timeouts{Head: flagTimeout(*headTO), Body: flagTimeout(*bodyTO), Idle: flagTimeout(*idleTO), Write: flagTimeout(*writeTO)},
