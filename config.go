@@ -115,9 +115,23 @@ type Config struct {
 	FrameCount int
 
 	// ReadBuffer and WriteBuffer are each connection's TCP receive and
-	// send buffers in octets [64 KiB each]. The receive buffer bounds
-	// the advertised window.
+	// send buffers in octets at the start [64 KiB each]. The receive
+	// buffer bounds the advertised window.
 	ReadBuffer, WriteBuffer int
+	// ReadBufferMax and WriteBufferMax bound buffer auto-tuning: a
+	// connection's receive buffer doubles, up to ReadBufferMax, when the
+	// application drains more than half of it per RTT (Linux's dynamic
+	// right-sizing), and its send buffer when the congestion and peer
+	// windows could carry more than half of it (tcp_sndbuf_expand), so a
+	// transfer over a long path is not held to one starting buffer per
+	// RTT. Buffers hold memory only for the text in them, and none grows
+	// under memory pressure (MemoryLimit). [0: the send buffer grows to
+	// 4 MiB (Linux's tcp_wmem maximum) and the receive buffer stays at
+	// ReadBuffer, since a paused reader (Conn.PauseRead, the net.Conn
+	// adapter) is handed what the receive buffer holds; set
+	// ReadBufferMax (6 MiB is Linux's tcp_rmem maximum) for clients far
+	// away that upload; negative: no auto-tuning.]
+	ReadBufferMax, WriteBufferMax int
 	// MemoryLimit bounds the memory of all connections' send and receive
 	// buffers together, in octets (Linux tcp_mem's high level). Buffers
 	// hold memory only while they hold text, in 4 KiB chunks. Past two
@@ -285,6 +299,15 @@ func (c *Config) Validate() error {
 			add(cfgErr(b.name, "%d: use 4096 octets to 1 GiB (0 for %d)", b.v, DefaultBuffer))
 		}
 	}
+	for _, b := range []struct {
+		name, base string
+		v, start   int
+	}{{"ReadBufferMax", "ReadBuffer", c.ReadBufferMax, orInt(c.ReadBuffer, DefaultBuffer)},
+		{"WriteBufferMax", "WriteBuffer", c.WriteBufferMax, orInt(c.WriteBuffer, DefaultBuffer)}} {
+		if b.v > 1<<30 || (b.v > 0 && b.v < b.start) {
+			add(cfgErr(b.name, "%d: use %s (%d) to 1 GiB, 0 for the default or negative for no auto-tuning", b.v, b.base, b.start))
+		}
+	}
 	if c.WriteQueueLimit < 0 {
 		add(cfgErr("WriteQueueLimit", "%d is negative: use 0 for the default %d", c.WriteQueueLimit, DefaultWriteQueueLimit))
 	}
@@ -382,6 +405,8 @@ func (s *Server) tcpConfig(mtu int) (*tcp.Config, int, error) {
 	}
 	tc.SendBuffer = orInt(c.WriteBuffer, DefaultBuffer)
 	tc.RecvBuffer = orInt(c.ReadBuffer, DefaultBuffer)
+	tc.SendBufferMax = bufferMax(c.WriteBufferMax, tc.SendBufferMax)
+	tc.RecvBufferMax = bufferMax(c.ReadBufferMax, tc.RecvBufferMax)
 	tc.MSL = orDur(c.MSL, DefaultMSL)
 	tc.NoDelay = !c.Nagle
 	if ka := c.KeepAlive; ka.Enable {
@@ -402,6 +427,18 @@ func (s *Server) tcpConfig(mtu int) (*tcp.Config, int, error) {
 		return nil, 0, cfgErr("(TCP)", "%v", err)
 	}
 	return tc, int(tc.MSS), nil
+}
+
+// bufferMax is an auto-tuning bound from Config: 0 takes def, negative
+// turns auto-tuning off (the engine's 0).
+func bufferMax(v, def int) int {
+	switch {
+	case v < 0:
+		return 0
+	case v == 0:
+		return def
+	}
+	return v
 }
 
 // memoryLimit is the buffer memory budget in octets (0: none) and where

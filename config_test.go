@@ -2,6 +2,7 @@ package sluice
 
 import (
 	"errors"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -25,6 +26,7 @@ func TestValidate(t *testing.T) {
 			c.ZeroCopy, c.XDPMode = ZeroCopyRequire, XDPDriver
 			c.FrameSize, c.FrameCount = 2048, 8192
 			c.ReadBuffer, c.WriteBuffer, c.WriteQueueLimit = 1<<20, 1<<20, 1<<20
+			c.ReadBufferMax, c.WriteBufferMax = 8<<20, 8<<20
 			c.MSL = time.Second
 			c.KeepAlive = net.KeepAliveConfig{Enable: true, Idle: time.Minute}
 			c.Nagle, c.Backlog, c.SynBacklog, c.NoSynCookies = true, 1024, 1024, true
@@ -49,6 +51,10 @@ func TestValidate(t *testing.T) {
 		{"frame count", func(c *Config) { c.FrameCount = 1000 }, "FrameCount", "power of two"},
 		{"read buffer", func(c *Config) { c.ReadBuffer = 100 }, "ReadBuffer", "4096 octets to 1 GiB"},
 		{"write buffer", func(c *Config) { c.WriteBuffer = 2 << 30 }, "WriteBuffer", "4096 octets to 1 GiB"},
+		{"read buffer max", func(c *Config) { c.ReadBufferMax = 32 << 10 }, "ReadBufferMax", "ReadBuffer (65536) to 1 GiB"},
+		{"write buffer max", func(c *Config) { c.WriteBuffer, c.WriteBufferMax = 1<<20, 512<<10 }, "WriteBufferMax", "WriteBuffer (1048576) to 1 GiB"},
+		{"buffer max over 1 GiB", func(c *Config) { c.ReadBufferMax = 2 << 30 }, "ReadBufferMax", "to 1 GiB"},
+		{"no auto-tuning", func(c *Config) { c.ReadBufferMax, c.WriteBufferMax = -1, -1 }, "", ""},
 		{"write queue", func(c *Config) { c.WriteQueueLimit = -1 }, "WriteQueueLimit", "negative"},
 		{"msl", func(c *Config) { c.MSL = time.Hour }, "MSL", "1ms to 10m"},
 		{"keepalive", func(c *Config) { c.KeepAlive.Idle = -1 }, "KeepAlive", "Enable false"},
@@ -149,5 +155,29 @@ func TestReasons(t *testing.T) {
 	}
 	if !errors.Is(ErrServerClosed, net.ErrClosed) {
 		t.Error("ErrServerClosed does not match net.ErrClosed")
+	}
+}
+
+// The auto-tuning bounds reach the engine: the engine's defaults (a send
+// buffer that grows to Linux's tcp_wmem maximum), the Config's when set,
+// none when negative.
+func TestTCPConfigBufferMax(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		rmax, wmax int
+		rcv, snd   int
+	}{
+		{"default", 0, 0, 0, 4 << 20},
+		{"set", 1 << 20, 2 << 20, 1 << 20, 2 << 20},
+		{"off", -1, -1, 0, 0},
+	} {
+		s := &Server{cfg: Config{ReadBufferMax: c.rmax, WriteBufferMax: c.wmax, MemoryLimit: -1}, log: slog.New(slog.DiscardHandler)}
+		tc, _, err := s.tcpConfig(1500)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if tc.RecvBufferMax != c.rcv || tc.SendBufferMax != c.snd || tc.RecvBuffer != DefaultBuffer {
+			t.Errorf("%s: RecvBufferMax %d SendBufferMax %d RecvBuffer %d, want %d %d %d", c.name, tc.RecvBufferMax, tc.SendBufferMax, tc.RecvBuffer, c.rcv, c.snd, DefaultBuffer)
+		}
 	}
 }

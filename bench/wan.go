@@ -16,7 +16,9 @@ package main
 //	         each the bench's usual server child.
 //
 // -short runs RTT 20 ms lossless and 1% loss, unlimited, with 4 MiB
-// transfers, and 20 clients.
+// transfers, and 20 clients. SLUICE_WAN_RTTS (milliseconds, comma
+// separated, e.g. "20,100") replaces the matrix by those RTTs, lossless
+// and 1% loss, unlimited; SLUICE_WAN_MIB sets the transfer size.
 
 import (
 	"context"
@@ -25,7 +27,10 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sluicenet/sluice/sched"
@@ -66,6 +71,20 @@ func (w wanCell) impairment() impair.Impairment {
 }
 
 func wanCells(short bool) []wanCell {
+	if list := os.Getenv("SLUICE_WAN_RTTS"); list != "" {
+		var cells []wanCell
+		for _, f := range strings.Split(list, ",") {
+			ms, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || ms <= 0 {
+				continue
+			}
+			rtt := time.Duration(ms) * time.Millisecond
+			cells = append(cells, wanCell{rtt: rtt}, wanCell{rtt: rtt, loss: 0.01})
+		}
+		if len(cells) > 0 {
+			return cells
+		}
+	}
 	if short {
 		return []wanCell{{rtt: 20 * time.Millisecond}, {rtt: 20 * time.Millisecond, loss: 0.01}}
 	}
@@ -97,6 +116,10 @@ func wanBulk(c config, f *figures) error {
 	size, timeout := int64(64<<20), 4*time.Minute
 	if c.short {
 		size, timeout = 4<<20, 45*time.Second
+	}
+	if mib, err := strconv.Atoi(os.Getenv("SLUICE_WAN_MIB")); err == nil && mib > 0 {
+		size = int64(mib) << 20
+		timeout = max(timeout, time.Duration(mib)*5*time.Second)
 	}
 	tc, err := sched.DefaultTCPConfig() // what sluice.Config{} gives a loop
 	if err != nil {

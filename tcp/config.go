@@ -22,10 +22,15 @@ type Config struct {
 	SendBuffer, RecvBuffer int
 	// SendBufferMax and RecvBufferMax bound buffer auto-tuning: a buffer
 	// doubles, up to its bound, when a transfer is limited by it
-	// (autotune.go; Linux tcp_wmem/tcp_rmem max). 0, or no more than the
-	// starting size, turns auto-tuning off. The receive buffer bounds the
-	// window advertised, so RecvBufferMax also bounds what a peer can make
-	// this connection hold.
+	// (autotune.go). DefaultConfig lets the send buffer grow to Linux's
+	// tcp_wmem maximum, DefaultSendBufferMax; the receive buffer stays
+	// fixed unless RecvBufferMax is set (DefaultRecvBufferMax is Linux's
+	// tcp_rmem maximum): sched's delivery hands a reader that pauses the
+	// whole receive buffer, so a grown one would pass the bound of the
+	// net.Conn adapter's read buffer. 0, or no more than the starting
+	// size, turns auto-tuning off. The receive buffer bounds the window advertised,
+	// so RecvBufferMax also bounds what a peer can make this connection
+	// hold; the memory budget (Budget) bounds them all together.
 	SendBufferMax, RecvBufferMax int
 	// MaxOOORanges bounds the disjoint out-of-order ranges a connection
 	// reassembles (their octets are bounded by RecvBuffer); a segment that
@@ -106,12 +111,21 @@ func (c *Config) UseGenerator(g *isn.Generator) {
 	}
 }
 
+// Auto-tuning bounds: Linux's tcp_wmem and tcp_rmem maxima. A window of
+// 6 MiB fills a 1 Gbit/s path of 48 ms RTT; the window scale of 7
+// reaches 8 MiB.
+const (
+	DefaultSendBufferMax = 4 << 20
+	DefaultRecvBufferMax = 6 << 20
+)
+
 // DefaultConfig returns Linux-like defaults.
 func DefaultConfig() Config {
 	return Config{
 		MSS:               1460,
 		SendBuffer:        64 << 10,
 		RecvBuffer:        64 << 10,
+		SendBufferMax:     DefaultSendBufferMax,
 		MaxOOORanges:      DefaultMaxOOORanges,
 		MSL:               30 * time.Second,
 		FinTimeout:        60 * time.Second,

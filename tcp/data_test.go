@@ -64,7 +64,7 @@ func TestNagle(t *testing.T) {
 // Write applies backpressure: it takes what fits in the send buffer.
 func TestWriteBackpressure(t *testing.T) {
 	cfg := tcp.DefaultConfig()
-	cfg.SendBuffer = 4096
+	cfg.SendBuffer, cfg.SendBufferMax = 4096, 0 // fixed: no auto-tuning
 	h := New(t, cfg)
 	r := h.Handshake(irs)
 	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 1, Win: 0, CheckWin: true}) // peer window closed

@@ -104,6 +104,9 @@ func startProxy(t *testing.T, bed *testbed.Bed, upstream string) *Server {
 			Cores:     []int{-1},
 			MSL:       250 * time.Millisecond,
 			BusyPoll:  -1,
+			// Fixed 64 KiB buffers: slowClient bounds what the pair holds.
+			ReadBufferMax:  -1,
+			WriteBufferMax: -1,
 		},
 		Upstream: upstream,
 	})
