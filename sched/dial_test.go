@@ -624,3 +624,56 @@ func BenchmarkEphemeralPort(b *testing.B) {
 		}
 	})
 }
+
+// TestDialSteeredPort: with an RSS table in force (a 4-queue table
+// standing in for a NIC's: veth has none), each Dial's source port is
+// one whose reply 4-tuple the table puts on the dialing loop's queue,
+// within the ephemeral range, and one a PortFilter accepts; the fetches
+// complete (veth delivers replies to any queue; they are forwarded).
+// Dialed.Steering states the choice on the first Dial only.
+func TestDialSteeredPort(t *testing.T) {
+	b := testbed.New(t, testbed.Options{Queues: 2})
+	body := blob(5_000)
+	serveHTTP(t, b, 8082, body)
+	g, err := Start(GroupConfig{Ifindex: b.Server.Ifindex, Queues: 2, Handler: dialHandler{}, Loop: LoopConfig{TCP: testTCPConfig()}, Setup: b.Server.Do, Cores: []int{-1}})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { g.Close() })
+	tab := rssTable()
+	st := g.steering()
+	st.mu.Lock()
+	st.read, st.tab, st.why = time.Now(), tab, "steered by the test's table"
+	st.lo, st.hi, st.reserved = 40000, 49999, [][2]uint16{{40000, 44999}}
+	st.mu.Unlock()
+	to := netip.AddrPortFrom(b.Peer.IPv4, 8082)
+	req := []byte("GET /blob HTTP/1.1\r\nHost: peer\r\n\r\n")
+	var ds []*dialConn
+	for i := range 12 {
+		d := newDialConn(req, httpComplete)
+		ds = append(ds, d)
+		o := DialOptions{Context: d, Loop: g.Loops()[i%2]}
+		if i >= 8 {
+			o.PortFilter = func(p uint16) bool { return p%5 == 0 }
+		}
+		dd, err := g.Dial(context.Background(), to, o)
+		if err != nil {
+			t.Fatalf("Dial: %v", err)
+		}
+		if (dd.Steering != "") != (i == 0) {
+			t.Errorf("dial %d: Steering %q", i, dd.Steering)
+		}
+		p := dd.Local.Port()
+		if q := tab.Queue(to, dd.Local); q != dd.Loop.Queue() || p < 45000 || p > 49999 || (i >= 8 && p%5 != 0) {
+			t.Errorf("dial %d from loop %d: port %d, its replies hash to queue %d", i, dd.Loop.Queue(), p, q)
+		}
+	}
+	for i, d := range ds {
+		d.wait(t)
+		resp := d.got.Bytes()
+		j := bytes.Index(resp, []byte("\r\n\r\n"))
+		if !d.opened || d.err != nil || j < 0 || !bytes.Equal(resp[j+4:], body) {
+			t.Errorf("fetch %d: opened %v, OnClose(%v), %d octets", i, d.opened, d.err, len(resp))
+		}
+	}
+}
