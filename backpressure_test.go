@@ -84,6 +84,45 @@ func TestBackpressure(t *testing.T) {
 	t.Logf("queue full %d times, OnWritable %d times", h.fulls.Load(), h.writables.Load())
 }
 
+// TestBackpressureMemoryLimit: at a memory budget so small that the
+// server is under pressure once a connection holds a chunk, the send
+// buffer takes only what the chunks it holds can store, so Write keeps
+// returning len(p) and the rest waits in the write queue (Buffered),
+// outside the budget; past WriteQueueLimit Write returns
+// ErrWriteQueueFull, OnWritable follows as the peer acknowledges text
+// and chunks come free, and every octet arrives in order. The budget is
+// passed by no more than the chunk each way a connection holding none
+// is always granted.
+func TestBackpressureMemoryLimit(t *testing.T) {
+	bed := newBed(t, 1)
+	h := &source{total: 1 << 20}
+	cfg := testConfig(bed, 7510)
+	cfg.MemoryLimit = 64 << 10
+	cfg.WriteQueueLimit = 64 << 10
+	s := startServer(t, cfg, h)
+	c := bed.Peer.Dial(t, testbed.HostPort(bed.Server.IPv4, 7510))
+	c.SetReadDeadline(time.Now().Add(60 * time.Second))
+	got, err := io.ReadAll(c)
+	if err != nil || string(got) != string(pattern(h.total)) {
+		t.Fatalf("read %d of %d octets (%v), or they differ", len(got), h.total, err)
+	}
+	if h.fulls.Load() == 0 || h.writables.Load() == 0 {
+		t.Fatalf("ErrWriteQueueFull %d times, OnWritable %d times; want both", h.fulls.Load(), h.writables.Load())
+	}
+	st, err := s.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := st.Memory()
+	t.Logf("queue full %d times, OnWritable %d times; memory %+v", h.fulls.Load(), h.writables.Load(), m)
+	if !m.UnderPressure || m.PressureEntered == 0 || m.ChunksRefused == 0 {
+		t.Fatalf("never under memory pressure, or no chunk refused: %+v", m)
+	}
+	if bound := m.Limit + 2*4096; m.Peak > bound {
+		t.Errorf("budget peak %d above the limit %d plus a chunk each way", m.Peak, m.Limit)
+	}
+}
+
 // TestActionShutdown: a callback returning Shutdown stops Serve, which
 // returns nil once the connections closed in order.
 func TestActionShutdown(t *testing.T) {

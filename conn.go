@@ -93,6 +93,16 @@ func (c *Conn) limit() int64 { return int64(c.srv.writeLimit) }
 // Config.WriteQueueLimit (wait for OnWritable), ErrLoopBusy from another
 // goroutine when the loop took no posted work, or the reason the
 // connection failed. p may be reused as soon as Write returns.
+//
+// What the TCP send buffer takes is sent as the peer's window allows;
+// the rest waits in the write queue (Buffered). The send buffer grows
+// with the path up to Config.WriteBufferMax, and under memory pressure
+// (Config.MemoryLimit) takes only what the chunks it already holds can
+// store, one chunk if it holds none: Write still returns len(p), and the
+// queue, which is not in the budget, grows instead, up to
+// WriteQueueLimit. OnWritable runs once the queue has all gone into the
+// send buffer; under pressure that happens as the peer acknowledges text
+// and chunks come free, a chunk at a time.
 func (c *Conn) Write(p []byte) (int, error) {
 	if c.closed.Load() {
 		return 0, net.ErrClosed
