@@ -411,3 +411,32 @@ func TestDialHandlerFromCallback(t *testing.T) {
 		t.Errorf("the RSS fallback logged %d times, want once:\n%s", n, logs.String())
 	}
 }
+
+// TestDialHandlerPortOptions: LocalPort dials from the port given;
+// PortFilter's ports are the only ones chosen (from a goroutine, so
+// DialHandler waits for OnOpen).
+func TestDialHandlerPortOptions(t *testing.T) {
+	bed := newBed(t, 1)
+	s := startServer(t, testConfig(bed, 7406), NopHandler{})
+	a := testbed.HostPort(bed.Peer.IPv4, 9102)
+	peerEcho(t, bed, a)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, tc := range []struct {
+		opt  DialOption
+		want func(uint16) bool
+	}{
+		{LocalPort(45123), func(p uint16) bool { return p == 45123 }},
+		{PortFilter(func(p uint16) bool { return p%97 == 0 }), func(p uint16) bool { return p%97 == 0 }},
+		{AnyQueue(), func(p uint16) bool { return p != 0 }},
+	} {
+		c, err := s.DialHandler(ctx, "tcp", a, NopHandler{}, tc.opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := c.LocalAddr().Port(); !tc.want(p) {
+			t.Errorf("dialed from port %d", p)
+		}
+		c.Abort()
+	}
+}
