@@ -495,10 +495,10 @@ func testTimeWaitReopen(t *testing.T, twMax int) {
 			prevFinNxt = finNxt
 			// One per family: the reopened 4-tuple replaced its old one.
 			WaitFor(t, "one TIME-WAIT per family", func() bool { return timeWait() == i+1 })
-			// Linux's timestamp clock ticks every millisecond: the next
-			// SYN's TSval must be newer than TS.Recent. (RFC 6191 also
-			// honours an equal TSval with a sequence number above
-			// RCV.NXT; tcp.TimeWaitAcceptsSYN does not yet.)
+			// Linux's timestamp clock ticks every millisecond: wait one
+			// tick so the next SYN's TSval is newer than TS.Recent, the
+			// case this test is about (an equal TSval is accepted too,
+			// by its sequence number: tcp.TimeWaitAcceptsSYN).
 			time.Sleep(2 * time.Millisecond)
 		}
 	}
