@@ -130,3 +130,39 @@ func TestAgainstLinux(t *testing.T) {
 		t.Fatalf("server namespace TIME-WAIT sockets %d (%v) after 2000 connections it closed first: %s", tw, err, sockstat)
 	}
 }
+
+// TestPassesOtherTraffic: with the generator's program on the peer's
+// link, the peer kernel's own TCP (from an address outside the prefix)
+// and its neighbour resolution still work.
+func TestPassesOtherTraffic(t *testing.T) {
+	bed := testbed.New(t, testbed.Options{})
+	var ln net.Listener
+	if err := bed.Server.Do(func() (err error) {
+		ln, err = net.Listen("tcp", netip.AddrPortFrom(bed.Server.IPv4, 8082).String())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(body)) })}
+	go hs.Serve(ln)
+	defer hs.Close()
+	var x *conngen.XDP
+	if err := bed.Peer.Do(func() (err error) {
+		x, err = conngen.OpenXDP(bed.Peer.Ifindex, netip.MustParsePrefix("198.19.0.0/16"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	c := bed.Peer.HTTPClient(1)
+	defer c.CloseIdleConnections()
+	c.Timeout = 10 * time.Second
+	resp, err := c.Get("http://" + ln.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+}
