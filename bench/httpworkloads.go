@@ -89,6 +89,11 @@ func joinNote(a, b string) string {
 // different servers interleave, so a noisy spell on a shared machine
 // touches every server's runs rather than all of one server's.
 func eachRun(c config, runs int, fn func(bed *testbed.Bed, s httpServer, srv *serverProc) error) error {
+	return eachRunOf(c, runs, httpServers, fn)
+}
+
+// eachRunOf is eachRun over the given servers.
+func eachRunOf(c config, runs int, servers []httpServer, fn func(bed *testbed.Bed, s httpServer, srv *serverProc) error) error {
 	bed, err := testbed.Create(testbed.Options{Queues: 1})
 	if err != nil {
 		return err
@@ -103,7 +108,7 @@ func eachRun(c config, runs int, fn func(bed *testbed.Bed, s httpServer, srv *se
 		napi = nil
 	}
 	for range runs {
-		for _, s := range httpServers {
+		for _, s := range servers {
 			srv, err := startServer(bed, s, c.serverCPU)
 			if err != nil {
 				return err

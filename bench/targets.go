@@ -137,7 +137,7 @@ func churnNote(find func(w, m, impl string) (Result, bool), impl string) string 
 		return r.Value
 	}
 	secs, _ := find("churn", "seconds at ≥ 100k/s", impl)
-	held, bound := get("TIME-WAIT held max"), get("TIME-WAIT bound")
+	held, bound := get("TIME-WAIT held"), get("TIME-WAIT bound")
 	within := "within"
 	if held > bound || get("TIME-WAIT refused (full)") > 0 {
 		within = "NOT within"
