@@ -3,8 +3,9 @@ package main
 // The proxy workload: a reverse proxy in front of a kernel net/http
 // upstream, keep-alive GET / through it, in the same run:
 //
-//	sluice proxy           examples/proxy on sluice (L4: accepts and dials
-//	                       on sluice, relays bytes with backpressure)
+//	sluice proxy           examples/proxy on sluice (L4: accepts on sluice,
+//	                       dials the upstream from the accepting loop,
+//	                       relays bytes with backpressure)
 //	httputil.ReverseProxy  net/http's L7 reverse proxy on kernel TCP, a
 //	                       pooled upstream Transport
 //
