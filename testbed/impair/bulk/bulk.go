@@ -109,12 +109,16 @@ const (
 )
 
 // Config is the sluice TCP configuration the rig uses by default:
-// tcp.DefaultConfig with 4 MiB send and receive buffers, so a 10 ms path is
-// not window-limited far below what the Linux peer (tcp_rmem up to 6 MiB)
-// gets.
+// tcp.DefaultConfig with a 4 MiB receive buffer, so a 10 ms path is not
+// window-limited far below what the Linux peer (tcp_rmem up to 6 MiB)
+// gets, and an 8 MiB send buffer. The send buffer holds the flight and
+// what the peer SACKed above its holes until they are repaired: at
+// 100 ms and 5% loss (100 Mbit/s) the SACKed octets averaged 2 MB and
+// reached 4.2 MB, so with 4 MiB BBR's download was buffer-limited a
+// fifth of the time (3.4-4.6 MB/s against Linux's 6.8-7.3).
 func Config() *tcp.Config {
 	c := tcp.DefaultConfig()
-	c.SendBuffer, c.RecvBuffer = 4<<20, 4<<20
+	c.SendBuffer, c.RecvBuffer = 8<<20, 4<<20
 	return &c
 }
 

@@ -31,7 +31,8 @@ func envInt(name string, def int) int {
 // queue; SLUICE_BULK_MIB per transfer, each repeated SLUICE_ROUNDS
 // times (sluice and Linux alternating which goes first);
 // SLUICE_NORMAL_PRIORITY=1 runs the rig without its raised priorities
-// (RigOptions.NormalPriority). Run by hand (root):
+// (RigOptions.NormalPriority); SLUICE_SNDBUF_MIB and SLUICE_RCVBUF_MIB
+// override sluice's buffers (bulk.Config). Run by hand (root):
 //
 //	SLUICE_CC=bbr SLUICE_RTT_MS=20 SLUICE_LOSS_PCT=1 \
 //	  go test -run '^$' -bench WANCell -benchtime 1x ./testbed/impair/bulk/
@@ -42,7 +43,7 @@ func BenchmarkWANCell(b *testing.B) {
 	if cc == "" {
 		cc = "cubic"
 	}
-	cfg := bulk.Config()
+	cfg := wanConfig()
 	switch cc {
 	case "cubic":
 		cfg.CC = tcp.CUBIC
@@ -101,7 +102,7 @@ func BenchmarkWANQueue(b *testing.B) {
 	if cc == "" {
 		cc = "cubic"
 	}
-	cfg := bulk.Config()
+	cfg := wanConfig()
 	if cc == "bbr" {
 		cfg.CC = tcp.BBR
 	}
@@ -144,4 +145,13 @@ func BenchmarkWANQueue(b *testing.B) {
 		target, cc, res, toPeer.MaxQueue, qd, rtt, (run1 - run0).Round(time.Millisecond), (wait1 - wait0).Round(time.Millisecond))
 	b.ReportMetric(res.Rate()/1e6, "MB/s")
 	b.ReportMetric(qd.Seconds()*1e3, "max-queue-ms")
+}
+
+// wanConfig is bulk.Config with SLUICE_SNDBUF_MIB / SLUICE_RCVBUF_MIB
+// overriding its buffers.
+func wanConfig() *tcp.Config {
+	cfg := bulk.Config()
+	cfg.SendBuffer = envInt("SLUICE_SNDBUF_MIB", cfg.SendBuffer>>20) << 20
+	cfg.RecvBuffer = envInt("SLUICE_RCVBUF_MIB", cfg.RecvBuffer>>20) << 20
+	return cfg
 }
