@@ -12,6 +12,11 @@
 //     malformed frames on the wire; every frame accounted for.
 //   - scale_test.go: many concurrent established connections (memory per
 //     idle connection), the connection limit, TIME-WAIT churn.
+//   - conform/: differential conformance, Linux's TCP as the reference:
+//     scripted raw-frame scenarios (handshake, SYN-RECEIVED, close,
+//     TIME-WAIT, RFC 5961, windows and SACK) against a kernel listener
+//     and sluice on one bed; the normalised replies must match, known
+//     differences are listed with the reason.
 //
 // Sizes are bounded for CI; environment variables scale them up (see each
 // test). The live sub-package starts the group they share.

@@ -1,0 +1,414 @@
+package conform
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sluicenet/sluice/testbed"
+	"github.com/sluicenet/sluice/wire"
+)
+
+// Reply windows: a step's replies are those that arrive within firstWait
+// of it (streamWait for text), then until quiet passes with none.
+// firstWait is well above Linux's delayed-ACK minimum (40 ms) and leaves
+// room for a loaded machine; a step that gets text is acknowledged right
+// after its window, and the stream view ignores retransmitted text.
+const (
+	firstWait  = 300 * time.Millisecond
+	streamWait = time.Second
+	quiet      = 80 * time.Millisecond
+)
+
+// Our side's constants: the SYN's options and the window we advertise.
+const (
+	ourMSS    = 1460
+	ourWScale = 7
+	ourWindow = 512 // << ourWScale: 64 KiB
+)
+
+var nextPort atomic.Uint32
+
+func init() { nextPort.Store(40000) }
+
+// seg is a segment the server sent.
+type seg struct {
+	flags    uint8
+	seq, ack uint32
+	urgent   uint16
+	opts     wire.TCPOptions
+	data     []byte
+}
+
+// conn is one scripted connection from the raw peer to one side. Every
+// step appends a line to log: what we sent, and what came back
+// normalised (sequence numbers relative to the server's ISN, ACKs to
+// ours), so the two sides' logs compare line by line.
+type conn struct {
+	t      testing.TB
+	raw    *testbed.RawPeer
+	local  netip.AddrPort
+	remote netip.AddrPort
+	rx     <-chan []byte
+	start  time.Time
+
+	iss, sndNxt uint32 // ours
+	irs, rcvNxt uint32 // theirs: ISN, next expected
+	synced      bool   // irs is known
+	theirFIN    bool   // rcvNxt counts their FIN
+	ts          bool   // timestamps on (offered, then negotiated)
+	sack        bool
+	tsRecent    uint32
+	log         []string
+}
+
+func newConn(t testing.TB, raw *testbed.RawPeer, remote netip.AddrPort) *conn {
+	port := uint16(nextPort.Add(1))
+	local := netip.AddrPortFrom(testbed.RawIPv4, port)
+	if remote.Addr().Is6() {
+		local = netip.AddrPortFrom(testbed.RawIPv6, port)
+	}
+	c := &conn{t: t, raw: raw, local: local, remote: remote, rx: raw.Flow(port),
+		start: time.Now(), iss: 1_000_000, ts: true, sack: true}
+	c.sndNxt = c.iss
+	t.Cleanup(func() { raw.Unflow(port) })
+	return c
+}
+
+// tx is one segment to send; zero fields take the connection's values.
+type tx struct {
+	flags    uint8
+	seq, ack uint32
+	data     []byte
+	window   uint16 // 0: ourWindow, unless zeroWindow
+	zeroWnd  bool
+	synOpts  bool  // MSS, WS, SACK-permitted (if c.sack), TS (if c.ts)
+	noTS     bool  // leave out the timestamp on a timestamped connection
+	tsDelta  int32 // added to our TSval (negative: an old segment)
+	badSum   bool  // corrupt the TCP checksum
+	urgent   uint16
+}
+
+func (c *conn) tsval(delta int32) uint32 {
+	return 1_000_000 + uint32(time.Since(c.start)/time.Millisecond) + uint32(delta)
+}
+
+// send transmits s and logs label.
+func (c *conn) send(label string, s tx) {
+	c.t.Helper()
+	c.drain()
+	spec := wire.TCPFrameSpec{
+		SrcMAC: wire.MAC(testbed.RawMAC), DstMAC: wire.MAC(c.raw.ServerMAC()),
+		Src: c.local.Addr(), Dst: c.remote.Addr(), SrcPort: c.local.Port(), DstPort: c.remote.Port(),
+		Seq: s.seq, Ack: s.ack, Flags: s.flags, Window: s.window, Urgent: s.urgent,
+	}
+	if spec.Window == 0 && !s.zeroWnd {
+		spec.Window = ourWindow
+		if s.flags&wire.TCPFlagSYN != 0 {
+			spec.Window = 65535 // a SYN's window is never scaled
+		}
+	}
+	if s.synOpts {
+		spec.Options.MSS = ourMSS
+		spec.Options.HasWScale, spec.Options.WScale = true, ourWScale
+		spec.Options.SACKPermitted = c.sack
+	}
+	if c.ts && !s.noTS {
+		spec.Options.HasTS, spec.Options.TSVal = true, c.tsval(s.tsDelta)
+		if s.flags&wire.TCPFlagSYN == 0 || s.flags&wire.TCPFlagACK != 0 {
+			spec.Options.TSEcr = c.tsRecent
+		}
+	}
+	b := make([]byte, spec.HeaderLen()+len(s.data))
+	n, err := wire.BuildTCP(b, &spec, s.data)
+	if err != nil {
+		c.t.Fatalf("build: %v", err)
+	}
+	b = b[:n]
+	if s.badSum {
+		l4 := spec.HeaderLen() - wire.TCPMinHeaderLen - wire.TCPOptionsLen(&spec.Options)
+		b[l4+16] ^= 0x5a
+	}
+	if err := c.raw.Send(b); err != nil {
+		c.t.Fatal(err)
+	}
+	c.log = append(c.log, "> "+label)
+}
+
+// drain reads replies that arrived since the last step into the log
+// first, so a late reply is reported where it is, not with the next step.
+func (c *conn) drain() {
+	var late []seg
+	for {
+		select {
+		case b := <-c.rx:
+			late = append(late, c.parse(b))
+			continue
+		default:
+		}
+		break
+	}
+	if len(late) > 0 {
+		c.log = append(c.log, "< (late) "+c.list(late))
+	}
+}
+
+func (c *conn) parse(b []byte) seg {
+	var f wire.Frame
+	if err := wire.ParseFrame(b, &f); err != nil {
+		c.t.Fatalf("captured frame: %v", err)
+	}
+	s := seg{flags: f.Flags, seq: f.Seq, ack: f.Ack, urgent: f.Urgent, opts: f.Options, data: append([]byte(nil), f.Payload...)}
+	if s.flags&wire.TCPFlagRST != 0 {
+		return s
+	}
+	if s.flags&wire.TCPFlagSYN != 0 {
+		if !c.synced || s.seq != c.irs {
+			c.irs, c.rcvNxt, c.synced, c.theirFIN = s.seq, s.seq+1, true, false
+			if s.flags&wire.TCPFlagACK != 0 {
+				c.ts = c.ts && s.opts.HasTS
+				c.sack = c.sack && s.opts.SACKPermitted
+			}
+		}
+	}
+	if s.opts.HasTS {
+		c.tsRecent = s.opts.TSVal
+	}
+	end := s.seq + uint32(len(s.data))
+	if s.flags&wire.TCPFlagSYN != 0 {
+		end++
+	}
+	if s.flags&wire.TCPFlagFIN != 0 {
+		end++
+	}
+	if c.synced && int32(end-c.rcvNxt) > 0 && int32(s.seq-c.rcvNxt) <= 0 {
+		c.rcvNxt = end
+		c.theirFIN = s.flags&wire.TCPFlagFIN != 0
+	}
+	return s
+}
+
+// collect waits for the replies to the last step.
+func (c *conn) collect(wait time.Duration) []seg {
+	var got []seg
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		select {
+		case b := <-c.rx:
+			got = append(got, c.parse(b))
+			timer.Reset(quiet)
+		case <-timer.C:
+			return got
+		}
+	}
+}
+
+// expect logs the replies one by one (for answers whose every segment
+// matters: SYN-ACK, RST, challenge ACK, nothing).
+func (c *conn) expect(label string) []seg {
+	got := c.collect(firstWait)
+	c.log = append(c.log, "< "+label+": "+c.list(got))
+	return got
+}
+
+// expectOver collects for all of d and logs the distinct segments in the
+// order they first came, and whether any came again: for timer-driven
+// sends (a retransmitted SYN-ACK, window probes), whose count in a window
+// depends on each stack's RTO estimate, not on conformance.
+func (c *conn) expectOver(label string, d time.Duration) {
+	var got []seg
+	deadline := time.After(d)
+	for done := false; !done; {
+		select {
+		case b := <-c.rx:
+			got = append(got, c.parse(b))
+		case <-deadline:
+			done = true
+		}
+	}
+	var distinct []string
+	seen := map[string]bool{}
+	again := ""
+	for _, s := range got {
+		n := c.norm(s)
+		if seen[n] {
+			again = " (repeated)"
+			continue
+		}
+		seen[n] = true
+		distinct = append(distinct, n)
+	}
+	out := "nothing"
+	if len(distinct) > 0 {
+		out = strings.Join(distinct, " | ")
+	}
+	c.log = append(c.log, "< "+label+": "+out+again)
+}
+
+// expectStream logs the replies as what they deliver (for text, whose
+// segmentation and piggybacked ACKs are the stacks' own business): the
+// text in sequence order, where a FIN is, whether a RST came, the
+// highest ACK.
+func (c *conn) expectStream(label string) {
+	got := c.collect(streamWait)
+	c.log = append(c.log, "< "+label+": "+c.stream(got))
+}
+
+func (c *conn) stream(got []seg) string {
+	if len(got) == 0 {
+		return "nothing"
+	}
+	sort.SliceStable(got, func(i, j int) bool { return int32(got[i].seq-got[j].seq) < 0 })
+	var text []byte
+	var next uint32
+	var fin, rst string
+	var ack uint32
+	hasAck := false
+	for i, s := range got {
+		rel := s.seq - c.irs
+		if i == 0 || int32(rel-next) > 0 {
+			if i > 0 {
+				text = append(text, fmt.Sprintf("<hole %d>", rel-next)...)
+			}
+			next = rel
+		}
+		if int32(rel+uint32(len(s.data))-next) > 0 {
+			text = append(text, s.data[next-rel:]...)
+			next = rel + uint32(len(s.data))
+		}
+		if s.flags&wire.TCPFlagFIN != 0 {
+			fin = fmt.Sprintf(" fin@%d", rel+uint32(len(s.data)))
+		}
+		if s.flags&wire.TCPFlagRST != 0 {
+			rst = " rst"
+		}
+		if s.flags&wire.TCPFlagACK != 0 && (!hasAck || int32(s.ack-ack) > 0) {
+			ack, hasAck = s.ack, true
+		}
+	}
+	out := fmt.Sprintf("text %q%s%s", text, fin, rst)
+	if hasAck {
+		out += fmt.Sprintf(" ack=%d", ack-c.iss)
+	}
+	return out
+}
+
+func (c *conn) list(got []seg) string {
+	if len(got) == 0 {
+		return "nothing"
+	}
+	parts := make([]string, len(got))
+	for i, s := range got {
+		parts[i] = c.norm(s)
+	}
+	return strings.Join(parts, " | ")
+}
+
+// norm is one segment with what the comparison looks at: flags but PSH
+// (and ECN's), sequence and ACK numbers relative to each side's ISN,
+// text length, urgent pointer, option kinds on a SYN, SACK blocks,
+// whether a timestamp is present. Not windows, TSvals, timing.
+func (c *conn) norm(s seg) string {
+	var b strings.Builder
+	for _, f := range []struct {
+		bit  uint8
+		name string
+	}{{wire.TCPFlagSYN, "S"}, {wire.TCPFlagFIN, "F"}, {wire.TCPFlagRST, "R"}, {wire.TCPFlagURG, "U"}, {wire.TCPFlagACK, "."}} {
+		if s.flags&f.bit != 0 {
+			b.WriteString(f.name)
+		}
+	}
+	if s.flags&wire.TCPFlagSYN != 0 {
+		fmt.Fprintf(&b, " seq=ISN") // relative to itself: the ISN is the stack's choice
+	} else {
+		fmt.Fprintf(&b, " seq=%d", s.seq-c.irs)
+	}
+	if s.flags&wire.TCPFlagACK != 0 {
+		fmt.Fprintf(&b, " ack=%d", s.ack-c.iss)
+	}
+	if len(s.data) > 0 {
+		fmt.Fprintf(&b, " len=%d", len(s.data))
+	}
+	if s.flags&wire.TCPFlagURG != 0 {
+		fmt.Fprintf(&b, " urp=%d", s.urgent)
+	}
+	o := s.opts
+	if s.flags&wire.TCPFlagSYN != 0 {
+		var k []string
+		if o.MSS != 0 {
+			k = append(k, "mss")
+		}
+		if o.HasWScale {
+			k = append(k, "ws")
+		}
+		if o.SACKPermitted {
+			k = append(k, "sackok")
+		}
+		if o.HasTS {
+			k = append(k, "ts")
+		}
+		fmt.Fprintf(&b, " <%s>", strings.Join(k, ","))
+	} else if o.HasTS && s.flags&wire.TCPFlagRST == 0 {
+		b.WriteString(" ts")
+	}
+	for i := range int(o.NumSACK) {
+		fmt.Fprintf(&b, " sack=%d-%d", o.SACK[i].Left-c.iss, o.SACK[i].Right-c.iss)
+	}
+	return b.String()
+}
+
+// Script steps built on send: each keeps sndNxt.
+
+// syn sends our SYN with all options (or none: c.ts and c.sack false).
+func (c *conn) syn(label string) {
+	c.send(label, tx{flags: wire.TCPFlagSYN, seq: c.iss, synOpts: true})
+	c.sndNxt = c.iss + 1
+}
+
+// ack acknowledges everything received.
+func (c *conn) ack(label string) {
+	c.send(label, tx{flags: wire.TCPFlagACK, seq: c.sndNxt, ack: c.rcvNxt})
+}
+
+// data sends text at SND.NXT.
+func (c *conn) data(label, text string) {
+	c.send(label, tx{flags: wire.TCPFlagACK | wire.TCPFlagPSH, seq: c.sndNxt, ack: c.rcvNxt, data: []byte(text)})
+	c.sndNxt += uint32(len(text))
+}
+
+// fin sends our FIN, with text before it if any.
+func (c *conn) fin(label, text string) {
+	c.send(label, tx{flags: wire.TCPFlagACK | wire.TCPFlagFIN, seq: c.sndNxt, ack: c.rcvNxt, data: []byte(text)})
+	c.sndNxt += uint32(len(text)) + 1
+}
+
+// open runs the three-way handshake and checks it completed.
+func (c *conn) open() {
+	c.t.Helper()
+	c.syn("SYN")
+	got := c.expect("SYN-ACK")
+	if len(got) == 0 || got[0].flags != wire.TCPFlagSYN|wire.TCPFlagACK {
+		c.t.Fatalf("no SYN-ACK from %v: %s", c.remote, c.list(got))
+	}
+	c.ack("ACK")
+	c.expect("handshake done")
+}
+
+// established opens and exchanges one echo, so both stacks are past
+// their quick-ACK start-up and the application is reading.
+func (c *conn) established() {
+	c.t.Helper()
+	c.open()
+	c.data("text", "hello")
+	c.expectStream("echo")
+	if c.rcvNxt != c.irs+1+5 {
+		c.t.Fatalf("no echo from %v", c.remote)
+	}
+	c.ack("ACK echo")
+	c.expect("nothing")
+}

@@ -1,0 +1,339 @@
+package conform
+
+import (
+	"time"
+
+	"github.com/sluicenet/sluice/wire"
+)
+
+const (
+	flagA  = wire.TCPFlagACK
+	flagS  = wire.TCPFlagSYN
+	flagR  = wire.TCPFlagRST
+	flagF  = wire.TCPFlagFIN
+	flagPA = wire.TCPFlagPSH | wire.TCPFlagACK
+)
+
+// The scenarios: the lifecycle edges of RFC 9293 §3.10 and the
+// hardening of RFC 5961, RFC 6191, RFC 7323.
+var scenarios = []scenario{
+	{name: "handshake/options", run: func(c *conn) {
+		c.established()
+		c.fin("FIN", "")
+		c.expectStream("ACK, bye, FIN")
+		c.ack("ACK their FIN")
+		c.expect("closed: nothing")
+	}},
+	{name: "handshake/no-options", run: func(c *conn) {
+		c.ts, c.sack = false, false
+		c.send("SYN without options", tx{flags: flagS, seq: c.iss})
+		c.sndNxt = c.iss + 1
+		c.expect("SYN-ACK")
+		c.ack("ACK")
+		c.data("text", "hello")
+		c.expectStream("echo")
+		c.ack("ACK echo")
+		c.expect("nothing")
+	}},
+	{name: "handshake/ipv6", ipv6: true, run: func(c *conn) {
+		c.established()
+		c.fin("FIN", "")
+		c.expectStream("ACK, bye, FIN")
+		c.ack("ACK their FIN")
+		c.expect("closed: nothing")
+	}},
+	{name: "handshake/synack-retransmitted", run: func(c *conn) {
+		c.syn("SYN")
+		// Both stacks' initial RTO is 1 s (RFC 6298 §2.1), the next 2 s.
+		c.expectOver("SYN-ACK, retransmitted within 1.6 s", 1600*time.Millisecond)
+	}},
+	{name: "synrecv/retransmitted-syn", run: func(c *conn) {
+		c.syn("SYN")
+		c.expect("SYN-ACK")
+		c.send("same SYN again", tx{flags: flagS, seq: c.iss, synOpts: true})
+		c.expect("SYN-ACK again")
+	}},
+	{name: "synrecv/bad-ack", run: func(c *conn) {
+		c.syn("SYN")
+		c.expect("SYN-ACK")
+		c.send("ACK of ISN+1000", tx{flags: flagA, seq: c.sndNxt, ack: c.irs + 1000})
+		c.expect("RST seq=1000")
+		c.ack("right ACK")
+		c.expect("nothing")
+		c.data("text", "hello")
+		c.expectStream("echo")
+	}},
+	{name: "synrecv/rst", run: func(c *conn) {
+		c.syn("SYN")
+		c.expect("SYN-ACK")
+		c.send("RST at SND.NXT", tx{flags: flagR, seq: c.sndNxt})
+		c.expect("nothing")
+		c.ack("ACK of the SYN-ACK")
+		c.expect("RST (no connection)")
+		c.iss += 1000
+		c.syn("new SYN")
+		c.expect("SYN-ACK")
+	}},
+	{name: "synrecv/old-syn", run: func(c *conn) {
+		c.syn("SYN")
+		c.expect("SYN-ACK")
+		c.send("SYN with ISN-1000", tx{flags: flagS, seq: c.iss - 1000, synOpts: true})
+		c.expect("answer")
+	}},
+	{name: "close/peer-first-half-close", run: func(c *conn) {
+		c.established()
+		c.fin("text and FIN", "ping")
+		c.expectStream("ACK, echo, bye (written after EOF), FIN")
+		c.ack("ACK all")
+		c.expect("nothing")
+		c.data("text to a closed connection", "late")
+		c.expect("RST")
+	}},
+	{name: "close/server-first", run: func(c *conn) {
+		c.established()
+		c.data("quit", quitWord)
+		c.expectStream("echo and FIN")
+		c.ack("ACK all")
+		c.expect("nothing (FIN-WAIT-2)")
+		c.fin("FIN", "")
+		c.expect("ACK (TIME-WAIT)")
+		c.send("FIN again", tx{flags: flagA | flagF, seq: c.sndNxt - 1, ack: c.rcvNxt})
+		c.expect("ACK again")
+	}},
+	{name: "close/simultaneous", run: func(c *conn) {
+		c.established()
+		c.data("quit", quitWord)
+		c.expectStream("echo and FIN")
+		c.send("FIN not acking theirs", tx{flags: flagA | flagF, seq: c.sndNxt, ack: c.rcvNxt - 1})
+		c.sndNxt++
+		c.expect("ACK of our FIN (CLOSING)")
+		c.ack("ACK their FIN")
+		c.expect("nothing (TIME-WAIT)")
+		c.send("FIN again", tx{flags: flagA | flagF, seq: c.sndNxt - 1, ack: c.rcvNxt})
+		c.expect("ACK")
+	}},
+	{name: "close/data-after-server-close", run: func(c *conn) {
+		c.established()
+		c.data("quit", quitWord)
+		c.expectStream("echo and FIN")
+		c.ack("ACK all")
+		c.expect("nothing (FIN-WAIT-2)")
+		c.data("text after their close", "more")
+		c.expect("RST (RFC 1122 4.2.2.13)")
+	}},
+	{name: "timewait/new-syn-newer", run: func(c *conn) {
+		timeWait(c)
+		c.iss = c.sndNxt + 100_000
+		c.syn("SYN, higher seq, newer TSval")
+		c.expect("SYN-ACK (RFC 6191)")
+	}},
+	{name: "timewait/new-syn-older-ts", run: func(c *conn) {
+		timeWait(c)
+		c.iss = c.sndNxt + 100_000
+		c.send("SYN, higher seq, older TSval", tx{flags: flagS, seq: c.iss, synOpts: true, tsDelta: -100_000})
+		c.expect("ACK of the old connection, or nothing")
+	}},
+	{name: "timewait/new-syn-lower-seq-no-ts", run: func(c *conn) {
+		c.ts = false
+		timeWait(c)
+		c.iss = c.sndNxt - 100_000
+		c.syn("SYN, lower seq, no timestamps")
+		c.expect("ACK of the old connection")
+	}},
+	{name: "timewait/new-syn-higher-seq-no-ts", run: func(c *conn) {
+		c.ts = false
+		timeWait(c)
+		c.iss = c.sndNxt + 100_000
+		c.syn("SYN, higher seq, no timestamps")
+		c.expect("SYN-ACK")
+	}},
+	{name: "timewait/old-duplicate", run: func(c *conn) {
+		timeWait(c)
+		c.send("old text", tx{flags: flagPA, seq: c.sndNxt - 10, ack: c.rcvNxt, data: []byte("old")})
+		c.expect("ACK")
+	}},
+	{name: "timewait/rst", run: func(c *conn) {
+		timeWait(c)
+		c.send("RST at SND.NXT", tx{flags: flagR, seq: c.sndNxt})
+		c.expect("nothing")
+		c.ack("ACK")
+		c.expect("answer")
+	}},
+	{name: "rfc5961/rst-exact", run: func(c *conn) {
+		c.established()
+		c.send("RST at RCV.NXT", tx{flags: flagR, seq: c.sndNxt})
+		c.expect("nothing")
+		c.data("text", "after")
+		c.expect("RST (no connection)")
+	}},
+	{name: "rfc5961/rst-in-window", run: func(c *conn) {
+		c.established()
+		c.send("RST at RCV.NXT+100", tx{flags: flagR, seq: c.sndNxt + 100})
+		c.expect("challenge ACK")
+		c.data("text", "alive")
+		c.expectStream("echo")
+	}},
+	{name: "rfc5961/rst-out-of-window", run: func(c *conn) {
+		c.established()
+		c.send("RST at RCV.NXT+16M", tx{flags: flagR, seq: c.sndNxt + 1<<24})
+		c.expect("nothing")
+		c.data("text", "alive")
+		c.expectStream("echo")
+	}},
+	{name: "rfc5961/syn-established", run: func(c *conn) {
+		c.established()
+		c.send("SYN at RCV.NXT+100", tx{flags: flagS, seq: c.sndNxt + 100, synOpts: true})
+		c.expect("challenge ACK")
+		c.data("text", "alive")
+		c.expectStream("echo")
+	}},
+	{name: "rfc5961/ack-unsent", run: func(c *conn) {
+		c.established()
+		c.send("ACK of SND.NXT+1000", tx{flags: flagA, seq: c.sndNxt, ack: c.rcvNxt + 1000})
+		c.expect("ACK (RFC 9293 3.10.7.4)")
+		c.data("text", "alive")
+		c.expectStream("echo")
+	}},
+	{name: "rfc5961/data-ack-unsent", run: func(c *conn) {
+		c.established()
+		c.send("text with ACK of SND.NXT+1000", tx{flags: flagPA, seq: c.sndNxt, ack: c.rcvNxt + 1000, data: []byte("bad")})
+		c.expect("ACK, text dropped")
+		c.data("text", "alive")
+		c.expectStream("echo")
+	}},
+	{name: "window/beyond", run: func(c *conn) {
+		c.established()
+		c.send("text at RCV.NXT+8M", tx{flags: flagPA, seq: c.sndNxt + 8<<20, ack: c.rcvNxt, data: []byte("far")})
+		c.expect("duplicate ACK")
+		c.data("text", "alive")
+		c.expectStream("echo")
+	}},
+	{name: "window/out-of-order-sack", run: func(c *conn) {
+		c.established()
+		c.send("text 100 octets ahead", tx{flags: flagPA, seq: c.sndNxt + 100, ack: c.rcvNxt, data: []byte("later")})
+		c.expect("duplicate ACK with SACK")
+		hole := make([]byte, 100)
+		for i := range hole {
+			hole[i] = 'x'
+		}
+		c.data("the hole", string(hole))
+		c.sndNxt += 5
+		c.expectStream("ACK of all, echo")
+	}},
+	{name: "window/zero-window-peer", run: func(c *conn) {
+		c.established()
+		c.send("text, window 0", tx{flags: flagPA, seq: c.sndNxt, ack: c.rcvNxt, data: []byte("held"), zeroWnd: true})
+		c.sndNxt += 4
+		// A probe after one RTO (200 ms minimum); the next comes
+		// after twice that, past the window.
+		c.expectOver("ACK, no text, then a window probe", 500*time.Millisecond)
+		c.send("window opens", tx{flags: flagA, seq: c.sndNxt, ack: c.rcvNxt})
+		c.expectStream("echo")
+	}},
+	{name: "checksum/bad", run: func(c *conn) {
+		c.established()
+		c.send("text, bad checksum", tx{flags: flagPA, seq: c.sndNxt, ack: c.rcvNxt, data: []byte("bad"), badSum: true})
+		c.expect("nothing")
+		c.data("text", "alive")
+		c.expectStream("echo")
+	}},
+	{name: "timestamps/missing", run: func(c *conn) {
+		c.established()
+		c.send("text without TS", tx{flags: flagPA, seq: c.sndNxt, ack: c.rcvNxt, data: []byte("nots"), noTS: true})
+		c.sndNxt += 4
+		c.expectStream("answer")
+	}},
+	{name: "timestamps/paws-old", run: func(c *conn) {
+		c.established()
+		c.send("text with an old TSval", tx{flags: flagPA, seq: c.sndNxt, ack: c.rcvNxt, data: []byte("old"), tsDelta: -100_000})
+		c.expect("duplicate ACK (PAWS, RFC 7323 5.3)")
+		c.data("text", "alive")
+		c.expectStream("echo")
+	}},
+	{name: "handshake/ack-with-text", run: func(c *conn) {
+		c.syn("SYN")
+		c.expect("SYN-ACK")
+		c.data("ACK with text", "hello")
+		c.expectStream("echo")
+	}},
+	{name: "handshake/syn-with-text", run: func(c *conn) {
+		c.send("SYN with text (no TFO)", tx{flags: flagS, seq: c.iss, synOpts: true, data: []byte("early")})
+		c.sndNxt = c.iss + 1
+		c.expect("SYN-ACK not acking the text")
+		c.data("ACK with text", "hello")
+		c.expectStream("echo")
+	}},
+	{name: "synrecv/rst-in-window", run: func(c *conn) {
+		c.syn("SYN")
+		c.expect("SYN-ACK")
+		c.send("RST at SND.NXT+100", tx{flags: flagR, seq: c.sndNxt + 100})
+		c.expect("answer")
+		c.ack("ACK of the SYN-ACK")
+		c.expect("answer")
+	}},
+	{name: "synrecv/fin", run: func(c *conn) {
+		c.syn("SYN")
+		c.expect("SYN-ACK")
+		c.fin("ACK and FIN", "")
+		c.expectStream("ACK, bye, FIN")
+		c.ack("ACK their FIN")
+		c.expect("nothing")
+	}},
+	{name: "close/last-ack-refin", run: func(c *conn) {
+		c.established()
+		c.fin("FIN", "")
+		c.expectStream("ACK, bye, FIN")
+		c.send("our FIN again, not acking theirs", tx{flags: flagA | flagF, seq: c.sndNxt - 1, ack: c.rcvNxt - 1})
+		c.expect("ACK (LAST-ACK)")
+		c.ack("ACK their FIN")
+		c.expect("nothing")
+	}},
+	{name: "window/overlap-left", run: func(c *conn) {
+		c.established()
+		c.send("text starting 3 octets back", tx{flags: flagPA, seq: c.sndNxt - 3, ack: c.rcvNxt, data: []byte("lo, world")})
+		c.sndNxt += 6
+		c.expectStream("echo of the new octets")
+	}},
+	{name: "window/dsack", run: func(c *conn) {
+		c.established()
+		c.send("hello again", tx{flags: flagPA, seq: c.sndNxt - 5, ack: c.rcvNxt, data: []byte("hello")})
+		c.expect("duplicate ACK with D-SACK (RFC 2883)")
+	}},
+	{name: "window/sack-two-blocks", run: func(c *conn) {
+		c.established()
+		c.send("text 100 octets ahead", tx{flags: flagPA, seq: c.sndNxt + 100, ack: c.rcvNxt, data: []byte("aaaa")})
+		c.expect("duplicate ACK with SACK")
+		c.send("text 200 octets ahead", tx{flags: flagPA, seq: c.sndNxt + 200, ack: c.rcvNxt, data: []byte("bbbb")})
+		c.expect("duplicate ACK, latest block first (RFC 2018 §4)")
+	}},
+	{name: "urgent/inline", run: func(c *conn) {
+		c.established()
+		c.send("text with URG", tx{flags: flagPA | wire.TCPFlagURG, seq: c.sndNxt, ack: c.rcvNxt, data: []byte("urgent"), urgent: 6})
+		c.sndNxt += 6
+		c.expectStream("echo")
+	}},
+}
+
+func init() {
+	// IPv6 runs of a subset: the engine is one, the frames differ.
+	for _, name := range []string{"close/simultaneous", "timewait/new-syn-newer",
+		"rfc5961/rst-in-window", "window/out-of-order-sack"} {
+		for _, sc := range scenarios {
+			if sc.name == name {
+				sc.name += "/ipv6"
+				sc.ipv6 = true
+				scenarios = append(scenarios, sc)
+			}
+		}
+	}
+}
+
+// timeWait takes the connection to TIME-WAIT on the server: the server
+// closes first, we acknowledge its FIN and send ours.
+func timeWait(c *conn) {
+	c.established()
+	c.data("quit", quitWord)
+	c.expectStream("echo and FIN")
+	c.fin("ACK and FIN", "")
+	c.expect("ACK (TIME-WAIT)")
+}
