@@ -26,8 +26,9 @@ type direction struct {
 	q           frameHeap
 	seq         uint64
 	maxQueue    int
-	lastRelease time.Time // the latest release given so far (in-order jitter)
-	nextFree    time.Time // when the rate-limited link is free again
+	waits       [queueWaitBuckets]uint64 // frames by whole milliseconds waited for the link
+	lastRelease time.Time                // the latest release given so far (in-order jitter)
+	nextFree    time.Time                // when the rate-limited link is free again
 	wake        chan struct{}
 }
 
@@ -175,6 +176,7 @@ func (d *direction) impair(frame []byte) (copies int, taken bool) {
 			if start.Before(d.nextFree) {
 				start = d.nextFree
 			}
+			d.waits[min(int(start.Sub(at)/time.Millisecond), queueWaitBuckets-1)]++
 			at = start.Add(time.Duration(float64(len(frame)*8) * float64(time.Second) / float64(i.Rate)))
 			d.nextFree = at
 		}
@@ -263,12 +265,37 @@ func (d *direction) send() {
 func (d *direction) stats() Stats {
 	d.mu.Lock()
 	mq := d.maxQueue
+	p50, p99 := waitQuantile(&d.waits, 0.5), waitQuantile(&d.waits, 0.99)
 	d.mu.Unlock()
 	return Stats{
 		Received: d.received.Load(), Passed: d.passed.Load(), Lost: d.lost.Load(),
 		Duplicated: d.duplicated.Load(), Reordered: d.reordered.Load(),
 		Overflow: d.overflow.Load(), Oversize: d.oversize.Load(),
 		Sent: d.sent.Load(), SentBytes: d.sentBytes.Load(), SendErrors: d.sendErrs.Load(),
-		KernelDrops: d.in.drops(), MaxQueue: mq,
+		KernelDrops: d.in.drops(), MaxQueue: mq, QueueWaitP50: p50, QueueWaitP99: p99,
 	}
+}
+
+// queueWaitBuckets bounds the wait histogram: 1 ms buckets, the last
+// one holding every wait of 511 ms and more.
+const queueWaitBuckets = 512
+
+// waitQuantile is the wait that a fraction q of the rate-limited frames
+// did not exceed, to the millisecond above (0 when none was queued).
+func waitQuantile(h *[queueWaitBuckets]uint64, q float64) time.Duration {
+	var n uint64
+	for _, c := range h {
+		n += c
+	}
+	if n == 0 {
+		return 0
+	}
+	want := uint64(q*float64(n) + 0.5)
+	var seen uint64
+	for i, c := range h {
+		if seen += c; seen >= max(want, 1) {
+			return time.Duration(i+1) * time.Millisecond
+		}
+	}
+	return queueWaitBuckets * time.Millisecond
 }

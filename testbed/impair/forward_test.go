@@ -310,9 +310,17 @@ func TestForwardRate(t *testing.T) {
 	frame := size + 8 + 20 + 14
 	least := time.Duration(float64(len(got)*frame*8) / rate * float64(time.Second))
 	el := time.Since(start)
-	t.Logf("%d of %d datagrams through at %d bit/s in %v (at least %v), overflow %d, max queue %d", len(got), n, rate, el, least, s.Overflow, s.MaxQueue)
+	t.Logf("%d of %d datagrams through at %d bit/s in %v (at least %v), overflow %d, max queue %d, queue wait p50 %v p99 %v",
+		len(got), n, rate, el, least, s.Overflow, s.MaxQueue, s.QueueWaitP50, s.QueueWaitP99)
 	if el < least {
 		t.Errorf("%d frames crossed in %v, faster than %d bit/s allows (%v)", len(got), el, rate, least)
+	}
+	// The burst queued frames behind each other, and none waited longer
+	// than a full queue of Limit frames takes to send (the quantiles
+	// round up to the millisecond).
+	full := time.Duration(float64(100*frame*8) / rate * float64(time.Second))
+	if s.QueueWaitP99 <= 0 || s.QueueWaitP50 > s.QueueWaitP99 || s.QueueWaitP99 > full+time.Millisecond {
+		t.Errorf("queue wait p50 %v, p99 %v: want p50 <= p99, 0 < p99 <= %v (100 frames at %d bit/s)", s.QueueWaitP50, s.QueueWaitP99, full+time.Millisecond, rate)
 	}
 }
 

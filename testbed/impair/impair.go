@@ -139,6 +139,11 @@ type Stats struct {
 	// them (socket buffer full, PACKET_STATISTICS): loss nobody chose.
 	KernelDrops uint64
 	MaxQueue    int // the most frames ever waiting in the queue
+	// QueueWaitP50 and QueueWaitP99 are the median and 99th-percentile
+	// time a frame waited for the Rate-limited link (queueing delay,
+	// the RTT inflation under load; not Delay, not its own transmission),
+	// rounded up to the millisecond; 0 without Rate.
+	QueueWaitP50, QueueWaitP99 time.Duration
 }
 
 // Forwarder moves frames between a middle namespace's two links.
@@ -225,6 +230,6 @@ func (f *Forwarder) closePorts() error {
 
 // String summarises both directions' counters for test logs.
 func (s Stats) String() string {
-	return fmt.Sprintf("rx %d (passed %d) lost %d dup %d reord %d overflow %d oversize %d | tx %d (%d B) errs %d | kernel drops %d, max queue %d",
-		s.Received, s.Passed, s.Lost, s.Duplicated, s.Reordered, s.Overflow, s.Oversize, s.Sent, s.SentBytes, s.SendErrors, s.KernelDrops, s.MaxQueue)
+	return fmt.Sprintf("rx %d (passed %d) lost %d dup %d reord %d overflow %d oversize %d | tx %d (%d B) errs %d | kernel drops %d, max queue %d, queue wait p50 %v p99 %v",
+		s.Received, s.Passed, s.Lost, s.Duplicated, s.Reordered, s.Overflow, s.Oversize, s.Sent, s.SentBytes, s.SendErrors, s.KernelDrops, s.MaxQueue, s.QueueWaitP50, s.QueueWaitP99)
 }
