@@ -57,11 +57,11 @@ func (s *Server) Dial(ctx context.Context, network, addr string) (net.Conn, erro
 // its deadline the handshake; ending ctx after the call changes nothing
 // (as a net.Dialer's after it connected): Abort drops a pending dial. Until OnOpen,
 // Write queues text for after the handshake (RFC 9293 §3.10.2). An error
-// returned means h gets no callback. The route and neighbour lookup and
-// the port reservation are made in the call: system calls of some
-// microseconds while the next hop is in the kernel's neighbour table (an
-// unresolved one makes the loop wait for ARP/ND, bounded by ctx), and
-// addr should be an IP address (a name is resolved in the call).
+// returned means h gets no callback. The route and neighbour look-up
+// (kept for a second per destination) and the port reservation are
+// system calls made in the call, a fraction of a millisecond (an
+// unresolved next hop makes the loop wait for ARP/ND, bounded by ctx),
+// and addr should be an IP address (a name is resolved in the call).
 // A pending dial counts as a connection (Stats.Conns, MaxConns), and
 // Shutdown waits for it.
 //

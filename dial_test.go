@@ -251,6 +251,7 @@ type loopDialRec struct {
 	ret    *Conn
 	state  tcp.State // the returned Conn's, in the callback that dialed
 	err    error
+	took   time.Duration // the loop's time in DialHandler
 
 	mu      sync.Mutex
 	opened  int
@@ -324,7 +325,9 @@ func TestDialHandlerFromCallback(t *testing.T) {
 				nc.Close()
 				t.Errorf("Dial (a net.Conn, which waits) from a callback to %s succeeded", target)
 			}
+			start := time.Now()
 			r.ret, r.err = c.Server().DialHandler(ctx, "tcp", target, r.handler())
+			r.took = time.Since(start)
 			if r.ret != nil {
 				r.state = r.ret.sc.State()
 				if r.ret.loop != c.loop {
@@ -372,6 +375,7 @@ func TestDialHandlerFromCallback(t *testing.T) {
 		if r.err != nil || r.state != tcp.SynSent {
 			t.Fatalf("%q: DialHandler returned in %v, %v; want SYN-SENT", tc.line, r.state, r.err)
 		}
+		t.Logf("%q: DialHandler held the loop %v", tc.line, r.took)
 		select {
 		case <-r.onClose:
 		case <-time.After(20 * time.Second):

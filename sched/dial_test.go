@@ -17,6 +17,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/sluicenet/sluice/internal/netenv"
 	"github.com/sluicenet/sluice/internal/rss"
 	"github.com/sluicenet/sluice/tcp"
 	"github.com/sluicenet/sluice/testbed"
@@ -675,5 +676,27 @@ func TestDialSteeredPort(t *testing.T) {
 		if !d.opened || d.err != nil || j < 0 || !bytes.Equal(resp[j+4:], body) {
 			t.Errorf("fetch %d: opened %v, OnClose(%v), %d octets", i, d.opened, d.err, len(resp))
 		}
+	}
+}
+
+// TestHopCache: a resolved next hop serves later Dials to the same
+// destination and requested source for hopTTL, and only those.
+func TestHopCache(t *testing.T) {
+	var c hopCache
+	dst, src := netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("198.18.0.1")
+	hop := netenv.NextHop{Src: src, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}}
+	if _, ok := c.get(dst, netip.Addr{}); ok {
+		t.Fatal("hit in an empty cache")
+	}
+	c.put(dst, netip.Addr{}, hop)
+	if got, ok := c.get(dst, netip.Addr{}); !ok || got.Src != src {
+		t.Errorf("get after put: %+v, %v", got, ok)
+	}
+	if _, ok := c.get(dst, src); ok {
+		t.Error("a Dial asking for a source address got the route's choice")
+	}
+	c.m[[2]netip.Addr{dst, {}}] = hopEntry{hop, time.Now().Add(-2 * hopTTL)}
+	if _, ok := c.get(dst, netip.Addr{}); ok {
+		t.Error("an entry older than hopTTL served")
 	}
 }
