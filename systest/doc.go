@@ -17,6 +17,9 @@
 //     TIME-WAIT, RFC 5961, windows and SACK) against a kernel listener
 //     and sluice on one bed; the normalised replies must match, known
 //     differences are listed with the reason.
+//   - memory_test.go: thousands of connections that neither end reads,
+//     under a small buffer budget: memory stays bounded, none is reset,
+//     every octet arrives once both ends read.
 //
 // Sizes are bounded for CI; environment variables scale them up (see each
 // test). The live sub-package starts the group they share.
