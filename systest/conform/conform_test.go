@@ -15,19 +15,49 @@ type scenario struct {
 }
 
 // known are the scenarios where sluice is known to differ from Linux:
-// the reason, and whether it is a defect to fix (an RFC says Linux is
-// right) or a deliberate choice. A known scenario that differs is
-// logged, not failed; one that matches fails, so the table stays true.
+// the first difference as compare reports it, whether it is a defect to
+// fix (Linux follows the RFC or hardens where sluice does not) or a
+// deliberate choice, and why. A listed scenario that differs exactly so
+// is logged; one that matches, or differs otherwise, fails, so the table
+// stays true.
 var known = map[string]struct {
+	diff   string
 	defect bool
 	why    string
 }{
-	"timewait/rst": {false, "RFC 1337 §3: sluice ignores a RST in TIME-WAIT (the entry stays, " +
-		"the next ACK gets nothing); Linux's default (tcp_rfc1337=0) ends TIME-WAIT on it and " +
-		"answers the next ACK with RST. Linux with tcp_rfc1337=1 does as sluice (tcp/doc.go)."},
-	"close/last-ack-refin": {true, "RFC 2883 §4: a retransmitted FIN in LAST-ACK is a duplicate " +
-		"segment; Linux's ACK reports it with a D-SACK block (sack=FIN..FIN+1, tcp_send_dupack -> " +
-		"tcp_dsack_set), sluice's ACK carries none (it does send D-SACK for duplicate text: window/dsack)."},
+	"timewait/rst": {
+		`step 16: linux "< answer: R seq=11", sluice "< answer: nothing"`, false,
+		"RFC 1337 §3: sluice ignores a RST in TIME-WAIT (the entry stays, so the next ACK " +
+			"gets nothing); Linux's default (tcp_rfc1337=0) ends TIME-WAIT on the RST and " +
+			"answers the next ACK with RST. Linux with tcp_rfc1337=1 does as sluice (tcp/doc.go)."},
+	"options/malformed-length": {
+		`step 2: linux "< answer: S. seq=ISN ack=1 <mss>", sluice "< answer: nothing"`, false,
+		"A SYN whose option list has a length below 2: Linux (tcp_parse_options) keeps the " +
+			"options before it and answers; sluice drops the segment (wire.ParseTCPOptions, " +
+			"DropBadOptions; RFC 9293 §3.1 leaves the handling of an illegal length open)."},
+	"close/last-ack-refin": {
+		`step 12: linux "< ACK (LAST-ACK): . seq=10 ack=7 ts sack=6-7", sluice "< ACK (LAST-ACK): . seq=10 ack=7 ts"`, true,
+		"RFC 2883 §4: a retransmitted FIN in LAST-ACK is a duplicate segment; Linux's ACK " +
+			"reports it with a D-SACK block over the FIN (tcp_send_dupack -> tcp_dsack_set), " +
+			"sluice's carries none (it does for duplicate text: window/dsack)."},
+	"established/fin-out-of-order": {
+		`step 10: linux "< duplicate ACK: . seq=6 ack=6 ts sack=16-17", sluice "< duplicate ACK: nothing"`, true,
+		"A bare FIN 10 octets beyond RCV.NXT (in the window): Linux answers at once with a " +
+			"duplicate ACK whose SACK block covers the FIN; sluice sends nothing (RFC 5681 §4.2: " +
+			"an out-of-order segment SHOULD get an immediate duplicate ACK; RFC 2018 §4). Once " +
+			"the hole is filled both deliver the same."},
+	"listen/syn-fin": {
+		`step 2: linux "< answer: nothing", sluice "< answer: S. seq=ISN ack=1 <mss,ws,sackok,ts>"`, true,
+		"SYN+FIN to a listener: Linux drops it (tcp_rcv_state_process, LISTEN: SYN with FIN, " +
+			"SKB_DROP_REASON_TCP_FLAGS), sluice answers with a SYN-ACK. A scanner's and " +
+			"evasion tool's pattern that no real client sends."},
+	"synrecv/syn-in-window": {
+		`step 4: linux "< answer: R. seq=0(absolute) ack=101", sluice "< answer: . seq=1 ack=1 ts"`, true,
+		"An in-window SYN with a new ISN in SYN-RECEIVED: Linux resets (RST|ACK, ack=SEG.SEQ+1) " +
+			"and drops the half-open connection (tcp_check_req -> embryonic_reset), so the " +
+			"following ACK gets a RST; sluice sends a challenge ACK and stays, and the ACK " +
+			"completes the connection. RFC 9293 §3.10.7.4 (fourth, SYN-RECEIVED from a passive " +
+			"OPEN): return to LISTEN; RFC 5961 §4's challenge ACK is for synchronized states."},
 }
 
 // TestConform runs every scenario against Linux and sluice on one bed and
@@ -72,6 +102,8 @@ func TestConform(t *testing.T) {
 				t.Errorf("listed as a known difference (%s) but matches Linux now: remove it from the table\n%s", k.why, report)
 			case diff == "":
 				t.Logf("match\n%s", report)
+			case isKnown && diff != k.diff:
+				t.Errorf("differs from Linux otherwise than listed:\n got  %s\n want %s\n%s", diff, k.diff, report)
 			case isKnown:
 				t.Logf("known difference (defect %v): %s\nfirst difference: %s\n%s", k.defect, k.why, diff, report)
 			default:

@@ -91,6 +91,9 @@ type tx struct {
 	tsDelta  int32 // added to our TSval (negative: an old segment)
 	badSum   bool  // corrupt the TCP checksum
 	urgent   uint16
+	// rawOpts, when set, are the option octets as they are (a multiple
+	// of 4), instead of any option above.
+	rawOpts []byte
 }
 
 func (c *conn) tsval(delta int32) uint32 {
@@ -123,14 +126,27 @@ func (c *conn) send(label string, s tx) {
 			spec.Options.TSEcr = c.tsRecent
 		}
 	}
-	b := make([]byte, spec.HeaderLen()+len(s.data))
-	n, err := wire.BuildTCP(b, &spec, s.data)
+	data := s.data
+	if s.rawOpts != nil {
+		spec.Options = wire.TCPOptions{}
+		data = append(append([]byte(nil), s.rawOpts...), s.data...)
+	}
+	b := make([]byte, spec.HeaderLen()+len(data))
+	n, err := wire.BuildTCP(b, &spec, data)
 	if err != nil {
 		c.t.Fatalf("build: %v", err)
 	}
 	b = b[:n]
+	l4 := spec.HeaderLen() - wire.TCPMinHeaderLen - wire.TCPOptionsLen(&spec.Options)
+	if s.rawOpts != nil {
+		// The options were built as text: move the data offset over
+		// them and sum the segment again.
+		t := wire.TCP(b[l4:])
+		t[12] = byte((wire.TCPMinHeaderLen+len(s.rawOpts))/4) << 4
+		t.SetChecksum(0)
+		t.SetChecksum(^wire.Checksum(t, wire.PseudoHeaderSumAddr(wire.ProtoTCP, spec.Src, spec.Dst, uint32(len(t)))))
+	}
 	if s.badSum {
-		l4 := spec.HeaderLen() - wire.TCPMinHeaderLen - wire.TCPOptionsLen(&spec.Options)
 		b[l4+16] ^= 0x5a
 	}
 	if err := c.raw.Send(b); err != nil {
@@ -220,7 +236,7 @@ func (c *conn) expect(label string) []seg {
 // order they first came, and whether any came again: for timer-driven
 // sends (a retransmitted SYN-ACK, window probes), whose count in a window
 // depends on each stack's RTO estimate, not on conformance.
-func (c *conn) expectOver(label string, d time.Duration) {
+func (c *conn) expectOver(label string, d time.Duration, repeats bool) {
 	var got []seg
 	deadline := time.After(d)
 	for done := false; !done; {
@@ -237,7 +253,9 @@ func (c *conn) expectOver(label string, d time.Duration) {
 	for _, s := range got {
 		n := c.norm(s)
 		if seen[n] {
-			again = " (repeated)"
+			if repeats {
+				again = " (repeated)"
+			}
 			continue
 		}
 		seen[n] = true
@@ -248,6 +266,18 @@ func (c *conn) expectOver(label string, d time.Duration) {
 		out = strings.Join(distinct, " | ")
 	}
 	c.log = append(c.log, "< "+label+": "+out+again)
+}
+
+// expectMaxSeg logs the stream and the longest text segment: both
+// stacks fill segments to the peer's MSS less the options they carry
+// (RFC 9293 §3.7.1, RFC 6691).
+func (c *conn) expectMaxSeg(label string) {
+	got := c.collect(streamWait)
+	most := 0
+	for _, s := range got {
+		most = max(most, len(s.data))
+	}
+	c.log = append(c.log, fmt.Sprintf("< %s: %s, longest segment %d", label, c.stream(got), most))
 }
 
 // expectStream logs the replies as what they deliver (for text, whose
@@ -323,9 +353,12 @@ func (c *conn) norm(s seg) string {
 			b.WriteString(f.name)
 		}
 	}
-	if s.flags&wire.TCPFlagSYN != 0 {
+	switch {
+	case s.flags&wire.TCPFlagSYN != 0:
 		fmt.Fprintf(&b, " seq=ISN") // relative to itself: the ISN is the stack's choice
-	} else {
+	case s.flags&wire.TCPFlagRST != 0 && s.seq == 0:
+		b.WriteString(" seq=0(absolute)") // a RST to a segment without ACK
+	default:
 		fmt.Fprintf(&b, " seq=%d", s.seq-c.irs)
 	}
 	if s.flags&wire.TCPFlagACK != 0 {

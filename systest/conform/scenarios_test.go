@@ -45,7 +45,7 @@ var scenarios = []scenario{
 	{name: "handshake/synack-retransmitted", run: func(c *conn) {
 		c.syn("SYN")
 		// Both stacks' initial RTO is 1 s (RFC 6298 §2.1), the next 2 s.
-		c.expectOver("SYN-ACK, retransmitted within 1.6 s", 1600*time.Millisecond)
+		c.expectOver("SYN-ACK, retransmitted within 1.6 s", 1600*time.Millisecond, true)
 	}},
 	{name: "synrecv/retransmitted-syn", run: func(c *conn) {
 		c.syn("SYN")
@@ -224,9 +224,9 @@ var scenarios = []scenario{
 		c.established()
 		c.send("text, window 0", tx{flags: flagPA, seq: c.sndNxt, ack: c.rcvNxt, data: []byte("held"), zeroWnd: true})
 		c.sndNxt += 4
-		// A probe after one RTO (200 ms minimum); the next comes
-		// after twice that, past the window.
-		c.expectOver("ACK, no text, then a window probe", 500*time.Millisecond)
+		// A probe after one RTO (200 ms minimum), then more at
+		// doubling intervals: the window sees one or two.
+		c.expectOver("ACK, no text, then window probes", 900*time.Millisecond, false)
 		c.send("window opens", tx{flags: flagA, seq: c.sndNxt, ack: c.rcvNxt})
 		c.expectStream("echo")
 	}},
@@ -305,6 +305,132 @@ var scenarios = []scenario{
 		c.expect("duplicate ACK with SACK")
 		c.send("text 200 octets ahead", tx{flags: flagPA, seq: c.sndNxt + 200, ack: c.rcvNxt, data: []byte("bbbb")})
 		c.expect("duplicate ACK, latest block first (RFC 2018 §4)")
+	}},
+	{name: "listen/ack", run: func(c *conn) {
+		c.send("ACK, no connection", tx{flags: flagA, seq: c.iss, ack: 12345})
+		c.expect("RST seq=SEG.ACK")
+	}},
+	{name: "listen/rst", run: func(c *conn) {
+		c.send("RST, no connection", tx{flags: flagR, seq: c.iss})
+		c.expect("nothing")
+	}},
+	{name: "listen/fin-no-ack", run: func(c *conn) {
+		c.send("FIN without ACK, no connection", tx{flags: flagF, seq: c.iss})
+		c.expect("nothing (RFC 9293 3.10.7.2: no ACK, no SYN: drop)")
+	}},
+	{name: "listen/text-no-ack", run: func(c *conn) {
+		c.send("text without ACK, no connection", tx{flags: wire.TCPFlagPSH, seq: c.iss, data: []byte("hi")})
+		c.expect("nothing")
+	}},
+	{name: "listen/syn-fin", run: func(c *conn) {
+		c.send("SYN+FIN", tx{flags: flagS | flagF, seq: c.iss, synOpts: true})
+		c.expect("answer")
+	}},
+	{name: "listen/syn-rst", run: func(c *conn) {
+		c.send("SYN+RST", tx{flags: flagS | flagR, seq: c.iss, synOpts: true})
+		c.expect("nothing")
+	}},
+	{name: "listen/syn-ack", run: func(c *conn) {
+		c.send("SYN+ACK to a listener", tx{flags: flagS | flagA, seq: c.iss, ack: 12345, synOpts: true})
+		c.expect("RST seq=SEG.ACK")
+	}},
+	{name: "options/malformed-length", run: func(c *conn) {
+		c.ts, c.sack = false, false
+		// MSS, then an option whose length (1) is below 2.
+		c.send("SYN with a bad option length", tx{flags: flagS, seq: c.iss,
+			rawOpts: []byte{2, 4, 0x05, 0xb4, 30, 1, 0, 0}})
+		c.sndNxt = c.iss + 1
+		c.expect("answer")
+	}},
+	{name: "options/unknown-kind", run: func(c *conn) {
+		c.ts, c.sack = false, false
+		c.send("SYN with MSS and an unknown option", tx{flags: flagS, seq: c.iss,
+			rawOpts: []byte{2, 4, 0x05, 0xb4, 253, 4, 0xab, 0xcd}})
+		c.sndNxt = c.iss + 1
+		c.expect("SYN-ACK")
+	}},
+	{name: "options/wscale-15", run: func(c *conn) {
+		c.ts, c.sack = false, false
+		c.send("SYN with window scale 15", tx{flags: flagS, seq: c.iss,
+			rawOpts: []byte{2, 4, 0x05, 0xb4, 1, 3, 3, 15}})
+		c.sndNxt = c.iss + 1
+		c.expect("SYN-ACK")
+		c.ack("ACK")
+		c.data("text", "hello")
+		c.expectStream("echo")
+	}},
+	{name: "options/ts-only", run: func(c *conn) {
+		c.sack = false
+		c.send("SYN with timestamps only", tx{flags: flagS, seq: c.iss, rawOpts: nil, synOpts: false})
+		c.sndNxt = c.iss + 1
+		c.expect("SYN-ACK")
+		c.ack("ACK")
+		c.data("text", "hello")
+		c.expectStream("echo")
+	}},
+	{name: "options/small-mss", run: func(c *conn) {
+		c.ts, c.sack = false, false
+		c.send("SYN with MSS 100", tx{flags: flagS, seq: c.iss, rawOpts: []byte{2, 4, 0, 100}})
+		c.sndNxt = c.iss + 1
+		c.expect("SYN-ACK")
+		c.ack("ACK")
+		c.data("250 octets", string(make([]byte, 250)))
+		c.expectMaxSeg("echo")
+	}},
+	{name: "options/tiny-mss", run: func(c *conn) {
+		c.ts, c.sack = false, false
+		c.send("SYN with MSS 8", tx{flags: flagS, seq: c.iss, rawOpts: []byte{2, 4, 0, 8}})
+		c.sndNxt = c.iss + 1
+		c.expect("SYN-ACK")
+		c.ack("ACK")
+		c.data("250 octets", string(make([]byte, 250)))
+		c.expectMaxSeg("echo (the MSS floor, 48)")
+	}},
+	{name: "established/no-ack-flag", run: func(c *conn) {
+		c.established()
+		c.send("text without ACK", tx{flags: wire.TCPFlagPSH, seq: c.sndNxt, data: []byte("noack")})
+		c.expect("nothing (RFC 9293 3.10.7.4: drop)")
+		c.data("text", "alive")
+		c.expectStream("echo")
+	}},
+	{name: "established/fin-out-of-order", run: func(c *conn) {
+		c.established()
+		c.send("FIN 10 octets ahead", tx{flags: flagA | flagF, seq: c.sndNxt + 10, ack: c.rcvNxt})
+		c.expect("duplicate ACK")
+		c.fin("the 10 octets and the FIN", "0123456789")
+		c.expectStream("echo, bye, FIN")
+	}},
+	{name: "established/syn-fin", run: func(c *conn) {
+		c.established()
+		c.send("SYN+FIN at RCV.NXT", tx{flags: flagS | flagF, seq: c.sndNxt, synOpts: true})
+		c.expect("challenge ACK")
+		c.data("text", "alive")
+		c.expectStream("echo")
+	}},
+	{name: "rfc5961/ack-too-old", run: func(c *conn) {
+		c.established()
+		c.send("text with ACK 1 GiB behind", tx{flags: flagPA, seq: c.sndNxt, ack: c.rcvNxt - 1<<30, data: []byte("old")})
+		c.expect("challenge ACK, text dropped (RFC 5961 §5.2)")
+		c.data("text", "alive")
+		c.expectStream("echo")
+	}},
+	{name: "keepalive/probe-empty", run: func(c *conn) {
+		c.established()
+		c.send("keep-alive: SEG.SEQ = RCV.NXT-1, no text", tx{flags: flagA, seq: c.sndNxt - 1, ack: c.rcvNxt})
+		c.expect("ACK (RFC 9293 3.8.4)")
+	}},
+	{name: "keepalive/probe-one-octet", run: func(c *conn) {
+		c.established()
+		c.send("keep-alive: SEG.SEQ = RCV.NXT-1, one octet", tx{flags: flagA, seq: c.sndNxt - 1, ack: c.rcvNxt, data: []byte("o")})
+		c.expect("ACK")
+	}},
+	{name: "synrecv/syn-in-window", run: func(c *conn) {
+		c.syn("SYN")
+		c.expect("SYN-ACK")
+		c.send("SYN at ISN+100", tx{flags: flagS, seq: c.iss + 100, synOpts: true})
+		c.expect("answer")
+		c.ack("ACK of the SYN-ACK")
+		c.expect("answer")
 	}},
 	{name: "urgent/inline", run: func(c *conn) {
 		c.established()
