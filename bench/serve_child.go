@@ -120,7 +120,8 @@ func answerStats(in io.Reader, out io.Writer) {
 	sc := bufio.NewScanner(in)
 	var prof *os.File
 	for sc.Scan() {
-		switch l := sc.Text(); {
+		l := sc.Text()
+		switch {
 		case l == "gc":
 			runtime.GC()
 			debug.FreeOSMemory()
@@ -144,7 +145,11 @@ func answerStats(in io.Reader, out io.Writer) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		tw, conns, s := int64(-1), int64(-1), sluiceTW{-1, -1, -1}
-		if h := childStatsHook.Load(); h != nil {
+		// Only stats requests read the server's counters: sluice's Stats
+		// walks every connection on its loop (with 800k TIME-WAIT TCBs
+		// that stalled it for a second), which a profile's start and
+		// stop must not do.
+		if h := childStatsHook.Load(); h != nil && (l == "stats" || l == "gc") {
 			tw, conns, s = (*h)()
 		}
 		stdoutMu.Lock()
