@@ -125,7 +125,9 @@ func (t *TCB) has(f tcbFlags) bool { return t.flags&f != 0 }
 func newTCB(cfg *Config, id ID, sink Sink) *TCB { return initTCB(nil, cfg, id, sink) }
 
 // initTCB makes t (a new TCB if nil) a fresh CLOSED TCB, reusing its
-// buffers when they have the configured sizes.
+// buffers when they have the configured sizes, and its sender state
+// (transmit records, RACK, rate sampling; reset, the record ring's
+// memory kept), so a recycled connection allocates nothing.
 func initTCB(t *TCB, cfg *Config, id ID, sink Sink) *TCB {
 	if t == nil {
 		t = &TCB{}
@@ -133,8 +135,12 @@ func initTCB(t *TCB, cfg *Config, id ID, sink Sink) *TCB {
 	// The buffers' chunks go back; the queues keep their pools.
 	t.snd.release()
 	t.rcv.release()
-	snd, rcv, ooo, sb := t.snd, t.rcv, t.ooo.ext, t.sb.ext
+	snd, rcv, ooo, sb, x := t.snd, t.rcv, t.ooo.ext, t.sb.ext, t.rec.x
 	*t = TCB{id: id, cfg: cfg, sink: sink, snd: snd, rcv: rcv}
+	if x != nil {
+		x.reset()
+		t.rec.x = x
+	}
 	if ooo != nil && len(*ooo) == cfg.maxOOORanges() {
 		t.ooo.ext = ooo
 	}
