@@ -25,6 +25,7 @@ type Handler struct {
 var (
 	_ sluice.Handler         = (*Handler)(nil)
 	_ sluice.ShutdownHandler = (*Handler)(nil)
+	_ sluice.ShutdownHandler = (*upstream)(nil)
 )
 
 // Stats count what the proxy did.
@@ -202,6 +203,11 @@ func (u *upstream) OnEOF(c *sluice.Conn) sluice.Action {
 	(*pair)(u).client.CloseWrite()
 	return sluice.None
 }
+
+// OnShutdown: the upstream side of a pair also finishes on its own
+// (without it, Shutdown would FIN the upstream, or drop a pending dial,
+// under a client still being served).
+func (u *upstream) OnShutdown(c *sluice.Conn) sluice.Action { return sluice.None }
 
 func (u *upstream) OnClose(c *sluice.Conn, err error) {
 	p := (*pair)(u)
