@@ -14,14 +14,20 @@ import (
 )
 
 // Reply windows: a step's replies are those that arrive within firstWait
-// of it (streamWait for text), then until quiet passes with none.
-// firstWait is well above Linux's delayed-ACK minimum (40 ms) and leaves
-// room for a loaded machine; a step that gets text is acknowledged right
-// after its window, and the stream view ignores retransmitted text.
+// of it, then until quiet passes with none. firstWait is well above
+// Linux's 40 ms delayed-ACK minimum and leaves room for a loaded machine
+// running -race. A step that awaits text is acknowledged settle after it
+// came, well inside both stacks' 200 ms minimum RTO, so a retransmission
+// does not land in the next step; the stream view ignores retransmitted
+// text anyway.
+// A step that knows what it awaits (text, a FIN, a SYN-ACK) waits for it
+// up to awaitLimit: the same wait for both sides, so it cannot hide a
+// difference, only spare the comparison a slow scheduler's.
 const (
-	firstWait  = 300 * time.Millisecond
-	streamWait = time.Second
-	quiet      = 80 * time.Millisecond
+	firstWait  = 500 * time.Millisecond
+	quiet      = 100 * time.Millisecond
+	settle     = 30 * time.Millisecond // after what a step awaited
+	awaitLimit = 3 * time.Second
 )
 
 // Our side's constants: the SYN's options and the window we advertise.
@@ -209,25 +215,53 @@ func (c *conn) parse(b []byte) seg {
 }
 
 // collect waits for the replies to the last step.
-func (c *conn) collect(wait time.Duration) []seg {
+// With until, it waits up to awaitLimit for until to hold, then quiet.
+func (c *conn) collect(quiet time.Duration, until func() bool) []seg {
 	var got []seg
+	wait := firstWait
+	if until != nil {
+		wait = awaitLimit
+	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
 		select {
 		case b := <-c.rx:
 			got = append(got, c.parse(b))
-			timer.Reset(quiet)
+			if until == nil || until() {
+				timer.Reset(quiet)
+			}
 		case <-timer.C:
 			return got
 		}
 	}
 }
 
+// stream returns a condition: n more octets of text and, if fin, their
+// FIN received in order since the call.
+func (c *conn) upTo(n int, fin bool) func() bool {
+	start := c.rcvNxt
+	if fin {
+		n++
+	}
+	return func() bool { return int32(c.rcvNxt-start) >= int32(n) && (!fin || c.theirFIN) }
+}
+
 // expect logs the replies one by one (for answers whose every segment
 // matters: SYN-ACK, RST, challenge ACK, nothing).
 func (c *conn) expect(label string) []seg {
-	got := c.collect(firstWait)
+	got := c.collect(quiet, nil)
+	c.log = append(c.log, "< "+label+": "+c.list(got))
+	return got
+}
+
+// expectSYNACK is expect, waiting for a SYN-ACK.
+func (c *conn) expectSYNACK(label string) []seg {
+	var seen bool
+	got := c.collect(quiet, func() bool {
+		seen = seen || c.synced
+		return seen
+	})
 	c.log = append(c.log, "< "+label+": "+c.list(got))
 	return got
 }
@@ -271,8 +305,8 @@ func (c *conn) expectOver(label string, d time.Duration, repeats bool) {
 // expectMaxSeg logs the stream and the longest text segment: both
 // stacks fill segments to the peer's MSS less the options they carry
 // (RFC 9293 §3.7.1, RFC 6691).
-func (c *conn) expectMaxSeg(label string) {
-	got := c.collect(streamWait)
+func (c *conn) expectMaxSeg(label string, n int) {
+	got := c.collect(settle, c.upTo(n, false))
 	most := 0
 	for _, s := range got {
 		most = max(most, len(s.data))
@@ -280,12 +314,13 @@ func (c *conn) expectMaxSeg(label string) {
 	c.log = append(c.log, fmt.Sprintf("< %s: %s, longest segment %d", label, c.stream(got), most))
 }
 
-// expectStream logs the replies as what they deliver (for text, whose
+// expectStream waits for n octets of text (and a FIN, if fin), and logs
+// the replies as what they deliver (for text, whose
 // segmentation and piggybacked ACKs are the stacks' own business): the
 // text in sequence order, where a FIN is, whether a RST came, the
 // highest ACK.
-func (c *conn) expectStream(label string) {
-	got := c.collect(streamWait)
+func (c *conn) expectStream(label string, n int, fin bool) {
+	got := c.collect(settle, c.upTo(n, fin))
 	c.log = append(c.log, "< "+label+": "+c.stream(got))
 }
 
@@ -298,16 +333,16 @@ func (c *conn) stream(got []seg) string {
 	var next uint32
 	var fin, rst string
 	var ack uint32
-	hasAck := false
-	for i, s := range got {
+	hasAck, started := false, false
+	for _, s := range got {
 		rel := s.seq - c.irs
-		if i == 0 || int32(rel-next) > 0 {
-			if i > 0 {
+		if len(s.data) > 0 && (!started || int32(rel-next) > 0) {
+			if started {
 				text = append(text, fmt.Sprintf("<hole %d>", rel-next)...)
 			}
-			next = rel
+			next, started = rel, true
 		}
-		if int32(rel+uint32(len(s.data))-next) > 0 {
+		if len(s.data) > 0 && int32(rel+uint32(len(s.data))-next) > 0 {
 			text = append(text, s.data[next-rel:]...)
 			next = rel + uint32(len(s.data))
 		}
@@ -424,7 +459,7 @@ func (c *conn) fin(label, text string) {
 func (c *conn) open() {
 	c.t.Helper()
 	c.syn("SYN")
-	got := c.expect("SYN-ACK")
+	got := c.expectSYNACK("SYN-ACK")
 	if len(got) == 0 || got[0].flags != wire.TCPFlagSYN|wire.TCPFlagACK {
 		c.t.Fatalf("no SYN-ACK from %v: %s", c.remote, c.list(got))
 	}
@@ -438,7 +473,7 @@ func (c *conn) established() {
 	c.t.Helper()
 	c.open()
 	c.data("text", "hello")
-	c.expectStream("echo")
+	c.expectStream("echo", 5, false)
 	if c.rcvNxt != c.irs+1+5 {
 		c.t.Fatalf("no echo from %v", c.remote)
 	}

@@ -20,7 +20,7 @@ var scenarios = []scenario{
 	{name: "handshake/options", run: func(c *conn) {
 		c.established()
 		c.fin("FIN", "")
-		c.expectStream("ACK, bye, FIN")
+		c.expectStream("ACK, bye, FIN", 3, true)
 		c.ack("ACK their FIN")
 		c.expect("closed: nothing")
 	}},
@@ -28,17 +28,17 @@ var scenarios = []scenario{
 		c.ts, c.sack = false, false
 		c.send("SYN without options", tx{flags: flagS, seq: c.iss})
 		c.sndNxt = c.iss + 1
-		c.expect("SYN-ACK")
+		c.expectSYNACK("SYN-ACK")
 		c.ack("ACK")
 		c.data("text", "hello")
-		c.expectStream("echo")
+		c.expectStream("echo", 5, false)
 		c.ack("ACK echo")
 		c.expect("nothing")
 	}},
 	{name: "handshake/ipv6", ipv6: true, run: func(c *conn) {
 		c.established()
 		c.fin("FIN", "")
-		c.expectStream("ACK, bye, FIN")
+		c.expectStream("ACK, bye, FIN", 3, true)
 		c.ack("ACK their FIN")
 		c.expect("closed: nothing")
 	}},
@@ -49,41 +49,41 @@ var scenarios = []scenario{
 	}},
 	{name: "synrecv/retransmitted-syn", run: func(c *conn) {
 		c.syn("SYN")
-		c.expect("SYN-ACK")
+		c.expectSYNACK("SYN-ACK")
 		c.send("same SYN again", tx{flags: flagS, seq: c.iss, synOpts: true})
 		c.expect("SYN-ACK again")
 	}},
 	{name: "synrecv/bad-ack", run: func(c *conn) {
 		c.syn("SYN")
-		c.expect("SYN-ACK")
+		c.expectSYNACK("SYN-ACK")
 		c.send("ACK of ISN+1000", tx{flags: flagA, seq: c.sndNxt, ack: c.irs + 1000})
 		c.expect("RST seq=1000")
 		c.ack("right ACK")
 		c.expect("nothing")
 		c.data("text", "hello")
-		c.expectStream("echo")
+		c.expectStream("echo", 5, false)
 	}},
 	{name: "synrecv/rst", run: func(c *conn) {
 		c.syn("SYN")
-		c.expect("SYN-ACK")
+		c.expectSYNACK("SYN-ACK")
 		c.send("RST at SND.NXT", tx{flags: flagR, seq: c.sndNxt})
 		c.expect("nothing")
 		c.ack("ACK of the SYN-ACK")
 		c.expect("RST (no connection)")
 		c.iss += 1000
 		c.syn("new SYN")
-		c.expect("SYN-ACK")
+		c.expectSYNACK("SYN-ACK")
 	}},
 	{name: "synrecv/old-syn", run: func(c *conn) {
 		c.syn("SYN")
-		c.expect("SYN-ACK")
+		c.expectSYNACK("SYN-ACK")
 		c.send("SYN with ISN-1000", tx{flags: flagS, seq: c.iss - 1000, synOpts: true})
 		c.expect("answer")
 	}},
 	{name: "close/peer-first-half-close", run: func(c *conn) {
 		c.established()
 		c.fin("text and FIN", "ping")
-		c.expectStream("ACK, echo, bye (written after EOF), FIN")
+		c.expectStream("ACK, echo, bye (written after EOF), FIN", 7, true)
 		c.ack("ACK all")
 		c.expect("nothing")
 		c.data("text to a closed connection", "late")
@@ -92,7 +92,7 @@ var scenarios = []scenario{
 	{name: "close/server-first", run: func(c *conn) {
 		c.established()
 		c.data("quit", quitWord)
-		c.expectStream("echo and FIN")
+		c.expectStream("echo and FIN", 4, true)
 		c.ack("ACK all")
 		c.expect("nothing (FIN-WAIT-2)")
 		c.fin("FIN", "")
@@ -103,7 +103,7 @@ var scenarios = []scenario{
 	{name: "close/simultaneous", run: func(c *conn) {
 		c.established()
 		c.data("quit", quitWord)
-		c.expectStream("echo and FIN")
+		c.expectStream("echo and FIN", 4, true)
 		c.send("FIN not acking theirs", tx{flags: flagA | flagF, seq: c.sndNxt, ack: c.rcvNxt - 1})
 		c.sndNxt++
 		c.expect("ACK of our FIN (CLOSING)")
@@ -115,7 +115,7 @@ var scenarios = []scenario{
 	{name: "close/data-after-server-close", run: func(c *conn) {
 		c.established()
 		c.data("quit", quitWord)
-		c.expectStream("echo and FIN")
+		c.expectStream("echo and FIN", 4, true)
 		c.ack("ACK all")
 		c.expect("nothing (FIN-WAIT-2)")
 		c.data("text after their close", "more")
@@ -145,7 +145,7 @@ var scenarios = []scenario{
 		timeWait(c)
 		c.iss = c.sndNxt + 100_000
 		c.syn("SYN, higher seq, no timestamps")
-		c.expect("SYN-ACK")
+		c.expectSYNACK("SYN-ACK")
 	}},
 	{name: "timewait/old-duplicate", run: func(c *conn) {
 		timeWait(c)
@@ -171,42 +171,42 @@ var scenarios = []scenario{
 		c.send("RST at RCV.NXT+100", tx{flags: flagR, seq: c.sndNxt + 100})
 		c.expect("challenge ACK")
 		c.data("text", "alive")
-		c.expectStream("echo")
+		c.expectStream("echo", 5, false)
 	}},
 	{name: "rfc5961/rst-out-of-window", run: func(c *conn) {
 		c.established()
 		c.send("RST at RCV.NXT+16M", tx{flags: flagR, seq: c.sndNxt + 1<<24})
 		c.expect("nothing")
 		c.data("text", "alive")
-		c.expectStream("echo")
+		c.expectStream("echo", 5, false)
 	}},
 	{name: "rfc5961/syn-established", run: func(c *conn) {
 		c.established()
 		c.send("SYN at RCV.NXT+100", tx{flags: flagS, seq: c.sndNxt + 100, synOpts: true})
 		c.expect("challenge ACK")
 		c.data("text", "alive")
-		c.expectStream("echo")
+		c.expectStream("echo", 5, false)
 	}},
 	{name: "rfc5961/ack-unsent", run: func(c *conn) {
 		c.established()
 		c.send("ACK of SND.NXT+1000", tx{flags: flagA, seq: c.sndNxt, ack: c.rcvNxt + 1000})
 		c.expect("ACK (RFC 9293 3.10.7.4)")
 		c.data("text", "alive")
-		c.expectStream("echo")
+		c.expectStream("echo", 5, false)
 	}},
 	{name: "rfc5961/data-ack-unsent", run: func(c *conn) {
 		c.established()
 		c.send("text with ACK of SND.NXT+1000", tx{flags: flagPA, seq: c.sndNxt, ack: c.rcvNxt + 1000, data: []byte("bad")})
 		c.expect("ACK, text dropped")
 		c.data("text", "alive")
-		c.expectStream("echo")
+		c.expectStream("echo", 5, false)
 	}},
 	{name: "window/beyond", run: func(c *conn) {
 		c.established()
 		c.send("text at RCV.NXT+8M", tx{flags: flagPA, seq: c.sndNxt + 8<<20, ack: c.rcvNxt, data: []byte("far")})
 		c.expect("duplicate ACK")
 		c.data("text", "alive")
-		c.expectStream("echo")
+		c.expectStream("echo", 5, false)
 	}},
 	{name: "window/out-of-order-sack", run: func(c *conn) {
 		c.established()
@@ -218,7 +218,7 @@ var scenarios = []scenario{
 		}
 		c.data("the hole", string(hole))
 		c.sndNxt += 5
-		c.expectStream("ACK of all, echo")
+		c.expectStream("ACK of all, echo", 105, false)
 	}},
 	{name: "window/zero-window-peer", run: func(c *conn) {
 		c.established()
@@ -226,46 +226,46 @@ var scenarios = []scenario{
 		c.sndNxt += 4
 		// A probe after one RTO (200 ms minimum), then more at
 		// doubling intervals: the window sees one or two.
-		c.expectOver("ACK, no text, then window probes", 900*time.Millisecond, false)
+		c.expectOver("ACK, no text, then window probes", 1500*time.Millisecond, false)
 		c.send("window opens", tx{flags: flagA, seq: c.sndNxt, ack: c.rcvNxt})
-		c.expectStream("echo")
+		c.expectStream("echo", 4, false)
 	}},
 	{name: "checksum/bad", run: func(c *conn) {
 		c.established()
 		c.send("text, bad checksum", tx{flags: flagPA, seq: c.sndNxt, ack: c.rcvNxt, data: []byte("bad"), badSum: true})
 		c.expect("nothing")
 		c.data("text", "alive")
-		c.expectStream("echo")
+		c.expectStream("echo", 5, false)
 	}},
 	{name: "timestamps/missing", run: func(c *conn) {
 		c.established()
 		c.send("text without TS", tx{flags: flagPA, seq: c.sndNxt, ack: c.rcvNxt, data: []byte("nots"), noTS: true})
 		c.sndNxt += 4
-		c.expectStream("answer")
+		c.expectStream("answer", 4, false)
 	}},
 	{name: "timestamps/paws-old", run: func(c *conn) {
 		c.established()
 		c.send("text with an old TSval", tx{flags: flagPA, seq: c.sndNxt, ack: c.rcvNxt, data: []byte("old"), tsDelta: -100_000})
 		c.expect("duplicate ACK (PAWS, RFC 7323 5.3)")
 		c.data("text", "alive")
-		c.expectStream("echo")
+		c.expectStream("echo", 5, false)
 	}},
 	{name: "handshake/ack-with-text", run: func(c *conn) {
 		c.syn("SYN")
-		c.expect("SYN-ACK")
+		c.expectSYNACK("SYN-ACK")
 		c.data("ACK with text", "hello")
-		c.expectStream("echo")
+		c.expectStream("echo", 5, false)
 	}},
 	{name: "handshake/syn-with-text", run: func(c *conn) {
 		c.send("SYN with text (no TFO)", tx{flags: flagS, seq: c.iss, synOpts: true, data: []byte("early")})
 		c.sndNxt = c.iss + 1
 		c.expect("SYN-ACK not acking the text")
 		c.data("ACK with text", "hello")
-		c.expectStream("echo")
+		c.expectStream("echo", 5, false)
 	}},
 	{name: "synrecv/rst-in-window", run: func(c *conn) {
 		c.syn("SYN")
-		c.expect("SYN-ACK")
+		c.expectSYNACK("SYN-ACK")
 		c.send("RST at SND.NXT+100", tx{flags: flagR, seq: c.sndNxt + 100})
 		c.expect("answer")
 		c.ack("ACK of the SYN-ACK")
@@ -273,16 +273,16 @@ var scenarios = []scenario{
 	}},
 	{name: "synrecv/fin", run: func(c *conn) {
 		c.syn("SYN")
-		c.expect("SYN-ACK")
+		c.expectSYNACK("SYN-ACK")
 		c.fin("ACK and FIN", "")
-		c.expectStream("ACK, bye, FIN")
+		c.expectStream("ACK, bye, FIN", 3, true)
 		c.ack("ACK their FIN")
 		c.expect("nothing")
 	}},
 	{name: "close/last-ack-refin", run: func(c *conn) {
 		c.established()
 		c.fin("FIN", "")
-		c.expectStream("ACK, bye, FIN")
+		c.expectStream("ACK, bye, FIN", 3, true)
 		c.send("our FIN again, not acking theirs", tx{flags: flagA | flagF, seq: c.sndNxt - 1, ack: c.rcvNxt - 1})
 		c.expect("ACK (LAST-ACK)")
 		c.ack("ACK their FIN")
@@ -292,7 +292,7 @@ var scenarios = []scenario{
 		c.established()
 		c.send("text starting 3 octets back", tx{flags: flagPA, seq: c.sndNxt - 3, ack: c.rcvNxt, data: []byte("lo, world")})
 		c.sndNxt += 6
-		c.expectStream("echo of the new octets")
+		c.expectStream("echo of the new octets", 6, false)
 	}},
 	{name: "window/dsack", run: func(c *conn) {
 		c.established()
@@ -347,72 +347,72 @@ var scenarios = []scenario{
 		c.send("SYN with MSS and an unknown option", tx{flags: flagS, seq: c.iss,
 			rawOpts: []byte{2, 4, 0x05, 0xb4, 253, 4, 0xab, 0xcd}})
 		c.sndNxt = c.iss + 1
-		c.expect("SYN-ACK")
+		c.expectSYNACK("SYN-ACK")
 	}},
 	{name: "options/wscale-15", run: func(c *conn) {
 		c.ts, c.sack = false, false
 		c.send("SYN with window scale 15", tx{flags: flagS, seq: c.iss,
 			rawOpts: []byte{2, 4, 0x05, 0xb4, 1, 3, 3, 15}})
 		c.sndNxt = c.iss + 1
-		c.expect("SYN-ACK")
+		c.expectSYNACK("SYN-ACK")
 		c.ack("ACK")
 		c.data("text", "hello")
-		c.expectStream("echo")
+		c.expectStream("echo", 5, false)
 	}},
 	{name: "options/ts-only", run: func(c *conn) {
 		c.sack = false
 		c.send("SYN with timestamps only", tx{flags: flagS, seq: c.iss, rawOpts: nil, synOpts: false})
 		c.sndNxt = c.iss + 1
-		c.expect("SYN-ACK")
+		c.expectSYNACK("SYN-ACK")
 		c.ack("ACK")
 		c.data("text", "hello")
-		c.expectStream("echo")
+		c.expectStream("echo", 5, false)
 	}},
 	{name: "options/small-mss", run: func(c *conn) {
 		c.ts, c.sack = false, false
 		c.send("SYN with MSS 100", tx{flags: flagS, seq: c.iss, rawOpts: []byte{2, 4, 0, 100}})
 		c.sndNxt = c.iss + 1
-		c.expect("SYN-ACK")
+		c.expectSYNACK("SYN-ACK")
 		c.ack("ACK")
 		c.data("250 octets", string(make([]byte, 250)))
-		c.expectMaxSeg("echo")
+		c.expectMaxSeg("echo", 250)
 	}},
 	{name: "options/tiny-mss", run: func(c *conn) {
 		c.ts, c.sack = false, false
 		c.send("SYN with MSS 8", tx{flags: flagS, seq: c.iss, rawOpts: []byte{2, 4, 0, 8}})
 		c.sndNxt = c.iss + 1
-		c.expect("SYN-ACK")
+		c.expectSYNACK("SYN-ACK")
 		c.ack("ACK")
 		c.data("250 octets", string(make([]byte, 250)))
-		c.expectMaxSeg("echo (the MSS floor, 48)")
+		c.expectMaxSeg("echo (the MSS floor, 48)", 250)
 	}},
 	{name: "established/no-ack-flag", run: func(c *conn) {
 		c.established()
 		c.send("text without ACK", tx{flags: wire.TCPFlagPSH, seq: c.sndNxt, data: []byte("noack")})
 		c.expect("nothing (RFC 9293 3.10.7.4: drop)")
 		c.data("text", "alive")
-		c.expectStream("echo")
+		c.expectStream("echo", 5, false)
 	}},
 	{name: "established/fin-out-of-order", run: func(c *conn) {
 		c.established()
 		c.send("FIN 10 octets ahead", tx{flags: flagA | flagF, seq: c.sndNxt + 10, ack: c.rcvNxt})
 		c.expect("duplicate ACK")
 		c.fin("the 10 octets and the FIN", "0123456789")
-		c.expectStream("echo, bye, FIN")
+		c.expectStream("echo, bye, FIN", 13, true)
 	}},
 	{name: "established/syn-fin", run: func(c *conn) {
 		c.established()
 		c.send("SYN+FIN at RCV.NXT", tx{flags: flagS | flagF, seq: c.sndNxt, synOpts: true})
 		c.expect("challenge ACK")
 		c.data("text", "alive")
-		c.expectStream("echo")
+		c.expectStream("echo", 5, false)
 	}},
 	{name: "rfc5961/ack-too-old", run: func(c *conn) {
 		c.established()
 		c.send("text with ACK 1 GiB behind", tx{flags: flagPA, seq: c.sndNxt, ack: c.rcvNxt - 1<<30, data: []byte("old")})
 		c.expect("challenge ACK, text dropped (RFC 5961 §5.2)")
 		c.data("text", "alive")
-		c.expectStream("echo")
+		c.expectStream("echo", 5, false)
 	}},
 	{name: "keepalive/probe-empty", run: func(c *conn) {
 		c.established()
@@ -426,7 +426,7 @@ var scenarios = []scenario{
 	}},
 	{name: "synrecv/syn-in-window", run: func(c *conn) {
 		c.syn("SYN")
-		c.expect("SYN-ACK")
+		c.expectSYNACK("SYN-ACK")
 		c.send("SYN at ISN+100", tx{flags: flagS, seq: c.iss + 100, synOpts: true})
 		c.expect("answer")
 		c.ack("ACK of the SYN-ACK")
@@ -436,7 +436,7 @@ var scenarios = []scenario{
 		c.established()
 		c.send("text with URG", tx{flags: flagPA | wire.TCPFlagURG, seq: c.sndNxt, ack: c.rcvNxt, data: []byte("urgent"), urgent: 6})
 		c.sndNxt += 6
-		c.expectStream("echo")
+		c.expectStream("echo", 6, false)
 	}},
 }
 
@@ -459,7 +459,7 @@ func init() {
 func timeWait(c *conn) {
 	c.established()
 	c.data("quit", quitWord)
-	c.expectStream("echo and FIN")
+	c.expectStream("echo and FIN", 4, true)
 	c.fin("ACK and FIN", "")
 	c.expect("ACK (TIME-WAIT)")
 }

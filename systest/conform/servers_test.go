@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sluicenet/sluice"
 	"github.com/sluicenet/sluice/testbed"
@@ -61,7 +62,28 @@ func newRig(t *testing.T) *rig {
 		r.sides = append(r.sides, side{s.name,
 			netip.AddrPortFrom(bed.Server.IPv4, s.port), netip.AddrPortFrom(bed.Server.IPv6, s.port)})
 	}
+	// Both serve before any script starts: a kernel client's echo on
+	// each address.
+	for _, sd := range r.sides {
+		for _, a := range []netip.AddrPort{sd.v4, sd.v6} {
+			warm(t, bed, a)
+		}
+	}
 	return r
+}
+
+func warm(t *testing.T, bed *testbed.Bed, a netip.AddrPort) {
+	t.Helper()
+	c := bed.Peer.Dial(t, a.String())
+	c.SetDeadline(time.Now().Add(testbed.WaitLimit))
+	if _, err := c.Write([]byte("warm")); err != nil {
+		t.Fatalf("warm-up %v: %v", a, err)
+	}
+	c.CloseWrite()
+	got, err := io.ReadAll(c)
+	if err != nil || string(got) != "warm"+eofReply {
+		t.Fatalf("warm-up %v: got %q, %v", a, got, err)
+	}
 }
 
 // startLinux runs the application on kernel sockets in the Server's
