@@ -298,3 +298,58 @@ func TestSystemProxyRefused(t *testing.T) {
 		t.Errorf("%d dial errors counted, want 1", n)
 	}
 }
+
+// TestSystemProxyShutdownMidStream: Shutdown lets an open pair go on.
+// The upstream streams until it reads EOF (a FIN from the proxy would
+// stop it); the client keeps reading well after Shutdown began, then
+// closes, and Shutdown returns once the pair is gone.
+func TestSystemProxyShutdownMidStream(t *testing.T) {
+	bed := testbed.New(t, testbed.Options{})
+	up := netip.AddrPortFrom(bed.Peer.IPv4, upstreamPort)
+	var ln net.Listener
+	if err := bed.Peer.Do(func() (err error) {
+		ln, err = net.Listen("tcp", up.String())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		var eof atomic.Bool
+		go func() { io.Copy(io.Discard, c); eof.Store(true) }()
+		for off := 0; !eof.Load(); off += 16 << 10 {
+			if _, err := c.Write(pattern(off, 16<<10)); err != nil {
+				return
+			}
+		}
+	}()
+	s := startProxy(t, bed, up.String())
+	c := bed.Peer.Dial(t, netip.AddrPortFrom(bed.Server.IPv4, proxyPort).String())
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	buf := make([]byte, 1<<20)
+	if _, err := io.ReadFull(c, buf); err != nil {
+		t.Fatal(err)
+	}
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		shut <- s.Shutdown(ctx)
+	}()
+	time.Sleep(300 * time.Millisecond) // Shutdown has begun: the FIN would have gone
+	for range 4 {
+		if _, err := io.ReadFull(c, buf); err != nil {
+			t.Fatalf("reading after Shutdown began: %v", err)
+		}
+	}
+	c.Close()
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+}
