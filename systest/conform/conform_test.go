@@ -26,38 +26,57 @@ var known = map[string]struct {
 	why    string
 }{
 	"timewait/rst": {
-		`step 16: linux "< answer: R seq=11", sluice "< answer: nothing"`, false,
+		`step 16: linux "< answer: R seq=11 ttl=64 df", sluice "< answer: nothing"`, false,
 		"RFC 1337 §3: sluice ignores a RST in TIME-WAIT (the entry stays, so the next ACK " +
 			"gets nothing); Linux's default (tcp_rfc1337=0) ends TIME-WAIT on the RST and " +
 			"answers the next ACK with RST. Linux with tcp_rfc1337=1 does as sluice (tcp/doc.go)."},
 	"options/malformed-length": {
-		`step 2: linux "< answer: S. seq=ISN ack=1 <mss>", sluice "< answer: nothing"`, false,
+		`step 2: linux "< answer: S. seq=ISN ack=1 <mss=1460> ttl=64 df", sluice "< answer: nothing"`, false,
 		"A SYN whose option list has a length below 2: Linux (tcp_parse_options) keeps the " +
 			"options before it and answers; sluice drops the segment (wire.ParseTCPOptions, " +
 			"DropBadOptions; RFC 9293 §3.1 leaves the handling of an illegal length open)."},
 	"close/last-ack-refin": {
-		`step 12: linux "< ACK (LAST-ACK): . seq=10 ack=7 ts sack=6-7", sluice "< ACK (LAST-ACK): . seq=10 ack=7 ts"`, true,
+		`step 12: linux "< ACK (LAST-ACK): . seq=10 ack=7 ts sack=6-7 ttl=64 df", sluice "< ACK (LAST-ACK): . seq=10 ack=7 ts ttl=64 df"`, true,
 		"RFC 2883 §4: a retransmitted FIN in LAST-ACK is a duplicate segment; Linux's ACK " +
 			"reports it with a D-SACK block over the FIN (tcp_send_dupack -> tcp_dsack_set), " +
 			"sluice's carries none (it does for duplicate text: window/dsack)."},
 	"established/fin-out-of-order": {
-		`step 10: linux "< duplicate ACK: . seq=6 ack=6 ts sack=16-17", sluice "< duplicate ACK: nothing"`, true,
+		`step 10: linux "< duplicate ACK: . seq=6 ack=6 ts sack=16-17 ttl=64 df", sluice "< duplicate ACK: nothing"`, true,
 		"A bare FIN 10 octets beyond RCV.NXT (in the window): Linux answers at once with a " +
 			"duplicate ACK whose SACK block covers the FIN; sluice sends nothing (RFC 5681 §4.2: " +
 			"an out-of-order segment SHOULD get an immediate duplicate ACK; RFC 2018 §4). Once " +
 			"the hole is filled both deliver the same."},
 	"listen/syn-fin": {
-		`step 2: linux "< answer: nothing", sluice "< answer: S. seq=ISN ack=1 <mss,ws,sackok,ts>"`, true,
+		`step 2: linux "< answer: nothing", sluice "< answer: S. seq=ISN ack=1 <mss=1460,ws,sackok,ts> ttl=64 df"`, true,
 		"SYN+FIN to a listener: Linux drops it (tcp_rcv_state_process, LISTEN: SYN with FIN, " +
 			"SKB_DROP_REASON_TCP_FLAGS), sluice answers with a SYN-ACK. A scanner's and " +
 			"evasion tool's pattern that no real client sends."},
 	"synrecv/syn-in-window": {
-		`step 4: linux "< answer: R. seq=0(absolute) ack=101", sluice "< answer: . seq=1 ack=1 ts"`, true,
+		`step 4: linux "< answer: R. seq=0(absolute) ack=101 ttl=64 df", sluice "< answer: . seq=1 ack=1 ts ttl=64 df"`, true,
 		"An in-window SYN with a new ISN in SYN-RECEIVED: Linux resets (RST|ACK, ack=SEG.SEQ+1) " +
 			"and drops the half-open connection (tcp_check_req -> embryonic_reset), so the " +
 			"following ACK gets a RST; sluice sends a challenge ACK and stays, and the ACK " +
 			"completes the connection. RFC 9293 §3.10.7.4 (fourth, SYN-RECEIVED from a passive " +
 			"OPEN): return to LISTEN; RFC 5961 §4's challenge ACK is for synchronized states."},
+	"ratelimit/rst-in-window-twice": {
+		`step 11: linux "< challenge ACKs: . seq=6 ack=6 ts ttl=64 df", sluice "< challenge ACKs: . seq=6 ack=6 ts ttl=64 df | . seq=6 ack=6 ts ttl=64 df"`, true,
+		"Two in-window RSTs back to back: Linux sends one challenge ACK (tcp_send_challenge_ack " +
+			"first applies the per-connection limit of one per 500 ms, tcp_invalid_ratelimit), " +
+			"sluice one per RST (Config.ChallengeACKLimit, 1000/s per connection). RFC 5961 §7 " +
+			"asks for a throttle without fixing it; reviewers using Linux will see the second ACK."},
+	"ratelimit/syn-twice": {
+		`step 11: linux "< challenge ACKs: . seq=6 ack=6 ts ttl=64 df", sluice "< challenge ACKs: . seq=6 ack=6 ts ttl=64 df | . seq=6 ack=6 ts ttl=64 df"`, true,
+		"Two SYNs on an established connection: as ratelimit/rst-in-window-twice, Linux's " +
+			"second challenge ACK is suppressed by the 500 ms per-connection limit, sluice sends it."},
+	"ratelimit/ack-unsent-twice": {
+		`step 11: linux "< ACKs: . seq=6 ack=6 ts ttl=64 df", sluice "< ACKs: . seq=6 ack=6 ts ttl=64 df | . seq=6 ack=6 ts ttl=64 df"`, true,
+		"Two ACKs of unsent data: Linux answers the first only (tcp_ack -> " +
+			"tcp_send_challenge_ack, 500 ms per-connection limit); sluice answers both " +
+			"(RFC 9293 §3.10.7.4 says send an ACK; it does not say how often)."},
+	"ratelimit/synrecv-old-syn-twice": {
+		`step 5: linux "< answers: . seq=1 ack=1 ts ttl=64 df", sluice "< answers: . seq=1 ack=1 ts ttl=64 df | . seq=1 ack=1 ts ttl=64 df"`, true,
+		"Two out-of-window SYNs in SYN-RECEIVED: Linux ACKs the first only (tcp_check_req " +
+			"-> tcp_oow_rate_limited on the request, 500 ms); sluice ACKs both."},
 }
 
 // TestConform runs every scenario against Linux and sluice on one bed and

@@ -22,7 +22,9 @@
 //     (peer_test.go): sequence numbers relative to the server's ISN,
 //     ACKs and SACK blocks to ours, flags but PSH, text length, urgent
 //     pointer, option kinds on a SYN, timestamp presence. Not windows,
-//     TSvals, ISNs or timing. Text replies are compared as the stream
+//     TSvals, ISNs or timing; the IP hop limit and DF are. A segment
+//     with text or a FIN seen before on the connection is a timer's
+//     retransmission and left out. Text replies are compared as the stream
 //     they deliver (segmentation and piggybacked ACKs are each stack's
 //     own); timer-driven sends (SYN-ACK retransmission, window probes)
 //     as the distinct segments seen in a window and whether one repeated.
@@ -36,5 +38,5 @@
 // ms, so the next step acknowledges well inside both stacks' 200 ms
 // minimum RTO; any other step waits 500 ms for a first reply, then until
 // 100 ms pass with none. Stable under -race on a loaded 2-core machine;
-// the suite takes about 8 s (12 s with -race).
+// the suite takes about 11 s (13 s with -race).
 package conform

@@ -48,6 +48,11 @@ type seg struct {
 	urgent   uint16
 	opts     wire.TCPOptions
 	data     []byte
+	ttl      uint8 // IPv4 TTL, IPv6 hop limit
+	df       bool  // IPv4 don't-fragment
+	// retx: text or a FIN seen before on this connection, a timer's
+	// retransmission (whose timing each stack chooses: RTO, TLP).
+	retx bool
 }
 
 // conn is one scripted connection from the raw peer to one side. Every
@@ -70,6 +75,7 @@ type conn struct {
 	sack        bool
 	tsRecent    uint32
 	log         []string
+	sent        map[string]bool // norm of each text or FIN segment seen
 }
 
 func newConn(t testing.TB, raw *testbed.RawPeer, remote netip.AddrPort) *conn {
@@ -79,7 +85,7 @@ func newConn(t testing.TB, raw *testbed.RawPeer, remote netip.AddrPort) *conn {
 		local = netip.AddrPortFrom(testbed.RawIPv6, port)
 	}
 	c := &conn{t: t, raw: raw, local: local, remote: remote, rx: raw.Flow(port),
-		start: time.Now(), iss: 1_000_000, ts: true, sack: true}
+		start: time.Now(), iss: 1_000_000, ts: true, sack: true, sent: map[string]bool{}}
 	c.sndNxt = c.iss
 	t.Cleanup(func() { raw.Unflow(port) })
 	return c
@@ -110,6 +116,20 @@ func (c *conn) tsval(delta int32) uint32 {
 func (c *conn) send(label string, s tx) {
 	c.t.Helper()
 	c.drain()
+	c.put(label, s)
+}
+
+// sendPair sends a and b back to back, so the second goes before any
+// answer to the first is read.
+func (c *conn) sendPair(labelA string, a tx, labelB string, b tx) {
+	c.t.Helper()
+	c.drain()
+	c.put(labelA, a)
+	c.put(labelB, b)
+}
+
+func (c *conn) put(label string, s tx) {
+	c.t.Helper()
 	spec := wire.TCPFrameSpec{
 		SrcMAC: wire.MAC(testbed.RawMAC), DstMAC: wire.MAC(c.raw.ServerMAC()),
 		Src: c.local.Addr(), Dst: c.remote.Addr(), SrcPort: c.local.Port(), DstPort: c.remote.Port(),
@@ -174,7 +194,7 @@ func (c *conn) drain() {
 		}
 		break
 	}
-	if len(late) > 0 {
+	if late = fresh(late); len(late) > 0 {
 		c.log = append(c.log, "< (late) "+c.list(late))
 	}
 }
@@ -184,7 +204,8 @@ func (c *conn) parse(b []byte) seg {
 	if err := wire.ParseFrame(b, &f); err != nil {
 		c.t.Fatalf("captured frame: %v", err)
 	}
-	s := seg{flags: f.Flags, seq: f.Seq, ack: f.Ack, urgent: f.Urgent, opts: f.Options, data: append([]byte(nil), f.Payload...)}
+	s := seg{flags: f.Flags, seq: f.Seq, ack: f.Ack, urgent: f.Urgent, opts: f.Options,
+		data: append([]byte(nil), f.Payload...), ttl: f.TTL, df: f.DontFragment}
 	if s.flags&wire.TCPFlagRST != 0 {
 		return s
 	}
@@ -211,7 +232,24 @@ func (c *conn) parse(b []byte) seg {
 		c.rcvNxt = end
 		c.theirFIN = s.flags&wire.TCPFlagFIN != 0
 	}
+	if s.flags&(wire.TCPFlagSYN|wire.TCPFlagRST) == 0 && (len(s.data) > 0 || s.flags&wire.TCPFlagFIN != 0) {
+		n := c.norm(s)
+		s.retx = c.sent[n]
+		c.sent[n] = true
+	}
 	return s
+}
+
+// fresh drops timer retransmissions from got: the logs compare answers,
+// not each stack's RTO or TLP timing.
+func fresh(got []seg) []seg {
+	out := got[:0:0]
+	for _, s := range got {
+		if !s.retx {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // collect waits for the replies to the last step.
@@ -251,7 +289,7 @@ func (c *conn) upTo(n int, fin bool) func() bool {
 // matters: SYN-ACK, RST, challenge ACK, nothing).
 func (c *conn) expect(label string) []seg {
 	got := c.collect(quiet, nil)
-	c.log = append(c.log, "< "+label+": "+c.list(got))
+	c.log = append(c.log, "< "+label+": "+c.list(fresh(got)))
 	return got
 }
 
@@ -262,7 +300,7 @@ func (c *conn) expectSYNACK(label string) []seg {
 		seen = seen || c.synced
 		return seen
 	})
-	c.log = append(c.log, "< "+label+": "+c.list(got))
+	c.log = append(c.log, "< "+label+": "+c.list(fresh(got)))
 	return got
 }
 
@@ -409,7 +447,7 @@ func (c *conn) norm(s seg) string {
 	if s.flags&wire.TCPFlagSYN != 0 {
 		var k []string
 		if o.MSS != 0 {
-			k = append(k, "mss")
+			k = append(k, fmt.Sprintf("mss=%d", o.MSS))
 		}
 		if o.HasWScale {
 			k = append(k, "ws")
@@ -426,6 +464,11 @@ func (c *conn) norm(s seg) string {
 	}
 	for i := range int(o.NumSACK) {
 		fmt.Fprintf(&b, " sack=%d-%d", o.SACK[i].Left-c.iss, o.SACK[i].Right-c.iss)
+	}
+	// IP: the hop limit, and DF on IPv4 (path MTU discovery, RFC 1191).
+	fmt.Fprintf(&b, " ttl=%d", s.ttl)
+	if s.df {
+		b.WriteString(" df")
 	}
 	return b.String()
 }

@@ -432,6 +432,65 @@ var scenarios = []scenario{
 		c.ack("ACK of the SYN-ACK")
 		c.expect("answer")
 	}},
+	{name: "timewait/new-text", run: func(c *conn) {
+		timeWait(c)
+		c.send("new text at RCV.NXT", tx{flags: flagPA, seq: c.sndNxt, ack: c.rcvNxt, data: []byte("new")})
+		c.expect("ACK")
+	}},
+	{name: "timewait/new-syn-no-ts", run: func(c *conn) {
+		timeWait(c)
+		c.iss = c.sndNxt + 100_000
+		c.send("SYN, higher seq, no timestamp (the old connection had them)", tx{flags: flagS, seq: c.iss, synOpts: true, noTS: true})
+		c.sndNxt = c.iss + 1
+		c.expect("answer")
+	}},
+	// Answers to invalid segments in pairs: Linux limits ACKs to
+	// out-of-window segments without text, and challenge ACKs, to one
+	// per 500 ms per connection (tcp_invalid_ratelimit), so a pair shows
+	// where a stack limits.
+	{name: "ratelimit/rst-in-window-twice", run: func(c *conn) {
+		c.established()
+		c.sendPair("RST at RCV.NXT+100", tx{flags: flagR, seq: c.sndNxt + 100},
+			"RST at RCV.NXT+200", tx{flags: flagR, seq: c.sndNxt + 200})
+		c.expect("challenge ACKs")
+	}},
+	{name: "ratelimit/syn-twice", run: func(c *conn) {
+		c.established()
+		c.sendPair("SYN at RCV.NXT+100", tx{flags: flagS, seq: c.sndNxt + 100, synOpts: true},
+			"SYN at RCV.NXT+200", tx{flags: flagS, seq: c.sndNxt + 200, synOpts: true})
+		c.expect("challenge ACKs")
+	}},
+	{name: "ratelimit/ack-unsent-twice", run: func(c *conn) {
+		c.established()
+		c.sendPair("ACK of SND.NXT+1000", tx{flags: flagA, seq: c.sndNxt, ack: c.rcvNxt + 1000},
+			"ACK of SND.NXT+2000", tx{flags: flagA, seq: c.sndNxt, ack: c.rcvNxt + 2000})
+		c.expect("ACKs")
+	}},
+	{name: "ratelimit/ack-beyond-window-twice", run: func(c *conn) {
+		c.established()
+		c.sendPair("ACK at RCV.NXT+8M", tx{flags: flagA, seq: c.sndNxt + 8<<20, ack: c.rcvNxt},
+			"ACK at RCV.NXT+9M", tx{flags: flagA, seq: c.sndNxt + 9<<20, ack: c.rcvNxt})
+		c.expect("duplicate ACKs")
+	}},
+	{name: "ratelimit/text-beyond-window-twice", run: func(c *conn) {
+		c.established()
+		c.sendPair("text at RCV.NXT+8M", tx{flags: flagPA, seq: c.sndNxt + 8<<20, ack: c.rcvNxt, data: []byte("far")},
+			"text at RCV.NXT+9M", tx{flags: flagPA, seq: c.sndNxt + 9<<20, ack: c.rcvNxt, data: []byte("far")})
+		c.expect("duplicate ACKs")
+	}},
+	{name: "ratelimit/paws-twice", run: func(c *conn) {
+		c.established()
+		c.sendPair("ACK with an old TSval", tx{flags: flagA, seq: c.sndNxt, ack: c.rcvNxt, tsDelta: -100_000},
+			"ACK with an old TSval again", tx{flags: flagA, seq: c.sndNxt, ack: c.rcvNxt, tsDelta: -100_000})
+		c.expect("duplicate ACKs")
+	}},
+	{name: "ratelimit/synrecv-old-syn-twice", run: func(c *conn) {
+		c.syn("SYN")
+		c.expectSYNACK("SYN-ACK")
+		c.sendPair("SYN with ISN-1000", tx{flags: flagS, seq: c.iss - 1000, synOpts: true},
+			"SYN with ISN-2000", tx{flags: flagS, seq: c.iss - 2000, synOpts: true})
+		c.expect("answers")
+	}},
 	{name: "urgent/inline", run: func(c *conn) {
 		c.established()
 		c.send("text with URG", tx{flags: flagPA | wire.TCPFlagURG, seq: c.sndNxt, ack: c.rcvNxt, data: []byte("urgent"), urgent: 6})
