@@ -195,6 +195,10 @@ func closeRawWorkload(c config) ([]Result, error) {
 		f.add(s.name, "cpu/connection", "ns", lower, rs.perOp()).Note = "server utime+stime (process + NAPI thread) / connections"
 		f.add(s.name, "allocs/connection", "allocs", lower, rs.allocsPerOp())
 		f.addBusy(s.name, rs.sample)
+		if n := rs.res.Requests; n > 0 {
+			f.add(s.name, "loadgen cpu/connection", "ns", "", float64(rs.res.CPU)/float64(n)).Note =
+				"the generator thread's CPU per connection: how far it is from being the ceiling"
+		}
 		f.add(s.name, "p50", "µs", lower, rs.quantileUS(50)).Note = "SYN sent to the server's ACK of our FIN"
 		f.add(s.name, "p99", "µs", lower, rs.quantileUS(99))
 		rawErrors(f, s.name, rs)
