@@ -1,7 +1,9 @@
 package conform
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"net/netip"
 	"sort"
 	"strings"
@@ -50,6 +52,7 @@ type seg struct {
 	data     []byte
 	ttl      uint8 // IPv4 TTL, IPv6 hop limit
 	df       bool  // IPv4 don't-fragment
+	ecn      uint8 // the IP ECN field
 	// retx: text or a FIN seen before on this connection, a timer's
 	// retransmission (whose timing each stack chooses: RTO, TLP).
 	retx bool
@@ -106,6 +109,8 @@ type tx struct {
 	// rawOpts, when set, are the option octets as they are (a multiple
 	// of 4), instead of any option above.
 	rawOpts []byte
+	ipOpts  bool  // IPv4 header with 4 octets of options (NOP, NOP, NOP, EOL)
+	ecn     uint8 // the IP ECN field (1: ECT(1), 2: ECT(0))
 }
 
 func (c *conn) tsval(delta int32) uint32 {
@@ -133,7 +138,7 @@ func (c *conn) put(label string, s tx) {
 	spec := wire.TCPFrameSpec{
 		SrcMAC: wire.MAC(testbed.RawMAC), DstMAC: wire.MAC(c.raw.ServerMAC()),
 		Src: c.local.Addr(), Dst: c.remote.Addr(), SrcPort: c.local.Port(), DstPort: c.remote.Port(),
-		Seq: s.seq, Ack: s.ack, Flags: s.flags, Window: s.window, Urgent: s.urgent,
+		Seq: s.seq, Ack: s.ack, Flags: s.flags, Window: s.window, Urgent: s.urgent, TOS: s.ecn,
 	}
 	if spec.Window == 0 && !s.zeroWnd {
 		spec.Window = ourWindow
@@ -175,6 +180,14 @@ func (c *conn) put(label string, s tx) {
 	if s.badSum {
 		b[l4+16] ^= 0x5a
 	}
+	if s.ipOpts && spec.Src.Is4() {
+		const ip = wire.EthernetHeaderLen
+		b = append(b[:ip+20], append([]byte{1, 1, 1, 0}, b[ip+20:]...)...)
+		b[ip] = 0x46                                            // IHL 6
+		binary.BigEndian.PutUint16(b[ip+2:], uint16(len(b)-ip)) // total length
+		binary.BigEndian.PutUint16(b[ip+10:], 0)                // checksum
+		binary.BigEndian.PutUint16(b[ip+10:], ^wire.Checksum(b[ip:ip+24], 0))
+	}
 	if err := c.raw.Send(b); err != nil {
 		c.t.Fatal(err)
 	}
@@ -205,7 +218,7 @@ func (c *conn) parse(b []byte) seg {
 		c.t.Fatalf("captured frame: %v", err)
 	}
 	s := seg{flags: f.Flags, seq: f.Seq, ack: f.Ack, urgent: f.Urgent, opts: f.Options,
-		data: append([]byte(nil), f.Payload...), ttl: f.TTL, df: f.DontFragment}
+		data: append([]byte(nil), f.Payload...), ttl: f.TTL, df: f.DontFragment, ecn: f.TOS & 3}
 	if s.flags&wire.TCPFlagRST != 0 {
 		return s
 	}
@@ -394,7 +407,11 @@ func (c *conn) stream(got []seg) string {
 			ack, hasAck = s.ack, true
 		}
 	}
-	out := fmt.Sprintf("text %q%s%s", text, fin, rst)
+	shown := fmt.Sprintf("%q", text)
+	if len(text) > 64 {
+		shown = fmt.Sprintf("%d octets, crc32 %08x", len(text), crc32.ChecksumIEEE(text))
+	}
+	out := fmt.Sprintf("text %s%s%s", shown, fin, rst)
 	if hasAck {
 		out += fmt.Sprintf(" ack=%d", ack-c.iss)
 	}
@@ -412,8 +429,7 @@ func (c *conn) list(got []seg) string {
 	return strings.Join(parts, " | ")
 }
 
-// norm is one segment with what the comparison looks at: flags but PSH
-// (and ECN's), sequence and ACK numbers relative to each side's ISN,
+// norm is one segment with what the comparison looks at: flags but PSH, sequence and ACK numbers relative to each side's ISN,
 // text length, urgent pointer, option kinds on a SYN, SACK blocks,
 // whether a timestamp is present. Not windows, TSvals, timing.
 func (c *conn) norm(s seg) string {
@@ -421,7 +437,8 @@ func (c *conn) norm(s seg) string {
 	for _, f := range []struct {
 		bit  uint8
 		name string
-	}{{wire.TCPFlagSYN, "S"}, {wire.TCPFlagFIN, "F"}, {wire.TCPFlagRST, "R"}, {wire.TCPFlagURG, "U"}, {wire.TCPFlagACK, "."}} {
+	}{{wire.TCPFlagSYN, "S"}, {wire.TCPFlagFIN, "F"}, {wire.TCPFlagRST, "R"}, {wire.TCPFlagURG, "U"},
+		{wire.TCPFlagECE, "E"}, {wire.TCPFlagCWR, "W"}, {wire.TCPFlagACK, "."}} {
 		if s.flags&f.bit != 0 {
 			b.WriteString(f.name)
 		}
@@ -469,6 +486,9 @@ func (c *conn) norm(s seg) string {
 	fmt.Fprintf(&b, " ttl=%d", s.ttl)
 	if s.df {
 		b.WriteString(" df")
+	}
+	if s.ecn != 0 {
+		fmt.Fprintf(&b, " ecn=%d", s.ecn)
 	}
 	return b.String()
 }

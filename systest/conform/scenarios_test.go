@@ -1,6 +1,7 @@
 package conform
 
 import (
+	"strings"
 	"time"
 
 	"github.com/sluicenet/sluice/wire"
@@ -490,6 +491,46 @@ var scenarios = []scenario{
 		c.sendPair("SYN with ISN-1000", tx{flags: flagS, seq: c.iss - 1000, synOpts: true},
 			"SYN with ISN-2000", tx{flags: flagS, seq: c.iss - 2000, synOpts: true})
 		c.expect("answers")
+	}},
+	{name: "handshake/ack-text-fin", run: func(c *conn) {
+		c.syn("SYN")
+		c.expectSYNACK("SYN-ACK")
+		c.fin("ACK, text and FIN in one", "hello")
+		c.expectStream("ACK, echo, bye, FIN", 8, true)
+		c.ack("ACK all")
+		c.expect("nothing")
+	}},
+	{name: "segments/two-writes", run: func(c *conn) {
+		c.established()
+		big := []byte(strings.Repeat("0123456789", 140))
+		c.sendPair("1400 octets", tx{flags: flagPA, seq: c.sndNxt, ack: c.rcvNxt, data: big},
+			"1400 octets", tx{flags: flagPA, seq: c.sndNxt + 1400, ack: c.rcvNxt, data: big})
+		c.sndNxt += 2800
+		c.expectMaxSeg("echo, written 1400 octets at a time", 2800)
+	}},
+	{name: "close/text-in-fin-wait-1", run: func(c *conn) {
+		c.established()
+		c.data("quit", quitWord)
+		c.expectStream("echo and FIN", 4, true)
+		c.send("text, not acking their FIN", tx{flags: flagPA, seq: c.sndNxt, ack: c.rcvNxt - 1, data: []byte("more")})
+		c.expect("RST (RFC 1122 4.2.2.13)")
+	}},
+	{name: "ip/ipv4-options", run: func(c *conn) {
+		c.send("SYN in an IPv4 header with options", tx{flags: flagS, seq: c.iss, synOpts: true, ipOpts: true})
+		c.sndNxt = c.iss + 1
+		c.expect("SYN-ACK")
+		c.ack("ACK")
+		c.send("text in an IPv4 header with options", tx{flags: flagPA, seq: c.sndNxt, ack: c.rcvNxt, data: []byte("opts"), ipOpts: true})
+		c.sndNxt += 4
+		c.expectStream("echo", 4, false)
+	}},
+	{name: "ecn/syn-ece-cwr", run: func(c *conn) {
+		c.send("SYN with ECE and CWR (RFC 3168 §6.1.1)", tx{flags: flagS | wire.TCPFlagECE | wire.TCPFlagCWR, seq: c.iss, synOpts: true})
+		c.sndNxt = c.iss + 1
+		c.expect("SYN-ACK")
+		c.ack("ACK")
+		c.data("text", "hello")
+		c.expectStream("echo", 5, false)
 	}},
 	{name: "urgent/inline", run: func(c *conn) {
 		c.established()
