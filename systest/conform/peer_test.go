@@ -108,9 +108,10 @@ type tx struct {
 	urgent   uint16
 	// rawOpts, when set, are the option octets as they are (a multiple
 	// of 4), instead of any option above.
-	rawOpts []byte
-	ipOpts  bool  // IPv4 header with 4 octets of options (NOP, NOP, NOP, EOL)
-	ecn     uint8 // the IP ECN field (1: ECT(1), 2: ECT(0))
+	rawOpts  []byte
+	ipOpts   bool  // IPv4 header with 4 octets of options (NOP, NOP, NOP, EOL)
+	hopByHop bool  // IPv6 with an empty hop-by-hop options header (PadN)
+	ecn      uint8 // the IP ECN field (1: ECT(1), 2: ECT(0))
 }
 
 func (c *conn) tsval(delta int32) uint32 {
@@ -187,6 +188,12 @@ func (c *conn) put(label string, s tx) {
 		binary.BigEndian.PutUint16(b[ip+2:], uint16(len(b)-ip)) // total length
 		binary.BigEndian.PutUint16(b[ip+10:], 0)                // checksum
 		binary.BigEndian.PutUint16(b[ip+10:], ^wire.Checksum(b[ip:ip+24], 0))
+	}
+	if s.hopByHop && spec.Src.Is6() {
+		const ip = wire.EthernetHeaderLen
+		b = append(b[:ip+40], append([]byte{wire.ProtoTCP, 0, 1, 4, 0, 0, 0, 0}, b[ip+40:]...)...)
+		b[ip+6] = 0 // next header: hop-by-hop options
+		binary.BigEndian.PutUint16(b[ip+4:], uint16(len(b)-ip-40))
 	}
 	if err := c.raw.Send(b); err != nil {
 		c.t.Fatal(err)

@@ -532,6 +532,29 @@ var scenarios = []scenario{
 		c.data("text", "hello")
 		c.expectStream("echo", 5, false)
 	}},
+	{name: "ip/ipv6-hop-by-hop", ipv6: true, run: func(c *conn) {
+		c.send("SYN after a hop-by-hop options header", tx{flags: flagS, seq: c.iss, synOpts: true, hopByHop: true})
+		c.sndNxt = c.iss + 1
+		c.expect("SYN-ACK")
+		c.ack("ACK")
+		c.send("text after a hop-by-hop options header", tx{flags: flagPA, seq: c.sndNxt, ack: c.rcvNxt, data: []byte("hbh"), hopByHop: true})
+		c.sndNxt += 3
+		c.expectStream("echo", 3, false)
+	}},
+	{name: "rfc5961/rst-ack-exact", run: func(c *conn) {
+		c.established()
+		c.send("RST|ACK at RCV.NXT", tx{flags: flagR | flagA, seq: c.sndNxt, ack: c.rcvNxt})
+		c.expect("nothing")
+		c.data("text", "after")
+		c.expect("RST (no connection)")
+	}},
+	{name: "rfc5961/rst-with-text", run: func(c *conn) {
+		c.established()
+		c.send("RST at RCV.NXT with text (RFC 9293 3.5.3)", tx{flags: flagR | flagA, seq: c.sndNxt, ack: c.rcvNxt, data: []byte("reason")})
+		c.expect("nothing")
+		c.data("text", "after")
+		c.expect("RST (no connection)")
+	}},
 	{name: "urgent/inline", run: func(c *conn) {
 		c.established()
 		c.send("text with URG", tx{flags: flagPA | wire.TCPFlagURG, seq: c.sndNxt, ack: c.rcvNxt, data: []byte("urgent"), urgent: 6})
