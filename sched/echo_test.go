@@ -323,7 +323,12 @@ func (s *server) settled(t *testing.T, limit time.Duration) GroupStats {
 		}
 		if time.Now().After(end) {
 			for _, l := range gs.Loops {
-				t.Logf("loop %d: conns %d (+%d TIME-WAIT entries) by state %v, timers %d", l.Queue, l.Conns, l.TimeWait, l.ByState, l.Timers)
+				// Frames the loop never saw (a full RX ring, an empty fill
+				// ring) explain a connection left ESTABLISHED: a peer's
+				// FIN is retransmitted, but a RST it sends instead (Linux
+				// does, for an orphan it cannot keep) is not.
+				t.Logf("loop %d: conns %d (+%d TIME-WAIT entries) by state %v, timers %d; XSK %+v",
+					l.Queue, l.Conns, l.TimeWait, l.ByState, l.Timers, l.XSK)
 			}
 			t.Fatalf("after %v: %d connections and %d timers left", limit, conns, timers)
 		}
