@@ -81,6 +81,8 @@ func run(args []string) error {
 	debugAddr := fs.String("debug-addr", "", "`ip:port` on kernel TCP serving expvar counters at /debug/vars (e.g. 127.0.0.1:6060)")
 	congestion := fs.String("congestion", "", "congestion `control`: cubic, newreno or bbr (empty: sluice's default, cubic)")
 	pacing := fs.Bool("pacing", false, "pace CUBIC and NewReno at Linux's window rate (BBR always paces)")
+	busyPoll := fs.Duration("busy-poll", 0, "how long an idle loop polls its rings before it sleeps (0: sluice's default, 50µs; negative: sleep at once)")
+	sockBusyPoll := fs.Duration("socket-busy-poll", 0, "SO_BUSY_POLL with SO_PREFER_BUSY_POLL on each AF_XDP socket: the loop runs the queue's NAPI itself for up to this long (0: off)")
 	verbose := fs.Bool("v", false, "log start-up and shutdown")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -103,6 +105,8 @@ func run(args []string) error {
 			ShutdownTimeout: *shutdown,
 			Congestion:      *congestion,
 			Pacing:          *pacing,
+			BusyPoll:        *busyPoll,
+			SocketBusyPoll:  *sockBusyPoll,
 		},
 		Options: server.Options{Size: *size, MaxSize: *maxSize, Limits: http1.Limits{MaxBodyBytes: *maxBody},
 			Timeouts:          server.Timeouts{Head: flagTimeout(*headTO), Body: flagTimeout(*bodyTO), Idle: flagTimeout(*idleTO), Write: flagTimeout(*writeTO)},
