@@ -38,5 +38,5 @@
 // ms, so the next step acknowledges well inside both stacks' 200 ms
 // minimum RTO; any other step waits 500 ms for a first reply, then until
 // 100 ms pass with none. Stable under -race on a loaded 2-core machine;
-// the suite takes about 11 s (13 s with -race).
+// the suite takes about 13 s (16 s with -race).
 package conform

@@ -36,7 +36,7 @@ const (
 const (
 	ourMSS    = 1460
 	ourWScale = 7
-	ourWindow = 512 // << ourWScale: 64 KiB
+	ourWindow = 512 // << ourWScale: 64 KiB; 65535 unscaled
 )
 
 var nextPort atomic.Uint32
@@ -76,6 +76,8 @@ type conn struct {
 	theirFIN    bool   // rcvNxt counts their FIN
 	ts          bool   // timestamps on (offered, then negotiated)
 	sack        bool
+	wsOffered   bool // our SYN carried a window scale
+	scaled      bool // both SYNs did: our windows are shifted
 	tsRecent    uint32
 	log         []string
 	sent        map[string]bool // norm of each text or FIN segment seen
@@ -143,7 +145,7 @@ func (c *conn) put(label string, s tx) {
 	}
 	if spec.Window == 0 && !s.zeroWnd {
 		spec.Window = ourWindow
-		if s.flags&wire.TCPFlagSYN != 0 {
+		if s.flags&wire.TCPFlagSYN != 0 || !c.scaled {
 			spec.Window = 65535 // a SYN's window is never scaled
 		}
 	}
@@ -159,6 +161,13 @@ func (c *conn) put(label string, s tx) {
 		}
 	}
 	data := s.data
+	if s.flags&wire.TCPFlagSYN != 0 {
+		c.wsOffered = spec.Options.HasWScale
+		var o wire.TCPOptions
+		if s.rawOpts != nil && wire.ParseTCPOptions(s.rawOpts, &o) == nil {
+			c.wsOffered = o.HasWScale
+		}
+	}
 	if s.rawOpts != nil {
 		spec.Options = wire.TCPOptions{}
 		data = append(append([]byte(nil), s.rawOpts...), s.data...)
@@ -235,6 +244,7 @@ func (c *conn) parse(b []byte) seg {
 			if s.flags&wire.TCPFlagACK != 0 {
 				c.ts = c.ts && s.opts.HasTS
 				c.sack = c.sack && s.opts.SACKPermitted
+				c.scaled = c.wsOffered && s.opts.HasWScale
 			}
 		}
 	}

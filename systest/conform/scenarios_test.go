@@ -400,6 +400,46 @@ var scenarios = []scenario{
 		c.data("250 octets", string(make([]byte, 250)))
 		c.expectMaxSeg("echo (the MSS floor, 48)", 250)
 	}},
+	{name: "options/no-mss", run: func(c *conn) {
+		c.ts, c.sack = false, false
+		c.send("SYN without options", tx{flags: flagS, seq: c.iss})
+		c.sndNxt = c.iss + 1
+		c.expect("SYN-ACK")
+		c.ack("ACK")
+		c.data("1400 octets", strings.Repeat("x", 1400))
+		c.expectMaxSeg("echo in segments of the default MSS (RFC 9293 3.7.1)", 1400)
+	}},
+	{name: "options/no-mss/ipv6", ipv6: true, run: func(c *conn) {
+		c.ts, c.sack = false, false
+		c.send("SYN without options", tx{flags: flagS, seq: c.iss})
+		c.sndNxt = c.iss + 1
+		c.expect("SYN-ACK")
+		c.ack("ACK")
+		c.data("1400 octets", strings.Repeat("x", 1400))
+		c.expectMaxSeg("echo in segments of the default MSS (RFC 9293 3.7.1)", 1400)
+	}},
+	{name: "options/mss-zero", run: func(c *conn) {
+		c.ts, c.sack = false, false
+		c.send("SYN with MSS 0", tx{flags: flagS, seq: c.iss, rawOpts: []byte{2, 4, 0, 0}})
+		c.sndNxt = c.iss + 1
+		c.expect("SYN-ACK")
+		c.ack("ACK")
+		c.data("1400 octets", strings.Repeat("x", 1400))
+		c.expectMaxSeg("echo", 1400)
+	}},
+	{name: "synrecv/ack-paws-old", run: func(c *conn) {
+		c.syn("SYN")
+		c.expectSYNACK("SYN-ACK")
+		c.send("ACK with a TSval older than the SYN's", tx{flags: flagA, seq: c.sndNxt, ack: c.rcvNxt, tsDelta: -100_000})
+		c.expect("answer")
+		c.data("text", "hello")
+		c.expectStream("echo", 5, false)
+	}},
+	{name: "established/ack-old-in-window", run: func(c *conn) {
+		c.established()
+		c.send("ACK below SND.UNA", tx{flags: flagA, seq: c.sndNxt, ack: c.rcvNxt - 3})
+		c.expect("nothing")
+	}},
 	{name: "established/no-ack-flag", run: func(c *conn) {
 		c.established()
 		c.send("text without ACK", tx{flags: wire.TCPFlagPSH, seq: c.sndNxt, data: []byte("noack")})
