@@ -113,21 +113,22 @@ func runRaw(c config, bed *testbed.Bed, srv *serverProc, window time.Duration, c
 		case <-time.After(time.Until(t)):
 		}
 	}
-	if profDur > 0 {
-		sleep(begin.Add(c.warmup))
+	// profile profiles srv from t0 to t1; rendering waits for the end
+	// (it takes seconds of CPU).
+	profile := func(t0, t1 time.Time) *profiler {
+		sleep(t0)
 		prof := startProfile(c, srv)
-		sleep(from)
+		sleep(t1)
 		prof.stop()
-		defer prof.render()
+		return prof
+	}
+	if profDur > 0 {
+		defer profile(begin.Add(c.warmup), from).render()
 	}
 	sleep(from)
 	e0, err0 := readEdge(srv, churn)
 	if profEnd > 0 {
-		sleep(to.Add(-profEnd))
-		prof := startProfile(c, srv)
-		sleep(to)
-		prof.stop()
-		defer prof.render()
+		defer profile(to.Add(-profEnd), to).render()
 	}
 	sleep(to)
 	e1, err1 := readEdge(srv, churn)
