@@ -161,6 +161,11 @@ var scenarios = []scenario{
 		c.syn("SYN at RCV.NXT, no timestamps (not above it)")
 		c.expect("ACK of the old connection")
 	}},
+	{name: "timewait/fin-paws-old", run: func(c *conn) {
+		timeWait(c)
+		c.send("FIN again with an old TSval", tx{flags: flagA | flagF, seq: c.sndNxt - 1, ack: c.rcvNxt, tsDelta: -100_000})
+		c.expect("ACK (RFC 7323 §5.3)")
+	}},
 	{name: "timewait/old-duplicate", run: func(c *conn) {
 		timeWait(c)
 		c.send("old text", tx{flags: flagPA, seq: c.sndNxt - 10, ack: c.rcvNxt, data: []byte("old")})
@@ -381,6 +386,15 @@ var scenarios = []scenario{
 		c.ack("ACK")
 		c.data("text", "hello")
 		c.expectStream("echo", 5, false)
+	}},
+	{name: "options/sack-only", run: func(c *conn) {
+		c.ts = false
+		c.send("SYN with MSS and SACK-permitted", tx{flags: flagS, seq: c.iss, rawOpts: []byte{2, 4, 0x05, 0xb4, 1, 1, 4, 2}})
+		c.sndNxt = c.iss + 1
+		c.expect("SYN-ACK")
+		c.ack("ACK")
+		c.send("text 100 octets ahead", tx{flags: flagPA, seq: c.sndNxt + 100, ack: c.rcvNxt, data: []byte("later")})
+		c.expect("duplicate ACK with SACK")
 	}},
 	{name: "options/small-mss", run: func(c *conn) {
 		c.ts, c.sack = false, false
