@@ -125,12 +125,8 @@ type Config struct {
 	// windows could carry more than half of it (tcp_sndbuf_expand), so a
 	// transfer over a long path is not held to one starting buffer per
 	// RTT. Buffers hold memory only for the text in them, and none grows
-	// under memory pressure (MemoryLimit). [0: the send buffer grows to
-	// 4 MiB (Linux's tcp_wmem maximum) and the receive buffer stays at
-	// ReadBuffer, since a paused reader (Conn.PauseRead, the net.Conn
-	// adapter) is handed what the receive buffer holds; set
-	// ReadBufferMax (6 MiB is Linux's tcp_rmem maximum) for clients far
-	// away that upload; negative: no auto-tuning.]
+	// under memory pressure (MemoryLimit). [0: 6 MiB and 4 MiB, Linux's
+	// tcp_rmem and tcp_wmem maxima; negative: no auto-tuning.]
 	ReadBufferMax, WriteBufferMax int
 	// MemoryLimit bounds the memory of all connections' send and receive
 	// buffers together, in octets (Linux tcp_mem's high level). Buffers

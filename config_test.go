@@ -158,16 +158,16 @@ func TestReasons(t *testing.T) {
 	}
 }
 
-// The auto-tuning bounds reach the engine: the engine's defaults (a send
-// buffer that grows to Linux's tcp_wmem maximum), the Config's when set,
-// none when negative.
+// The auto-tuning bounds reach the engine: the engine's defaults (Linux's
+// tcp_rmem and tcp_wmem maxima), the Config's when set, none when
+// negative.
 func TestTCPConfigBufferMax(t *testing.T) {
 	for _, c := range []struct {
 		name       string
 		rmax, wmax int
 		rcv, snd   int
 	}{
-		{"default", 0, 0, 0, 4 << 20},
+		{"default", 0, 0, 6 << 20, 4 << 20},
 		{"set", 1 << 20, 2 << 20, 1 << 20, 2 << 20},
 		{"off", -1, -1, 0, 0},
 	} {

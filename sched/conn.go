@@ -77,6 +77,10 @@ type Conn struct {
 	// readPaused: PauseRead stopped delivery; received text stays in the
 	// TCB's receive buffer, so the advertised window closes.
 	readPaused bool
+	// unread is the text of the delivery in progress that OnData has not
+	// been given yet (still in the TCB): a Close from OnData takes it
+	// first, so the close is not a reset for unread text.
+	unread int
 	// resumed: ResumeRead asked process to deliver even without a TCB
 	// event (the text and FIN have been waiting in the TCB).
 	resumed bool
@@ -184,6 +188,14 @@ func (c *Conn) close(how uint8) error {
 	if how > c.closeReq {
 		c.closeReq = how
 	}
+	if how == closeFull && c.unread > 0 {
+		// Closed from OnData with the rest of the delivery unread: the
+		// application read it and dropped it, as before this Close the
+		// whole delivery was taken (no reset for unread text, RFC 2525
+		// §2.17 applies to text the application never asked for).
+		c.loop.consume(c, c.unread)
+		c.unread = 0
+	}
 	c.loop.markDirty(c)
 	if len(c.pending) > 0 {
 		return nil // after the pending text (drainPending)
@@ -195,11 +207,11 @@ func (c *Conn) close(how uint8) error {
 // runs, and what arrives stays in the TCB's receive buffer, so the window
 // advertised to the peer shrinks to zero and the peer is flow-controlled
 // (RFC 9293 §3.8.6) instead of the application buffering without bound.
-// Text already taken from the receive buffer for the current delivery
-// (the second half of a wrapped buffer, when OnData pauses on the first)
-// is still delivered, and so is what it holds when the connection ends in
-// order while paused (both FINs exchanged): before OnClose, since its
-// buffers go with it. Loop thread only; idempotent.
+// Called from OnData, it takes effect when OnData returns: the rest of
+// that delivery stays in the buffer. What the buffer holds when the
+// connection ends in order while paused (both FINs exchanged) is still
+// delivered, before OnClose, since its buffers go with it. Loop thread
+// only; idempotent.
 func (c *Conn) PauseRead() { c.readPaused = true }
 
 // ResumeRead undoes PauseRead: the text the receive buffer holds, then the

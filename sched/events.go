@@ -133,8 +133,11 @@ func (l *Loop) toTimeWait(c *Conn) bool {
 func (l *Loop) deliver(c *Conn) {
 	t := c.tcb
 	ended := t.State() == tcp.Closed // before delivery: unpauseAtEnd
+	// Once the connection has ended in order (TIME-WAIT or CLOSED) there
+	// is no later delivery: a pause no longer stops this one.
+	final := ended || t.State() == tcp.TimeWait
 	for range 4 {
-		if !c.opened || c.done || len(c.pending) > 0 || c.closeReq == closeFull || c.readPaused {
+		if !c.opened || c.done || len(c.pending) > 0 || c.closeReq == closeFull || (c.readPaused && !final) {
 			return
 		}
 		// All the text, as runs (held text, or one per buffer chunk).
@@ -143,28 +146,38 @@ func (l *Loop) deliver(c *Conn) {
 		if len(runs) == 0 {
 			break
 		}
-		n := 0
 		for _, r := range runs {
-			n += len(r)
+			c.unread += len(r)
 		}
-		// Consume first: the text stays in place until the next Input,
-		// and a Close from inside OnData must not see unread text (that
-		// would reset the connection, RFC 2525 §2.17).
-		prev := l.enter(c)
-		t.Consume(n, l.now)
-		l.leave(prev)
-		l.st.RxText += uint64(n)
 		for i, r := range runs {
-			if i > 0 && (c.done || c.closeReq == closeFull || (!ended && t.State() == tcp.Closed)) {
-				break // closed or aborted from OnData
+			if i > 0 && ((c.readPaused && !final) || c.done || c.closeReq == closeFull || (!ended && t.State() == tcp.Closed)) {
+				break // paused, closed or aborted from OnData
 			}
+			// Take each run before OnData sees it: the text stays in
+			// place until the next Input, and a Close from inside OnData
+			// must not see it unread (that would reset the connection,
+			// RFC 2525 §2.17; Conn.close takes the rest, c.unread). A
+			// pause leaves the rest in the buffer, so a paused reader
+			// holds at most one run beyond what it asked for.
+			c.unread -= len(r)
+			l.consume(c, len(r))
 			c.h.OnData(c, r)
 		}
+		c.unread = 0
 	}
 	if !c.eof && !c.done && t.EOF() && t.State() != tcp.Closed {
 		c.eof = true
 		c.h.OnEOF(c)
 	}
+}
+
+// consume takes n octets of c's received text from its TCB (which may
+// send a window update).
+func (l *Loop) consume(c *Conn, n int) {
+	prev := l.enter(c)
+	c.tcb.Consume(n, l.now)
+	l.leave(prev)
+	l.st.RxText += uint64(n)
 }
 
 // unpauseAtEnd delivers what a paused connection still holds when it

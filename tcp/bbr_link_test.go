@@ -49,6 +49,7 @@ func TestCUBICPacing(t *testing.T) {
 	for _, paced := range []bool{false, true} {
 		cfg := tcp.DefaultConfig()
 		cfg.SendBuffer, cfg.RecvBuffer = 1<<20, 1<<20
+		cfg.SendBufferMax, cfg.RecvBufferMax = 0, 0 // fixed: the bursts compared are of one window size
 		cfg.Pacing = paced
 		b := newBulk(t, cfg, size)
 		// The largest number of text segments A sends within 1 ms.

@@ -22,15 +22,12 @@ type Config struct {
 	SendBuffer, RecvBuffer int
 	// SendBufferMax and RecvBufferMax bound buffer auto-tuning: a buffer
 	// doubles, up to its bound, when a transfer is limited by it
-	// (autotune.go). DefaultConfig lets the send buffer grow to Linux's
-	// tcp_wmem maximum, DefaultSendBufferMax; the receive buffer stays
-	// fixed unless RecvBufferMax is set (DefaultRecvBufferMax is Linux's
-	// tcp_rmem maximum): sched's delivery hands a reader that pauses the
-	// whole receive buffer, so a grown one would pass the bound of the
-	// net.Conn adapter's read buffer. 0, or no more than the starting
-	// size, turns auto-tuning off. The receive buffer bounds the window advertised,
-	// so RecvBufferMax also bounds what a peer can make this connection
-	// hold; the memory budget (Budget) bounds them all together.
+	// (autotune.go). DefaultConfig lets them grow to Linux's maxima,
+	// DefaultSendBufferMax (tcp_wmem) and DefaultRecvBufferMax (tcp_rmem).
+	// 0, or no more than the starting size, turns auto-tuning off. The
+	// receive buffer bounds the window advertised, so RecvBufferMax also
+	// bounds what a peer can make this connection hold; the memory budget
+	// (Budget) bounds them all together.
 	SendBufferMax, RecvBufferMax int
 	// MaxOOORanges bounds the disjoint out-of-order ranges a connection
 	// reassembles (their octets are bounded by RecvBuffer); a segment that
@@ -126,6 +123,7 @@ func DefaultConfig() Config {
 		SendBuffer:        64 << 10,
 		RecvBuffer:        64 << 10,
 		SendBufferMax:     DefaultSendBufferMax,
+		RecvBufferMax:     DefaultRecvBufferMax,
 		MaxOOORanges:      DefaultMaxOOORanges,
 		MSL:               30 * time.Second,
 		FinTimeout:        60 * time.Second,

@@ -25,10 +25,11 @@
 //
 // A Sink must copy or serialize the segment during Emit: the TCB reuses
 // one scratch Segment, so the hot path (segment in → ACK out, data in →
-// data out) allocates nothing. Buffers are allocated once per connection
-// (Config.SendBuffer + Config.RecvBuffer octets, and again at each
-// doubling when auto-tuning is on; the TCB struct itself is about
-// 1 KiB, with the SACK scoreboard, CUBIC state and Stats). An owner that
+// data out) allocates nothing. Buffers hold memory only for the text in
+// them, in 4 KiB chunks from the owner's pool (tcp/chunk, Config.Pool):
+// SendBuffer/RecvBuffer and their auto-tuned maxima bound the windows,
+// not allocations. The TCB struct itself is about 1.3 KiB, with the SACK
+// scoreboard, congestion state and Stats. An owner that
 // keeps a free list of closed TCBs hands them back through OpenReuse and
 // Listener.Pool: a whole connection then allocates nothing
 // (TestRecycledConnectionAllocs).
