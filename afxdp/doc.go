@@ -45,7 +45,7 @@
 //   - After Close, the kernel releases the queue asynchronously (XSKMAP
 //     entries keep the socket alive; then an RCU grace period and a
 //     workqueue free the buffer pool). A bind in that window gets EBUSY;
-//     NewSocket retries a bounded ~200 ms before reporting ErrBusy. Delete
+//     NewSocket retries a bounded ~1 s before reporting ErrBusy. Delete
 //     the XSKMAP entry before closing to shorten the window.
 //   - Errors are *Error values that name the operation, device and queue,
 //     and match both a sentinel (ErrNotSupported, ErrPermission,
