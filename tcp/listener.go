@@ -70,6 +70,12 @@ func (l *Listener) Input(id *ID, seg *Segment, now Instant) *TCB {
 	case f&FlagSYN == 0:
 		l.Drops++
 		return nil
+	case f&FlagFIN != 0:
+		// SYN+FIN opens nothing: no client sends it, scanners and
+		// evasion tools do. Linux discards it in LISTEN
+		// (tcp_rcv_state_process, SKB_DROP_REASON_TCP_FLAGS).
+		l.Drops++
+		return nil
 	}
 	if l.synq >= l.cfg.SynBacklog {
 		if l.cfg.SynCookies && l.cfg.Cookies != nil {

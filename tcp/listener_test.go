@@ -80,6 +80,20 @@ func TestListenerStrayACK(t *testing.T) {
 	h.NoOut()
 }
 
+// SYN+FIN to a listener is dropped and counted, as Linux does: no
+// SYN-ACK, no half-open connection; a plain SYN after it is served.
+func TestListenerSynFin(t *testing.T) {
+	h := New(t, tcp.DefaultConfig())
+	l := h.Listener()
+	h.In(Seg{Flags: SYN | FIN, Seq: irs})
+	h.NoOut()
+	if s, _ := l.Pending(); s != 0 || l.Drops != 1 {
+		t.Fatalf("syn queue %d drops %d, want 0 and 1", s, l.Drops)
+	}
+	h.In(Seg{Flags: SYN, Seq: irs})
+	h.Out(Seg{Flags: SYN | ACK, Seq: ISS, Ack: irs + 1})
+}
+
 // The SYN queue is bounded: without cookies, extra SYNs are dropped
 // (silently, as Linux; the peer retries).
 func TestListenerSynBacklog(t *testing.T) {

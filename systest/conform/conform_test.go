@@ -46,11 +46,6 @@ var known = map[string]struct {
 			"duplicate ACK whose SACK block covers the FIN; sluice sends nothing (RFC 5681 §4.2: " +
 			"an out-of-order segment SHOULD get an immediate duplicate ACK; RFC 2018 §4). Once " +
 			"the hole is filled both deliver the same."},
-	"listen/syn-fin": {
-		`step 2: linux "< answer: nothing", sluice "< answer: S. seq=ISN ack=1 <mss=1460,ws,sackok,ts> ttl=64 df"`, true,
-		"SYN+FIN to a listener: Linux drops it (tcp_rcv_state_process, LISTEN: SYN with FIN, " +
-			"SKB_DROP_REASON_TCP_FLAGS), sluice answers with a SYN-ACK. A scanner's and " +
-			"evasion tool's pattern that no real client sends."},
 	"synrecv/syn-in-window": {
 		`step 4: linux "< answer: R. seq=0(absolute) ack=101 ttl=64 df", sluice "< answer: . seq=1 ack=1 ts ttl=64 df"`, true,
 		"An in-window SYN with a new ISN in SYN-RECEIVED: Linux resets (RST|ACK, ack=SEG.SEQ+1) " +
