@@ -162,6 +162,22 @@ func (t *TCB) inputSynchronized(seg *Segment, now Instant) {
 	// so before the sequence check, whose plain ACK is not limited.
 	// TIME-WAIT keeps §3.10.7.4 (and RFC 6191 is the owner's).
 	if flags&FlagSYN != 0 && flags&FlagRST == 0 && t.state != TimeWait {
+		if t.state == SynReceived && t.has(flagPassive) && t.acceptable(seq, n) {
+			// A new SYN inside the window of a half-open passive
+			// connection (the peer restarted with another ISN): §3.10.7.4
+			// fourth check, "return this connection to LISTEN". Linux
+			// resets it (tcp_check_req, embryonic_reset: RST|ACK to the
+			// SYN) and drops the request, so the peer's next ACK meets a
+			// RST too; its next SYN opens afresh.
+			t.Drops++
+			t.replyReset(seg)
+			if t.l != nil {
+				t.closeWith(ErrConnectionReset)
+			} else {
+				t.backToListen()
+			}
+			return
+		}
 		t.challengeACK(now)
 		return
 	}

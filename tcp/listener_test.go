@@ -56,6 +56,23 @@ func TestListenerRSTInSynReceived(t *testing.T) {
 	h.State(tcp.SynReceived)
 }
 
+// A SYN with a new ISN inside the window of a half-open connection
+// resets it and returns it to LISTEN (§3.10.7.4 fourth check), as
+// Linux's request sockets do: RST|ACK to the SYN, the SYN queue empty,
+// the peer's ACK then reset by the listener.
+func TestListenerSynInWindowInSynReceived(t *testing.T) {
+	h := New(t, tcp.DefaultConfig())
+	l := h.Listener()
+	h.In(Seg{Flags: SYN, Seq: irs})
+	h.Take()
+	h.In(Seg{Flags: SYN, Seq: irs + 100})
+	h.Out(Seg{Flags: RST | ACK, Seq: 0, Ack: irs + 101})
+	h.State(tcp.Closed)
+	if s, _ := l.Pending(); s != 0 {
+		t.Fatalf("SYN queue %d after the reset", s)
+	}
+}
+
 // Old duplicate SYN (§3.5 Figure 9): the ACK from the peer does not match
 // our SYN,ACK → RST with SEQ=SEG.ACK; the entry stays for the real SYN.
 func TestListenerOldDuplicateSYN(t *testing.T) {

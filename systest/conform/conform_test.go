@@ -46,13 +46,6 @@ var known = map[string]struct {
 			"duplicate ACK whose SACK block covers the FIN; sluice sends nothing (RFC 5681 §4.2: " +
 			"an out-of-order segment SHOULD get an immediate duplicate ACK; RFC 2018 §4). Once " +
 			"the hole is filled both deliver the same."},
-	"synrecv/syn-in-window": {
-		`step 4: linux "< answer: R. seq=0(absolute) ack=101 ttl=64 df", sluice "< answer: . seq=1 ack=1 ts ttl=64 df"`, true,
-		"An in-window SYN with a new ISN in SYN-RECEIVED: Linux resets (RST|ACK, ack=SEG.SEQ+1) " +
-			"and drops the half-open connection (tcp_check_req -> embryonic_reset), so the " +
-			"following ACK gets a RST; sluice sends a challenge ACK and stays, and the ACK " +
-			"completes the connection. RFC 9293 §3.10.7.4 (fourth, SYN-RECEIVED from a passive " +
-			"OPEN): return to LISTEN; RFC 5961 §4's challenge ACK is for synchronized states."},
 	"ratelimit/rst-in-window-twice": {
 		`step 11: linux "< challenge ACKs: . seq=6 ack=6 ts ttl=64 df", sluice "< challenge ACKs: . seq=6 ack=6 ts ttl=64 df | . seq=6 ack=6 ts ttl=64 df"`, true,
 		"Two in-window RSTs back to back: Linux sends one challenge ACK (tcp_send_challenge_ack " +
