@@ -160,8 +160,12 @@ func (t *TCB) inputText(seg *Segment, seq Seq, now Instant) bool {
 	}
 	if t.has(flagOrphan) {
 		// Text for an application that closed fully cannot be delivered:
-		// reset, as Linux does (RFC 2525 §2.17).
-		t.sendRST(t.sndMax, now)
+		// reset, as Linux does (RFC 2525 §2.17, RFC 1122 4.2.2.13), in
+		// reply to the segment: SEQ=SEG.ACK, which is the peer's RCV.NXT
+		// even while our FIN is unacknowledged (SND.NXT would be one
+		// past it: in the window but not exact, so RFC 5961 §3.2 would
+		// have the peer answer with a challenge ACK instead of closing).
+		t.replyReset(seg)
 		t.closeWith(ErrAborted)
 		return true
 	}

@@ -354,6 +354,21 @@ func TestFinWait2OrphanTimeout(t *testing.T) {
 	h.State(tcp.FinWait2)
 }
 
+// Text after a full Close resets the connection (RFC 1122 4.2.2.13, RFC
+// 2525 §2.17) with SEQ=SEG.ACK, as Linux: in FIN-WAIT-1, before the peer
+// has our FIN, that is the FIN's own number, exactly the peer's RCV.NXT
+// (SND.NXT, one past it, would only earn a challenge ACK, RFC 5961 §3.2).
+func TestTextAfterCloseResetsAtSegAck(t *testing.T) {
+	h := New(t, tcp.DefaultConfig())
+	r := h.Handshake(irs)
+	h.TCB.Close(h.Now)
+	h.Out(Seg{Flags: FIN | ACK, Seq: ISS + 1, Ack: r})
+	h.State(tcp.FinWait1)
+	h.In(Seg{Flags: ACK | PSH, Seq: r, Ack: ISS + 1, Data: []byte("more")})
+	h.Out(Seg{Flags: RST, Seq: ISS + 1})
+	h.State(tcp.Closed)
+}
+
 // Half-close: after CloseWrite, data keeps flowing from the peer
 // (§3.6: "CLOSE ... the user can continue to RECEIVE").
 func TestHalfCloseDataKeepsFlowing(t *testing.T) {

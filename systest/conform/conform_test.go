@@ -65,14 +65,6 @@ var known = map[string]struct {
 		`step 5: linux "< answers: . seq=1 ack=1 ts ttl=64 df", sluice "< answers: . seq=1 ack=1 ts ttl=64 df | . seq=1 ack=1 ts ttl=64 df"`, true,
 		"Two out-of-window SYNs in SYN-RECEIVED: Linux ACKs the first only (tcp_check_req " +
 			"-> tcp_oow_rate_limited on the request, 500 ms); sluice ACKs both."},
-	"close/text-in-fin-wait-1": {
-		`step 12: linux "< RST (RFC 1122 4.2.2.13): R seq=10 ttl=64 df", sluice "< RST (RFC 1122 4.2.2.13): R seq=11 ttl=64 df"`, true,
-		"Text after the application closed, while the server's FIN is unacknowledged " +
-			"(FIN-WAIT-1): both reset (RFC 1122 4.2.2.13), Linux at SEG.ACK (10, the FIN's " +
-			"sequence number: tcp_v4_send_reset answers the segment), sluice at SND.NXT (11, " +
-			"past the FIN). A peer that has not received the FIN has RCV.NXT 10: Linux's RST " +
-			"is exact, sluice's is in the window but not exact and gets a challenge ACK " +
-			"(RFC 5961 §3.2) instead of closing the peer. In FIN-WAIT-2 both send 11."},
 	"synrecv/ack-paws-old": {
 		`step 6: linux "< echo: text \"\" ack=1", sluice "< echo: text \"hello\" ack=6"`, false,
 		"The ACK completing the handshake carries a TSval older than the SYN's: both drop it " +
