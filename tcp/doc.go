@@ -108,9 +108,14 @@
 //     completes could not be acknowledged separately from the SYN).
 //   - A retransmitted SYN in SYN-RECEIVED gets the SYN,ACK again (Linux);
 //     the SYN,ACK of a simultaneous open (SEQ=IRS) completes it.
-//   - Challenge ACKs (RFC 5961 §7) are limited per connection
-//     (Config.ChallengeACKLimit per second); a per-connection limit cannot
-//     serve as the cross-connection side channel of CVE-2016-5696.
+//   - Challenge ACKs (RFC 5961 §7) are limited per connection, as Linux's
+//     tcp_send_challenge_ack: one per 500 ms, shared with the ACKs to
+//     out-of-window segments, then Config.ChallengeACKLimit per second; a
+//     per-connection limit cannot serve as the cross-connection side
+//     channel of CVE-2016-5696.
+//   - A SYN with a new ISN inside the window of a passive connection in
+//     SYN-RECEIVED resets it (RST|ACK to the SYN) and returns it to
+//     LISTEN, as Linux; a SYN+FIN to a listener is dropped.
 //   - URG: the urgent pointer is ignored and urgent octets are delivered
 //     in line (RFC 6093 §5). ECN is not negotiated.
 //   - Loss detection with SACK is RACK-TLP (RFC 8985, rack.go,

@@ -278,15 +278,23 @@ func (t *TCB) inputSynchronized(seg *Segment, now Instant) {
 // unacceptable would otherwise ACK each other forever (issue 14 item
 // 11). Text is always answered: it is not part of such a loop.
 func (t *TCB) oowACK(seg *Segment, now Instant) {
-	if seg.Len() == 0 || seg.Flags&FlagSYN != 0 {
-		ms := max(uint32(now/Instant(time.Millisecond)), 1)
-		if t.oowMs != 0 && ms-t.oowMs < uint32(oowACKInterval/time.Millisecond) {
-			t.stats.OOWACKsLimited++
-			return
-		}
-		t.oowMs = ms
+	if (seg.Len() == 0 || seg.Flags&FlagSYN != 0) && t.oowLimited(now) {
+		return
 	}
 	t.sendACK(now)
+}
+
+// oowLimited reports whether an out-of-window or challenge ACK must be
+// skipped, one being allowed per oowACKInterval per connection (Linux's
+// __tcp_oow_rate_limited); when it is not, the interval starts again.
+func (t *TCB) oowLimited(now Instant) bool {
+	ms := max(uint32(now/Instant(time.Millisecond)), 1)
+	if t.oowMs != 0 && ms-t.oowMs < uint32(oowACKInterval/time.Millisecond) {
+		t.stats.OOWACKsLimited++
+		return true
+	}
+	t.oowMs = ms
+	return false
 }
 
 // oowACKInterval is Linux's tcp_invalid_ratelimit (500 ms).

@@ -3,6 +3,7 @@ package tcp_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/sluicenet/sluice/tcp"
 	. "github.com/sluicenet/sluice/tcp/tcptest"
@@ -44,37 +45,46 @@ func TestRFC5961RSTOutOfWindow(t *testing.T) {
 }
 
 // RFC 5961 §4.2: a SYN in a synchronized state gets a challenge ACK, in
-// window or not, and changes nothing.
+// window or not, and changes nothing; a second one within 500 ms gets
+// none (Linux's per-connection tcp_invalid_ratelimit).
 func TestRFC5961SYNChallenge(t *testing.T) {
 	h := New(t, tcp.DefaultConfig())
 	r := h.Accept(irs)
 	h.In(Seg{Flags: SYN, Seq: r + 10})
 	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r})
+	h.In(Seg{Flags: SYN, Seq: r + 10})
+	h.NoOut()
+	h.Advance(500 * time.Millisecond)
 	h.In(Seg{Flags: SYN, Seq: r - 1000}) // outside the window: the same
 	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r})
 	h.State(tcp.Established)
 }
 
 // RFC 5961 §7: the challenge ACKs for SYNs out of the window (§4.2) and
-// for ACKs of data never sent (§5.2) share the per-second budget, so a
-// blind injector gets no answer per guess.
+// for ACKs of data never sent (§5.2) share the per-connection throttle
+// (one per 500 ms, as Linux), so a blind injector gets no answer per
+// guess.
 func TestRFC5961ChallengeLimitSYNAndBadACK(t *testing.T) {
-	cfg := tcp.DefaultConfig()
-	cfg.ChallengeACKLimit = 5
-	h := New(t, cfg)
+	h := New(t, tcp.DefaultConfig())
 	r := h.Accept(irs)
 	for i := range 20 {
 		h.In(Seg{Flags: SYN, Seq: r - 1000 - tcp.Seq(i)})
 	}
-	if n := len(h.Take()); n != 5 {
-		t.Fatalf("%d ACKs for 20 out-of-window SYNs, want 5", n)
+	if n := len(h.Take()); n != 1 {
+		t.Fatalf("%d ACKs for 20 out-of-window SYNs, want 1", n)
 	}
-	h.Advance(1e9)
 	for i := range 20 {
 		h.In(Seg{Flags: ACK | PSH, Seq: r, Ack: ISS + 1<<20 + tcp.Seq(i), Data: []byte("evil")})
 	}
-	if n := len(h.Take()); n != 5 || h.TCB.Buffered() != 0 {
-		t.Fatalf("%d ACKs for 20 ACKs of unsent data (want 5), %d octets taken", n, h.TCB.Buffered())
+	if n := len(h.Take()); n != 0 || h.TCB.Buffered() != 0 {
+		t.Fatalf("%d ACKs for 20 ACKs of unsent data in the same 500 ms (want 0), %d octets taken", n, h.TCB.Buffered())
+	}
+	h.Advance(500 * time.Millisecond)
+	for i := range 20 {
+		h.In(Seg{Flags: ACK | PSH, Seq: r, Ack: ISS + 1<<20 + tcp.Seq(i), Data: []byte("evil")})
+	}
+	if n := len(h.Take()); n != 1 || h.TCB.Buffered() != 0 {
+		t.Fatalf("%d ACKs for 20 ACKs of unsent data (want 1), %d octets taken", n, h.TCB.Buffered())
 	}
 	h.State(tcp.Established)
 }
@@ -92,6 +102,7 @@ func TestRFC5961ACKNeverSent(t *testing.T) {
 	if h.TCB.Buffered() != 0 {
 		t.Fatal("text of an unacceptable ACK was taken")
 	}
+	h.Advance(500 * time.Millisecond) // past the challenge ACK throttle
 	h.In(Seg{Flags: ACK, Seq: r, Ack: tooOld, Data: []byte("evil")})
 	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r})
 	if h.TCB.Buffered() != 0 {
@@ -100,26 +111,34 @@ func TestRFC5961ACKNeverSent(t *testing.T) {
 	h.State(tcp.Established)
 }
 
-// RFC 5961 §7: challenge ACKs are rate limited (per second).
+// RFC 5961 §7: challenge ACKs are rate limited: one per 500 ms per
+// connection (Linux's tcp_invalid_ratelimit), then at most
+// Config.ChallengeACKLimit per second.
 func TestRFC5961ChallengeRateLimit(t *testing.T) {
 	cfg := tcp.DefaultConfig()
-	cfg.ChallengeACKLimit = 5
+	cfg.ChallengeACKLimit = 1
 	h := New(t, cfg)
 	r := h.Accept(irs)
 	for range 20 {
 		h.In(Seg{Flags: RST, Seq: r + 7})
 	}
-	if n := len(h.Take()); n != 5 {
-		t.Fatalf("%d challenge ACKs in one second, want 5", n)
+	if n := len(h.Take()); n != 1 {
+		t.Fatalf("%d challenge ACKs within 500 ms, want 1", n)
 	}
-	if s := h.TCB.Stats(); s.ChallengeACKs != 5 || s.ChallengeACKsLimited != 15 {
-		t.Fatalf("counted %d sent, %d limited; want 5, 15", s.ChallengeACKs, s.ChallengeACKsLimited)
+	if s := h.TCB.Stats(); s.ChallengeACKs != 1 || s.OOWACKsLimited != 19 {
+		t.Fatalf("counted %d sent, %d throttled; want 1, 19", s.ChallengeACKs, s.OOWACKsLimited)
 	}
-	h.Advance(1e9)
-	h.In(Seg{Flags: SYN, Seq: r + 7})
-	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r})
-	if s := h.TCB.Stats(); s.ChallengeACKs != 6 {
-		t.Fatalf("counted %d challenge ACKs, want 6", s.ChallengeACKs)
+	// Every 500 ms the throttle lets one through; the per-second budget
+	// of 1 then takes every other one.
+	for range 3 {
+		h.Advance(500 * time.Millisecond)
+		h.In(Seg{Flags: SYN, Seq: r + 7})
+	}
+	if n := len(h.Take()); n != 1 {
+		t.Fatalf("%d challenge ACKs at +0.5, +1.0, +1.5 s, want 1 (at +1.0 s)", n)
+	}
+	if s := h.TCB.Stats(); s.ChallengeACKs != 2 || s.ChallengeACKsLimited != 2 {
+		t.Fatalf("counted %d sent, %d over the budget; want 2, 2", s.ChallengeACKs, s.ChallengeACKsLimited)
 	}
 }
 

@@ -32,12 +32,19 @@ func (t *TCB) replyReset(seg *Segment) {
 	}
 }
 
-// challengeACK sends the challenge ACK of RFC 5961 §3.2/§4.2/§5.2, at most
-// Config.ChallengeACKLimit per second per connection (§7). Unlike Linux's
-// global limit, this one is per connection: the per-loop owner can add a
-// global budget on top; a per-connection limit cannot be used as a side
-// channel across connections (CVE-2016-5696).
+// challengeACK sends the challenge ACK of RFC 5961 §3.2/§4.2/§5.2
+// throttled as Linux's tcp_send_challenge_ack (§7 leaves the throttle to
+// the implementation): first one per 500 ms per connection, shared with
+// the other out-of-window ACKs (oowACK, tcp_invalid_ratelimit), then at
+// most Config.ChallengeACKLimit per second. Unlike Linux's global second
+// limit, that one is per connection: the per-loop owner can add a global
+// budget on top; a per-connection limit cannot be used as a side channel
+// across connections (CVE-2016-5696).
 func (t *TCB) challengeACK(now Instant) {
+	if t.oowLimited(now) {
+		t.Drops++
+		return
+	}
 	if now-t.chalSecond >= Instant(1e9) {
 		t.chalSecond, t.chalCount = now, 0
 	}

@@ -46,25 +46,6 @@ var known = map[string]struct {
 			"duplicate ACK whose SACK block covers the FIN; sluice sends nothing (RFC 5681 §4.2: " +
 			"an out-of-order segment SHOULD get an immediate duplicate ACK; RFC 2018 §4). Once " +
 			"the hole is filled both deliver the same."},
-	"ratelimit/rst-in-window-twice": {
-		`step 11: linux "< challenge ACKs: . seq=6 ack=6 ts ttl=64 df", sluice "< challenge ACKs: . seq=6 ack=6 ts ttl=64 df | . seq=6 ack=6 ts ttl=64 df"`, true,
-		"Two in-window RSTs back to back: Linux sends one challenge ACK (tcp_send_challenge_ack " +
-			"first applies the per-connection limit of one per 500 ms, tcp_invalid_ratelimit), " +
-			"sluice one per RST (Config.ChallengeACKLimit, 1000/s per connection). RFC 5961 §7 " +
-			"asks for a throttle without fixing it; reviewers using Linux will see the second ACK."},
-	"ratelimit/syn-twice": {
-		`step 11: linux "< challenge ACKs: . seq=6 ack=6 ts ttl=64 df", sluice "< challenge ACKs: . seq=6 ack=6 ts ttl=64 df | . seq=6 ack=6 ts ttl=64 df"`, true,
-		"Two SYNs on an established connection: as ratelimit/rst-in-window-twice, Linux's " +
-			"second challenge ACK is suppressed by the 500 ms per-connection limit, sluice sends it."},
-	"ratelimit/ack-unsent-twice": {
-		`step 11: linux "< ACKs: . seq=6 ack=6 ts ttl=64 df", sluice "< ACKs: . seq=6 ack=6 ts ttl=64 df | . seq=6 ack=6 ts ttl=64 df"`, true,
-		"Two ACKs of unsent data: Linux answers the first only (tcp_ack -> " +
-			"tcp_send_challenge_ack, 500 ms per-connection limit); sluice answers both " +
-			"(RFC 9293 §3.10.7.4 says send an ACK; it does not say how often)."},
-	"ratelimit/synrecv-old-syn-twice": {
-		`step 5: linux "< answers: . seq=1 ack=1 ts ttl=64 df", sluice "< answers: . seq=1 ack=1 ts ttl=64 df | . seq=1 ack=1 ts ttl=64 df"`, true,
-		"Two out-of-window SYNs in SYN-RECEIVED: Linux ACKs the first only (tcp_check_req " +
-			"-> tcp_oow_rate_limited on the request, 500 ms); sluice ACKs both."},
 	"synrecv/ack-paws-old": {
 		`step 6: linux "< echo: text \"\" ack=1", sluice "< echo: text \"hello\" ack=6"`, false,
 		"The ACK completing the handshake carries a TSval older than the SYN's: both drop it " +
