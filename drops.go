@@ -118,7 +118,7 @@ func (s *Server) watchDrops() {
 			return
 		case <-t.C:
 		}
-		st, err := s.Stats()
+		st, err := s.counters()
 		if err != nil {
 			continue
 		}

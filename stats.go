@@ -109,7 +109,14 @@ func (s *Server) Info() Info {
 
 // Stats snapshots every loop (posted to each, so it waits for them) and
 // the program counters.
-func (s *Server) Stats() (Stats, error) {
+func (s *Server) Stats() (Stats, error) { return s.stats(true) }
+
+// counters is Stats without the walk over every connection (Stats.TCP
+// then holds only what freed connections left): for the periodic drop
+// check, whose reasons are all loop counters.
+func (s *Server) counters() (Stats, error) { return s.stats(false) }
+
+func (s *Server) stats(walk bool) (Stats, error) {
 	s.mu.Lock()
 	g := s.g
 	if s.state != stateRunning {
@@ -120,7 +127,11 @@ func (s *Server) Stats() (Stats, error) {
 	if g == nil {
 		return st, net.ErrClosed
 	}
-	gs, err := g.Stats()
+	read := g.Stats
+	if !walk {
+		read = g.Counters
+	}
+	gs, err := read()
 	st.GroupStats = gs
 	return st, err
 }

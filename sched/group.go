@@ -217,10 +217,16 @@ func (gs *GroupStats) PartialChecksums() uint64 {
 }
 
 // Stats snapshots every loop (see Loop.Stats) and the program counters.
-func (g *Group) Stats() (GroupStats, error) {
+func (g *Group) Stats() (GroupStats, error) { return g.stats(true) }
+
+// Counters is Stats with each loop's Counters: no walk over the
+// connections.
+func (g *Group) Counters() (GroupStats, error) { return g.stats(false) }
+
+func (g *Group) stats(walk bool) (GroupStats, error) {
 	var gs GroupStats
 	for _, l := range g.loops {
-		s, err := l.Stats(5 * time.Second)
+		s, err := l.stats(5*time.Second, walk)
 		if err != nil {
 			return gs, err
 		}

@@ -540,6 +540,12 @@ func TestPipeSynCookies(t *testing.T) {
 	if st.Conns != backlog+1 || st.ByState[tcp.Established] != 1 || h.opens != 1 {
 		t.Fatalf("after the cookie ACK: %d connections, %d established, %d opens", st.Conns, st.ByState[tcp.Established], h.opens)
 	}
+	// Counters reads the same loop counters without visiting the
+	// connections: no per-state census.
+	if c, _ := p.l.Counters(0); c.Conns != st.Conns || c.SynQueue != st.SynQueue || c.ByState != ([tcp.TimeWait + 1]int{}) || c.RxFrames != st.RxFrames {
+		t.Fatalf("Counters: %d connections, SYN queue %d, by state %v, %d frames; Stats: %d, %d, -, %d",
+			c.Conns, c.SynQueue, c.ByState, c.RxFrames, st.Conns, st.SynQueue, st.RxFrames)
+	}
 	// Its text was delivered and echoed.
 	found := false
 	for i := range p.fromLoop.len {

@@ -260,7 +260,7 @@ func TestConnLimitAndTap(t *testing.T) {
 		<-done
 	}
 	var l0, l1 Stats
-	onLoop(func(l *Loop) { l0 = l.snapshot(); g.SetTap(tap) })
+	onLoop(func(l *Loop) { l0 = l.snapshot(true); g.SetTap(tap) })
 	var conns []*net.TCPConn
 	for range 3 {
 		c, err := peerDial(b, ap)
@@ -304,7 +304,7 @@ func TestConnLimitAndTap(t *testing.T) {
 	}
 	c.Close()
 	var in, out uint64
-	onLoop(func(l *Loop) { l1 = l.snapshot(); in, out = tap.in.Load(), tap.out.Load(); g.SetTap(nil) })
+	onLoop(func(l *Loop) { l1 = l.snapshot(true); in, out = tap.in.Load(), tap.out.Load(); g.SetTap(nil) })
 	l := l1
 	t.Logf("limit drops %d; tap in %d out %d bad %d; loop rx %d tx %d", l.LimitDrops, tap.in.Load(), tap.out.Load(), tap.bad.Load(), l.RxFrames-l0.RxFrames, l.TxFrames-l0.TxFrames)
 	if l.LimitDrops == 0 {
