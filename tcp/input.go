@@ -191,7 +191,10 @@ func (t *TCB) inputSynchronized(seg *Segment, now Instant) {
 			zeroWndProbe = true
 		} else {
 			t.Drops++
-			if end := seq.Add(uint32(len(seg.Payload))); len(seg.Payload) > 0 && end.LessEq(t.rcvNxt) {
+			// A duplicate (text, or a retransmitted FIN: its sequence
+			// number counts, RFC 2883 §4 and Linux's tcp_send_dupack)
+			// is reported in a D-SACK block.
+			if end := seq.Add(n); n > 0 && end.LessEq(t.rcvNxt) {
 				t.noteDSACK(seq, end)
 				if seq.Add(n) == t.rcvNxt && flags&FlagACK != 0 {
 					// A retransmission of the last text (and FIN) we took,

@@ -369,6 +369,28 @@ func TestTextAfterCloseResetsAtSegAck(t *testing.T) {
 	h.State(tcp.Closed)
 }
 
+// A retransmitted FIN in LAST-ACK is a duplicate segment: its ACK reports
+// it in a D-SACK block over the FIN's sequence number (RFC 2883 §4), as
+// Linux's does.
+func TestLastAckRefinDSACK(t *testing.T) {
+	h := New(t, tcp.DefaultConfig())
+	r := h.HandshakeWith(irs, PeerSACK)
+	h.In(Seg{Flags: FIN | ACK, Seq: r, Ack: ISS + 1})
+	h.Take()
+	h.TCB.Close(h.Now)
+	h.Take() // our FIN
+	h.State(tcp.LastAck)
+	h.In(Seg{Flags: FIN | ACK, Seq: r, Ack: ISS + 1}) // their FIN again
+	out := h.Take()
+	if len(out) != 1 {
+		t.Fatalf("%d segments in answer to the repeated FIN, want 1 ACK", len(out))
+	}
+	o := out[0].Seg.Options
+	if out[0].Seg.Ack != r+1 || o.NumSACK != 1 || tcp.Seq(o.SACK[0].Left) != r || tcp.Seq(o.SACK[0].Right) != r+1 {
+		t.Fatalf("answer %v with %d SACK blocks %v, want ACK %d with D-SACK %d-%d", out[0], o.NumSACK, o.SACK[:o.NumSACK], r+1, r, r+1)
+	}
+}
+
 // Half-close: after CloseWrite, data keeps flowing from the peer
 // (§3.6: "CLOSE ... the user can continue to RECEIVE").
 func TestHalfCloseDataKeepsFlowing(t *testing.T) {

@@ -35,11 +35,6 @@ var known = map[string]struct {
 		"A SYN whose option list has a length below 2: Linux (tcp_parse_options) keeps the " +
 			"options before it and answers; sluice drops the segment (wire.ParseTCPOptions, " +
 			"DropBadOptions; RFC 9293 §3.1 leaves the handling of an illegal length open)."},
-	"close/last-ack-refin": {
-		`step 12: linux "< ACK (LAST-ACK): . seq=10 ack=7 ts sack=6-7 ttl=64 df", sluice "< ACK (LAST-ACK): . seq=10 ack=7 ts ttl=64 df"`, true,
-		"RFC 2883 §4: a retransmitted FIN in LAST-ACK is a duplicate segment; Linux's ACK " +
-			"reports it with a D-SACK block over the FIN (tcp_send_dupack -> tcp_dsack_set), " +
-			"sluice's carries none (it does for duplicate text: window/dsack)."},
 	"established/fin-out-of-order": {
 		`step 10: linux "< duplicate ACK: . seq=6 ack=6 ts sack=16-17 ttl=64 df", sluice "< duplicate ACK: nothing"`, true,
 		"A bare FIN 10 octets beyond RCV.NXT (in the window): Linux answers at once with a " +
