@@ -24,13 +24,7 @@ import (
 // peerEcho runs a kernel TCP echo server in the peer namespace.
 func peerEcho(t *testing.T, bed *testbed.Bed, addr string) {
 	t.Helper()
-	var l net.Listener
-	if err := bed.Peer.Do(func() (err error) {
-		l, err = net.Listen("tcp", addr)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	l := bed.Peer.ListenTCP(t, addr)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var conns []net.Conn
@@ -107,13 +101,7 @@ func TestDial(t *testing.T) {
 func TestDialHTTP(t *testing.T) {
 	bed := newBed(t, 1)
 	s := startServer(t, testConfig(bed, 7401), NopHandler{})
-	var l net.Listener
-	if err := bed.Peer.Do(func() (err error) {
-		l, err = net.Listen("tcp", testbed.HostPort(bed.Peer.IPv4, 8000))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	l := bed.Peer.ListenTCP(t, testbed.HostPort(bed.Peer.IPv4, 8000))
 	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write(pattern(50_000))
 	})}

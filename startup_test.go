@@ -66,13 +66,7 @@ func TestStartErrors(t *testing.T) {
 		wantMsg(t, err, "198.18.0.77", bed.Server.Link, "198.18.0.1")
 	})
 	t.Run("kernel listener", func(t *testing.T) {
-		var l net.Listener
-		if err := bed.Server.Do(func() (err error) {
-			l, err = net.Listen("tcp", testbed.HostPort(bed.Server.IPv4, 7100))
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
+		l := bed.Server.ListenTCP(t, testbed.HostPort(bed.Server.IPv4, 7100))
 		defer l.Close()
 		err := startErr(t, base())
 		if !errors.Is(err, ErrKernelListener) {

@@ -61,14 +61,7 @@ func newRig(t *testing.T, o Options) *rig {
 // connection sends.
 func listen(t *testing.T, h *testbed.Host, a netip.AddrPort) net.Listener {
 	t.Helper()
-	var ln net.Listener
-	if err := h.Do(func() (err error) {
-		ln, err = net.Listen("tcp", a.String())
-		return err
-	}); err != nil {
-		t.Fatalf("kernel listen %s: %v", a, err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	ln := h.ListenTCP(t, a.String())
 	go func() {
 		for {
 			c, err := ln.Accept()

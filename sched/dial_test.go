@@ -129,10 +129,7 @@ func blob(n int) []byte {
 // /blob.
 func serveHTTP(t *testing.T, b *testbed.Bed, port int, body []byte) {
 	t.Helper()
-	var ln net.Listener
-	if err := b.Peer.Do(func() (err error) { ln, err = net.Listen("tcp", fmt.Sprintf(":%d", port)); return }); err != nil {
-		t.Fatal(err)
-	}
+	ln := b.Peer.ListenTCP(t, fmt.Sprintf(":%d", port))
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		w.Write(body)

@@ -23,3 +23,21 @@ func (h *Host) Dial(tb testing.TB, addr string) *net.TCPConn {
 	tb.Cleanup(func() { c.Close() })
 	return c.(*net.TCPConn)
 }
+
+// ListenTCP opens a kernel TCP listener on addr in h's namespace (a
+// peer server or an upstream, in most tests), failing tb if it cannot;
+// the listener is closed at tb's cleanup.
+func (h *Host) ListenTCP(tb testing.TB, addr string) net.Listener {
+	tb.Helper()
+	var ln net.Listener
+	err := h.Do(func() error {
+		var err error
+		ln, err = net.Listen("tcp", addr)
+		return err
+	})
+	if err != nil {
+		tb.Fatalf("listen on %s in %s: %v", addr, h.Name, err)
+	}
+	tb.Cleanup(func() { ln.Close() })
+	return ln
+}

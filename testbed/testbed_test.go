@@ -69,13 +69,7 @@ func TestBedConnectsPeers(t *testing.T) {
 // echoOnce serves one TCP echo in Server's namespace and dials it from Peer's.
 func echoOnce(t *testing.T, b *Bed, addr netip.Addr) {
 	t.Helper()
-	var ln net.Listener
-	if err := b.Server.Do(func() (err error) {
-		ln, err = net.Listen("tcp", netip.AddrPortFrom(addr, 0).String())
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	ln := b.Server.ListenTCP(t, netip.AddrPortFrom(addr, 0).String())
 	defer ln.Close()
 	go func() {
 		c, err := ln.Accept()

@@ -3,7 +3,6 @@ package conngen_test
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -98,14 +97,8 @@ func TestAgainstLinux(t *testing.T) {
 		addr   netip.Addr
 		prefix string
 	}{{bed.Server.IPv4, "198.19.0.0/16"}, {bed.Server.IPv6, "2001:2:0:ff00::/64"}} {
-		var ln net.Listener
 		addr := netip.AddrPortFrom(tc.addr, 8081)
-		if err := bed.Server.Do(func() (err error) {
-			ln, err = net.Listen("tcp", addr.String())
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
+		ln := bed.Server.ListenTCP(t, addr.String())
 		hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header()["Date"] = nil
 			w.Write([]byte(body))
@@ -136,13 +129,7 @@ func TestAgainstLinux(t *testing.T) {
 // and its neighbour resolution still work.
 func TestPassesOtherTraffic(t *testing.T) {
 	bed := testbed.New(t, testbed.Options{})
-	var ln net.Listener
-	if err := bed.Server.Do(func() (err error) {
-		ln, err = net.Listen("tcp", netip.AddrPortFrom(bed.Server.IPv4, 8082).String())
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	ln := bed.Server.ListenTCP(t, netip.AddrPortFrom(bed.Server.IPv4, 8082).String())
 	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(body)) })}
 	go hs.Serve(ln)
 	defer hs.Close()

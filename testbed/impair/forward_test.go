@@ -376,13 +376,7 @@ func replay(seed, stream uint64, imp Impairment, n int) Stats {
 // what was sent and of what arrived.
 func linuxTransfer(t *testing.T, b *testbed.Bed, addr netip.Addr, size int) (sent, got [32]byte) {
 	t.Helper()
-	var ln net.Listener
-	if err := b.Server.Do(func() (err error) {
-		ln, err = net.Listen("tcp", netip.AddrPortFrom(addr, 0).String())
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	ln := b.Server.ListenTCP(t, netip.AddrPortFrom(addr, 0).String())
 	defer ln.Close()
 	var wg sync.WaitGroup
 	wg.Add(1)

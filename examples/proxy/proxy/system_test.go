@@ -56,14 +56,7 @@ type origin struct {
 func startUpstream(t *testing.T, bed *testbed.Bed) *origin {
 	t.Helper()
 	u := &origin{addr: netip.AddrPortFrom(bed.Peer.IPv4, upstreamPort)}
-	var ln net.Listener
-	if err := bed.Peer.Do(func() error {
-		var err error
-		ln, err = net.Listen("tcp", u.addr.String())
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	ln := bed.Peer.ListenTCP(t, u.addr.String())
 	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/echo" {
 			// Read first: net/http's HTTP/1.1 is not full duplex.
@@ -306,13 +299,7 @@ func TestSystemProxyRefused(t *testing.T) {
 func TestSystemProxyShutdownMidStream(t *testing.T) {
 	bed := testbed.New(t, testbed.Options{})
 	up := netip.AddrPortFrom(bed.Peer.IPv4, upstreamPort)
-	var ln net.Listener
-	if err := bed.Peer.Do(func() (err error) {
-		ln, err = net.Listen("tcp", up.String())
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	ln := bed.Peer.ListenTCP(t, up.String())
 	defer ln.Close()
 	go func() {
 		c, err := ln.Accept()
