@@ -187,18 +187,17 @@ func (l *Loop) snapshot(walk bool) Stats {
 	if p := l.tcpCfg6.Pool; p != l.tcpCfg.Pool {
 		addPool(&s.Pool, p.Stats())
 	}
-	l.conns.Range(func(_ ConnKey, v uint32) bool {
-		if !walk {
-			return false
-		}
-		if cn := l.slab.Get(v); cn != nil {
-			s.TCP.Add(cn.tcb.Stats())
-			if st := cn.tcb.State(); int(st) < len(s.ByState) {
-				s.ByState[st]++
+	if walk {
+		l.conns.Range(func(_ ConnKey, v uint32) bool {
+			if cn := l.slab.Get(v); cn != nil {
+				s.TCP.Add(cn.tcb.Stats())
+				if st := cn.tcb.State(); int(st) < len(s.ByState) {
+					s.ByState[st]++
+				}
 			}
-		}
-		return true
-	})
+			return true
+		})
+	}
 	if l.tw != nil {
 		s.TimeWait = l.tw.Len()
 		s.ByState[tcp.TimeWait] += s.TimeWait

@@ -28,7 +28,7 @@ func checksumAcc(b []byte, sum uint64) uint16 {
 		// sum (RFC 1071 §2(B)), so swap once at the end. Blocks are 32
 		// octets, so the tail stays 16-bit aligned.
 		n := len(b) &^ 31
-		sum, c = bits.Add64(sum, uint64(bits.ReverseBytes16(fold64(sumBlocks(b[:n])))), 0)
+		sum, c = bits.Add64(sum, uint64(blockSum16(sumBlocks(b[:n]))), 0)
 		b = b[n:]
 	}
 	for len(b) >= 32 {
@@ -68,11 +68,17 @@ func CopyChecksum(dst, src []byte, initial uint16) uint16 {
 	n := len(src) &^ 31
 	acc := uint64(initial)
 	if n > 0 {
-		acc += uint64(bits.ReverseBytes16(fold64(copySum(dst[:n], src[:n]))))
+		acc += uint64(blockSum16(copySum(dst[:n], src[:n])))
 	}
 	copy(dst[n:len(src)], src[n:])
 	return checksumAcc(src[n:], acc)
 }
+
+// blockSum16 is the 16-bit sum of blocks that sumBlocks or copySum added
+// as little-endian words: folded, then byte-swapped, since the ones'
+// complement sum of byte-swapped words is the byte-swapped sum (RFC 1071
+// §2(B)).
+func blockSum16(s uint64) uint16 { return bits.ReverseBytes16(fold64(s)) }
 
 // fold64 folds a 64-bit ones' complement accumulator to 16 bits.
 func fold64(s uint64) uint16 {
