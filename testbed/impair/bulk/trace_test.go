@@ -1,0 +1,90 @@
+package bulk_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/sluicenet/sluice/sched"
+	"github.com/sluicenet/sluice/testbed"
+	"github.com/sluicenet/sluice/testbed/impair"
+	"github.com/sluicenet/sluice/testbed/impair/bulk"
+)
+
+// BenchmarkWANDefault runs, per iteration, one upload and one download
+// with each server (sluice with sched.DefaultTCPConfig, as the bench's
+// wan workload; Linux with CUBIC; which goes first alternates) over a
+// path of SLUICE_RTT_MS round trip and SLUICE_LOSS_PCT loss, SLUICE_BULK_MIB
+// each, and prints each transfer and the same-run sluice/Linux goodput
+// ratios. SLUICE_TRACE_MODE=U or D runs only that direction. With
+// SLUICE_TRACE_DIR set it also captures, at the Linux peer's veth, the
+// headers of each transfer into DIR/{sluice,linux}-{U,D}.pcap (the last
+// iteration's) for time-sequence analysis. Run by hand (root; tcpdump
+// for captures):
+//
+//	SLUICE_RTT_MS=20 SLUICE_BULK_MIB=8 \
+//	  go test -run '^$' -bench WANDefault -benchtime 3x ./testbed/impair/bulk/
+func BenchmarkWANDefault(b *testing.B) {
+	testbed.Require(b)
+	dir := os.Getenv("SLUICE_TRACE_DIR")
+	if _, err := exec.LookPath("tcpdump"); dir != "" && err != nil {
+		b.Skip("no tcpdump")
+	}
+	tc, err := sched.DefaultTCPConfig()
+	if err != nil {
+		b.Fatal(err)
+	}
+	rtt := time.Duration(envInt("SLUICE_RTT_MS", 20)) * time.Millisecond
+	imp := impair.Impairment{Delay: rtt / 2, Loss: float64(envInt("SLUICE_LOSS_PCT", 0)) / 100}
+	r, err := bulk.NewRig(bulk.RigOptions{TCP: tc, LinuxCC: "cubic", Impair: impair.Both(1, imp)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	size := int64(envInt("SLUICE_BULK_MIB", 8)) << 20
+	for i := 0; i < b.N; i++ {
+		for _, mode := range []byte{bulk.Upload, bulk.Download} {
+			if m := os.Getenv("SLUICE_TRACE_MODE"); m != "" && m[0] != mode {
+				continue
+			}
+			targets := []bulk.Target{bulk.Sluice, bulk.Linux}
+			if i%2 == 1 {
+				targets = []bulk.Target{bulk.Linux, bulk.Sluice}
+			}
+			var rate [2]float64
+			for _, target := range targets {
+				res, err := traceTransfer(r, dir, target, mode, size, uint64(i+1))
+				if err != nil {
+					b.Fatal(err)
+				}
+				rate[target] = res.Rate()
+				fmt.Println(res)
+			}
+			fmt.Printf("round %d %c RTT %v: sluice/Linux %.3f\n", i, mode, rtt, rate[bulk.Sluice]/rate[bulk.Linux])
+		}
+	}
+}
+
+// traceTransfer is Rig.Transfer with, when dir is set, tcpdump capturing
+// the peer's side of it.
+func traceTransfer(r *bulk.Rig, dir string, target bulk.Target, mode byte, size int64, seed uint64) (bulk.Result, error) {
+	if dir != "" {
+		cmd := exec.Command("ip", "netns", "exec", r.Bed.Peer.Name,
+			"tcpdump", "-q", "-i", r.Bed.Peer.Link, "-s", "96", "-w", fmt.Sprintf("%s/%v-%c.pcap", dir, target, mode), "tcp")
+		if err := cmd.Start(); err != nil {
+			return bulk.Result{}, err
+		}
+		defer func() {
+			time.Sleep(500 * time.Millisecond)
+			cmd.Process.Signal(os.Interrupt)
+			cmd.Wait()
+		}()
+		time.Sleep(time.Second) // tcpdump attached
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	return r.Transfer(ctx, target, mode, size, seed)
+}
