@@ -148,6 +148,21 @@ type Config struct {
 	// MSL is the maximum segment lifetime; TIME-WAIT lasts 2*MSL
 	// (RFC 9293 §3.4.2) [30s, as Linux].
 	MSL time.Duration
+	// TimeWaitMax bounds the server's TIME-WAIT entries, as Linux's
+	// net.ipv4.tcp_max_tw_buckets bounds its TIME-WAIT sockets. A
+	// connection this side closed first waits 2*MSL in its loop's
+	// compact table (48 octets an entry, its TCB freed at once); each
+	// loop takes its share (TimeWaitMax/Loops, rounded up). Past it the
+	// connection closes without TIME-WAIT, counted in
+	// Stats.TimeWaitOverflow (Linux's TCPTimeWaitOverflow): the entries
+	// already held keep their protection; one not kept cannot ACK a
+	// retransmitted final FIN (if this side's last ACK was lost, the
+	// peer's retransmission is reset) nor keep old duplicates from a new
+	// incarnation of the 4-tuple.
+	// [0: the serving namespace's tcp_max_tw_buckets, which Linux sizes
+	// from memory, so sluice holds what a kernel server on the host
+	// would; 262144 when it cannot be read. Stated in a start-up log line.]
+	TimeWaitMax int
 	// KeepAlive configures keep-alive probes (RFC 9293 §3.8.4) for every
 	// connection. Probes are off unless KeepAlive.Enable; when enabled,
 	// zero Idle, Interval and Count take 15s, 15s and 9 (Go's net
@@ -328,6 +343,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxConns < 0 {
 		add(cfgErr("MaxConns", "%d is negative: use 0 for no limit", c.MaxConns))
+	}
+	if c.TimeWaitMax < 0 {
+		add(cfgErr("TimeWaitMax", "%d is negative: use 0 for the default (tcp_max_tw_buckets)", c.TimeWaitMax))
 	}
 	return errors.Join(errs...)
 }

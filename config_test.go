@@ -67,6 +67,7 @@ func TestValidate(t *testing.T) {
 		{"negative priority", func(c *Config) { c.XDPDispatcher, c.XDPRunPriority = true, -1 }, "XDPRunPriority", "negative"},
 		{"socket busy poll", func(c *Config) { c.SocketBusyPoll = time.Nanosecond }, "SocketBusyPoll", "1µs"},
 		{"max conns", func(c *Config) { c.MaxConns = -1 }, "MaxConns", "no limit"},
+		{"time-wait max", func(c *Config) { c.TimeWaitMax = -1 }, "TimeWaitMax", "tcp_max_tw_buckets"},
 		{"shutdown timeout", func(c *Config) { c.ShutdownTimeout = -time.Second }, "ShutdownTimeout", "negative"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

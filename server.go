@@ -123,11 +123,13 @@ func (s *Server) Start() error {
 		return s.opErr(net.ErrClosed)
 	}
 	var dev netenv.Device
+	var hostTW int
 	loops := s.cfg.Loops
 	err := inNetns(s.cfg.Netns, func() error {
 		if err := netenv.Preflight(s.spec(loops)); err != nil {
 			return err
 		}
+		hostTW = hostTimeWaitMax()
 		var err error
 		dev, err = netenv.Describe(s.cfg.Interface)
 		return err
@@ -142,6 +144,11 @@ func (s *Server) Start() error {
 	if err != nil {
 		return s.opErr(err)
 	}
+	twShare, twFrom, err := s.cfg.timeWaitShare(loops, hostTW)
+	if err != nil {
+		return s.opErr(err)
+	}
+	s.log.Info("sluice: TIME-WAIT bound", "entries", twShare*loops, "per_loop", twShare, "from", twFrom)
 	frameSize := orInt(s.cfg.FrameSize, DefaultFrameSize)
 	frameCount := orInt(s.cfg.FrameCount, DefaultFrameCount)
 	gc := sched.GroupConfig{
@@ -151,11 +158,12 @@ func (s *Server) Start() error {
 		Listen:  s.listen,
 		Handler: &loopHandler{s},
 		Loop: sched.LoopConfig{
-			TCP:      tc,
-			BusyPoll: s.cfg.BusyPoll,
-			Umem:     afxdp.UmemConfig{FrameSize: uint32(frameSize), FrameCount: uint32(frameCount)},
-			MaxConns: (s.cfg.MaxConns + loops - 1) / loops,
-			MTU:      dev.MTU,
+			TCP:         tc,
+			BusyPoll:    s.cfg.BusyPoll,
+			Umem:        afxdp.UmemConfig{FrameSize: uint32(frameSize), FrameCount: uint32(frameCount)},
+			MaxConns:    (s.cfg.MaxConns + loops - 1) / loops,
+			TimeWaitMax: twShare,
+			MTU:         dev.MTU,
 			Socket: afxdp.SocketConfig{Mode: bindMode(s.cfg.ZeroCopy),
 				BusyPoll: s.cfg.SocketBusyPoll, PreferBusyPoll: s.cfg.SocketBusyPoll > 0},
 		},
@@ -171,18 +179,19 @@ func (s *Server) Start() error {
 	s.g = g
 	s.state = stateRunning
 	s.info = Info{
-		Interface:  dev.Name,
-		Ifindex:    dev.Index,
-		Driver:     dev.Driver,
-		MTU:        dev.MTU,
-		MSS:        mss, // IPv4's; IPv6's is 20 less
-		Queues:     dev.Channels.Queues(),
-		Loops:      loops,
-		XDPMode:    g.Program().Mode().String(),
-		Bind:       boundMode(g.Loops()),
-		FrameSize:  frameSize,
-		FrameCount: frameCount,
-		Listen:     append([]netip.AddrPort(nil), s.listen...),
+		Interface:   dev.Name,
+		Ifindex:     dev.Index,
+		Driver:      dev.Driver,
+		MTU:         dev.MTU,
+		MSS:         mss, // IPv4's; IPv6's is 20 less
+		Queues:      dev.Channels.Queues(),
+		Loops:       loops,
+		XDPMode:     g.Program().Mode().String(),
+		Bind:        boundMode(g.Loops()),
+		FrameSize:   frameSize,
+		FrameCount:  frameCount,
+		TimeWaitMax: twShare * loops,
+		Listen:      append([]netip.AddrPort(nil), s.listen...),
 	}
 	for _, l := range g.Loops() {
 		s.info.Cores = append(s.info.Cores, l.Core())

@@ -24,7 +24,10 @@ type Info struct {
 	Bind       string
 	FrameSize  int
 	FrameCount int
-	Listen     []netip.AddrPort
+	// TimeWaitMax is the server's bound on TIME-WAIT entries
+	// (Config.TimeWaitMax: each loop's share times the loops).
+	TimeWaitMax int
+	Listen      []netip.AddrPort
 }
 
 // Stats is a snapshot of the server: every loop's counters and the XDP
@@ -38,6 +41,10 @@ type Stats struct {
 	// Loops[i].LimitDrops); ShutdownLate those whose handshake completed
 	// during Shutdown (closed at once).
 	LimitResets, ShutdownLate uint64
+	// TimeWaitOverflow counts connections closed without TIME-WAIT
+	// because their loop held its share of Config.TimeWaitMax (Linux's
+	// TCPTimeWaitOverflow): the loops' TimeWaitTable.RefusedFull summed.
+	TimeWaitOverflow uint64
 }
 
 // MemoryStats is the server's buffer memory (Config.MemoryLimit): the
@@ -133,6 +140,9 @@ func (s *Server) stats(walk bool) (Stats, error) {
 	}
 	gs, err := read()
 	st.GroupStats = gs
+	for i := range gs.Loops {
+		st.TimeWaitOverflow += gs.Loops[i].TimeWaitTable.RefusedFull
+	}
 	return st, err
 }
 

@@ -90,12 +90,12 @@ var loopMetrics = []metric[sched.Stats]{
 	{"listener_drops", "SYNs and handshake ACKs the listeners dropped (queues full, cookies off or invalid).", counter, func(s *sched.Stats) uint64 { return s.ListenerDrops }},
 	{"timewait_entries", "4-tuples in the compact TIME-WAIT table.", gauge, func(s *sched.Stats) uint64 { return uint64(s.TimeWait) }},
 	{"timewait_inserted", "TIME-WAIT table insertions.", counter, func(s *sched.Stats) uint64 { return s.TimeWaitTable.Inserted }},
-	{"timewait_refused_full", "TIME-WAIT insertions refused, table full (Linux TCPTimeWaitOverflow).", counter, func(s *sched.Stats) uint64 { return s.TimeWaitTable.RefusedFull }},
+	{"timewait_overflow", "Connections closed without TIME-WAIT, the table at its bound (Linux TCPTimeWaitOverflow).", counter, func(s *sched.Stats) uint64 { return s.TimeWaitTable.RefusedFull }},
 	{"timewait_expired", "TIME-WAIT entries expired after 2*MSL.", counter, func(s *sched.Stats) uint64 { return s.TimeWaitTable.Expired }},
 	{"timewait_reopened", "TIME-WAIT 4-tuples reopened by a new SYN (RFC 6191).", counter, func(s *sched.Stats) uint64 { return s.TimeWaitTable.Reopened }},
 	{"timewait_paws_rejects", "Segments to TIME-WAIT rejected by PAWS (RFC 7323 §5).", counter, func(s *sched.Stats) uint64 { return s.TimeWaitTable.PAWSRejects }},
 	{"timewait_rst_ignored", "RSTs to TIME-WAIT ignored (RFC 1337).", counter, func(s *sched.Stats) uint64 { return s.TimeWaitTable.RSTIgnored }},
-	{"timewait_tcb_freed", "TCBs freed after serving TIME-WAIT themselves (table full or off).", counter, func(s *sched.Stats) uint64 { return s.TimeWaitFreed }},
+	{"timewait_tcb_freed", "TCBs freed after serving TIME-WAIT themselves (table off).", counter, func(s *sched.Stats) uint64 { return s.TimeWaitFreed }},
 	// Buffer memory (tcp/chunk): the connections' counters, summed over
 	// closed ones too, and the loop's chunk pools.
 	{"mem_dropped", "Arriving segments (or their tails) not stored because the memory budget refused a chunk (nstat TCPRcvQDrop).", counter, func(s *sched.Stats) uint64 { return s.TCP.MemDropped }},

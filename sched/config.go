@@ -36,11 +36,14 @@ type LoopConfig struct {
 	PostQueue int
 	// SizeHint pre-sizes the connection table and timer wheel [1024].
 	SizeHint int
-	// TimeWaitMax bounds the loop's compact TIME-WAIT table
-	// (tcp/timewait): a connection reaching TIME-WAIT moves there (64
-	// octets, no pointers) and its TCB is freed [timewait.DefaultMax]. When
-	// the table is full the TCB stays and serves TIME-WAIT itself. A
-	// negative value disables the table.
+	// TimeWaitMax bounds the loop's TIME-WAIT entries, its compact table
+	// (tcp/timewait): a connection reaching TIME-WAIT moves there (48
+	// octets, no pointers) and its TCB is freed [timewait.DefaultMax]. At
+	// the bound the connection closes without TIME-WAIT, its TCB freed
+	// at once, counted in Stats.TimeWaitTable.RefusedFull, as Linux does
+	// past tcp_max_tw_buckets (TCPTimeWaitOverflow). A negative value
+	// turns the table off: each TCB then serves TIME-WAIT itself, with
+	// no bound but MaxConns (a mode for tests of the TCB's own TIME-WAIT).
 	TimeWaitMax int
 	// TCBCache is how many freed TCBs (with their buffers) the loop keeps
 	// for its listeners to reuse (tcp.Listener.Pool), so accepting a
@@ -57,7 +60,7 @@ type LoopConfig struct {
 	MTU int
 	// MaxConns bounds the connections in the loop's table (handshaking,
 	// open, closing, and TIME-WAIT kept by a TCB when the compact table is
-	// full; compact TIME-WAIT entries are bounded by TimeWaitMax) [0: no
+	// off; compact TIME-WAIT entries are bounded by TimeWaitMax) [0: no
 	// bound]. At the bound a segment that would make a connection at a
 	// listener (a SYN, or the ACK of a SYN-cookie handshake) is dropped,
 	// not answered, and counted in Stats.LimitDrops; Dial fails with

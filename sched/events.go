@@ -83,10 +83,12 @@ func (l *Loop) process(c *Conn) {
 		}
 		if ev&tcp.EventTimeWait != 0 {
 			// The application is done. The 4-tuple is kept for 2*MSL
-			// (RFC 9293 §3.6.1): in the compact table, freeing the TCB
-			// and its buffers, or, when the table is full (or off), by
-			// the TCB itself until EventClosed. Text a paused reader
-			// left in the receive buffer is delivered first.
+			// (RFC 9293 §3.6.1) in the compact table, freeing the TCB
+			// and its buffers; when the table is full the connection
+			// closes without TIME-WAIT (toTimeWait); with the table
+			// off the TCB serves TIME-WAIT itself until EventClosed.
+			// Text a paused reader left in the receive buffer is
+			// delivered first.
 			l.unpauseAtEnd(c)
 			l.finish(c, nil)
 			if l.toTimeWait(c) {
@@ -103,22 +105,30 @@ func (l *Loop) process(c *Conn) {
 }
 
 // toTimeWait moves a connection that entered TIME-WAIT to the compact
-// table and frees it.
+// table and frees it. At the table's bound (LoopConfig.TimeWaitMax) the
+// connection is freed without TIME-WAIT, counted by the table
+// (timewait.Stats.RefusedFull), as Linux does past tcp_max_tw_buckets
+// (TCPTimeWaitOverflow, "time wait bucket table overflow"): a TCB kept
+// instead would hold kilobytes where an entry holds 48 octets, and
+// without bound. The cost is what TIME-WAIT protects against: a
+// retransmitted final FIN (our ACK lost) is answered by a RST, not an
+// ACK, and an old duplicate could reach a new incarnation of the
+// 4-tuple. A dialed 4-tuple's port is released at once. It reports
+// false only when the table is off (the TCB serves TIME-WAIT).
 func (l *Loop) toTimeWait(c *Conn) bool {
 	if l.tw == nil {
 		return false
 	}
 	v := c.tcb.Vars()
 	st := timewait.FromVars(&v)
-	if !l.tw.Insert(c.tcb.ID(), &st, l.now) {
-		return false // full: counted by the table (RefusedFull)
-	}
-	l.st.Entered[tcp.TimeWait]++
-	if c.dial != nil {
-		// The 4-tuple stays ours until the entry expires.
-		_, exp, _ := l.tw.Lookup(c.tcb.ID(), l.now)
-		l.twDials = append(l.twDials, twDial{id: *c.tcb.ID(), until: exp, res: c.dial})
-		c.dial = nil
+	if l.tw.Insert(c.tcb.ID(), &st, l.now) {
+		l.st.Entered[tcp.TimeWait]++
+		if c.dial != nil {
+			// The 4-tuple stays ours until the entry expires.
+			_, exp, _ := l.tw.Lookup(c.tcb.ID(), l.now)
+			l.twDials = append(l.twDials, twDial{id: *c.tcb.ID(), until: exp, res: c.dial})
+			c.dial = nil
+		}
 	}
 	c.dirty = false
 	l.free(c)

@@ -274,14 +274,14 @@ func (l *Loop) demux(b []byte, f *wire.Frame, key ConnKey, v uint32, ok bool) {
 }
 
 // reopen ends a TIME-WAIT that c's TCB serves itself (the compact table
-// full or off) when seg is a SYN allowed to open a new incarnation (RFC
-// 6191: a newer timestamp, or without timestamps a sequence number above
-// RCV.NXT; tcp.TimeWaitAcceptsSYN) and a listener will take it, as Linux's
+// off) when seg is a SYN allowed to open a new incarnation (RFC 6191: a
+// newer timestamp, or without timestamps a sequence number above RCV.NXT;
+// tcp.TimeWaitAcceptsSYN) and a listener will take it, as Linux's
 // tcp_timewait_state_process (TCP_TW_SYN) does. The TCB is closed without
 // a segment (its OnClose ran on entering TIME-WAIT) and freed; the caller
 // hands the SYN to the listener with the old SND.NXT, above which the new
-// ISS is chosen. Without a listener the TCB answers the
-// SYN as RFC 9293 §3.10.7.4 says (an ACK), as Linux does.
+// ISS is chosen. Without a listener the TCB answers the SYN as RFC 9293
+// §3.10.7.4 says (an ACK), as Linux does.
 func (l *Loop) reopen(c *Conn, f *wire.Frame, seg *tcp.Segment) (sndNxt tcp.Seq, ok bool) {
 	if !c.tcb.ReopensWith(seg) || l.refusing || l.listener(f.Dst, f.DstPort) == nil {
 		return 0, false
