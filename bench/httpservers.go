@@ -183,10 +183,11 @@ type childStats struct {
 
 // sluiceTW are sluice's TIME-WAIT counters beyond the table's size (-1
 // for the other servers): every connection in TIME-WAIT (the table's and
-// TCBs serving it themselves when the table is full), connections that
-// entered TIME-WAIT so far, and insertions the full table refused.
+// any TCB serving it itself), connections that entered TIME-WAIT so far,
+// connections closed without it at the bound (Stats.TimeWaitOverflow),
+// and the bound (Info.TimeWaitMax).
 type sluiceTW struct {
-	twAll, twEntered, twRefused int64
+	twAll, twEntered, twRefused, twMax int64
 }
 
 // stats asks the child for its counts.
@@ -203,8 +204,8 @@ func (p *serverProc) ask(line string) (childStats, error) {
 	}
 	select {
 	case l := <-p.statLines:
-		_, err := fmt.Sscanf(l, "stats mallocs=%d tw=%d conns=%d twall=%d twin=%d twfull=%d", &cs.mallocs, &cs.timeWait, &cs.conns,
-			&cs.twAll, &cs.twEntered, &cs.twRefused)
+		_, err := fmt.Sscanf(l, "stats mallocs=%d tw=%d conns=%d twall=%d twin=%d twfull=%d twmax=%d", &cs.mallocs, &cs.timeWait, &cs.conns,
+			&cs.twAll, &cs.twEntered, &cs.twRefused, &cs.twMax)
 		return cs, err
 	case <-p.done:
 		return cs, fmt.Errorf("%s server exited: %s", p.name, p.stderr)

@@ -144,7 +144,7 @@ func answerStats(in io.Reader, out io.Writer) {
 		}
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		tw, conns, s := int64(-1), int64(-1), sluiceTW{-1, -1, -1}
+		tw, conns, s := int64(-1), int64(-1), sluiceTW{-1, -1, -1, -1}
 		// Only stats requests read the server's counters: sluice's Stats
 		// walks every connection on its loop (with 800k TIME-WAIT TCBs
 		// that stalled it for a second), which a profile's start and
@@ -153,8 +153,8 @@ func answerStats(in io.Reader, out io.Writer) {
 			tw, conns, s = (*h)()
 		}
 		stdoutMu.Lock()
-		fmt.Fprintf(out, "stats mallocs=%d tw=%d conns=%d twall=%d twin=%d twfull=%d\n", ms.Mallocs, tw, conns,
-			s.twAll, s.twEntered, s.twRefused)
+		fmt.Fprintf(out, "stats mallocs=%d tw=%d conns=%d twall=%d twin=%d twfull=%d twmax=%d\n", ms.Mallocs, tw, conns,
+			s.twAll, s.twEntered, s.twRefused, s.twMax)
 		stdoutMu.Unlock()
 	}
 }

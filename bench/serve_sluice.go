@@ -46,15 +46,14 @@ func sluiceStats(srv *sluice.Server) {
 	h := func() (int64, int64, sluiceTW) {
 		st, err := srv.Stats()
 		if err != nil {
-			return -1, -1, sluiceTW{-1, -1, -1}
+			return -1, -1, sluiceTW{-1, -1, -1, -1}
 		}
 		var tw int64
-		var s sluiceTW
+		s := sluiceTW{twRefused: int64(st.TimeWaitOverflow), twMax: int64(srv.Info().TimeWaitMax)}
 		for _, l := range st.Loops {
 			tw += int64(l.TimeWait)
 			s.twAll += int64(l.ByState[tcp.TimeWait])
 			s.twEntered += int64(l.Entered[tcp.TimeWait])
-			s.twRefused += int64(l.TimeWaitTable.RefusedFull)
 		}
 		return tw, st.Conns, s
 	}
