@@ -8,8 +8,10 @@ import (
 
 // Emit is the loop's tcp.Sink: it builds the segment straight into a UMEM
 // frame (headers with PutTCPHeaders, then the text copied once from the
-// TCB's send buffer and summed in the same pass, CopyFinishTCP) and stages the frame for the iteration's TX
-// flush. The Ethernet addresses are those of the flow's own frames
+// TCB's send buffer and summed in the same pass, CopyFinishTCP) and
+// stages the frame for the iteration's TX flush. It is a tcp.TailSink:
+// text that crosses a send-buffer chunk comes as two runs, each copied
+// from its chunk into the frame (CopyFinishTCP2), not gathered first. The Ethernet addresses are those of the flow's own frames
 // (DESIGN: replies go to the MAC the flow came from): the connection being
 // driven, or, for a segment with no connection (a SYN-ACK from a
 // listener, a RST), the frame being answered.
@@ -18,7 +20,11 @@ func (l *Loop) Emit(id *tcp.ID, seg *tcp.Segment) {
 	switch {
 	case l.cur != nil:
 		c := l.cur
+		r := l.st.Retransmits
 		l.countRetransmit(c, seg)
+		if l.st.Retransmits != r {
+			l.st.RetransmitText += uint64(len(seg.Tail())) // countRetransmit counts Payload
+		}
 		s.SrcMAC, s.DstMAC, s.HasVLAN, s.VLAN = c.localMAC, c.peerMAC, c.hasVLAN, c.vlan
 	case l.rx != nil:
 		f := l.rx
@@ -52,17 +58,25 @@ func (l *Loop) Emit(id *tcp.ID, seg *tcp.Segment) {
 		}
 	}
 	b := l.umem.Frame(addr, l.frameSize)
-	lay, err := wire.PutTCPHeaders(b, s, len(seg.Payload))
+	n := seg.TextLen()
+	lay, err := wire.PutTCPHeaders(b, s, n)
 	if err != nil {
 		l.pool.Put(addr)
 		l.st.TxBuildErrors++
 		return
 	}
-	wire.CopyFinishTCP(b, lay, seg.Payload) // one pass: copy and checksum
+	if tail := seg.Tail(); len(tail) == 0 {
+		wire.CopyFinishTCP(b, lay, seg.Payload) // one pass: copy and checksum
+	} else {
+		wire.CopyFinishTCP2(b, lay, seg.Payload, tail)
+	}
 	l.txq = append(l.txq, afxdp.Desc{Addr: addr, Len: uint32(lay.Len)})
 	l.st.TxSegments++
-	l.st.TxText += uint64(len(seg.Payload))
+	l.st.TxText += uint64(n)
 }
+
+// TakesTail makes the loop a tcp.TailSink (Emit copies both runs).
+func (*Loop) TakesTail() {}
 
 // flush moves the staged frames to the TX ring in one Reserve/Submit and
 // kicks the kernel only when it asked for it (need_wakeup). Frames that

@@ -1,5 +1,7 @@
 package tcp
 
+import "github.com/sluicenet/sluice/tcp/chunk"
+
 // Segment emission: every segment a TCB sends is built here in the TCB's
 // scratch Segment (so emitting allocates nothing) and carries the current
 // acknowledgment, the advertised window and the negotiated options.
@@ -9,8 +11,15 @@ package tcp
 // §3.10.7.4: "once in the ESTABLISHED state all segments must carry
 // current acknowledgment information").
 func (t *TCB) emit(flags Flags, seq Seq, payload []byte, now Instant) {
+	t.emitRuns(flags, seq, payload, nil, 0, now)
+}
+
+// emitRuns is emit for text in two runs: a, then the first n octets of
+// chunk next (ring.text; Segment.Tail).
+func (t *TCB) emitRuns(flags Flags, seq Seq, a []byte, next *chunk.Chunk, n int, now Instant) {
 	s := &t.out
-	*s = Segment{Seq: seq, Flags: flags, Payload: payload}
+	*s = Segment{Seq: seq, Flags: flags}
+	s.setText(a, next, n)
 	if flags&FlagRST == 0 && !(flags&FlagSYN != 0 && flags&FlagACK == 0) {
 		s.Flags |= FlagACK
 	}

@@ -1,5 +1,7 @@
 package tcp
 
+import "github.com/sluicenet/sluice/tcp/chunk"
+
 // Send side: the send buffer (RFC 9293 §3.10.2 SEND), segmentation to the
 // send MSS within the peer's window and the congestion window, Nagle's
 // algorithm and sender-side silly window avoidance (§3.7.4, §3.8.6.2.1),
@@ -71,6 +73,7 @@ func (t *TCB) trySend(now Instant) {
 		t.lastSend = now
 	}
 	rate := t.pacingRate()
+	_, tail := t.sink.(TailSink)
 	for {
 		if t.sb.n > 0 && t.sndNxt.LessThan(t.sndMax) {
 			// Go-back-N after a timeout skips what the peer SACKed
@@ -139,8 +142,8 @@ func (t *TCB) trySend(now Instant) {
 			x.pace.sent(n, rate, now)
 		}
 		off := int(t.sndNxt.Sub(t.sndBufSeq))
-		p := t.snd.slice(off, int(n))
-		n = uint32(len(p))
+		a, next, k := t.snd.text(off, int(n), tail)
+		n = uint32(len(a) + k)
 		f := FlagACK
 		end := t.sndNxt.Add(n)
 		if end == dataEnd {
@@ -149,7 +152,7 @@ func (t *TCB) trySend(now Instant) {
 				f |= FlagFIN // FIN rides on the last segment, as Linux does
 			}
 		}
-		t.transmit(f, p, now)
+		t.transmitRuns(f, a, next, k, now)
 	}
 	if t.has(flagFinQueued) && t.sndNxt == t.finSeq {
 		t.transmit(FlagFIN|FlagACK, nil, now)
@@ -157,16 +160,21 @@ func (t *TCB) trySend(now Instant) {
 }
 
 // transmit emits a segment at SND.NXT and advances it.
-func (t *TCB) transmit(f Flags, p []byte, now Instant) {
+func (t *TCB) transmit(f Flags, p []byte, now Instant) { t.transmitRuns(f, p, nil, 0, now) }
+
+// transmitRuns is transmit for text in two runs: a, then the first k
+// octets of chunk next (ring.text).
+func (t *TCB) transmitRuns(f Flags, a []byte, next *chunk.Chunk, k int, now Instant) {
 	seq := t.sndNxt
-	t.emit(f, seq, p, now)
-	l := uint32(len(p))
+	t.emitRuns(f, seq, a, next, k, now)
+	n := len(a) + k
+	l := uint32(n)
 	if f&FlagFIN != 0 {
 		l++
 	}
 	t.noteSent(seq, l, now)
 	t.sndNxt = seq.Add(l)
-	if len(p) > 0 && uint32(len(p)) < t.curMSS() {
+	if n > 0 && uint32(n) < t.curMSS() {
 		t.sndSml = t.sndNxt
 	}
 	if seq.LessThan(t.sndMax) {
@@ -181,7 +189,7 @@ func (t *TCB) transmit(f Flags, p []byte, now Instant) {
 		t.sndMax = t.sndNxt
 		fresh = true
 	}
-	if len(p) > 0 {
+	if n > 0 {
 		t.lastSend = now
 	}
 	if t.rtoAt == Never || fresh && t.rec.flags&recPTO != 0 {

@@ -41,10 +41,14 @@ func TestZeroAllocs(t *testing.T) {
 	var o TCPOptions
 	opts := good[54:66]
 	cases := map[string]func(){
-		"ParseFrame v4":   func() { _ = ParseFrame(good, &f) },
-		"ParseFrame v6":   func() { _ = ParseFrame(good6, &f) },
-		"ParseFrame bad":  func() { _ = ParseFrame(bad, &f) },
-		"BuildTCP":        func() { _, _ = BuildTCP(buf, spec, payload) },
+		"ParseFrame v4":  func() { _ = ParseFrame(good, &f) },
+		"ParseFrame v6":  func() { _ = ParseFrame(good6, &f) },
+		"ParseFrame bad": func() { _ = ParseFrame(bad, &f) },
+		"BuildTCP":       func() { _, _ = BuildTCP(buf, spec, payload) },
+		"CopyFinishTCP2": func() {
+			l, _ := PutTCPHeaders(buf, spec, len(payload))
+			CopyFinishTCP2(buf, l, payload[:1001], payload[1001:])
+		},
 		"Checksum":        func() { _ = Checksum(payload, 0) },
 		"ParseTCPOptions": func() { _ = ParseTCPOptions(opts, &o) },
 		"PutTCPOptions":   func() { _ = PutTCPOptions(buf, &spec.Options) },
@@ -139,6 +143,27 @@ func BenchmarkCopyChecksum(b *testing.B) {
 		b.SetBytes(int64(len(src)))
 		for b.Loop() {
 			_ = CopyChecksum(dst, src, 0)
+		}
+	})
+	// Text in two runs (a segment crossing a send-buffer chunk), the
+	// first of odd length: each copied into place and summed
+	// (CopyChecksumAt), against the gathering copy it replaces.
+	b.Run("two-runs", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(src)))
+		for b.Loop() {
+			s := CopyChecksum(dst, src[:1001], 0)
+			_ = CopyChecksumAt(dst[1001:], src[1001:], s, 1001)
+		}
+	})
+	b.Run("gather-then-one-pass", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(src)))
+		tmp := make([]byte, len(src))
+		for b.Loop() {
+			copy(tmp, src[:1001])
+			copy(tmp[1001:], src[1001:])
+			_ = CopyChecksum(dst, tmp, 0)
 		}
 	})
 	b.Run("copy-then-sum", func(b *testing.B) {

@@ -187,6 +187,17 @@ func CopyFinishTCP(b []byte, l TCPLayout, payload []byte) {
 	t.SetChecksum(^CopyChecksum(b[l.PayloadOff:l.Len], payload, t.Checksum()))
 }
 
+// CopyFinishTCP2 is CopyFinishTCP for a payload in two runs, p then q
+// (text that crosses a send-buffer chunk), each copied once straight
+// into the frame and summed in the same pass. len(p)+len(q) must be the
+// length given to PutTCPHeaders.
+func CopyFinishTCP2(b []byte, l TCPLayout, p, q []byte) {
+	t := TCP(b[l.L4Off:])
+	dst := b[l.PayloadOff:l.Len]
+	sum := CopyChecksum(dst, p, t.Checksum())
+	t.SetChecksum(^CopyChecksumAt(dst[len(p):], q, sum, len(p)))
+}
+
 // ReplyTo addresses s as a reply to the received frame f: MACs, addresses
 // and ports swapped, the VLAN tag kept. Replies go to the MAC the flow's
 // frames came from (DESIGN: neighbour resolution), so no ARP/ND lookup is

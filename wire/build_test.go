@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"errors"
 	"net/netip"
 	"testing"
@@ -87,6 +88,36 @@ func TestTwoStepBuild(t *testing.T) {
 		FinishTCP(b, l)
 		if string(a[:n]) != string(b[:n]) {
 			t.Fatal("two-step frame differs")
+		}
+	}
+}
+
+// CopyFinishTCP2 with the text split anywhere (odd first runs included)
+// builds the frame BuildTCP builds from the text whole.
+func TestCopyFinishTCP2(t *testing.T) {
+	payload := make([]byte, 1448)
+	for i := range payload {
+		payload[i] = byte(i*7 + i>>8)
+	}
+	for _, v6 := range []bool{false, true} {
+		s := dataSpec(v6)
+		for _, n := range []int{1, 2, 3, 1447, 1448} {
+			a := make([]byte, 2048)
+			m, err := BuildTCP(a, s, payload[:n])
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k := 0; k <= n; k++ {
+				b := make([]byte, 2048)
+				l, err := PutTCPHeaders(b, s, n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				CopyFinishTCP2(b, l, payload[:k], payload[k:n])
+				if !bytes.Equal(a[:m], b[:l.Len]) {
+					t.Fatalf("v6 %v len %d split %d: frame differs", v6, n, k)
+				}
+			}
 		}
 	}
 }

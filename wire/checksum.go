@@ -74,6 +74,19 @@ func CopyChecksum(dst, src []byte, initial uint16) uint16 {
 	return checksumAcc(src[n:], acc)
 }
 
+// CopyChecksumAt is CopyChecksum for src that lies at offset off of the
+// summed data, after a first part whose sum is initial: with off odd,
+// src's octets fall in the other byte lanes, and its sum, taken from an
+// even start, is byte-swapped before it is added (RFC 1071 §2(B):
+// byte-swapped words sum to the byte-swapped sum). So text in two parts
+// of any lengths is summed as one.
+func CopyChecksumAt(dst, src []byte, initial uint16, off int) uint16 {
+	if off&1 == 0 {
+		return CopyChecksum(dst, src, initial)
+	}
+	return ChecksumCombine(initial, bits.ReverseBytes16(CopyChecksum(dst, src, 0)))
+}
+
 // blockSum16 is the 16-bit sum of blocks that sumBlocks or copySum added
 // as little-endian words: folded, then byte-swapped, since the ones'
 // complement sum of byte-swapped words is the byte-swapped sum (RFC 1071

@@ -178,3 +178,38 @@ func TestChecksumAccCarry(t *testing.T) {
 		}
 	}
 }
+
+// CopyChecksumAt over a split at every point (odd first parts
+// included) equals Checksum of the whole, and copies both parts: random
+// lengths, splits, fills and initial values.
+func TestCopyChecksumAt(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	src, dst := make([]byte, 300), make([]byte, 320)
+	for range 20000 {
+		n := r.IntN(len(src) + 1)
+		for i := range src[:n] {
+			src[i] = byte(r.Uint32())
+			if r.IntN(4) == 0 {
+				src[i] = 0xff
+			}
+		}
+		checkSplit(t, dst, src[:n], r.IntN(n+1), uint16(r.Uint32()))
+	}
+}
+
+// checkSplit copies s split at k with CopyChecksum and CopyChecksumAt
+// and compares the sum with Checksum of s whole and the copy with s.
+func checkSplit(t *testing.T, dst, s []byte, k int, init uint16) {
+	t.Helper()
+	for i := range dst {
+		dst[i] = 0xa5
+	}
+	sum := CopyChecksum(dst, s[:k], init)
+	sum = CopyChecksumAt(dst[k:], s[k:], sum, k)
+	if want := Checksum(s, init); sum != want {
+		t.Fatalf("len %d split %d init %#x: %#04x, want %#04x", len(s), k, init, sum, want)
+	}
+	if !bytes.Equal(dst[:len(s)], s) || dst[len(s)] != 0xa5 {
+		t.Fatalf("len %d split %d: copy differs", len(s), k)
+	}
+}

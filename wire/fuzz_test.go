@@ -214,3 +214,21 @@ func FuzzChecksum(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCopyChecksumAt: text copied and summed in two parts, split
+// anywhere, sums as the textbook checksum of the whole.
+func FuzzCopyChecksumAt(f *testing.F) {
+	f.Add(bytes.Repeat([]byte{0xff}, 301), uint16(0xffff), uint16(151))
+	f.Add([]byte{1, 2, 3}, uint16(0), uint16(1))
+	f.Fuzz(func(t *testing.T, b []byte, init, split uint16) {
+		k := int(split) % (len(b) + 1)
+		dst := make([]byte, len(b)+1)
+		sum := CopyChecksumAt(dst[k:], b[k:], CopyChecksum(dst, b[:k], init), k)
+		if want := refChecksum([]byte{byte(init >> 8), byte(init)}, b); ^sum != want {
+			t.Fatalf("len %d split %d init %#x: %#04x, want %#04x", len(b), k, init, ^sum, want)
+		}
+		if !bytes.Equal(dst[:len(b)], b) {
+			t.Fatalf("len %d split %d: copy differs", len(b), k)
+		}
+	})
+}

@@ -250,8 +250,8 @@ func (q *Queue) Slice(off, k int) []byte {
 
 // Gather returns up to k used octets from position off as one slice: in
 // place when they lie in one chunk, else copied into the pool's scratch
-// (valid until the next Gather on the pool). Segments are built from it,
-// and the Sink copies them during Emit.
+// (valid until the next Gather on the pool). Segments are built from it
+// for a Sink that takes a single run.
 func (q *Queue) Gather(off, k int) []byte {
 	s := q.Slice(off, k)
 	k = min(k, q.n-off)
@@ -263,6 +263,22 @@ func (q *Queue) Gather(off, k int) []byte {
 		p.scratch = make([]byte, max(k, 2*Size))
 	}
 	return p.scratch[:q.ReadAt(off, p.scratch[:k])]
+}
+
+// Runs2 returns up to k used octets from position off as two runs,
+// without a copy: a, in place up to the end of its chunk, and the first
+// n octets of the next chunk, next (nil, 0 when a holds them all). With
+// k at most Size that is all of them. A segment crossing a chunk is so
+// copied once, from the chunks straight into its frame, rather than
+// gathered first.
+func (q *Queue) Runs2(off, k int) (a []byte, next *Chunk, n int) {
+	a = q.Slice(off, k)
+	k = min(k, q.n-off)
+	if len(a) >= k {
+		return a, nil, 0
+	}
+	next, _ = q.at(off + len(a))
+	return a, next, min(k-len(a), Size)
 }
 
 // Consume drops k octets from the front; chunks passed go back to the

@@ -151,6 +151,17 @@ func TestModel(t *testing.T) {
 				if len(g) != min(k, m.n-off) || !bytes.Equal(g, m.data[off:off+len(g)]) {
 					t.Fatalf("step %d: Gather(%d, %d) wrong (%d octets)", step, off, k, len(g))
 				}
+				a, next, n := q.Runs2(off, k)
+				ab := append([]byte(nil), a...)
+				if n > 0 {
+					ab = append(ab, next[:n]...)
+				}
+				if len(ab) != min(len(g), len(a)+Size) || !bytes.Equal(ab, m.data[off:off+len(ab)]) {
+					t.Fatalf("step %d: Runs2(%d, %d) wrong (%d+%d octets)", step, off, k, len(a), n)
+				}
+				if n > 0 && (q.off+off+len(a))&(Size-1) != 0 {
+					t.Fatalf("step %d: Runs2(%d, %d): first run of %d octets does not end a chunk", step, off, k, len(a))
+				}
 			case 7: // prune out-of-order text
 				from := q.Len() + r.IntN(q.Extent()-q.Len()+1)
 				q.Discard(from)

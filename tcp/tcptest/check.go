@@ -21,7 +21,7 @@ func NewChecker(tb testing.TB, cfg *tcp.Config) *tcpcheck.Checker {
 // CheckSeg converts an engine segment for a tcpcheck.Checker.
 func CheckSeg(s *tcp.Segment) tcpcheck.Seg {
 	return tcpcheck.Seg{Seq: uint32(s.Seq), Ack: uint32(s.Ack), Flags: uint8(s.Flags),
-		Window: s.Window, Options: s.Options, Len: len(s.Payload)}
+		Window: s.Window, Options: s.Options, Len: s.TextLen()}
 }
 
 // Ends returns the endpoints of a 4-tuple: this end, the remote end.

@@ -105,15 +105,29 @@ func New(t testing.TB, cfg tcp.Config) *H {
 	return &H{T: t, Cfg: &cfg, Now: Start, ID: DefaultID(), Children: map[tcp.ID]*tcp.TCB{}, Check: NewChecker(t, &cfg)}
 }
 
-// Emit implements tcp.Sink by copying the segment.
+// Emit implements tcp.Sink by copying the segment, its text flattened
+// into Payload.
 func (h *H) Emit(id *tcp.ID, seg *tcp.Segment) {
 	checkOut(h.Check, id, seg, h.Now)
 	if seg.Options.HasTS {
 		h.lastTS = seg.Options.TSVal
 	}
+	h.out = append(h.out, Emitted{ID: *id, Seg: Flatten(seg)})
+}
+
+// TakesTail makes H a tcp.TailSink, so the engine's two-run output is
+// what the tests see (flattened).
+func (h *H) TakesTail() {}
+
+// Flatten returns a copy of seg whose text (Payload and Tail) is in
+// Payload alone, in memory of its own: for a Sink that keeps segments.
+func Flatten(seg *tcp.Segment) tcp.Segment {
 	c := *seg
-	c.Payload = bytes.Clone(seg.Payload)
-	h.out = append(h.out, Emitted{ID: *id, Seg: c})
+	c.SetPayload(nil)
+	if seg.TextLen() > 0 {
+		c.SetPayload(seg.AppendText(make([]byte, 0, seg.TextLen())))
+	}
+	return c
 }
 
 // Dial performs an active open (SYN-SENT).

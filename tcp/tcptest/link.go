@@ -63,10 +63,16 @@ type linkEnd struct {
 	toB bool
 }
 
+// Emit hands the link a flattened copy (Flatten), so Filter sees the
+// whole text in Payload.
 func (e linkEnd) Emit(id *tcp.ID, seg *tcp.Segment) {
 	checkOut(e.l.Check, id, seg, e.l.Now)
-	e.l.send(e.toB, seg)
+	c := Flatten(seg)
+	e.l.send(e.toB, &c)
 }
+
+// TakesTail: the ends are tcp.TailSinks, as the loop is.
+func (linkEnd) TakesTail() {}
 
 // NewLink makes a link whose ends share cfg and opens A towards B; the
 // output checker reports to tb.
@@ -123,9 +129,11 @@ func (l *Link) send(toB bool, seg *tcp.Segment) {
 		l.Duplicated++
 		copies = 2
 	}
-	for range copies {
-		c := *seg
-		c.Payload = bytes.Clone(seg.Payload)
+	for i := range copies {
+		c := *seg // Emit's flattened copy, owned
+		if i > 0 {
+			c.Payload = bytes.Clone(seg.Payload)
+		}
 		d := l.Delay + extra + time.Duration(depart)
 		if l.Jitter > 0 {
 			d += time.Duration(l.Rand.Int64N(int64(l.Jitter)))
