@@ -9,8 +9,9 @@ package main
 //	         server → client) at RTT 20 and 100 ms, lossless and 1% loss,
 //	         unlimited and 100 Mbit/s: goodput of sluice (sched.Group with
 //	         the default tcp.Config) and of a Go server on kernel TCP with
-//	         CUBIC (testbed/impair/bulk), and their ratio (issue 13's
-//	         target: >= 1 in every cell, both ways).
+//	         CUBIC (testbed/impair/bulk; the Linux clients, an upload's
+//	         sender, run CUBIC too), and their ratio (issue 13's target:
+//	         >= 1 in every cell, both ways).
 //	clients  100 clients fetching a 1 MiB response at once at RTT 50 ms:
 //	         completion time p50/p99 of sluice's httpd against net/http,
 //	         each the bench's usual server child.
@@ -162,7 +163,7 @@ func wanBulk(c config, f *figures) error {
 				}
 				rate[target] = res.Rate()
 				r := f.add(impl, metric, "MB/s", higher, res.Rate()/1e6)
-				r.Note = fmt.Sprintf("%d MiB, sha256 equal on both ends", size>>20)
+				r.Note = fmt.Sprintf("%d MiB, sha256 equal on both ends, Linux client on CUBIC", size>>20)
 				if t := res.TCP; t != nil {
 					r.Note += fmt.Sprintf("; %d retransmits, %d RTOs", t.Retransmits, t.RTOExpiries)
 				}

@@ -34,6 +34,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -75,9 +76,10 @@ type RigOptions struct {
 	TCP *tcp.Config
 	// Cores pins the sluice loop [nil: sched's default, CPU 0].
 	Cores []int
-	// LinuxCC is the congestion control of the Linux server's sockets
-	// (TCP_CONGESTION, e.g. "cubic"); empty keeps the host's default,
-	// which may be BBR (net.ipv4.tcp_congestion_control).
+	// LinuxCC is the congestion control (TCP_CONGESTION, e.g. "cubic")
+	// of the Linux server's sockets and of the clients', so an upload's
+	// sender runs it too; empty keeps the host's default, which may be
+	// BBR (net.ipv4.tcp_congestion_control).
 	LinuxCC string
 	// NormalPriority leaves the rig's threads at their default
 	// priority. Otherwise the rig's process (the forwarder, both
@@ -305,7 +307,10 @@ func (r *Rig) Transfer(ctx context.Context, target Target, mode byte, size int64
 	start := time.Now()
 	var c *net.TCPConn
 	if err := r.Bed.Peer.Do(func() error {
-		d := net.Dialer{}
+		// The client sends an upload: it runs the same congestion
+		// control as the Linux server (without this, the host's
+		// default, BBR here, sent every upload, to sluice and to Linux).
+		d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error { return setCongestionRaw(rc, r.linuxCC) }}
 		conn, err := d.DialContext(ctx, "tcp", netip.AddrPortFrom(r.Bed.Server.IPv4, port).String())
 		if err == nil {
 			c = conn.(*net.TCPConn)

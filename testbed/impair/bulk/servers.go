@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -187,12 +188,16 @@ func linuxServe(c *net.TCPConn) (res serverResult, err error) {
 // setCongestion selects the socket's congestion control (TCP_CONGESTION);
 // an empty name keeps the host's default.
 func setCongestion(c *net.TCPConn, name string) error {
-	if name == "" {
-		return nil
-	}
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return err
+	}
+	return setCongestionRaw(rc, name)
+}
+
+func setCongestionRaw(rc syscall.RawConn, name string) error {
+	if name == "" {
+		return nil
 	}
 	var serr error
 	if err := rc.Control(func(fd uintptr) {

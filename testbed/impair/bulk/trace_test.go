@@ -16,13 +16,16 @@ import (
 
 // BenchmarkWANDefault runs, per iteration, one upload and one download
 // with each server (sluice with sched.DefaultTCPConfig, as the bench's
-// wan workload; Linux with CUBIC; which goes first alternates) over a
-// path of SLUICE_RTT_MS round trip and SLUICE_LOSS_PCT loss, SLUICE_BULK_MIB
-// each, and prints each transfer and the same-run sluice/Linux goodput
+// wan workload; Linux, and the Linux client, with CUBIC; which goes
+// first alternates) over a path of SLUICE_RTT_MS round trip and
+// SLUICE_LOSS_PCT loss, SLUICE_BULK_MIB each, and prints each transfer,
+// the sluice loop's CPU time and the same-run sluice/Linux goodput
 // ratios. SLUICE_TRACE_MODE=U or D runs only that direction. With
-// SLUICE_TRACE_DIR set it also captures, at the Linux peer's veth, the
-// headers of each transfer into DIR/{sluice,linux}-{U,D}.pcap (the last
-// iteration's) for time-sequence analysis. Run by hand (root; tcpdump
+// SLUICE_TRACE_DIR set it also captures the headers of each transfer
+// (the last iteration's) at the Linux peer's veth into
+// DIR/{sluice,linux}-{U,D}.pcap and at the middle namespace's link
+// facing the server (before the forwarder) into ...-mid.pcap, for
+// time-sequence analysis and per-hop delays. Run by hand (root; tcpdump
 // for captures):
 //
 //	SLUICE_RTT_MS=20 SLUICE_BULK_MIB=8 \
@@ -72,19 +75,27 @@ func BenchmarkWANDefault(b *testing.B) {
 // the peer's side of it.
 func traceTransfer(r *bulk.Rig, dir string, target bulk.Target, mode byte, size int64, seed uint64) (bulk.Result, error) {
 	if dir != "" {
-		cmd := exec.Command("ip", "netns", "exec", r.Bed.Peer.Name,
-			"tcpdump", "-q", "-i", r.Bed.Peer.Link, "-s", "96", "-w", fmt.Sprintf("%s/%v-%c.pcap", dir, target, mode), "tcp")
-		if err := cmd.Start(); err != nil {
-			return bulk.Result{}, err
+		// The peer's veth, and the middle namespace's link facing the
+		// server (what the server sent, before the forwarder).
+		for _, at := range [][3]string{{r.Bed.Peer.Name, r.Bed.Peer.Link, ""}, {r.Bed.Middle.Name, r.Bed.Middle.ServerSide.Link, "-mid"}} {
+			cmd := exec.Command("ip", "netns", "exec", at[0],
+				"tcpdump", "-q", "-i", at[1], "-s", "96", "-w", fmt.Sprintf("%s/%v-%c%s.pcap", dir, target, mode, at[2]), "tcp")
+			if err := cmd.Start(); err != nil {
+				return bulk.Result{}, err
+			}
+			defer func() {
+				cmd.Process.Signal(os.Interrupt)
+				cmd.Wait()
+			}()
 		}
-		defer func() {
-			time.Sleep(500 * time.Millisecond)
-			cmd.Process.Signal(os.Interrupt)
-			cmd.Wait()
-		}()
-		time.Sleep(time.Second) // tcpdump attached
+		defer time.Sleep(500 * time.Millisecond) // the last frames captured
+		time.Sleep(time.Second)                  // tcpdump attached
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	return r.Transfer(ctx, target, mode, size, seed)
+	run0, wait0, _ := r.LoopSchedStat()
+	res, err := r.Transfer(ctx, target, mode, size, seed)
+	run1, wait1, _ := r.LoopSchedStat()
+	fmt.Printf("%v %c: sluice loop ran %v, waited %v\n", target, mode, (run1 - run0).Round(time.Millisecond), (wait1 - wait0).Round(time.Millisecond))
+	return res, err
 }
