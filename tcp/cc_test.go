@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// RFC 3465 §2.2: slow start grows by at most L=2 SMSS per ACK however
-// many octets it covers; §2.1: congestion avoidance grows one SMSS per
-// cwnd of octets acknowledged.
+// Slow start grows by every octet an ACK covers, a stretch ACK's too
+// (Linux tcp_slow_start), up to ssthresh; RFC 3465 §2.1: congestion
+// avoidance grows one SMSS per cwnd of octets acknowledged.
 func TestNewRenoABC(t *testing.T) {
 	var r newReno
 	r.init(1000)
@@ -16,10 +16,15 @@ func TestNewRenoABC(t *testing.T) {
 		t.Fatalf("IW %d, want 10 segments (RFC 6928)", r.cwnd)
 	}
 	r.OnAck(5000, 1000, 0, 0, 0, 0) // a stretch ACK of 5 segments
-	if r.cwnd != 12000 {
-		t.Fatalf("slow start cwnd %d after a 5-segment ACK, want +2 SMSS", r.cwnd)
+	if r.cwnd != 15000 {
+		t.Fatalf("slow start cwnd %d after a 5-segment ACK, want +5 SMSS", r.cwnd)
 	}
-	r.ssthresh = r.cwnd
+	r.ssthresh = 17000
+	r.OnAck(5000, 1000, 0, 0, 0, 0) // 2 segments to ssthresh, 3 count for CA
+	if r.cwnd != 17000 || r.bytesAcked != 3000 {
+		t.Fatalf("cwnd %d, CA count %d after crossing ssthresh, want 17000 and 3000", r.cwnd, r.bytesAcked)
+	}
+	r.ssthresh, r.cwnd, r.bytesAcked = 12000, 12000, 0
 	for range 11 {
 		r.OnAck(1000, 1000, 0, 0, 0, 0)
 	}

@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// cubic is CUBIC (RFC 9438), Linux's default controller. Slow start,
-// ABC and the timeout and idle responses are newReno's; congestion
+// cubic is CUBIC (RFC 9438), Linux's default controller. Slow start
+// (byte counting) and the timeout and idle responses are newReno's; congestion
 // avoidance follows the cubic window W_cubic(t) = C*(t-K)^3 + W_max
 // (§4.2) with the Reno-friendly estimate W_est (§4.3) and fast
 // convergence (§4.7). Windows are computed in segments (float64, as the

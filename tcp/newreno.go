@@ -3,8 +3,8 @@ package tcp
 import "time"
 
 // newReno is RFC 5681 slow start and congestion avoidance with
-// appropriate byte counting (RFC 3465) and an initial window of 10
-// segments (RFC 6928). The fast recovery itself (RFC 6582, RFC 6675) is
+// byte counting (RFC 3465; in slow start without its per-ACK limit, as
+// Linux) and an initial window of 10 segments (RFC 6928). The fast recovery itself (RFC 6582, RFC 6675) is
 // the TCB's (recovery.go): this type only sets the window at its edges.
 type newReno struct {
 	cwnd, ssthresh uint32
@@ -15,10 +15,17 @@ type newReno struct {
 	priorCwnd, priorSsthresh uint32
 }
 
-// abcL is RFC 3465 §2.2's limit L: slow start grows cwnd by at most
-// L*SMSS per ACK (2, the RFC's recommendation, so that delayed ACKs do
-// not halve the growth).
-const abcL = 2
+// Slow start grows cwnd by every octet an ACK newly acknowledges, up to
+// ssthresh, as Linux (tcp_slow_start; the rest of the ACK counts for
+// congestion avoidance), not by at most L = 2 SMSS per ACK (RFC 3465
+// §2.2). A receiver that acknowledges a burst at once sends stretch
+// ACKs: Linux 6.x defers its ACKs while it works through a socket's
+// backlog, so a Linux client that took a 33-segment flight in one
+// backlog run acknowledged it with one ACK, and with L = 2 the window
+// grew two segments per round trip instead of doubling (a download to
+// a Linux client held at 48-80 kB of flight for eight 20 ms rounds).
+// RFC 3465 §2.3 names the burst a larger L allows; the sender's bursts
+// are the same as Linux's.
 
 func (r *newReno) init(mss uint16) {
 	*r = newReno{cwnd: initialWindow(mss), ssthresh: 1 << 30}
@@ -30,9 +37,11 @@ func (r *newReno) Ssthresh() uint32 { return r.ssthresh }
 func (r *newReno) OnAck(acked uint32, mss uint16, _ uint32, _ Instant, _, _ time.Duration) {
 	m := uint32(mss)
 	if r.cwnd < r.ssthresh {
-		// RFC 3465 §2.2 / RFC 5681 §3.1 eq. 2.
-		r.cwnd += min(acked, abcL*m)
-	} else {
+		grow := min(acked, r.ssthresh-r.cwnd)
+		r.cwnd += grow
+		acked -= grow
+	}
+	if acked > 0 && r.cwnd >= r.ssthresh {
 		// RFC 3465 §2.1: one SMSS per cwnd of octets acknowledged.
 		r.bytesAcked += acked
 		if r.bytesAcked >= r.cwnd {
