@@ -137,12 +137,12 @@ func churnNote(find func(w, m, impl string) (Result, bool), impl string) string 
 		return r.Value
 	}
 	secs, _ := find("churn", "seconds at ≥ 100k/s", impl)
-	held, bound := get("TIME-WAIT held"), get("TIME-WAIT bound")
+	held, bound := get("TIME-WAIT held (max)"), get("TIME-WAIT bound")
 	within := "within"
 	if held > bound {
 		within = "NOT within"
 	}
-	return fmt.Sprintf("%.0f entries/s over the window (%s); %.0f held at its end, %s the bound %.0f; %.0f closed without TIME-WAIT at the bound",
+	return fmt.Sprintf("%.0f entries/s over the window (%s); held at most %.0f, %s the bound %.0f; %.0f closed without TIME-WAIT at the bound",
 		get("TIME-WAIT created/s"), secs.Note, held, within, bound, get("TIME-WAIT overflow"))
 }
 
