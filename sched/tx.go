@@ -42,8 +42,9 @@ func (l *Loop) Emit(id *tcp.ID, seg *tcp.Segment) {
 	if l.lossRand != nil && l.lost() {
 		return
 	}
-	if len(l.txq) == cap(l.txq) {
+	if len(l.txq) >= txBurst {
 		l.flush()
+		l.reap()
 		if len(l.txq) == cap(l.txq) {
 			l.st.TxDropped++ // TX ring and staging full: TCP retransmits
 			return
@@ -142,6 +143,15 @@ func (l *Loop) flush() error {
 
 // maxKicks bounds the TX wakeups of one flush.
 const maxKicks = 32
+
+// txBurst is how many frames Emit stages before it flushes them and
+// reaps their completions, within one iteration. A burst (a window
+// opened by one ACK or one Write) then cycles through a few dozen UMEM
+// frames that the kernel's copy has just read, still in cache and TLB,
+// instead of a fresh frame per segment for up to the whole staging
+// queue: in a bulk profile the first store into each such frame was 15%
+// of the loop's user time. The price is a kick per txBurst frames.
+const txBurst = 64
 
 // reap returns transmitted frames from the completion ring to the pool.
 func (l *Loop) reap() int {
