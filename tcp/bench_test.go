@@ -10,7 +10,7 @@ func (s *nopSink) Emit(*ID, *Segment) { s.n++ }
 
 // benchEstablished returns an ESTABLISHED TCB (timestamps and SACK
 // negotiated) and the peer's next sequence number.
-func benchEstablished(b *testing.B, sink Sink) (*TCB, Seq) {
+func benchEstablished(b testing.TB, sink Sink) (*TCB, Seq) {
 	cfg := DefaultConfig()
 	cfg.ISN = func(*ID, Instant) Seq { return 1000 }
 	t := Open(&cfg, fuzzID, sink, 1e9)

@@ -95,6 +95,11 @@ type Config struct {
 	// Budget bounds the buffer memory of every loop of a server (tcp_mem);
 	// the owner makes each loop's Pool draw on it. Nil: no bound.
 	Budget *chunk.Budget
+	// Ranges is the loop's free list of out-of-order and SACK range
+	// storage (ranges.go), which a connection holds only while its
+	// sequence space has holes; one per loop, like Pool. Nil: the
+	// storage is allocated when needed and left to the garbage collector.
+	Ranges *RangePool
 }
 
 // UseGenerator makes the TCBs draw their ISN (RFC 6528) and timestamp

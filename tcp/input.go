@@ -293,7 +293,7 @@ func (t *TCB) oowACK(seg *Segment, now Instant) {
 func (t *TCB) oowLimited(now Instant) bool {
 	ms := max(uint32(now/Instant(time.Millisecond)), 1)
 	if t.oowMs != 0 && ms-t.oowMs < uint32(oowACKInterval/time.Millisecond) {
-		t.stats.OOWACKsLimited++
+		t.count().OOWACKsLimited++
 		return true
 	}
 	t.oowMs = ms
@@ -444,6 +444,12 @@ func (t *TCB) inputFIN(now Instant) {
 	t.flags |= flagFinRecvd
 	t.rcvNxt++
 	t.events |= EventReadable
+	if t.ooo.n > 0 {
+		// Out-of-order text beyond the FIN, which ended the stream
+		// before it: forgotten, as Linux's tcp_fin purges its
+		// out-of-order queue.
+		t.dropOOO()
+	}
 	switch t.state {
 	case SynReceived, Established:
 		t.setState(CloseWait)

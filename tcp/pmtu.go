@@ -54,16 +54,16 @@ func (t *TCB) ICMP(e *ICMPError, now Instant) {
 	case SynSent, SynReceived:
 		// Only our SYN (or SYN,ACK) can be quoted: SEQ = ISS.
 		if e.Seq != t.iss {
-			t.stats.ICMPIgnored++
+			t.count().ICMPIgnored++
 			return
 		}
 	case Established, CloseWait, FinWait1, Closing, LastAck:
 		if e.Seq.LessThan(t.sndUna) || !e.Seq.LessThan(t.sndMax) {
-			t.stats.ICMPIgnored++
+			t.count().ICMPIgnored++
 			return
 		}
 	default:
-		t.stats.ICMPIgnored++
+		t.count().ICMPIgnored++
 		return
 	}
 	switch e.Kind {
@@ -72,10 +72,10 @@ func (t *TCB) ICMP(e *ICMPError, now Instant) {
 	case ICMPUnreachable:
 		// RFC 1122 §4.2.3.9: "MUST NOT abort" on these soft errors; keep
 		// it for the report if the connection later times out.
-		t.stats.SoftErrors++
+		t.count().SoftErrors++
 		t.softErr = ErrUnreachable
 	default:
-		t.stats.ICMPIgnored++
+		t.count().ICMPIgnored++
 	}
 }
 
@@ -105,11 +105,11 @@ func (t *TCB) pmtuUpdate(e *ICMPError, now Instant) {
 		mss -= 12
 	}
 	if mss >= uint32(t.sndMSS) {
-		t.stats.ICMPIgnored++ // nothing to lower
+		t.count().ICMPIgnored++ // nothing to lower
 		return
 	}
 	t.sndMSS = uint16(mss)
-	t.stats.PMTUUpdates++
+	t.count().PMTUUpdates++
 	if t.state == SynSent || t.state == SynReceived || t.sndUna == t.sndMax {
 		return
 	}

@@ -212,7 +212,9 @@ func (t *TCB) rackDetect(now Instant) {
 	if x.q.lost > before {
 		x.lost += x.q.lost - before
 	}
-	t.stats.LostRetransmits += uint64(x.rack.lostRetrans - rb)
+	if n := x.rack.lostRetrans - rb; n > 0 {
+		t.count().LostRetransmits += uint64(n)
+	}
 	if to > 0 {
 		at := now.Add(to)
 		if t.rec.flags&recReo == 0 || at < t.rtoAt {

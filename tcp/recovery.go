@@ -51,7 +51,7 @@ func (t *TCB) noteReordering(dist uint32) {
 	segs := min((dist+m-1)/m+1, maxReordering)
 	if segs > uint32(max(t.rec.reordering, dupThreshSegs)) {
 		t.rec.reordering = uint16(segs)
-		t.stats.ReorderRaised++
+		t.count().ReorderRaised++
 	}
 }
 
@@ -186,7 +186,7 @@ func (t *TCB) retransmit(l Seq, n uint32, now Instant) uint32 {
 // noteRetransmit counts a retransmission of the octet at seq: Karn's rule
 // (RFC 6298 §3) and the undo bookkeeping.
 func (t *TCB) noteRetransmit(seq Seq, now Instant) {
-	t.stats.Retransmits++
+	t.count().Retransmits++
 	if t.rttAt != Never && seq.LessThan(t.rttSeq) {
 		t.rttAt = Never // Karn: the timed segment is ambiguous now
 	}
@@ -238,6 +238,9 @@ func (t *TCB) onAckLoss(seg *Segment, prevUna Seq, dup bool, now Instant) {
 	}
 	if advanced {
 		t.sb.ackTo(t.sndUna)
+		if t.sb.n == 0 {
+			t.putRanges(&t.sb.s)
+		}
 		t.recordsAcked(t.sndUna, now)
 	}
 	newly := t.inputSACK(seg, now)
@@ -329,9 +332,9 @@ func (t *TCB) enterRecovery(now Instant) {
 	t.rec.flags |= recIn
 	t.rec.highRxt = t.sndUna
 	t.cc.OnLoss(t.sndMSS, flight, now)
-	t.stats.FastRetransmits++
+	t.count().FastRetransmits++
 	if t.has(flagSACK) && t.sb.n > 0 {
-		t.stats.SACKRecoveries++
+		t.count().SACKRecoveries++
 	}
 	// Step 4.3: the first lost segment goes regardless of pipe.
 	l, n, ok := t.nextLost()
@@ -379,7 +382,7 @@ func (t *TCB) recoverySend(now Instant) {
 // those octets twice. When every retransmission of the current episode
 // comes back as a duplicate, the reduction was needless and is undone.
 func (t *TCB) inputDSACK(l, r Seq, now Instant) {
-	t.stats.DSACKs++
+	t.count().DSACKs++
 	if t.rec.flags&recUndo == 0 || t.rec.undoRetrans <= 0 {
 		return
 	}
@@ -394,7 +397,7 @@ func (t *TCB) inputDSACK(l, r Seq, now Instant) {
 // undo restores the congestion state from before the episode's reduction.
 func (t *TCB) undo(now Instant) {
 	t.cc.Undo()
-	t.stats.SpuriousUndos++
+	t.count().SpuriousUndos++
 	if t.rec.flags&recRTOEp == 0 && t.rec.fillDist > 0 {
 		// The fast retransmission was spurious: the hole was reordering
 		// as deep as the SACKs above it when it filled (Linux
@@ -446,7 +449,7 @@ func (t *TCB) probeTimeout(now Instant) {
 	if t.sndMax == t.sndUna {
 		return
 	}
-	t.stats.TLPProbes++
+	t.count().TLPProbes++
 	sent := false
 	if u := uint32(t.Unsent()); t.sndNxt == t.sndMax && probeNew(u, t.curMSS(), t.sndNxt, t.sndUna.Add(t.sndWnd)) {
 		n := min(u, t.curMSS())

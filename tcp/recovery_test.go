@@ -499,3 +499,37 @@ func TestRecoverySpuriousTimeoutUndo(t *testing.T) {
 		}
 	}
 }
+
+// Range storage follows the holes (ranges.go): a lossy transfer takes it
+// at both ends (the sender's scoreboard, the receiver's out-of-order
+// queue) and gives all of it back once the holes are repaired, round
+// after round; an RTO episode likewise.
+func TestRecoveryRangesReturned(t *testing.T) {
+	pool := &tcp.RangePool{}
+	cfg := tcp.DefaultConfig()
+	cfg.Ranges = pool
+	b := newBulk(t, cfg, 150*1448)
+	for round := range 3 {
+		// Round 0: 20 holes (past the 8 inline slots); 1: one; 2: the
+		// tail and its probe lost, so a timeout repairs it.
+		b.filter(func(nth int, s *tcp.Segment) (bool, time.Duration) {
+			i := int(s.Seq.Sub(b.seg(0)) / b.mss)
+			switch round {
+			case 0:
+				return nth == 1 && i >= 20 && i < 140 && i%6 == 0, 0
+			case 1:
+				return nth == 1 && i == 100, 0
+			}
+			return nth <= 2 && i >= 147, 0 // the tail and its probe
+		})
+		st := *b.send()
+		if pool.InUse() != 0 || pool.Idle() == 0 {
+			t.Fatalf("round %d: %d range sets held after the transfer, %d pooled (stats %+v)", round, pool.InUse(), pool.Idle(), st)
+		}
+		if round == 2 && st.RTOExpiries == 0 {
+			t.Fatalf("round %d: no timeout (stats %+v)", round, st)
+		}
+		b.got, b.sends = b.got[:0], map[tcp.Seq]int{}
+		b.iss = b.l.A.Vars().SndNxt - 1
+	}
+}

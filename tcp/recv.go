@@ -12,16 +12,16 @@ import (
 
 // Out-of-order ranges. The octets themselves sit in the receive ring's
 // free space, so the buffer bounds them in bytes; the ranges describing
-// them are bounded in number. The first oooInline live in the TCB (no
-// allocation for a connection that never sees many holes); past that, one
-// array of Config.MaxOOORanges is allocated the first time a connection
-// needs it (a 4 MiB window at 1% loss holds ~30 holes, under reordering
+// them are bounded in number: the storage (ranges.go) is taken from the
+// loop's pool with the first range and given back with the last; it
+// holds 8, and past that one array of Config.MaxOOORanges, allocated the
+// first time a connection needs it and kept with the storage in the pool
+// (a 4 MiB window at 1% loss holds ~30 holes, under reordering
 // hundreds: with 8 ranges the receiver dropped thousands of in-window
 // segments a transfer and the peer had to send them again). A segment
 // that would need a range beyond the bound is dropped and counted
 // (Stats.OOODropped); the peer retransmits it.
 const (
-	oooInline = 8
 	// DefaultMaxOOORanges is Config.MaxOOORanges' default: 2 KiB of
 	// ranges at most per connection, allocated only when needed.
 	DefaultMaxOOORanges = 256
@@ -33,34 +33,26 @@ type oooRange struct{ l, r Seq }
 // oooQueue lists the out-of-order ranges [l, r) held beyond RCV.NXT,
 // sorted by l, non-overlapping, non-adjacent.
 type oooQueue struct {
-	inline [oooInline]oooRange
-	ext    *[]oooRange // nil, or Config.MaxOOORanges slots replacing inline
+	s      *rangeSet // the ranges' storage; nil while none is held
 	n      int
-	latest int // index of the range holding the latest segment (SACK order)
-	fin    Seq // a FIN seen beyond RCV.NXT (flagPeerFinOOO)
+	latest int32 // index of the range holding the latest segment (SACK order)
+	fin    Seq   // a FIN seen beyond RCV.NXT (flagPeerFinOOO)
 }
 
 // slots returns the storage of the ranges: r[:n] are in use.
-func (q *oooQueue) slots() []oooRange {
-	if q.ext != nil {
-		return *q.ext
-	}
-	return q.inline[:]
-}
+func (q *oooQueue) slots() []oooRange { return q.s.slots() }
 
-// clear forgets every range, keeping an allocated array for reuse.
-func (q *oooQueue) clear() {
-	ext := q.ext
-	*q = oooQueue{ext: ext}
-}
+// clear forgets every range; the storage stays for the owner to give
+// back (TCB.putRanges) or reuse.
+func (q *oooQueue) clear() { *q = oooQueue{s: q.s} }
 
 // maxOOORanges is the configured bound on out-of-order ranges.
 func (c *Config) maxOOORanges() int {
 	switch {
 	case c.MaxOOORanges <= 0:
 		return DefaultMaxOOORanges
-	case c.MaxOOORanges < oooInline:
-		return oooInline
+	case c.MaxOOORanges < rangeInline:
+		return rangeInline
 	}
 	return min(c.MaxOOORanges, maxOOORangesLimit)
 }
@@ -96,9 +88,7 @@ func (q *oooQueue) add(l, r Seq, limit int) bool {
 				return false
 			}
 			// Grow once, from the inline slots to the configured bound.
-			ext := make([]oooRange, limit)
-			copy(ext, rs[:q.n])
-			q.ext, rs = &ext, ext
+			rs = q.s.grow(q.n, limit)
 		}
 		copy(rs[i+1:q.n+1], rs[i:q.n])
 		q.n++
@@ -107,8 +97,15 @@ func (q *oooQueue) add(l, r Seq, limit int) bool {
 		q.n -= j - i - 1
 	}
 	rs[i].l, rs[i].r = l, r
-	q.latest = i
+	q.latest = int32(i)
 	return true
+}
+
+// addOOO records out-of-order text [l, r), taking the queue's storage
+// from the pool for its first range; false if no range was free.
+func (t *TCB) addOOO(l, r Seq) bool {
+	t.rangesOf(&t.ooo.s)
+	return t.ooo.add(l, r, t.cfg.maxOOORanges())
 }
 
 // noteDSACK records [l, r), text received again, for the next ACK's
@@ -133,12 +130,12 @@ func (q *oooQueue) sackBlocks(o *Options, dsack bool, dl, dr Seq) {
 		k = 1
 	}
 	rs := q.slots()
-	if q.latest < q.n {
+	if int(q.latest) < q.n {
 		o.SACK[k] = SACKBlock{Left: uint32(rs[q.latest].l), Right: uint32(rs[q.latest].r)}
 		k++
 	}
 	for i := 0; i < q.n && k < max; i++ {
-		if i == q.latest {
+		if i == int(q.latest) {
 			continue
 		}
 		o.SACK[k] = SACKBlock{Left: uint32(rs[i].l), Right: uint32(rs[i].r)}
@@ -196,9 +193,9 @@ func (t *TCB) inputText(seg *Segment, seq Seq, now Instant) bool {
 		// (RFC 5681 §4.2: a duplicate ACK, with SACK blocks).
 		// Stored first: the budget may refuse chunks; only what was
 		// stored is a range (the peer retransmits the rest).
-		if w := t.rcv.writeAt(int(off), p); w == 0 || !t.ooo.add(seq, seq.Add(uint32(w)), t.cfg.maxOOORanges()) {
+		if w := t.rcv.writeAt(int(off), p); w == 0 || !t.addOOO(seq, seq.Add(uint32(w))) {
 			t.Drops++
-			t.stats.OOODropped++
+			t.count().OOODropped++
 		}
 		t.sendACK(now)
 		return false
@@ -217,7 +214,7 @@ func (t *TCB) inputText(seg *Segment, seq Seq, now Instant) bool {
 	}
 	if w < len(p) {
 		t.Drops++
-		t.stats.MemDropped++
+		t.count().MemDropped++
 		if w == 0 {
 			t.sendACK(now)
 			return false
@@ -299,6 +296,9 @@ func (t *TCB) mergeOOO() {
 		copy(rs, rs[k:q.n])
 		q.n -= k
 		q.latest = 0
+		if q.n == 0 {
+			t.putRanges(&q.s) // no hole left
+		}
 	}
 	if t.has(flagPeerFinOOO) && q.fin == t.rcvNxt {
 		t.flags |= flagFinPending
@@ -313,9 +313,18 @@ func (t *TCB) pruneOOO() {
 	for i := range t.ooo.n {
 		n += uint64(rs[i].r.Sub(rs[i].l))
 	}
-	t.stats.OOOPruned += n
+	if n > 0 {
+		t.count().OOOPruned += n
+	}
 	t.flags &^= flagPeerFinOOO
+	t.dropOOO()
+}
+
+// dropOOO forgets the out-of-order ranges and gives back the chunks past
+// the in-order text.
+func (t *TCB) dropOOO() {
 	t.ooo.clear()
+	t.putRanges(&t.ooo.s)
 	t.rcv.q.Discard(t.rcv.n)
 }
 

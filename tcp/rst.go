@@ -50,11 +50,11 @@ func (t *TCB) challengeACK(now Instant) {
 	}
 	if lim := t.cfg.ChallengeACKLimit; lim > 0 && t.chalCount >= uint32(lim) {
 		t.Drops++
-		t.stats.ChallengeACKsLimited++
+		t.count().ChallengeACKsLimited++
 		return
 	}
 	t.chalCount++
-	t.stats.ChallengeACKs++
+	t.count().ChallengeACKs++
 	t.sendACK(now)
 }
 
@@ -102,7 +102,7 @@ func (t *TCB) backToListen() {
 	t.rtoAt, t.persistAt, t.delackAt, t.keepAt, t.stateAt = Never, Never, Never, Never, Never
 	t.snd.consume(t.snd.n)
 	t.rcv.consume(t.rcv.n)
-	t.ooo.clear()
+	t.dropRanges()
 	t.flags &= flagPassive | flagNoDelay
 	t.retries = 0
 	t.rto = t.cfg.InitialRTO

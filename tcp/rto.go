@@ -146,7 +146,7 @@ func (t *TCB) retransmitTimeout(now Instant) {
 	// recover = SND.MAX keeps the go-back-N's duplicate ACKs from
 	// starting another. The reduction may be undone if Eifel shows it
 	// spurious.
-	t.stats.RTOExpiries++
+	t.count().RTOExpiries++
 	if t.has(flagTS) {
 		t.rec.rtoTS = max(t.tsNow(now), 1)
 	}
@@ -164,10 +164,11 @@ func (t *TCB) retransmitTimeout(now Instant) {
 		// ranges then. Skipping them, go-back-N sent nothing until
 		// ErrTimeout (issue 14 item 4).
 		t.sb.reset()
+		t.putRanges(&t.sb.s)
 		if x := t.rec.x; x != nil {
 			x.q.renege()
 		}
-		t.stats.SACKReneging++
+		t.count().SACKReneging++
 	}
 	if x := t.rec.x; x != nil {
 		x.rack.onRTO(&x.q, now)

@@ -2,9 +2,10 @@ package tcp
 
 // The sender's SACK scoreboard (RFC 6675 §3, RFC 2018) and D-SACK
 // detection (RFC 2883 §4). The scoreboard is a sorted array of SACKed
-// ranges above SND.UNA, bounded whatever the peer sends: eight in the
-// TCB, and, the first time a connection needs more, one array of
-// Config.MaxOOORanges allocated once (a window with more than eight
+// ranges above SND.UNA, bounded whatever the peer sends, in storage from
+// the loop's pool held only while a range is (ranges.go): eight, and, the
+// first time a connection needs more, one array of Config.MaxOOORanges,
+// kept with the storage (a window with more than eight
 // holes is ordinary at 1% loss and a few hundred segments in flight;
 // with eight, the sender forgot SACKed ranges and resent ~3 segments the
 // peer held for each one lost). A peer whose blocks would need more
@@ -12,25 +13,18 @@ package tcp
 // Stats.SACKOverflow); that only makes the sender more conservative (it
 // may retransmit octets the peer holds, never skip octets it lacks).
 
-// scoreInline is the number of SACKed ranges kept in the TCB itself.
-const scoreInline = 8
-
 type scoreboard struct {
-	inline [scoreInline]oooRange
-	ext    *[]oooRange // nil, or the allocated ranges replacing inline
+	s      *rangeSet // the ranges' storage; nil while none is held
 	n      int
 	sacked uint32 // octets in the ranges
 }
 
+// reset forgets every range; the storage stays for the owner to give
+// back (TCB.putRanges).
 func (s *scoreboard) reset() { s.n, s.sacked = 0, 0 }
 
 // slots returns the storage of the ranges: [:n] are in use.
-func (s *scoreboard) slots() []oooRange {
-	if s.ext != nil {
-		return *s.ext
-	}
-	return s.inline[:]
-}
+func (s *scoreboard) slots() []oooRange { return s.s.slots() }
 
 // high is RFC 6675's HighSACK end: the end of the highest SACKed range
 // (valid when n > 0).
@@ -59,9 +53,7 @@ func (s *scoreboard) add(l, r Seq, limit int) bool {
 	if j == i {
 		if s.n == len(rs) && s.n < limit {
 			// Grow once, from the inline slots to the configured bound.
-			ext := make([]oooRange, limit)
-			copy(ext, rs[:s.n])
-			s.ext, rs = &ext, ext
+			rs = s.s.grow(s.n, limit)
 		}
 		if s.n == len(rs) {
 			ok = false
@@ -145,7 +137,7 @@ func (t *TCB) inputSACK(seg *Segment, now Instant) (newly bool) {
 		if !l.LessThan(r) || r.GreaterThan(t.sndMax) || r.Sub(l) > t.maxSndWnd+1 {
 			// RFC 2018 §4 / RFC 6675 §5.1: nonsense blocks are ignored
 			// (a block beyond what was sent cannot be honest).
-			t.stats.SACKInvalid++
+			t.count().SACKInvalid++
 			continue
 		}
 		if i == 0 && (r.LessEq(seg.Ack) || o.NumSACK > 1 && Seq(o.SACK[1].Left).LessEq(l) && r.LessEq(Seq(o.SACK[1].Right))) {
@@ -163,8 +155,9 @@ func (t *TCB) inputSACK(seg *Segment, now Instant) (newly bool) {
 		}
 		t.recordsSACKed(l, r, now)
 		before := t.sb.sacked
+		t.rangesOf(&t.sb.s)
 		if !t.sb.add(l, r, t.cfg.maxOOORanges()) {
-			t.stats.SACKOverflow++
+			t.count().SACKOverflow++
 		}
 		if t.sb.sacked > before {
 			newly = true

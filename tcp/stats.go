@@ -84,8 +84,29 @@ func (s *Stats) Add(o *Stats) {
 	s.OOOPruned += o.OOOPruned
 }
 
-// Stats returns the connection's counters.
-func (t *TCB) Stats() *Stats { return &t.stats }
+// noStats is what Stats returns for a connection that never counted.
+var noStats Stats
+
+// Stats returns the connection's counters, for reading: most
+// connections never count anything, so they are allocated on the first
+// counted event (count) and the pointer returned before that is a shared
+// zero, valid only until the next call into the TCB.
+func (t *TCB) Stats() *Stats {
+	if t.stats == nil {
+		return &noStats
+	}
+	return t.stats
+}
+
+// count returns the connection's counters for counting into, allocating
+// them on the first event (168 octets a connection pays only once it
+// retransmits, reorders, is probed or attacked).
+func (t *TCB) count() *Stats {
+	if t.stats == nil {
+		t.stats = new(Stats)
+	}
+	return t.stats
+}
 
 // CongestionInfo is a snapshot of the congestion state, for tests and
 // ss-like views.

@@ -93,7 +93,7 @@ type TCB struct {
 	rcvSpaceAt Instant
 	rcvCopied  uint32
 
-	stats Stats
+	stats *Stats // nil until the first counted event (count)
 
 	out Segment // scratch for emission: no allocation per segment
 
@@ -127,7 +127,8 @@ func newTCB(cfg *Config, id ID, sink Sink) *TCB { return initTCB(nil, cfg, id, s
 // initTCB makes t (a new TCB if nil) a fresh CLOSED TCB, reusing its
 // buffers when they have the configured sizes, and its sender state
 // (transmit records, RACK, rate sampling; reset, the record ring's
-// memory kept), so a recycled connection allocates nothing.
+// memory kept), so a recycled connection allocates nothing. Range
+// storage still held goes back to its pool.
 func initTCB(t *TCB, cfg *Config, id ID, sink Sink) *TCB {
 	if t == nil {
 		t = &TCB{}
@@ -135,17 +136,14 @@ func initTCB(t *TCB, cfg *Config, id ID, sink Sink) *TCB {
 	// The buffers' chunks go back; the queues keep their pools.
 	t.snd.release()
 	t.rcv.release()
-	snd, rcv, ooo, sb, x := t.snd, t.rcv, t.ooo.ext, t.sb.ext, t.rec.x
+	if t.cfg != nil {
+		t.dropRanges() // to the pool of the loop they came from
+	}
+	snd, rcv, x := t.snd, t.rcv, t.rec.x
 	*t = TCB{id: id, cfg: cfg, sink: sink, snd: snd, rcv: rcv}
 	if x != nil {
 		x.reset()
 		t.rec.x = x
-	}
-	if ooo != nil && len(*ooo) == cfg.maxOOORanges() {
-		t.ooo.ext = ooo
-	}
-	if sb != nil && len(*sb) == cfg.maxOOORanges() {
-		t.sb.ext = sb
 	}
 	t.snd.init(cfg.Pool, cfg.SendBuffer, false)
 	t.rcv.init(cfg.Pool, cfg.RecvBuffer, true)
@@ -356,6 +354,7 @@ func (t *TCB) setState(s State) {
 // EventClosed.
 func (t *TCB) closeWith(err error) {
 	t.setState(Closed)
+	t.dropRanges()
 	if err == ErrTimeout && t.softErr != nil {
 		err = t.softErr // RFC 1122 §4.2.3.9: report the soft error
 	}
