@@ -26,6 +26,8 @@ type Listener struct {
 	reopen    bool
 	reopenISS Seq
 
+	fresh *TCB // an empty TCB whose SYN-ACK window a cookie's offers
+
 	// Pool, if set, supplies recycled TCBs for new connections (it may
 	// return nil to allocate): see OpenReuse.
 	Pool func() *TCB
@@ -198,12 +200,27 @@ func (l *Listener) cookieSYNACK(id *ID, seg *Segment, now Instant) {
 	l.sink.Emit(id, s)
 }
 
-// cookieWindow is the window of a cookie's SYN-ACK: as a TCB's SYN-ACK
-// (synWindow) with the whole receive buffer free; ws says whether window
-// scaling is offered (the SYN offered it, with timestamps to carry it).
+// cookieWindow is the window of a cookie's SYN-ACK: a new child's
+// SYN-ACK window (synWindow, on a TCB with nothing buffered kept for the
+// purpose), so under memory pressure it is bounded as the SYN queue's
+// are, to what the one chunk a connection is granted can store; a SYN
+// flood answered with cookies would otherwise invite a full window of
+// text per connection past the budget. ws says whether window scaling is
+// offered (the SYN offered it, with timestamps to carry it). The ACK
+// completing the handshake derives the window again; should pressure
+// have come or gone in between, the right edge it records differs from
+// the one offered by at most the bound.
 func (l *Listener) cookieWindow(ws bool) uint16 {
 	ws = ws && l.cfg.Timestamps && l.cfg.WindowScale > 0
-	return synWindowFor(uint32(l.cfg.RecvBuffer), uint32(l.cfg.RecvBuffer), l.cfg.WindowScale, ws)
+	if l.fresh == nil {
+		l.fresh = newTCB(l.cfg, ID{}, l.sink)
+	}
+	t := l.fresh
+	t.rcvWScale = 0
+	if ws {
+		t.rcvWScale = l.cfg.WindowScale
+	}
+	return t.synWindow(ws)
 }
 
 // cookieACK checks a bare ACK against the cookie it may carry and, if

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/sluicenet/sluice/tcp"
+	"github.com/sluicenet/sluice/tcp/chunk"
 	"github.com/sluicenet/sluice/tcp/syncookie"
 	. "github.com/sluicenet/sluice/tcp/tcptest"
 )
@@ -229,4 +230,53 @@ func TestSynToClosedPort(t *testing.T) {
 		t.Fatalf("%+v", out)
 	}
 	_ = netip.Addr{}
+}
+
+// Under memory pressure a cookie's SYN,ACK offers the window a child in
+// the SYN queue offers (what one chunk can store), not the whole buffer.
+func TestListenerSynCookieWindowUnderPressure(t *testing.T) {
+	cfg := tcp.DefaultConfig()
+	cfg.SynBacklog = 1
+	cfg.SynCookies = true
+	cfg.Cookies = syncookie.New([32]byte{1, 2, 3})
+	cfg.Pool = chunk.NewPool(chunk.NewBudget(4 * chunk.Size))
+	opts := tcp.Options{MSS: 1460, HasWScale: true, WScale: 7, SACKPermitted: true, HasTS: true, TSVal: 99}
+	h := New(t, cfg)
+	l := h.Listener()
+	synack := func(id tcp.ID) tcp.Segment {
+		t.Helper()
+		h.InFrom(id, Seg{Flags: SYN, Seq: irs, Opts: opts})
+		got := h.Take()
+		if len(got) != 1 || got[0].Seg.Flags != SYN|ACK {
+			t.Fatalf("SYN,ACK %v", got)
+		}
+		return got[0].Seg
+	}
+	full := synack(peerID(0)).Window // fills the SYN queue
+	if w := synack(peerID(1)).Window; w != full || l.CookiesSent != 1 {
+		t.Fatalf("without pressure: cookie window %d, queued child's %d (%d cookies)", w, full, l.CookiesSent)
+	}
+	for range 4 {
+		cfg.Pool.Get(true)
+	}
+	if !cfg.Pool.UnderPressure() {
+		t.Fatal("no memory pressure")
+	}
+	h.InFrom(peerID(0), Seg{Flags: RST, Seq: irs + 1}) // frees the SYN queue
+	child := synack(peerID(2)).Window
+	seg := synack(peerID(3))
+	if seg.Window != child || child >= full || int(child) > chunk.Size || l.CookiesSent != 2 {
+		t.Fatalf("under pressure: cookie window %d, queued child's %d, unbounded %d", seg.Window, child, full)
+	}
+	// The ACK with the cookie makes a connection whose right edge is the
+	// one offered: its first window update does not move it.
+	id := peerID(3)
+	h.InFrom(id, Seg{Flags: ACK, Seq: irs + 1, Ack: seg.Seq + 1, Win: 100, Opts: tcp.Options{HasTS: true, TSVal: 100, TSEcr: seg.Options.TSVal}})
+	c := h.Children[id]
+	if c == nil || c.State() != tcp.Established {
+		t.Fatalf("cookie connection %v", c)
+	}
+	if v := c.Vars(); v.RcvNxt.Add(v.RcvWnd) != irs+1+tcp.Seq(child) {
+		t.Fatalf("cookie connection's right edge %v, offered %v", v.RcvNxt.Add(v.RcvWnd), irs+1+tcp.Seq(child))
+	}
 }
