@@ -4,13 +4,12 @@ import "time"
 
 // Buffer auto-tuning: a connection starts with Config.SendBuffer and
 // Config.RecvBuffer octets and, when Config.SendBufferMax /
-// RecvBufferMax are larger, grows them (doubling) when the transfer
-// needs more, never beyond those bounds. This is Linux's receive-buffer
+// RecvBufferMax are larger, grows them when the transfer needs more,
+// never beyond those bounds. This is Linux's receive-buffer
 // auto-tuning (dynamic right-sizing, tcp_rcv_space_adjust: the buffer
 // follows what the application drains per RTT) and send-buffer growth
-// (tcp_sndbuf_expand: room for the congestion window). Growing allocates
-// once per doubling, outside the steady state; idle connections keep the
-// small buffers.
+// (tcp_sndbuf_expand: room for the congestion window). Growing only
+// raises a bound: chunks are taken as text arrives or is written.
 
 // grow raises the ring's bound to size octets: no copy, no allocation
 // (chunks are taken as text arrives).
@@ -20,10 +19,15 @@ func (r *ring) grow(size int) {
 	}
 }
 
-// rcvAutotune runs after the application consumed n octets: once per
-// receiver RTT it compares what was drained in that RTT with the buffer;
-// when more than half the buffer went through in one RTT the window is
-// the limit, and the buffer doubles (bounded by RecvBufferMax).
+// rcvAutotune runs after the application consumed n octets. It is
+// Linux's dynamic right-sizing (tcp_rcv_space_adjust): once per receiver
+// RTT it takes what the application drained in that RTT and, when that
+// is more than any RTT drained before (rcvSpace, at first RFC 6928's
+// initial window), sizes the buffer by drsWindow. Doubling only when more
+// than half the buffer went through in one RTT instead grew the window
+// every other RTT behind a sender in slow start: the RTT after a growth
+// still carries the old window's data, since the peer learns of the
+// growth only from the ACKs sent during it.
 func (t *TCB) rcvAutotune(n int, now Instant) {
 	if t.cfg.RecvBufferMax <= t.rcv.cap() || t.rcv.q.Pool().UnderPressure() {
 		return // at the bound, or memory pressure: no growth (tcp_mem)
@@ -43,10 +47,24 @@ func (t *TCB) rcvAutotune(n int, now Instant) {
 	if now.Sub(t.rcvSpaceAt) < rtt {
 		return
 	}
-	if c := t.rcv.cap(); int(t.rcvCopied) > c/2 {
-		t.rcv.grow(min(2*c, t.cfg.RecvBufferMax))
-	}
+	copied, space := t.rcvCopied, max(t.rcvSpace, initialWindow(uint16(t.rcvMSS())))
 	t.rcvSpaceAt, t.rcvCopied = now, 0
+	if copied <= space {
+		return
+	}
+	t.rcvSpace = copied
+	t.rcv.grow(int(min(drsWindow(copied, space, t.rcvMSS()), uint64(t.cfg.RecvBufferMax))))
+}
+
+// drsWindow is the window tcp_rcv_space_adjust asks for after copied
+// octets were drained in an RTT that followed one of space octets: twice
+// what was drained (room to recover a loss without stalling) plus 16
+// segments of cushion, and, when the drain grew, twice that growth again
+// on top: a sender in slow start doubles every RTT, and the window
+// offered now is used an RTT later (so 6x copied while doubling).
+func drsWindow(copied, space, mss uint32) uint64 {
+	w := 2*uint64(copied) + 16*uint64(mss)
+	return w + 2*w*uint64(copied-space)/uint64(space)
 }
 
 // rcvRTTSample is the receiver's RTT estimate from the echo of our

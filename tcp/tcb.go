@@ -92,6 +92,7 @@ type TCB struct {
 	rcvRTT     time.Duration
 	rcvSpaceAt Instant
 	rcvCopied  uint32
+	rcvSpace   uint32
 
 	stats *Stats // nil until the first counted event (count)
 
