@@ -130,6 +130,7 @@ func Total(gs sched.GroupStats) sched.Stats {
 		t.TimeWaitTable.Inserted += l.TimeWaitTable.Inserted
 		t.TimeWaitTable.RefusedFull += l.TimeWaitTable.RefusedFull
 		t.TimeWaitTable.Expired += l.TimeWaitTable.Expired
+		t.TimeWaitTable.Removed += l.TimeWaitTable.Removed
 		t.TimeWaitFreed += l.TimeWaitFreed
 		t.XSK.RxRingFull += l.XSK.RxRingFull
 		t.XSK.RxFillRingEmptyDescs += l.XSK.RxFillRingEmptyDescs
