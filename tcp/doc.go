@@ -146,15 +146,18 @@
 //   - Congestion control sits behind the Congestion interface: CUBIC
 //     (RFC 9438, with fast convergence and the Reno-friendly region) by
 //     default, NewReno or BBR (v1, as Linux ships it: bbr.go) by
-//     Config.CC; slow start with ABC (RFC 3465, L=2), IW10, restart from
+//     Config.CC; slow start counting every octet an ACK covers (Linux's
+//     tcp_slow_start, not RFC 3465's L=2), IW10, restart from
 //     IW after an idle RTO (RFC 5681 §4.1); CUBIC leaves slow start by
 //     HyStart++ (RFC 9406, with its conservative phase: hystart.go)
 //     rather than by overflowing the bottleneck queue. BBR takes a
 //     delivery-rate sample per ACK (rate.go) and is paced: each segment
 //     gets an earliest departure time and the owner's timer releases
 //     about 1 ms of data per wake-up (pacing.go, reported in Deadline).
-//   - Buffers grow (doubling) up to Config.SendBufferMax/RecvBufferMax when
-//     a transfer is limited by them (Linux DRS); off by default.
+//   - Buffers grow up to Config.SendBufferMax/RecvBufferMax: the receive
+//     buffer by what the application drains per RTT (Linux DRS,
+//     tcp_rcv_space_adjust), the send buffer with cwnd; on by default
+//     (autotune.go).
 //   - ICMP (pmtu.go): the owner hands errors quoting the flow to ICMP;
 //     the quoted sequence number must be in SND.UNA..SND.MAX (RFC 5927);
 //     "packet too big" lowers the send MSS (never below 552/1280) and
