@@ -5,6 +5,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/sluicenet/sluice/bench/loadgen"
@@ -20,6 +21,15 @@ type sample struct {
 	// The server's RSS and child stats at the window's edges.
 	rss0, rss1 int64
 	st0, st1   childStats
+	// serverWait is how long the server's threads waited for a CPU over
+	// the window; diag the server's own counters after a window that
+	// completed no request (stall.go).
+	serverWait time.Duration
+	diag       string
+	// serverSpan is the time between the readings at the window's
+	// edges: the window, unless this process was kept off its CPU and
+	// read an edge late. The server's figures are over it.
+	serverSpan time.Duration
 }
 
 // allocsPerOp is the server's Go heap allocations per completed request.
@@ -47,11 +57,34 @@ func (s sample) busy(server bool) float64 {
 	if s.res.Elapsed <= 0 {
 		return 0
 	}
-	d := s.res.CPU
 	if server {
-		d = s.serverCPU
+		return 100 * float64(s.serverCPU) / float64(s.span())
 	}
-	return 100 * float64(d) / float64(s.res.Elapsed)
+	return 100 * float64(s.res.CPU) / float64(s.res.Elapsed)
+}
+
+// waited is how much of the measured window the server's threads (server
+// true, summed) or the generator thread waited on a run queue, in percent
+// (stall.go); 100 for a generator that had no turn inside the window.
+func (s sample) waited(server bool) float64 {
+	switch {
+	case s.res.Elapsed <= 0:
+		return 0
+	case server:
+		return 100 * float64(s.serverWait) / float64(s.span())
+	case s.res.Missed:
+		return 100
+	}
+	return 100 * float64(s.res.Waited) / float64(s.res.Elapsed)
+}
+
+// span is the server's window: serverSpan, or the generator's where the
+// edges were not timed.
+func (s sample) span() time.Duration {
+	if s.serverSpan > 0 {
+		return s.serverSpan
+	}
+	return s.res.Elapsed
 }
 
 // quantileUS is a latency quantile (0-100) in µs.
@@ -145,14 +178,23 @@ func measureHTTPOpt(c config, bed *testbed.Bed, srv *serverProc, lc loadgen.Conf
 	if err := errors.Join(err0, err1); err != nil {
 		return sample{}, err
 	}
-	return windowSample(total, e0, e1), nil
+	s := windowSample(total, e0, e1)
+	if total.Requests == 0 {
+		s.diag = srv.diag()
+		if n := stallNote(s); n != "" {
+			fmt.Fprintf(os.Stderr, "\nbench: %s: %s\n", currentStep(), n)
+		}
+	}
+	return s, nil
 }
 
 // edge is what is read of the server at one edge of a measured window.
 type edge struct {
-	cpu time.Duration
-	st  childStats
-	rss int64
+	at   time.Time // when the CPU clock was read
+	cpu  time.Duration
+	wait time.Duration // the server's threads' run-queue wait (stall.go)
+	st   childStats
+	rss  int64
 }
 
 // readEdge reads srv at a window's edge: its CPU clock first, then its
@@ -164,9 +206,11 @@ type edge struct {
 func readEdge(srv *serverProc, gc bool) (edge, error) {
 	var e edge
 	var err error
+	e.at = time.Now()
 	if e.cpu, err = srv.cpuTime(); err != nil {
 		return e, fmt.Errorf("%s server CPU time: %w (did it die? %s)", srv.name, err, srv.stderr)
 	}
+	e.wait = procWait(srv.cmd.Process.Pid)
 	if gc {
 		e.st, err = srv.statsAfterGC()
 	} else {
@@ -182,7 +226,8 @@ func readEdge(srv *serverProc, gc bool) (edge, error) {
 // windowSample is the sample of a window: res and the server's edges.
 func windowSample(res *loadgen.Result, e0, e1 edge) sample {
 	return sample{res: res, serverCPU: e1.cpu - e0.cpu, mallocs: e1.st.mallocs - e0.st.mallocs,
-		rss0: e0.rss, rss1: e1.rss, st0: e0.st, st1: e1.st}
+		rss0: e0.rss, rss1: e1.rss, st0: e0.st, st1: e1.st, serverWait: max(0, e1.wait-e0.wait),
+		serverSpan: e1.at.Sub(e0.at)}
 }
 
 // pinThread binds the calling locked thread to cpu and returns a function

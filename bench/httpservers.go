@@ -88,6 +88,7 @@ type serverProc struct {
 	done      chan struct{} // closed when the child has exited
 	stdin     io.WriteCloser
 	statLines chan string  // the child's "stats ..." lines
+	diagLines chan string  // its "diag ..." lines (stall.go)
 	napi      *napiThreads // the server side's NAPI threads (rig.go), if any
 }
 
@@ -121,7 +122,7 @@ func startServer(bed *testbed.Bed, s httpServer, cpu int) (*serverProc, error) {
 	if p.stdin, err = cmd.StdinPipe(); err != nil {
 		return nil, err
 	}
-	p.statLines = make(chan string, 1)
+	p.statLines, p.diagLines = make(chan string, 1), make(chan string, 1)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s server: %w", s.name, err)
 	}
@@ -135,6 +136,12 @@ func startServer(bed *testbed.Bed, s httpServer, cpu int) (*serverProc, error) {
 			if strings.HasPrefix(l, "stats ") {
 				select {
 				case p.statLines <- l:
+				default:
+				}
+			}
+			if strings.HasPrefix(l, "diag ") {
+				select {
+				case p.diagLines <- l:
 				default:
 				}
 			}

@@ -47,12 +47,16 @@ func (f *figures) add(impl, metric, unit, better string, v float64) *Result {
 
 // errors records a run's error count (the row is dropped if every run of
 // it had none) and marks a run that had some, as the brief of a run with
-// errors is that its figures are suspect.
+// errors is that its figures are suspect. A run that completed no request
+// counts as one error, with why in the note (stall.go): its 0 is not a
+// figure of the server.
 func (f *figures) errors(impl string, s sample) {
-	r := f.add(impl, "errors", "count", lower, float64(s.res.ErrorCount()))
-	if s.res.ErrorCount() > 0 {
-		r.Note = joinNote(r.Note, s.res.ErrorString())
+	n, note := s.res.ErrorCount(), s.res.ErrorString()
+	if stall := stallNote(s); stall != "" {
+		n, note = n+1, joinNote(note, stall)
 	}
+	r := f.add(impl, "errors", "count", lower, float64(n))
+	r.Note = joinNote(r.Note, note)
 }
 
 // addBusy records how busy the server and the generator were: context for
@@ -60,6 +64,8 @@ func (f *figures) errors(impl string, s sample) {
 func (f *figures) addBusy(impl string, s sample) {
 	f.add(impl, "server busy", "%", "", s.busy(true)).Note = "server CPU time (process + its NAPI thread on -rig napi) / window"
 	f.add(impl, "loadgen busy", "%", "", s.busy(false)).Note = "generator thread CPU time / window; ~100: generator-bound"
+	f.add(impl, "server waited", "%", "", s.waited(true)).Note = "server threads' run-queue wait / window: other load kept it off its CPU"
+	f.add(impl, "loadgen waited", "%", "", s.waited(false)).Note = "generator thread's run-queue wait / window; high: the figures are the machine's, not the server's"
 }
 
 func (f *figures) results() []Result {

@@ -110,12 +110,18 @@ var stdoutMu sync.Mutex
 // TIME-WAIT counters.
 var childStatsHook atomic.Pointer[func() (timeWait, conns int64, tw sluiceTW)]
 
+// childDiagHook, when set (by sluice's servers), is the server's own
+// counters in one line, which "diag" asks for after a run that completed
+// nothing (stall.go).
+var childDiagHook atomic.Pointer[func() string]
+
 // answerStats answers each line the parent writes on stdin ("stats",
 // "gc" to collect garbage and return it to the OS first, "prof <file>" to
 // start a CPU profile into file, "profstop" to end it) with one
 // "stats mallocs=N tw=N conns=N" line on stdout: the Go heap allocations so
 // far (runtime.MemStats.Mallocs, for allocations per request) and, for
 // sluice, its TIME-WAIT entries and connections (-1 when not known).
+// "diag" is answered with one "diag <counters>" line instead.
 func answerStats(in io.Reader, out io.Writer) {
 	sc := bufio.NewScanner(in)
 	var prof *os.File
@@ -137,6 +143,15 @@ func answerStats(in io.Reader, out io.Writer) {
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "bench child: cpu profile: %v\n", err)
 			}
+		case l == "diag": // stall.go
+			d := "-"
+			if h := childDiagHook.Load(); h != nil {
+				d = (*h)()
+			}
+			stdoutMu.Lock()
+			fmt.Fprintf(out, "diag %s\n", d)
+			stdoutMu.Unlock()
+			continue
 		case l == "profstop" && prof != nil:
 			pprof.StopCPUProfile()
 			prof.Close()

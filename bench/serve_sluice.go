@@ -58,6 +58,8 @@ func sluiceStats(srv *sluice.Server) {
 		return tw, st.Conns, s
 	}
 	childStatsHook.Store(&h)
+	d := func() string { return sluiceDiag(srv.Stats()) }
+	childDiagHook.Store(&d)
 }
 
 func serveSluice(addr, link string, ready func(string), stop <-chan struct{}) error {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -100,10 +101,47 @@ type Result struct {
 	// measured window: near Elapsed means the generator, not the server,
 	// was the limit.
 	CPU time.Duration
+	// Waited is how long over the measured window the generator thread
+	// was runnable but not running (schedstat's run delay): on a shared
+	// machine, the time other threads kept it off its CPU. Near Elapsed,
+	// the generator hardly ran and its figures say nothing of the server.
+	Waited time.Duration
+	// Missed: the generator's thread saw no moment inside the measured
+	// window (it last looked at the clock before the window opened and
+	// next after it closed), so it could count nothing in it. CPU and
+	// Waited then cover the whole run.
+	Missed bool
 	// Behind (Rate mode) is how many requests were due by the end of the
 	// window but never sent because every connection was busy: the
 	// offered rate was not reached.
 	Behind uint64
+	// Stuck is what was outstanding when the run ended: a run that
+	// completed few or no requests says why (the server never answered
+	// the SYNs, or answered the connection but not the request).
+	Stuck Stuck
+}
+
+// Stuck counts the connections with something outstanding at the end of a
+// run, and how long the oldest of them had waited.
+type Stuck struct {
+	// Connecting: connect() not complete (no SYN-ACK yet: the kernel
+	// retransmits the SYN after 1 s, then 3 s, ... RFC 6298 section 5.7).
+	Connecting int
+	// Awaiting: a request written (or being written), its response not
+	// complete.
+	Awaiting int
+	// Oldest is the longest any of them had waited.
+	Oldest time.Duration
+}
+
+// String is "" when nothing was outstanding, else e.g.
+// "at the end: 64 connecting, 0 awaiting a response (oldest 700ms)".
+func (s Stuck) String() string {
+	if s.Connecting+s.Awaiting == 0 {
+		return ""
+	}
+	return fmt.Sprintf("at the end: %d connecting, %d awaiting a response (oldest %v)",
+		s.Connecting, s.Awaiting, s.Oldest.Round(time.Millisecond))
 }
 
 func newResult() *Result {
@@ -148,7 +186,12 @@ func (r *Result) Merge(o *Result) {
 		r.Errors[k] += o.Errors[k]
 	}
 	r.Behind += o.Behind
+	r.Stuck.Connecting += o.Stuck.Connecting
+	r.Stuck.Awaiting += o.Stuck.Awaiting
+	r.Stuck.Oldest = max(r.Stuck.Oldest, o.Stuck.Oldest)
 	r.CPU += o.CPU
+	r.Waited = max(r.Waited, o.Waited)
+	r.Missed = r.Missed || o.Missed
 	r.Elapsed = max(r.Elapsed, o.Elapsed)
 	r.Latency.Merge(o.Latency)
 	r.SendLag.Merge(o.SendLag)
@@ -192,7 +235,7 @@ type gen struct {
 	sched        schedule
 	lastDispatch int64 // Rate mode: when dispatch last ran
 	started      bool  // the measured window has begun
-	cpu0         time.Duration
+	cpu0, wait0  time.Duration
 	res          *Result
 }
 
@@ -231,7 +274,7 @@ func Run(cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("loadgen: epoll: %w", err)
 	}
 	defer unix.Close(epfd)
-	g := &gen{cfg: cfg, epfd: epfd, res: newResult(), base: time.Now()}
+	g := &gen{cfg: cfg, epfd: epfd, res: newResult(), base: time.Now(), cpu0: threadCPU(), wait0: threadWait()}
 	g.req = buildRequest(cfg)
 	ip := cfg.Addr.Addr().Unmap()
 	if ip.Is4() {
@@ -251,10 +294,11 @@ func Run(cfg Config) (*Result, error) {
 	}
 	defer g.closeAll()
 	g.loop()
+	g.markWindow()
+	g.res.Stuck = g.stuck()
 	g.res.Elapsed = time.Duration(g.t1 - g.t0)
-	if g.started {
-		g.res.CPU = threadCPU() - g.cpu0
-	}
+	g.res.CPU = threadCPU() - g.cpu0
+	g.res.Waited = threadWait() - g.wait0
 	if cfg.Mode == Rate {
 		// What was due at the last chance to send and could not go
 		// out (a request falling due as the window closes is not
@@ -282,9 +326,7 @@ func (g *gen) measuring() bool { return g.now >= g.t0 && g.now < g.t1 }
 func (g *gen) loop() {
 	events := make([]unix.EpollEvent, 256)
 	for g.clock() < g.t1 {
-		if !g.started && g.now >= g.t0 {
-			g.started, g.cpu0 = true, threadCPU()
-		}
+		g.markWindow()
 		if len(g.reopen) > 0 {
 			pending := g.reopen
 			g.reopen = nil
@@ -310,10 +352,27 @@ func (g *gen) loop() {
 			continue // EINTR
 		}
 		g.clock()
+		g.markWindow()
 		for _, ev := range events[:n] {
 			g.event(ev.Fd, ev.Events)
 		}
 	}
+}
+
+// markWindow takes the thread's CPU time and run-queue wait at the first
+// look at the clock inside the measured window. A first look past the
+// window's end means the thread had no turn inside it (Result.Missed): the
+// run's start stays the baseline.
+func (g *gen) markWindow() {
+	if g.started || g.now < g.t0 {
+		return
+	}
+	g.started = true
+	if g.now >= g.t1 {
+		g.res.Missed = true
+		return
+	}
+	g.cpu0, g.wait0 = threadCPU(), threadWait()
 }
 
 // dispatch sends every due request that has a free connection; the others
@@ -571,6 +630,27 @@ func (g *gen) drop(i int32) {
 	c.fd, c.state, c.n, c.body, c.wantOut = -1, stClosed, 0, -1, false
 }
 
+// stuck counts the connections with a connect or a response outstanding.
+// c.from is when the connect or the request started (keep-alive and
+// close); in Rate mode it is the request's intended send time, which is
+// what its latency counts from too.
+func (g *gen) stuck() Stuck {
+	var s Stuck
+	for i := range g.conns {
+		c := &g.conns[i]
+		switch c.state {
+		case stConnecting:
+			s.Connecting++
+		case stSending, stAwait:
+			s.Awaiting++
+		default:
+			continue
+		}
+		s.Oldest = max(s.Oldest, time.Duration(g.now-c.from))
+	}
+	return s
+}
+
 func (g *gen) closeAll() {
 	for i := range g.conns {
 		if g.conns[i].fd >= 0 {
@@ -578,6 +658,25 @@ func (g *gen) closeAll() {
 			g.conns[i].fd = -1
 		}
 	}
+}
+
+// threadWait is how long the calling thread has waited on a run queue:
+// the second field of /proc/thread-self/schedstat (0 if it cannot be
+// read: a kernel without schedstats).
+func threadWait() time.Duration {
+	var b [64]byte
+	fd, err := unix.Open("/proc/thread-self/schedstat", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0
+	}
+	defer unix.Close(fd)
+	n, _ := unix.Read(fd, b[:])
+	f := strings.Fields(string(b[:max(n, 0)]))
+	if len(f) < 2 {
+		return 0
+	}
+	ns, _ := strconv.ParseInt(f[1], 10, 64)
+	return time.Duration(ns)
 }
 
 // threadCPU is the calling thread's CPU time (user + system).

@@ -4,8 +4,11 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // serve starts a net/http server on loopback answering with h and returns
@@ -104,5 +107,71 @@ func TestRunConnectRefused(t *testing.T) {
 	}
 	if r.Errors[ErrConnect] == 0 || r.Requests != 0 {
 		t.Fatalf("errors %s, requests %d", r.ErrorString(), r.Requests)
+	}
+}
+
+// TestRunSaysWhatIsStuck: a server whose accept queue is full (backlog 0,
+// never accepting) completes one handshake and drops the other SYNs, and
+// answers nothing. Nothing fails, nothing completes: the result says what
+// was outstanding at the end instead of a bare 0.
+func TestRunSaysWhatIsStuck(t *testing.T) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(sa.(*unix.SockaddrInet4).Port))
+	const conns = 4
+	r, err := Run(Config{Addr: addr, Mode: KeepAlive, Conns: conns, WantLength: 13,
+		Warmup: 20 * time.Millisecond, Duration: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := r.Stuck
+	if r.Requests != 0 || r.ErrorCount() != 0 {
+		t.Fatalf("requests %d, errors %q; want none of either", r.Requests, r.ErrorString())
+	}
+	if s.Connecting+s.Awaiting != conns || s.Connecting == 0 || s.Awaiting == 0 || s.Oldest < 100*time.Millisecond {
+		t.Fatalf("stuck %+v; want %d in all, some connecting (SYNs dropped), some awaiting (accepted by the kernel, never answered), oldest >= the run", s, conns)
+	}
+	if !strings.Contains(s.String(), "connecting") {
+		t.Fatalf("Stuck.String() = %q", s.String())
+	}
+	if r.Waited < 0 {
+		t.Fatalf("waited %v", r.Waited)
+	}
+}
+
+// TestRunMissedWindow: a generator thread that first looks at the clock
+// after its window closed (here: a Begin long past; on a loaded machine: a
+// thread kept off its CPU for the whole window) says so, rather than
+// reporting a window with nothing in it.
+func TestRunMissedWindow(t *testing.T) {
+	addr := serve(t, hello)
+	r, err := Run(Config{Addr: addr, Mode: KeepAlive, Conns: 1, WantLength: 13,
+		Begin: time.Now().Add(-time.Second), Duration: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Missed || r.Requests != 0 {
+		t.Fatalf("missed %v, requests %d; want a missed window and no requests", r.Missed, r.Requests)
+	}
+	// A request completed inside the window was seen there.
+	r, err = Run(Config{Addr: addr, Mode: KeepAlive, Conns: 1, WantLength: 13, Duration: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Requests > 0 && r.Missed {
+		t.Fatalf("%d requests in a window the generator says it missed", r.Requests)
 	}
 }
