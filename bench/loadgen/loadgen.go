@@ -134,13 +134,15 @@ type Stuck struct {
 	Oldest time.Duration
 }
 
-// String is "" when nothing was outstanding, else e.g.
-// "at the end: 64 connecting, 0 awaiting a response (oldest 700ms)".
+// String is "" when nothing was outstanding, else e.g. "at the end, as
+// the generator last saw them: 64 connecting, 0 awaiting a response
+// (oldest 700ms)". A generator kept off its CPU sees late: the kernel may
+// have completed a handshake whose event it never read.
 func (s Stuck) String() string {
 	if s.Connecting+s.Awaiting == 0 {
 		return ""
 	}
-	return fmt.Sprintf("at the end: %d connecting, %d awaiting a response (oldest %v)",
+	return fmt.Sprintf("at the end, as the generator last saw them: %d connecting, %d awaiting a response (oldest %v)",
 		s.Connecting, s.Awaiting, s.Oldest.Round(time.Millisecond))
 }
 
