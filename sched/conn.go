@@ -57,7 +57,7 @@ type Conn struct {
 	// pending holds text Write accepted beyond the TCB's send buffer. It
 	// is written to the TCB as ACKs free space; while it is non-empty no
 	// more text is delivered (receive backpressure: the window closes).
-	pending []byte
+	pending heldText
 
 	timer    TimerID     // the TCB's Deadline, armed in the wheel
 	armedAt  tcp.Instant // deadline timer is armed for (tcp.Never: none)
@@ -138,7 +138,7 @@ func (c *Conn) State() tcp.State {
 func (c *Conn) TCB() *tcp.TCB { return c.tcb }
 
 // Buffered is how much text Write holds beyond the TCB's send buffer.
-func (c *Conn) Buffered() int { return len(c.pending) }
+func (c *Conn) Buffered() int { return c.pending.Len() }
 
 // Write queues p for sending and returns len(p): the TCB's send buffer
 // takes what fits, the rest waits in a per-connection buffer that drains as
@@ -154,8 +154,8 @@ func (c *Conn) Write(p []byte) (int, error) {
 		}
 		return 0, tcp.ErrClosed
 	}
-	if len(c.pending) > 0 {
-		c.pending = append(c.pending, p...)
+	if c.pending.Len() > 0 {
+		c.pending.add(p)
 		return len(p), nil
 	}
 	l := c.loop
@@ -167,7 +167,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 		return n, err
 	}
 	if n < len(p) {
-		c.pending = append(c.pending, p[n:]...)
+		c.pending.add(p[n:])
 	}
 	return len(p), nil
 }
@@ -197,7 +197,7 @@ func (c *Conn) close(how uint8) error {
 		c.unread = 0
 	}
 	c.loop.markDirty(c)
-	if len(c.pending) > 0 {
+	if c.pending.Len() > 0 {
 		return nil // after the pending text (drainPending)
 	}
 	return c.loop.applyClose(c)
@@ -239,7 +239,7 @@ func (c *Conn) Abort() {
 		return
 	}
 	l := c.loop
-	c.pending = nil
+	c.pending.free()
 	prev := l.enter(c)
 	c.tcb.Abort(l.now)
 	l.leave(prev)

@@ -65,7 +65,7 @@ func (l *Loop) process(c *Conn) {
 			l.st.Established++
 			c.h.OnOpen(c)
 		}
-		if ev&tcp.EventWritable != 0 && len(c.pending) > 0 {
+		if ev&tcp.EventWritable != 0 && c.pending.Len() > 0 {
 			l.drainPending(c)
 		}
 		l.deliver(c)
@@ -147,7 +147,7 @@ func (l *Loop) deliver(c *Conn) {
 	// is no later delivery: a pause no longer stops this one.
 	final := ended || t.State() == tcp.TimeWait
 	for range 4 {
-		if !c.opened || c.done || len(c.pending) > 0 || c.closeReq == closeFull || (c.readPaused && !final) {
+		if !c.opened || c.done || c.pending.Len() > 0 || c.closeReq == closeFull || (c.readPaused && !final) {
 			return
 		}
 		// All the text, as runs (held text, or one per buffer chunk).
@@ -205,19 +205,19 @@ func (l *Loop) unpauseAtEnd(c *Conn) {
 // ACKs free room, then applies a Close that waited for it.
 func (l *Loop) drainPending(c *Conn) {
 	prev := l.enter(c)
-	for len(c.pending) > 0 {
-		n, err := c.tcb.Write(c.pending, l.now)
+	for c.pending.Len() > 0 {
+		n, err := c.tcb.Write(c.pending.Bytes(), l.now)
 		if err != nil {
-			c.pending = c.pending[:0]
+			c.pending.reset()
 			break
 		}
 		if n == 0 {
 			break
 		}
-		c.pending = append(c.pending[:0], c.pending[n:]...)
+		c.pending.advance(n)
 	}
 	l.leave(prev)
-	if len(c.pending) > 0 {
+	if c.pending.Len() > 0 {
 		return
 	}
 	if c.closeReq > c.closed {
@@ -254,7 +254,7 @@ func (l *Loop) finish(c *Conn, err error) {
 		return
 	}
 	c.done = true
-	c.pending = nil
+	c.pending.free()
 	l.cancelAppTimer(c)
 	l.addOpen(-1)
 	if c.dialed && !c.opened {
