@@ -18,7 +18,7 @@ import (
 // with each server (sluice with sched.DefaultTCPConfig, as the bench's
 // wan workload; Linux, and the Linux client, with CUBIC; which goes
 // first alternates) over a path of SLUICE_RTT_MS round trip and
-// SLUICE_LOSS_PCT loss, SLUICE_BULK_MIB each, and prints each transfer,
+// SLUICE_LOSS_PCT loss (and a SLUICE_RATE_MBIT bottleneck), SLUICE_BULK_MIB each, and prints each transfer,
 // the sluice loop's CPU time and the same-run sluice/Linux goodput
 // ratios. SLUICE_TRACE_MODE=U or D runs only that direction. With
 // SLUICE_TRACE_DIR set it also captures the headers of each transfer
@@ -42,6 +42,12 @@ func BenchmarkWANDefault(b *testing.B) {
 	}
 	rtt := time.Duration(envInt("SLUICE_RTT_MS", 20)) * time.Millisecond
 	imp := impair.Impairment{Delay: rtt / 2, Loss: float64(envInt("SLUICE_LOSS_PCT", 0)) / 100}
+	if mbit := envInt("SLUICE_RATE_MBIT", 0); mbit > 0 {
+		// As the bench's wan cells: a queue of one BDP beyond the
+		// frames the delay line holds.
+		imp.Rate = int64(mbit) * 1e6
+		imp.Limit = int(float64(imp.Rate)/8*(rtt/2+rtt).Seconds()/1514) + 64
+	}
 	r, err := bulk.NewRig(bulk.RigOptions{TCP: tc, LinuxCC: "cubic", Impair: impair.Both(1, imp)})
 	if err != nil {
 		b.Fatal(err)
