@@ -142,14 +142,6 @@ func wanBulk(c config, f *figures) error {
 	}
 	defer rig.Close()
 	for i, cell := range cells {
-		if i > 0 {
-			if err := rig.Forwarder.Close(); err != nil {
-				return err
-			}
-			if rig.Forwarder, err = impair.Start(rig.Bed.Middle, impair.Both(uint64(1+i), cell.impairment())); err != nil {
-				return fmt.Errorf("wan %v: forwarder: %w", cell, err)
-			}
-		}
 		size, timeout := size, timeout
 		if mib, err := strconv.Atoi(os.Getenv("SLUICE_WAN_LOSS_MIB")); err == nil && mib > 0 && cell.loss > 0 {
 			size = int64(mib) << 20
@@ -165,6 +157,10 @@ func wanBulk(c config, f *figures) error {
 			for _, target := range targets {
 				impl := map[bulk.Target]string{bulk.Sluice: "sluice", bulk.Linux: "Linux TCP"}[target]
 				progressStep("wan", fmt.Sprintf("%s %s %v", impl, dir, cell))
+				// Both servers meet the same loss draws (Rig.Reimpair).
+				if err := rig.Reimpair(impair.Both(uint64(1+i), cell.impairment())); err != nil {
+					return fmt.Errorf("wan %v: forwarder: %w", cell, err)
+				}
 				ctx, cancel := context.WithTimeout(context.Background(), timeout)
 				res, err := rig.Transfer(ctx, target, mode, size, uint64(100+i))
 				cancel()

@@ -65,6 +65,9 @@ func BenchmarkWANDefault(b *testing.B) {
 			}
 			var rate [2]float64
 			for _, target := range targets {
+				if err := r.Reimpair(impair.Both(uint64(i+1), imp)); err != nil {
+					b.Fatal(err)
+				}
 				res, err := traceTransfer(r, dir, target, mode, size, uint64(i+1))
 				if err != nil {
 					b.Fatal(err)
