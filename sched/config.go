@@ -157,7 +157,9 @@ func familyConfig(c *tcp.Config, mtu int, v6 bool) *tcp.Config {
 		cp.MSS = uint16(mss)
 	}
 	// Each loop's buffers come from its own pool (no lock), on the
-	// server's budget.
+	// server's budget, and so does its out-of-order and SACK range
+	// storage.
 	cp.Pool = chunk.NewPool(c.Budget)
+	cp.Ranges = new(tcp.RangePool)
 	return &cp
 }

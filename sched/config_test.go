@@ -38,3 +38,17 @@ func TestStartRejectsBadConfig(t *testing.T) {
 		t.Error("NewLoop accepted an MSS larger than the UMEM frame")
 	}
 }
+
+// TestFamilyConfigOwnsPools: each loop's Config gets its own chunk pool
+// and range free list (single-threaded, no lock), never the shared
+// Config's.
+func TestFamilyConfigOwnsPools(t *testing.T) {
+	base := tcp.DefaultConfig()
+	a, b := familyConfig(&base, 1500, false), familyConfig(&base, 1500, false)
+	if a.Pool == nil || a.Ranges == nil {
+		t.Fatalf("loop config without its own pools: Pool %v, Ranges %v", a.Pool, a.Ranges)
+	}
+	if a.Pool == b.Pool || a.Ranges == b.Ranges || base.Ranges != nil {
+		t.Errorf("loop configs share pools: %p/%p, %p/%p (base %p)", a.Pool, b.Pool, a.Ranges, b.Ranges, base.Ranges)
+	}
+}

@@ -28,8 +28,10 @@
 // data out) allocates nothing. Buffers hold memory only for the text in
 // them, in 4 KiB chunks from the owner's pool (tcp/chunk, Config.Pool):
 // SendBuffer/RecvBuffer and their auto-tuned maxima bound the windows,
-// not allocations. The TCB struct itself is about 1.3 KiB, with the SACK
-// scoreboard, congestion state and Stats. An owner that
+// not allocations. The TCB struct itself is about 1 KiB (TestTCBSize):
+// out-of-order and SACK range storage comes from the owner's RangePool
+// (Config.Ranges) only while the sequence space has holes, and Stats
+// are allocated on the first counted event. An owner that
 // keeps a free list of closed TCBs hands them back through OpenReuse and
 // Listener.Pool: a whole connection then allocates nothing
 // (TestRecycledConnectionAllocs).
