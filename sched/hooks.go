@@ -68,7 +68,7 @@ func (l *Loop) countRetransmit(c *Conn, seg *tcp.Segment) {
 	end := seg.Seq.Add(n)
 	if c.sentAny && seg.Seq.LessThan(c.sndMax) {
 		l.st.Retransmits++
-		l.st.RetransmitText += uint64(len(seg.Payload))
+		l.st.RetransmitText += uint64(seg.TextLen())
 	}
 	if !c.sentAny || c.sndMax.LessThan(end) {
 		c.sndMax, c.sentAny = end, true

@@ -20,11 +20,7 @@ func (l *Loop) Emit(id *tcp.ID, seg *tcp.Segment) {
 	switch {
 	case l.cur != nil:
 		c := l.cur
-		r := l.st.Retransmits
 		l.countRetransmit(c, seg)
-		if l.st.Retransmits != r {
-			l.st.RetransmitText += uint64(len(seg.Tail())) // countRetransmit counts Payload
-		}
 		s.SrcMAC, s.DstMAC, s.HasVLAN, s.VLAN = c.localMAC, c.peerMAC, c.hasVLAN, c.vlan
 	case l.rx != nil:
 		f := l.rx
