@@ -158,17 +158,17 @@ func (t *TCB) retransmit(l Seq, n uint32, now Instant) uint32 {
 	switch {
 	case l.LessThan(dataEnd):
 		n = min(n, dataEnd.Sub(l), t.curMSS())
-		p := t.snd.slice(int(l.Sub(t.sndBufSeq)), int(n))
+		a, next, k := t.snd.text(int(l.Sub(t.sndBufSeq)), int(n), t.takesTail())
 		f := FlagACK
-		end := l.Add(uint32(len(p)))
+		end := l.Add(uint32(len(a) + k))
 		if end == dataEnd {
 			f |= FlagPSH
 			if t.has(flagFinQueued) && t.finSeq == end && end.LessThan(t.sndMax) {
 				f |= FlagFIN
 			}
 		}
-		t.emit(f, l, p, now)
-		sent = uint32(len(p))
+		t.emitRuns(f, l, a, next, k, now)
+		sent = uint32(len(a) + k)
 		if f&FlagFIN != 0 {
 			sent++
 		}
@@ -454,7 +454,8 @@ func (t *TCB) probeTimeout(now Instant) {
 	if u := uint32(t.Unsent()); t.sndNxt == t.sndMax && probeNew(u, t.curMSS(), t.sndNxt, t.sndUna.Add(t.sndWnd)) {
 		n := min(u, t.curMSS())
 		off := int(t.sndNxt.Sub(t.sndBufSeq))
-		t.transmit(FlagACK|FlagPSH, t.snd.slice(off, int(n)), now)
+		a, next, k := t.snd.text(off, int(n), t.takesTail())
+		t.transmitRuns(FlagACK|FlagPSH, a, next, k, now)
 		sent = true
 	}
 	if !sent {

@@ -202,8 +202,8 @@ func (t *TCB) retransmitOne(now Instant) {
 	if t.sndUna.LessThan(dataEnd) && t.sndUna.LessThan(t.sndMax) {
 		// Only what was sent before: never new text beyond the window.
 		n := min(dataEnd.Sub(t.sndUna), t.sndMax.Sub(t.sndUna), t.curMSS())
-		p := t.snd.slice(int(t.sndUna.Sub(t.sndBufSeq)), int(n))
-		t.transmit(FlagACK|FlagPSH, p, now)
+		a, next, k := t.snd.text(int(t.sndUna.Sub(t.sndBufSeq)), int(n), t.takesTail())
+		t.transmitRuns(FlagACK|FlagPSH, a, next, k, now)
 		return
 	}
 	if t.has(flagFinQueued) && t.sndUna == t.finSeq {

@@ -73,7 +73,7 @@ func (t *TCB) trySend(now Instant) {
 		t.lastSend = now
 	}
 	rate := t.pacingRate()
-	_, tail := t.sink.(TailSink)
+	tail := t.takesTail()
 	for {
 		if t.sb.n > 0 && t.sndNxt.LessThan(t.sndMax) {
 			// Go-back-N after a timeout skips what the peer SACKed
@@ -158,6 +158,10 @@ func (t *TCB) trySend(now Instant) {
 		t.transmit(FlagFIN|FlagACK, nil, now)
 	}
 }
+
+// takesTail reports whether the Sink takes text as two runs (TailSink),
+// so text crossing a send-buffer chunk is not gathered into a copy.
+func (t *TCB) takesTail() bool { _, ok := t.sink.(TailSink); return ok }
 
 // transmit emits a segment at SND.NXT and advances it.
 func (t *TCB) transmit(f Flags, p []byte, now Instant) { t.transmitRuns(f, p, nil, 0, now) }
