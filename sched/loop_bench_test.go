@@ -144,15 +144,7 @@ func BenchmarkLoopConnection(b *testing.B) {
 		if port == 0 {
 			port = 1
 		}
-		id := tcp.ID{LocalAddr: pipeClient.Addr(), RemoteAddr: pipeServer.Addr(), LocalPort: port, RemotePort: pipeServer.Port()}
-		p.cli = tcp.OpenReuse(p.cli, &p.cfg, id, p, p.now)
-		p.pump()
-		p.cli.Write(req, p.now)
-		p.pump()
-		a, c := p.cli.Peek()
-		p.cli.Consume(len(a)+len(c), p.now)
-		p.cli.Close(p.now)
-		p.pump()
+		p.churnOne(b, port, req)
 		p.now += tcp.Instant(time.Microsecond)
 	}
 }

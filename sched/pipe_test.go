@@ -467,27 +467,36 @@ func TestPipeTimeWaitTable(t *testing.T) {
 // an echoed request, close from the client, the server's TCB recycled
 // through the listener's pool — allocates nothing in the loop (the client
 // engine reuses its TCB too, with tcp.OpenReuse).
+var bye = []byte("bye")
+
+// churnOne runs one connection from client port port: handshake, req,
+// which the server echoes and closes after, the client's close. It
+// reports the client's final state.
+func (p *pipe) churnOne(t testing.TB, port uint16, req []byte) tcp.State {
+	id := tcp.ID{LocalAddr: pipeClient.Addr(), RemoteAddr: pipeServer.Addr(), LocalPort: port, RemotePort: pipeServer.Port()}
+	p.cli = tcp.OpenReuse(p.cli, &p.cfg, id, p, p.now)
+	p.pump()
+	p.cli.Write(req, p.now)
+	p.pump()
+	a, b := p.cli.Peek()
+	if len(a)+len(b) != len(req) {
+		t.Fatalf("port %d: echoed %d octets", port, len(a)+len(b))
+	}
+	p.cli.Consume(len(a)+len(b), p.now)
+	p.cli.Close(p.now)
+	p.pump()
+	return p.cli.State()
+}
+
 func TestPipeConnectionNoAlloc(t *testing.T) {
 	cfg := tcp.DefaultConfig()
 	cfg.MSL = time.Millisecond
 	p := newPipe(t, &rawEcho{}, &cfg)
 	p.check = nil // it allocates; the loop is what is measured
-	req := []byte("hello")
 	port := uint16(40000)
 	conn := func() {
 		port++
-		id := tcp.ID{LocalAddr: pipeClient.Addr(), RemoteAddr: pipeServer.Addr(), LocalPort: port, RemotePort: pipeServer.Port()}
-		p.cli = tcp.OpenReuse(p.cli, &p.cfg, id, p, p.now)
-		p.pump()
-		p.cli.Write(req, p.now)
-		p.pump()
-		a, b := p.cli.Peek()
-		if len(a)+len(b) != len(req) {
-			t.Fatalf("echoed %d octets", len(a)+len(b))
-		}
-		p.cli.Consume(len(a)+len(b), p.now)
-		p.cli.Close(p.now)
-		p.pump()
+		p.churnOne(t, port, bye)
 		if p.l.conns.Len() != 0 {
 			t.Fatalf("%d connections after close", p.l.conns.Len())
 		}

@@ -23,27 +23,6 @@ func overflowPipe(t *testing.T, max int) (*pipe, *tcp.Config) {
 	return p, &cfg
 }
 
-var bye = []byte("bye")
-
-// churnOne runs one connection from client port port: handshake, a
-// request the server echoes and closes after, the client's close. It
-// reports the client's final state.
-func (p *pipe) churnOne(t *testing.T, port uint16) tcp.State {
-	id := tcp.ID{LocalAddr: pipeClient.Addr(), RemoteAddr: pipeServer.Addr(), LocalPort: port, RemotePort: pipeServer.Port()}
-	p.cli = tcp.OpenReuse(p.cli, &p.cfg, id, p, p.now)
-	p.pump()
-	p.cli.Write(bye, p.now)
-	p.pump()
-	a, b := p.cli.Peek()
-	if len(a)+len(b) != len(bye) {
-		t.Fatalf("port %d: echoed %d octets", port, len(a)+len(b))
-	}
-	p.cli.Consume(len(a)+len(b), p.now)
-	p.cli.Close(p.now)
-	p.pump()
-	return p.cli.State()
-}
-
 // TestPipeTimeWaitOverflow: past the table's bound a connection that
 // reaches TIME-WAIT closes without it, as Linux's past tcp_max_tw_buckets:
 // the peer's close completes normally, the overflow is counted, no TCB is
@@ -55,7 +34,7 @@ func TestPipeTimeWaitOverflow(t *testing.T) {
 	const max, n = 4, 50
 	p, _ := overflowPipe(t, max)
 	for i := range n {
-		if st := p.churnOne(t, uint16(41000+i)); st != tcp.Closed {
+		if st := p.churnOne(t, uint16(41000+i), bye); st != tcp.Closed {
 			t.Fatalf("connection %d: client in %v after its close, want CLOSED", i, st)
 		}
 		if p.l.conns.Len() != 0 {
@@ -76,7 +55,7 @@ func TestPipeTimeWaitOverflow(t *testing.T) {
 	}
 	port := uint16(42000)
 	p.check = nil // it allocates; the loop is what is measured
-	if allocs := testing.AllocsPerRun(100, func() { port++; p.churnOne(t, port) }); allocs != 0 {
+	if allocs := testing.AllocsPerRun(100, func() { port++; p.churnOne(t, port, bye) }); allocs != 0 {
 		t.Errorf("%v allocations per overflowing connection", allocs)
 	}
 	if st, _ = p.l.Stats(0); st.TimeWait != max || st.Conns != 0 {
