@@ -344,7 +344,6 @@ func (t *TCB) inputACK(seg *Segment, seq Seq, now Instant) bool {
 	// a challenge ACK, rate-limited (§7), as Linux now sends for both
 	// sides: a blind injector must not get an answer per guess.
 	if ack.GreaterThan(t.sndMax) || ack.LessThan(t.sndUna-Seq(t.maxSndWnd)) {
-		t.Drops++
 		t.challengeACK(now)
 		return false
 	}

@@ -86,6 +86,11 @@ func TestRFC5961ChallengeLimitSYNAndBadACK(t *testing.T) {
 	if n := len(h.Take()); n != 1 || h.TCB.Buffered() != 0 {
 		t.Fatalf("%d ACKs for 20 ACKs of unsent data (want 1), %d octets taken", n, h.TCB.Buffered())
 	}
+	// Every one of the 60 segments was discarded, counted once whether
+	// its challenge ACK went out or was throttled.
+	if h.TCB.Drops != 60 {
+		t.Fatalf("Drops %d for 60 discarded segments", h.TCB.Drops)
+	}
 	h.State(tcp.Established)
 }
 

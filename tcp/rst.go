@@ -40,16 +40,18 @@ func (t *TCB) replyReset(seg *Segment) {
 // limit, that one is per connection: the per-loop owner can add a global
 // budget on top; a per-connection limit cannot be used as a side channel
 // across connections (CVE-2016-5696).
+//
+// The segment that earns it is discarded either way, and counted in
+// Drops here, once: callers do not count it again.
 func (t *TCB) challengeACK(now Instant) {
+	t.Drops++
 	if t.oowLimited(now) {
-		t.Drops++
 		return
 	}
 	if now-t.chalSecond >= Instant(1e9) {
 		t.chalSecond, t.chalCount = now, 0
 	}
 	if lim := t.cfg.ChallengeACKLimit; lim > 0 && t.chalCount >= uint32(lim) {
-		t.Drops++
 		t.count().ChallengeACKsLimited++
 		return
 	}
