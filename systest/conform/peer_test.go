@@ -535,11 +535,18 @@ func (c *conn) fin(label, text string) {
 	c.sndNxt += uint32(len(text)) + 1
 }
 
+// halfOpen sends our SYN and waits for the SYN-ACK, leaving the server's
+// end in SYN-RECEIVED (the start of every handshake scenario).
+func (c *conn) halfOpen() []seg {
+	c.t.Helper()
+	c.syn("SYN")
+	return c.expectSYNACK("SYN-ACK")
+}
+
 // open runs the three-way handshake and checks it completed.
 func (c *conn) open() {
 	c.t.Helper()
-	c.syn("SYN")
-	got := c.expectSYNACK("SYN-ACK")
+	got := c.halfOpen()
 	if len(got) == 0 || got[0].flags != wire.TCPFlagSYN|wire.TCPFlagACK {
 		c.t.Fatalf("no SYN-ACK from %v: %s", c.remote, c.list(got))
 	}

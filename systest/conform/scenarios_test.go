@@ -49,14 +49,12 @@ var scenarios = []scenario{
 		c.expectOver("SYN-ACK, retransmitted within 1.6 s", 1600*time.Millisecond, true)
 	}},
 	{name: "synrecv/retransmitted-syn", run: func(c *conn) {
-		c.syn("SYN")
-		c.expectSYNACK("SYN-ACK")
+		c.halfOpen()
 		c.send("same SYN again", tx{flags: flagS, seq: c.iss, synOpts: true})
 		c.expect("SYN-ACK again")
 	}},
 	{name: "synrecv/bad-ack", run: func(c *conn) {
-		c.syn("SYN")
-		c.expectSYNACK("SYN-ACK")
+		c.halfOpen()
 		c.send("ACK of ISN+1000", tx{flags: flagA, seq: c.sndNxt, ack: c.irs + 1000})
 		c.expect("RST seq=1000")
 		c.ack("right ACK")
@@ -65,8 +63,7 @@ var scenarios = []scenario{
 		c.expectStream("echo", 5, false)
 	}},
 	{name: "synrecv/rst", run: func(c *conn) {
-		c.syn("SYN")
-		c.expectSYNACK("SYN-ACK")
+		c.halfOpen()
 		c.send("RST at SND.NXT", tx{flags: flagR, seq: c.sndNxt})
 		c.expect("nothing")
 		c.ack("ACK of the SYN-ACK")
@@ -76,8 +73,7 @@ var scenarios = []scenario{
 		c.expectSYNACK("SYN-ACK")
 	}},
 	{name: "synrecv/old-syn", run: func(c *conn) {
-		c.syn("SYN")
-		c.expectSYNACK("SYN-ACK")
+		c.halfOpen()
 		c.send("SYN with ISN-1000", tx{flags: flagS, seq: c.iss - 1000, synOpts: true})
 		c.expect("answer")
 	}},
@@ -270,8 +266,7 @@ var scenarios = []scenario{
 		c.expectStream("echo", 5, false)
 	}},
 	{name: "handshake/ack-with-text", run: func(c *conn) {
-		c.syn("SYN")
-		c.expectSYNACK("SYN-ACK")
+		c.halfOpen()
 		c.data("ACK with text", "hello")
 		c.expectStream("echo", 5, false)
 	}},
@@ -283,16 +278,14 @@ var scenarios = []scenario{
 		c.expectStream("echo", 5, false)
 	}},
 	{name: "synrecv/rst-in-window", run: func(c *conn) {
-		c.syn("SYN")
-		c.expectSYNACK("SYN-ACK")
+		c.halfOpen()
 		c.send("RST at SND.NXT+100", tx{flags: flagR, seq: c.sndNxt + 100})
 		c.expect("answer")
 		c.ack("ACK of the SYN-ACK")
 		c.expect("answer")
 	}},
 	{name: "synrecv/fin", run: func(c *conn) {
-		c.syn("SYN")
-		c.expectSYNACK("SYN-ACK")
+		c.halfOpen()
 		c.fin("ACK and FIN", "")
 		c.expectStream("ACK, bye, FIN", 3, true)
 		c.ack("ACK their FIN")
@@ -442,8 +435,7 @@ var scenarios = []scenario{
 		c.expectMaxSeg("echo", 1400)
 	}},
 	{name: "synrecv/ack-paws-old", run: func(c *conn) {
-		c.syn("SYN")
-		c.expectSYNACK("SYN-ACK")
+		c.halfOpen()
 		c.send("ACK with a TSval older than the SYN's", tx{flags: flagA, seq: c.sndNxt, ack: c.rcvNxt, tsDelta: -100_000})
 		c.expect("answer")
 		c.data("text", "hello")
@@ -493,8 +485,7 @@ var scenarios = []scenario{
 		c.expect("ACK")
 	}},
 	{name: "synrecv/syn-in-window", run: func(c *conn) {
-		c.syn("SYN")
-		c.expectSYNACK("SYN-ACK")
+		c.halfOpen()
 		c.send("SYN at ISN+100", tx{flags: flagS, seq: c.iss + 100, synOpts: true})
 		c.expect("answer")
 		c.ack("ACK of the SYN-ACK")
@@ -553,15 +544,13 @@ var scenarios = []scenario{
 		c.expect("duplicate ACKs")
 	}},
 	{name: "ratelimit/synrecv-old-syn-twice", run: func(c *conn) {
-		c.syn("SYN")
-		c.expectSYNACK("SYN-ACK")
+		c.halfOpen()
 		c.sendPair("SYN with ISN-1000", tx{flags: flagS, seq: c.iss - 1000, synOpts: true},
 			"SYN with ISN-2000", tx{flags: flagS, seq: c.iss - 2000, synOpts: true})
 		c.expect("answers")
 	}},
 	{name: "handshake/ack-text-fin", run: func(c *conn) {
-		c.syn("SYN")
-		c.expectSYNACK("SYN-ACK")
+		c.halfOpen()
 		c.fin("ACK, text and FIN in one", "hello")
 		c.expectStream("ACK, echo, bye, FIN", 8, true)
 		c.ack("ACK all")
