@@ -47,6 +47,20 @@
 //     (200 ms, doubled per try) and gives the connection up after
 //     Config.Retries, with a RST, counted as a timeout.
 //
+// # Idle connections
+//
+// With Config.Idle the generator opens connections for the idle
+// workload's memory figures instead: SYN, then a bare ACK of the
+// SYN-ACK, and the slot moves on to its next tuple at once, so a million
+// connections open in seconds and the generator holds no state for them.
+// The tuple numbering is all it keeps: a SYN-ACK retransmitted for a held
+// connection (our ACK was lost) is answered with the ACK again, rebuilt
+// from the SYN-ACK and the cookie ISN; anything else on a held connection
+// (keep-alive probes, data, FIN, RST) is counted in Stats.Held and not
+// answered, so the server keeps the connection ESTABLISHED until it ends
+// it itself. An Idle generator is never Done by itself: XDP.Halt ends
+// its Run.
+//
 // Everything that is not a completed, checked connection is counted by
 // kind in Stats (RSTs, timeouts, bad responses, stale segments, frames
 // that did not parse, TX ring full): a run with errors says so.

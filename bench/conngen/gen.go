@@ -32,6 +32,14 @@ type Config struct {
 	Key        uint64        // ISN key; 0 takes one from the clock
 	// Limit stops opening connections after this many (0: no limit).
 	Limit uint64
+	// Idle opens connections and leaves them to the server: the third
+	// segment is a bare ACK, after which the slot moves on to its next
+	// tuple and the connection counts as completed. Nothing is sent on a
+	// held connection again but the ACK answering a retransmitted
+	// SYN-ACK; whatever else the server sends on it is counted (Held)
+	// and not answered, so it stays ESTABLISHED on the server until the
+	// server ends it. Request and WantLength are not used.
+	Idle bool
 	// Trace, when set, sees every received segment counted as an error
 	// or a retransmission, with the counter's name (for debugging).
 	Trace func(what string, f *wire.Frame)
@@ -48,6 +56,10 @@ type Stats struct {
 	FinAgain    uint64 // server FINs that came again; re-answered
 	DupData     uint64 // data segments already seen or beyond a gap; ACKed
 	LateACK     uint64 // the server's ACK of our FIN again, after the connection ended; ignored
+	// Held counts segments other than a SYN-ACK on connections an Idle
+	// generator has left to the server (keep-alive probes, data, FIN,
+	// RST): not answered, not errors.
+	Held uint64
 	// Unfinished counts connections still in progress when the run
 	// ended (Abort): reset, not errors (the server was still working on
 	// them when the generator stopped waiting).
@@ -204,8 +216,12 @@ func (g *Gen) InProgress() int {
 }
 
 // Done reports that every connection has ended and none will be opened
-// (Stop, or Limit reached).
+// (Stop, or Limit reached). An Idle generator is done only once stopped:
+// until then it answers the SYN-ACKs of the connections it holds.
 func (g *Gen) Done() bool {
+	if g.cfg.Idle && !g.stopped {
+		return false
+	}
 	for i := range g.slots {
 		if s := &g.slots[i]; s.state != free || (!g.stopped && s.tuple < g.end) {
 			return false
@@ -383,6 +399,10 @@ func (g *Gen) Input(b []byte, now int64, tx TX) {
 // is the server doing what it should; a RST would end its TIME-WAIT early
 // (Linux honours it, RFC 1337 §2). The cookie ISN tells it apart.
 func (g *Gen) stale(t uint64, f *wire.Frame, tx TX) {
+	if g.cfg.Idle && t < g.slots[t%uint64(len(g.slots))].tuple {
+		g.held(t, f, tx)
+		return
+	}
 	if f.Flags&wire.TCPFlagRST != 0 {
 		return
 	}
@@ -393,6 +413,19 @@ func (g *Gen) stale(t uint64, f *wire.Frame, tx TX) {
 	g.Stats.Stale++
 	g.trace("stale", f)
 	g.reset(f, tx)
+}
+
+// held answers a segment on a connection an Idle generator left to the
+// server: a retransmitted SYN-ACK (our ACK was lost) gets the ACK again,
+// rebuilt from the SYN-ACK and the cookie ISN; the rest is counted only.
+func (g *Gen) held(t uint64, f *wire.Frame, tx TX) {
+	if f.Flags&(synAck|wire.TCPFlagRST|wire.TCPFlagFIN) == synAck && f.Ack == iss(g.cfg.Key, t)+1 {
+		g.Stats.SynAckAgain++
+		g.emit(f.Dst, f.DstPort, wire.TCPFlagACK, f.Ack, f.Seq+1, nil, false, tx)
+		return
+	}
+	g.Stats.Held++
+	g.trace("held", f)
 }
 
 func (g *Gen) trace(what string, f *wire.Frame) {
@@ -430,6 +463,11 @@ func (g *Gen) inSynSent(s *slot, f *wire.Frame, now int64, tx TX) {
 		g.Stats.BadAck++
 		g.trace("bad-ack", f)
 		g.reset(f, tx)
+		return
+	}
+	if g.cfg.Idle {
+		g.send(s, wire.TCPFlagACK, g.iss(s)+1, f.Seq+1, nil, tx)
+		g.complete(s, now)
 		return
 	}
 	s.irs, s.state, s.tries, s.due = f.Seq, open, 0, now+g.rto
@@ -524,13 +562,20 @@ func (g *Gen) inLastAck(s *slot, f *wire.Frame, now int64, tx TX) {
 		return // an old ACK (of the request)
 	}
 	if !s.bad {
-		g.Stats.Completed++
-		if g.to == 0 || (now >= g.from && now < g.to) {
-			g.Window++
-			g.Latency.RecordValue(now - s.start)
-			if g.to != 0 {
-				g.PerSecond[(now-g.from)/int64(time.Second)]++
-			}
+		g.complete(s, now)
+		return
+	}
+	g.release(s)
+}
+
+// complete counts the slot's connection done and releases the slot.
+func (g *Gen) complete(s *slot, now int64) {
+	g.Stats.Completed++
+	if g.to == 0 || (now >= g.from && now < g.to) {
+		g.Window++
+		g.Latency.RecordValue(now - s.start)
+		if g.to != 0 {
+			g.PerSecond[(now-g.from)/int64(time.Second)]++
 		}
 	}
 	g.release(s)

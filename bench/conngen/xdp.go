@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -43,7 +44,12 @@ type XDP struct {
 	// WindowCPU is the CPU time the thread running Run spent inside the
 	// generator's Measure window.
 	WindowCPU time.Duration
+	halt      atomic.Bool
 }
+
+// Halt makes Run end as if its stop time had come (from any goroutine):
+// how an Idle generator, never done by itself, is ended.
+func (x *XDP) Halt() { x.halt.Store(true) }
 
 const noFrame = ^uint64(0)
 
@@ -220,6 +226,9 @@ func (x *XDP) Run(g *Gen, stop time.Time) error {
 		}
 		if g.Done() {
 			break
+		}
+		if now < stopAt && x.halt.Load() {
+			stopAt, drainAt = now, now+int64(drainLimit)
 		}
 		if now >= stopAt {
 			g.Stop()
