@@ -14,6 +14,10 @@ import (
 type cubic struct {
 	reno newReno // the octet windows; also the NewReno controller itself
 
+	// hs leaves slow start on a lasting RTT rise (HyStart++, hystart.go);
+	// beside reno, so that neither is padded.
+	hs hystartPP
+
 	wMax, wLastMax float64 // segments (§4.2, §4.7)
 	k              float64 // seconds (§4.2 eq. 2)
 	wEst           float64 // segments (§4.3)
@@ -21,9 +25,6 @@ type cubic struct {
 
 	// For Undo: the cubic state before the last reduction.
 	priorWMax, priorWLastMax float64
-
-	// hs leaves slow start on a lasting RTT rise (HyStart++, hystart.go).
-	hs hystartPP
 }
 
 // RFC 9438 §4.6 (beta_cubic) and §5 (C).

@@ -7,16 +7,15 @@ import "github.com/sluicenet/sluice/tcp/chunk"
 // while it holds text. Its size in the TCP sense (the window, Write's
 // backpressure) is a bound, cap(), raised by auto-tuning without a copy.
 type ring struct {
-	q   chunk.Queue
-	n   int  // used octets (q.Len(), kept here for the TCB's many reads)
-	rcv bool // the receive side
+	q chunk.Queue // the receive side's retires consumed chunks (Retires)
+	n int         // used octets (q.Len(), kept here for the TCB's many reads)
 }
 
 // init empties the ring and sets its bound; rcv marks the receive side,
 // whose consumed chunks may still be read by OnData (chunk.Pool.Retire).
 func (r *ring) init(p *chunk.Pool, size int, rcv bool) {
 	r.q.Init(p, size, rcv)
-	r.n, r.rcv = 0, rcv
+	r.n = 0
 }
 func (r *ring) cap() int { return r.q.Limit() }
 
@@ -27,7 +26,7 @@ func (r *ring) cap() int { return r.q.Limit() }
 // (Stats.MemDropped), and the peer sends it again. New window is offered
 // only from room (advertise).
 func (r *ring) free() int {
-	if r.rcv {
+	if r.q.Retires() {
 		return r.q.Free()
 	}
 	return r.room()

@@ -14,10 +14,11 @@ type TCB struct {
 	cc   Congestion
 	ss   cubic     // the built-in controllers (CUBIC, or its newReno part), inline: no allocation
 	l    *Listener // passive child of a Listener, until accepted or freed
+	err  error
 
-	state  State
-	events Event
-	err    error
+	// The fields are ordered so that none needs padding: every idle
+	// connection holds one TCB, and 888 octets is Go's 896-octet size
+	// class with the allocation header (TestTCBSize).
 
 	// Send sequence space (RFC 9293 §3.3.1). sndMax is the highest
 	// sequence number sent so far: after a retransmission timeout sndNxt
@@ -29,13 +30,14 @@ type TCB struct {
 	sndWnd, maxSndWnd           uint32 // scaled peer window; largest seen
 	sndMSS                      uint16 // effective send MSS (text per segment)
 	sndWScale, rcvWScale        uint8
+	state                       State
+	events                      Event
+	flags                       tcbFlags
 
 	// Receive sequence space. rcvAdv is the right edge we advertised last
 	// (RCV.NXT+RCV.WND): it never moves left (RFC 9293 §3.8.6).
 	irs, rcvNxt, rcvAdv Seq
 	lastAckSent         Seq
-
-	flags tcbFlags
 
 	// Timestamps (RFC 7323).
 	tsRecent   uint32
@@ -46,9 +48,9 @@ type TCB struct {
 	// unsent); rcv holds in-order text not yet read, followed by room for
 	// out-of-order text tracked in ooo.
 	snd       ring
-	sndBufSeq Seq
 	rcv       ring
 	ooo       oooQueue
+	sndBufSeq Seq
 	finSeq    Seq // our FIN's sequence number, valid when flagFinQueued
 
 	// Timers, as absolute instants (Never when disarmed).
@@ -56,16 +58,17 @@ type TCB struct {
 
 	// RFC 6298 state.
 	srtt, rttvar, rto time.Duration
-	rttSeq            Seq
 	rttAt             Instant       // Never when no sample is being timed (Karn)
 	rttSample         time.Duration // the sample the ACK being processed gave (for the controller)
-	retries           uint8         // consecutive timeouts of rtoAt / persistAt
+	rttSeq            Seq
+	ackPending        uint32 // octets received and not yet acknowledged
+	retries           uint8  // consecutive timeouts of rtoAt / persistAt
 	keepProbes        uint8
 	persistProbes     uint8 // unanswered zero-window probes
 	persistShift      uint8 // persist backoff exponent
 	quickAcks         uint8
+	dsack             bool   // dsackL..dsackR is to be reported (below)
 	rcvMSSEst         uint16 // the peer's segment size, measured (rcvMSS)
-	ackPending        uint32 // octets received and not yet acknowledged
 	lastRecv          Instant
 
 	// RFC 5961 §7 challenge-ACK budget.
@@ -81,18 +84,17 @@ type TCB struct {
 	// dsackL..dsackR is a duplicate range to report first in the next
 	// ACK's SACK option (RFC 2883), when dsack is set.
 	dsackL, dsackR Seq
-	dsack          bool
 	rcvDataMs      uint32 // ms clock of the last text received (0: none yet)
+
+	// Receive-buffer auto-tuning (autotune.go).
+	rcvCopied  uint32
+	rcvSpace   uint32
+	rcvRTT     time.Duration
+	rcvSpaceAt Instant
 
 	// softErr is the last soft error (an ICMP unreachable, pmtu.go; RFC
 	// 1122 §4.2.3.9), reported only if the connection later times out.
 	softErr error
-
-	// Receive-buffer auto-tuning (autotune.go).
-	rcvRTT     time.Duration
-	rcvSpaceAt Instant
-	rcvCopied  uint32
-	rcvSpace   uint32
 
 	stats *Stats // nil until the first counted event (count)
 

@@ -1,23 +1,29 @@
 package chunk
 
+import "unsafe"
+
 // Queue is a byte queue on chunks: a connection's send or receive
 // buffer. See the package doc for positions, Extent and held text. The
 // zero value is an empty queue of Limit 0; Init gives it a pool and a
 // limit.
+//
+// A Queue is part of every connection, idle ones included, so it is
+// kept small (72 octets): positions and counts are 32-bit (Limit is
+// capped at MaxLimit), and held text is a pointer, its length being n.
 type Queue struct {
-	pool   *Pool
-	dir    []*Chunk // circular, a power of two long; nil with no chunk
-	dh     int      // dir slot of the chunk holding position 0
-	off    int      // offset of position 0 in that chunk
-	span   int      // dir slots from dh that may hold a chunk
-	chunks int      // chunks held
-	n      int      // used octets, from position 0
-	ext    int      // positions reserved or written: >= n
-	limit  int
-	// held, when not empty, is all n used octets, still in the memory of
-	// the segment that carried them; their positions are reserved but
-	// hold no chunk until Spill.
-	held []byte
+	pool *Pool
+	dir  []*Chunk // circular, a power of two long; nil with no chunk
+	// held, when not nil, is the first of all n used octets, still in
+	// the memory of the segment that carried them; their positions are
+	// reserved but hold no chunk until Spill.
+	held   *byte
+	dh     int32 // dir slot of the chunk holding position 0
+	off    int32 // offset of position 0 in that chunk
+	span   int32 // dir slots from dh that may hold a chunk
+	chunks int32 // chunks held
+	n      int32 // used octets, from position 0
+	ext    int32 // positions reserved or written: >= n
+	limit  int32
 	// retire: consumed chunks may still be read (a receive queue whose
 	// Peek precedes Consume): they go back through Pool.Retire.
 	retire bool
@@ -35,12 +41,18 @@ func (q *Queue) Init(p *Pool, limit int, retire bool) {
 			p.private = true
 		}
 	}
-	q.pool, q.limit, q.retire = p, limit, retire
+	q.pool, q.limit, q.retire = p, clampLimit(limit), retire
 }
+
+// MaxLimit is the largest Limit a Queue takes (larger ones are cut to
+// it): positions are 32-bit.
+const MaxLimit = 1<<31 - 1 - Size
+
+func clampLimit(l int) int32 { return int32(max(0, min(l, MaxLimit))) }
 
 // Reset gives every chunk back and forgets all text, held or stored.
 func (q *Queue) Reset() {
-	q.release(q.span)
+	q.release(int(q.span))
 	if q.dir != nil {
 		q.pool.putDir(q.dir)
 	}
@@ -49,38 +61,50 @@ func (q *Queue) Reset() {
 }
 
 // Limit is the queue's size in the TCP sense: Free is Limit - Len.
-func (q *Queue) Limit() int { return q.limit }
+func (q *Queue) Limit() int { return int(q.limit) }
 
 // SetLimit changes the limit (auto-tuning). Lowering it below Len only
 // stops new text; nothing stored is dropped.
-func (q *Queue) SetLimit(l int) { q.limit = l }
+func (q *Queue) SetLimit(l int) { q.limit = clampLimit(l) }
 
 // Len is the used octets.
-func (q *Queue) Len() int { return q.n }
+func (q *Queue) Len() int { return int(q.n) }
 
 // Free is the room left under the limit.
-func (q *Queue) Free() int { return max(0, q.limit-q.n) }
+func (q *Queue) Free() int { return int(max(0, q.limit-q.n)) }
 
 // Extent is one past the highest position reserved or written (>= Len).
-func (q *Queue) Extent() int { return q.ext }
+func (q *Queue) Extent() int { return int(q.ext) }
 
 // Room is the octets past Extent that the chunks q holds can take
 // without another chunk; a queue holding none counts the chunks it is
 // always granted (one, or those held text will be spilled into). Under
 // memory pressure the TCB offers no more than this (window, Write).
 func (q *Queue) Room() int {
-	end := q.off + q.ext
+	end := int(q.off) + int(q.ext)
 	if q.chunks == 0 {
 		return max(Size, (end+Size-1)&^(Size-1)) - end
 	}
-	return max(0, q.span*Size-end)
+	return max(0, int(q.span)*Size-end)
 }
 
+// Retires reports that consumed chunks go back through Pool.Retire (a
+// receive queue, Init's retire).
+func (q *Queue) Retires() bool { return q.retire }
+
 // Chunks is the number of chunks q holds.
-func (q *Queue) Chunks() int { return q.chunks }
+func (q *Queue) Chunks() int { return int(q.chunks) }
 
 // Held reports that the used octets are still in a segment's memory.
-func (q *Queue) Held() bool { return len(q.held) > 0 }
+func (q *Queue) Held() bool { return q.held != nil }
+
+// heldText is the held text (nil when none).
+func (q *Queue) heldText() []byte {
+	if q.held == nil {
+		return nil
+	}
+	return unsafe.Slice(q.held, q.n)
+}
 
 // Pool is the queue's pool.
 func (q *Queue) Pool() *Pool { return q.pool }
@@ -89,13 +113,13 @@ func (q *Queue) Pool() *Pool { return q.pool }
 // (reassembly). It returns the octets stored: fewer than len(p) when the
 // budget refused a chunk (a queue with no chunk always gets one). The
 // caller bounds off+len(p) by Free.
-func (q *Queue) WriteAt(off int, p []byte) int { return q.write(q.n+off, p, false) }
+func (q *Queue) WriteAt(off int, p []byte) int { return q.write(int(q.n)+off, p, false) }
 
 // Push appends p, bounded by Free and the budget, and returns the octets
 // taken.
 func (q *Queue) Push(p []byte) int {
-	w := q.write(q.n, p[:min(len(p), q.Free())], false)
-	q.n += w
+	w := q.write(int(q.n), p[:min(len(p), q.Free())], false)
+	q.n += int32(w)
 	return w
 }
 
@@ -105,29 +129,30 @@ func (q *Queue) Push(p []byte) int {
 // stays one slice); the caller must Spill before that memory is reused.
 func (q *Queue) Append(p []byte, hold bool) int {
 	if hold && q.n == 0 && len(p) > 0 {
-		q.held = p
-		q.n = len(p)
+		q.held = unsafe.SliceData(p)
+		q.n = int32(len(p))
 		q.ext = max(q.ext, q.n)
 		return len(p)
 	}
 	q.Spill()
-	w := q.write(q.n, p, false)
-	q.n += w
+	w := q.write(int(q.n), p, false)
+	q.n += int32(w)
 	return w
 }
 
 // Extend marks k more octets used: text WriteAt stored past Len that is
 // now in order (the hole before it was filled).
 func (q *Queue) Extend(k int) {
-	q.n += k
+	q.Spill() // held text is all the used octets: it cannot be extended
+	q.n += int32(k)
 	q.ext = max(q.ext, q.n)
 }
 
 // Spill copies held text into chunks at its reserved positions. It
 // cannot be refused: the text was accepted (forced chunks are counted).
 func (q *Queue) Spill() {
-	if len(q.held) > 0 {
-		q.write(0, q.held, true)
+	if q.held != nil {
+		q.write(0, q.heldText(), true)
 	}
 	q.held = nil
 }
@@ -137,7 +162,7 @@ func (q *Queue) Spill() {
 func (q *Queue) write(pos int, p []byte, must bool) int {
 	w := 0
 	for w < len(p) {
-		abs := q.off + pos + w
+		abs := int(q.off) + pos + w
 		c := q.chunk(abs>>Shift, must)
 		if c == nil {
 			break
@@ -145,7 +170,7 @@ func (q *Queue) write(pos int, p []byte, must bool) int {
 		w += copy(c[abs&(Size-1):], p[w:])
 	}
 	if w > 0 {
-		q.ext = max(q.ext, pos+w)
+		q.ext = max(q.ext, int32(pos+w))
 	}
 	return w
 }
@@ -156,7 +181,7 @@ func (q *Queue) chunk(k int, must bool) *Chunk {
 	if k >= len(q.dir) {
 		q.growDir(k + 1)
 	}
-	j := (q.dh + k) & (len(q.dir) - 1)
+	j := (int(q.dh) + k) & (len(q.dir) - 1)
 	c := q.dir[j]
 	if c == nil {
 		if c = q.pool.Get(must || q.chunks == 0); c == nil {
@@ -165,7 +190,7 @@ func (q *Queue) chunk(k int, must bool) *Chunk {
 		q.dir[j] = c
 		q.chunks++
 	}
-	q.span = max(q.span, k+1)
+	q.span = max(q.span, int32(k+1))
 	return c
 }
 
@@ -174,9 +199,9 @@ func (q *Queue) growDir(n int) {
 	d := q.pool.getDir(n)
 	if q.dir != nil {
 		m := len(q.dir) - 1
-		for i := range q.span {
-			d[i] = q.dir[(q.dh+i)&m]
-			q.dir[(q.dh+i)&m] = nil
+		for i := range int(q.span) {
+			d[i] = q.dir[(int(q.dh)+i)&m]
+			q.dir[(int(q.dh)+i)&m] = nil
 		}
 		q.pool.putDir(q.dir)
 	}
@@ -185,14 +210,14 @@ func (q *Queue) growDir(n int) {
 
 // at returns the chunk and offset holding position pos (stored text).
 func (q *Queue) at(pos int) (*Chunk, int) {
-	abs := q.off + pos
-	return q.dir[(q.dh+abs>>Shift)&(len(q.dir)-1)], abs & (Size - 1)
+	abs := int(q.off) + pos
+	return q.dir[(int(q.dh)+abs>>Shift)&(len(q.dir)-1)], abs & (Size - 1)
 }
 
 // ReadAt copies used octets from position off into p.
 func (q *Queue) ReadAt(off int, p []byte) int {
 	q.Spill()
-	k := min(len(p), q.n-off)
+	k := min(len(p), int(q.n)-off)
 	r := 0
 	for r < k {
 		c, i := q.at(off + r)
@@ -205,15 +230,15 @@ func (q *Queue) ReadAt(off int, p []byte) int {
 // the runs in the first two chunks (the rest after Consume). They stay
 // valid until the pool's next Recycle.
 func (q *Queue) Peek() (a, b []byte) {
-	if len(q.held) > 0 {
-		return q.held, nil
+	if q.held != nil {
+		return q.heldText(), nil
 	}
 	if q.n == 0 {
 		return nil, nil
 	}
 	c, i := q.at(0)
-	a = c[i:min(i+q.n, Size)]
-	if rest := q.n - len(a); rest > 0 {
+	a = c[i:min(i+int(q.n), Size)]
+	if rest := int(q.n) - len(a); rest > 0 {
 		c, _ = q.at(len(a))
 		b = c[:min(rest, Size)]
 	}
@@ -224,12 +249,12 @@ func (q *Queue) Peek() (a, b []byte) {
 // text, or one run per chunk) and returns it. They stay valid after
 // Consume until the pool's next Recycle (a receive queue).
 func (q *Queue) Runs(dst [][]byte) [][]byte {
-	if len(q.held) > 0 {
-		return append(dst, q.held)
+	if q.held != nil {
+		return append(dst, q.heldText())
 	}
-	for pos := 0; pos < q.n; {
+	for n, pos := int(q.n), 0; pos < n; {
 		c, i := q.at(pos)
-		r := c[i:min(i+q.n-pos, Size)]
+		r := c[i:min(i+n-pos, Size)]
 		dst = append(dst, r)
 		pos += len(r)
 	}
@@ -240,7 +265,7 @@ func (q *Queue) Runs(dst [][]byte) [][]byte {
 // chunk (fewer when they cross into the next).
 func (q *Queue) Slice(off, k int) []byte {
 	q.Spill()
-	k = min(k, q.n-off)
+	k = min(k, int(q.n)-off)
 	if k <= 0 {
 		return nil
 	}
@@ -254,7 +279,7 @@ func (q *Queue) Slice(off, k int) []byte {
 // for a Sink that takes a single run.
 func (q *Queue) Gather(off, k int) []byte {
 	s := q.Slice(off, k)
-	k = min(k, q.n-off)
+	k = min(k, int(q.n)-off)
 	if len(s) >= k {
 		return s
 	}
@@ -273,7 +298,7 @@ func (q *Queue) Gather(off, k int) []byte {
 // gathered first.
 func (q *Queue) Runs2(off, k int) (a []byte, next *Chunk, n int) {
 	a = q.Slice(off, k)
-	k = min(k, q.n-off)
+	k = min(k, int(q.n)-off)
 	if len(a) >= k {
 		return a, nil, 0
 	}
@@ -285,23 +310,24 @@ func (q *Queue) Runs2(off, k int) (a []byte, next *Chunk, n int) {
 // pool, and when nothing is stored beyond, every chunk and the directory
 // do.
 func (q *Queue) Consume(k int) {
-	k = min(k, q.n)
+	k = min(k, int(q.n))
 	if k <= 0 {
 		return
 	}
-	q.n -= k
-	q.ext -= k
-	if len(q.held) > 0 {
-		if q.held = q.held[k:]; len(q.held) == 0 {
-			q.held = nil
+	q.n -= int32(k)
+	q.ext -= int32(k)
+	if h := q.held; h != nil {
+		q.held = nil
+		if q.n > 0 { // k octets in: still inside the segment's memory
+			q.held = (*byte)(unsafe.Add(unsafe.Pointer(h), k))
 		}
 	}
 	if q.ext == 0 {
 		q.Reset()
 		return
 	}
-	abs := q.off + k
-	q.off = abs & (Size - 1)
+	abs := int(q.off) + k
+	q.off = int32(abs & (Size - 1))
 	q.drop(abs >> Shift)
 }
 
@@ -311,10 +337,10 @@ func (q *Queue) drop(k int) {
 		return
 	}
 	m := len(q.dir) - 1
-	d := min(k, q.span)
+	d := min(k, int(q.span))
 	q.release(d)
-	q.dh = (q.dh + k) & m
-	q.span -= d
+	q.dh = int32((int(q.dh) + k) & m)
+	q.span -= int32(d)
 }
 
 // release gives back the chunks of the first k slots.
@@ -324,7 +350,7 @@ func (q *Queue) release(k int) {
 	}
 	m := len(q.dir) - 1
 	for i := range k {
-		j := (q.dh + i) & m
+		j := (int(q.dh) + i) & m
 		if c := q.dir[j]; c != nil {
 			if q.retire {
 				q.pool.Retire(c)
@@ -341,11 +367,11 @@ func (q *Queue) release(k int) {
 // chunks wholly past it go back. Pruning out-of-order text under memory
 // pressure (never acknowledged text, which is below Len).
 func (q *Queue) Discard(from int) {
-	from = max(from, q.n)
-	if from >= q.ext {
+	from = max(from, int(q.n))
+	if from >= int(q.ext) {
 		return
 	}
-	q.ext = from
+	q.ext = int32(from)
 	if q.ext == 0 {
 		q.Reset()
 		return
@@ -353,15 +379,15 @@ func (q *Queue) Discard(from int) {
 	if q.dir == nil {
 		return
 	}
-	keep := (q.off + from + Size - 1) >> Shift // slots holding positions < from
+	keep := (int(q.off) + from + Size - 1) >> Shift // slots holding positions < from
 	m := len(q.dir) - 1
-	for i := keep; i < q.span; i++ {
-		j := (q.dh + i) & m
+	for i := keep; i < int(q.span); i++ {
+		j := (int(q.dh) + i) & m
 		if c := q.dir[j]; c != nil {
 			q.pool.Put(c)
 			q.dir[j] = nil
 			q.chunks--
 		}
 	}
-	q.span = min(q.span, keep)
+	q.span = min(q.span, int32(keep))
 }

@@ -48,7 +48,7 @@ func check(t *testing.T, q *Queue, m *model, step int) {
 	if q.Extent() == 0 && (q.Chunks() != 0 || q.dir != nil) {
 		t.Fatalf("step %d: empty queue holds %d chunks", step, q.Chunks())
 	}
-	if q.Chunks() > q.span || q.Extent() < q.Len() {
+	if q.Chunks() > int(q.span) || q.Extent() < q.Len() {
 		t.Fatalf("step %d: chunks %d span %d ext %d n %d", step, q.Chunks(), q.span, q.Extent(), q.Len())
 	}
 }
@@ -159,7 +159,7 @@ func TestModel(t *testing.T) {
 				if len(ab) != min(len(g), len(a)+Size) || !bytes.Equal(ab, m.data[off:off+len(ab)]) {
 					t.Fatalf("step %d: Runs2(%d, %d) wrong (%d+%d octets)", step, off, k, len(a), n)
 				}
-				if n > 0 && (q.off+off+len(a))&(Size-1) != 0 {
+				if n > 0 && (int(q.off)+off+len(a))&(Size-1) != 0 {
 					t.Fatalf("step %d: Runs2(%d, %d): first run of %d octets does not end a chunk", step, off, k, len(a))
 				}
 			case 7: // prune out-of-order text
