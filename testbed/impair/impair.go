@@ -33,8 +33,11 @@ package impair
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/sluicenet/sluice/testbed"
 )
@@ -105,6 +108,63 @@ type Config struct {
 	// Match picks the frames that are impaired; the others are forwarded
 	// at once, untouched [IsIP].
 	Match func(frame []byte) bool
+	// Priority, when above 0, runs each of the forwarder's goroutines on
+	// a thread of its own in SCHED_FIFO at this priority (1-99; root or
+	// CAP_SYS_NICE), so that nothing at a lower priority on the machine
+	// (a server under test raised to real time, bulk.LoopPriority)
+	// preempts the network: on a real host the wire and the NIC's
+	// interrupt work are not scheduled behind a user thread. 0 leaves the
+	// threads at the process's policy.
+	Priority int
+	// CPUs, when not empty, pins each of the forwarder's goroutines to
+	// a thread of its own allowed only on these CPUs: with Priority, a
+	// core kept for a server under test (bulk.Rig pins its loop) is not
+	// taken by the network's bursts, as a NIC fills its ring while the
+	// server's core runs.
+	CPUs []int
+}
+
+// ownThread gives the calling goroutine a thread of its own at c's
+// Priority and CPUs, when c asks for either, and returns the function
+// that puts the thread back as it was. The thread is never unlocked: it
+// ends with the goroutine instead of serving other ones (the process's
+// main thread cannot end and is parked for good instead, hence the
+// restore).
+func (c *Config) ownThread() (restore func(), err error) {
+	if c.Priority <= 0 && len(c.CPUs) == 0 {
+		return func() {}, nil
+	}
+	runtime.LockOSThread()
+	var oldSet unix.CPUSet
+	oldAttr, err := unix.SchedGetAttr(0, 0)
+	if err == nil {
+		err = unix.SchedGetaffinity(0, &oldSet)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("impair: this thread's scheduling: %w", err)
+	}
+	restore = func() {
+		unix.SchedSetAttr(0, oldAttr, 0)
+		unix.SchedSetaffinity(0, &oldSet)
+	}
+	if len(c.CPUs) > 0 {
+		var set unix.CPUSet
+		for _, cpu := range c.CPUs {
+			set.Set(cpu)
+		}
+		if err := unix.SchedSetaffinity(0, &set); err != nil {
+			restore()
+			return nil, fmt.Errorf("impair: CPUs %v: %w", c.CPUs, err)
+		}
+	}
+	if c.Priority > 0 {
+		attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: uint32(c.Priority)}
+		if err := unix.SchedSetAttr(0, &attr, 0); err != nil {
+			restore()
+			return nil, fmt.Errorf("impair: SCHED_FIFO %d: %w", c.Priority, err)
+		}
+	}
+	return restore, nil
 }
 
 // Both is a Config that impairs both directions alike.
@@ -187,13 +247,34 @@ func Start(m *testbed.Middle, c Config) (*Forwarder, error) {
 	}
 	f.toPeer = newDirection("to peer", f.ports[0], f.ports[1], c.ToPeer, c.Match, c.Seed, 1, bufLen, f.stop)
 	f.toServer = newDirection("to server", f.ports[1], f.ports[0], c.ToServer, c.Match, c.Seed, 2, bufLen, f.stop)
+	var runs []func()
 	for _, d := range []*direction{f.toPeer, f.toServer} {
-		f.wg.Add(1)
-		go func() { defer f.wg.Done(); d.read() }()
+		runs = append(runs, d.read)
 		if d.imp.queued() {
-			f.wg.Add(1)
-			go func() { defer f.wg.Done(); d.send() }()
+			runs = append(runs, d.send)
 		}
+	}
+	started := make(chan error, len(runs))
+	for _, run := range runs {
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			restore, err := c.ownThread()
+			started <- err
+			if err != nil {
+				return
+			}
+			defer restore()
+			run()
+		}()
+	}
+	var errs []error
+	for range runs {
+		errs = append(errs, <-started)
+	}
+	if err := errors.Join(errs...); err != nil {
+		f.Close()
+		return nil, err
 	}
 	return f, nil
 }

@@ -33,6 +33,8 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -105,9 +107,22 @@ type RigOptions struct {
 // compares stacks, not the scheduler's treatment of them. The loop
 // sleeps in poll(2) when idle, and the kernel keeps 5% of each CPU for
 // other classes (sched_rt_runtime_us).
+//
+// The forwarder is the network, so it runs above the loop, at
+// ForwarderPriority (impair.Config.Priority), on the CPUs the loop is not
+// pinned to (impair.Config.CPUs): on a real host neither the wire nor the
+// NIC's interrupt work waits for a user thread, and a server's core is
+// not where the network runs. The Linux server's receive work runs
+// inside the forwarder's sends (veth, softirq), at its priority too. With the forwarder below the loop, the
+// loop's wake-ups and 50 µs busy polls preempted it on a shared core and
+// held the client's data 50-170 ms beyond the path's delay in a 64 MiB
+// upload at 100 ms (captures before and after the forwarder; none with
+// Linux as the server): the client's HyStart saw the delay and left slow
+// start, and its RTT-bound send buffer moved less per round trip.
 const (
-	GroupNice    = -20
-	LoopPriority = 1
+	GroupNice         = -20
+	LoopPriority      = 1
+	ForwarderPriority = LoopPriority + 1
 )
 
 // Config is the sluice TCP configuration the rig uses by default:
@@ -132,6 +147,10 @@ type Rig struct {
 	// it did, or RigOptions.NormalPriority); the rig runs regardless.
 	PriorityErr error
 	Group       *sched.Group
+	// fwdPriority and fwdCPUs are the forwarder's Config.Priority and
+	// CPUs (Reimpair keeps them).
+	fwdPriority int
+	fwdCPUs     []int
 	ln          net.Listener
 	lnDone      sync.WaitGroup
 	linuxCC     string
@@ -173,6 +192,10 @@ func NewRig(o RigOptions) (r *Rig, err error) {
 	if r.Bed, err = testbed.Create(testbed.Options{Middle: true}); err != nil {
 		return r, err
 	}
+	if !o.NormalPriority {
+		r.fwdPriority, r.fwdCPUs = ForwarderPriority, otherCPUs(o.Cores)
+	}
+	o.Impair.Priority, o.Impair.CPUs = r.fwdPriority, r.fwdCPUs
 	if r.Forwarder, err = impair.Start(r.Bed.Middle, o.Impair); err != nil {
 		return r, err
 	}
@@ -216,6 +239,7 @@ func (r *Rig) Reimpair(c impair.Config) error {
 		}
 		r.Forwarder = nil
 	}
+	c.Priority, c.CPUs = r.fwdPriority, r.fwdCPUs
 	f, err := impair.Start(r.Bed.Middle, c)
 	if err != nil {
 		return err
@@ -400,6 +424,29 @@ func (r *Rig) Transfer(ctx context.Context, target Target, mode byte, size int64
 		return res, fmt.Errorf("%v %c: sha256 sent %x, received %x", target, mode, res.Sent, res.Received)
 	}
 	return res, nil
+}
+
+// otherCPUs lists the CPUs this process may run on other than the loops'
+// (cores, as sched.GroupConfig.Cores: nil is CPU 0 for the rig's one
+// loop, -1 no pinning), or nil if none is left.
+func otherCPUs(cores []int) []int {
+	if cores == nil {
+		cores = []int{0}
+	}
+	if slices.Contains(cores, -1) {
+		return nil
+	}
+	var set unix.CPUSet
+	if unix.SchedGetaffinity(0, &set) != nil {
+		return nil
+	}
+	var out []int
+	for cpu := range runtime.NumCPU() {
+		if set.IsSet(cpu) && !slices.Contains(cores, cpu) {
+			out = append(out, cpu)
+		}
+	}
+	return out
 }
 
 // raiseLoops puts each loop thread in SCHED_FIFO at LoopPriority.
