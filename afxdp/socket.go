@@ -325,7 +325,14 @@ func (s *Socket) WakeupTx() error {
 		return nil
 	}
 	s.txWakeups++
-	_, _, e := unix.Syscall6(unix.SYS_SENDTO, uintptr(s.fd), 0, 0, unix.MSG_DONTWAIT, 0, 0)
+	// A raw system call: sendto with MSG_DONTWAIT never blocks, but in
+	// copy mode it transmits up to 32 frames (tens of microseconds on
+	// veth). Through Syscall6 the runtime's sysmon sees the thread in a
+	// system call past its 20 µs tick, hands the P to another thread
+	// (a futex wake, a context switch on the loop's own core) and keeps
+	// itself polling every 20 µs; the loop then takes its P back on
+	// return.
+	_, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(s.fd), 0, 0, unix.MSG_DONTWAIT, 0, 0)
 	switch e {
 	case 0, unix.EAGAIN, unix.ENOBUFS, unix.EBUSY, unix.ENETDOWN:
 		return nil
