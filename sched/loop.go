@@ -40,6 +40,7 @@ type Loop struct {
 	fillSpare  int // frames the fill ring leaves in the pool for TX
 	txq        []afxdp.Desc
 	tapped     int // staged frames at the front of txq the tap has seen
+	txSince    int // octets staged since the last flush (txBurstBytes)
 	fds        [2]unix.PollFd
 	compBudget uint32
 
