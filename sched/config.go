@@ -157,9 +157,10 @@ func familyConfig(c *tcp.Config, mtu int, v6 bool) *tcp.Config {
 		cp.MSS = uint16(mss)
 	}
 	// Each loop's buffers come from its own pool (no lock), on the
-	// server's budget, and so does its out-of-order and SACK range
-	// storage.
+	// server's budget; so do its out-of-order and SACK range storage and
+	// its per-flight sender state.
 	cp.Pool = chunk.NewPool(c.Budget)
 	cp.Ranges = new(tcp.RangePool)
+	cp.Senders = new(tcp.SenderPool)
 	return &cp
 }

@@ -1,6 +1,9 @@
 package tcp
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // A connection that never counts anything holds no Stats; the first
 // counted event allocates them, and a recycled TCB starts without.
@@ -107,3 +110,61 @@ func TestOOORangesFollowHoles(t *testing.T) {
 type lastSink struct{ last Segment }
 
 func (s *lastSink) Emit(_ *ID, seg *Segment) { s.last = *seg }
+
+// A keep-alive connection that sent a reply of several segments holds
+// per-flight sender state only while that flight is out: once it is
+// acknowledged the state goes back to the loop's SenderPool (keeping
+// RACK's min_RTT in the TCB), the next multi-segment reply takes it
+// again (the same one, from the pool), and a recycled TCB holds none.
+func TestSenderStateFollowsFlights(t *testing.T) {
+	pool := &SenderPool{}
+	sink := &nopSink{}
+	tcb, r := benchEstablished(t, sink)
+	cfg := *tcb.cfg
+	cfg.Senders = pool
+	tcb.cfg = &cfg
+	now := Instant(2e9)
+	var held *sendState
+	for round := range 3 {
+		if n, _ := tcb.Write(make([]byte, 5000), now); n != 5000 {
+			t.Fatalf("round %d: wrote %d", round, n)
+		}
+		x := tcb.rec.x
+		if x == nil || x.q.n < 2 || pool.InUse() != 1 {
+			t.Fatalf("round %d: a flight of %d octets without sender state (%p), pool %d in use",
+				round, tcb.sndMax.Sub(tcb.sndUna), x, pool.InUse())
+		}
+		if round > 0 && x != held {
+			t.Fatalf("round %d: the flight did not take the pooled sender state", round)
+		}
+		if round > 0 && x.rack.minRTTOr(0) != 5*time.Millisecond {
+			t.Fatalf("round %d: min_RTT %v after the release, want the 5ms kept", round, x.rack.minRTTOr(0))
+		}
+		held = x
+		// Half the flight acknowledged: still held.
+		half := tcb.sndUna.Add(2896)
+		ack := Segment{Flags: FlagACK, Seq: r, Ack: half, Window: 512, Options: Options{HasTS: true, TSVal: 2, TSEcr: tcb.tsNow(now)}}
+		now += Instant(5 * time.Millisecond)
+		tcb.Input(&ack, now)
+		if tcb.rec.x == nil {
+			t.Fatalf("round %d: sender state released with %d octets in flight", round, tcb.sndMax.Sub(tcb.sndUna))
+		}
+		ack.Ack = tcb.sndMax
+		tcb.Input(&ack, now)
+		if tcb.rec.x != nil || pool.InUse() != 0 || pool.Idle() != 1 || tcb.sndUna != tcb.sndMax {
+			t.Fatalf("round %d: acknowledged flight kept its sender state %p (pool %d in use, %d idle)",
+				round, tcb.rec.x, pool.InUse(), pool.Idle())
+		}
+		now += Instant(time.Second)
+	}
+	// A one-segment reply takes none; a recycled TCB holds none.
+	tcb.Write(make([]byte, 100), now)
+	if tcb.rec.x != nil {
+		t.Fatal("a single segment in flight took sender state")
+	}
+	tcb.Write(make([]byte, 5000), now)
+	initTCB(tcb, &cfg, fuzzID, sink)
+	if tcb.rec.x != nil || pool.InUse() != 0 || pool.Idle() != 1 {
+		t.Fatalf("recycled TCB kept sender state %p, pool %d in use %d idle", tcb.rec.x, pool.InUse(), pool.Idle())
+	}
+}

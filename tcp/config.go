@@ -100,6 +100,12 @@ type Config struct {
 	// sequence space has holes; one per loop, like Pool. Nil: the
 	// storage is allocated when needed and left to the garbage collector.
 	Ranges *RangePool
+	// Senders is the loop's free list of per-flight sender state (RACK's
+	// transmit records, rate sampling: SenderPool), which a connection
+	// then holds only while a flight of several segments is out or a
+	// recovery runs; one per loop, like Pool. Nil: a connection keeps
+	// that state from its first such flight until it closes.
+	Senders *SenderPool
 }
 
 // UseGenerator makes the TCBs draw their ISN (RFC 6528) and timestamp

@@ -276,6 +276,38 @@ type rack struct {
 	lostRetrans   uint32 // retransmissions detectLoss found lost (a counter)
 }
 
+// rackKept is what RACK keeps in the TCB while the connection holds no
+// sendState between flights (TCB.releaseSender): min_RTT's best sample
+// (the window restarts from it; Linux keeps the filter's three) and the
+// reordering window's state (RFC 8985 §6.2 step 4).
+type rackKept struct {
+	minRTTAt      Instant
+	minRTT        uint32 // µs; 0: no sample
+	reoWndMult    uint8
+	reoWndPersist uint8
+	reorderSeen   bool
+}
+
+// keep saves what outlives the flight into kp.
+func (k *rack) keep(kp *rackKept) {
+	*kp = rackKept{reoWndMult: k.reoWndMult, reoWndPersist: k.reoWndPersist, reorderSeen: k.flags&rackReorderSeen != 0}
+	if v := k.minRTT.get(); v != 0 {
+		kp.minRTTAt = Instant(k.minRTT.s[0].t)
+		kp.minRTT = uint32(min(max(time.Duration(v)/time.Microsecond, 1), 1<<32-1))
+	}
+}
+
+// restore starts a fresh rack from kp.
+func (k *rack) restore(kp *rackKept) {
+	k.reoWndMult, k.reoWndPersist = kp.reoWndMult, kp.reoWndPersist
+	if kp.reorderSeen {
+		k.flags |= rackReorderSeen
+	}
+	if kp.minRTT != 0 {
+		k.minRTT.reset(int64(kp.minRTTAt), uint64(time.Duration(kp.minRTT)*time.Microsecond))
+	}
+}
+
 type rackFlags uint8
 
 const (

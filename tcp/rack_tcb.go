@@ -38,12 +38,38 @@ func (x *sendState) reset() {
 	x.q.recs = recs
 }
 
-// sx returns the connection's sendState, allocating it if need be.
+// sx returns the connection's sendState, taking it from the loop's
+// SenderPool (Config.Senders) if need be, with what a previous flight's
+// RACK kept in the TCB.
 func (t *TCB) sx() *sendState {
 	if t.rec.x == nil {
-		t.rec.x = new(sendState)
+		x := t.cfg.Senders.get()
+		x.rack.restore(&t.rackKept)
+		t.rec.x = x
 	}
 	return t.rec.x
+}
+
+// releaseSender gives the sendState back to the loop's SenderPool once
+// it holds nothing a later ACK or timer needs: the flight is wholly
+// acknowledged (no record left), no recovery, RTO episode, loss probe or
+// reordering timer is under way, the controller is not BBR (whose state
+// lives in it) and the connection has not been paced (the pacer's
+// segment count must not restart). RACK's min_RTT and reordering window
+// stay in the TCB (rackKept). Without a pool the state stays with the
+// TCB until it closes.
+func (t *TCB) releaseSender() {
+	x := t.rec.x
+	if x == nil || t.cfg.Senders == nil || t.sndUna != t.sndMax || x.q.n != 0 ||
+		t.rec.flags&(recIn|recPTO|recReo) != 0 || t.afterRTO() || x.tlp.out || x.pace.segs != 0 {
+		return
+	}
+	if _, ok := t.cc.(*bbr); ok {
+		return
+	}
+	x.rack.keep(&t.rackKept)
+	t.rec.x = nil
+	t.cfg.Senders.put(x)
 }
 
 // txLimit bounds the transmit records: two per full segment of the

@@ -219,6 +219,7 @@ func (t *TCB) onAck(seg *Segment, prevUna Seq, dup bool, now Instant) {
 	t.ackBegin(seg, prevUna, now)
 	t.onAckLoss(seg, prevUna, dup, now)
 	t.rateSample(now)
+	t.releaseSender()
 }
 
 func (t *TCB) onAckLoss(seg *Segment, prevUna Seq, dup bool, now Instant) {

@@ -80,6 +80,9 @@ type TCB struct {
 	sb       scoreboard
 	rec      recovery
 	lastSend Instant // when text was last sent (slow start after idle)
+	// rackKept is RACK's state kept while no sendState is held between
+	// flights (releaseSender).
+	rackKept rackKept
 
 	// dsackL..dsackR is a duplicate range to report first in the next
 	// ACK's SACK option (RFC 2883), when dsack is set.
@@ -128,10 +131,11 @@ func (t *TCB) has(f tcbFlags) bool { return t.flags&f != 0 }
 func newTCB(cfg *Config, id ID, sink Sink) *TCB { return initTCB(nil, cfg, id, sink) }
 
 // initTCB makes t (a new TCB if nil) a fresh CLOSED TCB, reusing its
-// buffers when they have the configured sizes, and its sender state
-// (transmit records, RACK, rate sampling; reset, the record ring's
-// memory kept), so a recycled connection allocates nothing. Range
-// storage still held goes back to its pool.
+// buffers when they have the configured sizes, so a recycled connection
+// allocates nothing. Range storage and sender state still held go back
+// to their pools; without a SenderPool the sender state (transmit
+// records, RACK, rate sampling) stays, reset, the record ring's memory
+// kept.
 func initTCB(t *TCB, cfg *Config, id ID, sink Sink) *TCB {
 	if t == nil {
 		t = &TCB{}
@@ -141,6 +145,10 @@ func initTCB(t *TCB, cfg *Config, id ID, sink Sink) *TCB {
 	t.rcv.release()
 	if t.cfg != nil {
 		t.dropRanges() // to the pool of the loop they came from
+		if t.rec.x != nil && t.cfg.Senders != nil {
+			t.cfg.Senders.put(t.rec.x)
+			t.rec.x = nil
+		}
 	}
 	snd, rcv, x := t.snd, t.rcv, t.rec.x
 	*t = TCB{id: id, cfg: cfg, sink: sink, snd: snd, rcv: rcv}
