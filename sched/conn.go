@@ -77,21 +77,21 @@ type Conn struct {
 	// readPaused: PauseRead stopped delivery; received text stays in the
 	// TCB's receive buffer, so the advertised window closes.
 	readPaused bool
+	// resumed: ResumeRead asked process to deliver even without a TCB
+	// event (the text and FIN have been waiting in the TCB).
+	resumed  bool
+	state    tcp.State // last state seen (Stats.Entered)
+	sentAny  bool      // sndMax is set
+	dialed   bool      // an active open (OnClose runs even without OnOpen)
+	timedOut bool      // DialOptions.Timeout passed: OnClose says ErrTimeout
+	// sndMax is the end of the highest sequence space sent (sentAny: set),
+	// to count retransmissions at the sink.
+	sndMax tcp.Seq
 	// unread is the text of the delivery in progress that OnData has not
 	// been given yet (still in the TCB): a Close from OnData takes it
 	// first, so the close is not a reset for unread text.
 	unread int
-	// resumed: ResumeRead asked process to deliver even without a TCB
-	// event (the text and FIN have been waiting in the TCB).
-	resumed bool
-	state   tcp.State // last state seen (Stats.Entered)
-	// sndMax is the end of the highest sequence space sent (sentAny: set),
-	// to count retransmissions at the sink.
-	sndMax   tcp.Seq
-	sentAny  bool
-	dialed   bool        // an active open (OnClose runs even without OnOpen)
-	timedOut bool        // DialOptions.Timeout passed: OnClose says ErrTimeout
-	openBy   tcp.Instant // DialOptions.Timeout's instant (0: none)
+	openBy tcp.Instant // DialOptions.Timeout's instant (0: none)
 	// timeWaitAt is when the connection entered TIME-WAIT (0: never).
 	timeWaitAt tcp.Instant
 
