@@ -6,6 +6,10 @@ import "github.com/sluicenet/sluice/tcp/chunk"
 // scratch Segment (so emitting allocates nothing) and carries the current
 // acknowledgment, the advertised window and the negotiated options.
 
+// scratch is the Segment this TCB's emissions are built in (a Sink
+// copies what it keeps during Emit).
+func (t *TCB) scratch() *Segment { return &t.out }
+
 // emit sends one segment from this TCB with sequence number seq.
 // Every segment but a SYN without ACK carries ACK = RCV.NXT (RFC 9293
 // §3.10.7.4: "once in the ESTABLISHED state all segments must carry
@@ -17,7 +21,7 @@ func (t *TCB) emit(flags Flags, seq Seq, payload []byte, now Instant) {
 // emitRuns is emit for text in two runs: a, then the first n octets of
 // chunk next (ring.text; Segment.Tail).
 func (t *TCB) emitRuns(flags Flags, seq Seq, a []byte, next *chunk.Chunk, n int, now Instant) {
-	s := &t.out
+	s := t.scratch()
 	*s = Segment{Seq: seq, Flags: flags}
 	s.setText(a, next, n)
 	if flags&FlagRST == 0 && !(flags&FlagSYN != 0 && flags&FlagACK == 0) {
@@ -193,7 +197,7 @@ func (t *TCB) sendSYN(now Instant, ack bool) {
 // sendRST emits a reset from this TCB with the given sequence number
 // (RFC 9293 §3.10.7.4 and §3.10.4 ABORT: "<SEQ=SND.NXT><CTL=RST>").
 func (t *TCB) sendRST(seq Seq, now Instant) {
-	s := &t.out
+	s := t.scratch()
 	*s = Segment{Seq: seq, Flags: FlagRST}
 	t.sink.Emit(&t.id, s)
 }

@@ -12,8 +12,8 @@ func TestTCBSize(t *testing.T) {
 	s := unsafe.Sizeof(TCB{})
 	t.Logf("TCB struct %d bytes; buffers up to %d+%d bytes while holding text", s, cfg.SendBuffer, cfg.RecvBuffer)
 	// 640 before loss recovery; CUBIC and recovery add ~130; chunk-queue
-	// buffers (72 octets each: 32-bit positions, held text as a pointer)
-	// and no buffer memory while idle. Stats are allocated on the first
+	// buffers (24 octets each; their state, chunks and directory only
+	// while they hold text). Stats are allocated on the first
 	// counted event, the out-of-order and SACK ranges taken from the
 	// loop's RangePool while there are holes (8 octets each here), the
 	// per-flight sender state while a flight is out. With the 8-octet

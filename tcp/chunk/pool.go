@@ -18,7 +18,9 @@ const (
 	// a consumed chunk is dropped (left to the GC) rather than kept.
 	retiredMax = 4096
 	// dirCache bounds the cached directories of each size class.
-	dirCache   = 64
+	dirCache = 64
+	// stateCache bounds the cached queue states (56 octets each).
+	stateCache = 1024
 	dirClasses = 20 // up to 2^19 slots: 2 GiB of chunks
 )
 
@@ -34,6 +36,7 @@ type Pool struct {
 	reserved int      // chunks of budget reserved and not in use
 	inUse    int
 	dirs     [dirClasses][][]*Chunk
+	states   []*qstate // free states of non-empty queues
 	stats    PoolStats
 	private  bool   // one queue's own pool: retired chunks are reusable at once
 	scratch  []byte // Gather's copies of runs that cross a chunk
@@ -165,5 +168,24 @@ func (p *Pool) putDir(d []*Chunk) {
 	c := bits.Len(uint(len(d) - 1))
 	if c < dirClasses && len(p.dirs[c]) < dirCache {
 		p.dirs[c] = append(p.dirs[c], d)
+	}
+}
+
+// getState returns a zeroed queue state.
+func (p *Pool) getState() *qstate {
+	if n := len(p.states); n > 0 {
+		s := p.states[n-1]
+		p.states[n-1] = nil
+		p.states = p.states[:n-1]
+		return s
+	}
+	return new(qstate)
+}
+
+// putState gives back the state of a queue that emptied.
+func (p *Pool) putState(s *qstate) {
+	if len(p.states) < stateCache {
+		*s = qstate{}
+		p.states = append(p.states, s)
 	}
 }

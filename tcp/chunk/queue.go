@@ -7,12 +7,23 @@ import "unsafe"
 // zero value is an empty queue of Limit 0; Init gives it a pool and a
 // limit.
 //
-// A Queue is part of every connection, idle ones included, so it is
-// kept small (72 octets): positions and counts are 32-bit (Limit is
-// capped at MaxLimit), and held text is a pointer, its length being n.
+// A Queue is part of every connection, idle ones included, so it is 24
+// octets: its pool, its limit and a pointer to its state (positions,
+// counts, the chunk directory, held text), which is taken from the pool
+// when the queue first stores something and given back when it is empty
+// again. Positions are 32-bit: Limit is capped at MaxLimit.
 type Queue struct {
-	pool *Pool
-	dir  []*Chunk // circular, a power of two long; nil with no chunk
+	pool  *Pool
+	s     *qstate // nil while the queue is empty
+	limit int32
+	// retire: consumed chunks may still be read (a receive queue whose
+	// Peek precedes Consume): they go back through Pool.Retire.
+	retire bool
+}
+
+// qstate is a non-empty queue's state (56 octets).
+type qstate struct {
+	dir []*Chunk // circular, a power of two long; nil with no chunk
 	// held, when not nil, is the first of all n used octets, still in
 	// the memory of the segment that carried them; their positions are
 	// reserved but hold no chunk until Spill.
@@ -23,10 +34,6 @@ type Queue struct {
 	chunks int32 // chunks held
 	n      int32 // used octets, from position 0
 	ext    int32 // positions reserved or written: >= n
-	limit  int32
-	// retire: consumed chunks may still be read (a receive queue whose
-	// Peek precedes Consume): they go back through Pool.Retire.
-	retire bool
 }
 
 // Init empties q (giving its chunks back) and sets its pool and limit. A
@@ -50,14 +57,35 @@ const MaxLimit = 1<<31 - 1 - Size
 
 func clampLimit(l int) int32 { return int32(max(0, min(l, MaxLimit))) }
 
-// Reset gives every chunk back and forgets all text, held or stored.
+// Reset gives every chunk and the state back and forgets all text, held
+// or stored.
 func (q *Queue) Reset() {
-	q.release(int(q.span))
-	if q.dir != nil {
-		q.pool.putDir(q.dir)
+	s := q.s
+	if s == nil {
+		return
 	}
-	p, l, r := q.pool, q.limit, q.retire
-	*q = Queue{pool: p, limit: l, retire: r}
+	q.release(int(s.span))
+	if s.dir != nil {
+		q.pool.putDir(s.dir)
+	}
+	q.s = nil
+	q.pool.putState(s)
+}
+
+// state returns q's state, taking one from the pool for an empty queue.
+func (q *Queue) state() *qstate {
+	if q.s == nil {
+		q.s = q.pool.getState()
+	}
+	return q.s
+}
+
+// settle gives the state back when a write stored nothing in an empty
+// queue (the budget refused its chunk).
+func (q *Queue) settle() {
+	if s := q.s; s != nil && s.ext == 0 && s.held == nil && s.chunks == 0 {
+		q.Reset()
+	}
 }
 
 // Limit is the queue's size in the TCP sense: Free is Limit - Len.
@@ -68,24 +96,38 @@ func (q *Queue) Limit() int { return int(q.limit) }
 func (q *Queue) SetLimit(l int) { q.limit = clampLimit(l) }
 
 // Len is the used octets.
-func (q *Queue) Len() int { return int(q.n) }
+func (q *Queue) Len() int {
+	if q.s == nil {
+		return 0
+	}
+	return int(q.s.n)
+}
 
 // Free is the room left under the limit.
-func (q *Queue) Free() int { return int(max(0, q.limit-q.n)) }
+func (q *Queue) Free() int { return max(0, int(q.limit)-q.Len()) }
 
 // Extent is one past the highest position reserved or written (>= Len).
-func (q *Queue) Extent() int { return int(q.ext) }
+func (q *Queue) Extent() int {
+	if q.s == nil {
+		return 0
+	}
+	return int(q.s.ext)
+}
 
 // Room is the octets past Extent that the chunks q holds can take
 // without another chunk; a queue holding none counts the chunks it is
 // always granted (one, or those held text will be spilled into). Under
 // memory pressure the TCB offers no more than this (window, Write).
 func (q *Queue) Room() int {
-	end := int(q.off) + int(q.ext)
-	if q.chunks == 0 {
+	s := q.s
+	if s == nil {
+		return Size
+	}
+	end := int(s.off) + int(s.ext)
+	if s.chunks == 0 {
 		return max(Size, (end+Size-1)&^(Size-1)) - end
 	}
-	return max(0, int(q.span)*Size-end)
+	return max(0, int(s.span)*Size-end)
 }
 
 // Retires reports that consumed chunks go back through Pool.Retire (a
@@ -93,17 +135,22 @@ func (q *Queue) Room() int {
 func (q *Queue) Retires() bool { return q.retire }
 
 // Chunks is the number of chunks q holds.
-func (q *Queue) Chunks() int { return int(q.chunks) }
+func (q *Queue) Chunks() int {
+	if q.s == nil {
+		return 0
+	}
+	return int(q.s.chunks)
+}
 
 // Held reports that the used octets are still in a segment's memory.
-func (q *Queue) Held() bool { return q.held != nil }
+func (q *Queue) Held() bool { return q.s != nil && q.s.held != nil }
 
 // heldText is the held text (nil when none).
-func (q *Queue) heldText() []byte {
-	if q.held == nil {
+func (s *qstate) heldText() []byte {
+	if s.held == nil {
 		return nil
 	}
-	return unsafe.Slice(q.held, q.n)
+	return unsafe.Slice(s.held, s.n)
 }
 
 // Pool is the queue's pool.
@@ -113,13 +160,15 @@ func (q *Queue) Pool() *Pool { return q.pool }
 // (reassembly). It returns the octets stored: fewer than len(p) when the
 // budget refused a chunk (a queue with no chunk always gets one). The
 // caller bounds off+len(p) by Free.
-func (q *Queue) WriteAt(off int, p []byte) int { return q.write(int(q.n)+off, p, false) }
+func (q *Queue) WriteAt(off int, p []byte) int { return q.write(q.Len()+off, p, false) }
 
 // Push appends p, bounded by Free and the budget, and returns the octets
 // taken.
 func (q *Queue) Push(p []byte) int {
-	w := q.write(int(q.n), p[:min(len(p), q.Free())], false)
-	q.n += int32(w)
+	w := q.write(q.Len(), p[:min(len(p), q.Free())], false)
+	if w > 0 {
+		q.s.n += int32(w)
+	}
 	return w
 }
 
@@ -128,41 +177,55 @@ func (q *Queue) Push(p []byte) int {
 // queue holds no used text (so held text is the whole used part and Peek
 // stays one slice); the caller must Spill before that memory is reused.
 func (q *Queue) Append(p []byte, hold bool) int {
-	if hold && q.n == 0 && len(p) > 0 {
-		q.held = unsafe.SliceData(p)
-		q.n = int32(len(p))
-		q.ext = max(q.ext, q.n)
+	if hold && q.Len() == 0 && len(p) > 0 {
+		s := q.state()
+		s.held = unsafe.SliceData(p)
+		s.n = int32(len(p))
+		s.ext = max(s.ext, s.n)
 		return len(p)
 	}
 	q.Spill()
-	w := q.write(int(q.n), p, false)
-	q.n += int32(w)
+	w := q.write(q.Len(), p, false)
+	if w > 0 {
+		q.s.n += int32(w)
+	}
 	return w
 }
 
 // Extend marks k more octets used: text WriteAt stored past Len that is
 // now in order (the hole before it was filled).
 func (q *Queue) Extend(k int) {
+	if k <= 0 {
+		return
+	}
 	q.Spill() // held text is all the used octets: it cannot be extended
-	q.n += int32(k)
-	q.ext = max(q.ext, q.n)
+	s := q.state()
+	s.n += int32(k)
+	s.ext = max(s.ext, s.n)
 }
 
 // Spill copies held text into chunks at its reserved positions. It
 // cannot be refused: the text was accepted (forced chunks are counted).
 func (q *Queue) Spill() {
-	if q.held != nil {
-		q.write(0, q.heldText(), true)
+	s := q.s
+	if s == nil || s.held == nil {
+		return
 	}
-	q.held = nil
+	h := s.heldText()
+	s.held = nil
+	q.write(0, h, true)
 }
 
 // write stores p at position pos, taking chunks as needed, and returns
 // the octets stored (all of them with must).
 func (q *Queue) write(pos int, p []byte, must bool) int {
+	if len(p) == 0 {
+		return 0
+	}
+	s := q.state()
 	w := 0
 	for w < len(p) {
-		abs := int(q.off) + pos + w
+		abs := int(s.off) + pos + w
 		c := q.chunk(abs>>Shift, must)
 		if c == nil {
 			break
@@ -170,7 +233,9 @@ func (q *Queue) write(pos int, p []byte, must bool) int {
 		w += copy(c[abs&(Size-1):], p[w:])
 	}
 	if w > 0 {
-		q.ext = max(q.ext, int32(pos+w))
+		s.ext = max(s.ext, int32(pos+w))
+	} else {
+		q.settle()
 	}
 	return w
 }
@@ -178,46 +243,49 @@ func (q *Queue) write(pos int, p []byte, must bool) int {
 // chunk returns the chunk of slot k (from dh), taking one from the pool
 // if the slot is empty; nil when the budget refuses.
 func (q *Queue) chunk(k int, must bool) *Chunk {
-	if k >= len(q.dir) {
+	s := q.s
+	if k >= len(s.dir) {
 		q.growDir(k + 1)
 	}
-	j := (int(q.dh) + k) & (len(q.dir) - 1)
-	c := q.dir[j]
+	j := (int(s.dh) + k) & (len(s.dir) - 1)
+	c := s.dir[j]
 	if c == nil {
-		if c = q.pool.Get(must || q.chunks == 0); c == nil {
+		if c = q.pool.Get(must || s.chunks == 0); c == nil {
 			return nil
 		}
-		q.dir[j] = c
-		q.chunks++
+		s.dir[j] = c
+		s.chunks++
 	}
-	q.span = max(q.span, int32(k+1))
+	s.span = max(s.span, int32(k+1))
 	return c
 }
 
 // growDir moves the directory to one of at least n slots, in order from 0.
 func (q *Queue) growDir(n int) {
+	s := q.s
 	d := q.pool.getDir(n)
-	if q.dir != nil {
-		m := len(q.dir) - 1
-		for i := range int(q.span) {
-			d[i] = q.dir[(int(q.dh)+i)&m]
-			q.dir[(int(q.dh)+i)&m] = nil
+	if s.dir != nil {
+		m := len(s.dir) - 1
+		for i := range int(s.span) {
+			d[i] = s.dir[(int(s.dh)+i)&m]
+			s.dir[(int(s.dh)+i)&m] = nil
 		}
-		q.pool.putDir(q.dir)
+		q.pool.putDir(s.dir)
 	}
-	q.dir, q.dh = d, 0
+	s.dir, s.dh = d, 0
 }
 
 // at returns the chunk and offset holding position pos (stored text).
 func (q *Queue) at(pos int) (*Chunk, int) {
-	abs := int(q.off) + pos
-	return q.dir[(int(q.dh)+abs>>Shift)&(len(q.dir)-1)], abs & (Size - 1)
+	s := q.s
+	abs := int(s.off) + pos
+	return s.dir[(int(s.dh)+abs>>Shift)&(len(s.dir)-1)], abs & (Size - 1)
 }
 
 // ReadAt copies used octets from position off into p.
 func (q *Queue) ReadAt(off int, p []byte) int {
 	q.Spill()
-	k := min(len(p), int(q.n)-off)
+	k := min(len(p), q.Len()-off)
 	r := 0
 	for r < k {
 		c, i := q.at(off + r)
@@ -230,15 +298,16 @@ func (q *Queue) ReadAt(off int, p []byte) int {
 // the runs in the first two chunks (the rest after Consume). They stay
 // valid until the pool's next Recycle.
 func (q *Queue) Peek() (a, b []byte) {
-	if q.held != nil {
-		return q.heldText(), nil
-	}
-	if q.n == 0 {
+	s := q.s
+	if s == nil || s.n == 0 {
 		return nil, nil
 	}
+	if s.held != nil {
+		return s.heldText(), nil
+	}
 	c, i := q.at(0)
-	a = c[i:min(i+int(q.n), Size)]
-	if rest := int(q.n) - len(a); rest > 0 {
+	a = c[i:min(i+int(s.n), Size)]
+	if rest := int(s.n) - len(a); rest > 0 {
 		c, _ = q.at(len(a))
 		b = c[:min(rest, Size)]
 	}
@@ -249,10 +318,14 @@ func (q *Queue) Peek() (a, b []byte) {
 // text, or one run per chunk) and returns it. They stay valid after
 // Consume until the pool's next Recycle (a receive queue).
 func (q *Queue) Runs(dst [][]byte) [][]byte {
-	if q.held != nil {
-		return append(dst, q.heldText())
+	s := q.s
+	if s == nil {
+		return dst
 	}
-	for n, pos := int(q.n), 0; pos < n; {
+	if s.held != nil {
+		return append(dst, s.heldText())
+	}
+	for n, pos := int(s.n), 0; pos < n; {
 		c, i := q.at(pos)
 		r := c[i:min(i+n-pos, Size)]
 		dst = append(dst, r)
@@ -265,7 +338,7 @@ func (q *Queue) Runs(dst [][]byte) [][]byte {
 // chunk (fewer when they cross into the next).
 func (q *Queue) Slice(off, k int) []byte {
 	q.Spill()
-	k = min(k, int(q.n)-off)
+	k = min(k, q.Len()-off)
 	if k <= 0 {
 		return nil
 	}
@@ -278,10 +351,10 @@ func (q *Queue) Slice(off, k int) []byte {
 // (valid until the next Gather on the pool). Segments are built from it
 // for a Sink that takes a single run.
 func (q *Queue) Gather(off, k int) []byte {
-	s := q.Slice(off, k)
-	k = min(k, int(q.n)-off)
-	if len(s) >= k {
-		return s
+	a := q.Slice(off, k)
+	k = min(k, q.Len()-off)
+	if len(a) >= k {
+		return a
 	}
 	p := q.pool
 	if cap(p.scratch) < k {
@@ -298,7 +371,7 @@ func (q *Queue) Gather(off, k int) []byte {
 // gathered first.
 func (q *Queue) Runs2(off, k int) (a []byte, next *Chunk, n int) {
 	a = q.Slice(off, k)
-	k = min(k, int(q.n)-off)
+	k = min(k, q.Len()-off)
 	if len(a) >= k {
 		return a, nil, 0
 	}
@@ -310,55 +383,58 @@ func (q *Queue) Runs2(off, k int) (a []byte, next *Chunk, n int) {
 // pool, and when nothing is stored beyond, every chunk and the directory
 // do.
 func (q *Queue) Consume(k int) {
-	k = min(k, int(q.n))
+	k = min(k, q.Len())
 	if k <= 0 {
 		return
 	}
-	q.n -= int32(k)
-	q.ext -= int32(k)
-	if h := q.held; h != nil {
-		q.held = nil
-		if q.n > 0 { // k octets in: still inside the segment's memory
-			q.held = (*byte)(unsafe.Add(unsafe.Pointer(h), k))
+	s := q.s
+	s.n -= int32(k)
+	s.ext -= int32(k)
+	if h := s.held; h != nil {
+		s.held = nil
+		if s.n > 0 { // k octets in: still inside the segment's memory
+			s.held = (*byte)(unsafe.Add(unsafe.Pointer(h), k))
 		}
 	}
-	if q.ext == 0 {
+	if s.ext == 0 {
 		q.Reset()
 		return
 	}
-	abs := int(q.off) + k
-	q.off = int32(abs & (Size - 1))
+	abs := int(s.off) + k
+	s.off = int32(abs & (Size - 1))
 	q.drop(abs >> Shift)
 }
 
 // drop gives back the first k slots and moves the head past them.
 func (q *Queue) drop(k int) {
-	if q.dir == nil {
+	s := q.s
+	if s.dir == nil {
 		return
 	}
-	m := len(q.dir) - 1
-	d := min(k, int(q.span))
+	m := len(s.dir) - 1
+	d := min(k, int(s.span))
 	q.release(d)
-	q.dh = int32((int(q.dh) + k) & m)
-	q.span -= int32(d)
+	s.dh = int32((int(s.dh) + k) & m)
+	s.span -= int32(d)
 }
 
 // release gives back the chunks of the first k slots.
 func (q *Queue) release(k int) {
-	if q.dir == nil {
+	s := q.s
+	if s.dir == nil {
 		return
 	}
-	m := len(q.dir) - 1
+	m := len(s.dir) - 1
 	for i := range k {
-		j := (int(q.dh) + i) & m
-		if c := q.dir[j]; c != nil {
+		j := (int(s.dh) + i) & m
+		if c := s.dir[j]; c != nil {
 			if q.retire {
 				q.pool.Retire(c)
 			} else {
 				q.pool.Put(c)
 			}
-			q.dir[j] = nil
-			q.chunks--
+			s.dir[j] = nil
+			s.chunks--
 		}
 	}
 }
@@ -367,27 +443,31 @@ func (q *Queue) release(k int) {
 // chunks wholly past it go back. Pruning out-of-order text under memory
 // pressure (never acknowledged text, which is below Len).
 func (q *Queue) Discard(from int) {
-	from = max(from, int(q.n))
-	if from >= int(q.ext) {
+	s := q.s
+	if s == nil {
 		return
 	}
-	q.ext = int32(from)
-	if q.ext == 0 {
+	from = max(from, int(s.n))
+	if from >= int(s.ext) {
+		return
+	}
+	s.ext = int32(from)
+	if s.ext == 0 {
 		q.Reset()
 		return
 	}
-	if q.dir == nil {
+	if s.dir == nil {
 		return
 	}
-	keep := (int(q.off) + from + Size - 1) >> Shift // slots holding positions < from
-	m := len(q.dir) - 1
-	for i := keep; i < int(q.span); i++ {
-		j := (int(q.dh) + i) & m
-		if c := q.dir[j]; c != nil {
+	keep := (int(s.off) + from + Size - 1) >> Shift // slots holding positions < from
+	m := len(s.dir) - 1
+	for i := keep; i < int(s.span); i++ {
+		j := (int(s.dh) + i) & m
+		if c := s.dir[j]; c != nil {
 			q.pool.Put(c)
-			q.dir[j] = nil
-			q.chunks--
+			s.dir[j] = nil
+			s.chunks--
 		}
 	}
-	q.span = min(q.span, int32(keep))
+	s.span = min(s.span, int32(keep))
 }

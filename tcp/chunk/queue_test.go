@@ -45,11 +45,11 @@ func check(t *testing.T, q *Queue, m *model, step int) {
 	if !bytes.Equal(got, m.data[:m.n]) {
 		t.Fatalf("step %d: text differs", step)
 	}
-	if q.Extent() == 0 && (q.Chunks() != 0 || q.dir != nil) {
-		t.Fatalf("step %d: empty queue holds %d chunks", step, q.Chunks())
+	if q.Extent() == 0 && (q.Chunks() != 0 || q.s != nil) {
+		t.Fatalf("step %d: empty queue holds %d chunks (state %v)", step, q.Chunks(), q.s != nil)
 	}
-	if q.Chunks() > int(q.span) || q.Extent() < q.Len() {
-		t.Fatalf("step %d: chunks %d span %d ext %d n %d", step, q.Chunks(), q.span, q.Extent(), q.Len())
+	if q.s != nil && q.Chunks() > int(q.s.span) || q.Extent() < q.Len() {
+		t.Fatalf("step %d: chunks %d ext %d n %d", step, q.Chunks(), q.Extent(), q.Len())
 	}
 }
 
@@ -159,7 +159,7 @@ func TestModel(t *testing.T) {
 				if len(ab) != min(len(g), len(a)+Size) || !bytes.Equal(ab, m.data[off:off+len(ab)]) {
 					t.Fatalf("step %d: Runs2(%d, %d) wrong (%d+%d octets)", step, off, k, len(a), n)
 				}
-				if n > 0 && (int(q.off)+off+len(a))&(Size-1) != 0 {
+				if n > 0 && (int(q.s.off)+off+len(a))&(Size-1) != 0 {
 					t.Fatalf("step %d: Runs2(%d, %d): first run of %d octets does not end a chunk", step, off, k, len(a))
 				}
 			case 7: // prune out-of-order text
@@ -209,8 +209,8 @@ func TestDrainedHoldsNothing(t *testing.T) {
 	if q.Room() != Size {
 		t.Fatalf("room %d of an empty queue, want one chunk", q.Room())
 	}
-	if q.Chunks() != 0 || q.dir != nil || p.Stats().InUse != 0 {
-		t.Fatalf("drained: %d chunks, dir %v, pool %+v", q.Chunks(), q.dir != nil, p.Stats())
+	if q.Chunks() != 0 || q.s != nil || p.Stats().InUse != 0 {
+		t.Fatalf("drained: %d chunks, state %v, pool %+v", q.Chunks(), q.s != nil, p.Stats())
 	}
 	// Held text takes no chunk at all when read at once.
 	q.Append([]byte("hello"), true)
