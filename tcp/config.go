@@ -9,8 +9,11 @@ import (
 	"github.com/sluicenet/sluice/tcp/syncookie"
 )
 
-// Config holds the tunables of the engine. One Config is shared, read-only,
-// by every TCB of a loop; DefaultConfig gives Linux's defaults.
+// Config holds the tunables of the engine. One Config is shared by every
+// TCB of a loop, read-only but for the free lists it points to (Pool,
+// Ranges, Senders) and the Segment emissions are built in, so the TCBs
+// of one Config are driven by one goroutine (or copies of it are made);
+// DefaultConfig gives Linux's defaults.
 type Config struct {
 	// MSS is the largest segment text we accept, advertised in our SYN
 	// (RFC 9293 §3.7.1): link MTU minus IP and TCP headers. The MSS we
@@ -106,6 +109,11 @@ type Config struct {
 	// recovery runs; one per loop, like Pool. Nil: a connection keeps
 	// that state from its first such flight until it closes.
 	Senders *SenderPool
+
+	// scratch is the Segment the TCBs on this Config build their
+	// emissions in (output.go): like Pool and Ranges it makes a Config
+	// one goroutine's.
+	scratch emitScratch
 }
 
 // UseGenerator makes the TCBs draw their ISN (RFC 6528) and timestamp

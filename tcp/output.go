@@ -6,8 +6,14 @@ import "github.com/sluicenet/sluice/tcp/chunk"
 // scratch Segment (so emitting allocates nothing) and carries the current
 // acknowledgment, the advertised window and the negotiated options.
 
-// scratch is the Segment this TCB's emissions are built in (a Sink
-// copies what it keeps during Emit).
+// emitScratch holds the Segment a TCB's emissions are built in (t.out).
+// A Sink copies what it keeps during Emit and emitting never nests, so
+// one scratch serves every TCB driven by one goroutine: it lives in their
+// Config (Config.scratch; one per loop), not in each TCB, which saves an
+// idle connection 104 octets.
+type emitScratch struct{ out Segment }
+
+// scratch is the Segment this TCB's emissions are built in.
 func (t *TCB) scratch() *Segment { return &t.out }
 
 // emit sends one segment from this TCB with sequence number seq.

@@ -101,7 +101,9 @@ type TCB struct {
 
 	stats *Stats // nil until the first counted event (count)
 
-	out Segment // scratch for emission: no allocation per segment
+	// *emitScratch is the Segment emissions are built in (t.out, output.go):
+	// its Config's, shared by the loop's connections.
+	*emitScratch
 
 	// Drops counts segments discarded as unacceptable, for stats.
 	Drops uint64
@@ -151,7 +153,7 @@ func initTCB(t *TCB, cfg *Config, id ID, sink Sink) *TCB {
 		}
 	}
 	snd, rcv, x := t.snd, t.rcv, t.rec.x
-	*t = TCB{id: id, cfg: cfg, sink: sink, snd: snd, rcv: rcv}
+	*t = TCB{id: id, cfg: cfg, sink: sink, snd: snd, rcv: rcv, emitScratch: &cfg.scratch}
 	if x != nil {
 		x.reset()
 		t.rec.x = x
