@@ -46,6 +46,10 @@ func idleSources(n int) int { return n/50000 + 1 }
 
 func idleWorkload(c config) ([]Result, error) {
 	f := &figures{workload: "idle"}
+	// The kernel clients and servers need a descriptor per connection,
+	// at most idleKernelMax of them: main raised the limit for
+	// -idle-conns, which fails for a million.
+	raiseFileLimit(min(c.idleConns, idleKernelMax))
 	bed, err := testbed.Create(testbed.Options{Queues: 1})
 	if err != nil {
 		return nil, err
