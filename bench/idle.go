@@ -111,14 +111,19 @@ func idleServerMax(want int) int {
 	return min(want, int(l.Cur)-1000)
 }
 
-func measureIdle(c config, bed *testbed.Bed, srv *serverProc, srcs []netip.Addr, f *figures, name string) error {
+// idleBaseline is srv's RSS before any idle connection: live memory
+// only (as at the other end), garbage collected and returned to the OS
+// first.
+func idleBaseline(srv *serverProc) (int64, error) {
 	time.Sleep(200 * time.Millisecond) // let the server finish starting
-	// Live memory only, at both ends: garbage collected and returned to
-	// the OS first.
 	if _, err := srv.statsAfterGC(); err != nil {
-		return err
+		return 0, err
 	}
-	rss0, err := srv.rss()
+	return srv.rss()
+}
+
+func measureIdle(c config, bed *testbed.Bed, srv *serverProc, srcs []netip.Addr, f *figures, name string) error {
+	rss0, err := idleBaseline(srv)
 	if err != nil {
 		return err
 	}

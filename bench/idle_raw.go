@@ -28,11 +28,7 @@ const (
 )
 
 func measureIdleRaw(c config, bed *testbed.Bed, srv *serverProc, f *figures, s httpServer) error {
-	time.Sleep(200 * time.Millisecond) // let the server finish starting
-	if _, err := srv.statsAfterGC(); err != nil {
-		return err
-	}
-	rss0, err := srv.rss()
+	rss0, err := idleBaseline(srv)
 	if err != nil {
 		return err
 	}
