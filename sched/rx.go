@@ -55,6 +55,9 @@ func (l *Loop) rxBatch() int {
 	}
 	l.conns.LookupBatch(b.keys[:k], b.vals[:k], b.found[:k])
 	for i := range k {
+		// More text of this flow next in the batch: one ACK covers
+		// the run (tcp.Segment.More), as GRO merges it for Linux.
+		b.more = i+1 < k && b.keys[i+1] == b.keys[i] && len(b.frames[i+1].Payload) > 0
 		l.demux(b.raw[i], &b.frames[i], b.keys[i], b.vals[i], b.found[i])
 		b.raw[i] = nil
 		l.pool.Put(b.addr[i])
@@ -73,6 +76,8 @@ type rxScratch struct {
 	keys   [maxBatch]ConnKey
 	vals   [maxBatch]uint32
 	found  [maxBatch]bool
+	// more is tcp.Segment.More for the frame being demultiplexed.
+	more bool
 
 	// flags are wire's parse flags for the loop's device, chosen once
 	// (flagsSet) from the steering program: on a veth, TCP segments
@@ -176,6 +181,7 @@ func (l *Loop) demux(b []byte, f *wire.Frame, key ConnKey, v uint32, ok bool) {
 	// OnData gets it from there: Unalias below copies what is still
 	// unread before the frame goes back to the pool.
 	seg.Hold = true
+	seg.More, l.batch.more = l.batch.more, false
 
 	var c *Conn
 	if ok {

@@ -234,8 +234,12 @@ func (t *TCB) inputText(seg *Segment, seq Seq, now Instant) bool {
 	case t.quickAcks > 0:
 		t.quickAcks--
 		t.flags |= flagAckNow
-	case t.ackPending >= 2*t.rcvMSS():
-		// At least every second full-sized segment (RFC 9293 §3.8.6.3).
+	case t.ackPending >= 2*t.rcvMSS() && (!seg.More || t.ackPending >= maxStretch):
+		// At least every second full-sized segment (RFC 9293 §3.8.6.3),
+		// counting a run received together (Segment.More) as one, as
+		// a Linux receiver ACKs a GRO-merged run once: twice the ACKs
+		// cost the sender and every hop twice the frames and tell it
+		// nothing new.
 		t.flags |= flagAckNow
 	case t.rcvWnd() < t.rcvMSS():
 		// The text (nearly) closed the window we offered: say so now,
@@ -249,6 +253,10 @@ func (t *TCB) inputText(seg *Segment, seq Seq, now Instant) bool {
 	}
 	return false
 }
+
+// maxStretch bounds the text one ACK of a received run covers: Linux's
+// GRO merges at most 64 KiB into one segment.
+const maxStretch = 64 << 10
 
 // rcvMSS is the size of a full segment from the peer, as Linux's rcv_mss
 // (tcp_measure_rcv_mss): the largest text seen in one segment, at most

@@ -62,7 +62,13 @@ type Segment struct {
 	// instead of copying it into the receive buffer, until the caller's
 	// TCB.Unalias (direct.go). Only a caller that calls Unalias before it
 	// reuses that memory may set it.
-	Hold    bool
+	Hold bool
+	// More, on input, says the caller holds further text of this flow
+	// received together with this segment (one receive batch), as
+	// Linux's GRO merges such a run into one segment: the ACK owed every
+	// second full segment waits for the run's last one (at most
+	// maxStretch octets unacknowledged), so a run is ACKed once.
+	More    bool
 	tailLen uint16
 	Window  uint16 // as on the wire, not yet scaled
 	Urgent  uint16
