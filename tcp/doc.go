@@ -23,17 +23,19 @@
 //     connection closed: ErrConnectionRefused, ErrConnectionReset,
 //     ErrTimeout, ErrAborted (nil for a graceful close).
 //
-// A Sink must copy or serialize the segment during Emit: the TCB reuses
-// one scratch Segment, so the hot path (segment in → ACK out, data in →
-// data out) allocates nothing. Buffers hold memory only for the text in
-// them, in 4 KiB chunks from the owner's pool (tcp/chunk, Config.Pool):
-// SendBuffer/RecvBuffer and their auto-tuned maxima bound the windows,
-// not allocations. The TCB struct itself is about 1 KiB (TestTCBSize):
+// A Sink must copy or serialize the segment during Emit: the TCBs of a
+// Config share one scratch Segment (a Config is one goroutine's), so the
+// hot path (segment in → ACK out, data in → data out) allocates nothing.
+// Buffers hold memory only for the text in them, in 4 KiB chunks from
+// the owner's pool (tcp/chunk, Config.Pool): SendBuffer/RecvBuffer and
+// their auto-tuned maxima bound the windows, not allocations. The TCB
+// struct itself is 696 octets, Go's 704-octet size class (TestTCBSize):
 // out-of-order and SACK range storage comes from the owner's RangePool
-// (Config.Ranges) only while the sequence space has holes, and Stats
-// are allocated on the first counted event. An owner that
-// keeps a free list of closed TCBs hands them back through OpenReuse and
-// Listener.Pool: a whole connection then allocates nothing
+// (Config.Ranges) only while the sequence space has holes, per-flight
+// sender state from its SenderPool (Config.Senders) only while a flight
+// is out, and Stats are allocated on the first counted event. An owner
+// that keeps a free list of closed TCBs hands them back through
+// OpenReuse and Listener.Pool: a whole connection then allocates nothing
 // (TestRecycledConnectionAllocs).
 //
 // # Listener and demultiplexing
@@ -123,8 +125,11 @@
 //   - Loss detection with SACK is RACK-TLP (RFC 8985, rack.go,
 //     rack_tcb.go), as Linux: a 32-octet transmit record per segment in
 //     flight beside the byte ring (sequence range, last transmit time,
-//     SACKed/lost/retransmitted flags, rate snapshot), kept from the
-//     moment a second segment joins the flight; a segment is lost
+//     SACKed/lost/retransmitted flags, rate snapshot), taken from the
+//     owner's SenderPool (Config.Senders) when a second segment joins
+//     the flight and given back once the flight is acknowledged with no
+//     recovery or timer running (min_RTT and reo_wnd stay in the TCB); a
+//     segment is lost
 //     once one sent later was delivered RACK.rtt + reo_wnd ago (reo_wnd:
 //     min_RTT/4 once reordering is seen, grown by D-SACK rounds, capped
 //     by SRTT), the reordering timer covers the window, lost

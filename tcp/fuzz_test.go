@@ -192,6 +192,7 @@ func fuzzConfig() *Config {
 	cfg.KeepIdle, cfg.KeepInterval = time.Second, time.Second
 	cfg.ChallengeACKLimit = 10
 	cfg.ISN = func(*ID, Instant) Seq { return 0xfffff000 } // wrap early
+	cfg.Senders = new(SenderPool)                          // per-flight state released and re-taken, as on a loop
 	return &cfg
 }
 
