@@ -30,28 +30,41 @@ type Conn struct {
 	h    Handler
 	ctx  any
 	dial dialWait // a Dial waiting for the outcome (nil: accepted)
-	// owner is the loop's sched.Owner token, set on the loop before OnOpen
-	// (so before any other goroutine can hold c); 0 until then.
-	owner uintptr
 
-	local, remote netip.AddrPort
+	// key is the 4-tuple, set with loop before any other goroutine can
+	// hold c: 36 octets where two netip.AddrPorts take 64, since the
+	// addresses stay readable after OnClose (the sched.Conn is reused).
+	key sched.ConnKey
 
-	// Loop thread only: who closed first, for OnClose's reason.
-	peerEOF     bool // the peer's FIN came in
-	localClosed bool // Close or CloseWrite was called
-	peerFirst   bool // peerEOF came before localClosed
-
-	closed atomic.Bool  // OnClose has run
+	// closed: OnClose has run (Load); it also holds the loop's record
+	// of who closed first, for OnClose's reason, so the flags fit the
+	// 4 octets the key leaves before the counters (class 128).
+	closed connFlags
 	posted atomic.Int64 // octets posted by other goroutines, not yet written
 	held   atomic.Int64 // octets the loop's Write holds beyond the send buffer
 }
 
+// connFlags are a Conn's flags. closedFlag is read from any goroutine;
+// the others are the loop's: who closed first, for OnClose's reason.
+type connFlags struct{ v atomic.Uint32 }
+
+const (
+	closedFlag  uint32 = 1 << iota // OnClose has run
+	peerEOF                        // the peer's FIN came in
+	localClosed                    // Close or CloseWrite was called
+	peerFirst                      // peerEOF came before localClosed
+)
+
+// Load reports whether OnClose has run.
+func (f *connFlags) Load() bool          { return f.has(closedFlag) }
+func (f *connFlags) has(bit uint32) bool { return f.v.Load()&bit != 0 }
+func (f *connFlags) set(bits uint32)     { f.v.Or(bits) }
+
 // onLoop reports whether the caller runs on c's loop (inside a callback
 // or a posted function): the loop's owner token, compared without a
-// system call. Callers check c.closed first: a token may be reused
-// once the loop has stopped, and every Conn is closed by then.
+// system call; false before c has a loop.
 func (c *Conn) onLoop() bool {
-	return c.owner == sched.Owner()
+	return c.loop != nil && c.loop.OnThread()
 }
 
 // post runs fn with the live sched.Conn on c's loop, and reports an error
@@ -209,8 +222,12 @@ func (c *Conn) closeHow(half bool) error {
 		return net.ErrClosed
 	}
 	do := func(sc *sched.Conn) error {
-		if !c.localClosed {
-			c.localClosed, c.peerFirst = true, c.peerEOF
+		if !c.closed.has(localClosed) {
+			f := localClosed
+			if c.closed.has(peerEOF) {
+				f |= peerFirst
+			}
+			c.closed.set(f)
 		}
 		var err error
 		if half {
@@ -279,10 +296,10 @@ func (c *Conn) onLoopDo(fn func(sc *sched.Conn)) error {
 }
 
 // LocalAddr is the server's address and port of the connection.
-func (c *Conn) LocalAddr() netip.AddrPort { return c.local }
+func (c *Conn) LocalAddr() netip.AddrPort { return c.key.Local() }
 
 // RemoteAddr is the peer's address and port.
-func (c *Conn) RemoteAddr() netip.AddrPort { return c.remote }
+func (c *Conn) RemoteAddr() netip.AddrPort { return c.key.Remote() }
 
 // SetNoDelay turns Nagle's algorithm off (true, the default unless
 // Config.Nagle) or on, as (*net.TCPConn).SetNoDelay.

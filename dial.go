@@ -179,9 +179,8 @@ func (s *Server) dialOnLoop(ctx context.Context, g *sched.Group, l *sched.Loop, 
 	s.logSteer(d)
 	// No callback of the new connection runs before this callback returns
 	// (the loop settles it afterwards), so c is complete before any.
-	c.owner = sched.Owner()
 	c.loop, c.sc, c.ref = l, l.Conn(d.Ref), d.Ref
-	c.local, c.remote = d.Local, d.Remote
+	c.key = sched.MakeConnKey(d.Local, d.Remote)
 	return nil
 }
 

@@ -7,7 +7,7 @@ import (
 )
 
 // loopHandler turns the loops' callbacks (sched.Handler) into the public
-// ones: it makes the Conn (and names its loop's owner token), applies
+// ones: it makes the Conn (bound to its loop and 4-tuple), applies
 // the connection limit and the Actions callbacks return, and maps close
 // errors to the public reasons.
 type loopHandler struct{ s *Server }
@@ -50,9 +50,8 @@ func (lh *loopHandler) OnOpen(sc *sched.Conn) {
 // for it learns it succeeded once OnOpen returned.
 func (lh *loopHandler) opened(c *Conn, sc *sched.Conn) {
 	s := lh.s
-	c.owner = sched.Owner() // on the loop: its token
 	c.loop, c.sc, c.ref = sc.Loop(), sc, sc.Ref()
-	c.local, c.remote = sc.LocalAddr(), sc.RemoteAddr()
+	c.key = sc.Key()
 	s.conns.Add(1)
 	a := c.h.OnOpen(c)
 	if c.dial != nil {
@@ -74,7 +73,7 @@ func (lh *loopHandler) OnData(sc *sched.Conn, data []byte) {
 
 func (lh *loopHandler) OnEOF(sc *sched.Conn) {
 	if c := connOf(sc); c != nil {
-		c.peerEOF = true
+		c.closed.set(peerEOF)
 		lh.s.act(c, c.h.OnEOF(c))
 	}
 }
@@ -92,7 +91,7 @@ func (lh *loopHandler) OnClose(sc *sched.Conn, err error) {
 		return
 	}
 	sc.Context = nil
-	c.closed.Store(true)
+	c.closed.set(closedFlag)
 	r := reason(err)
 	if c.sc == nil {
 		// A Dial that never opened: its caller gets the reason, the
@@ -104,7 +103,7 @@ func (lh *loopHandler) OnClose(sc *sched.Conn, err error) {
 		return
 	}
 	c.sc = nil
-	if r == nil && c.peerFirst {
+	if r == nil && c.closed.has(peerFirst) {
 		r = ErrPeerClosed
 	}
 	c.h.OnClose(c, r)

@@ -370,10 +370,10 @@ func (nc *NetConn) Abort() error {
 }
 
 // LocalAddr is the local end, a *net.TCPAddr.
-func (nc *NetConn) LocalAddr() net.Addr { return net.TCPAddrFromAddrPort(nc.c.local) }
+func (nc *NetConn) LocalAddr() net.Addr { return net.TCPAddrFromAddrPort(nc.c.LocalAddr()) }
 
 // RemoteAddr is the peer's end, a *net.TCPAddr.
-func (nc *NetConn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(nc.c.remote) }
+func (nc *NetConn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(nc.c.RemoteAddr()) }
 
 // SetDeadline sets both the read and the write deadline.
 func (nc *NetConn) SetDeadline(t time.Time) error {

@@ -122,6 +122,14 @@ func (c *Conn) Ref() ConnRef { return ConnRef{c.idx, c.gen} }
 // Loop returns the loop that owns c.
 func (c *Conn) Loop() *Loop { return c.loop }
 
+// OnThread reports whether the caller runs on l's goroutine (a callback
+// or a posted function), by the Owner token Run recorded: no system
+// call, and false before Run and after it returns.
+func (l *Loop) OnThread() bool { return l.onThread() }
+
+// Key is the connection's 4-tuple (LocalAddr and RemoteAddr packed).
+func (c *Conn) Key() ConnKey { return c.key }
+
 // LocalAddr and RemoteAddr are the connection's endpoints.
 func (c *Conn) LocalAddr() netip.AddrPort  { return c.key.Local() }
 func (c *Conn) RemoteAddr() netip.AddrPort { return c.key.Remote() }
