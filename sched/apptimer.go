@@ -59,35 +59,50 @@ func (l *Loop) Now() tcp.Instant { return l.now }
 // (TimeoutHandler; nothing for a Handler without it). A later SetTimer
 // replaces the instant, earlier or later; an instant already passed
 // fires in the current or next timer run. It does nothing once OnClose
-// has run. O(1), no allocation. Loop thread only.
+// has run. O(1); the first SetTimer of a connection allocates the
+// 64-octet side struct its timer lives in (connExt). Loop thread only.
 func (c *Conn) SetTimer(at tcp.Instant) {
 	if c.tcb == nil || c.done {
 		return
 	}
+	e := c.extension()
 	at = max(at, 1) // 0 means "not set"
-	c.appDue = at
-	if c.appTimer != 0 && c.appArmed <= at {
+	e.appDue = at
+	if e.appTimer != 0 && e.appArmed <= at {
 		return // the entry fires first and moves itself to at
 	}
-	c.appArmed = at
-	c.loop.wheel.Rearm(&c.appTimer, int64(at), TimerPayload{Conn: c.idx, Tag: TagApp})
+	e.appArmed = at
+	c.loop.wheel.Rearm(&e.appTimer, int64(at), TimerPayload{Conn: c.idx, Tag: TagApp})
 }
 
 // StopTimer disarms c's application timer: OnTimeout will not run
 // until a new SetTimer. O(1). Loop thread only.
-func (c *Conn) StopTimer() { c.appDue = 0 }
+func (c *Conn) StopTimer() {
+	if c.ext != nil {
+		c.ext.appDue = 0
+	}
+}
 
 // Timer reports when c's application timer is due (0: not armed).
-func (c *Conn) Timer() tcp.Instant { return c.appDue }
+func (c *Conn) Timer() tcp.Instant {
+	if c.ext == nil {
+		return 0
+	}
+	return c.ext.appDue
+}
 
 // cancelAppTimer removes c's application timer from the wheel, when the
-// connection finishes.
+// connection finishes, and drops c's extension with it (the options it
+// holds no longer matter: the TCB is done).
 func (l *Loop) cancelAppTimer(c *Conn) {
-	if c.appTimer != 0 {
-		l.wheel.Cancel(c.appTimer)
-		c.appTimer = 0
+	e := c.ext
+	if e == nil {
+		return
 	}
-	c.appDue = 0
+	if e.appTimer != 0 {
+		l.wheel.Cancel(e.appTimer)
+	}
+	c.ext = nil
 }
 
 // onAppTimer runs when a connection's application wheel entry fires:
@@ -95,20 +110,21 @@ func (l *Loop) cancelAppTimer(c *Conn) {
 // SetTimer asked for.
 func (l *Loop) onAppTimer(idx uint32) {
 	c := l.slab.Get(idx)
-	if c == nil {
+	if c == nil || c.ext == nil {
 		return // finish cancelled it; nothing can reach a freed slot
 	}
-	c.appTimer = 0
-	due := c.appDue
+	e := c.ext
+	e.appTimer = 0
+	due := e.appDue
 	if due == 0 || c.done {
 		return // stopped
 	}
 	if due > l.now {
-		c.appArmed = due
-		c.appTimer = l.wheel.Add(int64(due), TimerPayload{Conn: idx, Tag: TagApp})
+		e.appArmed = due
+		e.appTimer = l.wheel.Add(int64(due), TimerPayload{Conn: idx, Tag: TagApp})
 		return
 	}
-	c.appDue = 0
+	e.appDue = 0
 	if th, ok := c.h.(TimeoutHandler); ok {
 		th.OnTimeout(c)
 	}

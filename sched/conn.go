@@ -49,7 +49,9 @@ type Conn struct {
 	h    Handler       // the loop's, or DialOptions.Handler
 	lst  *tcp.Listener // until established: its accept queue is drained
 	dial *dialRes      // a dialed connection's port reservation and flow
-	opt  *optKey       // options set on this connection (nil: the loop's)
+	// ext holds what few connections use: the application's timer and
+	// per-connection options (nil until SetTimer or an option is set).
+	ext *connExt
 	// Context is free for the Handler (the public API keeps its own
 	// per-connection object here).
 	Context any
@@ -57,7 +59,7 @@ type Conn struct {
 	// pending holds text Write accepted beyond the TCB's send buffer. It
 	// is written to the TCB as ACKs free space; while it is non-empty no
 	// more text is delivered (receive backpressure: the window closes).
-	pending heldText
+	pending heldRef
 
 	timer    TimerID     // the TCB's Deadline, armed in the wheel
 	armedAt  tcp.Instant // deadline timer is armed for (tcp.Never: none)
@@ -94,14 +96,70 @@ type Conn struct {
 	openBy tcp.Instant // DialOptions.Timeout's instant (0: none)
 	// timeWaitAt is when the connection entered TIME-WAIT (0: never).
 	timeWaitAt tcp.Instant
+}
 
+// connExt is the part of a Conn that most connections never use, kept
+// out of the slab element (an idle connection's memory): taken on the
+// first SetTimer or option set, dropped when the connection finishes.
+type connExt struct {
 	// The application's timer (SetTimer, apptimer.go): appDue is when it
 	// is due (0: not set), appArmed where its wheel entry appTimer sits,
 	// which may be earlier (a later SetTimer only stores appDue).
 	appTimer TimerID
 	appDue   tcp.Instant
 	appArmed tcp.Instant
+	opt      optKey // options set on this connection (hasOpt: else the loop's)
+	hasOpt   bool
 }
+
+// extension returns c.ext, taking it on first use.
+func (c *Conn) extension() *connExt {
+	if c.ext == nil {
+		c.ext = new(connExt)
+	}
+	return c.ext
+}
+
+// heldRef is Conn.pending: a heldText taken on the first Write the send
+// buffer cannot take whole (one pointer in the slab element, not the
+// 32 octets of a heldText that most connections never fill), kept with
+// its storage until the connection finishes, as heldText keeps its own.
+type heldRef struct{ t *heldText }
+
+func (r *heldRef) Len() int {
+	if r.t == nil {
+		return 0
+	}
+	return r.t.Len()
+}
+
+func (r *heldRef) Bytes() []byte {
+	if r.t == nil {
+		return nil
+	}
+	return r.t.Bytes()
+}
+
+func (r *heldRef) add(p []byte) {
+	if r.t == nil {
+		r.t = new(heldText)
+	}
+	r.t.add(p)
+}
+
+func (r *heldRef) advance(n int) {
+	if r.t != nil {
+		r.t.advance(n)
+	}
+}
+
+func (r *heldRef) reset() {
+	if r.t != nil {
+		r.t.reset()
+	}
+}
+
+func (r *heldRef) free() { r.t = nil }
 
 const (
 	closeNone  uint8 = iota

@@ -59,8 +59,8 @@ func (l *Loop) variant(k optKey) (*tcp.Config, error) {
 
 // opts returns c's current option key.
 func (c *Conn) opts() optKey {
-	if c.opt != nil {
-		return *c.opt
+	if c.ext != nil && c.ext.hasOpt {
+		return c.ext.opt
 	}
 	l := c.loop
 	base := l.configFor(c.key.Local().Addr())
@@ -81,10 +81,8 @@ func (c *Conn) setOpts(k optKey) error {
 	if err != nil {
 		return err
 	}
-	if c.opt == nil {
-		c.opt = new(optKey)
-	}
-	*c.opt = k
+	e := c.extension()
+	e.opt, e.hasOpt = k, true
 	prev := l.enter(c)
 	c.tcb.SetNoDelay(k.noDelay)
 	c.tcb.Reconfigure(cfg, l.now)
