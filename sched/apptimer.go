@@ -59,8 +59,9 @@ func (l *Loop) Now() tcp.Instant { return l.now }
 // (TimeoutHandler; nothing for a Handler without it). A later SetTimer
 // replaces the instant, earlier or later; an instant already passed
 // fires in the current or next timer run. It does nothing once OnClose
-// has run. O(1); the first SetTimer of a connection allocates the
-// 64-octet side struct its timer lives in (connExt). Loop thread only.
+// has run. O(1), no allocation in steady state (the first SetTimer of a
+// connection takes the 64-octet connExt its timer lives in from a pool).
+// Loop thread only.
 func (c *Conn) SetTimer(at tcp.Instant) {
 	if c.tcb == nil || c.done {
 		return
@@ -102,7 +103,7 @@ func (l *Loop) cancelAppTimer(c *Conn) {
 	if e.appTimer != 0 {
 		l.wheel.Cancel(e.appTimer)
 	}
-	c.ext = nil
+	c.dropExt()
 }
 
 // onAppTimer runs when a connection's application wheel entry fires:

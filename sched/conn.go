@@ -2,6 +2,7 @@ package sched
 
 import (
 	"net/netip"
+	"sync"
 
 	"github.com/sluicenet/sluice/tcp"
 	"github.com/sluicenet/sluice/wire"
@@ -112,12 +113,26 @@ type connExt struct {
 	hasOpt   bool
 }
 
+// extPool keeps finished connections' connExts, so a server whose
+// connections each set a timer (an idle timeout) does not allocate one
+// per connection in steady state.
+var extPool = sync.Pool{New: func() any { return new(connExt) }}
+
 // extension returns c.ext, taking it on first use.
 func (c *Conn) extension() *connExt {
 	if c.ext == nil {
-		c.ext = new(connExt)
+		c.ext = extPool.Get().(*connExt)
 	}
 	return c.ext
+}
+
+// dropExt gives c.ext back once the connection has finished.
+func (c *Conn) dropExt() {
+	if e := c.ext; e != nil {
+		*e = connExt{}
+		extPool.Put(e)
+		c.ext = nil
+	}
 }
 
 // heldRef is Conn.pending: a heldText taken on the first Write the send
