@@ -152,6 +152,31 @@ func TestDelayedACK(t *testing.T) {
 	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r + 1})
 }
 
+// Short segments from a sender whose full segment we have seen are ACKed
+// every second one, as Linux's __tcp_ack_snd_check ACKs once more than
+// one full segment (rcv_mss) is unacknowledged: two of 1000 octets after
+// one of the MSS, not three (RFC 9293 §3.8.6.3 asks at least every
+// second full-sized one). A segment of two full ones is ACKed at once.
+func TestDelayedACKShortSegments(t *testing.T) {
+	cfg := tcp.DefaultConfig()
+	cfg.QuickACKs = 0
+	h := New(t, cfg)
+	r := h.Accept(irs)
+	m := int(cfg.MSS)
+	d := pattern(2 * m)
+	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 1, Data: d[:m]})
+	h.Advance(cfg.DelayedACK)
+	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r + tcp.Seq(m)})
+	r += tcp.Seq(m)
+	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 1, Data: d[:1000]})
+	h.NoOut()
+	h.In(Seg{Flags: ACK, Seq: r + 1000, Ack: ISS + 1, Data: d[:1000]})
+	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r + 2000})
+	r += 2000
+	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 1, Data: d})
+	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r + tcp.Seq(2*m)})
+}
+
 // Out-of-order segments are held (bounded by the receive buffer),
 // answered by duplicate ACKs carrying SACK blocks (RFC 2018 §4: the most
 // recent first), and delivered in order when the hole fills.

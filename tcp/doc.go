@@ -88,12 +88,14 @@
 //     an earlier short segment's ACK. A queued FIN turns Nagle off.
 //   - Receiving: out-of-order text is written straight into the receive
 //     ring's free space, so reassembly is bounded by the buffer in bytes,
-//     plus at most Config.MaxOOORanges disjoint ranges (256 by default:
-//     8 inline, the rest allocated once when a connection first needs
-//     them; advertised as SACK blocks, the latest first). ACKs: quick ACKs for the first Config.QuickACKs
-//     segments, then at least every second full segment or after
-//     Config.DelayedACK; immediately for out-of-order text, hole fills
-//     and FINs. One ACK per Input at most covers text, FIN and any reply.
+//     plus at most Config.MaxOOORanges disjoint ranges (256 by default,
+//     their storage from the owner's RangePool while there are holes;
+//     advertised as SACK blocks, the latest first). ACKs: quick ACKs for
+//     the first Config.QuickACKs segments, then once more than one full
+//     segment is unacknowledged (as Linux), a run received together
+//     (Segment.More) counting as one, or after Config.DelayedACK;
+//     immediately for out-of-order text, hole fills and FINs. One ACK per
+//     Input at most covers text, FIN and any reply.
 //   - Window: receiver SWS avoidance (§3.8.6.2.2), never shrinking the
 //     right edge; a window update is sent from Read/Consume when the
 //     window opens by min(buffer/2, MSS) and at least doubles. With a zero

@@ -234,12 +234,15 @@ func (t *TCB) inputText(seg *Segment, seq Seq, now Instant) bool {
 	case t.quickAcks > 0:
 		t.quickAcks--
 		t.flags |= flagAckNow
-	case t.ackPending >= 2*t.rcvMSS() && (!seg.More || t.ackPending >= maxStretch):
-		// At least every second full-sized segment (RFC 9293 §3.8.6.3),
-		// counting a run received together (Segment.More) as one, as
-		// a Linux receiver ACKs a GRO-merged run once: twice the ACKs
-		// cost the sender and every hop twice the frames and tell it
-		// nothing new.
+	case t.ackPending > t.rcvMSS() && (!seg.More || t.ackPending >= maxStretch):
+		// More than one full segment unacknowledged, as Linux's
+		// __tcp_ack_snd_check: so at least every second full-sized
+		// segment (RFC 9293 §3.8.6.3), and every second one of a sender
+		// whose segments are shorter than a full one, or each segment
+		// larger than one. A run received together (Segment.More)
+		// counts as one, as a Linux receiver ACKs a GRO-merged run
+		// once: twice the ACKs cost the sender and every hop twice the
+		// frames and tell it nothing new.
 		t.flags |= flagAckNow
 	case t.rcvWnd() < t.rcvMSS():
 		// The text (nearly) closed the window we offered: say so now,
