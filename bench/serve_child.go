@@ -336,7 +336,9 @@ func wantsClose(head []byte) bool {
 		if !ok || !bytes.EqualFold(bytes.TrimSpace(name), []byte("connection")) {
 			continue
 		}
-		for _, tok := range bytes.Split(value, []byte(",")) {
+		for more := true; more; {
+			var tok []byte
+			tok, value, more = bytes.Cut(value, []byte(",")) // no slice of tokens per request
 			tok = bytes.TrimSpace(tok)
 			if bytes.EqualFold(tok, []byte("close")) {
 				return true
