@@ -25,11 +25,9 @@ import (
 type Conn struct {
 	srv  *Server
 	loop *sched.Loop
-	sc   *sched.Conn // loop thread only; nil once closed
-	ref  sched.ConnRef
+	sc   *sched.Conn // loop thread only (posted functions too); nil once closed
 	h    Handler
 	ctx  any
-	dial dialWait // a Dial waiting for the outcome (nil: accepted)
 
 	// key is the 4-tuple, set with loop before any other goroutine can
 	// hold c: 36 octets where two netip.AddrPorts take 64, since the
@@ -70,14 +68,12 @@ func (c *Conn) onLoop() bool {
 // post runs fn with the live sched.Conn on c's loop, and reports an error
 // when the loop is gone or its queue stays full.
 func (c *Conn) post(fn func(sc *sched.Conn)) error {
-	l := c.loop
-	ref := c.ref
 	run := func() {
-		if sc := l.Conn(ref); sc != nil {
+		if sc := c.sc; sc != nil { // on the loop: c.sc is its to read
 			fn(sc)
 		}
 	}
-	return postRetry(l, run)
+	return postRetry(c.loop, run)
 }
 
 // postRetry posts fn, waiting briefly while the loop's queue is full
@@ -340,9 +336,8 @@ func (c *Conn) sockopt(set func(sc *sched.Conn) error) error {
 		return reason(set(c.sc))
 	}
 	done := make(chan error, 1)
-	l, ref := c.loop, c.ref
-	err := postRetry(l, func() {
-		sc := l.Conn(ref)
+	err := postRetry(c.loop, func() {
+		sc := c.sc
 		if sc == nil {
 			done <- net.ErrClosed
 			return

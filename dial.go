@@ -19,6 +19,14 @@ import (
 // OnOpen ran, the close reason otherwise. Buffered: the loop never waits.
 type dialWait chan error
 
+// dialing is a blocking Dial's connection until it opens: the loop's
+// Context for it (then c), so the Conn itself holds no field only a
+// dialed connection needs.
+type dialing struct {
+	c    *Conn
+	wait dialWait
+}
+
 // Dial opens a connection from one of the server's loops to addr
 // ("host:port"; a host name is resolved with net.DefaultResolver) and
 // returns it as a net.Conn (a *NetConn) once established. network is
@@ -120,7 +128,7 @@ func (s *Server) dial(ctx context.Context, network, addr string, h Handler, opts
 		return fail(nil, err)
 	}
 	raddr := net.TCPAddrFromAddrPort(remote)
-	c := &Conn{srv: s, h: h, dial: make(dialWait, 1)}
+	c := &Conn{srv: s, h: h}
 	if h == nil {
 		c.h = newNetConn(c, nil).handler()
 	}
@@ -137,13 +145,15 @@ func (s *Server) dial(ctx context.Context, network, addr string, h Handler, opts
 		}
 		return c, nil
 	}
+	wait := make(dialWait, 1)
+	o.Context = &dialing{c: c, wait: wait}
 	d, err := g.Dial(ctx, remote, o)
 	if err != nil {
 		return fail(raddr, dialError(err))
 	}
 	s.logSteer(d)
 	select {
-	case err := <-c.dial:
+	case err := <-wait:
 		if err != nil {
 			return fail(raddr, err)
 		}
@@ -155,7 +165,7 @@ func (s *Server) dial(ctx context.Context, network, addr string, h Handler, opts
 				sc.Abort()
 			}
 		})
-		if err := <-c.dial; err == nil {
+		if err := <-wait; err == nil {
 			// It opened just as ctx ended: close it, the caller has gone.
 			c.Abort()
 		}
@@ -179,7 +189,7 @@ func (s *Server) dialOnLoop(ctx context.Context, g *sched.Group, l *sched.Loop, 
 	s.logSteer(d)
 	// No callback of the new connection runs before this callback returns
 	// (the loop settles it afterwards), so c is complete before any.
-	c.loop, c.sc, c.ref = l, l.Conn(d.Ref), d.Ref
+	c.loop, c.sc = l, l.Conn(d.Ref)
 	c.key = sched.MakeConnKey(d.Local, d.Remote)
 	return nil
 }

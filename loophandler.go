@@ -26,8 +26,14 @@ func connOf(sc *sched.Conn) *Conn {
 
 func (lh *loopHandler) OnOpen(sc *sched.Conn) {
 	s := lh.s
-	if c := connOf(sc); c != nil && c.dial != nil {
-		lh.opened(c, sc)
+	switch x := sc.Context.(type) {
+	case *dialing: // a blocking Dial
+		sc.Context = x.c
+		lh.opened(x.c, sc, true)
+		x.wait <- nil
+		return
+	case *Conn: // DialHandler from a callback
+		lh.opened(x, sc, true)
 		return
 	}
 	// The loops refuse SYNs during Shutdown and drop them at their share
@@ -43,22 +49,18 @@ func (lh *loopHandler) OnOpen(sc *sched.Conn) {
 		c.h = newNetConn(c, s.lis).handler()
 	}
 	sc.Context = c
-	lh.opened(c, sc)
+	lh.opened(c, sc, false)
 }
 
-// opened binds c to its loop connection and runs OnOpen; a Dial waiting
-// for it learns it succeeded once OnOpen returned.
-func (lh *loopHandler) opened(c *Conn, sc *sched.Conn) {
+// opened binds c to its loop connection and runs OnOpen (a Dial waiting
+// for it learns it succeeded once OnOpen returned).
+func (lh *loopHandler) opened(c *Conn, sc *sched.Conn, dialed bool) {
 	s := lh.s
-	c.loop, c.sc, c.ref = sc.Loop(), sc, sc.Ref()
+	c.loop, c.sc = sc.Loop(), sc
 	c.key = sc.Key()
 	s.conns.Add(1)
-	a := c.h.OnOpen(c)
-	if c.dial != nil {
-		c.dial <- nil
-	}
-	s.act(c, a)
-	if s.draining.Load() && c.dial == nil {
+	s.act(c, c.h.OnOpen(c))
+	if s.draining.Load() && !dialed {
 		// A handshake that was under way when Shutdown began.
 		s.drainLate.Add(1)
 		s.shutdownConn(c)
@@ -86,22 +88,28 @@ func (lh *loopHandler) OnWritable(sc *sched.Conn) {
 }
 
 func (lh *loopHandler) OnClose(sc *sched.Conn, err error) {
+	if d, ok := sc.Context.(*dialing); ok {
+		// A Dial that never opened: its caller gets the reason, the
+		// handler nothing.
+		sc.Context = nil
+		d.c.closed.set(closedFlag)
+		r := reason(err)
+		if r == nil {
+			r = ErrAborted
+		}
+		d.wait <- r
+		return
+	}
 	c := connOf(sc)
 	if c == nil {
 		return
 	}
 	sc.Context = nil
 	c.closed.set(closedFlag)
-	r := reason(err)
 	if c.sc == nil {
-		// A Dial that never opened: its caller gets the reason, the
-		// handler nothing.
-		if r == nil {
-			r = ErrAborted
-		}
-		c.dial <- r
-		return
+		return // every Conn the handler saw has its sc
 	}
+	r := reason(err)
 	c.sc = nil
 	if r == nil && c.closed.has(peerFirst) {
 		r = ErrPeerClosed
