@@ -52,3 +52,30 @@ func TestFamilyConfigOwnsPools(t *testing.T) {
 		t.Errorf("loop configs share pools: %p/%p, %p/%p (base %p)", a.Pool, b.Pool, a.Ranges, b.Ranges, base.Ranges)
 	}
 }
+
+// TestRingDefaults: the fill and RX rings default to half the UMEM's
+// frames (a power of two), so a quarter stays in the pool for TX and the
+// RX ring can hold every frame the fill ring gave the kernel; explicit
+// sizes are kept.
+func TestRingDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		frames, fill, rx, wantFill, wantRx uint32
+	}{
+		{0, 0, 0, 4096, 4096},       // the default: 8192 frames
+		{4096, 0, 0, 2048, 2048},    // sluice.Config's default frame count
+		{6000, 0, 0, 2048, 2048},    // not a power of two: round down
+		{64, 0, 0, 32, 32},          // the smallest loop
+		{8192, 1024, 0, 1024, 1024}, // RX follows an explicit fill ring
+		{8192, 0, 512, 4096, 512},   // an explicit RX ring is kept
+		{16384, 8192, 8192, 8192, 8192},
+	} {
+		c := LoopConfig{Umem: afxdp.UmemConfig{FrameCount: tc.frames, FillSize: tc.fill}, Socket: afxdp.SocketConfig{RxSize: tc.rx}}
+		if err := c.defaults(); err != nil {
+			t.Fatalf("%d frames: %v", tc.frames, err)
+		}
+		if c.Umem.FillSize != tc.wantFill || c.Socket.RxSize != tc.wantRx {
+			t.Errorf("%d frames (fill %d, rx %d): fill ring %d, RX ring %d; want %d, %d",
+				c.Umem.FrameCount, tc.fill, tc.rx, c.Umem.FillSize, c.Socket.RxSize, tc.wantFill, tc.wantRx)
+		}
+	}
+}
