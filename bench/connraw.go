@@ -88,25 +88,12 @@ func runRaw(c config, bed *testbed.Bed, srv *serverProc, window time.Duration, c
 	from := begin.Add(c.warmup + profDur)
 	to := from.Add(window)
 	var genCPU time.Duration
-	done := make(chan error, 1)
-	go func() {
-		done <- bed.Peer.Do(func() error {
-			restore, err := pinThread(c.clientCPU)
-			if err != nil {
-				return err
-			}
-			defer restore()
-			x, err := conngen.OpenXDP(bed.Peer.Ifindex, rawPrefix)
-			if err != nil {
-				return err
-			}
-			defer x.Close()
-			g.Measure(x.Now(from), x.Now(to))
-			err = x.Run(g, to)
-			genCPU = x.WindowCPU
-			return err
-		})
-	}()
+	done := onPeerXDP(c, bed, func(x *conngen.XDP) error {
+		g.Measure(x.Now(from), x.Now(to))
+		err := x.Run(g, to)
+		genCPU = x.WindowCPU
+		return err
+	})
 	// sleep waits until t unless the generator ended (failed) first.
 	failed := false
 	sleep := func(t time.Time) {
@@ -347,4 +334,27 @@ func parseNetstat(b []byte, prefix, name string) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no %s %s in netstat", prefix, name)
+}
+
+// onPeerXDP runs body in the testbed's peer namespace, on a thread pinned
+// to the client's CPU, with the raw generator's AF_XDP socket open on the
+// peer's link; its result arrives on the channel returned.
+func onPeerXDP(c config, bed *testbed.Bed, body func(x *conngen.XDP) error) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		done <- bed.Peer.Do(func() error {
+			restore, err := pinThread(c.clientCPU)
+			if err != nil {
+				return err
+			}
+			defer restore()
+			x, err := conngen.OpenXDP(bed.Peer.Ifindex, rawPrefix)
+			if err != nil {
+				return err
+			}
+			defer x.Close()
+			return body(x)
+		})
+	}()
+	return done
 }

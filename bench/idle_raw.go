@@ -46,24 +46,11 @@ func measureIdleRaw(c config, bed *testbed.Bed, srv *serverProc, f *figures, s h
 		return err
 	}
 	xs := make(chan *conngen.XDP, 1)
-	done := make(chan error, 1)
 	begin := time.Now()
-	go func() {
-		done <- bed.Peer.Do(func() error {
-			restore, err := pinThread(c.clientCPU)
-			if err != nil {
-				return err
-			}
-			defer restore()
-			x, err := conngen.OpenXDP(bed.Peer.Ifindex, rawPrefix)
-			if err != nil {
-				return err
-			}
-			defer x.Close()
-			xs <- x
-			return x.Run(g, begin.Add(idleOpenMax+time.Minute)) // Halt ends it first
-		})
-	}()
+	done := onPeerXDP(c, bed, func(x *conngen.XDP) error {
+		xs <- x
+		return x.Run(g, begin.Add(idleOpenMax+time.Minute)) // Halt ends it first
+	})
 	var x *conngen.XDP
 	select {
 	case x = <-xs:
