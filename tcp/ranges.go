@@ -43,10 +43,7 @@ func (s *rangeSet) grow(n, limit int) []oooRange {
 
 // RangePool is a loop's free list of range storage (Config.Ranges). It
 // is not safe for concurrent use: like the chunk Pool, one per loop.
-type RangePool struct {
-	free  []*rangeSet
-	inUse int
-}
+type RangePool struct{ freeList[rangeSet] }
 
 // rangePoolMax bounds the free list: after a burst of lossy connections
 // a loop keeps at most this many sets (and their extension arrays, 2 KiB
@@ -59,13 +56,7 @@ func (p *RangePool) get(limit int) *rangeSet {
 	if p == nil {
 		return new(rangeSet)
 	}
-	p.inUse++
-	if len(p.free) == 0 {
-		return new(rangeSet)
-	}
-	s := p.free[len(p.free)-1]
-	p.free[len(p.free)-1] = nil
-	p.free = p.free[:len(p.free)-1]
+	s := p.take()
 	if len(s.ext) != limit {
 		s.ext = nil
 	}
@@ -78,16 +69,8 @@ func (p *RangePool) put(s *rangeSet) {
 	if p == nil {
 		return
 	}
-	p.inUse--
-	if len(p.free) < rangePoolMax {
-		p.free = append(p.free, s)
-	}
+	p.give(s, rangePoolMax)
 }
-
-// Idle reports how many sets p holds for reuse; InUse how many its
-// connections hold (one per queue with a hole).
-func (p *RangePool) Idle() int  { return len(p.free) }
-func (p *RangePool) InUse() int { return p.inUse }
 
 // rangesOf returns the storage a queue holding n ranges needs: *s, taken
 // from the pool first if it has none.

@@ -7,10 +7,7 @@ package tcp
 // once the flight is acknowledged with no recovery, probe or pacing
 // under way (TCB.releaseSender), so an idle connection holds none. Not
 // safe for concurrent use: one per loop, like RangePool.
-type SenderPool struct {
-	free  []*sendState
-	inUse int
-}
+type SenderPool struct{ freeList[sendState] }
 
 const (
 	// senderPoolMax bounds the free list after a burst of flights.
@@ -25,31 +22,15 @@ func (p *SenderPool) get() *sendState {
 	if p == nil {
 		return new(sendState)
 	}
-	p.inUse++
-	if len(p.free) == 0 {
-		return new(sendState)
-	}
-	x := p.free[len(p.free)-1]
-	p.free[len(p.free)-1] = nil
-	p.free = p.free[:len(p.free)-1]
-	return x
+	return p.take()
 }
 
-// put resets x and gives it back; a full pool leaves it to the
-// garbage collector.
+// put resets x and gives it back; a full pool leaves it to the garbage
+// collector, and a large record ring is not kept.
 func (p *SenderPool) put(x *sendState) {
-	p.inUse--
-	if len(p.free) >= senderPoolMax {
-		return
-	}
 	if len(x.q.recs) > senderKeepRecs {
 		x.q.recs = nil
 	}
 	x.reset()
-	p.free = append(p.free, x)
+	p.give(x, senderPoolMax)
 }
-
-// Idle is the number of sendStates on the free list; InUse the number
-// taken from it and not given back.
-func (p *SenderPool) Idle() int  { return len(p.free) }
-func (p *SenderPool) InUse() int { return p.inUse }
