@@ -33,7 +33,7 @@ func (t *TCB) rcvAutotune(n int, now Instant) {
 		return // at the bound, or memory pressure: no growth (tcp_mem)
 	}
 	t.rcvCopied += uint32(n)
-	rtt := t.rcvRTT
+	rtt := time.Duration(t.rcvRTTus) * time.Microsecond
 	if t.has(flagRTT) && (rtt == 0 || t.srtt < rtt) {
 		rtt = t.srtt
 	}
@@ -79,11 +79,11 @@ func (t *TCB) rcvRTTSample(seg *Segment, now Instant) {
 	if int32(d) < 0 || d > 60_000 {
 		return
 	}
-	r := max(time.Duration(d)*time.Millisecond, time.Millisecond)
-	if t.rcvRTT == 0 {
-		t.rcvRTT = r
+	r := uint32(max(time.Duration(d)*time.Millisecond, time.Millisecond) / time.Microsecond)
+	if t.rcvRTTus == 0 {
+		t.rcvRTTus = r
 	} else {
-		t.rcvRTT = (7*t.rcvRTT + r) / 8
+		t.rcvRTTus = (7*t.rcvRTTus + r) / 8 // at most 7*60 s in µs: no overflow
 	}
 }
 

@@ -18,13 +18,17 @@ type cubic struct {
 	// beside reno, so that neither is padded.
 	hs hystartPP
 
-	wMax, wLastMax float64 // segments (§4.2, §4.7)
-	k              float64 // seconds (§4.2 eq. 2)
-	wEst           float64 // segments (§4.3)
-	epoch          Instant // start of the current congestion-avoidance epoch; 0 = none
-
+	// float32 is ample for a window in segments and K in seconds (Linux
+	// keeps them in 32-bit integers); the arithmetic is float64.
+	wMax, wLastMax float32 // segments (§4.2, §4.7)
+	k              float32 // seconds (§4.2 eq. 2)
 	// For Undo: the cubic state before the last reduction.
-	priorWMax, priorWLastMax float64
+	priorWMax, priorWLastMax float32
+
+	// wEst grows by alpha*segments/cwnd per ACK, too little for a
+	// float32's 24 bits at a large window.
+	wEst  float64 // segments (§4.3)
+	epoch Instant // start of the current congestion-avoidance epoch; 0 = none
 }
 
 // RFC 9438 §4.6 (beta_cubic) and §5 (C).
@@ -63,26 +67,27 @@ func (c *cubic) OnAck(acked uint32, mss uint16, inflight uint32, now Instant, sr
 		// §4.2: a new congestion-avoidance epoch. With no loss seen yet
 		// (W_max unset) the curve starts at the current window.
 		c.epoch = now
-		if c.wMax < cwnd {
-			c.wMax = cwnd
+		if float64(c.wMax) < cwnd {
+			c.wMax = float32(cwnd)
 			c.k = 0
 		} else {
-			c.k = math.Cbrt((c.wMax - cwnd) / cubicC)
+			c.k = float32(math.Cbrt((float64(c.wMax) - cwnd) / cubicC))
 		}
 		c.wEst = cwnd
 	}
+	wMax := float64(c.wMax)
 	t := now.Sub(c.epoch).Seconds()
 	rtt := srtt.Seconds()
 	// §4.2 eq. 1 at t + RTT, the window one RTT ahead.
-	d := t + rtt - c.k
-	target := cubicC*d*d*d + c.wMax
+	d := t + rtt - float64(c.k)
+	target := cubicC*d*d*d + wMax
 	// §4.2: the target is bounded to [cwnd, 1.5*cwnd].
 	target = min(max(target, cwnd), 1.5*cwnd)
 	seg := float64(acked) / m
 	// §4.3: W_est += alpha * segments_acked / cwnd (alpha becomes 1 once
 	// W_est reaches W_max).
 	alpha := cubicAlpha
-	if c.wEst >= c.wMax {
+	if c.wEst >= wMax {
 		alpha = 1
 	}
 	c.wEst += alpha * seg / cwnd
@@ -105,13 +110,12 @@ func (c *cubic) save() {
 func (c *cubic) reduce(mss uint16) {
 	m := float64(mss)
 	cwnd := float64(c.reno.cwnd) / m
-	if cwnd < c.wLastMax {
-		c.wLastMax = cwnd
-		c.wMax = cwnd * (1 + cubicBeta) / 2
+	if cwnd < float64(c.wLastMax) {
+		c.wMax = float32(cwnd * (1 + cubicBeta) / 2)
 	} else {
-		c.wLastMax = cwnd
-		c.wMax = cwnd
+		c.wMax = float32(cwnd)
 	}
+	c.wLastMax = float32(cwnd)
 	c.reno.ssthresh = max(uint32(cwnd*cubicBeta*m), 2*uint32(mss))
 	c.epoch = 0
 	c.hs.reset() // the next slow start (after an RTO) runs HyStart++ afresh

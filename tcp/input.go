@@ -35,7 +35,7 @@ func (t *TCB) inputListen(seg *Segment, now Instant) {
 		t.rcvNxt = seg.Seq + 1
 		t.rcvAdv = t.rcvNxt
 		t.negotiate(seg)
-		t.tsRecentAt = now
+		t.tsRecentSec = secClock(now)
 		t.iss = t.chooseISS(now)
 		t.sndUna, t.sndNxt, t.sndMax = t.iss, t.iss+1, t.iss+1
 		t.sndBufSeq = t.iss + 1
@@ -44,7 +44,7 @@ func (t *TCB) inputListen(seg *Segment, now Instant) {
 		t.sndWnd, t.maxSndWnd = uint32(seg.Window), uint32(seg.Window)
 		t.sndWl1, t.sndWl2 = seg.Seq, t.iss
 		t.setState(SynReceived)
-		t.lastRecv = now
+		t.lastRecvMs = msClock(now)
 		t.sendSYN(now, true)
 		t.timeSYN(now)
 		t.armRTO(now)
@@ -82,8 +82,8 @@ func (t *TCB) inputSynSent(seg *Segment, now Instant) {
 	t.rcvNxt = seg.Seq + 1
 	t.rcvAdv = t.rcvNxt
 	t.negotiate(seg)
-	t.tsRecentAt = now
-	t.lastRecv = now
+	t.tsRecentSec = secClock(now)
+	t.lastRecvMs = msClock(now)
 	if ack {
 		// Our SYN is acknowledged: ESTABLISHED.
 		t.sampleRTT(seg.Ack, now)
@@ -232,7 +232,7 @@ func (t *TCB) inputSynchronized(seg *Segment, now Instant) {
 		t.Drops++
 		return
 	}
-	t.lastRecv = now
+	t.lastRecvMs = msClock(now)
 	t.keepProbes = 0
 	if !t.inputACK(seg, seq, now) {
 		return
@@ -291,7 +291,7 @@ func (t *TCB) oowACK(seg *Segment, now Instant) {
 // skipped, one being allowed per oowACKInterval per connection (Linux's
 // __tcp_oow_rate_limited); when it is not, the interval starts again.
 func (t *TCB) oowLimited(now Instant) bool {
-	ms := max(uint32(now/Instant(time.Millisecond)), 1)
+	ms := msClock(now)
 	if t.oowMs != 0 && ms-t.oowMs < uint32(oowACKInterval/time.Millisecond) {
 		t.count().OOWACKsLimited++
 		return true
@@ -299,6 +299,11 @@ func (t *TCB) oowLimited(now Instant) bool {
 	t.oowMs = ms
 	return false
 }
+
+// msClock is now in milliseconds, wrapping every 49 days, never 0 (0
+// marks "never" in the fields that keep it): for intervals the TCB
+// compares by subtraction that are far shorter than the wrap.
+func msClock(now Instant) uint32 { return max(uint32(now/Instant(time.Millisecond)), 1) }
 
 // oowACKInterval is Linux's tcp_invalid_ratelimit (500 ms).
 const oowACKInterval = 500 * time.Millisecond
@@ -353,10 +358,11 @@ func (t *TCB) inputACK(seg *Segment, seq Seq, now Instant) bool {
 	dup := ack == t.sndUna && t.sndMax != t.sndUna && len(seg.Payload) == 0 &&
 		seg.Flags&(FlagSYN|FlagFIN) == 0 && uint32(seg.Window)<<t.sndWScale == t.sndWnd
 	if t.sndUna.LessThan(ack) {
-		if !t.sampleTS(seg, now) {
-			t.sampleRTT(ack, now)
+		r := t.sampleTS(seg, now)
+		if r == 0 {
+			r = t.sampleRTT(ack, now)
 		}
-		t.ackAdvance(ack, now)
+		t.ackAdvance(ack, r, now)
 	}
 	// Window update (§3.10.7.4): only from a segment not older than the
 	// one that last updated it, or (Linux tcp_may_update_window) from one
@@ -404,9 +410,10 @@ func (t *TCB) inputACK(seg *Segment, seq Seq, now Instant) bool {
 	return true
 }
 
-// ackAdvance moves SND.UNA to ack: frees acknowledged text, takes an RTT
-// sample, restarts or stops the retransmission timer (RFC 6298 §5.2/5.3).
-func (t *TCB) ackAdvance(ack Seq, now Instant) {
+// ackAdvance moves SND.UNA to ack: frees acknowledged text, hands the
+// controller the ACK's RTT sample r (0: none), restarts or stops the
+// retransmission timer (RFC 6298 §5.2/5.3).
+func (t *TCB) ackAdvance(ack Seq, r time.Duration, now Instant) {
 	acked := ack.Sub(t.sndUna)
 	t.sndUna = ack
 	if t.sndNxt.LessThan(ack) {
@@ -422,9 +429,8 @@ func (t *TCB) ackAdvance(ack Seq, now Instant) {
 	}
 	t.retries = 0
 	if !t.inRecovery() {
-		t.cc.OnAck(acked, t.sndMSS, t.sndMax.Sub(t.sndUna), now, t.srtt, t.rttSample)
+		t.cc.OnAck(acked, t.sndMSS, t.sndMax.Sub(t.sndUna), now, t.srtt, r)
 	}
-	t.rttSample = 0
 	if t.sndUna == t.sndMax {
 		t.rtoAt = Never
 		t.rec.flags &^= recPTO

@@ -246,7 +246,7 @@ func (l *Listener) cookieACK(id *ID, seg *Segment, now Instant) (_ *TCB, valid b
 	if o := &seg.Options; o.HasTS && l.cfg.Timestamps {
 		ws, hasWS, sack := syncookie.DecodeTS(o.TSEcr)
 		t.flags |= flagTS | flagTSRecentSet
-		t.tsRecent, t.tsRecentAt = o.TSVal, now
+		t.tsRecent, t.tsRecentSec = o.TSVal, secClock(now)
 		if hasWS && l.cfg.WindowScale > 0 {
 			t.flags |= flagWS
 			t.sndWScale, t.rcvWScale = ws, l.cfg.WindowScale
@@ -269,7 +269,7 @@ func (l *Listener) cookieACK(id *ID, seg *Segment, now Instant) (_ *TCB, valid b
 	t.maxSndWnd = t.sndWnd
 	t.sndWl1, t.sndWl2 = seg.Seq, seg.Ack
 	t.setState(Established) // from CLOSED: the cookie stood for SYN-RECEIVED
-	t.lastRecv = now
+	t.lastRecvMs = msClock(now)
 	t.armKeepalive(now)
 	l.accept[(l.head+l.n)%len(l.accept)] = t
 	l.n++

@@ -104,7 +104,7 @@ func (t *TCB) pawsReject(seg *Segment, now Instant) bool {
 	if !t.has(flagTS) || !t.has(flagTSRecentSet) || !seg.Options.HasTS || seg.Flags&FlagRST != 0 {
 		return false
 	}
-	if now.Sub(t.tsRecentAt) > pawsIdle {
+	if t.tsRecentIdle(now) {
 		return false
 	}
 	return int32(seg.Options.TSVal-t.tsRecent) < 0
@@ -116,8 +116,8 @@ func (t *TCB) updateTSRecent(seg *Segment, now Instant) {
 	if !t.has(flagTS) || !seg.Options.HasTS {
 		return
 	}
-	if seg.Seq.LessEq(t.lastAckSent) && (int32(seg.Options.TSVal-t.tsRecent) >= 0 || now.Sub(t.tsRecentAt) > pawsIdle) {
-		t.tsRecent, t.tsRecentAt = seg.Options.TSVal, now
+	if seg.Seq.LessEq(t.lastAckSent) && (int32(seg.Options.TSVal-t.tsRecent) >= 0 || t.tsRecentIdle(now)) {
+		t.tsRecent, t.tsRecentSec = seg.Options.TSVal, secClock(now)
 		t.flags |= flagTSRecentSet
 	}
 }
@@ -125,6 +125,15 @@ func (t *TCB) updateTSRecent(seg *Segment, now Instant) {
 // minPeerMSS is Linux's tcp_min_snd_mss: room for 40 option octets and
 // 8 of text.
 const minPeerMSS = 48
+
+// secClock is now in seconds: when TS.Recent was set needs no finer
+// clock (tsRecentIdle).
+func secClock(now Instant) uint32 { return uint32(now / Instant(time.Second)) }
+
+// tsRecentIdle reports whether TS.Recent was set more than pawsIdle ago.
+func (t *TCB) tsRecentIdle(now Instant) bool {
+	return time.Duration(secClock(now)-t.tsRecentSec)*time.Second > pawsIdle
+}
 
 // pawsIdle is RFC 7323 §5.5's limit on the age of TS.Recent (24 days).
 const pawsIdle = 24 * 24 * time.Hour

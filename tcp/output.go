@@ -6,15 +6,15 @@ import "github.com/sluicenet/sluice/tcp/chunk"
 // scratch Segment (so emitting allocates nothing) and carries the current
 // acknowledgment, the advertised window and the negotiated options.
 
-// emitScratch holds the Segment a TCB's emissions are built in (t.out).
-// A Sink copies what it keeps during Emit and emitting never nests, so
-// one scratch serves every TCB driven by one goroutine: it lives in their
+// emitScratch holds the Segment a TCB's emissions are built in. A Sink
+// copies what it keeps during Emit and emitting never nests, so one
+// scratch serves every TCB driven by one goroutine: it lives in their
 // Config (Config.scratch; one per loop), not in each TCB, which saves an
-// idle connection 104 octets.
+// idle connection 104 octets, and the pointer to it too.
 type emitScratch struct{ out Segment }
 
 // scratch is the Segment this TCB's emissions are built in.
-func (t *TCB) scratch() *Segment { return &t.out }
+func (t *TCB) scratch() *Segment { return &t.cfg.scratch.out }
 
 // emit sends one segment from this TCB with sequence number seq.
 // Every segment but a SYN without ACK carries ACK = RCV.NXT (RFC 9293

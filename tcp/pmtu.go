@@ -73,7 +73,7 @@ func (t *TCB) ICMP(e *ICMPError, now Instant) {
 		// RFC 1122 §4.2.3.9: "MUST NOT abort" on these soft errors; keep
 		// it for the report if the connection later times out.
 		t.count().SoftErrors++
-		t.softErr = ErrUnreachable
+		t.flags |= flagSoftErr
 	default:
 		t.count().ICMPIgnored++
 	}

@@ -280,7 +280,7 @@ func (t *TCB) measureRcvMSS(n int, now Instant) {
 	if uint32(n) > t.rcvMSS() {
 		t.rcvMSSEst = uint16(min(n, int(t.cfg.MSS)))
 	}
-	ms := max(uint32(now/Instant(time.Millisecond)), 1)
+	ms := msClock(now)
 	if t.rcvDataMs != 0 && time.Duration(ms-t.rcvDataMs)*time.Millisecond > t.rto {
 		// Linux tcp_incr_quickack: half the window in segments, 2 to 16.
 		q := min(max(t.rcvWnd()/(2*t.rcvMSS()), 2), 16)

@@ -27,8 +27,8 @@ func ResetReply(seg *Segment, out *Segment) bool {
 
 // replyReset sends ResetReply(seg) from this TCB's 4-tuple.
 func (t *TCB) replyReset(seg *Segment) {
-	if ResetReply(seg, &t.out) {
-		t.sink.Emit(&t.id, &t.out)
+	if s := t.scratch(); ResetReply(seg, s) {
+		t.sink.Emit(&t.id, s)
 	}
 }
 
@@ -48,8 +48,8 @@ func (t *TCB) challengeACK(now Instant) {
 	if t.oowLimited(now) {
 		return
 	}
-	if now-t.chalSecond >= Instant(1e9) {
-		t.chalSecond, t.chalCount = now, 0
+	if ms := msClock(now); ms-t.chalMs >= 1000 {
+		t.chalMs, t.chalCount = ms, 0
 	}
 	if lim := t.cfg.ChallengeACKLimit; lim > 0 && t.chalCount >= uint32(lim) {
 		t.count().ChallengeACKsLimited++

@@ -14,27 +14,30 @@ func (t *TCB) armRTO(now Instant) {
 	}
 }
 
-// sampleRTT takes an RTT measurement if ack covers the timed segment.
-func (t *TCB) sampleRTT(ack Seq, now Instant) {
+// sampleRTT takes an RTT measurement if ack covers the timed segment,
+// and returns it (0: none).
+func (t *TCB) sampleRTT(ack Seq, now Instant) time.Duration {
 	if t.rttAt == Never || ack.LessThan(t.rttSeq) {
-		return
+		return 0
 	}
 	r := now.Sub(t.rttAt)
 	t.rttAt = Never
 	t.updateRTT(r)
+	return r
 }
 
 // sampleTS takes an RTT measurement from the echoed timestamp of an ACK
 // that acknowledges new data (RFC 7323 §4.1 RTTM, as Linux does). It is
 // valid for retransmitted segments too (the echo names the transmission),
-// so after a timeout the backed-off RTO recovers with the first ACK.
-func (t *TCB) sampleTS(seg *Segment, now Instant) bool {
+// so after a timeout the backed-off RTO recovers with the first ACK. It
+// returns the sample (0: none).
+func (t *TCB) sampleTS(seg *Segment, now Instant) time.Duration {
 	if !t.has(flagTS) || !seg.Options.HasTS || seg.Options.TSEcr == 0 {
-		return false
+		return 0
 	}
 	d := t.tsNow(now) - seg.Options.TSEcr
 	if int32(d) < 0 || d > uint32(t.cfg.MaxRTO/time.Millisecond) {
-		return false
+		return 0
 	}
 	if t.rec.rtoTS != 0 && int32(seg.Options.TSEcr-t.rec.rtoTS) < 0 {
 		// The echo predates the last timeout: it names a transmission
@@ -43,16 +46,16 @@ func (t *TCB) sampleTS(seg *Segment, now Instant) bool {
 		// RFC 7323 §5.3 R2), and the sample would count our RTO wait as
 		// path delay and inflate the RTO after every timeout. Skip it,
 		// as Karn's rule skips ambiguous samples (RFC 6298 §3).
-		return false
+		return 0
 	}
 	t.rttAt = Never
-	t.updateRTT(max(time.Duration(d)*time.Millisecond, time.Millisecond/2))
-	return true
+	r := max(time.Duration(d)*time.Millisecond, time.Millisecond/2)
+	t.updateRTT(r)
+	return r
 }
 
 // updateRTT folds a measurement r into SRTT/RTTVAR and recomputes RTO.
 func (t *TCB) updateRTT(r time.Duration) {
-	t.rttSample = r
 	if x := t.rec.x; x != nil {
 		x.rtt = r
 	}
@@ -130,7 +133,7 @@ func (t *TCB) retransmitTimeout(now Instant) {
 		// that keeps answering must not be timed out (Linux
 		// tcp_retransmit_timer, "receiver dastardly shrinks window");
 		// only MaxRTO of silence ends the connection.
-		if now.Sub(t.lastRecv) > t.cfg.MaxRTO {
+		if time.Duration(msClock(now)-t.lastRecvMs)*time.Millisecond > t.cfg.MaxRTO {
 			t.closeWith(ErrTimeout)
 			return
 		}

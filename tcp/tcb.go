@@ -40,9 +40,10 @@ type TCB struct {
 	lastAckSent         Seq
 
 	// Timestamps (RFC 7323).
-	tsRecent   uint32
-	tsOffset   uint32
-	tsRecentAt Instant // when TS.Recent was last set (RFC 7323 §5.5)
+	tsRecent    uint32
+	tsOffset    uint32
+	tsRecentSec uint32 // secClock when TS.Recent was last set (RFC 7323 §5.5)
+	lastRecvMs  uint32 // msClock of the last acceptable segment
 
 	// Buffers: snd holds text from sndBufSeq (unacknowledged, then
 	// unsent); rcv holds in-order text not yet read, followed by room for
@@ -58,8 +59,7 @@ type TCB struct {
 
 	// RFC 6298 state.
 	srtt, rttvar, rto time.Duration
-	rttAt             Instant       // Never when no sample is being timed (Karn)
-	rttSample         time.Duration // the sample the ACK being processed gave (for the controller)
+	rttAt             Instant // Never when no sample is being timed (Karn)
 	rttSeq            Seq
 	ackPending        uint32 // octets received and not yet acknowledged
 	retries           uint8  // consecutive timeouts of rtoAt / persistAt
@@ -69,12 +69,15 @@ type TCB struct {
 	quickAcks         uint8
 	dsack             bool   // dsackL..dsackR is to be reported (below)
 	rcvMSSEst         uint16 // the peer's segment size, measured (rcvMSS)
-	lastRecv          Instant
 
-	// RFC 5961 §7 challenge-ACK budget.
-	chalSecond Instant
-	chalCount  uint32
-	oowMs      uint32 // ms clock of the last rate-limited out-of-window ACK (0: none)
+	// RFC 5961 §7 challenge-ACK budget: chalCount sent in the second
+	// from msClock chalMs.
+	chalMs    uint32
+	chalCount uint32
+	oowMs     uint32 // msClock of the last rate-limited out-of-window ACK (0: none)
+	// rcvRTTus is the receiver's RTT estimate in µs (autotune.go), here
+	// to pack with the fields above.
+	rcvRTTus uint32
 
 	// Loss recovery (recovery.go): SACK scoreboard and recovery state.
 	sb       scoreboard
@@ -92,18 +95,9 @@ type TCB struct {
 	// Receive-buffer auto-tuning (autotune.go).
 	rcvCopied  uint32
 	rcvSpace   uint32
-	rcvRTT     time.Duration
 	rcvSpaceAt Instant
 
-	// softErr is the last soft error (an ICMP unreachable, pmtu.go; RFC
-	// 1122 §4.2.3.9), reported only if the connection later times out.
-	softErr error
-
 	stats *Stats // nil until the first counted event (count)
-
-	// *emitScratch is the Segment emissions are built in (t.out, output.go):
-	// its Config's, shared by the loop's connections.
-	*emitScratch
 
 	// Drops counts segments discarded as unacceptable, for stats.
 	Drops uint64
@@ -125,6 +119,7 @@ const (
 	flagInSynQ                           // counted in its Listener's SYN queue
 	flagRTT                              // srtt/rttvar hold a measurement
 	flagAckNow                           // an ACK is due before the call returns
+	flagSoftErr                          // an ICMP unreachable came (RFC 1122 §4.2.3.9), reported if the connection times out (pmtu.go)
 )
 
 func (t *TCB) has(f tcbFlags) bool { return t.flags&f != 0 }
@@ -153,7 +148,7 @@ func initTCB(t *TCB, cfg *Config, id ID, sink Sink) *TCB {
 		}
 	}
 	snd, rcv, x := t.snd, t.rcv, t.rec.x
-	*t = TCB{id: id, cfg: cfg, sink: sink, snd: snd, rcv: rcv, emitScratch: &cfg.scratch}
+	*t = TCB{id: id, cfg: cfg, sink: sink, snd: snd, rcv: rcv}
 	if x != nil {
 		x.reset()
 		t.rec.x = x
@@ -368,8 +363,8 @@ func (t *TCB) setState(s State) {
 func (t *TCB) closeWith(err error) {
 	t.setState(Closed)
 	t.dropRanges()
-	if err == ErrTimeout && t.softErr != nil {
-		err = t.softErr // RFC 1122 §4.2.3.9: report the soft error
+	if err == ErrTimeout && t.has(flagSoftErr) {
+		err = ErrUnreachable // RFC 1122 §4.2.3.9: report the soft error
 	}
 	if t.err == nil {
 		t.err = err
