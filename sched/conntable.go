@@ -47,29 +47,68 @@ func (k ConnKey) Remote() netip.AddrPort {
 
 func (k ConnKey) String() string { return k.Local().String() + "<->" + k.Remote().String() }
 
-// connSlot is one table slot, 44 bytes. hash 0 marks an empty slot (real
+// connSlot is one table slot, 8 bytes. hash 0 marks an empty slot (real
 // hashes are forced non-zero). Keeping the hash avoids rehashing keys when
-// resizing and gives Robin Hood probing each resident's home cheaply.
+// resizing, gives Robin Hood probing each resident's home cheaply, and
+// means a key is compared only when its 32-bit hash matches: nearly always
+// a hit.
 type connSlot struct {
 	hash uint32
 	val  uint32
-	key  ConnKey
 }
 
+// KeyOf returns the key stored under value v, or nil when v holds none. A
+// table built with one (NewConnTableKeyOf) keeps no keys itself: the
+// caller's slab element already holds its 4-tuple, and a 36-byte key per
+// slot would be most of the table's memory.
+type KeyOf func(v uint32) *ConnKey
+
 // connArray is one open-addressing array of 2^k slots; the home slot is the
-// hash's top k bits.
+// hash's top k bits. keys runs beside slots in a keyed table; a keyless
+// one asks keyOf.
 type connArray struct {
 	slots []connSlot
+	keys  []ConnKey
+	keyOf KeyOf
 	mask  uint32
 	shift uint32 // 32 - k
 }
 
-func newConnArray(size int) connArray {
+func newConnArray(size int, keyOf KeyOf) connArray {
 	k := uint32(0)
 	for 1<<k < size {
 		k++
 	}
-	return connArray{slots: make([]connSlot, 1<<k), mask: 1<<k - 1, shift: 32 - k}
+	a := connArray{slots: make([]connSlot, 1<<k), keyOf: keyOf, mask: 1<<k - 1, shift: 32 - k}
+	if keyOf == nil {
+		a.keys = make([]ConnKey, 1<<k)
+	}
+	return a
+}
+
+// keyAt returns the key of the resident of pos (nil: none known).
+func (a *connArray) keyAt(pos uint32) *ConnKey {
+	if a.keys != nil {
+		return &a.keys[pos]
+	}
+	return a.keyOf(a.slots[pos].val)
+}
+
+// holds reports whether the resident of pos has hash h and key k.
+func (a *connArray) holds(pos, h uint32, k *ConnKey) bool {
+	if a.slots[pos].hash != h {
+		return false
+	}
+	rk := a.keyAt(pos)
+	return rk != nil && *rk == *k
+}
+
+// move copies the resident of from into to (keys too in a keyed table).
+func (a *connArray) move(to, from uint32) {
+	a.slots[to] = a.slots[from]
+	if a.keys != nil {
+		a.keys[to] = a.keys[from]
+	}
 }
 
 func (a *connArray) home(h uint32) uint32 { return h >> a.shift }
@@ -90,7 +129,11 @@ const (
 )
 
 // ConnTable maps connection 4-tuples to uint32 indices (into a caller-owned
-// slab of TCBs). It is open addressing with linear probing, Robin Hood
+// slab of TCBs). A keyed table (NewConnTable) stores each key beside its
+// slot; a keyless one (NewConnTableKeyOf) stores hash and index only, 8
+// bytes a slot, and reads a resident's key from the caller when the hash
+// matches: one more cache miss per hit (on the slab element the caller
+// reads next anyway) for a fifth of the memory. It is open addressing with linear probing, Robin Hood
 // insertion (residents far from home are not displaced by newcomers, which
 // keeps probe lengths short and lets a miss stop early) and backward-shift
 // deletion (no tombstones, so lookups never slow down with churn).
@@ -107,6 +150,7 @@ const (
 // A ConnTable belongs to one loop and is not safe for concurrent use.
 type ConnTable struct {
 	seed  maphash.Seed
+	keyOf KeyOf // nil: keyed
 	cur   connArray
 	old   connArray // non-nil slots only while a resize is under way
 	start uint32    // old slot where migration began: an empty slot
@@ -117,11 +161,17 @@ type ConnTable struct {
 	touch     uint32 // sink for LookupBatch's prefetching loads
 }
 
-// NewConnTable returns an empty table sized for sizeHint entries without
-// resizing, with a fresh random hash seed.
-func NewConnTable(sizeHint int) *ConnTable {
+// NewConnTable returns an empty keyed table sized for sizeHint entries
+// without resizing, with a fresh random hash seed.
+func NewConnTable(sizeHint int) *ConnTable { return NewConnTableKeyOf(sizeHint, nil) }
+
+// NewConnTableKeyOf is NewConnTable for a keyless table: keyOf(v) must
+// return the key inserted with v for as long as v is in the table (so the
+// caller deletes an entry before its element changes or is freed), and must
+// not allocate. A nil keyOf makes a keyed table.
+func NewConnTableKeyOf(sizeHint int, keyOf KeyOf) *ConnTable {
 	size := max(connMinSize, sizeHint+sizeHint/3+1) // stay under 3/4 load
-	return &ConnTable{seed: maphash.MakeSeed(), cur: newConnArray(size)}
+	return &ConnTable{seed: maphash.MakeSeed(), keyOf: keyOf, cur: newConnArray(size, keyOf)}
 }
 
 // Len reports the number of entries.
@@ -170,6 +220,15 @@ func (t *ConnTable) LookupBatch(keys []ConnKey, vals []uint32, found []bool) int
 			hs[i] = t.hash(&keys[i])
 			// Independent loads: they miss in parallel.
 			touch += t.cur.slots[t.cur.home(hs[i])].hash
+		}
+		// Then the keys of the home residents that match: again
+		// independent of one another.
+		for i := range n {
+			if pos := t.cur.home(hs[i]); t.cur.slots[pos].hash == hs[i] {
+				if k := t.cur.keyAt(pos); k != nil {
+					touch += uint32(k.b[0])
+				}
+			}
 		}
 		t.touch = touch // keep the loads
 		for i := range n {
@@ -240,8 +299,14 @@ func (t *ConnTable) Delete(k ConnKey) (uint32, bool) {
 func (t *ConnTable) Range(fn func(k ConnKey, v uint32) bool) {
 	for _, a := range [2]*connArray{&t.old, &t.cur} {
 		for i := range a.slots {
-			if s := &a.slots[i]; s.hash != 0 && !fn(s.key, s.val) {
-				return
+			if s := &a.slots[i]; s.hash != 0 {
+				var k ConnKey
+				if p := a.keyAt(uint32(i)); p != nil {
+					k = *p
+				}
+				if !fn(k, s.val) {
+					return
+				}
 			}
 		}
 	}
@@ -254,7 +319,7 @@ func (t *ConnTable) Range(fn func(k ConnKey, v uint32) bool) {
 // before it and continues past it, and findOld can skip the drained prefix.
 func (t *ConnTable) startResize(size int) {
 	t.old = t.cur
-	t.cur = newConnArray(size)
+	t.cur = newConnArray(size, t.keyOf)
 	t.moved = 0
 	t.start = 0
 	for t.old.slots[t.start].hash != 0 {
@@ -272,8 +337,15 @@ func (t *ConnTable) step() {
 	for range migrateBatch {
 		pos := (t.start + t.moved) & t.old.mask
 		if s := &t.old.slots[pos]; s.hash != 0 {
-			insert(&t.cur, s.hash, &s.key, s.val, false)
+			var k *ConnKey
+			if t.old.keys != nil {
+				k = &t.old.keys[pos]
+			}
+			insert(&t.cur, s.hash, k, s.val, false)
 			*s = connSlot{}
+			if k != nil {
+				*k = ConnKey{}
+			}
 			t.lastMoved++
 		}
 		t.moved++
@@ -315,7 +387,7 @@ func findFrom(a *connArray, home, pos, h uint32, k *ConnKey) (uint32, bool) {
 		if s.hash == 0 {
 			return 0, false
 		}
-		if s.hash == h && s.key == *k {
+		if a.holds(pos, h, k) {
 			return pos, true
 		}
 		if a.dist(pos) < d {
@@ -330,23 +402,34 @@ func findFrom(a *connArray, home, pos, h uint32, k *ConnKey) (uint32, bool) {
 // takes the slot of the first resident closer to its own home, and that
 // resident carries on probing. With check set it reports false on meeting
 // k (only the current array is checked; the caller checked the old one).
+// A keyed array stores *k; a keyless one reads k only to check.
 func insert(a *connArray, h uint32, k *ConnKey, v uint32, check bool) bool {
 	pos := a.home(h)
 	var d uint32
-	cand := connSlot{hash: h, val: v, key: *k}
+	cand := connSlot{hash: h, val: v}
+	var candKey ConnKey
+	if a.keys != nil {
+		candKey = *k
+	}
 	for {
 		s := &a.slots[pos]
 		if s.hash == 0 {
 			*s = cand
+			if a.keys != nil {
+				a.keys[pos] = candKey
+			}
 			return true
 		}
-		if check && s.hash == h && s.key == *k {
+		if check && a.holds(pos, h, k) {
 			return false
 		}
 		if sd := a.dist(pos); sd < d {
 			// Past this point k cannot be present: stop checking.
 			check = false
 			cand, *s = *s, cand
+			if a.keys != nil {
+				candKey, a.keys[pos] = a.keys[pos], candKey
+			}
 			d = sd
 		}
 		pos = (pos + 1) & a.mask
@@ -362,9 +445,12 @@ func removeAt(a *connArray, pos uint32) {
 		next := (pos + 1) & a.mask
 		if a.slots[next].hash == 0 || a.dist(next) == 0 {
 			a.slots[pos] = connSlot{}
+			if a.keys != nil {
+				a.keys[pos] = ConnKey{}
+			}
 			return
 		}
-		a.slots[pos] = a.slots[next]
+		a.move(pos, next)
 		pos = next
 	}
 }

@@ -45,6 +45,7 @@ func TestConnKeyRoundTrip(t *testing.T) {
 type connChecker struct {
 	t        *testing.T
 	tab      *ConnTable
+	keyless  bool // the value is the key's index in keyStore
 	ref      map[ConnKey]uint32
 	grows    int
 	shrinks  int
@@ -72,11 +73,15 @@ func (c *connChecker) after(capBefore int, wasResizing bool) {
 }
 
 func (c *connChecker) op(rng *rand.Rand, keySpace uint32, insertBias int) {
-	k := keyN(rng.Uint32N(keySpace))
+	ki := rng.Uint32N(keySpace)
+	k := keyN(ki)
 	capBefore, wasResizing := c.tab.Cap(), c.tab.Resizing()
 	switch r := rng.IntN(100); {
 	case r < insertBias:
 		v := rng.Uint32()
+		if c.keyless {
+			v = ki
+		}
 		_, had := c.ref[k]
 		if got := c.tab.Insert(k, v); got == had {
 			c.t.Fatalf("Insert(%v) = %v, reference had it: %v", k, got, had)
@@ -141,19 +146,43 @@ func (c *connChecker) checkAll() {
 	}
 }
 
+// keyStore holds keyN(0..n) for a keyless table whose values are key
+// indices, as the loop's slab holds each connection's key.
+func keyStore(n uint32) KeyOf {
+	keys := make([]ConnKey, n)
+	for i := range keys {
+		keys[i] = keyN(uint32(i))
+	}
+	return func(v uint32) *ConnKey {
+		if v >= uint32(len(keys)) {
+			return nil
+		}
+		return &keys[v]
+	}
+}
+
 // TestConnTableAgainstMap runs a million random operations against a Go map,
 // in phases that grow the table from empty, churn it, and shrink it back, so
 // lookups, inserts and deletes all happen while resizes are under way.
 func TestConnTableAgainstMap(t *testing.T) {
+	t.Run("keyed", func(t *testing.T) { testConnTableAgainstMap(t, false) })
+	t.Run("keyless", func(t *testing.T) { testConnTableAgainstMap(t, true) })
+}
+
+func testConnTableAgainstMap(t *testing.T, keyless bool) {
 	ops := 1_000_000
 	if testing.Short() {
 		ops = 200_000
 	}
 	rng := rand.New(rand.NewPCG(42, 7))
-	c := &connChecker{t: t, tab: NewConnTable(0), ref: map[ConnKey]uint32{}}
 	// The key space scales with the run so that the delete-heavy phase
 	// empties the table enough to shrink it more than once.
 	keySpace := uint32(ops / 16)
+	tab := NewConnTable(0)
+	if keyless {
+		tab = NewConnTableKeyOf(0, keyStore(keySpace))
+	}
+	c := &connChecker{t: t, tab: tab, keyless: keyless, ref: map[ConnKey]uint32{}}
 	phases := []struct {
 		frac       int // share of ops, in tenths
 		insertBias int // percent of ops that insert (deletes up to 80%)
@@ -268,10 +297,16 @@ func TestConnTableAdversarialKeys(t *testing.T) {
 // that collide on one home, overlap the next homes and wrap past the last
 // slot; deleting from the front, middle and end of a chain must leave every
 // other key findable (backward shift keeps chains unbroken).
+// Keys come in threes with one full 32-bit hash: a hash match alone must
+// not be taken for a hit.
 func TestConnArrayChains(t *testing.T) {
-	for trial := range 200 {
+	for trial := range 400 {
 		rng := rand.New(rand.NewPCG(uint64(trial), 1))
-		a := newConnArray(16) // home = top 4 bits of the hash
+		var keyOf KeyOf // keyed on even trials
+		if trial%2 == 1 {
+			keyOf = keyStore(12)
+		}
+		a := newConnArray(16, keyOf) // home = top 4 bits of the hash
 		type ent struct {
 			h uint32
 			k ConnKey
@@ -279,7 +314,10 @@ func TestConnArrayChains(t *testing.T) {
 		var ents []ent
 		for i := range 12 {
 			home := uint32(13 + rng.IntN(4)) // homes 13..16 => wrap to 0
-			h := home<<28 | uint32(i+1)
+			if i%3 > 0 {
+				home = ents[i-1].h >> 28 // same hash as the previous key
+			}
+			h := home<<28 | uint32(i/3+1)
 			k := keyN(uint32(i))
 			if !insert(&a, h, &k, uint32(i), true) {
 				t.Fatal("insert failed")
@@ -299,7 +337,8 @@ func TestConnArrayChains(t *testing.T) {
 				t.Fatalf("trial %d: deleted key still found", trial)
 			}
 			for _, e := range ents {
-				if _, ok := find(&a, a.home(e.h), e.h, &e.k); !ok {
+				pos, ok := find(&a, a.home(e.h), e.h, &e.k)
+				if !ok || *a.keyAt(pos) != e.k {
 					t.Fatalf("trial %d: key lost after deleting another", trial)
 				}
 			}
@@ -333,8 +372,12 @@ func TestConnTableSeedsDiffer(t *testing.T) {
 
 const benchConns = 1 << 20
 
-func benchTable(b *testing.B) *ConnTable {
-	tab := NewConnTable(0)
+func benchTable(b *testing.B) *ConnTable { return benchTableOf(nil) }
+
+// benchTableOf fills a table (keyless with keyOf, which must know
+// keyN(0..benchConns) by index) with benchConns entries.
+func benchTableOf(keyOf KeyOf) *ConnTable {
+	tab := NewConnTableKeyOf(0, keyOf)
 	for i := range uint32(benchConns) {
 		tab.Insert(keyN(i), i)
 	}
@@ -358,14 +401,24 @@ func shuffledKeys(first, n uint32) []ConnKey {
 	return keys
 }
 
+// benchLookup runs a keyed and a keyless table (whose keys sit in a
+// separate array, as in the loop's slab: a hit reads one more line).
 func benchLookup(b *testing.B, keys []ConnKey, hit bool) {
-	tab := benchTable(b)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := range b.N {
-		if _, ok := tab.Lookup(keys[i%len(keys)]); ok != hit {
-			b.Fatal("unexpected result")
-		}
+	for _, keyless := range []bool{false, true} {
+		b.Run(map[bool]string{false: "keyed", true: "keyless"}[keyless], func(b *testing.B) {
+			var keyOf KeyOf
+			if keyless {
+				keyOf = keyStore(benchConns)
+			}
+			tab := benchTableOf(keyOf)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				if _, ok := tab.Lookup(keys[i%len(keys)]); ok != hit {
+					b.Fatal("unexpected result")
+				}
+			}
+		})
 	}
 }
 
@@ -387,17 +440,25 @@ func BenchmarkConnLookupHot1M(b *testing.B) {
 // BenchmarkConnLookupBatch1M: as LookupHit1M, 64 keys per call (one RX
 // batch); ns/op is per key.
 func BenchmarkConnLookupBatch1M(b *testing.B) {
-	tab := benchTable(b)
 	keys := shuffledKeys(0, benchConns)
-	var vals [64]uint32
-	var found [64]bool
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i += 64 {
-		base := i % len(keys)
-		if tab.LookupBatch(keys[base:base+64], vals[:], found[:]) != 64 {
-			b.Fatal("miss")
-		}
+	for _, keyless := range []bool{false, true} {
+		b.Run(map[bool]string{false: "keyed", true: "keyless"}[keyless], func(b *testing.B) {
+			var keyOf KeyOf
+			if keyless {
+				keyOf = keyStore(benchConns)
+			}
+			tab := benchTableOf(keyOf)
+			var vals [64]uint32
+			var found [64]bool
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i += 64 {
+				base := i % len(keys)
+				if tab.LookupBatch(keys[base:base+64], vals[:], found[:]) != 64 {
+					b.Fatal("miss")
+				}
+			}
+		})
 	}
 }
 
@@ -447,17 +508,26 @@ func BenchmarkConnDelete1M(b *testing.B) {
 }
 
 // BenchmarkConnTableMemory reports the heap bytes per entry of a table
-// holding 1M entries (slot arrays only; the TCBs live in the caller's slab).
+// holding 1M entries (slot arrays only; the TCBs live in the caller's slab,
+// and so do a keyless table's keys).
 func BenchmarkConnTableMemory(b *testing.B) {
-	var before, after runtime.MemStats
-	for range b.N {
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		tab := benchTable(b)
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(tab.Len()), "B/entry")
-		b.ReportMetric(float64(tab.Len())/float64(tab.Cap()), "load")
-		runtime.KeepAlive(tab)
+	for _, keyless := range []bool{false, true} {
+		b.Run(map[bool]string{false: "keyed", true: "keyless"}[keyless], func(b *testing.B) {
+			var keyOf KeyOf
+			if keyless {
+				keyOf = keyStore(benchConns)
+			}
+			var before, after runtime.MemStats
+			for range b.N {
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				tab := benchTableOf(keyOf)
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(tab.Len()), "B/entry")
+				b.ReportMetric(float64(tab.Len())/float64(tab.Cap()), "load")
+				runtime.KeepAlive(tab)
+			}
+		})
 	}
 }

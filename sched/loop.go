@@ -173,7 +173,6 @@ func NewLoop(cfg LoopConfig, h Handler, queue int, umem *afxdp.Umem, sock *afxdp
 		pool:       umem.NewPool(0, umem.FrameCount()),
 		txq:        make([]afxdp.Desc, 0, 4*maxBatch),
 		compBudget: 4 * maxBatch,
-		conns:      NewConnTable(cfg.SizeHint),
 		slab:       NewSlab[Conn](),
 		wheel:      NewTimerWheel(int64(now), cfg.SizeHint),
 		dirty:      make([]uint32, 0, 64),
@@ -181,6 +180,9 @@ func NewLoop(cfg LoopConfig, h Handler, queue int, umem *afxdp.Umem, sock *afxdp
 		done:       make(chan struct{}),
 		now:        now,
 	}
+	// The table keeps no keys: each Conn holds its own (newConn inserts
+	// after setting it, free deletes before the slab zeroes it).
+	l.conns = NewConnTableKeyOf(cfg.SizeHint, l.connKey)
 	if cfg.TimeWaitMax >= 0 {
 		if l.tw, err = timewait.New(timewait.Config{MSL: cfg.TCP.MSL, Max: cfg.TimeWaitMax}); err != nil {
 			post.Close()
@@ -205,6 +207,15 @@ func NewLoop(cfg LoopConfig, h Handler, queue int, umem *afxdp.Umem, sock *afxdp
 	// costs the client a 1 s retransmission).
 	l.refill()
 	return l, nil
+}
+
+// connKey is the connection table's KeyOf: the key of the Conn at slab
+// index v.
+func (l *Loop) connKey(v uint32) *ConnKey {
+	if c := l.slab.Get(v); c != nil {
+		return &c.key
+	}
+	return nil
 }
 
 // lost reports whether the loss hook takes this frame.
