@@ -92,8 +92,10 @@ type Conn struct {
 	sndMax tcp.Seq
 	// unread is the text of the delivery in progress that OnData has not
 	// been given yet (still in the TCB): a Close from OnData takes it
-	// first, so the close is not a reset for unread text.
-	unread int
+	// first, so the close is not a reset for unread text. int32: it is
+	// within one receive buffer (tcp.Config caps it at 1 GiB), and it
+	// fills the padding after sndMax.
+	unread int32
 	openBy tcp.Instant // DialOptions.Timeout's instant (0: none)
 	// timeWaitAt is when the connection entered TIME-WAIT (0: never).
 	timeWaitAt tcp.Instant
@@ -274,7 +276,7 @@ func (c *Conn) close(how uint8) error {
 		// application read it and dropped it, as before this Close the
 		// whole delivery was taken (no reset for unread text, RFC 2525
 		// §2.17 applies to text the application never asked for).
-		c.loop.consume(c, c.unread)
+		c.loop.consume(c, int(c.unread))
 		c.unread = 0
 	}
 	c.loop.markDirty(c)

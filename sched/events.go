@@ -157,7 +157,7 @@ func (l *Loop) deliver(c *Conn) {
 			break
 		}
 		for _, r := range runs {
-			c.unread += len(r)
+			c.unread += int32(len(r))
 		}
 		for i, r := range runs {
 			if i > 0 && ((c.readPaused && !final) || c.done || c.closeReq == closeFull || (!ended && t.State() == tcp.Closed)) {
@@ -169,7 +169,7 @@ func (l *Loop) deliver(c *Conn) {
 			// RFC 2525 §2.17; Conn.close takes the rest, c.unread). A
 			// pause leaves the rest in the buffer, so a paused reader
 			// holds at most one run beyond what it asked for.
-			c.unread -= len(r)
+			c.unread -= int32(len(r))
 			l.consume(c, len(r))
 			c.h.OnData(c, r)
 		}
