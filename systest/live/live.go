@@ -131,6 +131,7 @@ func Total(gs sched.GroupStats) sched.Stats {
 		t.TimeWaitTable.RefusedFull += l.TimeWaitTable.RefusedFull
 		t.TimeWaitTable.Expired += l.TimeWaitTable.Expired
 		t.TimeWaitTable.Removed += l.TimeWaitTable.Removed
+		t.TimeWaitTable.Reopened += l.TimeWaitTable.Reopened
 		t.TimeWaitFreed += l.TimeWaitFreed
 		t.XSK.RxRingFull += l.XSK.RxRingFull
 		t.XSK.RxFillRingEmptyDescs += l.XSK.RxFillRingEmptyDescs

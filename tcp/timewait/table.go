@@ -154,6 +154,7 @@ func (t *Table) Insert(id *tcp.ID, st *State, now tcp.Instant) bool {
 	h := t.hash(&e)
 	if ipos, s := t.find(&e, h); s >= 0 {
 		t.kill(ipos, s)
+		t.stats.Removed++ // every entry leaves counted: Expired, Removed or Reopened
 	}
 	t.add(&e, h)
 	t.stats.Inserted++

@@ -91,7 +91,7 @@ type Stats struct {
 	Inserted    uint64 // entries created by Insert
 	RefusedFull uint64 // Insert refused: Max live entries (Linux TCPTimeWaitOverflow)
 	Expired     uint64 // entries removed after 2*MSL
-	Removed     uint64 // entries removed by Remove
+	Removed     uint64 // entries removed by Remove, or replaced by an Insert of their 4-tuple
 	ReACKs      uint64 // retransmitted FINs ACKed, 2*MSL restarted
 	ACKs        uint64 // other segments answered with an ACK
 	RSTIgnored  uint64 // RSTs ignored (RFC 1337)
