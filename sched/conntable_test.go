@@ -401,9 +401,10 @@ func shuffledKeys(first, n uint32) []ConnKey {
 	return keys
 }
 
-// benchLookup runs a keyed and a keyless table (whose keys sit in a
-// separate array, as in the loop's slab: a hit reads one more line).
-func benchLookup(b *testing.B, keys []ConnKey, hit bool) {
+// benchTables runs fn as two sub-benchmarks, on a keyed and on a keyless
+// table of benchConns entries (a keyless one's keys sit in a separate
+// array, as in the loop's slab: a hit reads one more line).
+func benchTables(b *testing.B, fn func(b *testing.B, tab *ConnTable)) {
 	for _, keyless := range []bool{false, true} {
 		b.Run(map[bool]string{false: "keyed", true: "keyless"}[keyless], func(b *testing.B) {
 			var keyOf KeyOf
@@ -413,13 +414,19 @@ func benchLookup(b *testing.B, keys []ConnKey, hit bool) {
 			tab := benchTableOf(keyOf)
 			b.ReportAllocs()
 			b.ResetTimer()
-			for i := range b.N {
-				if _, ok := tab.Lookup(keys[i%len(keys)]); ok != hit {
-					b.Fatal("unexpected result")
-				}
-			}
+			fn(b, tab)
 		})
 	}
+}
+
+func benchLookup(b *testing.B, keys []ConnKey, hit bool) {
+	benchTables(b, func(b *testing.B, tab *ConnTable) {
+		for i := range b.N {
+			if _, ok := tab.Lookup(keys[i%len(keys)]); ok != hit {
+				b.Fatal("unexpected result")
+			}
+		}
+	})
 }
 
 func BenchmarkConnLookupHit1M(b *testing.B) {
@@ -441,25 +448,16 @@ func BenchmarkConnLookupHot1M(b *testing.B) {
 // batch); ns/op is per key.
 func BenchmarkConnLookupBatch1M(b *testing.B) {
 	keys := shuffledKeys(0, benchConns)
-	for _, keyless := range []bool{false, true} {
-		b.Run(map[bool]string{false: "keyed", true: "keyless"}[keyless], func(b *testing.B) {
-			var keyOf KeyOf
-			if keyless {
-				keyOf = keyStore(benchConns)
+	benchTables(b, func(b *testing.B, tab *ConnTable) {
+		var vals [64]uint32
+		var found [64]bool
+		for i := 0; i < b.N; i += 64 {
+			base := i % len(keys)
+			if tab.LookupBatch(keys[base:base+64], vals[:], found[:]) != 64 {
+				b.Fatal("miss")
 			}
-			tab := benchTableOf(keyOf)
-			var vals [64]uint32
-			var found [64]bool
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i += 64 {
-				base := i % len(keys)
-				if tab.LookupBatch(keys[base:base+64], vals[:], found[:]) != 64 {
-					b.Fatal("miss")
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // The insert and delete benchmarks keep the table between 1M and 1M+64k
