@@ -44,7 +44,7 @@ func (s *Server) Dial(ctx context.Context, network, addr string) (net.Conn, erro
 	if err != nil {
 		return nil, err
 	}
-	return (*NetConn)(c.h.(*loopSide)), nil
+	return (*NetConn)(c.b.h.(*loopSide)), nil
 }
 
 // DialHandler opens a connection as Dial does, as a callback connection
@@ -128,9 +128,9 @@ func (s *Server) dial(ctx context.Context, network, addr string, h Handler, opts
 		return fail(nil, err)
 	}
 	raddr := net.TCPAddrFromAddrPort(remote)
-	c := &Conn{srv: s, h: h}
+	c := &Conn{b: &binding{srv: s, h: h}}
 	if h == nil {
-		c.h = newNetConn(c, nil).handler()
+		newNetConn(s, c, nil)
 	}
 	o := sched.DialOptions{Context: c}
 	for _, opt := range opts {

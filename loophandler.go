@@ -44,9 +44,9 @@ func (lh *loopHandler) OnOpen(sc *sched.Conn) {
 		sc.Abort()
 		return
 	}
-	c := &Conn{srv: s, h: s.h}
-	if c.h == nil {
-		c.h = newNetConn(c, s.lis).handler()
+	c := &Conn{b: &s.bind}
+	if s.bind.h == nil {
+		newNetConn(s, c, s.lis)
 	}
 	sc.Context = c
 	lh.opened(c, sc, false)
@@ -59,7 +59,7 @@ func (lh *loopHandler) opened(c *Conn, sc *sched.Conn, dialed bool) {
 	c.loop, c.sc = sc.Loop(), sc
 	c.key = sc.Key()
 	s.conns.Add(1)
-	s.act(c, c.h.OnOpen(c))
+	s.act(c, c.b.h.OnOpen(c))
 	if s.draining.Load() && !dialed {
 		// A handshake that was under way when Shutdown began.
 		s.drainLate.Add(1)
@@ -69,21 +69,21 @@ func (lh *loopHandler) opened(c *Conn, sc *sched.Conn, dialed bool) {
 
 func (lh *loopHandler) OnData(sc *sched.Conn, data []byte) {
 	if c := connOf(sc); c != nil {
-		lh.s.act(c, c.h.OnData(c, data))
+		lh.s.act(c, c.b.h.OnData(c, data))
 	}
 }
 
 func (lh *loopHandler) OnEOF(sc *sched.Conn) {
 	if c := connOf(sc); c != nil {
 		c.closed.set(peerEOF)
-		lh.s.act(c, c.h.OnEOF(c))
+		lh.s.act(c, c.b.h.OnEOF(c))
 	}
 }
 
 func (lh *loopHandler) OnWritable(sc *sched.Conn) {
 	if c := connOf(sc); c != nil {
 		c.held.Store(0)
-		lh.s.act(c, c.h.OnWritable(c))
+		lh.s.act(c, c.b.h.OnWritable(c))
 	}
 }
 
@@ -114,7 +114,7 @@ func (lh *loopHandler) OnClose(sc *sched.Conn, err error) {
 	if r == nil && c.closed.has(peerFirst) {
 		r = ErrPeerClosed
 	}
-	c.h.OnClose(c, r)
+	c.b.h.OnClose(c, r)
 	s := lh.s
 	if s.conns.Add(-1) == 0 && s.draining.Load() {
 		select {
@@ -131,7 +131,7 @@ func (lh *loopHandler) OnTimeout(sc *sched.Conn) {
 		return
 	}
 	a := Close
-	if th, ok := c.h.(TimeoutHandler); ok {
+	if th, ok := c.b.h.(TimeoutHandler); ok {
 		a = th.OnTimeout(c)
 	}
 	lh.s.act(c, a)
@@ -140,7 +140,7 @@ func (lh *loopHandler) OnTimeout(sc *sched.Conn) {
 // OnTick: the loop's tick, for a Handler with one (none: ticks end at
 // the first).
 func (lh *loopHandler) OnTick(l *sched.Loop) time.Duration {
-	th, ok := lh.s.h.(TickHandler)
+	th, ok := lh.s.bind.h.(TickHandler)
 	if !ok {
 		return 0
 	}

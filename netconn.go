@@ -51,21 +51,22 @@ import (
 type NetConn struct {
 	c   *Conn
 	lis *listener
+	b   binding // c's: the server, and the loop side as its handler
 
 	mu        sync.Mutex
 	rbuf      []byte
 	roff      int
-	eof       bool   // the peer's FIN arrived
 	rerr      error  // the connection is over: why
 	queued    int    // octets posted, not yet in the TCP send buffer
-	closed    bool   // Close was called
-	wclosed   bool   // CloseWrite or Close was called
-	draining  bool   // Shutdown asked it to finish
-	finSent   bool   // the drain FIN was posted
 	recvs     uint64 // OnData calls so far
 	answered  uint64 // recvs when Write was last called
 	writing   int    // Writes under way
 	writes    uint64 // Writes begun so far
+	eof       bool   // the peer's FIN arrived
+	closed    bool   // Close was called
+	wclosed   bool   // CloseWrite or Close was called
+	draining  bool   // Shutdown asked it to finish
+	finSent   bool   // the drain FIN was posted
 	paused    bool   // delivery is paused (unread data reached readCap)
 	resuming  bool   // ResumeRead posted; what the TCP buffer held is not yet here
 	rdeadline time.Time
@@ -88,8 +89,13 @@ var (
 	_ ShutdownHandler = (*loopSide)(nil)
 )
 
-func newNetConn(c *Conn, lis *listener) *NetConn {
-	return &NetConn{c: c, lis: lis, readWake: make(chan struct{}, 1), writeWake: make(chan struct{}, 1)}
+// newNetConn makes c a NetConn of s: its callbacks go to the NetConn's
+// loop side. lis is nil for a Dial.
+func newNetConn(s *Server, c *Conn, lis *listener) *NetConn {
+	nc := &NetConn{c: c, lis: lis, readWake: make(chan struct{}, 1), writeWake: make(chan struct{}, 1)}
+	nc.b = binding{srv: s, h: (*loopSide)(nc)}
+	c.b = &nc.b
+	return nc
 }
 
 func poke(ch chan struct{}) {
@@ -100,7 +106,7 @@ func poke(ch chan struct{}) {
 }
 
 func (nc *NetConn) writeAllowance() int {
-	return max(orInt(nc.c.srv.cfg.WriteBuffer, DefaultBuffer), minWriteQ)
+	return max(orInt(nc.b.srv.cfg.WriteBuffer, DefaultBuffer), minWriteQ)
 }
 
 // readCap is the unread data at which delivery pauses; it resumes once
@@ -109,7 +115,7 @@ func (nc *NetConn) writeAllowance() int {
 // loop took from the receive buffer in the delivery that reached it (at
 // most the TCP receive buffer).
 func (nc *NetConn) readCap() int {
-	return max(4*orInt(nc.c.srv.cfg.ReadBuffer, DefaultBuffer), minReadCap)
+	return max(4*orInt(nc.b.srv.cfg.ReadBuffer, DefaultBuffer), minReadCap)
 }
 
 func (nc *NetConn) opErr(op string, err error) error {
@@ -422,15 +428,13 @@ func (nc *NetConn) Conn() *Conn { return nc.c }
 // loop (a separate type so that NetConn's users do not see callbacks).
 type loopSide NetConn
 
-func (nc *NetConn) handler() Handler { return (*loopSide)(nc) }
-
 func (ls *loopSide) OnOpen(c *Conn) Action {
 	nc := (*NetConn)(ls)
 	if nc.lis == nil {
 		return None // a Dial: the dialer waits for OnOpen itself
 	}
 	if !nc.lis.offer(nc) {
-		c.srv.limitDrops.Add(1)
+		c.b.srv.limitDrops.Add(1)
 		c.Abort()
 	}
 	return None

@@ -22,7 +22,7 @@ import (
 // Make one with NewServer, then Start it; or call Serve.
 type Server struct {
 	cfg        Config
-	h          Handler
+	bind       binding // its connections' callbacks: srv is the Server, h nil for Listener
 	log        *slog.Logger
 	writeLimit int
 	listen     []netip.AddrPort
@@ -63,13 +63,13 @@ func NewServer(cfg Config, h Handler) (*Server, error) {
 	cfg.Listen = append([]string(nil), cfg.Listen...)
 	s := &Server{
 		cfg:        cfg,
-		h:          h,
 		log:        cfg.Logger,
 		writeLimit: orInt(cfg.WriteQueueLimit, DefaultWriteQueueLimit),
 		listen:     cfg.listenAddrs(),
 		stopped:    make(chan struct{}),
 		drained:    make(chan struct{}, 1),
 	}
+	s.bind = binding{srv: s, h: h}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -343,7 +343,7 @@ func (s *Server) shutdownConn(c *Conn) {
 	if c.sc == nil {
 		return
 	}
-	if sh, ok := c.h.(ShutdownHandler); ok {
+	if sh, ok := c.b.h.(ShutdownHandler); ok {
 		s.act(c, sh.OnShutdown(c))
 		return
 	}
