@@ -75,6 +75,9 @@ type Conn struct {
 	eof      bool // OnEOF was called
 	done     bool // OnClose was called
 	dirty    bool // on the loop's dirty list
+	// unpushed: Write queued text in the TCB without sending it; the
+	// loop pushes it when it settles the connection (Loop.push).
+	unpushed bool
 	closeReq uint8
 	closed   uint8 // the close level already applied to the TCB
 	// readPaused: PauseRead stopped delivery; received text stays in the
@@ -226,7 +229,11 @@ func (c *Conn) Buffered() int { return c.pending.Len() }
 // Write queues p for sending and returns len(p): the TCB's send buffer
 // takes what fits, the rest waits in a per-connection buffer that drains as
 // the peer acknowledges (so only Write under backpressure allocates).
-// Segments go out with this iteration's TX flush.
+// Nothing is sent inside Write: the text is pushed when the loop settles
+// the connection, after the callback (or posted function) returns, so
+// several Writes and a Close in one callback leave in as few segments as
+// the windows and the MSS allow, the FIN riding on the last. Segments go
+// out with this iteration's TX flush.
 func (c *Conn) Write(p []byte) (int, error) {
 	if c.tcb == nil {
 		return 0, tcp.ErrClosed // freed: used after OnClose
@@ -241,14 +248,12 @@ func (c *Conn) Write(p []byte) (int, error) {
 		c.pending.add(p)
 		return len(p), nil
 	}
-	l := c.loop
-	prev := l.enter(c)
-	n, err := c.tcb.Write(p, l.now)
-	l.leave(prev)
-	l.markDirty(c)
+	n, err := c.tcb.WriteMore(p)
 	if err != nil {
 		return n, err
 	}
+	c.unpushed = true
+	c.loop.markDirty(c)
 	if n < len(p) {
 		c.pending.add(p[n:])
 	}
@@ -323,6 +328,10 @@ func (c *Conn) Abort() {
 	}
 	l := c.loop
 	c.pending.free()
+	// Text written before the Abort leaves ahead of the RST, as it
+	// would had Write sent it at once (Linux's write() then a linger-0
+	// close()); held text beyond the send buffer is dropped.
+	l.push(c)
 	prev := l.enter(c)
 	c.tcb.Abort(l.now)
 	l.leave(prev)

@@ -97,11 +97,39 @@ func (l *Loop) process(c *Conn) {
 			c.timeWaitAt = l.now
 		}
 	}
+	l.push(c)
 	if st := t.State(); st != c.state {
 		c.state = st
 		l.st.Entered[st]++
 	}
 	l.rearm(c)
+}
+
+// push sends the text c's Writes queued since the last push: the
+// per-callback cork (docs/design.md, Output). process pushes after the
+// connection's callbacks, so what one callback writes, and a Close after
+// it, leave together; pushDirty pushes what a settle cut short left.
+func (l *Loop) push(c *Conn) {
+	if !c.unpushed {
+		return
+	}
+	c.unpushed = false
+	prev := l.enter(c)
+	c.tcb.Push(l.now)
+	l.leave(prev)
+}
+
+// pushDirty pushes the text of connections still on the dirty list
+// (a settle stopped at maxSettleRounds) before the iteration's TX flush,
+// so no text waits past the iteration that wrote it; their callbacks run
+// at the next settle.
+func (l *Loop) pushDirty() {
+	for _, i := range l.dirty {
+		if c := l.slab.Get(i); c != nil && c.dirty && c.unpushed {
+			l.push(c)
+			l.rearm(c)
+		}
+	}
 }
 
 // toTimeWait moves a connection that entered TIME-WAIT to the compact
@@ -202,11 +230,11 @@ func (l *Loop) unpauseAtEnd(c *Conn) {
 }
 
 // drainPending moves Write's held-back text into the TCB's send buffer as
-// ACKs free room, then applies a Close that waited for it.
+// ACKs free room (process pushes it), then applies a Close that waited
+// for it, whose FIN rides on the last segment.
 func (l *Loop) drainPending(c *Conn) {
-	prev := l.enter(c)
 	for c.pending.Len() > 0 {
-		n, err := c.tcb.Write(c.pending.Bytes(), l.now)
+		n, err := c.tcb.WriteMore(c.pending.Bytes())
 		if err != nil {
 			c.pending.reset()
 			break
@@ -214,9 +242,9 @@ func (l *Loop) drainPending(c *Conn) {
 		if n == 0 {
 			break
 		}
+		c.unpushed = true
 		c.pending.advance(n)
 	}
-	l.leave(prev)
 	if c.pending.Len() > 0 {
 		return
 	}

@@ -397,6 +397,7 @@ func (l *Loop) iterate() (bool, error) {
 	n += l.rxBatch()
 	n += l.runPosted()
 	n += l.fireTimers()
+	l.pushDirty()
 	if err := l.flush(); err != nil {
 		return false, err
 	}

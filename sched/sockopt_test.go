@@ -57,16 +57,22 @@ func TestConnOptions(t *testing.T) {
 
 	var nagle, after, nodelay uint64
 	onConn(func(c *Conn) {
+		// Each Write is pushed as a callback's end would push it, so the
+		// writes are separate sends (one callback's writes go together).
 		n0 := l.st.TxSegments
 		c.Write([]byte("a"))
+		l.push(c)
 		c.Write([]byte("b"))
+		l.push(c)
 		nagle = l.st.TxSegments - n0
 		if err := c.SetNoDelay(true); err != nil {
 			t.Error(err)
 		}
 		after = l.st.TxSegments - n0
 		c.Write([]byte("c"))
+		l.push(c)
 		c.Write([]byte("d"))
+		l.push(c)
 		nodelay = l.st.TxSegments - n0 - after
 	})
 	if nagle != 1 || after != 2 || nodelay != 2 {

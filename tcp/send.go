@@ -14,6 +14,22 @@ import "github.com/sluicenet/sluice/tcp/chunk"
 // written in SYN-SENT or SYN-RECEIVED is queued and sent once
 // ESTABLISHED.
 func (t *TCB) Write(p []byte, now Instant) (int, error) {
+	n, err := t.WriteMore(p)
+	if err == nil {
+		t.trySend(now)
+	}
+	return n, err
+}
+
+// WriteMore is Write without sending: SEND with the PUSH flag clear
+// (RFC 9293 §3.9.1.2, "the data may be combined with data from
+// subsequent SENDs for transmission efficiency"), Linux's MSG_MORE.
+// The owner calls Push once the application has written what it will
+// for now, so several writes and a CLOSE leave in as few segments as
+// the windows and the MSS allow, the FIN on the last of them. Anything
+// that sends in the meantime (an ACK arriving, a timer, CLOSE) takes the
+// queued text along, so the owner's Push is the latest it leaves.
+func (t *TCB) WriteMore(p []byte) (int, error) {
 	switch t.state {
 	case SynSent, SynReceived, Established, CloseWait:
 	default:
@@ -28,10 +44,13 @@ func (t *TCB) Write(p []byte, now Instant) (int, error) {
 	if len(p) > t.snd.free() {
 		t.sndAutotune()
 	}
-	n := t.snd.push(p)
-	t.trySend(now)
-	return n, nil
+	return t.snd.push(p), nil
 }
+
+// Push sends the queued text the windows, the MSS and Nagle's algorithm
+// allow now (what Write does after queueing; WriteMore leaves it to the
+// owner).
+func (t *TCB) Push(now Instant) { t.trySend(now) }
 
 // Writable is the free space in the send buffer.
 func (t *TCB) Writable() int { return t.snd.free() }
