@@ -88,7 +88,9 @@ func (l *Loop) process(c *Conn) {
 			// closes without TIME-WAIT (toTimeWait); with the table
 			// off the TCB serves TIME-WAIT itself until EventClosed.
 			// Text a paused reader left in the receive buffer is
-			// delivered first.
+			// delivered first. The ACK of the FIN that ended it goes
+			// before the TCB does.
+			l.push(c)
 			l.unpauseAtEnd(c)
 			l.finish(c, nil)
 			if l.toTimeWait(c) {
@@ -105,12 +107,14 @@ func (l *Loop) process(c *Conn) {
 	l.rearm(c)
 }
 
-// push sends the text c's Writes queued since the last push: the
-// per-callback cork (docs/design.md, Output). process pushes after the
-// connection's callbacks, so what one callback writes, and a Close after
-// it, leave together; pushDirty pushes what a settle cut short left.
+// push sends the text c's Writes queued since the last push, and the ACK
+// its last Input owes if no segment carries it: the per-callback cork
+// (docs/design.md, Output). process pushes after the connection's
+// callbacks, so what one callback writes, a Close after it and the ACK
+// of what it answers leave together; pushDirty pushes what a settle cut
+// short left.
 func (l *Loop) push(c *Conn) {
-	if !c.unpushed {
+	if !c.unpushed && !c.tcb.AckOwed() {
 		return
 	}
 	c.unpushed = false
@@ -125,7 +129,7 @@ func (l *Loop) push(c *Conn) {
 // at the next settle.
 func (l *Loop) pushDirty() {
 	for _, i := range l.dirty {
-		if c := l.slab.Get(i); c != nil && c.dirty && c.unpushed {
+		if c := l.slab.Get(i); c != nil && c.dirty {
 			l.push(c)
 			l.rearm(c)
 		}

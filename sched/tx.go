@@ -76,6 +76,11 @@ func (l *Loop) Emit(id *tcp.ID, seg *tcp.Segment) {
 // TakesTail makes the loop a tcp.TailSink (Emit copies both runs).
 func (*Loop) TakesTail() {}
 
+// PushesAfterInput makes the loop a tcp.PushSink: settle pushes every
+// connection it processes (Loop.push), so an Input's ACK waits for the
+// answer its callbacks write.
+func (*Loop) PushesAfterInput() {}
+
 // flush moves the staged frames to the TX ring in one Reserve/Submit and
 // kicks the kernel only when it asked for it (need_wakeup). Frames that
 // find the ring full stay staged for the next flush. Without a device the

@@ -189,7 +189,36 @@ func (t *TCB) tsNow(now Instant) uint32 { return uint32(now/1e6) + t.tsOffset }
 // number would fail its acceptability test and be dropped unread (both
 // ends doing so deadlocks). Linux's snd_nxt never moves back, so this is
 // what Linux puts on the wire.
-func (t *TCB) sendACK(now Instant) { t.emit(FlagACK, t.sndMax, nil, now) }
+//
+// The immediate ACK an Input owes (flagAckNow: quick ACKs, every second
+// full segment, a hole filled, a FIN) waits for the owner's Push when the
+// Sink is a PushSink, so text the application writes back in the same
+// round carries it.
+func (t *TCB) sendACK(now Instant) {
+	if t.has(flagAckNow) && t.pushes() {
+		return // Push sends it (flagAckNow stays set)
+	}
+	t.emit(FlagACK, t.sndMax, nil, now)
+}
+
+// A PushSink is a Sink whose owner calls TCB.Push on a connection after
+// every Input to it and after the application's callbacks, in the same
+// round (a loop's settle): the ACK an Input owes is sent then, on the
+// application's answer when there is one, instead of as a bare ACK just
+// before it. The delay is the callbacks' run, far inside the delayed-ACK
+// bound (RFC 9293 §3.8.6.3); a Sink without it gets the ACK at the end
+// of the Input.
+type PushSink interface {
+	Sink
+	// PushesAfterInput marks the Sink; it is never called.
+	PushesAfterInput()
+}
+
+// AckOwed reports whether an ACK waits for Push (PushSink).
+func (t *TCB) AckOwed() bool { return t.has(flagAckNow) }
+
+// pushes reports whether the Sink is a PushSink.
+func (t *TCB) pushes() bool { _, ok := t.sink.(PushSink); return ok }
 
 // sendSYN emits our SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED).
 func (t *TCB) sendSYN(now Instant, ack bool) {

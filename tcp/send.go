@@ -49,8 +49,14 @@ func (t *TCB) WriteMore(p []byte) (int, error) {
 
 // Push sends the queued text the windows, the MSS and Nagle's algorithm
 // allow now (what Write does after queueing; WriteMore leaves it to the
-// owner).
-func (t *TCB) Push(now Instant) { t.trySend(now) }
+// owner), then the ACK an Input owes if no segment carried it (a
+// PushSink's, sendACK).
+func (t *TCB) Push(now Instant) {
+	t.trySend(now)
+	if t.has(flagAckNow) && t.state.synchronized() {
+		t.emit(FlagACK, t.sndMax, nil, now)
+	}
+}
 
 // Writable is the free space in the send buffer.
 func (t *TCB) Writable() int { return t.snd.free() }

@@ -96,3 +96,53 @@ func TestWriteMoreCloseZeroWindow(t *testing.T) {
 	h.In(Seg{Flags: ACK, Seq: r, Ack: ISS + 3, Win: 100, CheckWin: true})
 	h.Out(Seg{Flags: ACK | PSH | FIN, Seq: ISS + 3, Ack: r, Data: []byte("c")})
 }
+
+// pushSink is the harness as a PushSink: its owner pushes after Input.
+type pushSink struct{ *H }
+
+func (pushSink) PushesAfterInput() {}
+
+// pushHandshake is Handshake with the harness as a PushSink.
+func pushHandshake(t *testing.T, cfg tcp.Config) (*H, tcp.Seq) {
+	h := New(t, cfg)
+	h.TCB = tcp.Open(h.Cfg, h.ID, pushSink{h}, h.Now)
+	h.Out(Seg{Flags: SYN, Seq: ISS})
+	h.In(Seg{Flags: SYN | ACK, Seq: irs, Ack: ISS + 1})
+	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: irs + 1}) // not an Input's owed ACK
+	h.Events()
+	return h, irs + 1
+}
+
+// With a PushSink the ACK an Input owes (quick ACK mode here) waits for
+// Push: text written before it carries the ACK, and without text Push
+// sends it bare. A FIN's ACK waits the same way, also into TIME-WAIT.
+func TestPushSinkHoldsACK(t *testing.T) {
+	h, r := pushHandshake(t, tcp.DefaultConfig())
+	h.In(Seg{Flags: ACK | PSH, Seq: r, Ack: ISS + 1, Data: []byte("ask")})
+	h.NoOut()
+	if !h.TCB.AckOwed() {
+		t.Fatal("no ACK owed after text in quick-ACK mode")
+	}
+	h.TCB.WriteMore([]byte("answer"))
+	h.TCB.Push(h.Now)
+	h.Out(Seg{Flags: ACK | PSH, Seq: ISS + 1, Ack: r + 3, Data: []byte("answer")})
+	if h.TCB.AckOwed() {
+		t.Fatal("ACK still owed after the answer carried it")
+	}
+
+	h.In(Seg{Flags: ACK | PSH, Seq: r + 3, Ack: ISS + 7, Data: []byte("more")})
+	h.NoOut()
+	h.TCB.Push(h.Now)
+	h.Out(Seg{Flags: ACK, Seq: ISS + 7, Ack: r + 7})
+	h.TCB.Push(h.Now) // nothing owed: nothing sent
+	h.NoOut()
+
+	h.TCB.CloseWrite(h.Now) // the text stays unread: Close would reset
+	h.Out(Seg{Flags: ACK | FIN, Seq: ISS + 7, Ack: r + 7})
+	h.In(Seg{Flags: ACK, Seq: r + 7, Ack: ISS + 8})
+	h.State(tcp.FinWait2)
+	h.In(Seg{Flags: ACK | FIN, Seq: r + 7, Ack: ISS + 8})
+	h.State(tcp.TimeWait)
+	h.TCB.Push(h.Now)
+	h.Out(Seg{Flags: ACK, Seq: ISS + 8, Ack: r + 8})
+}
