@@ -153,12 +153,13 @@ func (l *Loop) toTimeWait(c *Conn) bool {
 	}
 	v := c.tcb.Vars()
 	st := timewait.FromVars(&v)
-	if l.tw.Insert(c.tcb.ID(), &st, l.now) {
+	id := keyID(&c.key)
+	if l.tw.Insert(&id, &st, l.now) {
 		l.st.Entered[tcp.TimeWait]++
 		if c.dial != nil {
 			// The 4-tuple stays ours until the entry expires.
-			_, exp, _ := l.tw.Lookup(c.tcb.ID(), l.now)
-			l.twDials = append(l.twDials, twDial{id: *c.tcb.ID(), until: exp, res: c.dial})
+			_, exp, _ := l.tw.Lookup(&id, l.now)
+			l.twDials = append(l.twDials, twDial{id: id, until: exp, res: c.dial})
 			c.dial = nil
 		}
 	}

@@ -114,6 +114,9 @@ type Config struct {
 	// emissions in (output.go): like Pool and Ranges it makes a Config
 	// one goroutine's.
 	scratch emitScratch
+	// flow is the 4-tuple handed to ISN and TSOffset (TCB.flow), here
+	// for the same reason.
+	flow ID
 }
 
 // UseGenerator makes the TCBs draw their ISN (RFC 6528) and timestamp

@@ -71,7 +71,7 @@ func (t *TCB) builtinCC() Congestion {
 	case BBR:
 		// BBR's state lives with the rest of the sender's (rack_tcb.go).
 		x := t.sx()
-		x.bbr.init(t.cfg.MSS, uint32(t.id.LocalPort)<<16|uint32(t.id.RemotePort))
+		x.bbr.init(t.cfg.MSS, t.ports())
 		return &x.bbr
 	}
 	return &t.ss

@@ -29,7 +29,7 @@
 // Buffers hold memory only for the text in them, in 4 KiB chunks from
 // the owner's pool (tcp/chunk, Config.Pool): SendBuffer/RecvBuffer and
 // their auto-tuned maxima bound the windows, not allocations. The TCB
-// struct itself is 632 octets, Go's 640-octet size class (TestTCBSize):
+// struct itself is 568 octets, Go's 576-octet size class (TestTCBSize):
 // out-of-order and SACK range storage comes from the owner's RangePool
 // (Config.Ranges) only while the sequence space has holes, per-flight
 // sender state from its SenderPool (Config.Senders) only while a flight

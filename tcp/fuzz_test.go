@@ -53,7 +53,8 @@ func (s *checkSink) input(t *TCB, seg *Segment, now Instant) {
 	s.now = now
 	if seg.Flags&FlagSYN == 0 || t.state == Listen || t.state == SynSent {
 		c := checkSegOf(seg)
-		s.c.Peer(netip.AddrPortFrom(t.id.RemoteAddr, t.id.RemotePort), netip.AddrPortFrom(t.id.LocalAddr, t.id.LocalPort), &c, int64(now))
+		id := t.ID()
+		s.c.Peer(netip.AddrPortFrom(id.RemoteAddr, id.RemotePort), netip.AddrPortFrom(id.LocalAddr, id.LocalPort), &c, int64(now))
 	}
 	t.Input(seg, now)
 }

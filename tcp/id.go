@@ -43,3 +43,80 @@ const Never Instant = 1<<63 - 1
 type Sink interface {
 	Emit(id *ID, seg *Segment)
 }
+
+// A FlowSink is a Sink that names each of its TCBs' 4-tuple itself: the
+// owner demultiplexed their segments by it and keeps it (sched's
+// connection table), so the TCB keeps no copy, 56 octets of every idle
+// connection. A TCB given a plain Sink keeps its ID beside it (idSink).
+//
+// The TCB calls both methods only while its owner drives it (a call on
+// it, Listener.Input for the child it makes, Open), never of itself.
+type FlowSink interface {
+	Sink
+	// EmitFlow is Emit for t's 4-tuple.
+	EmitFlow(t *TCB, seg *Segment)
+	// FlowID returns t's 4-tuple (cold: the ISN, the timestamp offset).
+	FlowID(t *TCB) ID
+}
+
+// idSink makes a plain Sink a FlowSink for one TCB, keeping its ID;
+// idTailSink keeps the Sink's TailSink mark.
+type idSink struct {
+	Sink
+	id ID
+}
+
+type idTailSink struct{ idSink }
+
+func (s *idSink) EmitFlow(_ *TCB, seg *Segment) { s.Sink.Emit(&s.id, seg) }
+func (s *idSink) FlowID(*TCB) ID                { return s.id }
+func (s *idSink) keep(id ID)                    { s.id = id }
+func (*idTailSink) TakesTail()                  {}
+
+// flowSink returns what a TCB with 4-tuple id emits through: sink itself
+// when it is a FlowSink, else an idSink for it, old's when old is one of
+// the same kind (a recycled TCB allocates nothing).
+func flowSink(sink Sink, id *ID, old FlowSink) FlowSink {
+	if fs, ok := sink.(FlowSink); ok {
+		return fs
+	}
+	var w *idSink
+	var fs FlowSink
+	if _, tail := sink.(TailSink); tail {
+		t, ok := old.(*idTailSink)
+		if !ok {
+			t = &idTailSink{}
+		}
+		w, fs = &t.idSink, t
+	} else {
+		var ok bool
+		if w, ok = old.(*idSink); !ok {
+			w = &idSink{}
+		}
+		fs = w
+	}
+	w.Sink, w.id = sink, *id
+	return fs
+}
+
+// ID returns the connection's 4-tuple, as its sink names it (a FlowSink
+// while the owner drives the TCB; see FlowSink).
+func (t *TCB) ID() ID { return t.sink.FlowID(t) }
+
+// flow is ID in the Config's scratch, for the Config's function hooks
+// (ISN, TSOffset), through which an ID on the stack would escape to the
+// heap.
+func (t *TCB) flow() *ID {
+	f := &t.cfg.flow
+	*f = t.sink.FlowID(t)
+	return f
+}
+
+// ports is the local and the remote port in one word (BBR's seed).
+func (t *TCB) ports() uint32 {
+	id := t.sink.FlowID(t)
+	return uint32(id.LocalPort)<<16 | uint32(id.RemotePort)
+}
+
+// isV6 reports whether id's peer is IPv6 (not IPv4-mapped).
+func (id *ID) isV6() bool { return id.RemoteAddr.Is6() && !id.RemoteAddr.Is4In6() }

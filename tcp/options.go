@@ -13,7 +13,7 @@ import (
 // defaultPeerMSS is the send MSS when the peer sends no MSS option
 // (RFC 9293 §3.7.1 MUST-15: 536 for IPv4, 1220 for IPv6).
 func (t *TCB) defaultPeerMSS() uint16 {
-	if t.id.RemoteAddr.Is6() && !t.id.RemoteAddr.Is4In6() {
+	if id := t.sink.FlowID(t); id.isV6() {
 		return 1220
 	}
 	return 536

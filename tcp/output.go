@@ -62,7 +62,7 @@ func (t *TCB) emitRuns(flags Flags, seq Seq, a []byte, next *chunk.Chunk, n int,
 		t.delackAt = Never
 		t.flags &^= flagAckNow
 	}
-	t.sink.Emit(&t.id, s)
+	t.sink.EmitFlow(t, s)
 }
 
 // advertise returns the window field to send and records the right edge
@@ -234,5 +234,5 @@ func (t *TCB) sendSYN(now Instant, ack bool) {
 func (t *TCB) sendRST(seq Seq, now Instant) {
 	s := t.scratch()
 	*s = Segment{Seq: seq, Flags: FlagRST}
-	t.sink.Emit(&t.id, s)
+	t.sink.EmitFlow(t, s)
 }

@@ -28,7 +28,7 @@ func ResetReply(seg *Segment, out *Segment) bool {
 // replyReset sends ResetReply(seg) from this TCB's 4-tuple.
 func (t *TCB) replyReset(seg *Segment) {
 	if s := t.scratch(); ResetReply(seg, s) {
-		t.sink.Emit(&t.id, s)
+		t.sink.EmitFlow(t, s)
 	}
 }
 

@@ -8,16 +8,15 @@ import "time"
 // Read, Close...). Every call that may emit segments takes the current
 // Instant; segments go to the Sink given at creation.
 type TCB struct {
-	id   ID
 	cfg  *Config
-	sink Sink
+	sink FlowSink // names the 4-tuple too: the TCB keeps none (FlowSink)
 	cc   Congestion
 	ss   cubic     // the built-in controllers (CUBIC, or its newReno part), inline: no allocation
 	l    *Listener // passive child of a Listener, until accepted or freed
 	err  error
 
 	// The fields are ordered so that none needs padding: every idle
-	// connection holds one TCB, and 888 octets is Go's 896-octet size
+	// connection holds one TCB, and 568 octets is Go's 576-octet size
 	// class with the allocation header (TestTCBSize).
 
 	// Send sequence space (RFC 9293 §3.3.1). sndMax is the highest
@@ -44,6 +43,7 @@ type TCB struct {
 	tsOffset    uint32
 	tsRecentSec uint32 // secClock when TS.Recent was last set (RFC 7323 §5.5)
 	lastRecvMs  uint32 // msClock of the last acceptable segment
+	rcvSpace    uint32 // receive-buffer auto-tuning (autotune.go), here to pack
 
 	// Buffers: snd holds text from sndBufSeq (unacknowledged, then
 	// unsent); rcv holds in-order text not yet read, followed by room for
@@ -94,7 +94,6 @@ type TCB struct {
 
 	// Receive-buffer auto-tuning (autotune.go).
 	rcvCopied  uint32
-	rcvSpace   uint32
 	rcvSpaceAt Instant
 
 	stats *Stats // nil until the first counted event (count)
@@ -148,7 +147,7 @@ func initTCB(t *TCB, cfg *Config, id ID, sink Sink) *TCB {
 		}
 	}
 	snd, rcv, x := t.snd, t.rcv, t.rec.x
-	*t = TCB{id: id, cfg: cfg, sink: sink, snd: snd, rcv: rcv}
+	*t = TCB{cfg: cfg, sink: flowSink(sink, &id, t.sink), snd: snd, rcv: rcv}
 	if x != nil {
 		x.reset()
 		t.rec.x = x
@@ -162,7 +161,7 @@ func initTCB(t *TCB, cfg *Config, id ID, sink Sink) *TCB {
 	t.rto = cfg.InitialRTO
 	t.quickAcks = uint8(min(cfg.QuickACKs, 255))
 	if cfg.TSOffset != nil {
-		t.tsOffset = cfg.TSOffset(&t.id)
+		t.tsOffset = cfg.TSOffset(t.flow())
 	}
 	return t
 }
@@ -204,7 +203,9 @@ func (t *TCB) Connect(id ID, now Instant) error {
 	if t.state != Listen {
 		return ErrClosed
 	}
-	t.id = id
+	if w, ok := t.sink.(interface{ keep(ID) }); ok {
+		w.keep(id) // an idSink's; a FlowSink's owner names it itself
+	}
 	t.flags &^= flagPassive
 	t.connect(now)
 	return nil
@@ -234,20 +235,18 @@ func (t *TCB) chooseISS(now Instant) Seq {
 		return t.l.reopenISS
 	}
 	if t.cfg.ISN != nil {
-		return t.cfg.ISN(&t.id, now)
+		return t.cfg.ISN(t.flow(), now)
 	}
+	id := t.sink.FlowID(t)
 	// RFC 9293 §3.4.1's clock (one tick per 4 µs) plus a hash of the
 	// 4-tuple, so that different flows do not share a sequence space.
 	h := uint32(2166136261)
-	for _, b := range t.id.RemoteAddr.As16() {
+	for _, b := range id.RemoteAddr.As16() {
 		h = (h ^ uint32(b)) * 16777619
 	}
-	h = (h ^ uint32(t.id.LocalPort)<<16 ^ uint32(t.id.RemotePort)) * 16777619
+	h = (h ^ uint32(id.LocalPort)<<16 ^ uint32(id.RemotePort)) * 16777619
 	return Seq(h + uint32(now/4000))
 }
-
-// ID returns the connection's 4-tuple.
-func (t *TCB) ID() *ID { return &t.id }
 
 // State returns the current state.
 func (t *TCB) State() State { return t.state }
