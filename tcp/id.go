@@ -59,42 +59,70 @@ type FlowSink interface {
 	FlowID(t *TCB) ID
 }
 
-// idSink makes a plain Sink a FlowSink for one TCB, keeping its ID;
-// idTailSink keeps the Sink's TailSink mark.
+// idSink makes a plain Sink a FlowSink for one TCB, keeping its ID. The
+// marker interfaces the TCB looks for on its sink (TailSink, PushSink)
+// are kept by the kinds embedding it: idTail, idPush, idTailPush.
 type idSink struct {
 	Sink
 	id ID
 }
 
-type idTailSink struct{ idSink }
+type (
+	idTail     struct{ idSink }
+	idPush     struct{ idSink }
+	idTailPush struct{ idSink }
+)
 
 func (s *idSink) EmitFlow(_ *TCB, seg *Segment) { s.Sink.Emit(&s.id, seg) }
 func (s *idSink) FlowID(*TCB) ID                { return s.id }
 func (s *idSink) keep(id ID)                    { s.id = id }
-func (*idTailSink) TakesTail()                  {}
+func (s *idSink) base() *idSink                 { return s }
+func (*idTail) TakesTail()                      {}
+func (*idPush) PushesAfterInput()               {}
+func (*idTailPush) TakesTail()                  {}
+func (*idTailPush) PushesAfterInput()           {}
 
 // flowSink returns what a TCB with 4-tuple id emits through: sink itself
-// when it is a FlowSink, else an idSink for it, old's when old is one of
-// the same kind (a recycled TCB allocates nothing).
+// when it is a FlowSink, else an idSink of sink's kind for it, old's when
+// old is one of that kind (a recycled TCB allocates nothing).
 func flowSink(sink Sink, id *ID, old FlowSink) FlowSink {
 	if fs, ok := sink.(FlowSink); ok {
 		return fs
 	}
-	var w *idSink
+	_, tail := sink.(TailSink)
+	_, push := sink.(PushSink)
 	var fs FlowSink
-	if _, tail := sink.(TailSink); tail {
-		t, ok := old.(*idTailSink)
-		if !ok {
-			t = &idTailSink{}
+	switch o := old.(type) {
+	case *idSink:
+		if !tail && !push {
+			fs = o
 		}
-		w, fs = &t.idSink, t
-	} else {
-		var ok bool
-		if w, ok = old.(*idSink); !ok {
-			w = &idSink{}
+	case *idTail:
+		if tail && !push {
+			fs = o
 		}
-		fs = w
+	case *idPush:
+		if !tail && push {
+			fs = o
+		}
+	case *idTailPush:
+		if tail && push {
+			fs = o
+		}
 	}
+	if fs == nil {
+		switch {
+		case tail && push:
+			fs = &idTailPush{}
+		case tail:
+			fs = &idTail{}
+		case push:
+			fs = &idPush{}
+		default:
+			fs = &idSink{}
+		}
+	}
+	w := fs.(interface{ base() *idSink }).base()
 	w.Sink, w.id = sink, *id
 	return fs
 }
