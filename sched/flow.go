@@ -1,6 +1,11 @@
 package sched
 
-import "github.com/sluicenet/sluice/tcp"
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"github.com/sluicenet/sluice/tcp"
+)
 
 // The loop is its TCBs' tcp.FlowSink: a connection's 4-tuple is its key
 // (Conn.key, what the connection table demultiplexes by), so the TCB
@@ -38,8 +43,16 @@ func (l *Loop) flowOf(t *tcp.TCB) (tcp.ID, bool) {
 	return tcp.ID{}, false
 }
 
-// keyID is k as a tcp.ID (IPv4 unmapped, as the frames carry it).
+// keyID is k as a tcp.ID (IPv4 unmapped, as the frames carry it), as
+// ConnKey.Local and Remote read it but from the key in place: it runs
+// for every segment a connection sends, and the two copies of the key
+// they take cost three times as much.
 func keyID(k *ConnKey) tcp.ID {
-	lo, re := k.Local(), k.Remote()
-	return tcp.ID{LocalAddr: lo.Addr(), RemoteAddr: re.Addr(), LocalPort: lo.Port(), RemotePort: re.Port()}
+	b := &k.b
+	return tcp.ID{
+		LocalAddr:  netip.AddrFrom16([16]byte(b[0:16])).Unmap(),
+		RemoteAddr: netip.AddrFrom16([16]byte(b[16:32])).Unmap(),
+		LocalPort:  binary.BigEndian.Uint16(b[32:]),
+		RemotePort: binary.BigEndian.Uint16(b[34:]),
+	}
 }
