@@ -21,6 +21,8 @@ import (
 // SLUICE_LOSS_PCT loss (and a SLUICE_RATE_MBIT bottleneck), SLUICE_BULK_MIB each, and prints each transfer,
 // the sluice loop's CPU time and the same-run sluice/Linux goodput
 // ratios. SLUICE_TRACE_MODE=U or D runs only that direction;
+// SLUICE_SEED is the first round's loss seed (then +1 per round; the
+// bench's wan workload gives round r of its cell i 1+i+1000r);
 // SLUICE_NORMAL_PRIO=1 runs the rig at normal priorities
 // (RigOptions.NormalPriority). With SLUICE_TRACE_DIR set it also
 // captures the headers of each transfer at the Linux peer's veth into
@@ -62,6 +64,7 @@ func BenchmarkWANDefault(b *testing.B) {
 	}
 	defer r.Close()
 	size := int64(envInt("SLUICE_BULK_MIB", 8)) << 20
+	seed := uint64(envInt("SLUICE_SEED", 1))
 	for i := 0; i < b.N; i++ {
 		for _, mode := range []byte{bulk.Upload, bulk.Download} {
 			if m := os.Getenv("SLUICE_TRACE_MODE"); m != "" && m[0] != mode {
@@ -73,10 +76,10 @@ func BenchmarkWANDefault(b *testing.B) {
 			}
 			var rate [2]float64
 			for _, target := range targets {
-				if err := r.Reimpair(impair.Both(uint64(i+1), imp)); err != nil {
+				if err := r.Reimpair(impair.Both(seed+uint64(i), imp)); err != nil {
 					b.Fatal(err)
 				}
-				res, err := traceTransfer(r, dir, i, target, mode, size, uint64(i+1))
+				res, err := traceTransfer(r, dir, i, target, mode, size, seed+uint64(i))
 				if err != nil {
 					b.Fatal(err)
 				}
