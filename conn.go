@@ -112,6 +112,10 @@ func (c *Conn) limit() int64 { return int64(c.b.srv.writeLimit) }
 // goroutine when the loop took no posted work, or the reason the
 // connection failed. p may be reused as soon as Write returns.
 //
+// Text written from a callback leaves when the callback returns, so the
+// Writes of one callback go out as few segments as the MSS and window
+// allow, and a Close in the same callback puts the FIN on the last one.
+//
 // What the TCP send buffer takes is sent as the peer's window allows;
 // the rest waits in the write queue (Buffered). The send buffer grows
 // with the path up to Config.WriteBufferMax, and under memory pressure
