@@ -256,7 +256,7 @@ func (t *TCB) rackLost() bool { return t.rec.x != nil && t.rec.x.q.lost > 0 }
 // afterRTO reports an RTO episode whose recovery point is not yet
 // acknowledged (Linux's Loss state).
 func (t *TCB) afterRTO() bool {
-	return t.rec.flags&recRTOEp != 0 && t.sndUna.LessThan(t.rec.recover)
+	return t.rec.flags&recRTOEp != 0 && t.recoverAhead()
 }
 
 // reoTimeout is the RACK reordering timer's expiry (RFC 8985 §6.3):

@@ -79,9 +79,20 @@ const (
 	recRTOEp                      // the episode began with a timeout
 	recPTO                        // rtoAt holds a probe timeout, not an RTO
 	recReo                        // rtoAt holds RACK's reordering timer (RFC 8985 §6.3)
+	recAhead                      // recover is set and SND.UNA has not reached it yet
 )
 
 func (t *TCB) inRecovery() bool { return t.rec.flags&recIn != 0 }
+
+// recoverAhead reports whether SND.UNA is below the recovery point of
+// the last episode (RFC 6582 §3.2 step 1's "recover"). recover holds a
+// sequence number only once an episode has set it, and the comparison
+// is modulo 2^32: a zero recover is "ahead" of half of all ISSs, and a
+// stale one again after 2 GiB. So recAhead, set with it and cleared by
+// the first ACK that reaches it, says whether it still counts.
+func (t *TCB) recoverAhead() bool {
+	return t.rec.flags&recAhead != 0 && t.sndUna.LessThan(t.rec.recover)
+}
 
 // InRecovery reports whether the connection is in fast recovery.
 func (t *TCB) InRecovery() bool { return t.inRecovery() }
@@ -211,6 +222,7 @@ func (t *TCB) beginEpisode(rto bool) {
 	t.rec.undoRetrans, t.rec.undoTS = 0, 0
 	t.rec.holeSeq, t.rec.fillDist = t.sndUna, 0
 	t.rec.recover = t.sndMax
+	t.rec.flags |= recAhead
 }
 
 // onAck runs loss detection and recovery for an acceptable ACK; prevUna
@@ -243,6 +255,9 @@ func (t *TCB) onAckLoss(seg *Segment, prevUna Seq, dup bool, now Instant) {
 			t.putRanges(&t.sb.s)
 		}
 		t.recordsAcked(t.sndUna, now)
+		if t.sndUna.GreaterEq(t.rec.recover) {
+			t.rec.flags &^= recAhead
+		}
 	}
 	newly := t.inputSACK(seg, now)
 	if x := t.rec.x; x != nil && t.has(flagSACK) {
@@ -306,7 +321,7 @@ func (t *TCB) onAckLoss(seg *Segment, prevUna Seq, dup bool, now Instant) {
 	if dup || newly {
 		t.rec.dupAcks++
 	}
-	if t.sndUna.LessThan(t.rec.recover) {
+	if t.recoverAhead() {
 		// RFC 6582 §3.2 step 1: duplicate ACKs for data sent before the
 		// last recovery (or timeout) began start no new one. What RACK
 		// finds lost meanwhile is resent (Linux's Loss state).

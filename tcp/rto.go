@@ -126,7 +126,7 @@ func (t *TCB) retransmitTimeout(now Instant) {
 	// between (Linux tcp_enter_loss: not in CA_Loss with retransmits);
 	// recomputing it from the one-segment window would collapse it to
 	// 2 SMSS and spoil the undo (issue 14 item 6).
-	again := t.retries > 0 && t.rec.flags&recRTOEp != 0 && t.sndUna.LessThan(t.rec.recover)
+	again := t.retries > 0 && t.afterRTO()
 	if t.sndWnd == 0 && !t.has(flagOrphan) && t.sndUna != t.iss {
 		// The peer shrank its window to zero under text in flight: our
 		// retransmissions are in effect zero-window probes, and a peer
