@@ -175,3 +175,31 @@ func TestInteractiveRequestsNoBareACK(t *testing.T) {
 	readAll(t, h, 5)
 	h.Out(Seg{Flags: ACK, Seq: snd + 5, Ack: r + 5})
 }
+
+// Within a received run (Segment.More) a PSH is not the end of the
+// flight: the run's last segment decides, as Linux measures a
+// GRO-merged run once, so a PSH read mid-run costs no ACK of its own.
+func TestPushedRunACKedAtItsEnd(t *testing.T) {
+	h, r := ackPushHarness(t, true)
+	d := pattern(3 * 1460)
+	in := func(seq tcp.Seq, p []byte, f tcp.Flags, more bool) {
+		seg := tcp.Segment{Seq: seq, Ack: ISS + 1, Flags: f, Window: 65535, Payload: p, More: more}
+		h.TCB.Input(&seg, h.Now)
+	}
+	in(r, d[:1460], ACK|PSH, true)
+	readAll(t, h, 1460)
+	h.TCB.Push(h.Now)
+	h.NoOut() // more of the run follows
+	in(r+1460, d[1460:2920], ACK, false)
+	readAll(t, h, 1460)
+	h.TCB.Push(h.Now)
+	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r + 2920}) // two full segments
+	in(r+2920, d[2920:], ACK|PSH, true)
+	readAll(t, h, 1460)
+	h.TCB.Push(h.Now)
+	h.NoOut() // the PSH mid-run: no ACK of its own
+	in(r+4380, d[:300], ACK, false)
+	readAll(t, h, 300)
+	h.TCB.Push(h.Now)
+	h.Out(Seg{Flags: ACK, Seq: ISS + 1, Ack: r + 4680})
+}

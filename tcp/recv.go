@@ -311,9 +311,10 @@ func (t *TCB) measureRcvMSS(n int, now Instant) {
 // one early ACK.
 const flagAckPushed = flagSynOnly
 
-// notePushed marks seg's text as pushed (flagAckPushed) when it is
-// shorter than a full segment, or full with PSH, FIN or URG (Linux's
-// TCP_REMNANT), and the connection is not interactive. prevRcvMs is
+// notePushed marks seg's text as pushed (flagAckPushed) when it ends a
+// received run (not Segment.More) and is shorter than a full segment,
+// or full with PSH, FIN or URG (Linux's TCP_REMNANT), and the
+// connection is not interactive. prevRcvMs is
 // the msClock of the text received before seg (0: none).
 //
 // Interactive stands in for Linux's pingpong mode, entered when the
@@ -328,8 +329,16 @@ func (t *TCB) notePushed(seg *Segment, prevRcvMs uint32) {
 	if t.sndUna == t.iss {
 		return // flagSynOnly's time
 	}
-	if t.ackPending == 0 {
-		t.flags &^= flagAckPushed // an ACK covered what came before
+	if t.ackPending == 0 || seg.More {
+		// An ACK covered what came before, or more of the run follows:
+		// the run's last segment decides, as Linux measures a
+		// GRO-merged run once. Marked at each PSH of a run, sluice
+		// ACKed a Linux sender's writes of two segments each (PSH on
+		// every second one) at each of them: twice the ACKs.
+		t.flags &^= flagAckPushed
+		if seg.More {
+			return
+		}
 	}
 	n := uint32(len(seg.Payload))
 	if n >= t.rcvMSS() && seg.Flags&(FlagPSH|FlagFIN|FlagURG) == 0 {
