@@ -405,13 +405,19 @@ func shuffledKeys(first, n uint32) []ConnKey {
 // table of benchConns entries (a keyless one's keys sit in a separate
 // array, as in the loop's slab: a hit reads one more line).
 func benchTables(b *testing.B, fn func(b *testing.B, tab *ConnTable)) {
+	benchTablesKeyOf(b, func() KeyOf { return keyStore(benchConns) }, fn)
+}
+
+// benchTablesKeyOf is benchTables with the keyless table's keys where
+// keyOf puts them.
+func benchTablesKeyOf(b *testing.B, keyOf func() KeyOf, fn func(b *testing.B, tab *ConnTable)) {
 	for _, keyless := range []bool{false, true} {
 		b.Run(map[bool]string{false: "keyed", true: "keyless"}[keyless], func(b *testing.B) {
-			var keyOf KeyOf
+			var ko KeyOf
 			if keyless {
-				keyOf = keyStore(benchConns)
+				ko = keyOf()
 			}
-			tab := benchTableOf(keyOf)
+			tab := benchTableOf(ko)
 			b.ReportAllocs()
 			b.ResetTimer()
 			fn(b, tab)
@@ -457,6 +463,60 @@ func BenchmarkConnLookupBatch1M(b *testing.B) {
 				b.Fatal("miss")
 			}
 		}
+	})
+}
+
+// benchSlabConns returns a Slab[Conn] holding keyN(i) at index i for
+// every i < n, and the KeyOf that reads it, as the loop's connKey does.
+func benchSlabConns(n uint32) (*Slab[Conn], KeyOf) {
+	s := NewSlab[Conn]()
+	for i := range n {
+		s.Get(s.Alloc()).key = keyN(i)
+	}
+	return s, func(v uint32) *ConnKey {
+		if c := s.Get(v); c != nil {
+			return &c.key
+		}
+		return nil
+	}
+}
+
+// BenchmarkConnLookupConn1M: a hit as the loop pays it. The loop goes on
+// from the table to the Conn in its slab and compares its key (demux), so
+// a keyed table costs the slot, its key line and then the Conn, and a
+// keyless one the slot and then the Conn (whose key it compares in the
+// lookup): LookupHit1M charges the keyless table a miss that the loop
+// pays either way. "batch" is LookupBatch (64 keys, ns/op per key), as
+// rxBatch calls it.
+func BenchmarkConnLookupConn1M(b *testing.B) {
+	keys := shuffledKeys(0, benchConns)
+	slab, keyOf := benchSlabConns(benchConns)
+	conn := func(b *testing.B, k *ConnKey, v uint32, ok bool) {
+		if c := slab.Get(v); !ok || c == nil || c.key != *k {
+			b.Fatal("wrong Conn")
+		}
+	}
+	b.Run("single", func(b *testing.B) {
+		benchTablesKeyOf(b, func() KeyOf { return keyOf }, func(b *testing.B, tab *ConnTable) {
+			for i := range b.N {
+				k := &keys[i%len(keys)]
+				v, ok := tab.Lookup(*k)
+				conn(b, k, v, ok)
+			}
+		})
+	})
+	b.Run("batch", func(b *testing.B) {
+		benchTablesKeyOf(b, func() KeyOf { return keyOf }, func(b *testing.B, tab *ConnTable) {
+			var vals [64]uint32
+			var found [64]bool
+			for i := 0; i < b.N; i += 64 {
+				batch := keys[i%len(keys):][:64]
+				tab.LookupBatch(batch, vals[:], found[:])
+				for j := range batch {
+					conn(b, &batch[j], vals[j], found[j])
+				}
+			}
+		})
 	})
 }
 
