@@ -112,13 +112,7 @@ func TestPushedACKRidesOnAnswer(t *testing.T) {
 
 	h.In(Seg{Flags: ACK | PSH, Seq: r, Ack: ISS + 1, Data: []byte("ask")})
 	readAll(t, h, 3)
-	h.NoOut()
-	if !h.TCB.AckOwed() {
-		t.Fatal("no ACK owed after the pushed text was read")
-	}
-	h.TCB.WriteMore([]byte("answer"))
-	h.TCB.Push(h.Now)
-	h.Out(Seg{Flags: ACK | PSH, Seq: ISS + 1, Ack: r + 3, Data: []byte("answer")})
+	answerCarriesACK(t, h, r+3, "the pushed text was read")
 }
 
 // A connection whose text is answered (Linux's pingpong mode) does not

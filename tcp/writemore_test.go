@@ -113,19 +113,26 @@ func pushHandshake(t *testing.T, cfg tcp.Config) (*H, tcp.Seq) {
 	return h, irs + 1
 }
 
+// answerCarriesACK checks that nothing went out yet, an ACK of ack is
+// owed (after what), and the answer written before Push carries it.
+func answerCarriesACK(t *testing.T, h *H, ack tcp.Seq, what string) {
+	t.Helper()
+	h.NoOut()
+	if !h.TCB.AckOwed() {
+		t.Fatal("no ACK owed after " + what)
+	}
+	h.TCB.WriteMore([]byte("answer"))
+	h.TCB.Push(h.Now)
+	h.Out(Seg{Flags: ACK | PSH, Seq: ISS + 1, Ack: ack, Data: []byte("answer")})
+}
+
 // With a PushSink the ACK an Input owes (quick ACK mode here) waits for
 // Push: text written before it carries the ACK, and without text Push
 // sends it bare. A FIN's ACK waits the same way, also into TIME-WAIT.
 func TestPushSinkHoldsACK(t *testing.T) {
 	h, r := pushHandshake(t, tcp.DefaultConfig())
 	h.In(Seg{Flags: ACK | PSH, Seq: r, Ack: ISS + 1, Data: []byte("ask")})
-	h.NoOut()
-	if !h.TCB.AckOwed() {
-		t.Fatal("no ACK owed after text in quick-ACK mode")
-	}
-	h.TCB.WriteMore([]byte("answer"))
-	h.TCB.Push(h.Now)
-	h.Out(Seg{Flags: ACK | PSH, Seq: ISS + 1, Ack: r + 3, Data: []byte("answer")})
+	answerCarriesACK(t, h, r+3, "text in quick-ACK mode")
 	if h.TCB.AckOwed() {
 		t.Fatal("ACK still owed after the answer carried it")
 	}
