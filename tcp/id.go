@@ -60,71 +60,39 @@ type FlowSink interface {
 }
 
 // idSink makes a plain Sink a FlowSink for one TCB, keeping its ID. The
-// marker interfaces the TCB looks for on its sink (TailSink, PushSink)
-// are kept by the kinds embedding it: idTail, idPush, idTailPush.
+// marker interfaces the TCB looks for (TailSink, PushSink) are asked of
+// the Sink it wraps (TCB.marks).
 type idSink struct {
 	Sink
 	id ID
 }
 
-type (
-	idTail     struct{ idSink }
-	idPush     struct{ idSink }
-	idTailPush struct{ idSink }
-)
-
 func (s *idSink) EmitFlow(_ *TCB, seg *Segment) { s.Sink.Emit(&s.id, seg) }
 func (s *idSink) FlowID(*TCB) ID                { return s.id }
 func (s *idSink) keep(id ID)                    { s.id = id }
-func (s *idSink) base() *idSink                 { return s }
-func (*idTail) TakesTail()                      {}
-func (*idPush) PushesAfterInput()               {}
-func (*idTailPush) TakesTail()                  {}
-func (*idTailPush) PushesAfterInput()           {}
 
 // flowSink returns what a TCB with 4-tuple id emits through: sink itself
-// when it is a FlowSink, else an idSink of sink's kind for it, old's when
-// old is one of that kind (a recycled TCB allocates nothing).
+// when it is a FlowSink, else an idSink for it, old's when old is one (a
+// recycled TCB allocates nothing).
 func flowSink(sink Sink, id *ID, old FlowSink) FlowSink {
 	if fs, ok := sink.(FlowSink); ok {
 		return fs
 	}
-	_, tail := sink.(TailSink)
-	_, push := sink.(PushSink)
-	var fs FlowSink
-	switch o := old.(type) {
-	case *idSink:
-		if !tail && !push {
-			fs = o
-		}
-	case *idTail:
-		if tail && !push {
-			fs = o
-		}
-	case *idPush:
-		if !tail && push {
-			fs = o
-		}
-	case *idTailPush:
-		if tail && push {
-			fs = o
-		}
+	w, ok := old.(*idSink)
+	if !ok {
+		w = &idSink{}
 	}
-	if fs == nil {
-		switch {
-		case tail && push:
-			fs = &idTailPush{}
-		case tail:
-			fs = &idTail{}
-		case push:
-			fs = &idPush{}
-		default:
-			fs = &idSink{}
-		}
-	}
-	w := fs.(interface{ base() *idSink }).base()
 	w.Sink, w.id = sink, *id
-	return fs
+	return w
+}
+
+// marks is the Sink the TCB asks for marker interfaces: the one an
+// idSink wraps, else its own.
+func (t *TCB) marks() Sink {
+	if w, ok := t.sink.(*idSink); ok {
+		return w.Sink
+	}
+	return t.sink
 }
 
 // ID returns the connection's 4-tuple, as its sink names it (a FlowSink

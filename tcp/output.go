@@ -218,7 +218,7 @@ type PushSink interface {
 func (t *TCB) AckOwed() bool { return t.has(flagAckNow) }
 
 // pushes reports whether the Sink is a PushSink.
-func (t *TCB) pushes() bool { _, ok := t.sink.(PushSink); return ok }
+func (t *TCB) pushes() bool { _, ok := t.marks().(PushSink); return ok }
 
 // sendSYN emits our SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED).
 func (t *TCB) sendSYN(now Instant, ack bool) {

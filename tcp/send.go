@@ -186,7 +186,7 @@ func (t *TCB) trySend(now Instant) {
 
 // takesTail reports whether the Sink takes text as two runs (TailSink),
 // so text crossing a send-buffer chunk is not gathered into a copy.
-func (t *TCB) takesTail() bool { _, ok := t.sink.(TailSink); return ok }
+func (t *TCB) takesTail() bool { _, ok := t.marks().(TailSink); return ok }
 
 // transmit emits a segment at SND.NXT and advances it.
 func (t *TCB) transmit(f Flags, p []byte, now Instant) { t.transmitRuns(f, p, nil, 0, now) }
