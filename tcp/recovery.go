@@ -94,6 +94,17 @@ func (t *TCB) recoverAhead() bool {
 	return t.rec.flags&recAhead != 0 && t.sndUna.LessThan(t.rec.recover)
 }
 
+// retransmittedAbove reports whether octets above s were retransmitted
+// (RFC 6675 HighRxt beyond s). HighRxt holds a sequence number only
+// once something was retransmitted, and the comparison is modulo 2^32:
+// a zero one lies ahead of half of all ISSs. So it counts only inside
+// the flight, (s, SND.MAX], and each ACK that passes it moves it up to
+// SND.UNA so that it never goes stale.
+func (t *TCB) retransmittedAbove(s Seq) bool {
+	h := t.rec.highRxt
+	return s.LessThan(h) && h.LessEq(t.sndMax)
+}
+
 // InRecovery reports whether the connection is in fast recovery.
 func (t *TCB) InRecovery() bool { return t.inRecovery() }
 
@@ -244,7 +255,7 @@ func (t *TCB) onAckLoss(seg *Segment, prevUna Seq, dup bool, now Instant) {
 			// The episode's first hole: by its original (then an undo
 			// below shows it) or by the retransmission.
 			t.rec.fillDist = dist
-		case !t.inRecovery() && t.rec.highRxt.LessEq(prevUna) && t.sndNxt == t.sndMax && t.rec.flags&recRTOEp == 0:
+		case !t.inRecovery() && !t.retransmittedAbove(prevUna) && t.sndNxt == t.sndMax && t.rec.flags&recRTOEp == 0:
 			// Never retransmitted: the original arrived late.
 			t.noteReordering(dist)
 		}
@@ -255,6 +266,9 @@ func (t *TCB) onAckLoss(seg *Segment, prevUna Seq, dup bool, now Instant) {
 			t.putRanges(&t.sb.s)
 		}
 		t.recordsAcked(t.sndUna, now)
+		if !t.retransmittedAbove(t.sndUna) {
+			t.rec.highRxt = t.sndUna // never stale, so never ahead by wrapping
+		}
 		if t.sndUna.GreaterEq(t.rec.recover) {
 			t.rec.flags &^= recAhead
 		}
