@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"net/netip"
+
+	"github.com/sluicenet/sluice/tcp"
 )
 
 // ConnKey is a connection's 4-tuple seen from this end, packed into 36 bytes:
@@ -15,14 +17,22 @@ type ConnKey struct {
 	b [36]byte
 }
 
+// Where ConnKey's fields are in its 36 bytes.
+const (
+	keyLocalAddr  = 0
+	keyRemoteAddr = 16
+	keyLocalPort  = 32
+	keyRemotePort = 34
+)
+
 // NewConnKey builds a key from raw 16-byte addresses (v4-mapped for IPv4),
 // as the frame parser has them.
 func NewConnKey(localIP, remoteIP [16]byte, localPort, remotePort uint16) ConnKey {
 	var k ConnKey
-	copy(k.b[0:16], localIP[:])
-	copy(k.b[16:32], remoteIP[:])
-	binary.BigEndian.PutUint16(k.b[32:], localPort)
-	binary.BigEndian.PutUint16(k.b[34:], remotePort)
+	copy(k.b[keyLocalAddr:], localIP[:])
+	copy(k.b[keyRemoteAddr:], remoteIP[:])
+	binary.BigEndian.PutUint16(k.b[keyLocalPort:], localPort)
+	binary.BigEndian.PutUint16(k.b[keyRemotePort:], remotePort)
 	return k
 }
 
@@ -32,17 +42,35 @@ func MakeConnKey(local, remote netip.AddrPort) ConnKey {
 	return NewConnKey(local.Addr().As16(), remote.Addr().As16(), local.Port(), remote.Port())
 }
 
-// Local returns the local address and port; v4-mapped addresses come back as
-// IPv4.
+// addr and port read a field of k in place; v4-mapped addresses come
+// back as IPv4.
+func (k *ConnKey) addr(at int) netip.Addr {
+	return netip.AddrFrom16([16]byte(k.b[at : at+16])).Unmap()
+}
+
+func (k *ConnKey) port(at int) uint16 { return binary.BigEndian.Uint16(k.b[at:]) }
+
+// ID is k as a tcp.ID (IPv4 unmapped, as the frames carry it), read from
+// the key in place: the loop names every segment a connection sends by
+// it (FlowSink), where copies of the 36-octet key, as Local and Remote
+// take, cost three times as much.
+func (k *ConnKey) ID() tcp.ID {
+	return tcp.ID{
+		LocalAddr:  k.addr(keyLocalAddr),
+		RemoteAddr: k.addr(keyRemoteAddr),
+		LocalPort:  k.port(keyLocalPort),
+		RemotePort: k.port(keyRemotePort),
+	}
+}
+
+// Local returns the local address and port.
 func (k ConnKey) Local() netip.AddrPort {
-	a := netip.AddrFrom16([16]byte(k.b[0:16])).Unmap()
-	return netip.AddrPortFrom(a, binary.BigEndian.Uint16(k.b[32:]))
+	return netip.AddrPortFrom(k.addr(keyLocalAddr), k.port(keyLocalPort))
 }
 
 // Remote returns the remote address and port.
 func (k ConnKey) Remote() netip.AddrPort {
-	a := netip.AddrFrom16([16]byte(k.b[16:32])).Unmap()
-	return netip.AddrPortFrom(a, binary.BigEndian.Uint16(k.b[34:]))
+	return netip.AddrPortFrom(k.addr(keyRemoteAddr), k.port(keyRemotePort))
 }
 
 func (k ConnKey) String() string { return k.Local().String() + "<->" + k.Remote().String() }

@@ -1,11 +1,6 @@
 package sched
 
-import (
-	"encoding/binary"
-	"net/netip"
-
-	"github.com/sluicenet/sluice/tcp"
-)
+import "github.com/sluicenet/sluice/tcp"
 
 // The loop is its TCBs' tcp.FlowSink: a connection's 4-tuple is its key
 // (Conn.key, what the connection table demultiplexes by), so the TCB
@@ -35,7 +30,7 @@ func (l *Loop) FlowID(t *tcp.TCB) tcp.ID {
 
 func (l *Loop) flowOf(t *tcp.TCB) (tcp.ID, bool) {
 	if c := l.cur; c != nil && (c.tcb == t || c.tcb == nil) {
-		return keyID(&c.key), true
+		return c.key.ID(), true
 	}
 	if f := l.rx; f != nil {
 		return tcp.ID{LocalAddr: f.Dst, RemoteAddr: f.Src, LocalPort: f.DstPort, RemotePort: f.SrcPort}, true
@@ -43,16 +38,5 @@ func (l *Loop) flowOf(t *tcp.TCB) (tcp.ID, bool) {
 	return tcp.ID{}, false
 }
 
-// keyID is k as a tcp.ID (IPv4 unmapped, as the frames carry it), as
-// ConnKey.Local and Remote read it but from the key in place: it runs
-// for every segment a connection sends, and the two copies of the key
-// they take cost three times as much.
-func keyID(k *ConnKey) tcp.ID {
-	b := &k.b
-	return tcp.ID{
-		LocalAddr:  netip.AddrFrom16([16]byte(b[0:16])).Unmap(),
-		RemoteAddr: netip.AddrFrom16([16]byte(b[16:32])).Unmap(),
-		LocalPort:  binary.BigEndian.Uint16(b[32:]),
-		RemotePort: binary.BigEndian.Uint16(b[34:]),
-	}
-}
+// keyID is k.ID(), for events.go's caller (to call c.key.ID() itself).
+func keyID(k *ConnKey) tcp.ID { return k.ID() }
