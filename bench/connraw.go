@@ -19,8 +19,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
-	"slices"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -46,7 +47,8 @@ const churnRate = 100_000
 type rawSample struct {
 	sample
 	gen  conngen.Stats
-	secs []uint64 // connections completed in each second of the window
+	secs []conngen.Second // the generator's seconds of the window
+	core []coreSecond     // the server CPU's seconds of a churn window
 	// heldMax is the most TIME-WAIT entries a churn window's samples saw
 	// (every heldEvery, up to its profiled end; -1: none taken).
 	heldMax int64
@@ -87,6 +89,10 @@ func runRaw(c config, bed *testbed.Bed, srv *serverProc, window time.Duration, c
 	begin := time.Now()
 	from := begin.Add(c.warmup + profDur)
 	to := from.Add(window)
+	var core *coreSampler
+	if churn {
+		core = sampleCore(srv, c.serverCPU, from, int(window/time.Second))
+	}
 	var genCPU time.Duration
 	done := onPeerXDP(c, bed, func(x *conngen.XDP) error {
 		g.Measure(x.Now(from), x.Now(to))
@@ -144,7 +150,10 @@ func runRaw(c config, bed *testbed.Bed, srv *serverProc, window time.Duration, c
 	}
 	res := &loadgen.Result{Requests: g.Window, Connects: g.Window, Elapsed: window, Latency: g.Latency, CPU: genCPU}
 	rs.sample = windowSample(res, e0, e1)
-	rs.gen, rs.secs = g.Stats, g.PerSecond
+	rs.gen, rs.secs = g.Stats, g.Seconds
+	if core != nil {
+		rs.core = core.seconds()
+	}
 	return rs, nil
 }
 
@@ -241,14 +250,19 @@ func churnWorkload(c config) ([]Result, error) {
 		win := c.churnDuration.Seconds()
 		f.add(s.name, "TIME-WAIT created/s", "entries/s", higher, rs.res.PerSecond(rs.res.Requests)).Note =
 			fmt.Sprintf("connections the server closed first, completed per second over %s; %s, %d in progress", c.churnDuration, rawNote, c.rawSlots)
-		full := 0
-		for _, n := range rs.secs {
-			if n >= churnRate {
+		full, slow, fast := 0, uint64(math.MaxUint64), uint64(0)
+		for _, sec := range rs.secs {
+			if sec.Completed >= churnRate {
 				full++
 			}
+			slow, fast = min(slow, sec.Completed), max(fast, sec.Completed)
 		}
-		f.add(s.name, "seconds at ≥ 100k/s", "s", higher, float64(full)).Note = fmt.Sprintf("of %d; slowest second %d, fastest %d",
-			len(rs.secs), slices.Min(rs.secs), slices.Max(rs.secs))
+		secsFile := filepath.Join(c.out, "churn-"+s.name+"-seconds.tsv")
+		if err := writeChurnSeconds(secsFile, rs.secs, rs.core); err != nil {
+			return err
+		}
+		f.add(s.name, "seconds at ≥ 100k/s", "s", higher, float64(full)).Note = fmt.Sprintf("of %d; slowest second %d, fastest %d; per second: %s",
+			len(rs.secs), slow, fast, secsFile)
 		bound, refused := 0.0, 0.0
 		var boundNote string
 		if isSluice(s.name) {

@@ -29,11 +29,14 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/sluicenet/sluice/bench/conngen"
 	"github.com/sluicenet/sluice/tcp"
 	"github.com/sluicenet/sluice/tcp/timewait"
 	"github.com/sluicenet/sluice/testbed"
@@ -169,4 +172,174 @@ func timeWaitTableHeap() (float64, error) {
 		runtime.KeepAlive(tb)
 	})
 	return twHeap.per, twHeap.err
+}
+
+// The per-second profile of a churn window: why a second is slow. The
+// generator records its side (conngen.Second: completions, RTO resends,
+// where its connections waited); coreSampler records the server CPU's,
+// from the scheduler's accounting (/proc/<pid>/task/*/schedstat: time on
+// the CPU and time runnable but waiting for it, per thread), every second:
+// the server's loop thread (its busiest), its other threads (the Go
+// runtime's: GC workers, sysmon, the stats goroutine; pinned to the same
+// CPU, they wait behind the loop and it behind them), its NAPI thread on
+// the napi rig (SCHED_FIFO: it preempts the loop), and the CPU's busy
+// time (/proc/stat), the rest of which is other load on the machine.
+
+// schedTimes are a thread's total time on a CPU and waiting on a run
+// queue (/proc/.../schedstat), in ns.
+type schedTimes struct{ run, wait int64 }
+
+func readSchedstat(path string) (schedTimes, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return schedTimes{}, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return schedTimes{}, false
+	}
+	run, err1 := strconv.ParseInt(f[0], 10, 64)
+	wait, err2 := strconv.ParseInt(f[1], 10, 64)
+	return schedTimes{run, wait}, err1 == nil && err2 == nil
+}
+
+// coreReading is one reading of the server CPU's accounting.
+type coreReading struct {
+	threads map[int]schedTimes // the server's, by tid
+	napi    schedTimes         // its NAPI threads', summed
+	busy    int64              // the CPU's non-idle time, ns (10 ms ticks)
+}
+
+func readCore(pid int, napi []int, cpu int) coreReading {
+	r := coreReading{threads: map[int]schedTimes{}}
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		tid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if t, ok := readSchedstat(dir + "/" + e.Name() + "/schedstat"); ok {
+			r.threads[tid] = t
+		}
+	}
+	for _, p := range napi {
+		if t, ok := readSchedstat(fmt.Sprintf("/proc/%d/schedstat", p)); ok {
+			r.napi.run += t.run
+			r.napi.wait += t.wait
+		}
+	}
+	r.busy = cpuBusy(cpu)
+	return r
+}
+
+// cpuBusy is CPU cpu's non-idle time from /proc/stat ("cpuN user nice
+// system idle iowait irq softirq steal ..." in USER_HZ ticks), in ns.
+func cpuBusy(cpu int) int64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	name := "cpu" + strconv.Itoa(cpu)
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 9 || f[0] != name {
+			continue
+		}
+		var busy int64
+		for i, v := range f[1:9] {
+			if i == 3 || i == 4 { // idle, iowait
+				continue
+			}
+			n, _ := strconv.ParseInt(v, 10, 64)
+			busy += n
+		}
+		return busy * int64(time.Second) / 100 // USER_HZ is 100 on Linux
+	}
+	return 0
+}
+
+// coreSampler reads the server CPU's accounting once a second of a
+// window, in a goroutine of its own (it only reads /proc: the child is
+// not asked, so it disturbs neither the server nor a profile's start).
+type coreSampler struct {
+	readings []coreReading
+	done     chan struct{}
+}
+
+func sampleCore(srv *serverProc, cpu int, from time.Time, seconds int) *coreSampler {
+	s := &coreSampler{done: make(chan struct{})}
+	var napi []int
+	if srv.napi != nil {
+		napi = srv.napi.server
+	}
+	go func() {
+		defer close(s.done)
+		for i := 0; i <= seconds; i++ {
+			time.Sleep(time.Until(from.Add(time.Duration(i) * time.Second)))
+			s.readings = append(s.readings, readCore(srv.cmd.Process.Pid, napi, cpu))
+		}
+	}()
+	return s
+}
+
+// coreSecond is the server CPU's second, in ms.
+type coreSecond struct {
+	loop, loopWait, rest, restWait, napi, napiWait, busy float64
+}
+
+// seconds waits for the sampler and returns its seconds: the loop is the
+// thread with the most CPU time over the whole window.
+func (s *coreSampler) seconds() []coreSecond {
+	<-s.done
+	r := s.readings
+	if len(r) < 2 {
+		return nil
+	}
+	first, last := r[0], r[len(r)-1]
+	loop, most := 0, int64(-1)
+	for tid, t := range last.threads {
+		if d := t.run - first.threads[tid].run; d > most {
+			loop, most = tid, d
+		}
+	}
+	ms := func(ns int64) float64 { return float64(ns) / 1e6 }
+	out := make([]coreSecond, len(r)-1)
+	for i := range out {
+		a, b := r[i], r[i+1]
+		var cs coreSecond
+		for tid, t := range b.threads {
+			d := schedTimes{t.run - a.threads[tid].run, t.wait - a.threads[tid].wait}
+			if tid == loop {
+				cs.loop, cs.loopWait = ms(d.run), ms(d.wait)
+			} else {
+				cs.rest += ms(d.run)
+				cs.restWait += ms(d.wait)
+			}
+		}
+		cs.napi, cs.napiWait = ms(b.napi.run-a.napi.run), ms(b.napi.wait-a.napi.wait)
+		cs.busy = ms(b.busy - a.busy)
+		out[i] = cs
+	}
+	return out
+}
+
+// writeChurnSeconds writes the per-second profile of a churn window to
+// path (tab-separated, one line a second).
+func writeChurnSeconds(path string, gen []conngen.Second, core []coreSecond) error {
+	var b bytes.Buffer
+	fmt.Fprintln(&b, "second\tcompleted\tretrans\tsyn_sent\topen\tlast_ack\tloop_ms\tloop_wait_ms\tother_threads_ms\tother_wait_ms\tnapi_ms\tnapi_wait_ms\tcpu_busy_ms\tcpu_others_ms")
+	for i, g := range gen {
+		fmt.Fprintf(&b, "%d\t%d\t%d\t%d\t%d\t%d", i, g.Completed, g.Retrans, g.SynSent, g.Open, g.LastAck)
+		if i < len(core) {
+			c := core[i]
+			fmt.Fprintf(&b, "\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f", c.loop, c.loopWait, c.rest, c.restWait, c.napi, c.napiWait,
+				c.busy, max(0, c.busy-c.loop-c.rest-c.napi))
+		}
+		b.WriteByte('\n')
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
 }

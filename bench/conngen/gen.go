@@ -146,9 +146,22 @@ type Gen struct {
 	Stats    Stats
 	Latency  *hdrhistogram.Histogram // SYN sent to the server's ACK of our FIN, ns
 	// Window counts the connections completed inside [from, to), and
-	// PerSecond those of each second of it.
-	Window    uint64
-	PerSecond []uint64
+	// Seconds what happened in each second of it.
+	Window  uint64
+	Seconds []Second
+	census  int // Seconds whose slot census is taken
+}
+
+// Second is what the generator saw in one second of the measured window:
+// in a slow second, whether its connections waited for the server (in
+// SynSent, Open or LastAck at the second's end), for an RTO (Retrans) or
+// for nothing (all slots busy is Config.Slots).
+type Second struct {
+	Completed uint64 // connections completed
+	Retrans   uint64 // segments sent again after an RTO
+	// SynSent, Open and LastAck count the slots in each state at the
+	// second's end (at the first Tick after it).
+	SynSent, Open, LastAck int
 }
 
 // New makes a generator; nothing is sent before the first Tick.
@@ -198,7 +211,37 @@ func New(cfg Config) (*Gen, error) {
 // caller's clock.
 func (g *Gen) Measure(from, to int64) {
 	g.from, g.to = from, to
-	g.PerSecond = make([]uint64, (to-from+int64(time.Second)-1)/int64(time.Second))
+	g.Seconds = make([]Second, (to-from+int64(time.Second)-1)/int64(time.Second))
+	g.census = 0
+}
+
+// second is the Second that instant now falls in, or nil outside the window.
+func (g *Gen) second(now int64) *Second {
+	if g.to == 0 || now < g.from || now >= g.to {
+		return nil
+	}
+	return &g.Seconds[(now-g.from)/int64(time.Second)]
+}
+
+// takeCensus counts the slots' states into every second of the window
+// that has ended by now and has no census yet.
+func (g *Gen) takeCensus(now int64) {
+	if g.to == 0 || now < g.from {
+		return
+	}
+	for ; g.census < len(g.Seconds) && now >= g.from+int64(g.census+1)*int64(time.Second); g.census++ {
+		sec := &g.Seconds[g.census]
+		for i := range g.slots {
+			switch g.slots[i].state {
+			case synSent:
+				sec.SynSent++
+			case open:
+				sec.Open++
+			case lastAck:
+				sec.LastAck++
+			}
+		}
+	}
 }
 
 // Stop opens no more connections; those in progress go on to their end.
@@ -243,6 +286,7 @@ func (g *Gen) NextTuple() uint64 {
 // Tick opens connections on free slots and runs due retransmissions and
 // timeouts. now is the caller's monotonic clock in nanoseconds.
 func (g *Gen) Tick(now int64, tx TX) {
+	g.takeCensus(now)
 	for i := range g.slots {
 		s := &g.slots[i]
 		if s.state != free && now >= s.due {
@@ -279,6 +323,9 @@ func (g *Gen) expire(s *slot, now int64, tx TX) {
 	s.tries++
 	s.due = now + g.rto<<s.tries
 	g.Stats.Retrans++
+	if sec := g.second(now); sec != nil {
+		sec.Retrans++
+	}
 	g.resend(s, tx)
 }
 
@@ -574,8 +621,8 @@ func (g *Gen) complete(s *slot, now int64) {
 	if g.to == 0 || (now >= g.from && now < g.to) {
 		g.Window++
 		g.Latency.RecordValue(now - s.start)
-		if g.to != 0 {
-			g.PerSecond[(now-g.from)/int64(time.Second)]++
+		if sec := g.second(now); sec != nil {
+			sec.Completed++
 		}
 	}
 	g.release(s)
