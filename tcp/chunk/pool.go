@@ -21,6 +21,9 @@ const (
 	dirCache = 64
 	// stateCache bounds the cached queue states (56 octets each).
 	stateCache = 1024
+	// warmMax bounds the states kept with their one-slot directory and
+	// chunk (warm); their chunks count against cacheMax too.
+	warmMax    = 64
 	dirClasses = 20 // up to 2^19 slots: 2 GiB of chunks
 )
 
@@ -37,9 +40,16 @@ type Pool struct {
 	inUse    int
 	dirs     [dirClasses][][]*Chunk
 	states   []*qstate // free states of non-empty queues
-	stats    PoolStats
-	private  bool   // one queue's own pool: retired chunks are reusable at once
-	scratch  []byte // Gather's copies of runs that cross a chunk
+	// warm: states of queues that emptied holding one chunk in a
+	// one-slot directory, kept whole, most recent last, so the next
+	// queue to take its first octet pops all three at once (a
+	// keep-alive connection's buffers empty and fill once a request).
+	// warmRetired: the same from receive queues, warm after Recycle.
+	warm        []*qstate
+	warmRetired []*qstate
+	stats       PoolStats
+	private     bool   // one queue's own pool: retired chunks are reusable at once
+	scratch     []byte // Gather's copies of runs that cross a chunk
 }
 
 // PoolStats are a pool's counters.
@@ -66,20 +76,39 @@ func (p *Pool) UnderPressure() bool { return p.budget.UnderPressure() }
 // anyway (a queue's first chunk, or text already accepted): it is counted
 // in Forced.
 func (p *Pool) Get(must bool) *Chunk {
-	if p.reserved == 0 && !p.reserve(must) {
-		p.stats.Refused++
+	if !p.take(must) {
 		return nil
 	}
-	p.reserved--
-	p.inUse++
 	if n := len(p.free); n > 0 {
 		c := p.free[n-1]
 		p.free[n-1] = nil
 		p.free = p.free[:n-1]
 		return c
 	}
+	if n := len(p.warm); n > 0 { // a warm state's chunk before the heap's
+		s := p.warm[n-1]
+		p.warm[n-1] = nil
+		p.warm = p.warm[:n-1]
+		c := s.dir[0]
+		s.dir[0] = nil
+		p.putDir(s.dir)
+		p.putState(s)
+		return c
+	}
 	p.stats.Allocated++
 	return new(Chunk)
+}
+
+// take accounts for a chunk going into use: false when the budget
+// refuses it.
+func (p *Pool) take(must bool) bool {
+	if p.reserved == 0 && !p.reserve(must) {
+		p.stats.Refused++
+		return false
+	}
+	p.reserved--
+	p.inUse++
+	return true
 }
 
 // reserve takes a batch of budget, or failing that one chunk, or with
@@ -102,7 +131,7 @@ func (p *Pool) reserve(must bool) bool {
 // Put gives a chunk back for reuse at once (no slice of it is held).
 func (p *Pool) Put(c *Chunk) {
 	p.unreserve()
-	if len(p.free) < cacheMax {
+	if p.cached() < cacheMax {
 		p.free = append(p.free, c)
 	}
 }
@@ -134,18 +163,62 @@ func (p *Pool) unreserve() {
 // Consume can still be in use (between loop iterations).
 func (p *Pool) Recycle() {
 	for i, c := range p.retired {
-		if len(p.free) < cacheMax {
+		if p.cached() < cacheMax {
 			p.free = append(p.free, c)
 		}
 		p.retired[i] = nil
 	}
 	p.retired = p.retired[:0]
+	for i, s := range p.warmRetired {
+		p.warm = append(p.warm, s)
+		p.warmRetired[i] = nil
+	}
+	p.warmRetired = p.warmRetired[:0]
+}
+
+// cached is the free chunks kept for reuse, warm ones included.
+func (p *Pool) cached() int { return len(p.free) + len(p.warm) }
+
+// putWarm keeps the state of a queue that emptied holding one chunk in
+// a one-slot directory, whole (see Pool.warm); false when the cache is
+// full. retire: the chunk may still be read until Recycle.
+func (p *Pool) putWarm(s *qstate, retire bool) bool {
+	if p.private {
+		retire = false
+	}
+	l := &p.warm
+	if retire {
+		l = &p.warmRetired
+	}
+	if len(*l) >= warmMax || p.cached()+len(p.warmRetired) >= cacheMax {
+		return false
+	}
+	p.unreserve()
+	c := s.dir[0]
+	*s = qstate{dir: s.dir, span: 1, chunks: 1}
+	s.dir[0] = c
+	*l = append(*l, s)
+	return true
+}
+
+// getWarm returns a warm state, its chunk in use (the first chunk of an
+// empty queue, granted as Get with must grants it), or nil when none is
+// kept.
+func (p *Pool) getWarm() *qstate {
+	n := len(p.warm)
+	if n == 0 || !p.take(true) {
+		return nil
+	}
+	s := p.warm[n-1]
+	p.warm[n-1] = nil
+	p.warm = p.warm[:n-1]
+	return s
 }
 
 // Stats returns the pool's counters.
 func (p *Pool) Stats() PoolStats {
 	s := p.stats
-	s.InUse, s.Cached, s.Retired, s.Reserved = p.inUse, len(p.free), len(p.retired), p.reserved
+	s.InUse, s.Cached, s.Retired, s.Reserved = p.inUse, p.cached(), len(p.retired)+len(p.warmRetired), p.reserved
 	return s
 }
 

@@ -64,6 +64,11 @@ func (q *Queue) Reset() {
 	if s == nil {
 		return
 	}
+	q.s = nil
+	if s.chunks == 1 && len(s.dir) == 1 && q.pool.putWarm(s, q.retire) {
+		return
+	}
+	q.s = s
 	q.release(int(s.span))
 	if s.dir != nil {
 		q.pool.putDir(s.dir)
@@ -222,7 +227,14 @@ func (q *Queue) write(pos int, p []byte, must bool) int {
 	if len(p) == 0 {
 		return 0
 	}
-	s := q.state()
+	s := q.s
+	if s == nil && pos < Size {
+		s = q.pool.getWarm() // slot 0 is the first written: its chunk
+	}
+	if s == nil {
+		s = q.pool.getState()
+	}
+	q.s = s
 	w := 0
 	for w < len(p) {
 		abs := int(s.off) + pos + w

@@ -246,3 +246,52 @@ func TestRecycleDefersReuse(t *testing.T) {
 		t.Fatalf("recycled chunk not reused (cache): %q", a[:1])
 	}
 }
+
+// A queue that empties holding one chunk keeps it with its state in the
+// pool (warm): the next queue to take a first octet reuses all three,
+// a receive queue's only after Recycle, and an empty queue holds none.
+func TestWarmState(t *testing.T) {
+	p := NewPool(NewBudget(1 << 20))
+	var snd, rcv, other Queue
+	snd.Init(p, 64<<10, false)
+	rcv.Init(p, 64<<10, true)
+	other.Init(p, 64<<10, false)
+
+	snd.Push([]byte("request"))
+	snd.Consume(snd.Len())
+	if snd.s != nil || p.Stats().InUse != 0 || p.Stats().Cached != 1 {
+		t.Fatalf("emptied send queue: state %v, pool %+v", snd.s != nil, p.Stats())
+	}
+	other.Push([]byte("answer"))
+	if a := p.Stats().Allocated; a != 1 || p.Stats().InUse != 1 {
+		t.Fatalf("warm chunk not reused: pool %+v", p.Stats())
+	}
+	other.Consume(other.Len())
+
+	rcv.Append([]byte("abc"), false)
+	a, _ := rcv.Peek()
+	rcv.Consume(3)
+	if rcv.s != nil || p.Stats().Retired != 1 {
+		t.Fatalf("emptied receive queue: state %v, pool %+v", rcv.s != nil, p.Stats())
+	}
+	other.Push([]byte("xyz")) // a new chunk: the retired one waits for Recycle
+	if string(a) != "abc" {
+		t.Fatalf("retired chunk reused before Recycle: %q", a)
+	}
+	other.Consume(other.Len())
+	p.Recycle()
+	if s := p.Stats(); s.Retired != 0 || s.Cached != 2 || s.InUse != 0 || s.Allocated != 2 {
+		t.Fatalf("after Recycle: pool %+v", s)
+	}
+	// A chunk asked for outright takes a warm state's chunk before the heap.
+	for range 3 {
+		other.Push(make([]byte, Size))
+	}
+	if s := p.Stats(); s.Allocated != 3 || s.InUse != 3 || s.Cached != 0 {
+		t.Fatalf("three chunks from two warm states: pool %+v", s)
+	}
+	other.Reset()
+	if s := p.Stats(); s.InUse != 0 {
+		t.Fatalf("reset: pool %+v", s)
+	}
+}
