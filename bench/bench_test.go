@@ -27,6 +27,10 @@ func TestShortSuiteRuns(t *testing.T) {
 	c := shortHTTP()
 	c.out = out
 	c.workloads = strings.Join(defaultWorkloads, ",")
+	// The churn window of `go run ./bench -short` (2 s, not the 1 s of
+	// the other short HTTP tests): on a starved machine a whole second
+	// went by with no connection completed (both sides off their CPUs).
+	c.churnDuration = 2 * time.Second
 	if wrkAvailable() {
 		c.duration = time.Second // wrk's smallest duration
 	}
@@ -69,7 +73,7 @@ func TestShortSuiteRuns(t *testing.T) {
 			t.Errorf("close %s: no bytes/TIME-WAIT entry", s.name)
 		}
 		want("closeraw", s.name, "connections/s", "cpu/connection", "p50", "p99")
-		want("churn", s.name, "TIME-WAIT created/s", "TIME-WAIT bound", "cpu/connection")
+		wantChurn(t, got, s.name)
 		want("latency", s.name, "max requests/s", "requests/s @25%", "p99 @50%", "p99.9 @75%", "p50 @common")
 		for _, n := range responseSizes {
 			want("sizes", s.name, "requests/s "+sizeLabel(n), "MB/s "+sizeLabel(n))
@@ -104,6 +108,40 @@ func TestShortSuiteRuns(t *testing.T) {
 	}
 	if len(rep.Plots) < 10 {
 		t.Errorf("plots: %v", rep.Plots)
+	}
+}
+
+// wantChurn checks the churn figures of server impl. A window in which
+// the machine starved both sides can complete no connection (seen under
+// CI's load: 0 in 1 s, the server 3.6% busy); then the server must
+// still show that it ran the workload: TIME-WAIT entries held at the
+// window's end (the warm-up's and the window's connections, which the
+// server closed first), with the rate 0 rather than missing.
+func wantChurn(t *testing.T, got map[string]Result, impl string) {
+	t.Helper()
+	present := func(m string) (Result, bool) {
+		r, ok := got["churn|"+impl+"|"+m]
+		if !ok || len(r.Runs) == 0 {
+			t.Errorf("churn %s: no %s", impl, m)
+		}
+		return r, ok
+	}
+	if r, ok := present("TIME-WAIT bound"); ok && r.Value <= 0 {
+		t.Errorf("churn %s: TIME-WAIT bound %v", impl, r.Value)
+	}
+	rate, ok := present("TIME-WAIT created/s")
+	cpu, _ := present("cpu/connection")
+	held, _ := present("TIME-WAIT held")
+	switch {
+	case !ok:
+	case rate.Value > 0:
+		if cpu.Value <= 0 {
+			t.Errorf("churn %s: %v entries/s at %v ns/connection", impl, rate.Value, cpu.Value)
+		}
+	case held.Value > 0:
+		t.Logf("churn %s: no connection completed in the window (machine starved?), %v TIME-WAIT entries held", impl, held.Value)
+	default:
+		t.Errorf("churn %s: no connection completed and no TIME-WAIT entry held", impl)
 	}
 }
 
