@@ -93,6 +93,9 @@ func (l *Listener) Input(id *ID, seg *Segment, now Instant) *TCB {
 	t.l = l
 	t.flags |= flagInSynQ
 	l.synq++
+	if seg.Options.HasTS && l.cfg.Timestamps {
+		t.takeTSOffset() // inputListen agrees to them
+	}
 	t.inputListen(seg, now)
 	return t
 }
@@ -245,6 +248,7 @@ func (l *Listener) cookieACK(id *ID, seg *Segment, now Instant) (_ *TCB, valid b
 	t.flags |= flagPassive
 	if o := &seg.Options; o.HasTS && l.cfg.Timestamps {
 		ws, hasWS, sack := syncookie.DecodeTS(o.TSEcr)
+		t.takeTSOffset() // the one the cookie's SYN-ACK used
 		t.flags |= flagTS | flagTSRecentSet
 		t.tsRecent, t.tsRecentSec = o.TSVal, secClock(now)
 		if hasWS && l.cfg.WindowScale > 0 {

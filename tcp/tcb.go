@@ -160,10 +160,18 @@ func initTCB(t *TCB, cfg *Config, id ID, sink Sink) *TCB {
 	t.rttAt = Never
 	t.rto = cfg.InitialRTO
 	t.quickAcks = uint8(min(cfg.QuickACKs, 255))
-	if cfg.TSOffset != nil {
-		t.tsOffset = cfg.TSOffset(t.flow())
-	}
 	return t
+}
+
+// takeTSOffset sets the connection's timestamp offset (RFC 7323 §5.4),
+// a keyed hash of its 4-tuple. It is taken where timestamps may come
+// into use, not in initTCB: our SYN (connect), a listening TCB, a
+// Listener's child whose SYN offers them; a passive connection without
+// timestamps never reads it, and a SYN then costs one SipHash less.
+func (t *TCB) takeTSOffset() {
+	if t.cfg.TSOffset != nil {
+		t.tsOffset = t.cfg.TSOffset(t.flow())
+	}
 }
 
 // Open performs an active OPEN (RFC 9293 §3.10.1): a new TCB in SYN-SENT
@@ -190,6 +198,7 @@ func OpenReuse(t *TCB, cfg *Config, id ID, sink Sink, now Instant) *TCB {
 // SYN-SENT via Connect, SYN-RECEIVED → LISTEN on RST).
 func NewListen(cfg *Config, id ID, sink Sink) *TCB {
 	t := newTCB(cfg, id, sink)
+	t.takeTSOffset()
 	t.setState(Listen)
 	t.flags |= flagPassive
 	return t
@@ -212,6 +221,7 @@ func (t *TCB) Connect(id ID, now Instant) error {
 }
 
 func (t *TCB) connect(now Instant) {
+	t.takeTSOffset()
 	t.iss = t.chooseISS(now)
 	t.sndUna, t.sndNxt, t.sndMax = t.iss, t.iss, t.iss
 	t.sndBufSeq = t.iss + 1
