@@ -67,7 +67,8 @@ func TestSystemTwoLoops(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, l := range st.Loops {
-		t.Logf("loop %d (queue %d): %d connections established", i, l.Queue, l.Established)
+		t.Logf("loop %d (queue %d): %d connections established; segments forwarded out %d, in %d; %d to no connection (RST)",
+			i, l.Queue, l.Established, l.ForwardedOut, l.ForwardedIn, l.NoConn)
 	}
 	hs := s.Stats()
 	t.Logf("timeouts: head %d, body %d, idle %d, write %d, linger %d",

@@ -103,7 +103,7 @@ func TestSystemTLS(t *testing.T) {
 					clients[i] = h2Client(bed, pool, &dials)
 					defer clients[i].CloseIdleConnections()
 				}
-				testbed.Workers(t, 50, 20, func(w, i int) error { return goOne(clients[w], "https://"+host, 2, w*20+i) })
+				testbed.Workers(t, 50, 20, func(w, i int) error { return goOne(clients[w], "https://"+host, 2, w*20+i, nil) })
 				if n := dials.Load(); n != 50 {
 					t.Errorf("%d connections for 1,000 requests on 50 HTTP/2 clients, want 50", n)
 				}
