@@ -39,8 +39,7 @@ const (
 
 func newTable(t testing.TB, max int) *Table {
 	t.Helper()
-	var k [16]byte
-	tb, err := New(Config{MSL: msl, Max: max, Key: &k})
+	tb, err := New(Config{MSL: msl, Max: max})
 	if err != nil {
 		t.Fatal(err)
 	}

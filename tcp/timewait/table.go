@@ -1,18 +1,17 @@
 package timewait
 
 import (
-	"crypto/rand"
-	"fmt"
+	"encoding/binary"
+	"hash/maphash"
 	"math/bits"
 	"time"
 
 	"github.com/sluicenet/sluice/tcp"
-	"github.com/sluicenet/sluice/tcp/isn"
 )
 
 // entry is one TIME-WAIT connection: 48 octets, no pointers. The remote
 // address is kept in its 16-octet form (IPv4 as v4-mapped), so one layout
-// serves both families and the tuple hashes as tcp/isn's Tuple16 does.
+// serves both families.
 // The local address is one of the few a server listens on: the entry
 // holds its index in Table.laddrs, which saves 16 octets an entry (the
 // 64-octet layout cost 75.5 B an entry at 1M with the index, issue 13).
@@ -55,7 +54,7 @@ type Table struct {
 	live    int     // live entries
 	idx     []uint32
 	idxMask uint32
-	key     isn.Key
+	seed    maphash.Seed
 	life    tcp.Instant // 2*MSL
 	max     int         // live entries allowed
 	ringMax int         // ring slots allowed: max + max/8 + 8
@@ -75,14 +74,8 @@ func New(c Config) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	var key [16]byte
-	if c.Key != nil {
-		key = *c.Key
-	} else if _, err := rand.Read(key[:]); err != nil {
-		return nil, fmt.Errorf("timewait: reading a random hash key: %w", err)
-	}
 	t := &Table{
-		key:     isn.NewKey(key),
+		seed:    maphash.MakeSeed(),
 		life:    tcp.Instant(2 * msl),
 		max:     max,
 		ringMax: max + max/8 + 8,
@@ -255,8 +248,15 @@ func (t *Table) lookup(id *tcp.ID, now tcp.Instant) (ipos uint32, s int) {
 	return ipos, s
 }
 
+// hash is the index hash of e's 4-tuple (its 36 octets, as sched.ConnKey
+// lays them out).
 func (t *Table) hash(e *entry) uint64 {
-	return t.key.Tuple16(&t.laddrs[e.local&laMask], &e.raddr, e.lport, e.rport)
+	var b [36]byte
+	copy(b[0:16], t.laddrs[e.local&laMask][:])
+	copy(b[16:32], e.raddr[:])
+	binary.BigEndian.PutUint16(b[32:], e.lport)
+	binary.BigEndian.PutUint16(b[34:], e.rport)
+	return maphash.Bytes(t.seed, b[:])
 }
 
 // find returns the index position and ring slot of the entry with k's
