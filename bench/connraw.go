@@ -301,6 +301,10 @@ func churnWorkload(c config) ([]Result, error) {
 		f.add(s.name, "server RSS", "MiB", lower, float64(rs.rss1)/(1<<20)).Note = "at the window's end, after GC"
 		f.add(s.name, "cpu/connection", "ns", lower, rs.perOp())
 		f.addBusy(s.name, rs.sample)
+		if others, napiRuns := coreOthers(rs.core); others >= 0 {
+			f.add(s.name, "server CPU to other load", "%", "", others).Note = fmt.Sprintf(
+				"the server CPU's busy time (/proc/stat) not spent by the server or its NAPI thread / window; NAPI thread runs: %.0f per 1000 connections", 1000*napiRuns/float64(max(1, rs.res.Requests)))
+		}
 		rawErrors(f, s.name, rs)
 		return nil
 	}

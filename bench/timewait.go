@@ -186,8 +186,9 @@ func timeWaitTableHeap() (float64, error) {
 // time (/proc/stat), the rest of which is other load on the machine.
 
 // schedTimes are a thread's total time on a CPU and waiting on a run
-// queue (/proc/.../schedstat), in ns.
-type schedTimes struct{ run, wait int64 }
+// queue (/proc/.../schedstat), in ns, and how many times it was put on a
+// CPU (a NAPI thread's: its wake-ups, each a switch on the server CPU).
+type schedTimes struct{ run, wait, slices int64 }
 
 func readSchedstat(path string) (schedTimes, bool) {
 	b, err := os.ReadFile(path)
@@ -195,12 +196,13 @@ func readSchedstat(path string) (schedTimes, bool) {
 		return schedTimes{}, false
 	}
 	f := strings.Fields(string(b))
-	if len(f) < 2 {
+	if len(f) < 3 {
 		return schedTimes{}, false
 	}
 	run, err1 := strconv.ParseInt(f[0], 10, 64)
 	wait, err2 := strconv.ParseInt(f[1], 10, 64)
-	return schedTimes{run, wait}, err1 == nil && err2 == nil
+	slices, err3 := strconv.ParseInt(f[2], 10, 64)
+	return schedTimes{run, wait, slices}, err1 == nil && err2 == nil && err3 == nil
 }
 
 // coreReading is one reading of the server CPU's accounting.
@@ -227,6 +229,7 @@ func readCore(pid int, napi []int, cpu int) coreReading {
 		if t, ok := readSchedstat(fmt.Sprintf("/proc/%d/schedstat", p)); ok {
 			r.napi.run += t.run
 			r.napi.wait += t.wait
+			r.napi.slices += t.slices
 		}
 	}
 	r.busy = cpuBusy(cpu)
@@ -283,9 +286,11 @@ func sampleCore(srv *serverProc, cpu int, from time.Time, seconds int) *coreSamp
 	return s
 }
 
-// coreSecond is the server CPU's second, in ms.
+// coreSecond is the server CPU's second, in ms, and the times the loop
+// and the NAPI thread were put on it.
 type coreSecond struct {
 	loop, loopWait, rest, restWait, napi, napiWait, busy float64
+	loopRuns, napiRuns                                   int64
 }
 
 // seconds waits for the sampler and returns its seconds: the loop is the
@@ -309,32 +314,47 @@ func (s *coreSampler) seconds() []coreSecond {
 		a, b := r[i], r[i+1]
 		var cs coreSecond
 		for tid, t := range b.threads {
-			d := schedTimes{t.run - a.threads[tid].run, t.wait - a.threads[tid].wait}
+			d := schedTimes{t.run - a.threads[tid].run, t.wait - a.threads[tid].wait, t.slices - a.threads[tid].slices}
 			if tid == loop {
-				cs.loop, cs.loopWait = ms(d.run), ms(d.wait)
+				cs.loop, cs.loopWait, cs.loopRuns = ms(d.run), ms(d.wait), d.slices
 			} else {
 				cs.rest += ms(d.run)
 				cs.restWait += ms(d.wait)
 			}
 		}
-		cs.napi, cs.napiWait = ms(b.napi.run-a.napi.run), ms(b.napi.wait-a.napi.wait)
+		cs.napi, cs.napiWait, cs.napiRuns = ms(b.napi.run-a.napi.run), ms(b.napi.wait-a.napi.wait), b.napi.slices-a.napi.slices
 		cs.busy = ms(b.busy - a.busy)
 		out[i] = cs
 	}
 	return out
 }
 
+// coreOthers is how much of the sampled seconds the server CPU spent on
+// other load, in percent (-1 without samples), and how many times the
+// NAPI thread ran in them.
+func coreOthers(core []coreSecond) (pct, napiRuns float64) {
+	if len(core) == 0 {
+		return -1, 0
+	}
+	var others float64
+	for _, c := range core {
+		others += max(0, c.busy-c.loop-c.rest-c.napi)
+		napiRuns += float64(c.napiRuns)
+	}
+	return 100 * others / (1000 * float64(len(core))), napiRuns
+}
+
 // writeChurnSeconds writes the per-second profile of a churn window to
 // path (tab-separated, one line a second).
 func writeChurnSeconds(path string, gen []conngen.Second, core []coreSecond) error {
 	var b bytes.Buffer
-	fmt.Fprintln(&b, "second\tcompleted\tretrans\tsyn_sent\topen\tlast_ack\tloop_ms\tloop_wait_ms\tother_threads_ms\tother_wait_ms\tnapi_ms\tnapi_wait_ms\tcpu_busy_ms\tcpu_others_ms")
+	fmt.Fprintln(&b, "second\tcompleted\tretrans\tsyn_sent\topen\tlast_ack\tloop_ms\tloop_wait_ms\tother_threads_ms\tother_wait_ms\tnapi_ms\tnapi_wait_ms\tcpu_busy_ms\tcpu_others_ms\tloop_runs\tnapi_runs")
 	for i, g := range gen {
 		fmt.Fprintf(&b, "%d\t%d\t%d\t%d\t%d\t%d", i, g.Completed, g.Retrans, g.SynSent, g.Open, g.LastAck)
 		if i < len(core) {
 			c := core[i]
-			fmt.Fprintf(&b, "\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f", c.loop, c.loopWait, c.rest, c.restWait, c.napi, c.napiWait,
-				c.busy, max(0, c.busy-c.loop-c.rest-c.napi))
+			fmt.Fprintf(&b, "\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%d\t%d", c.loop, c.loopWait, c.rest, c.restWait, c.napi, c.napiWait,
+				c.busy, max(0, c.busy-c.loop-c.rest-c.napi), c.loopRuns, c.napiRuns)
 		}
 		b.WriteByte('\n')
 	}
