@@ -11,7 +11,11 @@
 // same Pool and goes back with the last chunk. So an idle connection costs
 // the Queue structs and nothing else, and a busy one holds what is in
 // flight or unread, rounded up to chunks (like BSD mbuf clusters or Linux
-// skb page fragments). A queue's Limit is the buffer size in the TCP
+// skb page fragments). A queue that empties holding one chunk in a
+// one-slot directory (a request, an answer) goes back to the Pool whole,
+// state, directory and chunk together (warm, a short LIFO counted with
+// the cached chunks), so a keep-alive connection's next message pops all
+// three at once instead of taking and returning each. A queue's Limit is the buffer size in the TCP
 // sense (what the window and Write's backpressure see); it is a bound, not
 // an allocation, so auto-tuning raises it without copying.
 //
