@@ -199,8 +199,12 @@ type Config struct {
 	// its context ends or a callback returns Shutdown: connections still
 	// open after it are reset [5s].
 	ShutdownTimeout time.Duration
-	// BusyPoll is how long an idle loop keeps polling before it sleeps
-	// [50µs]; negative sleeps at once.
+	// BusyPoll is how long an idle loop may keep polling before it
+	// sleeps [50µs]; negative sleeps at once. A loop spins only while
+	// its spins pay: they found frames within a few µs and were not
+	// preempted (the receive work on the loop's own core); otherwise it
+	// sleeps at once and tries a spin again now and then, since a spin's
+	// time is CPU the server spends.
 	BusyPoll time.Duration
 	// SocketBusyPoll has each AF_XDP socket's system calls run the
 	// device queue's NAPI poll themselves, for up to this long
