@@ -192,3 +192,20 @@ func TestProgressPlainOffTerminal(t *testing.T) {
 	}
 	progress = &progressBar{w: os.Stderr, tty: isTerminal(os.Stderr)}
 }
+
+// coreOthers: the server CPU's busy time that its own threads and NAPI
+// thread did not use is other load (never negative: /proc/stat counts
+// 10 ms ticks, schedstat nanoseconds), in percent of the seconds sampled.
+func TestCoreOthers(t *testing.T) {
+	if p, _ := coreOthers(nil); p != -1 {
+		t.Errorf("no samples: %v, want -1", p)
+	}
+	core := []coreSecond{
+		{loop: 300, rest: 20, napi: 280, busy: 1000, napiRuns: 2000}, // 400 ms others
+		{loop: 500, rest: 10, napi: 500, busy: 1000, napiRuns: 3000}, // ticks short by 10 ms: 0
+	}
+	p, runs := coreOthers(core)
+	if p != 20 || runs != 5000 {
+		t.Errorf("others %v%%, NAPI runs %v; want 20%%, 5000", p, runs)
+	}
+}
