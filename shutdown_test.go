@@ -232,7 +232,7 @@ func TestHTTPShutdown(t *testing.T) {
 	cl := bed.Peer.HTTPClient(4)
 	host := testbed.HostPort(bed.Server.IPv4, 8082)
 	// One idle keep-alive connection, then three slow requests.
-	if err := httpOne(cl, host, 0); err != nil {
+	if err := httpOne(cl, nil, host, 0); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
