@@ -30,6 +30,11 @@ type sample struct {
 	// edges: the window, unless this process was kept off its CPU and
 	// read an edge late. The server's figures are over it.
 	serverSpan time.Duration
+	// othersServer and othersClient are the CPU time processes other
+	// than the server (and its NAPI thread) and the generator (and its
+	// NAPI thread) used on the server's and the generator's cores over
+	// the window (corebusy.go); 0 where /proc/stat could not be read.
+	othersServer, othersClient time.Duration
 }
 
 // allocsPerOp is the server's Go heap allocations per completed request.
@@ -76,6 +81,19 @@ func (s sample) waited(server bool) float64 {
 		return 100
 	}
 	return 100 * float64(s.res.Waited) / float64(s.res.Elapsed)
+}
+
+// othersPct is what other processes used of the server's core (server
+// true) or the generator's over the window, in percent of it.
+func (s sample) othersPct(server bool) float64 {
+	if s.res.Elapsed <= 0 {
+		return 0
+	}
+	d := s.othersClient
+	if server {
+		d = s.othersServer
+	}
+	return 100 * float64(d) / float64(s.span())
 }
 
 // span is the server's window: serverSpan, or the generator's where the
@@ -156,8 +174,10 @@ func measureHTTPOpt(c config, bed *testbed.Bed, srv *serverProc, lc loadgen.Conf
 		defer prof.render()
 	}
 	time.Sleep(time.Until(from))
+	c0 := readCores(c, srv)
 	e0, err0 := readEdge(srv, gcEdges)
 	time.Sleep(time.Until(from.Add(lc.Duration)))
+	c1 := readCores(c, srv)
 	e1, err1 := readEdge(srv, gcEdges)
 	var total *loadgen.Result
 	var firstErr error
@@ -179,6 +199,7 @@ func measureHTTPOpt(c config, bed *testbed.Bed, srv *serverProc, lc loadgen.Conf
 		return sample{}, err
 	}
 	s := windowSample(total, e0, e1)
+	s.othersServer, s.othersClient = c1.others(c0, s.serverCPU, total.CPU)
 	if total.Requests == 0 {
 		s.diag = srv.diag()
 		if n := stallNote(s); n != "" {
@@ -221,6 +242,45 @@ func readEdge(srv *serverProc, gc bool) (edge, error) {
 	}
 	e.rss, _ = srv.rss()
 	return e, nil
+}
+
+// coresEdge is what is read of the measured cores at a window's edge.
+type coresEdge struct {
+	at                     time.Time
+	idleServer, idleClient time.Duration // the cores' idle time since boot
+	peerNAPI               time.Duration // the generator side's NAPI threads' CPU time
+	ok                     bool
+}
+
+func readCores(c config, srv *serverProc) coresEdge {
+	e := coresEdge{at: time.Now(), ok: true}
+	var err error
+	if e.idleServer, err = coreIdle(c.serverCPU); err != nil {
+		e.ok = false
+	}
+	if e.idleClient, err = coreIdle(c.clientCPU); err != nil {
+		e.ok = false
+	}
+	if srv.napi != nil {
+		for _, p := range srv.napi.peer {
+			d, _ := kthreadCPU(p)
+			e.peerNAPI += d
+		}
+	}
+	return e
+}
+
+// others is what other processes used of the server's and the client's
+// core between e0 and e1, given the server's CPU time (process and NAPI
+// thread) and the generator thread's over the window.
+func (e1 coresEdge) others(e0 coresEdge, server, gen time.Duration) (onServer, onClient time.Duration) {
+	if !e0.ok || !e1.ok {
+		return 0, 0
+	}
+	span := e1.at.Sub(e0.at)
+	onServer = othersOnCore(span, e1.idleServer-e0.idleServer, server)
+	onClient = othersOnCore(span, e1.idleClient-e0.idleClient, gen+e1.peerNAPI-e0.peerNAPI)
+	return onServer, onClient
 }
 
 // windowSample is the sample of a window: res and the server's edges.
