@@ -66,11 +66,11 @@ func TestCleanRound(t *testing.T) {
 		s    sample
 		want bool
 	}{
-		{"quiet", latencySample(2*ms, 100*time.Microsecond, 0, 2*ms, 3*ms), true},
+		{"quiet", latencySample(2*ms, 100*time.Microsecond, 0, 20*ms, 100*ms), true},
 		{"saturated", latencySample(2*ms, 100*time.Microsecond, 5, 0, 0), false},
 		{"generator lag", latencySample(2*ms, ms, 0, 0, 0), false},
-		{"others on the server core", latencySample(2*ms, 100*time.Microsecond, 0, 20*ms, 0), false},
-		{"others on the client core", latencySample(2*ms, 100*time.Microsecond, 0, 0, 20*ms), false},
+		{"others on the server core", latencySample(2*ms, 100*time.Microsecond, 0, 200*ms, 0), false},
+		{"others on the client core", latencySample(2*ms, 100*time.Microsecond, 0, 0, 200*ms), false},
 	} {
 		if got := cleanRound(c.s); got != c.want {
 			t.Errorf("%s: clean %v, want %v (others %.1f%% / %.1f%%)", c.name, got, c.want, c.s.othersPct(true), c.s.othersPct(false))

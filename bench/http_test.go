@@ -226,7 +226,8 @@ func TestEvalTargets(t *testing.T) {
 
 // TestPairedRatio: ratios are the median of per-round ratios, so one
 // noisy round of one server moves one ratio; the targets count the rounds
-// that meet them, and the p99 target says how many rounds were clean.
+// that meet them, and the p99 target says how many rounds were clean
+// and how many of those clean for both servers met it.
 func TestPairedRatio(t *testing.T) {
 	// Medians 20 and 100 would say 0.20x; the rounds say 1.0, 0.1, 1.2.
 	a := Result{Workload: "latency", Impl: "sluice", Metric: "p99 @common", Value: 20, Runs: []float64{10, 20, 120}}
@@ -245,7 +246,7 @@ func TestPairedRatio(t *testing.T) {
 		}
 	}
 	if !tg.Found || tg.Met || tg.Measured != 1 || tg.RoundsMet != 1 || tg.Rounds != 3 ||
-		tg.Note != "clean rounds: sluice 2 of 3, gnet 2 of 3" {
+		tg.Note != "clean rounds: sluice 2 of 3, gnet 2 of 3; met in 1 of the 1 clean for both" {
 		t.Fatalf("p99 target: %+v", tg)
 	}
 	// Unequal run counts: the ratio of the medians.
