@@ -64,7 +64,7 @@ func (f *figures) errors(impl string, s sample) {
 func (f *figures) addBusy(impl string, s sample) {
 	f.add(impl, "server busy", "%", "", s.busy(true)).Note = "server CPU time (process + its NAPI thread on -rig napi) / window"
 	f.add(impl, "loadgen busy", "%", "", s.busy(false)).Note = "generator thread CPU time / window; ~100: generator-bound"
-	f.add(impl, "server waited", "%", "", s.waited(true)).Note = "server threads' run-queue wait / window: other load kept it off its CPU"
+	f.add(impl, "server waited", "%", "", s.waited(true)).Note = "server threads' run-queue wait / window: off their CPU behind other load or (-rig napi) the server's own NAPI thread"
 	f.add(impl, "loadgen waited", "%", "", s.waited(false)).Note = "generator thread's run-queue wait / window; high: the figures are the machine's, not the server's"
 }
 
