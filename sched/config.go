@@ -18,9 +18,11 @@ type LoopConfig struct {
 	TCP *tcp.Config
 	// Batch is how many RX descriptors one iteration takes [64].
 	Batch int
-	// BusyPoll is how long an idle loop keeps spinning before it sleeps
-	// in poll(2) [50µs]. 0 takes the default; a negative value sleeps as
-	// soon as an iteration finds nothing to do.
+	// BusyPoll is how long an idle loop may keep spinning before it
+	// sleeps in poll(2) [50µs]. 0 takes the default; a negative value
+	// sleeps as soon as an iteration finds nothing to do. The loop spins
+	// only while its spins find frames within a few µs unpreempted;
+	// otherwise it sleeps at once and tries a spin now and then.
 	BusyPoll time.Duration
 	// Core is the CPU the loop's thread is pinned to; -1 leaves it
 	// unpinned. (Group fills it from its core list.)
