@@ -230,29 +230,33 @@ func (c *Conn) closeHow(half bool) error {
 	if c.closed.Load() {
 		return net.ErrClosed
 	}
-	do := func(sc *sched.Conn) error {
-		if !c.closed.has(localClosed) {
-			f := localClosed
-			if c.closed.has(peerEOF) {
-				f |= peerFirst
-			}
-			c.closed.set(f)
-		}
-		var err error
-		if half {
-			err = sc.CloseWrite()
-		} else {
-			err = sc.Close()
-		}
-		return reason(err)
-	}
 	if c.onLoop() {
 		if c.sc == nil {
 			return net.ErrClosed
 		}
-		return do(c.sc)
+		return c.closeOn(c.sc, half)
 	}
-	return c.post(func(sc *sched.Conn) { do(sc) })
+	// Only a close from off the loop builds a closure: from a callback
+	// (every Connection: close answer) it would be an allocation each.
+	return c.post(func(sc *sched.Conn) { c.closeOn(sc, half) })
+}
+
+// closeOn is Close (half: CloseWrite) on the loop.
+func (c *Conn) closeOn(sc *sched.Conn, half bool) error {
+	if !c.closed.has(localClosed) {
+		f := localClosed
+		if c.closed.has(peerEOF) {
+			f |= peerFirst
+		}
+		c.closed.set(f)
+	}
+	var err error
+	if half {
+		err = sc.CloseWrite()
+	} else {
+		err = sc.Close()
+	}
+	return reason(err)
 }
 
 // Abort resets the connection (RFC 9293 §3.10.5 ABORT): a RST goes out,

@@ -153,7 +153,7 @@ func (l *Loop) toTimeWait(c *Conn) bool {
 	}
 	v := c.tcb.Vars()
 	st := timewait.FromVars(&v)
-	id := keyID(&c.key)
+	id := c.key.ID()
 	if l.tw.Insert(&id, &st, l.now) {
 		l.st.Entered[tcp.TimeWait]++
 		if c.dial != nil {

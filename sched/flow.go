@@ -37,6 +37,3 @@ func (l *Loop) flowOf(t *tcp.TCB) (tcp.ID, bool) {
 	}
 	return tcp.ID{}, false
 }
-
-// keyID is k.ID(), for events.go's caller (to call c.key.ID() itself).
-func keyID(k *ConnKey) tcp.ID { return k.ID() }
