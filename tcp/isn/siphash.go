@@ -49,17 +49,6 @@ func (k Key) Tuple(laddr, raddr netip.Addr, lport, rport uint16) uint64 {
 	return k.Sum64(b[:])
 }
 
-// Tuple16 is Tuple for addresses already held as 16 octets (the As16 form),
-// for tables that store them so.
-func (k Key) Tuple16(laddr, raddr *[16]byte, lport, rport uint16) uint64 {
-	var b [TupleLen]byte
-	copy(b[0:16], laddr[:])
-	copy(b[16:32], raddr[:])
-	binary.BigEndian.PutUint16(b[32:34], lport)
-	binary.BigEndian.PutUint16(b[34:36], rport)
-	return k.Sum64(b[:])
-}
-
 // Sum64 returns SipHash-2-4 of data under k.
 func (k Key) Sum64(data []byte) uint64 {
 	// Initialization: the key xored with "somepseudorandomlygeneratedbytes".
