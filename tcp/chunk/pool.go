@@ -194,9 +194,7 @@ func (p *Pool) putWarm(s *qstate, retire bool) bool {
 		return false
 	}
 	p.unreserve()
-	c := s.dir[0]
-	*s = qstate{dir: s.dir, span: 1, chunks: 1}
-	s.dir[0] = c
+	*s = qstate{dir: s.dir, span: 1, chunks: 1} // dir[0] keeps the chunk
 	*l = append(*l, s)
 	return true
 }

@@ -64,11 +64,10 @@ func (q *Queue) Reset() {
 	if s == nil {
 		return
 	}
-	q.s = nil
 	if s.chunks == 1 && len(s.dir) == 1 && q.pool.putWarm(s, q.retire) {
+		q.s = nil
 		return
 	}
-	q.s = s
 	q.release(int(s.span))
 	if s.dir != nil {
 		q.pool.putDir(s.dir)
@@ -227,14 +226,10 @@ func (q *Queue) write(pos int, p []byte, must bool) int {
 	if len(p) == 0 {
 		return 0
 	}
-	s := q.s
-	if s == nil && pos < Size {
-		s = q.pool.getWarm() // slot 0 is the first written: its chunk
+	if q.s == nil && pos < Size {
+		q.s = q.pool.getWarm() // slot 0 is the first written: its chunk
 	}
-	if s == nil {
-		s = q.pool.getState()
-	}
-	q.s = s
+	s := q.state()
 	w := 0
 	for w < len(p) {
 		abs := int(s.off) + pos + w
