@@ -36,6 +36,14 @@ func coreIdle(cpu int) (time.Duration, error) {
 
 // parseCoreIdle reads cpu's idle + iowait from /proc/stat's text.
 func parseCoreIdle(stat []byte, cpu int) (time.Duration, error) {
+	idle, _, err := parseCoreTimes(stat, cpu)
+	return idle, err
+}
+
+// parseCoreTimes reads cpu's line of /proc/stat's text ("cpuN user nice
+// system idle iowait irq softirq steal ..." in USER_HZ ticks): its idle
+// time (idle + iowait) and its busy time (the others up to steal).
+func parseCoreTimes(stat []byte, cpu int) (idle, busy time.Duration, err error) {
 	name := []byte("cpu" + strconv.Itoa(cpu) + " ")
 	for line := range bytes.Lines(stat) {
 		if !bytes.HasPrefix(line, name) {
@@ -43,19 +51,23 @@ func parseCoreIdle(stat []byte, cpu int) (time.Duration, error) {
 		}
 		f := bytes.Fields(line)
 		if len(f) < 6 {
-			return 0, fmt.Errorf("/proc/stat: short line for cpu%d", cpu)
+			return 0, 0, fmt.Errorf("/proc/stat: short line for cpu%d", cpu)
 		}
-		var ticks int64
-		for _, s := range f[4:6] { // idle, iowait
+		var idleTicks, busyTicks int64
+		for i, s := range f[1:min(len(f), 9)] {
 			v, err := strconv.ParseInt(string(s), 10, 64)
 			if err != nil {
-				return 0, fmt.Errorf("/proc/stat cpu%d: %w", cpu, err)
+				return 0, 0, fmt.Errorf("/proc/stat cpu%d: %w", cpu, err)
 			}
-			ticks += v
+			if i == 3 || i == 4 { // idle, iowait
+				idleTicks += v
+			} else {
+				busyTicks += v
+			}
 		}
-		return time.Duration(ticks) * time.Second / userHz, nil
+		return time.Duration(idleTicks) * time.Second / userHz, time.Duration(busyTicks) * time.Second / userHz, nil
 	}
-	return 0, fmt.Errorf("/proc/stat: no cpu%d", cpu)
+	return 0, 0, fmt.Errorf("/proc/stat: no cpu%d", cpu)
 }
 
 // othersOnCore is what of a window of length span others used of a core:

@@ -36,6 +36,10 @@ func TestParseCoreIdle(t *testing.T) {
 	if _, err := parseCoreIdle([]byte("cpu0 1 2 3\n"), 0); err == nil {
 		t.Error("a short line: want an error")
 	}
+	// Busy time: user, nice, system, irq, softirq, steal (not guest).
+	if _, busy, err := parseCoreTimes([]byte(statText), 1); err != nil || busy != (2301416+28147+1968743+118012)*10*time.Millisecond {
+		t.Errorf("cpu1 busy %v, %v", busy, err)
+	}
 }
 
 func TestOthersOnCore(t *testing.T) {

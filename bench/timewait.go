@@ -236,30 +236,18 @@ func readCore(pid int, napi []int, cpu int) coreReading {
 	return r
 }
 
-// cpuBusy is CPU cpu's non-idle time from /proc/stat ("cpuN user nice
-// system idle iowait irq softirq steal ..." in USER_HZ ticks), in ns.
+// cpuBusy is CPU cpu's non-idle time from /proc/stat (corebusy.go), in
+// ns; 0 if it cannot be read.
 func cpuBusy(cpu int) int64 {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return 0
 	}
-	name := "cpu" + strconv.Itoa(cpu)
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) < 9 || f[0] != name {
-			continue
-		}
-		var busy int64
-		for i, v := range f[1:9] {
-			if i == 3 || i == 4 { // idle, iowait
-				continue
-			}
-			n, _ := strconv.ParseInt(v, 10, 64)
-			busy += n
-		}
-		return busy * int64(time.Second) / 100 // USER_HZ is 100 on Linux
+	_, busy, err := parseCoreTimes(b, cpu)
+	if err != nil {
+		return 0
 	}
-	return 0
+	return int64(busy)
 }
 
 // coreSampler reads the server CPU's accounting once a second of a
