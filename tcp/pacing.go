@@ -79,7 +79,7 @@ func windowPacingRate(cwnd, ssthresh, inflight uint32, srtt time.Duration) uint6
 // paced): a RateController's own (BBR), else the window's when
 // Config.Pacing asks for it.
 func (t *TCB) pacingRate() uint64 {
-	if rc, ok := t.cc.(RateController); ok {
+	if rc := t.rateCC(); rc != nil {
 		return rc.PacingRate()
 	}
 	if t.cfg.Pacing && t.has(flagRTT) {

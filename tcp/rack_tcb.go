@@ -177,7 +177,7 @@ func (t *TCB) rateSample(now Instant) {
 		return
 	}
 	x.rate.sample(&x.rs, x.rack.minRTTOr(0))
-	if rc, ok := t.cc.(RateController); ok && (x.rs.Acked > 0 || x.lost > 0) {
+	if rc := t.rateCC(); rc != nil && (x.rs.Acked > 0 || x.lost > 0) {
 		rs := &x.rs
 		rs.Lost, rs.InFlight, rs.PriorInFlight = x.lost, t.pipe(), x.prior
 		rs.RTT, rs.SRTT, rs.MSS = x.rtt, t.srtt, t.sndMSS
