@@ -47,6 +47,33 @@ func (t *TCB) WriteMore(p []byte) (int, error) {
 	return t.snd.push(p), nil
 }
 
+// WriteLent is WriteMore for text the application lends rather than
+// gives (chunk.Queue.Lend; Linux's MSG_ZEROCOPY): the send buffer takes
+// p whole, whatever room it has, and segments are built from p's memory
+// in place. The caller must not change p until release runs: the owner
+// takes it from the send buffer's pool (TakeLentDone) once the buffer no
+// longer refers to p, every octet acknowledged or the connection
+// released. It returns 0 and takes nothing, release not queued, for a p
+// shorter than chunk.LendMin (copy it with WriteMore), or when p cannot
+// be taken whole.
+func (t *TCB) WriteLent(p []byte, release func()) (int, error) {
+	if _, err := t.WriteMore(nil); err != nil {
+		return 0, err
+	}
+	k := t.snd.q.Lend(p, release)
+	t.snd.n += k
+	return k, nil
+}
+
+// TakeLentDone appends the release functions of lent text the send
+// buffers of the TCB's pool no longer refer to (WriteLent) and forgets
+// them; the owner calls them where the application may run.
+func (t *TCB) TakeLentDone(dst []func()) []func() { return t.snd.q.Pool().TakeDone(dst) }
+
+// LentDone queues release as a released run's, for text the owner copied
+// instead of lending (so every lender learns in the same way).
+func (t *TCB) LentDone(release func()) { t.snd.q.Pool().Done(release) }
+
 // Push sends the queued text the windows, the MSS and Nagle's algorithm
 // allow now (what Write does after queueing; WriteMore leaves it to the
 // owner), then the ACK an Input owes if no segment carried it (a

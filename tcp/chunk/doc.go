@@ -28,6 +28,12 @@
 // with hold, Spill), so zero-copy receive needs no chunk at all when the
 // application reads at once.
 //
+// A send queue can also take text the application lends (Lend, as
+// MSG_ZEROCOPY sends from the caller's pages): the lent memory's whole
+// pages stand in the directory in place of chunks, segments are built
+// from them in place, and the lender learns through the pool when the
+// queue no longer refers to them (lend.go).
+//
 // A receive queue (Init with retire) gives consumed chunks back through
 // Pool.Retire: they are not reused before the next Pool.Recycle, because
 // a callback may still read a slice that Peek returned before Consume

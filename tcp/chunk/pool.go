@@ -19,7 +19,7 @@ const (
 	retiredMax = 4096
 	// dirCache bounds the cached directories of each size class.
 	dirCache = 64
-	// stateCache bounds the cached queue states (56 octets each).
+	// stateCache bounds the cached queue states (64 octets each).
 	stateCache = 1024
 	// warmMax bounds the states kept with their one-slot directory and
 	// chunk (warm); their chunks count against cacheMax too.
@@ -50,6 +50,12 @@ type Pool struct {
 	stats       PoolStats
 	private     bool   // one queue's own pool: retired chunks are reusable at once
 	scratch     []byte // Gather's copies of runs that cross a chunk
+	// done: release functions of lent runs no queue refers to any
+	// more, for the owner to call (TakeDone); lendings: free lent-run
+	// lists (lend.go).
+	done      []func()
+	doneSpare []func() // RunDone's other list
+	lendings  []*lending
 }
 
 // PoolStats are a pool's counters.

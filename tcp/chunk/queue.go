@@ -21,9 +21,12 @@ type Queue struct {
 	retire bool
 }
 
-// qstate is a non-empty queue's state (56 octets).
+// qstate is a non-empty queue's state (64 octets).
 type qstate struct {
 	dir []*Chunk // circular, a power of two long; nil with no chunk
+	// lent, when not nil, lists the slots of dir that stand for lent
+	// memory (lend.go).
+	lent *lending
 	// held, when not nil, is the first of all n used octets, still in
 	// the memory of the segment that carried them; their positions are
 	// reserved but hold no chunk until Spill.
@@ -64,7 +67,7 @@ func (q *Queue) Reset() {
 	if s == nil {
 		return
 	}
-	if s.chunks == 1 && len(s.dir) == 1 && q.pool.putWarm(s, q.retire) {
+	if s.chunks == 1 && len(s.dir) == 1 && s.lent == nil && q.pool.putWarm(s, q.retire) {
 		q.s = nil
 		return
 	}
@@ -425,7 +428,8 @@ func (q *Queue) drop(k int) {
 	s.span -= int32(d)
 }
 
-// release gives back the chunks of the first k slots.
+// release gives back the chunks of the first k slots, and the lent runs
+// among them.
 func (q *Queue) release(k int) {
 	s := q.s
 	if s.dir == nil {
@@ -435,6 +439,10 @@ func (q *Queue) release(k int) {
 	for i := range k {
 		j := (int(s.dh) + i) & m
 		if c := s.dir[j]; c != nil {
+			if s.isLent(i) {
+				s.dir[j] = nil // the application's memory: not ours to keep
+				continue
+			}
 			if q.retire {
 				q.pool.Retire(c)
 			} else {
@@ -444,6 +452,7 @@ func (q *Queue) release(k int) {
 			s.chunks--
 		}
 	}
+	q.unlend(k)
 }
 
 // Discard forgets stored text at positions from.. (from >= Len): the
