@@ -39,8 +39,8 @@ func (l *Loop) Emit(id *tcp.ID, seg *tcp.Segment) {
 		return
 	}
 	if len(l.txq) == cap(l.txq) || l.txSince >= txBurstBytes {
-		l.flush()
-		l.reap()
+		l.flushFrames()
+		l.reapFrames()
 		if len(l.txq) == cap(l.txq) {
 			l.st.TxDropped++ // TX ring and staging full: TCP retransmits
 			return
@@ -48,7 +48,7 @@ func (l *Loop) Emit(id *tcp.ID, seg *tcp.Segment) {
 	}
 	addr, ok := l.pool.Get()
 	if !ok {
-		l.reap()
+		l.reapFrames()
 		if addr, ok = l.pool.Get(); !ok {
 			l.st.TxNoFrame++
 			return
@@ -81,11 +81,20 @@ func (*Loop) TakesTail() {}
 // answer its callbacks write.
 func (*Loop) PushesAfterInput() {}
 
-// flush moves the staged frames to the TX ring in one Reserve/Submit and
-// kicks the kernel only when it asked for it (need_wakeup). Frames that
-// find the ring full stay staged for the next flush. Without a device the
-// frames go straight back to the pool.
+// flush is the loop's TX flush (flushFrames), then the release of lent
+// text the send buffers let go of (runLendDone): the loop calls it
+// outside any TCB.
 func (l *Loop) flush() error {
+	err := l.flushFrames()
+	l.runLendDone()
+	return err
+}
+
+// flushFrames moves the staged frames to the TX ring in one
+// Reserve/Submit and kicks the kernel only when it asked for it
+// (need_wakeup). Frames that find the ring full stay staged for the next
+// flush. Without a device the frames go straight back to the pool.
+func (l *Loop) flushFrames() error {
 	n := len(l.txq)
 	l.txSince = 0
 	if tap := l.loadTap(); tap != nil {
@@ -164,8 +173,19 @@ const maxKicks = 32
 // (no kick per segment while the kernel is not taking frames).
 const txBurstBytes = 64 * 1500
 
-// reap returns transmitted frames from the completion ring to the pool.
+// reap is the loop's reap of TX completions (reapFrames) at the start of
+// an iteration, after which lent text the send buffers let go of is
+// released (runLendDone), so a done that lends again is pushed in the
+// same iteration.
 func (l *Loop) reap() int {
+	n := l.reapFrames()
+	l.runLendDone()
+	return n
+}
+
+// reapFrames returns transmitted frames from the completion ring to the
+// pool.
+func (l *Loop) reapFrames() int {
 	if l.sock == nil {
 		return 0
 	}
