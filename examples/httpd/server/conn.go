@@ -35,7 +35,8 @@ const (
 )
 
 // Transport is where a Conn writes: a *sluice.Conn, or a buffer in tests.
-// Write must take all of p (or fail) and may keep it only as a copy.
+// Write must take all of p (or fail) and may keep it only as a copy; a
+// Transport that is also a Lender is lent large bodies instead (lend.go).
 // Buffered is how much was written but is held beyond the transport's send
 // buffer: the Conn writes more of a large body only while it is 0, and the
 // transport calls OnWritable once it falls back to 0.
@@ -146,6 +147,10 @@ type Conn struct {
 	maxIn     int
 	inBody    bool  // the request being parsed has a body still to come
 	phase     Phase // what the connection waited for when last seen (timeout.go)
+	// gate counts body pieces lent to a Lender transport (lend.go);
+	// wake continues the output when one comes back (set by Handler).
+	gate *lendGate
+	wake func(Lender)
 }
 
 // Init prepares c for connections served with cfg (which must not change
@@ -169,6 +174,7 @@ func (c *Conn) Reset() {
 	c.held, c.stopped, c.eof, c.draining = false, false, false, false
 	c.mayLinger, c.lingering, c.dropped = false, false, 0
 	c.inBody, c.phase = false, phaseNone
+	c.dropGate()
 }
 
 // Release drops per-connection buffers (an idle or closed connection).
@@ -347,6 +353,12 @@ func (c *Conn) flush(t Transport) (blocked bool, err error) {
 				}
 				if t.Buffered() > 0 {
 					return true, nil
+				}
+				if l, ok := t.(Lender); ok && r.size-c.sent >= lendMin {
+					if blocked, err := c.lend(l, r); blocked || err != nil {
+						return blocked, err
+					}
+					continue
 				}
 				piece := bodyAt(c.sent, r.size-c.sent)
 				if _, err := t.Write(piece); err != nil {

@@ -55,6 +55,7 @@ func NewHandler(opts Options) *Handler {
 	h.pool.New = func() any {
 		c := new(Conn)
 		c.Init(&h.opts, h.w)
+		c.wake = h.wakeLent
 		return c
 	}
 	if h.opts.MaxConnsPerSource > 0 {
@@ -144,6 +145,19 @@ func (h *Handler) OnData(sc *sluice.Conn, data []byte) sluice.Action {
 		return sluice.None
 	}
 	return h.settle(sc, c, h.act(sc, c.OnData(sc, data)), EvData)
+}
+
+// wakeLent continues a connection that stopped at its bound of lent
+// body octets, once the transport released some (outside any callback:
+// the action is applied here).
+func (h *Handler) wakeLent(l Lender) {
+	sc, ok := l.(*sluice.Conn)
+	if !ok {
+		return
+	}
+	if h.OnWritable(sc) == sluice.Close {
+		sc.Close()
+	}
 }
 
 func (h *Handler) OnWritable(sc *sluice.Conn) sluice.Action {

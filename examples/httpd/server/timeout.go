@@ -96,7 +96,9 @@ func (c *Conn) Phase(t Transport) Phase {
 	switch {
 	case c.lingering:
 		return PhaseLinger
-	case t.Buffered() > 0:
+	case t.Buffered() > 0 || c.gate != nil && c.gate.waiting:
+		// Output held beyond the send buffer, or lent body pieces at
+		// their bound (lend.go): either way the client must read.
 		return PhaseWrite
 	case c.inBody:
 		return PhaseBody
