@@ -80,6 +80,9 @@ type Socket struct {
 	pfd        []unix.PollFd
 	txWakeups  uint64
 	fillWakeup uint64
+	busyPolls  uint64
+	busyPoll   bool // SO_BUSY_POLL with SO_PREFER_BUSY_POLL: BusyPoll polls
+	kicked     bool // a wakeup syscall since the last BusyPoll: it polled already
 	closed     bool
 }
 
@@ -208,6 +211,17 @@ func NewSocket(u *Umem, ifindex, queue int, cfg SocketConfig) (s *Socket, err er
 	if opts&unix.XDP_OPTIONS_ZEROCOPY != 0 {
 		s.mode = ModeZeroCopy
 	}
+	if cfg.BusyPoll > 0 && cfg.PreferBusyPoll {
+		// The kernel names the NAPI instance to busy-poll at bind, and
+		// only for zero-copy (xsk_bind in net/xdp/xsk.c, 6.18: the
+		// rx queue's napi); a copy-mode socket (veth) has none, and
+		// its recvfrom would poll nothing.
+		id, err := s.NAPIID()
+		if err != nil {
+			return s, err
+		}
+		s.busyPoll = id != 0
+	}
 	s.pfd = []unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLIN}}
 	u.sockets = append(u.sockets, s)
 	return s, nil
@@ -325,6 +339,7 @@ func (s *Socket) WakeupTx() error {
 		return nil
 	}
 	s.txWakeups++
+	s.kicked = true
 	// A raw system call: sendto with MSG_DONTWAIT never blocks, but in
 	// copy mode it transmits up to 32 frames (tens of microseconds on
 	// veth). Through Syscall6 the runtime's sysmon sees the thread in a
@@ -351,12 +366,60 @@ func (s *Socket) WakeupFill() error {
 		return nil
 	}
 	s.fillWakeup++
+	s.kicked = true
 	_, _, e := unix.Syscall6(unix.SYS_RECVFROM, uintptr(s.fd), 0, 0, unix.MSG_DONTWAIT, 0, 0)
 	switch e {
 	case 0, unix.EAGAIN, unix.ENOBUFS, unix.EBUSY, unix.ENETDOWN:
 		return nil
 	}
 	return opError("recvfrom (fill wakeup)", s.ifindex, s.queue, e)
+}
+
+// BusyPolling reports whether the socket busy-polls with preference
+// (SocketConfig.BusyPoll and PreferBusyPoll, and a NAPI instance to
+// poll, which the kernel names only for zero-copy binds): its queue's
+// NAPI poll then runs in the application's recvfrom and sendto, and
+// BusyPoll must be called whenever the application wants frames.
+func (s *Socket) BusyPolling() bool { return s.busyPoll }
+
+// BusyPoll runs the queue's NAPI poll once in this thread (a recvfrom
+// with MSG_DONTWAIT: xsk_recvmsg calls sk_busy_loop without waiting),
+// unless a wakeup syscall since the last call did it already (xsk_sendmsg
+// and xsk_recvmsg both busy-poll first). It reports whether the RX ring
+// holds frames. Without BusyPolling it makes no syscall: the interrupt
+// or NAPI thread fills the ring.
+func (s *Socket) BusyPoll() (rx bool, err error) {
+	if s.fd < 0 {
+		return false, &Error{Op: "busy poll", Ifindex: s.ifindex, Queue: s.queue, Sentinel: ErrClosed}
+	}
+	if s.busyPoll && !s.kicked {
+		s.busyPolls++
+		// Raw, as WakeupTx: the NAPI poll may run tens of µs.
+		_, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(s.fd), 0, 0, unix.MSG_DONTWAIT, 0, 0)
+		switch e {
+		case 0, unix.EAGAIN, unix.ENOBUFS, unix.EBUSY, unix.ENETDOWN:
+		default:
+			return false, opError("recvfrom (busy poll)", s.ifindex, s.queue, e)
+		}
+	}
+	s.kicked = false
+	return s.rx.producer.Load() != s.rx.cachedCons, nil
+}
+
+// NAPIID is the id of the NAPI instance the socket's syscalls busy-poll
+// (SO_INCOMING_NAPI_ID). Linux 6.18 sets it at bind, for zero-copy binds
+// to a driver that links its queues to NAPI instances; it is 0 in copy
+// mode (veth), where busy polling does nothing (sk_busy_loop needs a
+// valid id).
+func (s *Socket) NAPIID() (uint32, error) {
+	if s.fd < 0 {
+		return 0, &Error{Op: "SO_INCOMING_NAPI_ID", Ifindex: s.ifindex, Queue: s.queue, Sentinel: ErrClosed}
+	}
+	id, err := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_INCOMING_NAPI_ID)
+	if err != nil {
+		return 0, opError("SO_INCOMING_NAPI_ID", s.ifindex, s.queue, err)
+	}
+	return uint32(id), nil
 }
 
 // Poll waits up to timeoutMs milliseconds (-1: forever) for frames on the
