@@ -482,6 +482,20 @@ func (l *Loop) iterate() (bool, error) {
 		if l.sock.Tx().Pending() > 0 {
 			n++ // the kernel still has frames to take: keep kicking
 		}
+		// With preferred busy polling the queue's NAPI poll runs in
+		// the loop's own syscalls (the interrupt path stays deferred
+		// while they come): one per iteration, the TX kick's if it
+		// made one, else a recvfrom. Frames it brought in are the
+		// next iteration's work.
+		if l.sock.BusyPolling() {
+			rx, err := l.sock.BusyPoll()
+			if err != nil {
+				return false, err
+			}
+			if rx {
+				n++
+			}
+		}
 	}
 	return n > 0, nil
 }
