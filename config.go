@@ -210,8 +210,35 @@ type Config struct {
 	// device queue's NAPI poll themselves, for up to this long
 	// (SO_BUSY_POLL with SO_PREFER_BUSY_POLL, as the kernel's AF_XDP
 	// busy-poll mode): the loop's core does the driver's receive work
-	// instead of an interrupt or NAPI thread [0: off].
+	// instead of an interrupt or NAPI thread, and the loop makes one
+	// such call per iteration [0: off]. The kernel gives a socket a
+	// NAPI instance to poll only when it binds in zero-copy mode
+	// (Linux 6.18, net/xdp/xsk.c xsk_bind); in copy mode (veth, drivers
+	// without zero-copy) it polls nothing and the loop skips the calls.
+	// NAPIDeferHardIRQs keeps the interrupt off while the loops poll.
 	SocketBusyPoll time.Duration
+	// NAPIDeferHardIRQs and NAPIFlushTimeout: Start sets the
+	// defer-hard-irqs and gro-flush-timeout of the device's NAPI
+	// instances (netdev napi-set, Linux >= 6.13) to these, and Close
+	// restores what they were: software interrupt coalescing
+	// (Documentation/networking/napi.rst). A NAPI poll that found work
+	// then re-arms a timer of NAPIFlushTimeout instead of re-enabling
+	// the device's interrupt (on veth: the peer's transmit no longer
+	// wakes the NAPI thread per frame), and the interrupt comes back
+	// after NAPIDeferHardIRQs polls in a row find nothing. The receive
+	// work runs in batches, once per timer tick under load; the first
+	// frame after an idle spell waits up to NAPIFlushTimeout. It is the
+	// device's setting: the kernel's own traffic on the device is
+	// coalesced the same way while the server runs, and two servers on
+	// one device should not both set it. On the bench's fair rig it
+	// cut sluice's CPU per keep-alive request by 40-45%
+	// (bench/README.md) [DefaultNAPIDeferHardIRQs,
+	// DefaultNAPIFlushTimeout; where the kernel or the device cannot
+	// take the default, Start logs a warning and runs without]. -1
+	// leaves the device alone; a value set explicitly that cannot be
+	// applied fails Start.
+	NAPIDeferHardIRQs int
+	NAPIFlushTimeout  time.Duration
 
 	// Logger receives start-up and shutdown records (Info) and problems
 	// (Warn/Error). Nil discards them.
@@ -225,6 +252,8 @@ const (
 	DefaultBuffer            = 64 << 10
 	DefaultWriteQueueLimit   = 4 << 20
 	DefaultMSL               = 30 * time.Second
+	DefaultNAPIDeferHardIRQs = 2
+	DefaultNAPIFlushTimeout  = 50 * time.Microsecond
 	DefaultBacklog           = 128
 	DefaultSynBacklog        = 512
 	DefaultKeepAliveIdle     = 15 * time.Second
@@ -296,6 +325,12 @@ func (c *Config) Validate() error {
 	}
 	if c.SocketBusyPoll < 0 || (c.SocketBusyPoll > 0 && c.SocketBusyPoll < time.Microsecond) {
 		add(cfgErr("SocketBusyPoll", "%v: use 0 (off) or at least 1µs (SO_BUSY_POLL counts microseconds)", c.SocketBusyPoll))
+	}
+	if c.NAPIDeferHardIRQs < -1 || c.NAPIDeferHardIRQs > math.MaxInt32 {
+		add(cfgErr("NAPIDeferHardIRQs", "%d: use 0 (the default), -1 (leave the device alone) or 1..%d", c.NAPIDeferHardIRQs, math.MaxInt32))
+	}
+	if c.NAPIFlushTimeout < 0 {
+		add(cfgErr("NAPIFlushTimeout", "%v is negative: use 0 for the default", c.NAPIFlushTimeout))
 	}
 	if c.ZeroCopy == ZeroCopyRequire && c.XDPMode == XDPGeneric {
 		add(cfgErr("ZeroCopy", "ZeroCopyRequire needs the program in driver mode, but XDPMode is XDPGeneric: use XDPAuto or XDPDriver, or ZeroCopyAuto"))

@@ -30,6 +30,7 @@ type Server struct {
 	mu      sync.Mutex
 	state   int // stateNew, stateRunning, stateClosed
 	g       *sched.Group
+	napi    *napiDeferral // set by Start (Config.NAPIDeferHardIRQs), restored by Close
 	info    Info
 	lis     *listener
 	stopped chan struct{} // closed when the group is closed
@@ -175,6 +176,10 @@ func (s *Server) Start() error {
 	g, err := sched.Start(gc)
 	if err != nil {
 		return s.opErr(startError(err, s.cfg))
+	}
+	if s.napi, err = deferNAPI(s.cfg, dev.Index, s.log); err != nil {
+		g.Close()
+		return s.opErr(err)
 	}
 	s.g = g
 	s.state = stateRunning
@@ -360,11 +365,14 @@ func (s *Server) Close() error {
 			s.lis.Close()
 		}
 		s.mu.Lock()
-		g := s.g
+		g, napi := s.g, s.napi
 		s.state = stateClosed
 		s.mu.Unlock()
 		if g != nil {
 			s.closeErr = g.Close()
+		}
+		if err := napi.restore(); err != nil && s.closeErr == nil {
+			s.closeErr = err
 		}
 		close(s.stopped)
 	})
