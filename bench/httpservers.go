@@ -29,6 +29,20 @@ type httpServer struct {
 	name  string // Impl in the results
 	kind  string // key of serveFuncs in the child
 	procs int    // GOMAXPROCS of the child
+	// A variant of kind: its -servers name; variants run only when
+	// -servers names them. napi: the NAPI deferral on the server's
+	// link is off for sluice (which sets it by default), on for the
+	// others (napidefer.go).
+	variant string
+	napi    bool
+}
+
+// key is s's name in -servers.
+func (s httpServer) key() string {
+	if s.variant != "" {
+		return s.variant
+	}
+	return s.kind
 }
 
 // httpServers are measured in this order, each alone on the server CPU.
@@ -51,12 +65,16 @@ var httpServers = []httpServer{
 	{name: "sluice (net/http via Listener)", kind: "sluice-listener", procs: 2},
 	{name: "net/http", kind: "nethttp", procs: 1},
 	{name: "gnet", kind: "gnet", procs: 1},
+	// sluice without its NAPI deferral, gnet with it (napidefer.go).
+	{name: "sluice-raw (no napi defer)", kind: "sluice-raw", procs: 2, variant: "sluice-raw-nodefer", napi: true},
+	{name: "sluice (no napi defer)", kind: "sluice-httpd", procs: 2, variant: "sluice-httpd-nodefer", napi: true},
+	{name: "gnet (napi defer)", kind: "gnet", procs: 1, variant: "gnet-defer", napi: true},
 }
 
 func serverKinds() []string {
 	var k []string
 	for _, s := range httpServers {
-		k = append(k, s.kind)
+		k = append(k, s.key())
 	}
 	return k
 }
@@ -64,12 +82,18 @@ func serverKinds() []string {
 // selectServers keeps only the servers named (by kind) in list; "" keeps
 // all.
 func selectServers(list string) error {
+	var keep []httpServer
 	if list == "" {
+		for _, s := range httpServers {
+			if s.variant == "" {
+				keep = append(keep, s)
+			}
+		}
+		httpServers = keep
 		return nil
 	}
-	var keep []httpServer
 	for _, k := range strings.Split(list, ",") {
-		i := slices.IndexFunc(httpServers, func(s httpServer) bool { return s.kind == strings.TrimSpace(k) })
+		i := slices.IndexFunc(httpServers, func(s httpServer) bool { return s.key() == strings.TrimSpace(k) })
 		if i < 0 {
 			return fmt.Errorf("-servers: unknown server %q (have %s)", k, strings.Join(serverKinds(), ", "))
 		}
@@ -90,6 +114,7 @@ type serverProc struct {
 	statLines chan string  // the child's "stats ..." lines
 	diagLines chan string  // its "diag ..." lines (stall.go)
 	napi      *napiThreads // the server side's NAPI threads (rig.go), if any
+	napiSaved *napiState   // the server link's NAPI settings before it started
 }
 
 var nextPort atomic.Int32
@@ -109,11 +134,25 @@ func startServer(bed *testbed.Bed, s httpServer, cpu int) (*serverProc, error) {
 	cmd.Env = append(os.Environ(),
 		envServe+"="+s.kind, envAddr+"="+addr.String(), envCPU+"="+strconv.Itoa(cpu),
 		envLink+"="+bed.Server.Link, "GOMAXPROCS="+strconv.Itoa(max(1, s.procs)))
+	napi, err := saveNAPI(bed.Server)
+	if err != nil {
+		return nil, fmt.Errorf("%s: NAPI settings: %w", s.name, err)
+	}
+	switch {
+	case strings.HasPrefix(s.kind, "sluice") && s.napi:
+		cmd.Env = append(cmd.Env, envNAPIDefer+"="+napiDeferOff.String())
+	case strings.HasPrefix(s.kind, "sluice"):
+		cmd.Env = append(cmd.Env, envNAPIDefer+"="+napiDefer.String())
+	case s.napi:
+		if err := napi.set(napiDefer.orDefaults()); err != nil {
+			return nil, fmt.Errorf("%s: NAPI deferral: %w", s.name, err)
+		}
+	}
 	// Pdeathsig fires when the thread that forked the child exits; Go
 	// threads live as long as the process unless a locked goroutine ends
 	// without unlocking, which this package never does on the forking path.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	p := &serverProc{name: s.name, addr: addr, cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	p := &serverProc{name: s.name, addr: addr, cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{}), napiSaved: napi}
 	cmd.Stderr = p.stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -178,6 +217,9 @@ func (p *serverProc) stop() {
 	select {
 	case <-p.done:
 	case <-time.After(5 * time.Second):
+	}
+	if err := p.napiSaved.restore(); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %s: restoring NAPI settings: %v\n", p.name, err)
 	}
 }
 

@@ -106,6 +106,8 @@ func main() {
 	flag.StringVar(&c.servers, "servers", "", "HTTP workloads: comma-separated servers to run, of "+strings.Join(serverKinds(), ",")+" (default all)")
 	flag.StringVar(&c.rig, "rig", "napi", "HTTP workloads: napi (each veth end's receive work in a NAPI thread on its own side's CPU, counted as the server's) or softirq (veth's default: on the sender's CPU)")
 	flag.BoolVar(&c.profile, "profile", true, "CPU profiles (pprof; perf where installed) of each server's first measured window per workload, SVG where graphviz is installed; off with -short unless given")
+	flag.IntVar(&napiDefer.deferIRQs, "napi-defer", 0, "sluice's Config.NAPIDeferHardIRQs (defer-hard-irqs of the server link's NAPI; 0: sluice's default) and gnet-defer's")
+	flag.DurationVar(&napiDefer.flush, "napi-flush", 0, "sluice's Config.NAPIFlushTimeout (gro-flush-timeout; 0: sluice's default) and gnet-defer's")
 	flag.Parse()
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })

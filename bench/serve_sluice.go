@@ -30,6 +30,13 @@ func sluiceConfig(addr, link string) (sluice.Config, error) {
 		return sluice.Config{}, err
 	}
 	cfg := sluice.Config{Interface: link, Listen: []string{addr}, Loops: 1}
+	if s := os.Getenv(envNAPIDefer); s != "" {
+		var d napiDeferConfig
+		if err := d.parse(s); err != nil {
+			return cfg, fmt.Errorf("%s: %w", envNAPIDefer, err)
+		}
+		cfg.NAPIDeferHardIRQs, cfg.NAPIFlushTimeout = d.deferIRQs, d.flush
+	}
 	if s := os.Getenv(envCPU); s != "" {
 		cpu, err := strconv.Atoi(s)
 		if err != nil {
