@@ -231,7 +231,7 @@ type Config struct {
 	// device's setting: the kernel's own traffic on the device is
 	// coalesced the same way while the server runs, and two servers on
 	// one device should not both set it. On the bench's fair rig it
-	// cut sluice's CPU per keep-alive request by 40-45%
+	// cut sluice's CPU per keep-alive request by 35-45%
 	// (bench/README.md) [DefaultNAPIDeferHardIRQs,
 	// DefaultNAPIFlushTimeout; where the kernel or the device cannot
 	// take the default, Start logs a warning and runs without]. -1
