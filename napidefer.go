@@ -63,12 +63,15 @@ func deferNAPI(cfg Config, ifindex int, log *slog.Logger) (*napiDeferral, error)
 }
 
 // restore puts back the settings deferNAPI found. An instance that is
-// gone (the device, or veth's NAPI with the program) needs nothing.
+// gone (the device, or veth's NAPI with the program, or the namespace
+// with both) needs nothing.
 func (d *napiDeferral) restore() error {
 	if d == nil || len(d.saved) == 0 {
 		return nil
 	}
+	entered := false
 	err := inNetns(d.netns, func() error {
+		entered = true
 		var first error
 		for _, x := range d.saved {
 			err := afxdp.SetNAPI(x)
@@ -79,7 +82,7 @@ func (d *napiDeferral) restore() error {
 		return first
 	})
 	d.saved = nil
-	if err != nil {
+	if err != nil && entered {
 		return fmt.Errorf("sluice: restoring NAPI deferral: %w", err)
 	}
 	return nil

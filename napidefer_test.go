@@ -3,6 +3,7 @@ package sluice
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,5 +113,30 @@ func TestNAPIDeferralConfig(t *testing.T) {
 		if err := c.Validate(); !errors.As(err, &ce) || ce.Field != tc.field {
 			t.Errorf("defer %d flush %v: %v, want a ConfigError on %s", c.NAPIDeferHardIRQs, c.NAPIFlushTimeout, err, tc.field)
 		}
+	}
+}
+
+// TestNAPIDeferralNamespaceGone: a server whose namespace was removed
+// before Close has nothing to restore, and Close says nothing of it.
+func TestNAPIDeferralNamespaceGone(t *testing.T) {
+	testbed.Require(t)
+	bed, err := testbed.Create(testbed.Options{Queues: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bed.Close()
+	cfg := testConfig(bed, 7000)
+	s, err := NewServer(cfg, &echo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := bed.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil && strings.Contains(err.Error(), "NAPI") {
+		t.Fatalf("close after the namespace went: %v", err)
 	}
 }
