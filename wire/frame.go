@@ -161,16 +161,23 @@ func ParseFrameFlags(b []byte, f *Frame, fl ParseFlags) error {
 		return DropBadTCPHeader
 	}
 	f.PartialChecksum = false
-	if fl&SkipL4Checksum == 0 && checksumAcc(seg, pseudo) != 0xffff {
+	switch {
+	case fl&SkipL4Checksum != 0:
+	case fl&AcceptPartialChecksum != 0 && binary.BigEndian.Uint16(seg[16:]) == fold64(pseudo):
+		// The partial form is accepted without summing the segment:
+		// on a veth nearly every segment from a Linux peer has it, and
+		// the sum, which could only fail, was the cost of its text. A
+		// segment whose full checksum happens to equal the
+		// pseudo-header sum too (one in 2^16) is marked partial; it was
+		// accepted either way.
+		f.PartialChecksum = true
+	case checksumAcc(seg, pseudo) != 0xffff:
 		// Only a failed check looks at the partial form: a verified
 		// segment costs nothing more.
 		if binary.BigEndian.Uint16(seg[16:]) != fold64(pseudo) {
 			return DropBadTCPChecksum
 		}
-		if fl&AcceptPartialChecksum == 0 {
-			return DropPartialChecksum
-		}
-		f.PartialChecksum = true
+		return DropPartialChecksum // AcceptPartialChecksum took it above
 	}
 	f.SrcPort = binary.BigEndian.Uint16(seg[0:])
 	f.DstPort = binary.BigEndian.Uint16(seg[2:])
