@@ -8,7 +8,7 @@ import "github.com/sluicenet/sluice/tcp"
 // change until done runs: on the loop thread, outside any callback of
 // this connection, once the connection no longer refers to p (every
 // octet acknowledged, or the connection released). done runs exactly
-// once when Lend returns nil; on an error nothing was taken and done
+// once when Lend returns no error; on an error nothing was taken and done
 // does not run. Text shorter than chunk.LendMin, or lent while earlier
 // text waits beyond the send buffer (Buffered), is copied as Write
 // copies it, and done runs at the loop's next turn.
