@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicenet/sluice/bench/loadgen"
 	"github.com/sluicenet/sluice/testbed"
 )
 
@@ -207,5 +208,22 @@ func TestCoreOthers(t *testing.T) {
 	p, runs := coreOthers(core)
 	if p != 20 || runs != 5000 {
 		t.Errorf("others %v%%, NAPI runs %v; want 20%%, 5000", p, runs)
+	}
+}
+
+// addNAPI: the NAPI thread's CPU and runs over the window, per
+// connection; nothing off the napi rig or for an empty window.
+func TestAddNAPI(t *testing.T) {
+	rs := rawSample{sample: sample{res: &loadgen.Result{Requests: 4000}}, napi: schedTimes{run: 12e6, slices: 800}, napiOK: true}
+	f := &figures{workload: "closeraw"}
+	addNAPI(f, "s", rs)
+	if len(f.out) != 2 || f.out[0].Runs[0] != 3000 || f.out[1].Runs[0] != 200 {
+		t.Errorf("rows %+v; want 3000 ns and 200 runs per 1000 connections", f.out)
+	}
+	rs.napiOK = false
+	f = &figures{workload: "closeraw"}
+	addNAPI(f, "s", rs)
+	if len(f.out) != 0 {
+		t.Errorf("off the napi rig: rows %+v", f.out)
 	}
 }

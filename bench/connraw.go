@@ -52,6 +52,42 @@ type rawSample struct {
 	// heldMax is the most TIME-WAIT entries a churn window's samples saw
 	// (every heldEvery, up to its profiled end; -1: none taken).
 	heldMax int64
+	// napi is what the server's NAPI threads did over the window (their
+	// CPU time and runs: the NAPI deferral's effect); ok false off the
+	// napi rig.
+	napi   schedTimes
+	napiOK bool
+}
+
+// napiEdge sums the server's NAPI threads' schedstat (rig.go), false
+// without them.
+func napiEdge(srv *serverProc) (schedTimes, bool) {
+	var sum schedTimes
+	if srv.napi == nil || len(srv.napi.server) == 0 {
+		return sum, false
+	}
+	for _, p := range srv.napi.server {
+		t, ok := readSchedstat(fmt.Sprintf("/proc/%d/schedstat", p))
+		if !ok {
+			return sum, false
+		}
+		sum.run, sum.wait, sum.slices = sum.run+t.run, sum.wait+t.wait, sum.slices+t.slices
+	}
+	return sum, true
+}
+
+// addNAPI records the server's NAPI threads' CPU and runs per
+// connection: how much of cpu/connection is the copy-mode receive (XDP,
+// the copy into UMEM) and how often the thread was woken for it.
+func addNAPI(f *figures, impl string, rs rawSample) {
+	n := rs.res.Requests
+	if !rs.napiOK || n == 0 {
+		return
+	}
+	f.add(impl, "NAPI cpu/connection", "ns", lower, float64(rs.napi.run)/float64(n)).Note =
+		"the server's NAPI thread's CPU time / connections (part of cpu/connection)"
+	f.add(impl, "NAPI runs/1000 connections", "runs", lower, 1000*float64(rs.napi.slices)/float64(n)).Note =
+		"times the server's NAPI thread was put on its CPU (a wake-up and two switches each) per 1000 connections"
 }
 
 // heldEvery is how often a churn window samples the TIME-WAIT entries
@@ -125,6 +161,7 @@ func runRaw(c config, bed *testbed.Bed, srv *serverProc, window time.Duration, c
 		defer profile(begin.Add(c.warmup), from).render()
 	}
 	sleep(from)
+	n0, ok0 := napiEdge(srv)
 	e0, err0 := readEdge(srv, churn)
 	rs.heldMax = -1
 	for t := from.Add(heldEvery); churn && !failed && t.Before(to.Add(-profEnd)); t = t.Add(heldEvery) {
@@ -138,6 +175,8 @@ func runRaw(c config, bed *testbed.Bed, srv *serverProc, window time.Duration, c
 	}
 	sleep(to)
 	e1, err1 := readEdge(srv, churn)
+	n1, ok1 := napiEdge(srv)
+	rs.napi, rs.napiOK = schedTimes{n1.run - n0.run, n1.wait - n0.wait, n1.slices - n0.slices}, ok0 && ok1
 	if !failed {
 		err = <-done
 	}
@@ -204,6 +243,7 @@ func closeRawWorkload(c config) ([]Result, error) {
 			fmt.Sprintf("%s, %d in progress; server closes first", rawNote, c.rawSlots)
 		f.add(s.name, "cpu/connection", "ns", lower, rs.perOp()).Note = "server utime+stime (process + NAPI thread) / connections"
 		f.add(s.name, "allocs/connection", "allocs", lower, rs.allocsPerOp())
+		addNAPI(f, s.name, rs)
 		f.addBusy(s.name, rs.sample)
 		if n := rs.res.Requests; n > 0 {
 			f.add(s.name, "loadgen cpu/connection", "ns", "", float64(rs.res.CPU)/float64(n)).Note =
@@ -257,7 +297,7 @@ func churnWorkload(c config) ([]Result, error) {
 			}
 			slow, fast = min(slow, sec.Completed), max(fast, sec.Completed)
 		}
-		secsFile := filepath.Join(c.out, "churn-"+s.name+"-seconds.tsv")
+		secsFile := filepath.Join(c.out, "churn-"+s.key()+"-seconds.tsv")
 		if err := writeChurnSeconds(secsFile, rs.secs, rs.core); err != nil {
 			return err
 		}
@@ -300,6 +340,7 @@ func churnWorkload(c config) ([]Result, error) {
 		}
 		f.add(s.name, "server RSS", "MiB", lower, float64(rs.rss1)/(1<<20)).Note = "at the window's end, after GC"
 		f.add(s.name, "cpu/connection", "ns", lower, rs.perOp())
+		addNAPI(f, s.name, rs)
 		f.addBusy(s.name, rs.sample)
 		if others, napiRuns := coreOthers(rs.core); others >= 0 {
 			f.add(s.name, "server CPU to other load", "%", "", others).Note = fmt.Sprintf(
