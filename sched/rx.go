@@ -185,7 +185,7 @@ func (l *Loop) demux(b []byte, f *wire.Frame, key ConnKey, v uint32, ok bool) {
 
 	var c *Conn
 	if ok {
-		if c = l.slab.Get(v); c != nil && c.key != key {
+		if c = l.slab.Get(v); c != nil && !c.key.Equal(&key) {
 			c = nil
 		}
 	}
