@@ -57,7 +57,7 @@ func (l *Loop) rxBatch() int {
 	for i := range k {
 		// More text of this flow next in the batch: one ACK covers
 		// the run (tcp.Segment.More), as GRO merges it for Linux.
-		b.more = i+1 < k && b.keys[i+1] == b.keys[i] && len(b.frames[i+1].Payload) > 0
+		b.more = i+1 < k && b.keys[i+1].Equal(&b.keys[i]) && len(b.frames[i+1].Payload) > 0
 		l.demux(b.raw[i], &b.frames[i], b.keys[i], b.vals[i], b.found[i])
 		b.raw[i] = nil
 		l.pool.Put(b.addr[i])
