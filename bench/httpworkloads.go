@@ -54,6 +54,9 @@ func (f *figures) errors(impl string, s sample) {
 	n, note := s.res.ErrorCount(), s.res.ErrorString()
 	if stall := stallNote(s); stall != "" {
 		n, note = n+1, joinNote(note, stall)
+		if starved(s) {
+			f.add(impl, "starved runs", "count", lower, 1).Note = "runs that completed no request while the server's threads waited for a CPU over half the window, or the generator had no turn in it: the machine's, counted in errors too"
+		}
 	}
 	r := f.add(impl, "errors", "count", lower, float64(n))
 	r.Note = joinNote(r.Note, note)

@@ -47,6 +47,15 @@ func stallNote(s sample) string {
 	return strings.Join(parts, "; ")
 }
 
+// starved reports whether s completed no request because the machine
+// kept the server or the generator off its CPU: the server's threads
+// waited for one over half the window, or the generator had no turn in
+// it. Such a run is still an error (its figures are not the server's);
+// the short suite's test tells it from a server that stopped.
+func starved(s sample) bool {
+	return s.res.Requests == 0 && (s.res.Missed || 2*s.serverWait > s.span())
+}
+
 // diag asks the child for its own counters (sluice's; "-" from the
 // others). A loop that does not answer within its 5 s says so.
 func (p *serverProc) diag() string {

@@ -32,6 +32,25 @@ func TestStalledRunIsAnError(t *testing.T) {
 	if len(rows) != 1 || rows[0].Impl != "stalled" || rows[0].Value != 1 {
 		t.Fatalf("errors rows %+v; want one, for the stalled run, of 1", rows)
 	}
+	var starvedRows int
+	for _, r := range f.results() {
+		if r.Metric == "starved runs" {
+			starvedRows++
+			if r.Impl != "stalled" {
+				t.Errorf("starved row for %s", r.Impl)
+			}
+		}
+	}
+	if starvedRows != 1 {
+		t.Errorf("%d starved rows, want 1 (the server waited 400 ms of 500)", starvedRows)
+	}
+	g := &figures{workload: "keepalive"}
+	g.errors("stopped", sample{res: &loadgen.Result{Elapsed: 500 * time.Millisecond}, serverCPU: 400 * time.Millisecond, serverWait: 10 * time.Millisecond})
+	for _, r := range g.results() {
+		if r.Metric == "starved runs" {
+			t.Errorf("a server that ran 400 ms and completed nothing counted as starved")
+		}
+	}
 	late := stallNote(sample{res: res(0), serverSpan: 13 * time.Second})
 	if !strings.Contains(late, "13s between its readings") {
 		t.Errorf("edges read 13 s apart: note %q does not say so", late)
