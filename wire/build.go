@@ -112,26 +112,27 @@ func PutTCPHeaders(b []byte, s *TCPFrameSpec, payloadLen int) (TCPLayout, error)
 	if ttl == 0 {
 		ttl = DefaultTTL
 	}
-	var pseudo uint16
+	// The checksums are summed from the words as formed in registers, not
+	// read back from b: b is usually a cold UMEM frame, and a load of a
+	// word just stored in pieces waits for the stores to reach the cache.
+	// Any word size and order give the same sum (RFC 1071 §2(B)).
+	var pseudo uint64
 	ip := b[l.L3Off:l.L4Off]
 	if v4 { // RFC 791 §3.1
-		ip[0], ip[1] = 0x45, s.TOS
-		binary.BigEndian.PutUint16(ip[2:], uint16(ipLen+tcpLen))
-		binary.BigEndian.PutUint16(ip[4:], s.IPID)
-		ip[6], ip[7] = 0x40, 0 // DF
+		w0 := 0x45<<24 | uint32(s.TOS)<<16 | uint32(ipLen+tcpLen)
+		w1 := uint32(s.IPID)<<16 | 0x4000 // DF
 		if s.AllowFragment {
-			ip[6] = 0
+			w1 = uint32(s.IPID) << 16
 		}
-		ip[8], ip[9], ip[10], ip[11] = ttl, ProtoTCP, 0, 0
+		w2 := uint32(ttl)<<24 | ProtoTCP<<16 // checksum 0
 		sa, da := src.As4(), dst.As4()
+		a := uint64(binary.BigEndian.Uint32(sa[:])) + uint64(binary.BigEndian.Uint32(da[:]))
+		binary.BigEndian.PutUint32(ip[0:], w0)
+		binary.BigEndian.PutUint32(ip[4:], w1)
+		binary.BigEndian.PutUint32(ip[8:], w2|uint32(^fold64(uint64(w0)+uint64(w1)+uint64(w2)+a)))
 		copy(ip[12:16], sa[:])
 		copy(ip[16:20], da[:])
-		// Five 32-bit words, summed without the generic loop.
-		w := uint64(binary.BigEndian.Uint32(ip[0:])) + uint64(binary.BigEndian.Uint32(ip[4:])) +
-			uint64(binary.BigEndian.Uint32(ip[8:]))
-		a := uint64(binary.BigEndian.Uint32(ip[12:])) + uint64(binary.BigEndian.Uint32(ip[16:]))
-		binary.BigEndian.PutUint16(ip[10:], ^fold64(w+a))
-		pseudo = fold64(a + ProtoTCP + uint64(tcpLen))
+		pseudo = a + ProtoTCP + uint64(tcpLen)
 	} else { // RFC 8200 §3
 		binary.BigEndian.PutUint32(ip[0:], 6<<28|uint32(s.TOS)<<20|s.FlowLabel&0xfffff)
 		binary.BigEndian.PutUint16(ip[4:], uint16(tcpLen))
@@ -139,24 +140,24 @@ func PutTCPHeaders(b []byte, s *TCPFrameSpec, payloadLen int) (TCPLayout, error)
 		sa, da := src.As16(), dst.As16()
 		copy(ip[8:24], sa[:])
 		copy(ip[24:40], da[:])
-		pseudo = fold64(uint64(Checksum(ip[8:40], 0)) + ProtoTCP + uint64(tcpLen))
+		pseudo = pseudoAcc(ProtoTCP, sa[:], da[:], uint32(tcpLen))
 	}
 
-	t := TCP(b[l.L4Off:l.PayloadOff])
-	t.SetSrcPort(s.SrcPort)
-	t.SetDstPort(s.DstPort)
-	t.SetSeq(s.Seq)
-	t.SetAck(s.Ack)
-	t[12] = byte((TCPMinHeaderLen+optLen)/4) << 4
-	t[13] = s.Flags
-	t.SetWindow(s.Window)
-	t.SetChecksum(0)
-	t.SetUrgent(s.Urgent)
+	// RFC 9293 §3.1; the checksum field holds 0 while summed.
+	t := b[l.L4Off:l.PayloadOff]
+	w0 := uint32(s.SrcPort)<<16 | uint32(s.DstPort)
+	w3 := uint32((TCPMinHeaderLen+optLen)/4)<<28 | uint32(s.Flags)<<16 | uint32(s.Window)
+	binary.BigEndian.PutUint32(t[0:], w0)
+	binary.BigEndian.PutUint32(t[4:], s.Seq)
+	binary.BigEndian.PutUint32(t[8:], s.Ack)
+	binary.BigEndian.PutUint32(t[12:], w3)
+	sum := pseudo + uint64(w0) + uint64(s.Seq) + uint64(s.Ack) + uint64(w3) + uint64(s.Urgent)
 	if optLen > 0 {
-		PutTCPOptions(t[TCPMinHeaderLen:], &s.Options)
+		_, o := putTCPOptions(t[TCPMinHeaderLen:], &s.Options)
+		sum += o
 	}
 	// The header length is a multiple of 4, so the payload sum chains on.
-	t.SetChecksum(Checksum(t, pseudo))
+	binary.BigEndian.PutUint32(t[16:], uint32(fold64(sum))<<16|uint32(s.Urgent))
 	return l, nil
 }
 

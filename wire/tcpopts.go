@@ -148,46 +148,54 @@ func TCPOptionsLen(o *TCPOptions) int {
 // reports the most recent segment, RFC 2018 §4, so it is kept). Window
 // scale is clamped to 14.
 func PutTCPOptions(b []byte, o *TCPOptions) int {
+	n, _ := putTCPOptions(b, o)
+	return n
+}
+
+// putTCPOptions is PutTCPOptions that also returns the sum of the
+// big-endian 32-bit words it wrote, unfolded: every field of the layout
+// is 4-byte aligned, so the words are formed in registers, stored once,
+// and summed without reading the (cold) frame back (RFC 1071 §2(B): the
+// ones' complement sum is the same in any word size).
+func putTCPOptions(b []byte, o *TCPOptions) (int, uint64) {
 	fixed, nsack := tcpOptLayout(o)
 	total := fixed
 	if nsack > 0 {
 		total += 4 + 8*nsack
 	}
 	if len(b) < total {
-		return 0
+		return 0, 0
 	}
 	i := 0
+	var sum uint64
+	put := func(w uint32) {
+		binary.BigEndian.PutUint32(b[i:], w)
+		sum += uint64(w)
+		i += 4
+	}
 	if o.MSS != 0 {
-		b[0], b[1] = TCPOptMSS, 4
-		binary.BigEndian.PutUint16(b[2:], o.MSS)
-		i = 4
+		put(TCPOptMSS<<24 | 4<<16 | uint32(o.MSS))
 	}
 	if o.HasTS {
 		if o.SACKPermitted {
-			b[i], b[i+1] = TCPOptSACKPermitted, 2
+			put(TCPOptSACKPermitted<<24 | 2<<16 | TCPOptTimestamps<<8 | 10)
 		} else {
-			b[i], b[i+1] = TCPOptNOP, TCPOptNOP
+			put(TCPOptNOP<<24 | TCPOptNOP<<16 | TCPOptTimestamps<<8 | 10)
 		}
-		b[i+2], b[i+3] = TCPOptTimestamps, 10
-		binary.BigEndian.PutUint32(b[i+4:], o.TSVal)
-		binary.BigEndian.PutUint32(b[i+8:], o.TSEcr)
-		i += 12
+		put(o.TSVal)
+		put(o.TSEcr)
 	} else if o.SACKPermitted {
-		b[i], b[i+1], b[i+2], b[i+3] = TCPOptNOP, TCPOptNOP, TCPOptSACKPermitted, 2
-		i += 4
+		put(TCPOptNOP<<24 | TCPOptNOP<<16 | TCPOptSACKPermitted<<8 | 2)
 	}
 	if o.HasWScale {
-		b[i], b[i+1], b[i+2], b[i+3] = TCPOptNOP, TCPOptWScale, 3, min(o.WScale, MaxWScale)
-		i += 4
+		put(TCPOptNOP<<24 | TCPOptWScale<<16 | 3<<8 | uint32(min(o.WScale, MaxWScale)))
 	}
 	if nsack > 0 {
-		b[i], b[i+1], b[i+2], b[i+3] = TCPOptNOP, TCPOptNOP, TCPOptSACK, byte(2+8*nsack)
-		i += 4
+		put(TCPOptNOP<<24 | TCPOptNOP<<16 | TCPOptSACK<<8 | uint32(2+8*nsack))
 		for k := range nsack {
-			binary.BigEndian.PutUint32(b[i:], o.SACK[k].Left)
-			binary.BigEndian.PutUint32(b[i+4:], o.SACK[k].Right)
-			i += 8
+			put(o.SACK[k].Left)
+			put(o.SACK[k].Right)
 		}
 	}
-	return i
+	return i, sum
 }
