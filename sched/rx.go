@@ -11,7 +11,8 @@ import (
 // rxBatch takes up to Batch received frames off the RX ring. It parses the
 // whole batch first and looks the connections up together
 // (ConnTable.LookupBatch: at a million connections nearly every lookup is
-// a cache miss, and a batch overlaps them), then runs each segment in
+// a cache miss, and a batch overlaps them; so for the TIME-WAIT table,
+// timewait.Table.Prefetch), then runs each segment in
 // order. Each frame goes back to the pool as soon as its segment is
 // processed: in-order text that finds the receive buffer empty stays in
 // the frame (Segment.Hold), OnData reads it there, and only what the
@@ -53,7 +54,16 @@ func (l *Loop) rxBatch() int {
 		}
 		l.pool.Put(d.Addr)
 	}
-	l.conns.LookupBatch(b.keys[:k], b.vals[:k], b.found[:k])
+	if hits := l.conns.LookupBatch(b.keys[:k], b.vals[:k], b.found[:k]); hits < k && l.tw != nil && l.tw.Len() > 0 {
+		// The segments no connection took are looked up next in the
+		// TIME-WAIT table (demux): its index words are cold for new
+		// 4-tuples too, so their misses are overlapped the same way.
+		for i := range k {
+			if !b.found[i] {
+				l.tw.Prefetch(&b.keys[i].b)
+			}
+		}
+	}
 	for i := range k {
 		// More text of this flow next in the batch: one ACK covers
 		// the run (tcp.Segment.More), as GRO merges it for Linux.
