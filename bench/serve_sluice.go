@@ -139,13 +139,28 @@ type sluiceHello struct{ sluice.NopHandler }
 
 type sluicePending struct{ buf []byte }
 
+// sluiceRespond sends response b on c: lent when it is large (the
+// responses of sizedResponses never change, so sluice segments them in
+// place), written otherwise.
+func sluiceRespond(c *sluice.Conn, b []byte) {
+	if len(b) >= lendFrom {
+		c.Lend(b, nil)
+		return
+	}
+	c.Write(b)
+}
+
+// lendFrom is the response length from which sluice-raw lends rather
+// than writes: as examples/httpd lends bodies of 16 KiB and more.
+const lendFrom = 16 << 10
+
 func (sluiceHello) OnData(c *sluice.Conn, data []byte) sluice.Action {
 	p, _ := c.Context().(*sluicePending)
 	if p != nil && len(p.buf) > 0 {
 		p.buf = append(p.buf, data...)
 		data = p.buf
 	}
-	used, closeAfter := respondAll(data, func(b []byte) { c.Write(b) })
+	used, closeAfter := respondAll(data, func(b []byte) { sluiceRespond(c, b) })
 	if closeAfter {
 		return sluice.Close
 	}
