@@ -171,10 +171,7 @@ func (p *Pool) RunDone() int {
 }
 
 func (p *Pool) getLending() *lending {
-	if n := len(p.lendings); n > 0 {
-		l := p.lendings[n-1]
-		p.lendings[n-1] = nil
-		p.lendings = p.lendings[:n-1]
+	if l := pop(&p.lendings); l != nil {
 		return l
 	}
 	return new(lending)

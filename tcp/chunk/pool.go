@@ -85,16 +85,10 @@ func (p *Pool) Get(must bool) *Chunk {
 	if !p.take(must) {
 		return nil
 	}
-	if n := len(p.free); n > 0 {
-		c := p.free[n-1]
-		p.free[n-1] = nil
-		p.free = p.free[:n-1]
+	if c := pop(&p.free); c != nil {
 		return c
 	}
-	if n := len(p.warm); n > 0 { // a warm state's chunk before the heap's
-		s := p.warm[n-1]
-		p.warm[n-1] = nil
-		p.warm = p.warm[:n-1]
+	if s := pop(&p.warm); s != nil { // a warm state's chunk before the heap's
 		c := s.dir[0]
 		s.dir[0] = nil
 		p.putDir(s.dir)
@@ -209,14 +203,10 @@ func (p *Pool) putWarm(s *qstate, retire bool) bool {
 // empty queue, granted as Get with must grants it), or nil when none is
 // kept.
 func (p *Pool) getWarm() *qstate {
-	n := len(p.warm)
-	if n == 0 || !p.take(true) {
+	if len(p.warm) == 0 || !p.take(true) {
 		return nil
 	}
-	s := p.warm[n-1]
-	p.warm[n-1] = nil
-	p.warm = p.warm[:n-1]
-	return s
+	return pop(&p.warm)
 }
 
 // Stats returns the pool's counters.
@@ -250,13 +240,23 @@ func (p *Pool) putDir(d []*Chunk) {
 
 // getState returns a zeroed queue state.
 func (p *Pool) getState() *qstate {
-	if n := len(p.states); n > 0 {
-		s := p.states[n-1]
-		p.states[n-1] = nil
-		p.states = p.states[:n-1]
+	if s := pop(&p.states); s != nil {
 		return s
 	}
 	return new(qstate)
+}
+
+// pop takes the last of a LIFO of spares (nil when there is none),
+// clearing its slot so the list does not keep it alive.
+func pop[T any](l *[]*T) *T {
+	n := len(*l)
+	if n == 0 {
+		return nil
+	}
+	x := (*l)[n-1]
+	(*l)[n-1] = nil
+	*l = (*l)[:n-1]
+	return x
 }
 
 // putState gives back the state of a queue that emptied.
