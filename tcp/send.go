@@ -1,11 +1,6 @@
 package tcp
 
-import (
-	"sync/atomic"
-	"unsafe"
-
-	"github.com/sluicenet/sluice/tcp/chunk"
-)
+import "github.com/sluicenet/sluice/tcp/chunk"
 
 // Send side: the send buffer (RFC 9293 §3.10.2 SEND), segmentation to the
 // send MSS within the peer's window and the congestion window, Nagle's
@@ -218,36 +213,7 @@ func (t *TCB) trySend(now Instant) {
 
 // takesTail reports whether the Sink takes text as two runs (TailSink),
 // so text crossing a send-buffer chunk is not gathered into a copy.
-//
-// The answer is one per concrete Sink type (its method set is fixed), so
-// the interface's type word is compared with the last TailSink and
-// non-TailSink types seen before the general assertion, which probes the
-// runtime's type-assertion cache on every trySend. The words are shared
-// by the loops, hence atomic (a plain load on amd64 and arm64).
-func (t *TCB) takesTail() bool {
-	s := t.marks()
-	w := (*[2]*sinkTab)(unsafe.Pointer(&s))[0]
-	if w != nil && w == tailTab.Load() {
-		return true
-	}
-	if w != nil && w == plainTab.Load() {
-		return false
-	}
-	_, ok := s.(TailSink)
-	if ok {
-		tailTab.Store(w)
-	} else {
-		plainTab.Store(w)
-	}
-	return ok
-}
-
-// sinkTab stands for the runtime's itab of a Sink: one per concrete type.
-type sinkTab struct{}
-
-// tailTab and plainTab are the last Sink types found to be and not to be
-// TailSinks (takesTail).
-var tailTab, plainTab atomic.Pointer[sinkTab]
+func (t *TCB) takesTail() bool { _, ok := t.marks().(TailSink); return ok }
 
 // transmit emits a segment at SND.NXT and advances it.
 func (t *TCB) transmit(f Flags, p []byte, now Instant) { t.transmitRuns(f, p, nil, 0, now) }
