@@ -40,13 +40,9 @@ func deferNAPI(cfg Config, ifindex int, log *slog.Logger) (*napiDeferral, error)
 		if len(list) == 0 {
 			return fmt.Errorf("%s lists no NAPI instance", cfg.Interface)
 		}
-		for _, x := range list {
-			if err := afxdp.SetNAPI(afxdp.NAPI{ID: x.ID, DeferHardIRQs: n, GROFlushTimeout: t}); err != nil {
-				return err
-			}
-			d.saved = append(d.saved, x)
-		}
-		return nil
+		k, err := afxdp.DeferNAPI(list, n, t)
+		d.saved = list[:k]
+		return err
 	})
 	if err == nil {
 		log.Info("sluice: NAPI deferral", "interface", cfg.Interface, "instances", len(d.saved),

@@ -113,6 +113,19 @@ func SetNAPI(n NAPI) error {
 	return nil
 }
 
+// DeferNAPI gives every instance in list the deferral deferIRQs and
+// flush (SetNAPI), in the calling thread's network namespace, in order,
+// stopping at the first error; it reports how many it set, so a caller
+// can put back exactly those.
+func DeferNAPI(list []NAPI, deferIRQs uint32, flush time.Duration) (int, error) {
+	for i, x := range list {
+		if err := SetNAPI(NAPI{ID: x.ID, DeferHardIRQs: deferIRQs, GROFlushTimeout: flush}); err != nil {
+			return i, err
+		}
+	}
+	return len(list), nil
+}
+
 func netdevFamily() (uint16, error) {
 	f, err := netlink.GenlFamilyGet("netdev")
 	if err != nil {

@@ -87,12 +87,8 @@ func saveNAPI(h *testbed.Host) (*napiState, error) {
 // set gives every instance the deferral d.
 func (st *napiState) set(d napiDeferConfig) error {
 	return st.h.Do(func() error {
-		for _, n := range st.saved {
-			if err := afxdp.SetNAPI(afxdp.NAPI{ID: n.ID, DeferHardIRQs: uint32(d.deferIRQs), GROFlushTimeout: d.flush}); err != nil {
-				return err
-			}
-		}
-		return nil
+		_, err := afxdp.DeferNAPI(st.saved, uint32(d.deferIRQs), d.flush)
+		return err
 	})
 }
 
