@@ -60,9 +60,16 @@ func TestTupleMatchesBytes(t *testing.T) {
 	}
 	for _, c := range cases {
 		l, r := netip.MustParseAddr(c.l), netip.MustParseAddr(c.r)
-		var b [TupleLen]byte
-		PutTuple(&b, l, r, c.lport, c.rport)
-		want := k.Sum64(b[:])
+		var want uint64
+		if l.Is4() {
+			var b [Tuple4Len]byte
+			PutTuple4(&b, l, r, c.lport, c.rport)
+			want = k.Sum64(b[:])
+		} else {
+			var b [TupleLen]byte
+			PutTuple(&b, l, r, c.lport, c.rport)
+			want = k.Sum64(b[:])
+		}
 		if got := k.Tuple(l, r, c.lport, c.rport); got != want {
 			t.Errorf("%v: Tuple %#x != Sum64 %#x", c, got, want)
 		}
@@ -77,6 +84,52 @@ func TestTupleMatchesBytes(t *testing.T) {
 	if k.Tuple(a, a, 1, 2) != k.Tuple(m, m, 1, 2) {
 		t.Error("v4 and v4-mapped tuples hash differently")
 	}
+}
+
+// TestTuple4Fields: the IPv4 fast path lays every field where
+// PutTuple4 does, so each octet of each field changes the hash (a
+// misplaced or dropped field would leave some change unseen).
+func TestTuple4Fields(t *testing.T) {
+	k := NewKey(refKey())
+	l, r := [4]byte{198, 18, 0, 1}, [4]byte{198, 19, 2, 3}
+	base := k.Tuple(netip.AddrFrom4(l), netip.AddrFrom4(r), 0x1234, 0x5678)
+	for i := range 4 {
+		l2, r2 := l, r
+		l2[i] ^= 0x80
+		r2[i] ^= 0x01
+		if k.Tuple(netip.AddrFrom4(l2), netip.AddrFrom4(r), 0x1234, 0x5678) == base {
+			t.Errorf("local address octet %d not hashed", i)
+		}
+		if k.Tuple(netip.AddrFrom4(l), netip.AddrFrom4(r2), 0x1234, 0x5678) == base {
+			t.Errorf("remote address octet %d not hashed", i)
+		}
+	}
+	for _, d := range []uint16{1, 0x100, 0x8000} {
+		if k.Tuple(netip.AddrFrom4(l), netip.AddrFrom4(r), 0x1234^d, 0x5678) == base {
+			t.Errorf("local port bit %#x not hashed", d)
+		}
+		if k.Tuple(netip.AddrFrom4(l), netip.AddrFrom4(r), 0x1234, 0x5678^d) == base {
+			t.Errorf("remote port bit %#x not hashed", d)
+		}
+	}
+	// The two forms are different messages: an IPv6 tuple whose 36
+	// octets begin with the 12 of an IPv4 one does not hash the same.
+	var b [TupleLen]byte
+	copy(b[:], []byte{198, 18, 0, 1, 198, 19, 2, 3, 0x12, 0x34, 0x56, 0x78})
+	if k.Sum64(b[:]) == base || k.Sum64(b[:Tuple4Len]) != base {
+		t.Error("the IPv4 form is not SipHash of its 12 octets alone")
+	}
+}
+
+func BenchmarkSipHashTuple6(b *testing.B) {
+	k := NewKey(refKey())
+	l, r := netip.MustParseAddr("2001:2::1"), netip.MustParseAddr("2001:2::2")
+	b.ReportAllocs()
+	var s uint64
+	for i := 0; b.Loop(); i++ {
+		s += k.Tuple(l, r, 80, uint16(i))
+	}
+	_ = s
 }
 
 func TestSipHashNoAlloc(t *testing.T) {
