@@ -3,6 +3,10 @@ package sched
 import (
 	"net/netip"
 	"testing"
+	"time"
+
+	"github.com/sluicenet/sluice/tcp"
+	"github.com/sluicenet/sluice/tcp/timewait"
 
 	"github.com/sluicenet/sluice/wire"
 )
@@ -25,9 +29,30 @@ func (answerClose) OnClose(*Conn, error) {}
 // server's ACK puts it in TIME-WAIT), on raw frames with no client TCB,
 // so only the server's work is timed. frames/conn is what the server
 // sent per connection.
-func BenchmarkLoopChurn(b *testing.B) {
+func BenchmarkLoopChurn(b *testing.B) { benchLoopChurn(b, 0) }
+
+// BenchmarkLoopChurnFull is BenchmarkLoopChurn with the TIME-WAIT table
+// at its bound, as a churning server's is a second after it starts:
+// every connection closes without TIME-WAIT (timewait.Table.Refuses).
+func BenchmarkLoopChurnFull(b *testing.B) { benchLoopChurn(b, 1024) }
+
+// benchLoopChurn runs the exchange; twFull > 0 first fills a TIME-WAIT
+// table of that bound.
+func benchLoopChurn(b *testing.B, twFull int) {
 	p := newPipe(b, answerClose{}, nil)
 	p.check = nil
+	if twFull > 0 {
+		tw, err := timewait.New(timewait.Config{MSL: time.Hour, Max: twFull})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range twFull {
+			id := tcp.ID{LocalAddr: pipeServer.Addr(), RemoteAddr: netip.AddrFrom4([4]byte{198, 18, 9, 9}),
+				LocalPort: pipeServer.Port(), RemotePort: uint16(i + 1)}
+			tw.Insert(&id, &timewait.State{}, p.l.now)
+		}
+		p.l.tw = tw
+	}
 	get := []byte("GET / HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n")
 	var scratch [2048]byte
 	var f wire.Frame
@@ -79,4 +104,7 @@ func BenchmarkLoopChurn(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(p.l.st.TxSegments-tx0)/float64(b.N), "frames/conn")
+	if twFull > 0 && p.l.tw.Len() != twFull {
+		b.Fatalf("TIME-WAIT table holds %d entries, want its bound %d", p.l.tw.Len(), twFull)
+	}
 }

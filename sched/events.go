@@ -151,6 +151,11 @@ func (l *Loop) toTimeWait(c *Conn) bool {
 	if l.tw == nil {
 		return false
 	}
+	if l.tw.Refuses(l.now) { // at the bound: counted, nothing to gather
+		c.dirty = false
+		l.free(c)
+		return true
+	}
 	v := c.tcb.Vars()
 	st := timewait.FromVars(&v)
 	id := c.key.ID()

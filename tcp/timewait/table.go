@@ -118,11 +118,7 @@ func (t *Table) NextDeadline() tcp.Instant {
 // TIME-WAIT: id's SYN would have removed it, RFC 6191 reopen; were one
 // live, it is kept and goes on protecting the 4-tuple).
 func (t *Table) Insert(id *tcp.ID, st *State, now tcp.Instant) bool {
-	if t.live >= t.max {
-		t.Expire(now) // due entries the sweep has not reached yet make room
-	}
-	if t.live >= t.max {
-		t.stats.RefusedFull++
+	if t.Refuses(now) {
 		return false
 	}
 	la, ok := t.localIndex(id.LocalAddr.As16(), true)
@@ -153,6 +149,21 @@ func (t *Table) Insert(id *tcp.ID, st *State, now tcp.Instant) bool {
 	t.add(&e, h)
 	t.stats.Inserted++
 	return true
+}
+
+// Refuses reports whether an Insert at now would be refused for the
+// bound (Max entries live once due entries are expired), counting the
+// refusal (RefusedFull) as Insert does. A caller at the bound asks first
+// and skips gathering the State and 4-tuple Insert takes.
+func (t *Table) Refuses(now tcp.Instant) bool {
+	if t.live >= t.max {
+		t.Expire(now) // due entries the sweep has not reached yet make room
+	}
+	if t.live >= t.max {
+		t.stats.RefusedFull++
+		return true
+	}
+	return false
 }
 
 // Lookup returns the state and expiry of id's entry, if one is live at now.

@@ -431,3 +431,30 @@ func BenchmarkTurnoverFull(b *testing.B) {
 		}
 	}
 }
+
+// TestRefuses: at the bound Refuses says so and counts the refusal as
+// Insert does; once the oldest entry is due it makes room instead.
+func TestRefuses(t *testing.T) {
+	tb, err := New(Config{MSL: time.Second, Max: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := func(p uint16) *tcp.ID {
+		return &tcp.ID{LocalAddr: netip.MustParseAddr("198.18.0.1"), RemoteAddr: netip.MustParseAddr("198.18.0.2"), LocalPort: 80, RemotePort: p}
+	}
+	t0 := tcp.Instant(time.Second)
+	if tb.Refuses(t0) {
+		t.Fatal("an empty table refuses")
+	}
+	tb.Insert(id(1), &State{}, t0)
+	tb.Insert(id(2), &State{}, t0+1)
+	if !tb.Refuses(t0+2) || tb.Stats().RefusedFull != 1 {
+		t.Fatalf("full table: Refuses false or RefusedFull %d, want 1", tb.Stats().RefusedFull)
+	}
+	if tb.Insert(id(3), &State{}, t0+2) || tb.Stats().RefusedFull != 2 {
+		t.Fatalf("Insert at the bound: RefusedFull %d, want 2", tb.Stats().RefusedFull)
+	}
+	if tb.Refuses(t0+2*tcp.Instant(time.Second)) || tb.Len() != 1 {
+		t.Fatalf("the first entry was due: Refuses true, %d live", tb.Len())
+	}
+}
