@@ -166,11 +166,21 @@ func (c *Conn) writeLoop(p []byte, check bool) (int, error) {
 		return 0, ErrWriteQueueFull
 	}
 	n, err := sc.Write(p)
-	c.held.Store(int64(sc.Buffered()))
+	c.noteHeld(sc.Buffered())
 	if err != nil {
 		return 0, reason(err)
 	}
 	return n, nil
+}
+
+// noteHeld publishes how much the loop's Write holds beyond the send
+// buffer, for other goroutines' Write limit and Buffered. The loop is
+// its one writer, so the store (a locked exchange on amd64) is made only
+// when the value changed: not after a Write the send buffer took whole.
+func (c *Conn) noteHeld(n int) {
+	if int64(n) != c.held.Load() {
+		c.held.Store(int64(n))
+	}
 }
 
 // Writev queues the buffers in order, as one Write of their
@@ -198,7 +208,7 @@ func (c *Conn) Writev(bufs ...[]byte) (int, error) {
 		return 0, ErrWriteQueueFull
 	}
 	n, err := sc.Writev(bufs)
-	c.held.Store(int64(sc.Buffered()))
+	c.noteHeld(sc.Buffered())
 	if err != nil {
 		return n, reason(err)
 	}

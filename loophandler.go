@@ -119,7 +119,7 @@ func (lh *loopHandler) OnEOF(sc *sched.Conn) {
 
 func (lh *loopHandler) OnWritable(sc *sched.Conn) {
 	if c := connOf(sc); c != nil {
-		c.held.Store(0)
+		c.noteHeld(0)
 		lh.s.act(c, c.b.h.OnWritable(c))
 	}
 }
