@@ -35,6 +35,19 @@ type sample struct {
 	// NAPI thread) used on the server's and the generator's cores over
 	// the window (corebusy.go); 0 where /proc/stat could not be read.
 	othersServer, othersClient time.Duration
+	// peerNAPI is the CPU time the generator side's NAPI threads used
+	// over the window (the client's kernel TCP receive when the
+	// generator does not poll it itself, genpoll.go).
+	peerNAPI time.Duration
+}
+
+// genPerOp is the generator core's CPU time per completed request: the
+// generator thread's and its side's NAPI threads', in ns.
+func (s sample) genPerOp() float64 {
+	if s.res.Requests == 0 {
+		return 0
+	}
+	return float64(s.res.CPU+s.peerNAPI) / float64(s.res.Requests)
 }
 
 // allocsPerOp is the server's Go heap allocations per completed request.
@@ -140,6 +153,11 @@ func measureHTTPOpt(c config, bed *testbed.Bed, srv *serverProc, lc loadgen.Conf
 		profDur = c.duration
 	}
 	lc.Begin, lc.Warmup, lc.Duration = time.Now(), c.warmup+profDur, c.duration
+	lc, undo, err := applyGenPoll(c, bed, srv, lc)
+	if err != nil {
+		return sample{}, err
+	}
+	defer undo()
 	lc.Rate /= float64(len(cpus))
 	if lc.Mode != loadgen.Close {
 		lc.Conns = max(1, lc.Conns/len(cpus))
@@ -200,6 +218,7 @@ func measureHTTPOpt(c config, bed *testbed.Bed, srv *serverProc, lc loadgen.Conf
 	}
 	s := windowSample(total, e0, e1)
 	s.othersServer, s.othersClient = c1.others(c0, s.serverCPU, total.CPU)
+	s.peerNAPI = c1.peerNAPI - c0.peerNAPI
 	if total.Requests == 0 {
 		s.diag = srv.diag()
 		if n := stallNote(s); n != "" {

@@ -85,6 +85,10 @@ type config struct {
 	// progress at once, and the churn workload's window.
 	rawSlots      int
 	churnDuration time.Duration
+	// genPoll: the kernel generator's receive path in closed-loop runs
+	// of the workloads that set genPollHere (genpoll.go, workloads.go).
+	genPoll     genPoll
+	genPollHere bool
 }
 
 func main() {
@@ -108,6 +112,8 @@ func main() {
 	flag.BoolVar(&c.profile, "profile", true, "CPU profiles (pprof; perf where installed) of each server's first measured window per workload, SVG where graphviz is installed; off with -short unless given")
 	flag.IntVar(&napiDefer.deferIRQs, "napi-defer", 0, "sluice's Config.NAPIDeferHardIRQs (defer-hard-irqs of the server link's NAPI; 0: sluice's default) and gnet-defer's")
 	flag.DurationVar(&napiDefer.flush, "napi-flush", 0, "sluice's Config.NAPIFlushTimeout (gro-flush-timeout; 0: sluice's default) and gnet-defer's")
+	c.genPoll = genPollDefault
+	flag.Var(&c.genPoll, "gen-poll", "kernel generator, closed-loop runs on the napi rig: off, or defer,flush,suspend,busy: the peer NAPI's defer-hard-irqs, gro-flush-timeout and irq-suspend-timeout and the generator's epoll busy-poll time (genpoll.go)")
 	flag.Parse()
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })

@@ -11,7 +11,7 @@ type workload func(c config) ([]Result, error)
 
 var workloads = map[string]workload{
 	"reflector": reflectorWorkload,
-	"keepalive": keepaliveWorkload,
+	"keepalive": genPolled(keepaliveWorkload),
 	"close":     closeWorkload,
 	"latency":   latencyWorkload,
 	"wrkcheck":  wrkCheckWorkload,
@@ -21,6 +21,9 @@ var workloads = map[string]workload{
 	"xdpgen":    xdpGenWorkload,
 	"closeraw":  closeRawWorkload,
 	"churn":     churnWorkload,
+	// keepalive with the kernel generator plain and polling (genab.go);
+	// only when named.
+	"keepalive-gens": genPolled(keepaliveGensWorkload),
 }
 
 // defaultWorkloads run without -workloads: all of them. wrkcheck needs wrk;
@@ -32,5 +35,18 @@ var defaultWorkloads = func() []string {
 	}
 	return w
 }()
+
+// genPolled runs w with the kernel generator polling its own receive in
+// closed-loop keep-alive runs (-gen-poll, genpoll.go). Other workloads run
+// it plain: the latency workload's calibration must match its open-loop
+// runs, where a response arriving while the generator sleeps would wait
+// for the deferral timer; sizes and bulk keep their figures comparable
+// with earlier runs.
+func genPolled(w workload) workload {
+	return func(c config) ([]Result, error) {
+		c.genPollHere = true
+		return w(c)
+	}
+}
 
 func workloadNames() []string { return slices.Sorted(maps.Keys(workloads)) }

@@ -37,3 +37,28 @@ func epollWaitNs(epfd int, events []unix.EpollEvent, timeout int64) (int, error)
 }
 
 var noPwait2 atomic.Bool
+
+// send and recv are send(2) and recv(2) on a non-blocking socket as raw
+// system calls. The call never blocks, so it needs none of the runtime's
+// bookkeeping around a blocking one (entersyscall, exitsyscall: 2-4% of
+// the generator's thread in a perf profile), and send/recv reach the
+// socket without write/read's file-position lock and vfs steps (fdget_pos
+// alone was 3%). MSG_NOSIGNAL: a reset connection is an EPIPE, counted,
+// not a signal.
+func send(fd int, b []byte) (int, error) {
+	n, _, errno := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)),
+		unix.MSG_NOSIGNAL, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+func recv(fd int, b []byte) (int, error) {
+	n, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)),
+		0, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}

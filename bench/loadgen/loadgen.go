@@ -69,6 +69,9 @@ type Config struct {
 	Path       string // default "/"
 	WantStatus int    // default 200
 	WantLength int64  // expected Content-Length; -1 accepts any
+
+	// BusyPoll: epoll busy polling (busypoll.go); the zero value is off.
+	BusyPoll BusyPoll
 }
 
 // Error kinds, indexes into Result.Errors.
@@ -276,6 +279,9 @@ func Run(cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("loadgen: epoll: %w", err)
 	}
 	defer unix.Close(epfd)
+	if err := setBusyPoll(epfd, cfg.BusyPoll); err != nil {
+		return nil, err
+	}
 	g := &gen{cfg: cfg, epfd: epfd, res: newResult(), base: time.Now(), cpu0: threadCPU(), wait0: threadWait()}
 	g.req = buildRequest(cfg)
 	ip := cfg.Addr.Addr().Unmap()
@@ -475,7 +481,7 @@ func (g *gen) send(i int32) {
 func (g *gen) write(i int32) {
 	c := &g.conns[i]
 	for c.wOff < len(g.req) {
-		n, err := unix.Write(c.fd, g.req[c.wOff:])
+		n, err := send(c.fd, g.req[c.wOff:])
 		if err == unix.EINTR {
 			continue
 		}
@@ -505,7 +511,7 @@ func (g *gen) read(i int32) {
 	c := &g.conns[i]
 	for {
 		space := len(c.buf) - c.n
-		n, err := unix.Read(c.fd, c.buf[c.n:])
+		n, err := recv(c.fd, c.buf[c.n:])
 		switch {
 		case err == unix.EAGAIN:
 			return

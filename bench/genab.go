@@ -1,0 +1,50 @@
+package main
+
+// keepalive-gens: the keepalive workload with the kernel generator plain
+// (-gen-poll off) and polling its own receive (-gen-poll, genpoll.go),
+// both against the same server process, back to back, the order
+// alternating by round, so that the two generators' figures come from
+// the same run. Only when named in -workloads.
+
+import (
+	"github.com/sluicenet/sluice/bench/loadgen"
+	"github.com/sluicenet/sluice/testbed"
+)
+
+func keepaliveGensWorkload(c config) ([]Result, error) {
+	plain := c
+	plain.genPoll = genPoll{off: true}
+	modes := []struct {
+		f *figures
+		c config
+	}{
+		{&figures{workload: "keepalive gen=off"}, plain},
+		{&figures{workload: "keepalive gen=poll"}, c},
+	}
+	round := map[string]int{}
+	err := eachRun(c, c.runs, func(bed *testbed.Bed, s httpServer, srv *serverProc) error {
+		for k := range modes {
+			m := modes[(k+round[s.name])%len(modes)]
+			progressStep(m.f.workload, s.name)
+			r, err := measureHTTP(m.c, bed, srv, loadgen.Config{Mode: loadgen.KeepAlive, Conns: c.conns, WantLength: helloLength})
+			if err != nil {
+				return err
+			}
+			f := m.f
+			f.add(s.name, "requests/s", "req/s", higher, r.res.PerSecond(r.res.Requests))
+			f.add(s.name, "cpu/request", "ns", lower, r.perOp()).Note = "server utime+stime (process + NAPI thread) / requests"
+			f.add(s.name, "loadgen cpu/request", "ns", lower, r.genPerOp()).Note = "generator thread + the peer end's NAPI thread / requests: the generator core's cost"
+			f.addBusy(s.name, r)
+			f.add(s.name, "p50", "µs", lower, r.quantileUS(50))
+			f.add(s.name, "p99", "µs", lower, r.quantileUS(99))
+			f.errors(s.name, r)
+		}
+		round[s.name]++
+		return nil
+	})
+	var out []Result
+	for _, m := range modes {
+		out = append(out, m.f.results()...)
+	}
+	return out, err
+}
