@@ -226,3 +226,19 @@ func TestBusyPollOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestTxMemory: the socket's send buffer, which copy-mode transmit
+// charges an skb per frame until the receiver orphans it, holds one for
+// every TX ring entry (setTxMemory), so it is never what stops a burst.
+func TestTxMemory(t *testing.T) {
+	b := testbed.New(t, testbed.Options{})
+	const txSize = 1024
+	_, s := newUmemSocketB(t, b.Server, UmemConfig{FrameSize: 2048, FrameCount: 64, FillSize: 32, CompletionSize: 32}, SocketConfig{TxSize: txSize})
+	got, err := unix.GetsockoptInt(s.Fd(), unix.SOL_SOCKET, unix.SO_SNDBUF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got < txSize*4096 {
+		t.Fatalf("SO_SNDBUF %d, want at least %d (a TX ring of %d)", got, txSize*4096, txSize)
+	}
+}
