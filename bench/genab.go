@@ -1,10 +1,11 @@
 package main
 
 // keepalive-gens: the keepalive workload with the kernel generator plain
-// (-gen-poll off) and polling its own receive (-gen-poll, genpoll.go),
-// both against the same server process, back to back, the order
-// alternating by round, so that the two generators' figures come from
-// the same run. Only when named in -workloads.
+// (-gen-poll off), polling its own receive (-gen-poll, genpoll.go) and,
+// with -gen-uring, polling and batching its system calls through
+// io_uring, all against the same server process, back to back, the
+// order rotating by round, so that the generators' figures come from the
+// same run. Only when named in -workloads.
 
 import (
 	"github.com/sluicenet/sluice/bench/loadgen"
@@ -14,12 +15,18 @@ import (
 func keepaliveGensWorkload(c config) ([]Result, error) {
 	plain := c
 	plain.genPoll = genPoll{off: true}
-	modes := []struct {
+	pollOnly := c
+	pollOnly.genURing = false
+	type mode struct {
 		f *figures
 		c config
-	}{
+	}
+	modes := []mode{
 		{&figures{workload: "keepalive gen=off"}, plain},
-		{&figures{workload: "keepalive gen=poll"}, c},
+		{&figures{workload: "keepalive gen=poll"}, pollOnly},
+	}
+	if c.genURing {
+		modes = append(modes, mode{&figures{workload: "keepalive gen=poll+uring"}, c})
 	}
 	round := map[string]int{}
 	err := eachRun(c, c.runs, func(bed *testbed.Bed, s httpServer, srv *serverProc) error {

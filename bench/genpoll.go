@@ -15,7 +15,10 @@ package main
 // NAPI thread stays asleep and the client's TCP receive runs in the
 // generator's thread; when it finds none it polls for the busy-poll time,
 // then the thread takes over again. It is the client's side, the same for
-// every server; the peer's settings are put back after each run. Other
+// every server; the peer's settings are put back after each run. With
+// -gen-uring the generator also submits each batch's receives, and the
+// requests they let go out, with one io_uring_enter each
+// (loadgen.Config.URing) instead of a system call per connection. Other
 // workloads run the plain generator (workloads.go, genPolled).
 
 import (
@@ -98,6 +101,16 @@ var genPollUnavailable = sync.OnceValue(func() error {
 	return nil
 })
 
+// genURingUnavailable says once why the generator submits a system call
+// per connection.
+var genURingUnavailable = sync.OnceValue(func() error {
+	if err := loadgen.ProbeURing(); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: -gen-uring: %v; the kernel generator runs without it\n", err)
+		return err
+	}
+	return nil
+})
+
 // applyGenPoll sets g on the peer end of bed for a run with lc and returns
 // lc with the generator's part and a function that puts the peer's
 // settings back. Only closed-loop keep-alive runs on the napi rig get it.
@@ -126,6 +139,7 @@ func applyGenPoll(c config, bed *testbed.Bed, srv *serverProc, lc loadgen.Config
 		}
 	}
 	lc.BusyPoll = g.busyPoll()
+	lc.URing = c.genURing && genURingUnavailable() == nil
 	return lc, undo, nil
 }
 

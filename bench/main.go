@@ -89,6 +89,7 @@ type config struct {
 	// of the workloads that set genPollHere (genpoll.go, workloads.go).
 	genPoll     genPoll
 	genPollHere bool
+	genURing    bool // with genPoll: receives and sends batched through io_uring
 }
 
 func main() {
@@ -114,6 +115,7 @@ func main() {
 	flag.DurationVar(&napiDefer.flush, "napi-flush", 0, "sluice's Config.NAPIFlushTimeout (gro-flush-timeout; 0: sluice's default) and gnet-defer's")
 	c.genPoll = genPollDefault
 	flag.Var(&c.genPoll, "gen-poll", "kernel generator, closed-loop runs on the napi rig: off, or defer,flush,suspend,busy: the peer NAPI's defer-hard-irqs, gro-flush-timeout and irq-suspend-timeout and the generator's epoll busy-poll time (genpoll.go)")
+	flag.BoolVar(&c.genURing, "gen-uring", true, "with -gen-poll: the kernel generator submits each epoll_wait's receives, and the requests they let go out, with one io_uring_enter each")
 	flag.Parse()
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })

@@ -1,7 +1,9 @@
 // Package loadgen is sluice's HTTP/1.1 load generator: epoll on non-blocking
 // kernel sockets, one thread per call to Run, many connections per thread,
 // no pipelining (one request in flight per connection). It verifies every
-// response's status and Content-Length and counts what fails.
+// response's status and Content-Length and counts what fails. Optionally
+// it busy-polls its device (busypoll.go) and batches its receives and
+// sends through io_uring (uring_unsafe.go).
 //
 // Run occupies the calling goroutine's OS thread (it locks it) and opens its
 // sockets from that thread, so a caller that entered a network namespace and
@@ -72,6 +74,12 @@ type Config struct {
 
 	// BusyPoll: epoll busy polling (busypoll.go); the zero value is off.
 	BusyPoll BusyPoll
+	// URing (KeepAlive mode): the receives of the connections one
+	// epoll_wait reports ready, and the requests they let go out, are
+	// each submitted with one io_uring_enter (uring_unsafe.go) instead
+	// of a system call per connection. Run fails with ErrNoURing where
+	// the kernel has none.
+	URing bool
 }
 
 // Error kinds, indexes into Result.Errors.
@@ -242,6 +250,8 @@ type gen struct {
 	started      bool  // the measured window has begun
 	cpu0, wait0  time.Duration
 	res          *Result
+	ring         *uring // cfg.URing
+	ringErr      error
 }
 
 // Run runs one generator thread on the calling goroutine's OS thread until
@@ -301,7 +311,20 @@ func Run(cfg Config) (*Result, error) {
 		g.reopen = append(g.reopen, int32(i))
 	}
 	defer g.closeAll()
+	if cfg.URing && cfg.Mode == KeepAlive {
+		if g.ring, err = newURing(uint32(min(4096, 2*max(256, cfg.Conns)))); err != nil {
+			return nil, err
+		}
+		defer g.ring.close()
+		g.ring.pin.Pin(&g.req[0])
+		for i := range g.conns {
+			g.ring.pin.Pin(&g.conns[i].buf[0])
+		}
+	}
 	g.loop()
+	if g.ringErr != nil {
+		return nil, g.ringErr
+	}
 	g.markWindow()
 	g.res.Stuck = g.stuck()
 	g.res.Elapsed = time.Duration(g.t1 - g.t0)
@@ -333,7 +356,7 @@ func (g *gen) measuring() bool { return g.now >= g.t0 && g.now < g.t1 }
 
 func (g *gen) loop() {
 	events := make([]unix.EpollEvent, 256)
-	for g.clock() < g.t1 {
+	for g.clock() < g.t1 && g.ringErr == nil {
 		g.markWindow()
 		if len(g.reopen) > 0 {
 			pending := g.reopen
@@ -364,6 +387,7 @@ func (g *gen) loop() {
 		for _, ev := range events[:n] {
 			g.event(ev.Fd, ev.Events)
 		}
+		g.flush()
 	}
 }
 
@@ -446,6 +470,10 @@ func (g *gen) event(i int32, ev uint32) {
 		}
 	}
 	if ev&(unix.EPOLLIN|unix.EPOLLERR|unix.EPOLLHUP) != 0 && c.state != stClosed {
+		if g.ring != nil && g.ring.space() > 0 {
+			g.ring.prep(ioringOpRecv, c.fd, c.buf[c.n:], unix.MSG_DONTWAIT, opRecv|uint64(i))
+			return
+		}
 		g.read(i)
 	}
 }
@@ -475,6 +503,10 @@ func (g *gen) connected(i int32) {
 func (g *gen) send(i int32) {
 	c := &g.conns[i]
 	c.state, c.wOff = stSending, 0
+	if g.ring != nil && g.ring.space() > 0 {
+		g.ring.prep(ioringOpSend, c.fd, g.req, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, opSend|uint64(i))
+		return
+	}
 	g.write(i)
 }
 
