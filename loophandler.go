@@ -44,49 +44,12 @@ func (lh *loopHandler) OnOpen(sc *sched.Conn) {
 		sc.Abort()
 		return
 	}
-	c := s.newConn(sc.Loop().Queue())
-	c.b = &s.bind
+	c := &Conn{b: &s.bind}
 	if s.bind.h == nil {
 		newNetConn(s, c, s.lis)
 	}
 	sc.Context = c
 	lh.opened(c, sc, false)
-}
-
-// connBlockLen is how many Conns an accepting loop allocates at once.
-const connBlockLen = 32
-
-// connBlock is the rest of a loop's last block of Conns. A Conn is never
-// reused: a goroutine may keep one past OnClose, and its methods must
-// then return net.ErrClosed, not reach a later connection (no check
-// inside the Conn can tell the holder of a stale pointer from the new
-// owner, as both hold the same pointer). The Conns of a connection
-// churn are allocated 32 at a time instead, one allocation where there
-// were 32, and the collector frees a block once none of its Conns is
-// referenced; a long-lived connection keeps its block (3 KiB) alive,
-// as a slab page is kept by one object in it. The padding keeps two
-// loops' entries off one cache line.
-type connBlock struct {
-	free []Conn
-	_    [40]byte
-}
-
-// newConn returns a zeroed Conn for a connection accepted on the loop
-// of queue q: from its block, on its thread; from the heap alone for a
-// loop without an entry.
-func (s *Server) newConn(q int) *Conn {
-	if q < 0 || q >= len(s.connBlocks) {
-		return &Conn{}
-	}
-	b := &s.connBlocks[q]
-	if len(b.free) == 0 {
-		b.free = make([]Conn, connBlockLen)
-	}
-	c := &b.free[0]
-	if b.free = b.free[1:]; len(b.free) == 0 {
-		b.free = nil // the block's last Conn: the cache lets go of it
-	}
-	return c
 }
 
 // opened binds c to its loop connection and runs OnOpen (a Dial waiting

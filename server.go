@@ -41,11 +41,6 @@ type Server struct {
 	draining   atomic.Bool
 	drained    chan struct{} // poked when conns reaches 0 while draining
 
-	// connBlocks is each loop's block of fresh Conns (newConn), by
-	// queue: made before the loops start, each entry touched only by
-	// its loop's thread.
-	connBlocks []connBlock
-
 	closeOnce sync.Once
 	closeErr  error
 	shutOnce  sync.Once
@@ -178,7 +173,6 @@ func (s *Server) Start() error {
 		XDPRunPriority: s.cfg.XDPRunPriority,
 		Setup:          func(fn func() error) error { return inNetns(s.cfg.Netns, fn) },
 	}
-	s.connBlocks = make([]connBlock, loops)
 	g, err := sched.Start(gc)
 	if err != nil {
 		return s.opErr(startError(err, s.cfg))
