@@ -79,42 +79,20 @@ func (k Key) Tuple(laddr, raddr netip.Addr, lport, rport uint16) uint64 {
 }
 
 // sum1 is Sum64 of a message of one full block m and a last block last
-// (its 0-7 remaining octets with the length on top), unrolled.
+// (its 0-7 remaining octets with the length on top), without a loop.
 func (k Key) sum1(m, last uint64) uint64 {
-	v0 := k.k0 ^ 0x736f6d6570736575
-	v1 := k.k1 ^ 0x646f72616e646f6d
-	v2 := k.k0 ^ 0x6c7967656e657261
-	v3 := k.k1 ^ 0x7465646279746573
-	v3 ^= m
-	v0, v1, v2, v3 = round(v0, v1, v2, v3)
-	v0, v1, v2, v3 = round(v0, v1, v2, v3)
-	v0 ^= m
-	v3 ^= last
-	v0, v1, v2, v3 = round(v0, v1, v2, v3)
-	v0, v1, v2, v3 = round(v0, v1, v2, v3)
-	v0 ^= last
-	v2 ^= 0xff
-	v0, v1, v2, v3 = round(v0, v1, v2, v3)
-	v0, v1, v2, v3 = round(v0, v1, v2, v3)
-	v0, v1, v2, v3 = round(v0, v1, v2, v3)
-	v0, v1, v2, v3 = round(v0, v1, v2, v3)
-	return v0 ^ v1 ^ v2 ^ v3
+	v0, v1, v2, v3 := k.start()
+	v0, v1, v2, v3 = compress(v0, v1, v2, v3, m)
+	v0, v1, v2, v3 = compress(v0, v1, v2, v3, last)
+	return finish(v0, v1, v2, v3)
 }
 
 // Sum64 returns SipHash-2-4 of data under k.
 func (k Key) Sum64(data []byte) uint64 {
-	// Initialization: the key xored with "somepseudorandomlygeneratedbytes".
-	v0 := k.k0 ^ 0x736f6d6570736575
-	v1 := k.k1 ^ 0x646f72616e646f6d
-	v2 := k.k0 ^ 0x6c7967656e657261
-	v3 := k.k1 ^ 0x7465646279746573
+	v0, v1, v2, v3 := k.start()
 	n := len(data)
 	for len(data) >= 8 {
-		m := binary.LittleEndian.Uint64(data)
-		v3 ^= m
-		v0, v1, v2, v3 = round(v0, v1, v2, v3)
-		v0, v1, v2, v3 = round(v0, v1, v2, v3)
-		v0 ^= m
+		v0, v1, v2, v3 = compress(v0, v1, v2, v3, binary.LittleEndian.Uint64(data))
 		data = data[8:]
 	}
 	// Last block: the remaining 0-7 octets, the length mod 256 on top.
@@ -122,11 +100,27 @@ func (k Key) Sum64(data []byte) uint64 {
 	for i := len(data) - 1; i >= 0; i-- {
 		b |= uint64(data[i]) << (8 * uint(i))
 	}
-	v3 ^= b
+	v0, v1, v2, v3 = compress(v0, v1, v2, v3, b)
+	return finish(v0, v1, v2, v3)
+}
+
+// start is the initialization: the key xored with
+// "somepseudorandomlygeneratedbytes".
+func (k Key) start() (v0, v1, v2, v3 uint64) {
+	return k.k0 ^ 0x736f6d6570736575, k.k1 ^ 0x646f72616e646f6d,
+		k.k0 ^ 0x6c7967656e657261, k.k1 ^ 0x7465646279746573
+}
+
+// compress absorbs the 8-octet block m: two SipRounds (the 2 of 2-4).
+func compress(v0, v1, v2, v3, m uint64) (uint64, uint64, uint64, uint64) {
+	v3 ^= m
 	v0, v1, v2, v3 = round(v0, v1, v2, v3)
 	v0, v1, v2, v3 = round(v0, v1, v2, v3)
-	v0 ^= b
-	// Finalization: four rounds.
+	return v0 ^ m, v1, v2, v3
+}
+
+// finish is the finalization: four SipRounds (the 4 of 2-4).
+func finish(v0, v1, v2, v3 uint64) uint64 {
 	v2 ^= 0xff
 	v0, v1, v2, v3 = round(v0, v1, v2, v3)
 	v0, v1, v2, v3 = round(v0, v1, v2, v3)
