@@ -111,6 +111,8 @@ var genURingUnavailable = sync.OnceValue(func() error {
 	return nil
 })
 
+var genPollNoNAPISet sync.Once
+
 // applyGenPoll sets g on the peer end of bed for a run with lc and returns
 // lc with the generator's part and a function that puts the peer's
 // settings back. Only closed-loop keep-alive runs on the napi rig get it.
@@ -124,19 +126,30 @@ func applyGenPoll(c config, bed *testbed.Bed, srv *serverProc, lc loadgen.Config
 		return lc, nil, fmt.Errorf("-gen-poll: peer NAPI: %w", err)
 	}
 	undo := func() {
-		if err := errors.Join(st.restore(), suspendNAPI(st, 0)); err != nil {
+		err := st.restore()
+		if g.suspend > 0 {
+			err = errors.Join(err, suspendNAPI(st, 0))
+		}
+		if err != nil {
 			fmt.Fprintf(os.Stderr, "bench: -gen-poll: restoring the peer's NAPI settings: %v\n", err)
 		}
 	}
-	if err := st.set(napiDeferConfig{deferIRQs: int(g.deferIRQs), flush: g.flush}); err != nil {
-		undo()
-		return lc, nil, fmt.Errorf("-gen-poll: peer NAPI deferral: %w", err)
+	err = st.set(napiDeferConfig{deferIRQs: int(g.deferIRQs), flush: g.flush})
+	if err == nil && g.suspend > 0 {
+		err = suspendNAPI(st, g.suspend)
 	}
-	if g.suspend > 0 {
-		if err := suspendNAPI(st, g.suspend); err != nil {
-			undo()
-			return lc, nil, fmt.Errorf("-gen-poll: %w", err)
-		}
+	if errors.Is(err, afxdp.ErrNoNAPISet) {
+		// Linux < 6.13: the generator runs plain, as without
+		// EPIOCSPARAMS.
+		undo()
+		genPollNoNAPISet.Do(func() {
+			fmt.Fprintf(os.Stderr, "bench: -gen-poll: %v; the kernel generator runs without it\n", err)
+		})
+		return lc, func() {}, nil
+	}
+	if err != nil {
+		undo()
+		return lc, nil, fmt.Errorf("-gen-poll: peer NAPI: %w", err)
 	}
 	lc.BusyPoll = g.busyPoll()
 	lc.URing = c.genURing && genURingUnavailable() == nil
