@@ -100,7 +100,15 @@ func reflectOnce(c config, bed *testbed.Bed, r reflector, frames [][]byte) (m me
 		return m, err
 	}
 	defer r.close()
+	// The generator sends until the reflector's measured run has ended
+	// (stop), not for a fixed time of its own: on a loaded machine the
+	// two threads start their runs at different moments, and a generator
+	// that had finished first left a reflector window with nothing to
+	// reflect. maxGen only bounds a generator whose stop never comes.
 	var sent uint64
+	var genWall time.Duration
+	stop := make(chan struct{})
+	maxGen := 10*(c.warmup+c.duration) + 10*time.Second
 	genErr := make(chan error, 1)
 	go func() {
 		genErr <- bed.Peer.Do(func() error {
@@ -117,16 +125,19 @@ func reflectOnce(c config, bed *testbed.Bed, r reflector, frames [][]byte) (m me
 			if _, err := g.Run(pktgen.Limits{Duration: c.warmup}); err != nil {
 				return err
 			}
-			s, err := g.Run(pktgen.Limits{Duration: c.duration})
-			sent = s
+			t0 := time.Now()
+			s, err := g.Run(pktgen.Limits{Duration: maxGen, Stop: stop})
+			sent, genWall = s, time.Since(t0)
 			return err
 		})
 	}()
 	if _, err := runPinned(c.serverCPU, c.warmup, r); err != nil {
+		close(stop)
 		<-genErr
 		return m, err
 	}
 	run, err := runPinned(c.serverCPU, c.duration, r)
+	close(stop)
 	if gerr := <-genErr; gerr != nil {
 		return m, fmt.Errorf("generator: %w", gerr)
 	}
@@ -138,7 +149,7 @@ func reflectOnce(c config, bed *testbed.Bed, r reflector, frames [][]byte) (m me
 	}
 	return measure{
 		pps:        float64(run.frames) / run.wall.Seconds(),
-		offered:    float64(sent) / c.duration.Seconds(),
+		offered:    float64(sent) / genWall.Seconds(),
 		nsPerFrame: float64(run.cpu) / float64(run.frames),
 	}, nil
 }
