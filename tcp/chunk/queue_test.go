@@ -3,6 +3,7 @@ package chunk
 import (
 	"bytes"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 )
 
@@ -293,5 +294,22 @@ func TestWarmState(t *testing.T) {
 	other.Reset()
 	if s := p.Stats(); s.InUse != 0 {
 		t.Fatalf("reset: pool %+v", s)
+	}
+}
+
+// TestWarmResetsEveryField: qstate.warm, which stores field by field,
+// leaves exactly qstate{dir: s.dir, span: 1, chunks: 1} whatever the
+// fields held; a field added to qstate fails it until warm and the test
+// both reset it.
+func TestWarmResetsEveryField(t *testing.T) {
+	if n := reflect.TypeFor[qstate]().NumField(); n != 9 {
+		t.Fatalf("qstate has %d fields, the test knows 9: reset the new one in warm and set it here", n)
+	}
+	dir := make([]*Chunk, 1)
+	var b byte
+	s := &qstate{dir: dir, lent: &lending{}, held: &b, dh: 1, off: 2, span: 3, chunks: 4, n: 5, ext: 6}
+	s.warm()
+	if want := (qstate{dir: dir, span: 1, chunks: 1}); !reflect.DeepEqual(*s, want) {
+		t.Fatalf("warm left %+v, want %+v", *s, want)
 	}
 }
