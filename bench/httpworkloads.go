@@ -103,11 +103,22 @@ func eachRun(c config, runs int, fn func(bed *testbed.Bed, s httpServer, srv *se
 
 // eachRunOf is eachRun over the given servers.
 func eachRunOf(c config, runs int, servers []httpServer, fn func(bed *testbed.Bed, s httpServer, srv *serverProc) error) error {
+	return eachRunOn(c, runs, servers, nil, fn)
+}
+
+// eachRunOn is eachRunOf with prep run on the new testbed before any
+// server starts (nil: none).
+func eachRunOn(c config, runs int, servers []httpServer, prep func(*testbed.Bed) error, fn func(bed *testbed.Bed, s httpServer, srv *serverProc) error) error {
 	bed, err := testbed.Create(testbed.Options{Queues: 1})
 	if err != nil {
 		return err
 	}
 	defer bed.Close()
+	if prep != nil {
+		if err := prep(bed); err != nil {
+			return err
+		}
+	}
 	widenPortRange(bed.Peer)
 	napi, err := setupRig(c, bed)
 	if err != nil {

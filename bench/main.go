@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/sluicenet/sluice/tcp/timewait"
 	"os"
 	"runtime"
 	"strings"
@@ -85,6 +86,7 @@ type config struct {
 	// progress at once, and the churn workload's window.
 	rawSlots      int
 	churnDuration time.Duration
+	churnTWMax    int
 	// genPoll: the kernel generator's receive path in closed-loop runs
 	// of the workloads that set genPollHere (genpoll.go, workloads.go).
 	genPoll     genPoll
@@ -107,6 +109,7 @@ func main() {
 	flag.IntVar(&c.idleConns, "idle-conns", 100000, "idle workload: connections held open per server")
 	flag.IntVar(&c.rawSlots, "raw-slots", 256, "closeraw and churn: connections the raw-frame generator keeps in progress at once")
 	flag.DurationVar(&c.churnDuration, "churn-duration", time.Minute, "churn: the measured window of TIME-WAIT churn per server")
+	flag.IntVar(&c.churnTWMax, "churn-tw-max", timewait.MaxLimit, "churn: net.ipv4.tcp_max_tw_buckets of the server namespace, every server's TIME-WAIT bound (default: the most one sluice loop holds; 0: the namespace's default)")
 	flag.BoolVar(&c.noPlots, "no-plots", false, "do not draw the PNG/SVG plots")
 	flag.StringVar(&c.servers, "servers", "", "HTTP workloads: comma-separated servers to run, of "+strings.Join(serverKinds(), ",")+" (default all)")
 	flag.StringVar(&c.rig, "rig", "napi", "HTTP workloads: napi (each veth end's receive work in a NAPI thread on its own side's CPU, counted as the server's) or softirq (veth's default: on the sender's CPU)")

@@ -98,6 +98,12 @@ func readIn(h *testbed.Host, path string) (b []byte, err error) {
 	return b, err
 }
 
+// writeIn writes a file inside h's namespace (a sysctl of it under
+// /proc/sys/net).
+func writeIn(h *testbed.Host, path, v string) error {
+	return h.Do(func() error { return os.WriteFile(path, []byte(v), 0o644) })
+}
+
 func parseSockstatTW(b []byte) (int, error) {
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
