@@ -37,14 +37,9 @@ func keepaliveGensWorkload(c config) ([]Result, error) {
 			if err != nil {
 				return err
 			}
-			f := m.f
-			f.add(s.name, "requests/s", "req/s", higher, r.res.PerSecond(r.res.Requests))
-			f.add(s.name, "cpu/request", "ns", lower, r.perOp()).Note = "server utime+stime (process + NAPI thread) / requests"
-			f.add(s.name, "loadgen cpu/request", "ns", lower, r.genPerOp()).Note = "generator thread + the peer end's NAPI thread / requests: the generator core's cost"
-			f.addBusy(s.name, r)
-			f.add(s.name, "p50", "µs", lower, r.quantileUS(50))
-			f.add(s.name, "p99", "µs", lower, r.quantileUS(99))
-			f.errors(s.name, r)
+			keepaliveFigures(m.f, s.name, r, func() {
+				m.f.add(s.name, "loadgen cpu/request", "ns", lower, r.genPerOp()).Note = "generator thread + the peer end's NAPI thread / requests: the generator core's cost"
+			})
 		}
 		round[s.name]++
 		return nil

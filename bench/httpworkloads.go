@@ -153,17 +153,25 @@ func keepaliveWorkload(c config) ([]Result, error) {
 			return err
 		}
 		keepHist("keepalive", s.name, m)
-		f.add(s.name, "requests/s", "req/s", higher, m.res.PerSecond(m.res.Requests))
-		f.add(s.name, "cpu/request", "ns", lower, m.perOp()).Note = "server utime+stime (process + NAPI thread) / requests"
-		f.add(s.name, "allocs/request", "allocs", lower, m.allocsPerOp()).Note = "server Go heap allocations (MemStats.Mallocs) / requests"
-		f.addBusy(s.name, m)
-		f.add(s.name, "p50", "µs", lower, m.quantileUS(50))
-		f.add(s.name, "p99", "µs", lower, m.quantileUS(99))
+		keepaliveFigures(f, s.name, m, func() {
+			f.add(s.name, "allocs/request", "allocs", lower, m.allocsPerOp()).Note = "server Go heap allocations (MemStats.Mallocs) / requests"
+		})
 		f.add(s.name, "p99.9", "µs", lower, m.quantileUS(99.9))
-		f.errors(s.name, m)
 		return nil
 	})
 	return f.results(), err
+}
+
+// keepaliveFigures adds a keep-alive window's rows: throughput, CPU per
+// request, then extra's rows, busy and waiting, p50, p99 and errors.
+func keepaliveFigures(f *figures, impl string, m sample, extra func()) {
+	f.add(impl, "requests/s", "req/s", higher, m.res.PerSecond(m.res.Requests))
+	f.add(impl, "cpu/request", "ns", lower, m.perOp()).Note = "server utime+stime (process + NAPI thread) / requests"
+	extra()
+	f.addBusy(impl, m)
+	f.add(impl, "p50", "µs", lower, m.quantileUS(50))
+	f.add(impl, "p99", "µs", lower, m.quantileUS(99))
+	f.errors(impl, m)
 }
 
 func closeWorkload(c config) ([]Result, error) {
