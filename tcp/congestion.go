@@ -9,7 +9,9 @@ import "time"
 //
 //   - Window before sending (cwnd, octets);
 //   - OnAck for newly acknowledged octets outside loss recovery, with
-//     SRTT and the RTT sample this ACK gave (0 if none);
+//     SRTT and the RTT sample this ACK gave (0 if none), and only while
+//     the sender is cwnd-limited (cwndLimited): an application-limited
+//     sender's window does not grow (RFC 9438 §4.8, RFC 7661);
 //   - OnLoss when it enters fast recovery (RFC 5681 §3.2, RFC 6675 §5):
 //     the controller sets ssthresh and cwnd = ssthresh, remembering the
 //     old values for Undo;
@@ -96,3 +98,51 @@ func (t *TCB) builtinCC() Congestion {
 // initialWindow is RFC 6928's IW10 (as Linux); restartWindow is the
 // window after idle (RFC 5681 §4.1: RW = min(IW, cwnd)).
 func initialWindow(mss uint16) uint32 { return 10 * uint32(mss) }
+
+// flightCwndFull is maxFlight once cwnd held the sender back in the
+// current window (Linux's is_cwnd_limited): above any real flight.
+const flightCwndFull = ^uint32(0)
+
+// cwndValidate is Linux's tcp_cwnd_validate, run when trySend sent
+// text or stopped with text unsent because cwnd was full (limited).
+// Per window of data (it ends once SND.UNA reaches cwndUseEnd) it keeps
+// whether cwnd held the sender back, or else the most octets in
+// flight: the ACKs of that window grow cwnd only as far as the sender
+// used it (cwndLimited).
+func (t *TCB) cwndValidate(limited bool) {
+	flight := t.sndMax.Sub(t.sndUna)
+	if limited {
+		flight = flightCwndFull
+	}
+	if flight > t.maxFlight || t.sndUna.GreaterEq(t.cwndUseEnd) {
+		t.maxFlight = flight
+		t.cwndUseEnd = t.sndMax
+	}
+}
+
+// cwndLimited is Linux's tcp_is_cwnd_limited: whether an ACK may grow
+// cwnd. Yes if cwnd held the sender back in the current window; in slow
+// start also while cwnd is below twice the most in flight (so it can
+// double what was used). An application-limited sender, a keep-alive
+// connection's small replies, keeps its window: otherwise thousands of
+// one-segment exchanges would grow it without bound, and a large reply
+// later would leave as a burst the path never carried (RFC 9438 §4.8,
+// RFC 7661 §4.3).
+func (t *TCB) cwndLimited() bool {
+	if t.maxFlight == flightCwndFull {
+		return true
+	}
+	w := t.cc.Window()
+	return w < t.cc.Ssthresh() && w < 2*t.maxFlight
+}
+
+// cwndFull reports whether cwnd leaves no room for another full segment
+// (Linux: packets in flight >= cwnd), counting the pipe in recovery
+// (RFC 6675 §5).
+func (t *TCB) cwndFull() bool {
+	f := t.sndNxt.Sub(t.sndUna)
+	if t.inRecovery() {
+		f = t.pipe()
+	}
+	return f+uint32(t.sndMSS) > t.cc.Window()
+}

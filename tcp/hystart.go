@@ -32,12 +32,14 @@ const (
 	hsCSSGrowthDiv   = 4
 	hsCSSRounds      = 5
 	hsInfinity       = 1<<32 - 1 // µs: no sample
-	hsStateSlowStart = 0
-	hsStateCSS       = 1
+	hsStateNew       = 0         // no round started yet (reset)
+	hsStateSlowStart = 1
+	hsStateCSS       = 2
 )
 
 // hystartPP is kept small (it sits in every CUBIC TCB): octet counts
-// modulo 2^32, RTTs in microseconds.
+// modulo 2^32, RTTs in microseconds, and no padding (hsStateNew is the
+// not-yet-started state, not a bool of its own).
 type hystartPP struct {
 	delivered   uint32 // octets acknowledged in slow start so far
 	windowEnd   uint32 // delivered count that ends the round (RFC windowEnd)
@@ -47,7 +49,6 @@ type hystartPP struct {
 	samples     uint16
 	cssRounds   uint8
 	state       uint8
-	started     bool
 }
 
 // reset starts HyStart++ afresh (a new slow start).
@@ -62,10 +63,12 @@ func (h *hystartPP) inCSS() bool { return h.state == hsStateCSS }
 // CSS_GROWTH_DIVISOR in CSS) and whether slow start must end now.
 func (h *hystartPP) onAck(acked, inflight uint32, rtt time.Duration) (div uint32, exit bool) {
 	h.delivered += acked
-	if !h.started || int32(h.delivered-h.windowEnd) >= 0 {
+	if h.state == hsStateNew || int32(h.delivered-h.windowEnd) >= 0 {
 		// A new round: everything sent before it is acknowledged.
-		ended := h.started
-		h.started = true
+		ended := h.state != hsStateNew
+		if !ended {
+			h.state = hsStateSlowStart
+		}
 		h.lastMin, h.curMin, h.samples = h.curMin, hsInfinity, 0
 		h.windowEnd = h.delivered + inflight
 		if ended && h.state == hsStateCSS {

@@ -428,7 +428,7 @@ func (t *TCB) ackAdvance(ack Seq, r time.Duration, now Instant) {
 		}
 	}
 	t.retries = 0
-	if !t.inRecovery() {
+	if !t.inRecovery() && t.cwndLimited() {
 		t.cc.OnAck(acked, t.sndMSS, t.sndMax.Sub(t.sndUna), now, t.srtt, r)
 	}
 	if t.sndUna == t.sndMax {

@@ -133,13 +133,14 @@ func (t *TCB) trySend(now Instant) {
 		t.lastSend = now
 	}
 	rate := t.pacingRate()
+	unsent, sent := uint32(0), false
 	for {
 		if t.sb.n > 0 && t.sndNxt.LessThan(t.sndMax) {
 			// Go-back-N after a timeout skips what the peer SACKed
 			// (RFC 6675 §5.1 keeps the scoreboard across the RTO).
 			t.sndNxt = t.sb.skip(t.sndNxt)
 		}
-		unsent := uint32(0)
+		unsent = 0
 		if t.sndNxt.LessThan(dataEnd) {
 			unsent = dataEnd.Sub(t.sndNxt)
 		}
@@ -170,7 +171,7 @@ func (t *TCB) trySend(now Instant) {
 			if t.sndWnd == 0 && idle && t.persistAt == Never {
 				t.armPersist(now)
 			}
-			return
+			break
 		}
 		if n < mss && t.sndNxt.GreaterEq(t.sndMax) {
 			// (Never for octets sent before: Linux applies neither Nagle
@@ -187,7 +188,7 @@ func (t *TCB) trySend(now Instant) {
 				n >= t.maxSndWnd/2 && t.maxSndWnd > 0 ||
 				idle && !allQueued // window-limited with nothing in flight: no ACK will come to clock it
 			if !ok {
-				return
+				break
 			}
 		}
 		if rate > 0 {
@@ -196,7 +197,7 @@ func (t *TCB) trySend(now Instant) {
 			x := t.sx()
 			if !x.pace.ready(now) {
 				t.persistAt = x.pace.wake()
-				return
+				break
 			}
 			x.pace.sent(n, rate, now)
 		}
@@ -212,8 +213,14 @@ func (t *TCB) trySend(now Instant) {
 			}
 		}
 		t.transmitRuns(f, a, next, k, now)
+		sent = true
 	}
+	// Every break with text unsent leaves sndNxt before the FIN's
+	// sequence number, so only the loop's end sends a queued FIN here.
 	t.sendQueuedFIN(now)
+	if limited := unsent > 0 && t.cwndFull(); sent || limited {
+		t.cwndValidate(limited)
+	}
 }
 
 // sendQueuedFIN sends the FIN alone when all text before it has gone

@@ -54,6 +54,14 @@ type TCB struct {
 	sndBufSeq Seq
 	finSeq    Seq // our FIN's sequence number, valid when flagFinQueued
 
+	// Congestion window validation (congestion.go, Linux
+	// tcp_cwnd_validate): maxFlight is the most octets in flight in the
+	// current window, which ends once SND.UNA reaches cwndUseEnd, or
+	// flightCwndFull once cwnd held trySend back in it (tcbFlags has no
+	// bit left for that).
+	cwndUseEnd Seq
+	maxFlight  uint32
+
 	// Timers, as absolute instants (Never when disarmed).
 	rtoAt, persistAt, delackAt, keepAt, stateAt Instant
 
