@@ -35,7 +35,7 @@ func (t *Table) Input(id *tcp.ID, seg *tcp.Segment, now tcp.Instant, out tcp.Sin
 	if s < 0 {
 		return Verdict{Action: NotFound}
 	}
-	e := &t.ents[s]
+	e := t.at(s)
 	f := seg.Flags
 	if f&tcp.FlagRST != 0 {
 		t.stats.RSTIgnored++
@@ -96,7 +96,7 @@ func (t *Table) ack(id *tcp.ID, e *entry, now tcp.Instant, out tcp.Sink) {
 // restart gives the entry at slot s a fresh 2*MSL from now: it moves to
 // the ring's tail so the ring stays in expiry order.
 func (t *Table) restart(ipos uint32, s int, now tcp.Instant) {
-	e := t.ents[s]
+	e := *t.at(s)
 	h := t.hash(&e)
 	t.kill(ipos, s)
 	e.expiry = now + t.life

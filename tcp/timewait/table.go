@@ -3,7 +3,7 @@ package timewait
 import (
 	"encoding/binary"
 	"hash/maphash"
-	"math/bits"
+	"math"
 	"time"
 
 	"github.com/sluicenet/sluice/tcp"
@@ -45,15 +45,48 @@ const (
 	slotMask = 1<<slotBits - 1
 )
 
+// The ring is numbered mod 2^ringBits and stored in chunks of chunkLen
+// entries, allocated as the tail reaches them and released as the head
+// leaves them, so the ring grows without moving an entry (a ring copied
+// to twice its size stopped the loop for about 2 s at 4M entries).
+// MaxLimit + MaxLimit/8 + 8 slots stay below 2^ringBits - chunkLen, so
+// the tail never reaches the head's chunk.
+const (
+	ringBits  = 23
+	ringMask  = 1<<ringBits - 1
+	chunkBits = 12 // 4096 entries, 192 KiB
+	chunkLen  = 1 << chunkBits
+	chunkMask = chunkLen - 1
+)
+
+type chunk [chunkLen]entry
+
+// The index doubles incrementally: the old one is kept while each Insert
+// moves migrateStep of its positions (and the rest of a cluster) into the
+// new one, and find consults both. Growth starts at load 2/3 and the next
+// can start only after 2/3 of the old size more inserts, by which time
+// 8 positions an insert have moved all of the old index. A position in the
+// old index is marked with oldPos.
+const (
+	migrateStep = 8
+	oldPos      = 1 << 31
+)
+
 // Table is a TIME-WAIT table; see the package doc. The zero value is not
 // usable: call New.
 type Table struct {
-	ents    []entry // ring of (re)start-ordered entries
-	head    int     // slot of the oldest used ring slot; live whenever used > 0
-	used    int     // ring slots in use from head, live and dead
-	live    int     // live entries
+	chunks  []*chunk // ring of (re)start-ordered entries: slot s is in chunks[s>>chunkBits]
+	spare   *chunk   // a released chunk, for the next one the tail needs
+	head    int      // slot of the oldest used ring slot; live whenever used > 0
+	used    int      // ring slots in use from head, live and dead
+	live    int      // live entries
+	size    int      // ring slots usable before makeRoom: doubles up to ringMax
 	idx     []uint32
 	idxMask uint32
+	old     []uint32 // the index being moved into idx, or nil
+	oldMask uint32
+	mig     uint32 // next position of old to move (mod len(old))
+	migEnd  uint32 // mig when all of old has moved
 	seed    maphash.Seed
 	life    tcp.Instant // 2*MSL
 	max     int         // live entries allowed
@@ -80,10 +113,13 @@ func New(c Config) (*Table, error) {
 		life:    tcp.Instant(2 * msl),
 		max:     max,
 		ringMax: max + max/8 + 8,
+		chunks:  make([]*chunk, 1<<(ringBits-chunkBits)),
+		idx:     make([]uint32, 128),
+		idxMask: 127,
 		laIdx:   map[[16]byte]uint16{},
 		lastI:   -1,
 	}
-	t.resize(min(64, t.ringMax))
+	t.size = min(64, t.ringMax)
 	return t, nil
 }
 
@@ -105,8 +141,11 @@ func (t *Table) NextDeadline() tcp.Instant {
 	if t.used == 0 {
 		return tcp.Never
 	}
-	return t.ents[t.head].expiry
+	return t.at(t.head).expiry
 }
+
+// at is ring slot s.
+func (t *Table) at(s int) *entry { return &t.chunks[s>>chunkBits][s&chunkMask] }
 
 // Insert adds the connection id in TIME-WAIT with state st; it expires
 // 2*MSL after now. An existing entry for id is replaced. It returns false,
@@ -172,7 +211,7 @@ func (t *Table) Lookup(id *tcp.ID, now tcp.Instant) (st State, expiry tcp.Instan
 	if s < 0 {
 		return State{}, 0, false
 	}
-	e := &t.ents[s]
+	e := t.at(s)
 	return State{
 		SndNxt: e.sndNxt, RcvNxt: e.rcvNxt, Window: e.window, TS: e.local&fTS != 0,
 		TSRecent: e.tsRecent, TSOffset: e.tsOffset,
@@ -199,7 +238,7 @@ func (t *Table) Remove(id *tcp.ID) bool {
 func (t *Table) Expire(now tcp.Instant) int {
 	n := 0
 	for t.used > 0 {
-		e := &t.ents[t.head]
+		e := t.at(t.head)
 		if e.local&fLive != 0 {
 			if e.expiry > now {
 				break
@@ -252,7 +291,7 @@ func (t *Table) lookup(id *tcp.ID, now tcp.Instant) (ipos uint32, s int) {
 	}
 	h := t.hash(&k)
 	ipos, s = t.find(&k, h)
-	if s >= 0 && t.ents[s].expiry <= now {
+	if s >= 0 && t.at(s).expiry <= now {
 		t.kill(ipos, s)
 		t.stats.Expired++
 		return 0, -1
@@ -270,6 +309,9 @@ func (t *Table) lookup(id *tcp.ID, now tcp.Instant) (ipos uint32, s int) {
 func (t *Table) Prefetch(tuple *[36]byte) {
 	h := maphash.Bytes(t.seed, tuple[:])
 	t.touch += t.idx[uint32(h)&t.idxMask]
+	if t.old != nil {
+		t.touch += t.old[uint32(h)&t.oldMask]
+	}
 }
 
 // hash is the index hash of e's 4-tuple (its 36 octets, as sched.ConnKey
@@ -283,12 +325,23 @@ func (t *Table) hash(e *entry) uint64 {
 	return maphash.Bytes(t.seed, b[:])
 }
 
-// find returns the index position and ring slot of the entry with k's
-// 4-tuple, or the first empty index position and -1.
+// find returns the index position (oldPos set when in the old index) and
+// ring slot of the entry with k's 4-tuple, or -1 for the slot.
 func (t *Table) find(k *entry, h uint64) (uint32, int) {
+	if t.old != nil {
+		if i, s := t.probe(t.old, t.oldMask, k, h); s >= 0 {
+			return i | oldPos, s
+		}
+	}
+	return t.probe(t.idx, t.idxMask, k, h)
+}
+
+// probe looks k up in one index: its position and ring slot, or the first
+// empty position and -1.
+func (t *Table) probe(idx []uint32, mask uint32, k *entry, h uint64) (uint32, int) {
 	tag := uint32(h >> 56)
-	for i := uint32(h) & t.idxMask; ; i = (i + 1) & t.idxMask {
-		w := t.idx[i]
+	for i := uint32(h) & mask; ; i = (i + 1) & mask {
+		w := idx[i]
 		if w == 0 {
 			return i, -1
 		}
@@ -296,7 +349,7 @@ func (t *Table) find(k *entry, h uint64) (uint32, int) {
 			continue
 		}
 		s := int(w&slotMask) - 1
-		e := &t.ents[s]
+		e := t.at(s)
 		if e.lport == k.lport && e.rport == k.rport && e.raddr == k.raddr && (e.local^k.local)&laMask == 0 {
 			return i, s
 		}
@@ -305,17 +358,61 @@ func (t *Table) find(k *entry, h uint64) (uint32, int) {
 
 // add appends a live entry to the ring and indexes it.
 func (t *Table) add(e *entry, h uint64) {
-	if t.used == len(t.ents) {
+	if t.used == t.size {
 		t.makeRoom()
 	}
-	s := t.head + t.used
-	if s >= len(t.ents) {
-		s -= len(t.ents)
+	s := (t.head + t.used) & ringMask
+	c := &t.chunks[s>>chunkBits]
+	if *c == nil {
+		*c, t.spare = t.spare, nil
+		if *c == nil {
+			*c = new(chunk)
+		}
 	}
-	t.ents[s] = *e
+	(*c)[s&chunkMask] = *e
 	t.used++
 	t.live++
+	t.growIndex()
 	t.idxPut(h, s)
+	t.migrate(migrateStep)
+}
+
+// growIndex starts moving to an index of twice the size when live
+// entries pass 2/3 of the index.
+func (t *Table) growIndex() {
+	if uint64(t.live)*3 <= uint64(len(t.idx))*2 {
+		return
+	}
+	t.migrate(math.MaxInt) // the last growth has ended by now (see migrateStep)
+	t.old, t.oldMask = t.idx, t.idxMask
+	t.idx = make([]uint32, 2*len(t.old))
+	t.idxMask = uint32(len(t.idx) - 1)
+	// Start at an empty word: clusters then move whole, so a probe of
+	// the old index never finds a hole a cluster's move left.
+	start := uint32(0)
+	for t.old[start] != 0 {
+		start++
+	}
+	t.mig, t.migEnd = start, start+uint32(len(t.old))
+}
+
+// migrate moves at least budget positions of the old index into the new
+// one, stopping only at an empty word (the end of a cluster).
+func (t *Table) migrate(budget int) {
+	for t.old != nil {
+		i := t.mig & t.oldMask
+		if w := t.old[i]; w != 0 {
+			t.old[i] = 0
+			s := int(w&slotMask) - 1
+			t.idxPut(t.hash(t.at(s)), s)
+		} else if budget <= 0 {
+			return
+		}
+		budget--
+		if t.mig++; t.mig == t.migEnd {
+			t.old = nil
+		}
+	}
 }
 
 // idxPut indexes ring slot s under hash h (the tuple is not present).
@@ -331,108 +428,91 @@ func (t *Table) idxPut(h uint64, s int) {
 // slot stays, dead, until the head passes it.
 func (t *Table) kill(ipos uint32, s int) {
 	t.idxDelete(ipos)
-	t.ents[s].local &^= fLive
+	t.at(s).local &^= fLive
 	t.live--
-	for t.used > 0 && t.ents[t.head].local&fLive == 0 {
+	for t.used > 0 && t.at(t.head).local&fLive == 0 {
 		t.popHead()
 	}
 }
 
+// popHead drops the head slot, releasing its chunk when the head leaves
+// it (the tail, less than a chunk short of a full turn, is not in it).
 func (t *Table) popHead() {
-	t.head++
-	if t.head == len(t.ents) {
-		t.head = 0
-	}
+	t.head = (t.head + 1) & ringMask
 	t.used--
+	if t.head&chunkMask == 0 {
+		c := &t.chunks[((t.head-1)&ringMask)>>chunkBits]
+		t.spare, *c = *c, nil
+	}
 }
 
-// idxDelete empties index position i by backward-shift deletion (linear
-// probing without tombstones): later words of the cluster whose home is
-// not in (i, j] move back into the hole.
+// idxDelete empties index position i (of the old index if oldPos is set)
+// by backward-shift deletion (linear probing without tombstones): later
+// words of the cluster whose home is not in (i, j] move back into the
+// hole. In the old index the cluster is one not moved yet (they move
+// whole), and a shift keeps it within itself.
 func (t *Table) idxDelete(i uint32) {
-	for j := (i + 1) & t.idxMask; ; j = (j + 1) & t.idxMask {
-		w := t.idx[j]
+	idx, mask := t.idx, t.idxMask
+	if i&oldPos != 0 {
+		idx, mask, i = t.old, t.oldMask, i&^oldPos
+	}
+	for j := (i + 1) & mask; ; j = (j + 1) & mask {
+		w := idx[j]
 		if w == 0 {
 			break
 		}
-		e := &t.ents[int(w&slotMask)-1]
-		home := uint32(t.hash(e)) & t.idxMask
+		home := uint32(t.hash(t.at(int(w&slotMask)-1))) & mask
 		// Distance from home to j versus from i to j, cyclically: the
 		// word may fill the hole when its home is not after the hole.
-		if (j-home)&t.idxMask >= (j-i)&t.idxMask {
-			t.idx[i] = w
+		if (j-home)&mask >= (j-i)&mask {
+			idx[i] = w
 			i = j
 		}
 	}
-	t.idx[i] = 0
+	idx[i] = 0
 }
 
-// makeRoom is called when every ring slot is used: compact in place when
-// a quarter is dead or the ring is at its limit, else double the ring.
+// makeRoom is called when the usable ring slots are all used: compact in
+// place when a quarter is dead or the ring is at its limit, else double
+// the usable slots (chunks come as the tail needs them; nothing moves).
 // At the limit, live < max leaves at least max/8 dead slots, so the O(n)
 // compaction is paid for by that many restarts or removals.
 func (t *Table) makeRoom() {
 	dead := t.used - t.live
-	if dead >= len(t.ents)/4 || len(t.ents) >= t.ringMax {
+	if dead >= t.size/4 || t.size >= t.ringMax {
 		t.compact()
 		return
 	}
-	t.resize(min(2*len(t.ents), t.ringMax))
+	t.size = min(2*t.size, t.ringMax)
 }
 
-// compact moves live entries to the front of the ring, in order.
+// compact moves live entries to the front of the ring, in order. Chunks
+// past the new tail stay for the tail to reuse.
 func (t *Table) compact() {
-	n := len(t.ents)
 	w, r := t.head, t.head
 	for range t.used {
-		if t.ents[r].local&fLive != 0 {
+		if e := t.at(r); e.local&fLive != 0 {
 			if w != r {
-				t.ents[w] = t.ents[r]
+				*t.at(w) = *e
 			}
-			if w++; w == n {
-				w = 0
-			}
+			w = (w + 1) & ringMask
 		}
-		if r++; r == n {
-			r = 0
-		}
+		r = (r + 1) & ringMask
 	}
 	t.used = t.live
 	t.stats.Compactions++
 	t.reindex()
 }
 
-// resize moves the live entries, in order, to a ring of n slots, with an
-// index of the next power of two at or above 1.5*n words (load <= 2/3).
-func (t *Table) resize(n int) {
-	ents := make([]entry, n)
-	k, r := 0, t.head
-	for range t.used {
-		if t.ents[r].local&fLive != 0 {
-			ents[k] = t.ents[r]
-			k++
-		}
-		if r++; r == len(t.ents) {
-			r = 0
-		}
-	}
-	t.ents, t.head, t.used = ents, 0, k
-	size := 1 << bits.Len(uint(n+n/2-1))
-	t.idx = make([]uint32, size)
-	t.idxMask = uint32(size - 1)
-	t.reindex()
-}
-
-// reindex rebuilds the index from the live ring slots.
+// reindex rebuilds the index from the live ring slots, ending a growth.
 func (t *Table) reindex() {
 	clear(t.idx)
+	t.old = nil
 	s := t.head
 	for range t.used {
-		if e := &t.ents[s]; e.local&fLive != 0 {
+		if e := t.at(s); e.local&fLive != 0 {
 			t.idxPut(t.hash(e), s)
 		}
-		if s++; s == len(t.ents) {
-			s = 0
-		}
+		s = (s + 1) & ringMask
 	}
 }

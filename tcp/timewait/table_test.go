@@ -322,8 +322,7 @@ func BenchmarkInputFIN(b *testing.B) {
 // BenchmarkBytesPerEntry measures the heap a table of 1M live entries
 // holds (ring + index + local addresses) and reports it per entry, beside
 // the size of the ring entry alone; the difference is the hash index
-// (load <= 2/3) and the ring's rounding up to a power of two (about 5% at
-// 1M; up to 2x just past a power of two).
+// (load 1/3 to 2/3; 8 MiB at 1M) and the ring's last, partly used chunk.
 func BenchmarkBytesPerEntry(b *testing.B) {
 	n := 1_000_000
 	if s := os.Getenv("TIMEWAIT_ENTRIES"); s != "" {

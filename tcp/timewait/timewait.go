@@ -4,27 +4,34 @@
 // pointer-free entry per 4-tuple instead of a full TCB with buffers (the
 // local address, one of the few the server listens on, is an index into
 // the table's list of them). With the index, a table of 1M entries costs
-// 58.7 octets of heap an entry (BenchmarkBytesPerEntry).
+// 56.6 octets of heap an entry (BenchmarkBytesPerEntry).
 //
-// Storage (table.go). Entries live in one []entry ring ordered by the time
-// they were (re)started. Every entry lives exactly 2*MSL, so ring order is
-// expiry order: Expire pops the head while it is due, NextDeadline is the
-// head's expiry, both O(1) per entry. Restarting an entry (a retransmitted
-// FIN) or removing one (a reopening SYN) leaves a dead slot that the head
-// pops later for free; when the ring is full of live and dead slots it
-// grows (doubling, up to Max + Max/8 slots) or compacts in place, which is
-// amortized O(1) because at that size at least Max/8 slots are dead. A
-// separate open-addressing index ([]uint32, linear probing, backward-shift
-// deletion, load at most 1/2 at Max) maps the 4-tuple to a ring slot; each
-// index word also carries 8 bits of the hash so most probes never touch
-// the entry. The index hashes the 4-tuple with hash/maphash under a seed
+// Storage (table.go). Entries live in a ring ordered by the time they were
+// (re)started. Every entry lives exactly 2*MSL, so ring order is expiry
+// order: Expire pops the head while it is due, NextDeadline is the head's
+// expiry, both O(1) per entry. Restarting an entry (a retransmitted FIN)
+// or removing one (a reopening SYN) leaves a dead slot that the head pops
+// later for free; when the usable slots are all used the ring doubles
+// them (up to Max + Max/8) or, with a quarter dead or at that limit,
+// compacts in place, which is amortized O(1) because at the limit at least
+// Max/8 slots are dead. The ring is stored in chunks of 4096 entries that
+// come as the tail reaches them and go as the head leaves them, so growth
+// moves no entry. A separate open-addressing index ([]uint32, linear
+// probing, backward-shift deletion, load 1/3 to 2/3) maps the 4-tuple to
+// a ring slot; each index word also carries 8 bits of the hash so most
+// probes never touch the entry. The index doubles incrementally: each
+// Insert moves a few positions of the old index into the new one and
+// look-ups consult both until the move ends, so no Insert rehashes the
+// table (a table doubled in one step stopped its loop for about 2 s at 4M
+// entries; now the slowest Insert of a fill to 4M takes a few ms of CPU,
+// BenchmarkInsertGrow). The index hashes the 4-tuple with hash/maphash under a seed
 // drawn per table, as the loops' connection table does: the remote
 // address and port are the peer's choice, and a peer that could aim hash
 // collisions would turn every lookup into a long probe. (SipHash-2-4, the
 // earlier hash, cost 3-4 times as much, and a table turning over at its
 // bound hashes three or four times an entry.)
-// Neither slice holds a Go pointer, so a million entries cost the GC
-// nothing to scan.
+// Neither the chunks nor the index hold a Go pointer, so a million
+// entries cost the GC only the 2048 chunk pointers to scan.
 //
 // Segment handling (input.go) follows RFC 9293 §3.10.7.4 for TIME-WAIT,
 // RFC 1337 (RST ignored), RFC 7323 §5 (PAWS) and RFC 6191 / Linux
