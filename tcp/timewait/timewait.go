@@ -17,7 +17,7 @@
 // Max/8 slots are dead. The ring is stored in chunks of 4096 entries that
 // come as the tail reaches them and go as the head leaves them, so growth
 // moves no entry. A separate open-addressing index ([]uint32, linear
-// probing, backward-shift deletion, load 1/3 to 2/3) maps the 4-tuple to
+// probing, backward-shift deletion, load 1/4 to 1/2) maps the 4-tuple to
 // a ring slot; each index word also carries 8 bits of the hash so most
 // probes never touch the entry. The index doubles incrementally: each
 // Insert moves a few positions of the old index into the new one and
