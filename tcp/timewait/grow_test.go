@@ -21,7 +21,6 @@ func TestGrowthModel(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	now := t0
 	life := tcp.Instant(2 * msl)
-	var sink nopSink
 	grew := 0
 	for step := range 100_000 {
 		id := flowN(r.IntN(flows))
@@ -39,12 +38,7 @@ func TestGrowthModel(t *testing.T) {
 			}
 			delete(model, id)
 		case op < 17:
-			v := tb.Input(&id, &tcp.Segment{Seq: 99, Flags: tcp.FlagFIN | tcp.FlagACK}, now, sink)
-			if _, had := model[id]; had != (v.Action == ACKed) {
-				t.Fatalf("step %d: FIN %v, model has=%v", step, v.Action, had)
-			} else if had {
-				model[id] = now + life
-			}
+			modelFIN(t, tb, model, &id, now, step)
 		default:
 			now += tcp.Instant(r.Int64N(int64(100 * time.Millisecond)))
 			tb.Expire(now)

@@ -81,6 +81,19 @@ func TestInsertLookupRemove(t *testing.T) {
 	}
 }
 
+// modelFIN sends id's retransmitted FIN (RCV.NXT 100) at now: ACKed and
+// 2*MSL restarted (RFC 9293 §3.10.7.4) when the model holds id, else not
+// found.
+func modelFIN(t *testing.T, tb *Table, model map[tcp.ID]tcp.Instant, id *tcp.ID, now tcp.Instant, step int) {
+	t.Helper()
+	v := tb.Input(id, &tcp.Segment{Seq: 99, Flags: tcp.FlagFIN | tcp.FlagACK}, now, nopSink{})
+	if _, had := model[*id]; had != (v.Action == ACKed) {
+		t.Fatalf("step %d: FIN %v, model has=%v", step, v.Action, had)
+	} else if had {
+		model[*id] = now + tcp.Instant(2*msl)
+	}
+}
+
 // A random mix of inserts, removals, FIN restarts, lookups and clock steps,
 // checked against a map after every step. A small Max forces ring growth,
 // compaction and refusals.
@@ -91,7 +104,6 @@ func TestModel(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	now := t0
 	life := tcp.Instant(2 * msl)
-	var sink nopSink
 	for step := range 200_000 {
 		id := flowN(r.IntN(600))
 		switch op := r.IntN(10); {
@@ -113,12 +125,7 @@ func TestModel(t *testing.T) {
 			}
 			delete(model, id)
 		case op < 8:
-			v := tb.Input(&id, &tcp.Segment{Seq: 99, Flags: tcp.FlagFIN | tcp.FlagACK}, now, sink)
-			if _, had := model[id]; had != (v.Action == ACKed) {
-				t.Fatalf("step %d: FIN %v, model has=%v", step, v.Action, had)
-			} else if had {
-				model[id] = now + life
-			}
+			modelFIN(t, tb, model, &id, now, step)
 		case op < 9:
 			now += tcp.Instant(r.Int64N(int64(500 * time.Millisecond)))
 			tb.Expire(now)
