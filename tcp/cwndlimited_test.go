@@ -80,15 +80,8 @@ func TestCwndLimitedGrows(t *testing.T) {
 
 // ccEstablished is benchEstablished with the controller cc.
 func ccEstablished(tb testing.TB, cc Algorithm) (*TCB, Seq) {
-	cfg := DefaultConfig()
-	cfg.CC = cc
-	cfg.ISN = func(*ID, Instant) Seq { return 1000 }
-	t := Open(&cfg, fuzzID, &nopSink{}, 1e9)
-	seg := Segment{Flags: FlagSYN | FlagACK, Seq: 5000, Ack: 1001, Window: 65535,
-		Options: Options{MSS: 1460, HasWScale: true, WScale: 7, SACKPermitted: true, HasTS: true, TSVal: 1}}
-	t.Input(&seg, 1e9)
-	if t.State() != Established {
-		tb.Fatal("not established")
-	}
-	return t, 5001
+	t, r := benchEstablished(tb, &nopSink{})
+	t.cfg.CC = cc // benchEstablished's own Config
+	t.SetCongestion(nil)
+	return t, r
 }
