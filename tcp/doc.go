@@ -157,7 +157,9 @@
 //     default, NewReno or BBR (v1, as Linux ships it: bbr.go) by
 //     Config.CC; slow start counting every octet an ACK covers (Linux's
 //     tcp_slow_start, not RFC 3465's L=2), IW10, restart from
-//     IW after an idle RTO (RFC 5681 §4.1); CUBIC leaves slow start by
+//     IW after an idle RTO (RFC 5681 §4.1), growth only while the
+//     sender is cwnd-limited (tcp_is_cwnd_limited, RFC 9438 §4.8,
+//     RFC 7661: congestion.go's cwndLimited); CUBIC leaves slow start by
 //     HyStart++ (RFC 9406, with its conservative phase: hystart.go)
 //     rather than by overflowing the bottleneck queue. BBR takes a
 //     delivery-rate sample per ACK (rate.go) and is paced: each segment
