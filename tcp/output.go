@@ -25,7 +25,7 @@ func (t *TCB) emit(flags Flags, seq Seq, payload []byte, now Instant) {
 }
 
 // emitRuns is emit for text in two runs: a, then the first n octets of
-// chunk next (ring.text; Segment.Tail).
+// chunk next (sendText; Segment.Tail).
 func (t *TCB) emitRuns(flags Flags, seq Seq, a []byte, next *chunk.Chunk, n int, now Instant) {
 	s := t.scratch()
 	*s = Segment{Seq: seq, Flags: flags}

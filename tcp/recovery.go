@@ -180,7 +180,7 @@ func (t *TCB) retransmit(l Seq, n uint32, now Instant) uint32 {
 	switch {
 	case l.LessThan(dataEnd):
 		n = min(n, dataEnd.Sub(l), t.curMSS())
-		a, next, k := t.snd.text(int(l.Sub(t.sndBufSeq)), int(n), t.takesTail())
+		a, next, k := t.sendText(int(l.Sub(t.sndBufSeq)), int(n))
 		f := FlagACK
 		end := l.Add(uint32(len(a) + k))
 		if end == dataEnd {
@@ -484,7 +484,7 @@ func (t *TCB) probeTimeout(now Instant) {
 	if u := uint32(t.Unsent()); t.sndNxt == t.sndMax && probeNew(u, t.curMSS(), t.sndNxt, t.sndUna.Add(t.sndWnd)) {
 		n := min(u, t.curMSS())
 		off := int(t.sndNxt.Sub(t.sndBufSeq))
-		a, next, k := t.snd.text(off, int(n), t.takesTail())
+		a, next, k := t.sendText(off, int(n))
 		t.transmitRuns(FlagACK|FlagPSH, a, next, k, now)
 		sent = true
 	}

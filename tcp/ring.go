@@ -65,19 +65,6 @@ func (r *ring) readAt(off int, p []byte) int { return r.q.ReadAt(off, p) }
 // copying (the rest after consume).
 func (r *ring) peek() (a, b []byte) { return r.q.Peek() }
 
-// text returns up to k used octets from offset off as a segment's text:
-// Payload, then the first n octets of chunk next (Segment.Tail). With
-// tail (the Sink is a TailSink) text crossing a chunk is two runs in
-// place (chunk.Queue.Runs2); otherwise, or when k exceeds a chunk, it is
-// one slice, gathered into the pool's scratch when it crosses a chunk
-// (valid until the next gather).
-func (r *ring) text(off, k int, tail bool) (a []byte, next *chunk.Chunk, n int) {
-	if !tail || k > chunk.Size {
-		return r.q.Gather(off, k), nil, 0
-	}
-	return r.q.Runs2(off, k)
-}
-
 // consume drops k octets from the front; drained chunks go back.
 func (r *ring) consume(k int) {
 	r.q.Consume(k)

@@ -205,7 +205,7 @@ func (t *TCB) retransmitOne(now Instant) {
 	if t.sndUna.LessThan(dataEnd) && t.sndUna.LessThan(t.sndMax) {
 		// Only what was sent before: never new text beyond the window.
 		n := min(dataEnd.Sub(t.sndUna), t.sndMax.Sub(t.sndUna), t.curMSS())
-		a, next, k := t.snd.text(int(t.sndUna.Sub(t.sndBufSeq)), int(n), t.takesTail())
+		a, next, k := t.sendText(int(t.sndUna.Sub(t.sndBufSeq)), int(n))
 		t.transmitRuns(FlagACK|FlagPSH, a, next, k, now)
 		return
 	}

@@ -231,12 +231,17 @@ func (t *TCB) sendQueuedFIN(now Instant) {
 	}
 }
 
-// sendText returns k octets of the send buffer from offset off as a
-// segment's text, as ring.text does for the Sink. The Sink is asked
-// whether it is a TailSink only when the text crosses a chunk: the
-// assertion goes through the runtime's type-assertion cache (a fifth of
-// trySend's samples when asked on every call), and the text of a
-// request's answer, sent from an emptied buffer, rarely crosses one.
+// sendText returns up to k octets of the send buffer from offset off
+// as a segment's text (new text and every retransmission alike):
+// Payload, then the first n octets of chunk next (Segment.Tail). Text
+// crossing a chunk is two runs in place (chunk.Queue.Runs2) for a
+// TailSink; otherwise, or when k exceeds a chunk, it is one slice,
+// gathered into the pool's scratch when it crosses a chunk (valid until
+// the next gather). The Sink is asked whether it is a TailSink only when
+// the text crosses a chunk: the assertion goes through the runtime's
+// type-assertion cache (a fifth of trySend's samples when asked on every
+// call), and the text of a request's answer, sent from an emptied
+// buffer, rarely crosses one.
 func (t *TCB) sendText(off, k int) (a []byte, next *chunk.Chunk, n int) {
 	if k <= chunk.Size {
 		if a, next, n = t.snd.q.Runs2(off, k); next == nil || t.takesTail() {
@@ -254,7 +259,7 @@ func (t *TCB) takesTail() bool { _, ok := t.marks().(TailSink); return ok }
 func (t *TCB) transmit(f Flags, p []byte, now Instant) { t.transmitRuns(f, p, nil, 0, now) }
 
 // transmitRuns is transmit for text in two runs: a, then the first k
-// octets of chunk next (ring.text).
+// octets of chunk next (sendText).
 func (t *TCB) transmitRuns(f Flags, a []byte, next *chunk.Chunk, k int, now Instant) {
 	seq := t.sndNxt
 	t.emitRuns(f, seq, a, next, k, now)
