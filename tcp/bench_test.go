@@ -52,27 +52,47 @@ func BenchmarkInputDataACK(b *testing.B) {
 func BenchmarkEcho(b *testing.B) {
 	sink := &nopSink{}
 	t, r := benchEstablished(b, sink)
-	req := make([]byte, 100)
-	buf := make([]byte, 512)
-	seg := Segment{Flags: FlagACK | FlagPSH, Window: 512, Options: Options{HasTS: true}, Payload: req}
-	ack := Segment{Flags: FlagACK, Window: 512, Options: Options{HasTS: true}}
+	p := newEchoPeer(r)
 	now := Instant(2e9)
 	b.ReportAllocs()
 	for b.Loop() {
-		seg.Seq, seg.Ack = r, t.sndMax
-		seg.Options.TSVal++
-		t.Input(&seg, now)
-		r = r.Add(uint32(len(req)))
-		n, _ := t.Read(buf, now)
-		t.Write(buf[:n], now)
-		ack.Seq, ack.Ack = r, t.sndMax
-		ack.Options.TSVal = seg.Options.TSVal
-		t.Input(&ack, now)
+		p.round(t, now, 0)
 		now += 1000
 	}
 	if t.sndUna != t.sndMax {
 		b.Fatal("reply not acknowledged")
 	}
+}
+
+// echoPeer is the peer of a request/response exchange on an established
+// TCB: 100-octet requests, each reply acknowledged before the next.
+type echoPeer struct {
+	r        Seq // the peer's next sequence number
+	buf      []byte
+	seg, ack Segment
+}
+
+func newEchoPeer(r Seq) *echoPeer {
+	return &echoPeer{r: r, buf: make([]byte, 512),
+		seg: Segment{Flags: FlagACK | FlagPSH, Window: 512, Options: Options{HasTS: true}, Payload: make([]byte, 100)},
+		ack: Segment{Flags: FlagACK, Window: 512, Options: Options{HasTS: true}}}
+}
+
+// round sends a request at now, lets t read it and write it back as the
+// reply (sent at once, carrying the ACK), and acknowledges the reply at
+// now+rtt. It returns the octets in flight once the reply was written.
+func (p *echoPeer) round(t *TCB, now, rtt Instant) (flight uint32) {
+	p.seg.Seq, p.seg.Ack = p.r, t.sndMax
+	p.seg.Options.TSVal++
+	t.Input(&p.seg, now)
+	p.r = p.r.Add(uint32(len(p.seg.Payload)))
+	n, _ := t.Read(p.buf, now)
+	t.Write(p.buf[:n], now)
+	flight = t.sndMax.Sub(t.sndUna)
+	p.ack.Seq, p.ack.Ack = p.r, t.sndMax
+	p.ack.Options.TSVal = p.seg.Options.TSVal
+	t.Input(&p.ack, now+rtt)
+	return flight
 }
 
 // A bare ACK of our data (the sender's hot path).

@@ -12,24 +12,12 @@ func TestAppLimitedKeepsWindow(t *testing.T) {
 		t.Run(cc.String(), func(t *testing.T) {
 			tcb, r := ccEstablished(t, cc)
 			iw := tcb.cc.Window()
-			req := make([]byte, 100)
-			buf := make([]byte, 512)
-			seg := Segment{Flags: FlagACK | FlagPSH, Window: 512, Options: Options{HasTS: true}, Payload: req}
-			ack := Segment{Flags: FlagACK, Window: 512, Options: Options{HasTS: true}}
+			p := newEchoPeer(r)
 			now := Instant(2e9)
 			most := uint32(0)
 			for range 5000 {
-				seg.Seq, seg.Ack = r, tcb.sndMax
-				seg.Options.TSVal++
-				tcb.Input(&seg, now)
-				r = r.Add(uint32(len(req)))
-				n, _ := tcb.Read(buf, now)
-				tcb.Write(buf[:n], now)
-				most = max(most, tcb.sndMax.Sub(tcb.sndUna))
-				now += 1e6 // 1 ms round trip
-				ack.Seq, ack.Ack = r, tcb.sndMax
-				ack.Options.TSVal = seg.Options.TSVal
-				tcb.Input(&ack, now)
+				most = max(most, p.round(tcb, now, 1e6)) // 1 ms round trip
+				now += 1e6
 			}
 			if tcb.sndUna != tcb.sndMax {
 				t.Fatal("replies not acknowledged")
