@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"errors"
 	"testing"
 	"time"
 )
@@ -11,11 +10,7 @@ import (
 // is still counted and checked. Loopback has no NAPI instance to poll, so
 // this checks the generator with the setting, not the polling.
 func TestRunBusyPoll(t *testing.T) {
-	if err := ProbeBusyPoll(); errors.Is(err, ErrNoBusyPoll) {
-		t.Skip(err)
-	} else if err != nil {
-		t.Fatal(err)
-	}
+	requireFeature(t, ProbeBusyPoll(), ErrNoBusyPoll)
 	addr := serve(t, hello)
 	r, err := Run(Config{Addr: addr, Mode: KeepAlive, Conns: 4, WantLength: 13,
 		Warmup: 50 * time.Millisecond, Duration: 150 * time.Millisecond,

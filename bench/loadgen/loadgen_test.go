@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicenet/sluice/testbed"
 	"golang.org/x/sys/unix"
 )
 
@@ -173,5 +175,20 @@ func TestRunMissedWindow(t *testing.T) {
 	}
 	if r.Requests > 0 && r.Missed {
 		t.Fatalf("%d requests in a window the generator says it missed", r.Requests)
+	}
+}
+
+// requireFeature stops t when a kernel feature's probe failed: skipped
+// with the reason where the probe says the kernel lacks it (absent),
+// except with CI=true, where a missing feature fails the run as a
+// missing capability does (testbed.Require); any other error fails.
+func requireFeature(t *testing.T, err, absent error) {
+	t.Helper()
+	switch {
+	case err == nil:
+	case errors.Is(err, absent) && !testbed.InCI():
+		t.Skip(err)
+	default:
+		t.Fatal(err)
 	}
 }

@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"errors"
 	"testing"
 	"time"
 )
@@ -10,11 +9,7 @@ import (
 // through io_uring against a correct server and a broken one: responses
 // are counted and checked as with a system call per connection.
 func TestRunURing(t *testing.T) {
-	if err := ProbeURing(); errors.Is(err, ErrNoURing) {
-		t.Skip(err)
-	} else if err != nil {
-		t.Fatal(err)
-	}
+	requireFeature(t, ProbeURing(), ErrNoURing)
 	addr := serve(t, hello)
 	res, err := Run(Config{Addr: addr, Mode: KeepAlive, Conns: 8, WantLength: 13, URing: true,
 		Warmup: 50 * time.Millisecond, Duration: 200 * time.Millisecond})
