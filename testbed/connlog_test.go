@@ -96,9 +96,18 @@ func TestConnLogWriterStall(t *testing.T) {
 					t.Fatalf("body %q, %v", b, err)
 				}
 			}
+			// A connection's end is logged by the transport's read loop,
+			// which sees the server's close after Do returned: wait up
+			// to 2 s for the ends to reach the expected counts.
+			want := func(e ConnEnds) bool {
+				return e.Dialed == tc.dialed && e.Server == tc.server && e.Replaced == tc.replaced && e.Unexplained == tc.unexplained
+			}
 			e := log.Ends()
+			for deadline := time.Now().Add(2 * time.Second); !want(e) && time.Now().Before(deadline); e = log.Ends() {
+				time.Sleep(5 * time.Millisecond)
+			}
 			t.Logf("%+v", e)
-			if e.Dialed != tc.dialed || e.Server != tc.server || e.Replaced != tc.replaced || e.Unexplained != tc.unexplained {
+			if !want(e) {
 				t.Errorf("%+v, want %d dialed, %d ended by the server, %d replaced, %d unexplained",
 					e, tc.dialed, tc.server, tc.replaced, tc.unexplained)
 			}
