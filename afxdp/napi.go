@@ -3,14 +3,17 @@ package afxdp
 // NAPI settings through the kernel's netdev generic netlink family
 // (Documentation/netlink/specs/netdev.yaml): napi-get lists a device's
 // NAPI instances, napi-set (Linux >= 6.13) sets one instance's
-// defer-hard-irqs and gro-flush-timeout, what
+// defer-hard-irqs, gro-flush-timeout and irq-suspend-timeout, the first
+// two what
 // /sys/class/net/DEV/napi_defer_hard_irqs and gro_flush_timeout set for
 // every instance of a device. Preferred busy polling
 // (Documentation/networking/napi.rst) needs both non-zero on the queue's
 // instance: a busy poll that ends re-arms the instance's timer for
 // gro-flush-timeout instead of re-enabling its interrupt, and while the
 // application keeps polling within that time the interrupt (on veth: the
-// peer's veth_xmit scheduling the NAPI thread) stays off.
+// peer's veth_xmit scheduling the NAPI thread) stays off. IRQ suspension
+// (same document) is the longer irq-suspend-timeout that an epoll busy
+// poll finding events arms instead.
 
 import (
 	"encoding/binary"
@@ -29,6 +32,15 @@ type NAPI struct {
 	Ifindex         int
 	DeferHardIRQs   uint32        // polls that find no work before the interrupt is re-enabled
 	GROFlushTimeout time.Duration // the deferral timer (ns resolution)
+	// IRQSuspendTimeout is irq-suspend-timeout: how long the interrupt
+	// stays off after an epoll busy poll found events (0: no IRQ
+	// suspension). Kernels before 6.13 have no such attribute: it
+	// counts only with HasIRQSuspendTimeout, which ListNAPI sets where
+	// the kernel reports it and SetNAPI needs to send it. An instance
+	// listed with it is written back with it, one built without it
+	// leaves the kernel's value alone.
+	IRQSuspendTimeout    time.Duration
+	HasIRQSuspendTimeout bool
 }
 
 // netdev family numbers (include/uapi/linux/netdev.h).
@@ -40,6 +52,7 @@ const (
 	netdevANAPIID              = 2
 	netdevANAPIDeferHardIRQs   = 5
 	netdevANAPIGROFlushTimeout = 6
+	netdevANAPIIRQSuspend      = 7 // Linux >= 6.13
 )
 
 // ErrNoNAPISet: the kernel has no netdev napi-set (Linux < 6.13) or no
@@ -66,23 +79,9 @@ func ListNAPI(ifindex int) ([]NAPI, error) {
 		if len(m) < nl.SizeofGenlmsg {
 			continue
 		}
-		attrs, err := nl.ParseRouteAttr(m[nl.SizeofGenlmsg:])
+		n, err := parseNAPI(m[nl.SizeofGenlmsg:])
 		if err != nil {
 			return nil, fmt.Errorf("afxdp: netdev napi-get: %w", err)
-		}
-		var n NAPI
-		for _, a := range attrs {
-			v := nlUint(a.Value)
-			switch a.Attr.Type {
-			case netdevANAPIIfindex:
-				n.Ifindex = int(v)
-			case netdevANAPIID:
-				n.ID = uint32(v)
-			case netdevANAPIDeferHardIRQs:
-				n.DeferHardIRQs = uint32(v)
-			case netdevANAPIGROFlushTimeout:
-				n.GROFlushTimeout = time.Duration(v)
-			}
 		}
 		if n.Ifindex == ifindex {
 			out = append(out, n)
@@ -91,9 +90,35 @@ func ListNAPI(ifindex int) ([]NAPI, error) {
 	return out, nil
 }
 
+// parseNAPI reads one napi-get reply's attributes.
+func parseNAPI(b []byte) (NAPI, error) {
+	attrs, err := nl.ParseRouteAttr(b)
+	if err != nil {
+		return NAPI{}, err
+	}
+	var n NAPI
+	for _, a := range attrs {
+		v := nlUint(a.Value)
+		switch a.Attr.Type {
+		case netdevANAPIIfindex:
+			n.Ifindex = int(v)
+		case netdevANAPIID:
+			n.ID = uint32(v)
+		case netdevANAPIDeferHardIRQs:
+			n.DeferHardIRQs = uint32(v)
+		case netdevANAPIGROFlushTimeout:
+			n.GROFlushTimeout = time.Duration(v)
+		case netdevANAPIIRQSuspend:
+			n.IRQSuspendTimeout, n.HasIRQSuspendTimeout = time.Duration(v), true
+		}
+	}
+	return n, nil
+}
+
 // SetNAPI sets the deferral of the NAPI instance n.ID to n's
-// DeferHardIRQs and GROFlushTimeout, in the calling thread's network
-// namespace. Root only (CAP_NET_ADMIN).
+// DeferHardIRQs and GROFlushTimeout, and its irq-suspend-timeout to
+// IRQSuspendTimeout if HasIRQSuspendTimeout, in the calling thread's
+// network namespace, with one napi-set. Root only (CAP_NET_ADMIN).
 func SetNAPI(n NAPI) error {
 	fam, err := netdevFamily()
 	if err != nil {
@@ -101,9 +126,9 @@ func SetNAPI(n NAPI) error {
 	}
 	req := nl.NewNetlinkRequest(int(fam), unix.NLM_F_ACK)
 	req.AddData(genlHeader(netdevCmdNAPISet))
-	req.AddData(nl.NewRtAttr(netdevANAPIID, nl.Uint32Attr(n.ID)))
-	req.AddData(nl.NewRtAttr(netdevANAPIDeferHardIRQs, nl.Uint32Attr(n.DeferHardIRQs)))
-	req.AddData(nl.NewRtAttr(netdevANAPIGROFlushTimeout, nl.Uint64Attr(uint64(n.GROFlushTimeout.Nanoseconds()))))
+	for _, a := range napiSetAttrs(n) {
+		req.AddData(a)
+	}
 	if _, err := req.Execute(unix.NETLINK_GENERIC, 0); err != nil {
 		if errors.Is(err, unix.EOPNOTSUPP) {
 			return fmt.Errorf("%w: napi %d: %v", ErrNoNAPISet, n.ID, err)
@@ -111,6 +136,19 @@ func SetNAPI(n NAPI) error {
 		return fmt.Errorf("afxdp: netdev napi-set %d: %w", n.ID, err)
 	}
 	return nil
+}
+
+// napiSetAttrs are napi-set's attributes for n.
+func napiSetAttrs(n NAPI) []*nl.RtAttr {
+	a := []*nl.RtAttr{
+		nl.NewRtAttr(netdevANAPIID, nl.Uint32Attr(n.ID)),
+		nl.NewRtAttr(netdevANAPIDeferHardIRQs, nl.Uint32Attr(n.DeferHardIRQs)),
+		nl.NewRtAttr(netdevANAPIGROFlushTimeout, nl.Uint64Attr(uint64(n.GROFlushTimeout.Nanoseconds()))),
+	}
+	if n.HasIRQSuspendTimeout {
+		a = append(a, nl.NewRtAttr(netdevANAPIIRQSuspend, nl.Uint64Attr(uint64(n.IRQSuspendTimeout.Nanoseconds()))))
+	}
+	return a
 }
 
 // DeferNAPI gives every instance in list the deferral deferIRQs and
