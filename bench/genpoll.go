@@ -33,9 +33,6 @@ import (
 	"github.com/sluicenet/sluice/afxdp"
 	"github.com/sluicenet/sluice/bench/loadgen"
 	"github.com/sluicenet/sluice/testbed"
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netlink/nl"
-	"golang.org/x/sys/unix"
 )
 
 // genPoll is the generator's receive setting for closed-loop runs.
@@ -125,19 +122,14 @@ func applyGenPoll(c config, bed *testbed.Bed, srv *serverProc, lc loadgen.Config
 	if err != nil {
 		return lc, nil, fmt.Errorf("-gen-poll: peer NAPI: %w", err)
 	}
+	// What saveNAPI read, irq-suspend-timeout included, is what goes
+	// back, whatever of g was set.
 	undo := func() {
-		err := st.restore()
-		if g.suspend > 0 {
-			err = errors.Join(err, suspendNAPI(st, 0))
-		}
-		if err != nil {
+		if err := st.restore(); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: -gen-poll: restoring the peer's NAPI settings: %v\n", err)
 		}
 	}
-	err = st.set(napiDeferConfig{deferIRQs: int(g.deferIRQs), flush: g.flush})
-	if err == nil && g.suspend > 0 {
-		err = suspendNAPI(st, g.suspend)
-	}
+	err = setGenPoll(st, g)
 	if errors.Is(err, afxdp.ErrNoNAPISet) {
 		// Linux < 6.13: the generator runs plain, as without
 		// EPIOCSPARAMS.
@@ -156,32 +148,25 @@ func applyGenPoll(c config, bed *testbed.Bed, srv *serverProc, lc loadgen.Config
 	return lc, undo, nil
 }
 
-// suspendNAPI sets irq-suspend-timeout (netdev napi-set, Linux 6.13) on
-// every NAPI instance st saved. afxdp.SetNAPI sets the deferral only.
-func suspendNAPI(st *napiState, d time.Duration) error {
-	const napiSet, attrID, attrIRQSuspendTimeout = 14, 2, 7 // include/uapi/linux/netdev.h
-	return st.h.Do(func() error {
-		f, err := netlink.GenlFamilyGet("netdev")
-		if err != nil {
-			return fmt.Errorf("%w: %v", afxdp.ErrNoNAPISet, err)
+// setGenPoll gives every NAPI instance st saved g's defer-hard-irqs,
+// gro-flush-timeout and, if g has one, irq-suspend-timeout (a kernel
+// that lists none has no IRQ suspension: ErrNoNAPISet, as without
+// napi-set).
+func setGenPoll(st *napiState, g genPoll) error {
+	set := afxdp.NAPI{DeferHardIRQs: g.deferIRQs, GROFlushTimeout: g.flush,
+		IRQSuspendTimeout: g.suspend, HasIRQSuspendTimeout: g.suspend > 0}
+	for _, n := range st.saved {
+		if set.HasIRQSuspendTimeout && !n.HasIRQSuspendTimeout {
+			return fmt.Errorf("%w: napi %d lists no irq-suspend-timeout", afxdp.ErrNoNAPISet, n.ID)
 		}
+	}
+	return st.h.Do(func() error {
 		for _, n := range st.saved {
-			req := nl.NewNetlinkRequest(int(f.ID), unix.NLM_F_ACK)
-			req.AddData(genlHeader(napiSet))
-			req.AddData(nl.NewRtAttr(attrID, nl.Uint32Attr(n.ID)))
-			req.AddData(nl.NewRtAttr(attrIRQSuspendTimeout, nl.Uint64Attr(uint64(d.Nanoseconds()))))
-			if _, err := req.Execute(unix.NETLINK_GENERIC, 0); err != nil {
-				return fmt.Errorf("napi %d irq-suspend-timeout %v: %w", n.ID, d, err)
+			set.ID = n.ID
+			if err := afxdp.SetNAPI(set); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
 }
-
-// genlHeader is a genlmsghdr for cmd with its reserved octets zero
-// (nl.Genlmsg serializes whatever follows its 2-octet struct; the kernel
-// refuses a non-zero reserved field).
-type genlHeader uint8
-
-func (h genlHeader) Len() int          { return nl.SizeofGenlmsg }
-func (h genlHeader) Serialize() []byte { return []byte{byte(h), 1, 0, 0} }

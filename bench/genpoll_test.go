@@ -1,8 +1,13 @@
 package main
 
 import (
+	"errors"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/sluicenet/sluice/afxdp"
+	"github.com/sluicenet/sluice/testbed"
 )
 
 // TestGenPollFlag: -gen-poll parses "off" and its four fields, prints
@@ -26,5 +31,52 @@ func TestGenPollFlag(t *testing.T) {
 		if err := g.Set(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// TestGenPollNAPI: -gen-poll's settings reach every NAPI instance of the
+// peer end, and what saveNAPI read before, irq-suspend-timeout included,
+// is what the restore puts back.
+func TestGenPollNAPI(t *testing.T) {
+	bed := testbed.New(t, testbed.Options{})
+	if err := bed.Peer.SetGRO(true); err != nil {
+		t.Fatal(err)
+	}
+	st, err := saveNAPI(bed.Peer)
+	if errors.Is(err, afxdp.ErrNoNAPISet) && !testbed.InCI() {
+		t.Skipf("kernel without netdev napi-set: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.saved) == 0 {
+		t.Fatalf("%s with GRO on lists no NAPI instance", bed.Peer.Link)
+	}
+	list := func() []afxdp.NAPI {
+		t.Helper()
+		now, err := saveNAPI(bed.Peer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return now.saved
+	}
+	g := genPollDefault
+	err = setGenPoll(st, g)
+	if errors.Is(err, afxdp.ErrNoNAPISet) && !testbed.InCI() {
+		t.Skipf("kernel without IRQ suspension: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range list() {
+		if n.DeferHardIRQs != g.deferIRQs || n.GROFlushTimeout != g.flush || !n.HasIRQSuspendTimeout || n.IRQSuspendTimeout != g.suspend {
+			t.Errorf("with -gen-poll %v: %+v", g, n)
+		}
+	}
+	if err := st.restore(); err != nil {
+		t.Fatal(err)
+	}
+	if after := list(); !slices.Equal(after, st.saved) {
+		t.Errorf("restored: %+v, want %+v", after, st.saved)
 	}
 }
