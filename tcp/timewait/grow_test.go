@@ -1,6 +1,7 @@
 package timewait
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -66,4 +67,99 @@ func TestGrowthModel(t *testing.T) {
 		t.Fatalf("no growth or no wrap: %d steps growing, index %d, head %d", grew, len(tb.idx), tb.head)
 	}
 	t.Logf("stats %+v, %d steps with two indexes", tb.Stats(), grew)
+}
+
+// TestLimits: at MaxLimit the ring (Max + Max/8 + 8 slots) stays more than
+// a chunk short of a full turn of the ring numbers, so the tail never
+// reaches the head's chunk; every ring number fits an index word's slot
+// field; and no tag makes a word that reads as empty.
+func TestLimits(t *testing.T) {
+	tb := newTable(t, MaxLimit)
+	if limit := 1<<ringBits - chunkLen; tb.ringMax >= limit {
+		t.Errorf("ring of %d slots at MaxLimit, want below %d", tb.ringMax, limit)
+	}
+	if ringBits > slotBits || 32-slotBits != 8 {
+		t.Errorf("ring numbers of %d bits in a %d-bit slot field beside a %d-bit tag", ringBits, slotBits, 32-slotBits)
+	}
+	if n := len(tb.chunks); n != 1<<(ringBits-chunkBits) || n > 4096 {
+		t.Errorf("%d chunk pointers", n)
+	}
+	for _, h := range []uint64{0, 1<<56 - 1, 1 << 56, 0xff << 56, math.MaxUint64} {
+		if tg := tagOf(h); tg == 0 || tg > 0xff || tg != uint32(h>>56) && h>>56 != 0 {
+			t.Errorf("tagOf(%#x) = %#x", h, tg)
+		}
+	}
+}
+
+// TestRingTop: entries at the top ring numbers (every slot bit set) and
+// past the wrap to 0, among them 4-tuples whose hash has a top byte of 0
+// (the tag taken as 1), are found through the index with their slots,
+// restarted, removed and expired, and leave the index empty.
+func TestRingTop(t *testing.T) {
+	const n = 48
+	tb := newTable(t, 64)
+	tb.head = ringMask - 7
+	for _, id := range []tcp.ID{flowN(0), flowN(1)} {
+		tb.localIndex(id.LocalAddr.As16(), true)
+	}
+	// Every sixth flow, the one in slot 0 among them, has a tag of 0:
+	// were it kept as 0, slot 0's word would read as empty.
+	var zero, other []tcp.ID
+	for i := 0; len(zero) < n/6 || len(other) < n-n/6; i++ {
+		id := flowN(i)
+		k, _ := tb.keyOf(&id)
+		if tb.hash(&k)>>56 == 0 {
+			zero = append(zero, id)
+		} else {
+			other = append(other, id)
+		}
+	}
+	ids := make([]tcp.ID, n)
+	for i := range ids {
+		if i%6 == 2 {
+			ids[i], zero = zero[0], zero[1:]
+		} else {
+			ids[i], other = other[0], other[1:]
+		}
+	}
+	now := t0
+	for i := range ids {
+		if !tb.Insert(&ids[i], &State{RcvNxt: 100}, now+tcp.Instant(i)) {
+			t.Fatalf("insert %d refused", i)
+		}
+	}
+	life := tcp.Instant(2 * msl)
+	model := map[tcp.ID]tcp.Instant{}
+	for i := range ids {
+		k, _ := tb.keyOf(&ids[i])
+		if _, s := tb.find(&k, tb.hash(&k)); s != (ringMask-7+i)&ringMask {
+			t.Fatalf("flow %d in slot %#x, want %#x", i, s, (ringMask-7+i)&ringMask)
+		}
+		model[ids[i]] = now + tcp.Instant(i) + life
+	}
+	now++
+	for i := range ids {
+		switch i % 3 {
+		case 0:
+			if !tb.Remove(&ids[i]) {
+				t.Fatalf("remove %d: not found", i)
+			}
+			delete(model, ids[i])
+		case 1:
+			modelFIN(t, tb, model, &ids[i], now, i)
+		}
+	}
+	for k, exp := range model {
+		if _, e, ok := tb.Lookup(&k, now); !ok || e != exp {
+			t.Fatalf("%v: expiry %d ok %v, want %d", k, e, ok, exp)
+		}
+	}
+	if tb.Expire(now+life+n) != len(model) || tb.Len() != 0 || tb.used != 0 {
+		t.Fatalf("after the last expiry: %d live, %d ring slots used", tb.Len(), tb.used)
+	}
+	for i, w := range tb.idx {
+		if w != 0 {
+			t.Fatalf("index word %d is %#x after every entry left", i, w)
+		}
+	}
 }

@@ -38,21 +38,30 @@ const (
 	fTS   = 1 << (laBits + 1) // timestamps in use (RFC 7323)
 )
 
-// Index words: the top 8 bits are a hash tag, the low 24 bits the ring slot
-// plus one (0 is an empty word).
+// Index words: the top 8 bits are a hash tag that is never 0 (tagOf), the
+// low slotBits the ring slot, so 0 is an empty word. A ring slot fills the
+// whole field (ringBits = slotBits): a "slot plus one" field with 0 for
+// empty would need 25 bits at 2^24 slots and leave the tag 7, doubling the
+// probes that find a matching tag but another 4-tuple (a cache miss on the
+// entry each, in a large table); a nonzero tag costs one of its 256 values.
 const (
 	slotBits = 24
 	slotMask = 1<<slotBits - 1
 )
+
+// tagOf is the index tag of hash h: its top 8 bits, 0 taken as 1.
+func tagOf(h uint64) uint32 { return max(uint32(h>>56), 1) }
 
 // The ring is numbered mod 2^ringBits and stored in chunks of chunkLen
 // entries, allocated as the tail reaches them and released as the head
 // leaves them, so the ring grows without moving an entry (a ring copied
 // to twice its size stopped the loop for about 2 s at 4M entries).
 // MaxLimit + MaxLimit/8 + 8 slots stay below 2^ringBits - chunkLen, so
-// the tail never reaches the head's chunk.
+// the tail never reaches the head's chunk (at 2^23, 9,437,192 slots of
+// 16,777,216), and a ring slot fills an index word's slot field
+// (TestLimits). The chunk table is 2^(ringBits-chunkBits) pointers, 32 KiB.
 const (
-	ringBits  = 23
+	ringBits  = 24
 	ringMask  = 1<<ringBits - 1
 	chunkBits = 12 // 4096 entries, 192 KiB
 	chunkLen  = 1 << chunkBits
@@ -339,7 +348,7 @@ func (t *Table) find(k *entry, h uint64) (uint32, int) {
 // probe looks k up in one index: its position and ring slot, or the first
 // empty position and -1.
 func (t *Table) probe(idx []uint32, mask uint32, k *entry, h uint64) (uint32, int) {
-	tag := uint32(h >> 56)
+	tag := tagOf(h)
 	for i := uint32(h) & mask; ; i = (i + 1) & mask {
 		w := idx[i]
 		if w == 0 {
@@ -348,7 +357,7 @@ func (t *Table) probe(idx []uint32, mask uint32, k *entry, h uint64) (uint32, in
 		if w>>slotBits != tag {
 			continue
 		}
-		s := int(w&slotMask) - 1
+		s := int(w & slotMask)
 		e := t.at(s)
 		if e.lport == k.lport && e.rport == k.rport && e.raddr == k.raddr && (e.local^k.local)&laMask == 0 {
 			return i, s
@@ -404,7 +413,7 @@ func (t *Table) migrate(budget int) {
 		i := t.mig & t.oldMask
 		if w := t.old[i]; w != 0 {
 			t.old[i] = 0
-			s := int(w&slotMask) - 1
+			s := int(w & slotMask)
 			t.idxPut(t.hash(t.at(s)), s)
 		} else if budget <= 0 {
 			return
@@ -422,7 +431,7 @@ func (t *Table) idxPut(h uint64, s int) {
 	for t.idx[i] != 0 {
 		i = (i + 1) & t.idxMask
 	}
-	t.idx[i] = uint32(h>>56)<<slotBits | uint32(s+1)
+	t.idx[i] = tagOf(h)<<slotBits | uint32(s)
 }
 
 // kill removes the live entry at ring slot s, indexed at ipos. Its ring
@@ -462,7 +471,7 @@ func (t *Table) idxDelete(i uint32) {
 		if w == 0 {
 			break
 		}
-		home := uint32(t.hash(t.at(int(w&slotMask)-1))) & mask
+		home := uint32(t.hash(t.at(int(w&slotMask)))) & mask
 		// Distance from home to j versus from i to j, cyclically: the
 		// word may fill the hole when its home is not after the hole.
 		if (j-home)&mask >= (j-i)&mask {

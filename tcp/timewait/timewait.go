@@ -18,8 +18,8 @@
 // come as the tail reaches them and go as the head leaves them, so growth
 // moves no entry. A separate open-addressing index ([]uint32, linear
 // probing, backward-shift deletion, load 1/4 to 1/2) maps the 4-tuple to
-// a ring slot; each index word also carries 8 bits of the hash so most
-// probes never touch the entry. The index doubles incrementally: each
+// a ring slot; each index word (32 bits) also carries 8 bits of the hash
+// so most probes never touch the entry. The index doubles incrementally: each
 // Insert moves a few positions of the old index into the new one and
 // look-ups consult both until the move ends, so no Insert rehashes the
 // table (a table doubled in one step stopped its loop for about 2 s at 4M
@@ -30,8 +30,8 @@
 // collisions would turn every lookup into a long probe. (SipHash-2-4, the
 // earlier hash, cost 3-4 times as much, and a table turning over at its
 // bound hashes three or four times an entry.)
-// Neither the chunks nor the index hold a Go pointer, so a million
-// entries cost the GC only the 2048 chunk pointers to scan.
+// Neither the chunks nor the index hold a Go pointer, so any number of
+// entries cost the GC only the 4096 chunk pointers to scan.
 //
 // Segment handling (input.go) follows RFC 9293 §3.10.7.4 for TIME-WAIT,
 // RFC 1337 (RST ignored), RFC 7323 §5 (PAWS) and RFC 6191 / Linux
@@ -55,10 +55,13 @@ import (
 	"github.com/sluicenet/sluice/tcp"
 )
 
-// Limits on Config.Max: an index word holds a 23-bit slot number.
+// Limits on Config.Max. MaxLimit holds 100k entries/s for 2*MSL at the
+// default MSL (6M entries) with room to spare; its ring (MaxLimit +
+// MaxLimit/8 slots) needs 24-bit ring numbers, which fill an index word's
+// slot field (table.go).
 const (
 	DefaultMax = 1 << 18 // Linux's tcp_max_tw_buckets on a large machine
-	MaxLimit   = 1 << 22
+	MaxLimit   = 1 << 23
 )
 
 // Config configures a Table.
@@ -162,7 +165,7 @@ func (c *Config) normalize() (msl time.Duration, max int, err error) {
 		return 0, 0, errors.New("timewait: Config.MSL is negative")
 	}
 	if max < 0 || max > MaxLimit {
-		return 0, 0, errors.New("timewait: Config.Max out of range (0 < Max <= 1<<22)")
+		return 0, 0, errors.New("timewait: Config.Max out of range (0 < Max <= 1<<23)")
 	}
 	return msl, max, nil
 }
