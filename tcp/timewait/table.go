@@ -407,21 +407,53 @@ func (t *Table) growIndex() {
 }
 
 // migrate moves at least budget positions of the old index into the new
-// one, stopping only at an empty word (the end of a cluster).
+// one, stopping only at an empty word (the end of a cluster). The words
+// move in batches (moveBatch) so that their cache misses overlap.
 func (t *Table) migrate(budget int) {
+	var batch [migBatch]uint32
+	n := 0
 	for t.old != nil {
 		i := t.mig & t.oldMask
 		if w := t.old[i]; w != 0 {
 			t.old[i] = 0
-			s := int(w & slotMask)
-			t.idxPut(t.hash(t.at(s)), s)
+			batch[n] = w & slotMask
+			if n++; n == migBatch {
+				t.moveBatch(batch[:])
+				n = 0
+			}
 		} else if budget <= 0 {
-			return
+			break
 		}
 		budget--
 		if t.mig++; t.mig == t.migEnd {
 			t.old = nil
 		}
+	}
+	t.moveBatch(batch[:n])
+}
+
+// migBatch is the most words moveBatch takes: about the live words of
+// one Insert's migrateStep positions at load 1/2, and a cluster's rest.
+const migBatch = 8
+
+// moveBatch indexes the ring slots of words taken out of the old index in
+// the new one. In a large table each word costs two cache misses, its
+// entry (for the hash) and its word in the new index; loading all the
+// entries first, then all the new words, lets the misses of a batch
+// overlap instead of following one another (the words are put in order,
+// so a cluster still moves whole).
+func (t *Table) moveBatch(slots []uint32) {
+	var hs [migBatch]uint64
+	for _, s := range slots {
+		e := t.at(int(s))
+		t.touch += uint32(e.raddr[0]) + uint32(e.local) // both ends: an entry may span two lines
+	}
+	for k, s := range slots {
+		hs[k] = t.hash(t.at(int(s)))
+		t.touch += t.idx[uint32(hs[k])&t.idxMask]
+	}
+	for k, s := range slots {
+		t.idxPut(hs[k], int(s))
 	}
 }
 
