@@ -19,17 +19,17 @@
 // moves no entry. A separate open-addressing index ([]uint32, linear
 // probing, backward-shift deletion, load 1/4 to 1/2) maps the 4-tuple to
 // a ring slot; each index word (32 bits) also carries 8 bits of the hash
-// so most probes never touch the entry. The index doubles incrementally: each
-// Insert moves a few positions of the old index into the new one and
+// so most probes never touch the entry. The index doubles incrementally:
+// each Insert moves a few positions of the old index into the new one and
 // look-ups consult both until the move ends, so no Insert rehashes the
 // table (a table doubled in one step stopped its loop for about 2 s at 4M
-// entries; now the slowest Insert of a fill to 4M takes a few ms of CPU,
-// BenchmarkInsertGrow). The index hashes the 4-tuple with hash/maphash under a seed
-// drawn per table, as the loops' connection table does: the remote
-// address and port are the peer's choice, and a peer that could aim hash
-// collisions would turn every lookup into a long probe. (SipHash-2-4, the
-// earlier hash, cost 3-4 times as much, and a table turning over at its
-// bound hashes three or four times an entry.)
+// entries; now the slowest Insert of a fill to MaxLimit takes 6.5-13 ms
+// of CPU, BenchmarkInsertGrow). The index hashes the 4-tuple with
+// hash/maphash under a seed drawn per table, as the loops' connection
+// table does: the remote address and port are the peer's choice, and a
+// peer that could aim hash collisions would turn every lookup into a long
+// probe. (SipHash-2-4, the earlier hash, cost 3-4 times as much, and a
+// table turning over at its bound hashes three or four times an entry.)
 // Neither the chunks nor the index hold a Go pointer, so any number of
 // entries cost the GC only the 4096 chunk pointers to scan.
 //
