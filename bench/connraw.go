@@ -356,8 +356,8 @@ func churnWorkload(c config) ([]Result, error) {
 	// refused rather than made. -churn-tw-max raises the server
 	// namespace's tcp_max_tw_buckets, which both sluice (its default
 	// Config.TimeWaitMax) and the kernel servers read, by default to
-	// the most one loop's table holds (timewait.MaxLimit, 4,194,304):
-	// about 40 s of the window at 100k/s are real inserts.
+	// the most one loop's table holds (timewait.MaxLimit, 8,388,608):
+	// 100k/s for the whole 60 s window is 6M entries, within it.
 	prep := func(bed *testbed.Bed) error {
 		if c.churnTWMax <= 0 {
 			return nil
