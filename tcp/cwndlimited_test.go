@@ -73,3 +73,44 @@ func ccEstablished(tb testing.TB, cc Algorithm) (*TCB, Seq) {
 	t.SetCongestion(nil)
 	return t, r
 }
+
+// A tail loss probe's new text counts toward the window's use as
+// trySend's does (Linux sends it through tcp_write_xmit, so
+// tcp_cwnd_validate records it). Here the probe sends the short tail
+// Nagle held: the flight becomes more than half of cwnd, so the ACK of
+// it grows cwnd in slow start (Linux: cwnd < 2*max_packets_out), as it
+// would had trySend sent the tail.
+func TestProbeCountsInFlight(t *testing.T) {
+	tcb, r := ccEstablished(t, CUBIC)
+	iw := tcb.cc.Window()
+	mss := int(tcb.sndMSS)
+	now := Instant(2e9)
+	data := make([]byte, 5*mss)
+	tcb.Write(data[:100], now) // a short segment out: Nagle holds the next
+	if n, _ := tcb.Write(data[:5*mss-50], now); n != 5*mss-50 {
+		t.Fatalf("wrote %d", n)
+	}
+	if u := tcb.Unsent(); u != mss-50 {
+		t.Fatalf("%d octets unsent, want the short tail of %d", u, mss-50)
+	}
+	if f := tcb.sndMax.Sub(tcb.sndUna); 2*f >= iw {
+		t.Fatalf("%d octets in flight: cwnd-limited in slow start already (cwnd %d)", f, iw)
+	}
+	if tcb.rec.flags&recPTO == 0 {
+		t.Fatal("no probe timeout armed")
+	}
+	now = tcb.Deadline()
+	tcb.OnTimer(now)
+	if tcb.Unsent() != 0 || tcb.Stats().TLPProbes != 1 {
+		t.Fatalf("probe: %d unsent, %d probes", tcb.Unsent(), tcb.Stats().TLPProbes)
+	}
+	if f := tcb.sndMax.Sub(tcb.sndUna); 2*f <= iw {
+		t.Fatalf("%d octets in flight after the probe, want more than half of cwnd %d", f, iw)
+	}
+	now += 1e6
+	ack := Segment{Flags: FlagACK, Seq: r, Ack: tcb.sndMax, Window: 65535, Options: Options{HasTS: true, TSVal: 2}}
+	tcb.Input(&ack, now)
+	if w := tcb.cc.Window(); w <= iw {
+		t.Fatalf("cwnd %d after the probed flight was acknowledged, want more than %d", w, iw)
+	}
+}

@@ -487,6 +487,14 @@ func (t *TCB) probeTimeout(now Instant) {
 		a, next, k := t.sendText(off, int(n))
 		t.transmitRuns(FlagACK|FlagPSH, a, next, k, now)
 		sent = true
+		// New text in flight counts toward the window's use as trySend's
+		// does (Linux sends it through tcp_write_xmit, hence
+		// tcp_cwnd_validate): it may be text Nagle held, and an ACK in
+		// slow start may then double a flight that includes it; text
+		// still queued behind a full cwnd marks the window cwnd-limited.
+		// A resent probe adds nothing to the flight, and Linux's
+		// retransmit path validates nothing either.
+		t.cwndValidate(t.Unsent() > 0 && t.cwndFull())
 	}
 	if !sent {
 		end := t.sndMax
