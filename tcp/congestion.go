@@ -99,6 +99,16 @@ func (t *TCB) builtinCC() Congestion {
 // window after idle (RFC 5681 §4.1: RW = min(IW, cwnd)).
 func initialWindow(mss uint16) uint32 { return 10 * uint32(mss) }
 
+// txStart is Linux's CA_EVENT_TX_START (tcp_event_data_sent): text
+// goes out with nothing in flight. CUBIC moves its epoch past the idle
+// time (cubic.onTxStart); an idle longer than the RTO has restarted the
+// window in trySend already, and lastSend with it.
+func (t *TCB) txStart(now Instant) {
+	if c, ok := t.cc.(*cubic); ok && t.lastSend != 0 {
+		c.onTxStart(now.Sub(t.lastSend), now)
+	}
+}
+
 // flightCwndFull is maxFlight once cwnd held the sender back in the
 // current window (Linux's is_cwnd_limited): above any real flight.
 const flightCwndFull = ^uint32(0)

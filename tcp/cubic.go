@@ -148,6 +148,28 @@ func (c *cubic) OnIdle(mss uint16, now Instant) {
 	c.epoch = 0
 }
 
+// onTxStart is Linux's bictcp_cwnd_event(CA_EVENT_TX_START) (commit
+// 30927520dbae, "tcp_cubic: better follow cubic curve after idle
+// period"): text goes out with nothing in flight, idle since text last
+// went out (less than an RTO: a longer idle restarts, OnIdle). The
+// epoch moves forward by that time, at most to now, so that W_cubic(t)
+// resumes where the curve stood instead of where wall time would put it
+// (RFC 9438 §5.8: t must not include the periods in which the flow was
+// application-limited, such as idle ones). Unshifted, an idle stretch
+// just under the RTO adds its length to t at every resumption, and the
+// target reaches its 1.5*cwnd bound (§4.2): cwnd grows by half in one
+// round trip. As Linux, the time counted is from the last send, so the
+// round trip in which the last flight drained is skipped too (the curve
+// stands still rather than run ahead). Only with nothing in flight, as
+// Linux: an application-limited sender with text in flight keeps an
+// ACK clock, and its window does not grow meanwhile (cwndLimited).
+func (c *cubic) onTxStart(idle time.Duration, now Instant) {
+	if c.epoch == 0 || idle <= 0 {
+		return // no epoch yet (slow start, or just reduced)
+	}
+	c.epoch = min(c.epoch.Add(idle), now)
+}
+
 func (c *cubic) Undo() {
 	if c.reno.priorCwnd == 0 {
 		return

@@ -262,6 +262,9 @@ func (t *TCB) transmit(f Flags, p []byte, now Instant) { t.transmitRuns(f, p, ni
 // octets of chunk next (sendText).
 func (t *TCB) transmitRuns(f Flags, a []byte, next *chunk.Chunk, k int, now Instant) {
 	seq := t.sndNxt
+	if t.sndMax == t.sndUna && len(a)+k > 0 {
+		t.txStart(now)
+	}
 	t.emitRuns(f, seq, a, next, k, now)
 	n := len(a) + k
 	l := uint32(n)
