@@ -159,7 +159,11 @@
 //     tcp_slow_start, not RFC 3465's L=2), IW10, restart from
 //     IW after an idle RTO (RFC 5681 §4.1), growth only while the
 //     sender is cwnd-limited (tcp_is_cwnd_limited, RFC 9438 §4.8,
-//     RFC 7661: congestion.go's cwndLimited); CUBIC leaves slow start by
+//     RFC 7661: congestion.go's cwndLimited; a tail loss probe's new
+//     text counts in the flight as trySend's does); CUBIC's epoch moves
+//     past a shorter idle when text goes out with none in flight (RFC
+//     9438 §5.8, Linux's CA_EVENT_TX_START), so t counts no idle time;
+//     CUBIC leaves slow start by
 //     HyStart++ (RFC 9406, with its conservative phase: hystart.go)
 //     rather than by overflowing the bottleneck queue. BBR takes a
 //     delivery-rate sample per ACK (rate.go) and is paced: each segment
