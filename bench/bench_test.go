@@ -32,6 +32,7 @@ func TestShortSuiteRuns(t *testing.T) {
 	// the other short HTTP tests): on a starved machine a whole second
 	// went by with no connection completed (both sides off their CPUs).
 	c.churnDuration = 2 * time.Second
+	c.churnPace = 20_000 // the paced generator, at a rate any server here carries
 	if wrkAvailable() {
 		c.duration = time.Second // wrk's smallest duration
 	}

@@ -87,6 +87,7 @@ type config struct {
 	rawSlots      int
 	churnDuration time.Duration
 	churnTWMax    int
+	churnPace     float64 // new connections a second in churn; 0: full rate
 	// genPoll: the kernel generator's receive path in closed-loop runs
 	// of the workloads that set genPollHere (genpoll.go, workloads.go).
 	genPoll     genPoll
@@ -109,6 +110,7 @@ func main() {
 	flag.IntVar(&c.idleConns, "idle-conns", 100000, "idle workload: connections held open per server")
 	flag.IntVar(&c.rawSlots, "raw-slots", 256, "closeraw and churn: connections the raw-frame generator keeps in progress at once")
 	flag.DurationVar(&c.churnDuration, "churn-duration", time.Minute, "churn: the measured window of TIME-WAIT churn per server")
+	flag.Float64Var(&c.churnPace, "churn-rate", churnRate*1.02, "churn: new connections a second the generator offers, paced (default: the 100k/s target plus 2%, so a second the server keeps up with counts; 0: full rate)")
 	flag.IntVar(&c.churnTWMax, "churn-tw-max", timewait.MaxLimit, "churn: net.ipv4.tcp_max_tw_buckets of the server namespace, every server's TIME-WAIT bound (default: the most one sluice loop holds; 0: the namespace's default)")
 	flag.BoolVar(&c.noPlots, "no-plots", false, "do not draw the PNG/SVG plots")
 	flag.StringVar(&c.servers, "servers", "", "HTTP workloads: comma-separated servers to run, of "+strings.Join(serverKinds(), ",")+" (default all)")

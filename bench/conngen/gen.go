@@ -32,6 +32,13 @@ type Config struct {
 	Key        uint64        // ISN key; 0 takes one from the clock
 	// Limit stops opening connections after this many (0: no limit).
 	Limit uint64
+	// Rate paces new connections to this many a second from the first
+	// Tick (0: as fast as slots free up). The pace keeps no memory of
+	// slack: a Tick that finds the generator behind (the server slow,
+	// every slot busy) opens what it owes at once, as far as free slots
+	// allow, so every second of a run the server keeps up with holds the
+	// rate.
+	Rate float64
 	// Idle opens connections and leaves them to the server: the third
 	// segment is a bare ACK, after which the slot moves on to its next
 	// tuple and the connection counts as completed. Nothing is sent on a
@@ -140,6 +147,8 @@ type Gen struct {
 	reqLen  uint32
 	rto     int64
 	stopped bool // no new connections (Stop)
+	ticked  bool // pace0 is set
+	pace0   int64
 	// measuring: completions are counted in Stats and the histogram only
 	// between From and To (the caller's clock); 0, 0: always.
 	from, to int64
@@ -287,6 +296,9 @@ func (g *Gen) NextTuple() uint64 {
 // timeouts. now is the caller's monotonic clock in nanoseconds.
 func (g *Gen) Tick(now int64, tx TX) {
 	g.takeCensus(now)
+	if !g.ticked {
+		g.ticked, g.pace0 = true, now // Config.Rate counts from here
+	}
 	for i := range g.slots {
 		s := &g.slots[i]
 		if s.state != free && now >= s.due {
@@ -300,12 +312,18 @@ func (g *Gen) Tick(now int64, tx TX) {
 
 // open starts the slot's next tuple.
 func (g *Gen) open(s *slot, now int64, tx TX) {
-	if g.stopped || s.tuple >= g.end {
+	if g.stopped || s.tuple >= g.end || g.behindPace(now) {
 		return
 	}
 	*s = slot{tuple: s.tuple, start: now, due: now + g.rto, state: synSent}
 	g.Stats.Started++
 	g.send(s, wire.TCPFlagSYN, g.iss(s), 0, nil, tx)
+}
+
+// behindPace reports whether Config.Rate allows no new connection at now:
+// one at the first Tick and one every 1/Rate after it have been started.
+func (g *Gen) behindPace(now int64) bool {
+	return g.cfg.Rate > 0 && float64(g.Stats.Started) > g.cfg.Rate*float64(now-g.pace0)/1e9
 }
 
 func (g *Gen) iss(s *slot) uint32 { return iss(g.cfg.Key, s.tuple) }

@@ -351,3 +351,45 @@ func TestAbort(t *testing.T) {
 		t.Fatalf("RST seq %d, stats %+v, done %v", r.Seq, g.Stats, g.Done())
 	}
 }
+
+// TestRate: with Config.Rate the generator opens no more connections
+// than the rate allows since its first Tick, and opens what it owes when
+// slots free up after it fell behind.
+func TestRate(t *testing.T) {
+	g, err := New(Config{Server: server, Client: client, SrcMAC: cliMAC, DstMAC: srvMAC, Slots: 64,
+		WantLength: 13, Key: 42, Rate: 1000}) // one a millisecond
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tx txRec
+	const t0 = int64(time.Hour)
+	syns := func() int {
+		n := 0
+		for _, f := range tx.take() {
+			if f.Flags == wire.TCPFlagSYN {
+				n++
+			}
+		}
+		return n
+	}
+	g.Tick(t0, &tx)
+	if n := syns(); n != 1 {
+		t.Fatalf("first Tick sent %d SYNs, want 1", n)
+	}
+	g.Tick(t0+int64(500*time.Microsecond), &tx)
+	if n := syns(); n != 0 {
+		t.Fatalf("half a period later: %d SYNs, want 0", n)
+	}
+	g.Tick(t0+int64(10*time.Millisecond), &tx)
+	if n := syns(); n != 10 {
+		t.Fatalf("10 ms in: %d more SYNs, want 10 (11 in all, at 0, 1, ..., 10 ms)", n)
+	}
+	// 100 ms in, 90 are owed, but only the 53 free slots can open.
+	g.Tick(t0+int64(100*time.Millisecond), &tx)
+	if n := syns(); n != 53 {
+		t.Fatalf("behind, 64 slots: %d more SYNs, want 53", n)
+	}
+	if g.Stats.Started != 64 {
+		t.Fatalf("Started %d, want 64", g.Stats.Started)
+	}
+}
