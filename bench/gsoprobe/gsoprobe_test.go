@@ -109,6 +109,29 @@ func newRig(tb testing.TB, offloads bool) *rig {
 		"lladdr", testbed.RawMAC.String(), "dev", r.bed.Server.Link, "nud", "permanent"); err != nil {
 		tb.Fatal(err)
 	}
+	// veth hands an skb to the receiving end's NAPI thread only if the
+	// sending end has no TSO feature at all (or the skb is a packet
+	// socket's and the receiver has rx-udp-gro-forwarding or rx-gro-list:
+	// veth_skb_is_eligible_for_gro); otherwise netif_rx queues it on the
+	// sending CPU's backlog, and the receiver's TCP runs in the sender's
+	// softirq, charged to the sender. The testbed's offloadsOff turns
+	// off tx-tcp-segmentation only, leaving the ECN, mangle-ID, IPv6
+	// and AccECN TSO bits on: turn all of them off where offloads are
+	// meant to be off. And steer whatever the Server end still gets by
+	// netif_rx (kernel TCP's skbs from a Peer with TSO) to recvCPU.
+	ends := []*testbed.Host{r.bed.Server}
+	if !offloads {
+		ends = append(ends, r.bed.Peer)
+	}
+	for _, h := range ends {
+		if _, err := h.Exec(ctx, "ethtool", "-K", h.Link, "tso", "off"); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if _, err := r.bed.Server.Exec(ctx, "sh", "-c",
+		fmt.Sprintf("echo %x > /sys/class/net/%s/queues/rx-0/rps_cpus", 1<<recvCPU, r.bed.Server.Link)); err != nil {
+		tb.Fatal(err)
+	}
 	if _, err := threadedNAPI(r.bed.Server, recvCPU); err != nil {
 		tb.Fatal(err)
 	}
@@ -132,7 +155,7 @@ func newRig(tb testing.TB, offloads bool) *rig {
 func features(out string) string {
 	var keep []string
 	for _, l := range strings.Split(out, "\n") {
-		for _, k := range []string{"scatter-gather:", "tx-checksumming:", "tcp-segmentation-offload:", "\ttx-tcp-segmentation:",
+		for _, k := range []string{"scatter-gather:", "tx-checksumming:", "tcp-segmentation-offload:", "\ttx-tcp-segmentation:", "\ttx-tcp-ecn-segmentation:", "\ttx-tcp6-segmentation:",
 			"generic-segmentation-offload:", "generic-receive-offload:"} {
 			if strings.HasPrefix(l, k) {
 				keep = append(keep, strings.Join(strings.Fields(l), " "))
