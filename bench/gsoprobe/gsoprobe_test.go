@@ -117,8 +117,11 @@ func newRig(tb testing.TB, offloads bool) *rig {
 	// softirq, charged to the sender. The testbed's offloadsOff turns
 	// off tx-tcp-segmentation only, leaving the ECN, mangle-ID, IPv6
 	// and AccECN TSO bits on: turn all of them off where offloads are
-	// meant to be off. And steer whatever the Server end still gets by
-	// netif_rx (kernel TCP's skbs from a Peer with TSO) to recvCPU.
+	// meant to be off; turn rx-udp-gro-forwarding on at the Server end
+	// (it touches UDP only) so that the raw senders' skbs take the NAPI
+	// path also from a Peer with TSO. And steer what the Server end still
+	// gets by netif_rx (kernel TCP's skbs from a Peer with TSO: not a
+	// packet socket's) to recvCPU, by RPS: an IPI from the sender.
 	ends := []*testbed.Host{r.bed.Server}
 	if !offloads {
 		ends = append(ends, r.bed.Peer)
@@ -127,6 +130,9 @@ func newRig(tb testing.TB, offloads bool) *rig {
 		if _, err := h.Exec(ctx, "ethtool", "-K", h.Link, "tso", "off"); err != nil {
 			tb.Fatal(err)
 		}
+	}
+	if _, err := r.bed.Server.Exec(ctx, "ethtool", "-K", r.bed.Server.Link, "rx-udp-gro-forwarding", "on"); err != nil {
+		tb.Fatal(err)
 	}
 	if _, err := r.bed.Server.Exec(ctx, "sh", "-c",
 		fmt.Sprintf("echo %x > /sys/class/net/%s/queues/rx-0/rps_cpus", 1<<recvCPU, r.bed.Server.Link)); err != nil {
