@@ -18,8 +18,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -27,7 +25,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/sluicenet/sluice/internal/ethtool"
 	"github.com/sluicenet/sluice/testbed"
 	"github.com/sluicenet/sluice/wire"
 	"golang.org/x/sys/unix"
@@ -138,11 +135,11 @@ func newRig(tb testing.TB, offloads bool) *rig {
 		fmt.Sprintf("echo %x > /sys/class/net/%s/queues/rx-0/rps_cpus", 1<<recvCPU, r.bed.Server.Link)); err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := threadedNAPI(r.bed.Server, recvCPU); err != nil {
+	if _, err := r.bed.Server.ThreadedNAPI(recvCPU); err != nil {
 		tb.Fatal(err)
 	}
 	var err error
-	if r.peerNAPI, err = threadedNAPI(r.bed.Peer, senderCPU); err != nil {
+	if r.peerNAPI, err = r.bed.Peer.ThreadedNAPI(senderCPU); err != nil {
 		tb.Fatal(err)
 	}
 	ln := r.bed.Server.ListenTCP(tb, testbed.HostPort(testbed.ServerIPv4, srvPort))
@@ -717,61 +714,6 @@ func (c *rawConn) sendGSO(total int64, sent *int64, res *result) error {
 		*sent += n
 	}
 	return nil
-}
-
-// threadedNAPI is bench/rig.go's: GRO on at h's veth end (veth runs NAPI
-// only with GRO or XDP), NAPI threaded, the new thread pinned to cpu at
-// SCHED_FIFO 50. It returns the thread's pids.
-func threadedNAPI(h *testbed.Host, cpu int) ([]int, error) {
-	if err := h.Do(func() error { return ethtool.SetValue(h.Link, unix.ETHTOOL_SGRO, 1) }); err != nil {
-		return nil, fmt.Errorf("%s: GRO on: %w", h.Link, err)
-	}
-	before := napiPids(h.Link)
-	if out, err := exec.Command("ip", "netns", "exec", h.Name, "sh", "-c",
-		"echo 1 > /sys/class/net/"+h.Link+"/threaded").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("%s: threaded NAPI: %v: %s", h.Link, err, out)
-	}
-	var pids []int
-	for deadline := time.Now().Add(2 * time.Second); len(pids) == 0; {
-		for p := range napiPids(h.Link) {
-			if !before[p] {
-				pids = append(pids, p)
-			}
-		}
-		if len(pids) == 0 {
-			if time.Now().After(deadline) {
-				return nil, fmt.Errorf("%s: no NAPI thread appeared", h.Link)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	var set unix.CPUSet
-	set.Set(cpu)
-	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 50}
-	for _, p := range pids {
-		if err := unix.SchedSetaffinity(p, &set); err != nil {
-			return nil, fmt.Errorf("pin NAPI thread %d: %w", p, err)
-		}
-		if err := unix.SchedSetAttr(p, &attr, 0); err != nil {
-			return nil, fmt.Errorf("NAPI thread %d SCHED_FIFO: %w", p, err)
-		}
-	}
-	return pids, nil
-}
-
-func napiPids(dev string) map[int]bool {
-	out := map[int]bool{}
-	files, _ := filepath.Glob("/proc/[0-9]*/comm")
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil || !strings.HasPrefix(string(b), "napi/"+dev+"-") {
-			continue
-		}
-		if p, err := strconv.Atoi(filepath.Base(filepath.Dir(f))); err == nil {
-			out[p] = true
-		}
-	}
-	return out
 }
 
 // napiCPU is the CPU time the threads have used (schedstat's run time).
