@@ -13,7 +13,9 @@ import (
 // BenchmarkInsertGrow fills a table at the largest bound (MaxLimit) from
 // empty, as a churning server does in its first 2*MSL, and reports the
 // slowest single Insert: the pause every connection of the loop waits
-// out when the table grows. max-ns/insert is wall time (on a shared
+// out when the table grows. Only the ring grows (a chunk as the tail
+// reaches it, nothing moved); the index is sized by New and only has
+// its pages touched for the first time. max-ns/insert is wall time (on a shared
 // machine it includes being descheduled); max-cpu-ns/insert is the
 // thread's CPU time, which does not; ms/fill is a second fill, not
 // timed per call.

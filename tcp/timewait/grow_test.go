@@ -9,20 +9,25 @@ import (
 	"github.com/sluicenet/sluice/tcp"
 )
 
-// TestGrowthModel: a table growing to 4000 entries while entries are
-// removed, restarted and expired, its ring numbers wrapping (the ring
-// starts just short of 2^ringBits), checked against a map: every entry
-// is found, with its expiry, in whichever index holds it while the index
-// grows, and the table's counts agree.
-func TestGrowthModel(t *testing.T) {
-	const max, flows = 4000, 6000
+// TestModelFull: a table of Max 4000 taking inserts, removals, restarts
+// and expiries until it is full and refusing, its ring numbers wrapping
+// (the ring starts just short of 2^ringBits), checked against a map:
+// every entry is found with its expiry, the counts agree, and the index
+// keeps the size New gave it, one live word per live entry, at most half
+// full.
+func TestModelFull(t *testing.T) {
+	const max, flows = 4000, 20000
 	tb := newTable(t, max)
 	tb.head = ringMask - 3*chunkLen/2 // an empty ring may start anywhere
+	words := len(tb.idx)
+	if words != 8192 {
+		t.Fatalf("index of %d words for Max %d, want 8192", words, max)
+	}
 	model := map[tcp.ID]tcp.Instant{}
 	r := rand.New(rand.NewPCG(5, 6))
 	now := t0
 	life := tcp.Instant(2 * msl)
-	grew := 0
+	full := 0
 	for step := range 100_000 {
 		id := flowN(r.IntN(flows))
 		switch op := r.IntN(20); {
@@ -49,24 +54,51 @@ func TestGrowthModel(t *testing.T) {
 				}
 			}
 		}
-		if tb.old != nil {
-			grew++
+		if len(model) == max {
+			full++
 		}
 		if tb.Len() != len(model) {
 			t.Fatalf("step %d: Len %d, model %d", step, tb.Len(), len(model))
 		}
-		if step%5003 == 0 || (tb.old != nil && step%61 == 0) {
+		if step%5003 == 0 || (len(model) == max && step%61 == 0) {
 			for k, exp := range model {
 				if _, e, ok := tb.Lookup(&k, now); !ok || e != exp {
 					t.Fatalf("step %d: %v expiry %d ok %v, want %d", step, k, e, ok, exp)
 				}
 			}
+			n := 0
+			for _, w := range tb.idx {
+				if w != 0 {
+					n++
+				}
+			}
+			if len(tb.idx) != words || n != tb.Len() || 2*n > words {
+				t.Fatalf("step %d: index of %d words (New gave %d) holds %d, %d live", step, len(tb.idx), words, n, tb.Len())
+			}
 		}
 	}
-	if grew == 0 || len(tb.idx) < max || tb.head > ringMask/2 {
-		t.Fatalf("no growth or no wrap: %d steps growing, index %d, head %d", grew, len(tb.idx), tb.head)
+	if full == 0 || tb.head > ringMask/2 {
+		t.Fatalf("never full or no wrap: %d steps full, head %d", full, tb.head)
 	}
-	t.Logf("stats %+v, %d steps with two indexes", tb.Stats(), grew)
+	t.Logf("stats %+v, %d steps full", tb.Stats(), full)
+}
+
+// TestIndexWords: New sizes the index for Max at load at most 1/2, a
+// power of two of at least 128 words: 2^19 (2 MiB) at DefaultMax, 2^24
+// (64 MiB) at MaxLimit.
+func TestIndexWords(t *testing.T) {
+	for _, c := range []struct{ max, words int }{
+		{1, 128}, {64, 128}, {65, 256}, {4000, 8192}, {1 << 17, 1 << 18},
+		{1_000_000, 1 << 21}, {DefaultMax, 1 << 19}, {MaxLimit, 1 << 24},
+	} {
+		if w := indexWords(c.max); w != c.words {
+			t.Errorf("indexWords(%d) = %d, want %d", c.max, w, c.words)
+		}
+	}
+	tb, err := New(Config{})
+	if err != nil || len(tb.idx) != 1<<19 || tb.idxMask != 1<<19-1 {
+		t.Fatalf("default table: %v, index of %d words", err, len(tb.idx))
+	}
 }
 
 // TestLimits: at MaxLimit the ring (Max + Max/8 + 8 slots) stays more than

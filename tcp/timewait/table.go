@@ -3,7 +3,6 @@ package timewait
 import (
 	"encoding/binary"
 	"hash/maphash"
-	"math"
 	"time"
 
 	"github.com/sluicenet/sluice/tcp"
@@ -70,16 +69,29 @@ const (
 
 type chunk [chunkLen]entry
 
-// The index doubles incrementally: the old one is kept while each Insert
-// moves migrateStep of its positions (and the rest of a cluster) into the
-// new one, and find consults both. Growth starts at load 1/2 and the next
-// can start only after 1/2 of the old size more inserts, by which time
-// 8 positions an insert have moved all of the old index. A position in the
-// old index is marked with oldPos.
-const (
-	migrateStep = 8
-	oldPos      = 1 << 31
-)
+// The index is sized once, by New, for Max live entries at load at most
+// 1/2 (indexWords) and never grows: it holds live entries only (kill and
+// Expire delete theirs, compact reindexes the live ones), so its load
+// never passes 1/2. The bound is known when the table is made, as Linux
+// sizes its established hash (which holds TIME-WAIT sockets) once at
+// boot. An index that doubled incrementally as the table grew raised the
+// loop's CPU per connection from 5.4-6.0 us to 11.65 us for a second and
+// 6.7-7.4 us for five more when it doubled to 2^24 words at 4.19M entries
+// (bench/runs/2026-12-07-churn-paced/run2).
+// The cost is 4 octets x 2 x Max rounded up to a power of two (1 MiB at
+// 131,072, 64 MiB at MaxLimit), allocated up front but touched only as
+// entries arrive; it holds no pointer, so the GC never scans it.
+const minIndexWords = 128
+
+// indexWords is the index size for max live entries: the least power of
+// two at least 2*max, and at least minIndexWords.
+func indexWords(max int) int {
+	n := minIndexWords
+	for n < 2*max {
+		n *= 2
+	}
+	return n
+}
 
 // Table is a TIME-WAIT table; see the package doc. The zero value is not
 // usable: call New.
@@ -90,12 +102,8 @@ type Table struct {
 	used    int      // ring slots in use from head, live and dead
 	live    int      // live entries
 	size    int      // ring slots usable before makeRoom: doubles up to ringMax
-	idx     []uint32
+	idx     []uint32 // indexWords(max) words, never resized
 	idxMask uint32
-	old     []uint32 // the index being moved into idx, or nil
-	oldMask uint32
-	mig     uint32 // next position of old to move (mod len(old))
-	migEnd  uint32 // mig when all of old has moved
 	seed    maphash.Seed
 	life    tcp.Instant // 2*MSL
 	max     int         // live entries allowed
@@ -111,7 +119,8 @@ type Table struct {
 	touch  uint32 // sink for Prefetch's loads
 }
 
-// New returns an empty table.
+// New returns an empty table with its index sized for c.Max entries
+// (indexWords: 4 octets x 2 x Max, rounded up to a power of two).
 func New(c Config) (*Table, error) {
 	msl, max, err := c.normalize()
 	if err != nil {
@@ -123,8 +132,8 @@ func New(c Config) (*Table, error) {
 		max:     max,
 		ringMax: max + max/8 + 8,
 		chunks:  make([]*chunk, 1<<(ringBits-chunkBits)),
-		idx:     make([]uint32, 128),
-		idxMask: 127,
+		idx:     make([]uint32, indexWords(max)),
+		idxMask: uint32(indexWords(max) - 1),
 		laIdx:   map[[16]byte]uint16{},
 		lastI:   -1,
 	}
@@ -318,9 +327,6 @@ func (t *Table) lookup(id *tcp.ID, now tcp.Instant) (ipos uint32, s int) {
 func (t *Table) Prefetch(tuple *[36]byte) {
 	h := maphash.Bytes(t.seed, tuple[:])
 	t.touch += t.idx[uint32(h)&t.idxMask]
-	if t.old != nil {
-		t.touch += t.old[uint32(h)&t.oldMask]
-	}
 }
 
 // hash is the index hash of e's 4-tuple (its 36 octets, as sched.ConnKey
@@ -334,23 +340,12 @@ func (t *Table) hash(e *entry) uint64 {
 	return maphash.Bytes(t.seed, b[:])
 }
 
-// find returns the index position (oldPos set when in the old index) and
-// ring slot of the entry with k's 4-tuple, or -1 for the slot.
+// find returns the index position and ring slot of the entry with k's
+// 4-tuple, or the first empty position and -1 for the slot.
 func (t *Table) find(k *entry, h uint64) (uint32, int) {
-	if t.old != nil {
-		if i, s := t.probe(t.old, t.oldMask, k, h); s >= 0 {
-			return i | oldPos, s
-		}
-	}
-	return t.probe(t.idx, t.idxMask, k, h)
-}
-
-// probe looks k up in one index: its position and ring slot, or the first
-// empty position and -1.
-func (t *Table) probe(idx []uint32, mask uint32, k *entry, h uint64) (uint32, int) {
 	tag := tagOf(h)
-	for i := uint32(h) & mask; ; i = (i + 1) & mask {
-		w := idx[i]
+	for i := uint32(h) & t.idxMask; ; i = (i + 1) & t.idxMask {
+		w := t.idx[i]
 		if w == 0 {
 			return i, -1
 		}
@@ -381,80 +376,7 @@ func (t *Table) add(e *entry, h uint64) {
 	(*c)[s&chunkMask] = *e
 	t.used++
 	t.live++
-	t.growIndex()
-	t.idxPut(h, s)
-	t.migrate(migrateStep)
-}
-
-// growIndex starts moving to an index of twice the size when live
-// entries pass half the index (at 2/3, the longer probes and clusters
-// cost a third more an Insert at 32k entries, BenchmarkInsertExpire).
-func (t *Table) growIndex() {
-	if t.live*2 <= len(t.idx) {
-		return
-	}
-	t.migrate(math.MaxInt) // the last growth has ended by now (see migrateStep)
-	t.old, t.oldMask = t.idx, t.idxMask
-	t.idx = make([]uint32, 2*len(t.old))
-	t.idxMask = uint32(len(t.idx) - 1)
-	// Start at an empty word: clusters then move whole, so a probe of
-	// the old index never finds a hole a cluster's move left.
-	start := uint32(0)
-	for t.old[start] != 0 {
-		start++
-	}
-	t.mig, t.migEnd = start, start+uint32(len(t.old))
-}
-
-// migrate moves at least budget positions of the old index into the new
-// one, stopping only at an empty word (the end of a cluster). The words
-// move in batches (moveBatch) so that their cache misses overlap.
-func (t *Table) migrate(budget int) {
-	var batch [migBatch]uint32
-	n := 0
-	for t.old != nil {
-		i := t.mig & t.oldMask
-		if w := t.old[i]; w != 0 {
-			t.old[i] = 0
-			batch[n] = w & slotMask
-			if n++; n == migBatch {
-				t.moveBatch(batch[:])
-				n = 0
-			}
-		} else if budget <= 0 {
-			break
-		}
-		budget--
-		if t.mig++; t.mig == t.migEnd {
-			t.old = nil
-		}
-	}
-	t.moveBatch(batch[:n])
-}
-
-// migBatch is the most words moveBatch takes: about the live words of
-// one Insert's migrateStep positions at load 1/2, and a cluster's rest.
-const migBatch = 8
-
-// moveBatch indexes the ring slots of words taken out of the old index in
-// the new one. In a large table each word costs two cache misses, its
-// entry (for the hash) and its word in the new index; loading all the
-// entries first, then all the new words, lets the misses of a batch
-// overlap instead of following one another (the words are put in order,
-// so a cluster still moves whole).
-func (t *Table) moveBatch(slots []uint32) {
-	var hs [migBatch]uint64
-	for _, s := range slots {
-		e := t.at(int(s))
-		t.touch += uint32(e.raddr[0]) + uint32(e.local) // both ends: an entry may span two lines
-	}
-	for k, s := range slots {
-		hs[k] = t.hash(t.at(int(s)))
-		t.touch += t.idx[uint32(hs[k])&t.idxMask]
-	}
-	for k, s := range slots {
-		t.idxPut(hs[k], int(s))
-	}
+	t.idxPut(h, s) // live <= max: the index is at most half full
 }
 
 // idxPut indexes ring slot s under hash h (the tuple is not present).
@@ -488,16 +410,11 @@ func (t *Table) popHead() {
 	}
 }
 
-// idxDelete empties index position i (of the old index if oldPos is set)
-// by backward-shift deletion (linear probing without tombstones): later
-// words of the cluster whose home is not in (i, j] move back into the
-// hole. In the old index the cluster is one not moved yet (they move
-// whole), and a shift keeps it within itself.
+// idxDelete empties index position i by backward-shift deletion (linear
+// probing without tombstones): later words of the cluster whose home is
+// not in (i, j] move back into the hole.
 func (t *Table) idxDelete(i uint32) {
 	idx, mask := t.idx, t.idxMask
-	if i&oldPos != 0 {
-		idx, mask, i = t.old, t.oldMask, i&^oldPos
-	}
 	for j := (i + 1) & mask; ; j = (j + 1) & mask {
 		w := idx[j]
 		if w == 0 {
@@ -546,10 +463,9 @@ func (t *Table) compact() {
 	t.reindex()
 }
 
-// reindex rebuilds the index from the live ring slots, ending a growth.
+// reindex rebuilds the index from the live ring slots.
 func (t *Table) reindex() {
 	clear(t.idx)
-	t.old = nil
 	s := t.head
 	for range t.used {
 		if e := t.at(s); e.local&fLive != 0 {

@@ -329,7 +329,8 @@ func BenchmarkInputFIN(b *testing.B) {
 // BenchmarkBytesPerEntry measures the heap a table of 1M live entries
 // holds (ring + index + local addresses) and reports it per entry, beside
 // the size of the ring entry alone; the difference is the hash index
-// (load 1/4 to 1/2; 8 MiB at 1M) and the ring's last, partly used chunk.
+// (sized by New for Max = n: 2^21 words, 8 MiB, at 1M) and the ring's
+// last, partly used chunk.
 func BenchmarkBytesPerEntry(b *testing.B) {
 	n := 1_000_000
 	if s := os.Getenv("TIMEWAIT_ENTRIES"); s != "" {

@@ -17,14 +17,19 @@
 // Max/8 slots are dead. The ring is stored in chunks of 4096 entries that
 // come as the tail reaches them and go as the head leaves them, so growth
 // moves no entry. A separate open-addressing index ([]uint32, linear
-// probing, backward-shift deletion, load 1/4 to 1/2) maps the 4-tuple to
+// probing, backward-shift deletion, load at most 1/2) maps the 4-tuple to
 // a ring slot; each index word (32 bits) also carries 8 bits of the hash
-// so most probes never touch the entry. The index doubles incrementally:
-// each Insert moves a few positions of the old index into the new one and
-// look-ups consult both until the move ends, so no Insert rehashes the
-// table (a table doubled in one step stopped its loop for about 2 s at 4M
-// entries; now the slowest Insert of a fill to MaxLimit takes 6.5-13 ms
-// of CPU, BenchmarkInsertGrow). The index hashes the 4-tuple with
+// so most probes never touch the entry. New sizes the index once for Max
+// live entries at load at most 1/2 (the least power of two of at least
+// 2*Max words) and it never grows: it holds live entries only, so no
+// Insert rehashes or moves it. The bound is known when the table is made,
+// as Linux sizes its established hash once at boot; an index that doubled
+// as the table grew (incrementally, a few positions an Insert) doubled a
+// loop's CPU per connection for a second when it reached 2^24 words at
+// 4.19M entries. The cost is 4 octets x 2 x Max rounded up, allocated by
+// New: 1 MiB at Max 131,072, 64 MiB at MaxLimit; its pages are touched
+// only as entries arrive, and it holds no pointer for the GC to scan. The
+// index hashes the 4-tuple with
 // hash/maphash under a seed drawn per table, as the loops' connection
 // table does: the remote address and port are the peer's choice, and a
 // peer that could aim hash collisions would turn every lookup into a long
