@@ -148,14 +148,14 @@ func TestCPUClocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k0, err := kthreadCPU(unix.Gettid())
+	k0, err := testbed.ThreadCPU(unix.Gettid())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for x, start := 0, time.Now(); time.Since(start) < 20*time.Millisecond; x++ {
 	}
 	d1, _ := procCPU(os.Getpid())
-	k1, _ := kthreadCPU(unix.Gettid())
+	k1, _ := testbed.ThreadCPU(unix.Gettid())
 	if d1 <= d0 || k1 <= k0 || d1%(10*time.Millisecond) == 0 {
 		t.Fatalf("process CPU %v -> %v, thread %v -> %v", d0, d1, k0, k1)
 	}

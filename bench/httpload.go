@@ -282,7 +282,7 @@ func readCores(c config, srv *serverProc) coresEdge {
 	}
 	if srv.napi != nil {
 		for _, p := range srv.napi.peer {
-			d, _ := kthreadCPU(p)
+			d, _ := testbed.ThreadCPU(p)
 			e.peerNAPI += d
 		}
 	}

@@ -301,21 +301,6 @@ func procCPU(pid int) (time.Duration, error) {
 	return time.Duration(ts.Nano()), nil
 }
 
-// kthreadCPU is thread tid's CPU time in nanoseconds, the first field of
-// /proc/<tid>/schedstat (another process's thread clock cannot be read).
-func kthreadCPU(tid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/schedstat", tid))
-	if err != nil {
-		return 0, err
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return 0, fmt.Errorf("empty /proc/%d/schedstat", tid)
-	}
-	ns, err := strconv.ParseInt(f[0], 10, 64)
-	return time.Duration(ns), err
-}
-
 type lockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer

@@ -88,7 +88,7 @@ func setupRig(c config, bed *testbed.Bed) (*napiThreads, error) {
 func (n *napiThreads) cpu() (time.Duration, error) {
 	var sum time.Duration
 	for _, p := range n.server {
-		d, err := kthreadCPU(p)
+		d, err := testbed.ThreadCPU(p)
 		if err != nil {
 			return 0, fmt.Errorf("NAPI thread %d: %w", p, err)
 		}

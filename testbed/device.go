@@ -90,3 +90,19 @@ func napiPids(dev string) map[int]bool {
 	}
 	return out
 }
+
+// ThreadCPU is thread tid's CPU time, the first field of
+// /proc/<tid>/schedstat (another process's thread clock cannot be read):
+// a NAPI thread's (ThreadedNAPI) or any other kernel or user thread's.
+func ThreadCPU(tid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/schedstat", tid))
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, fmt.Errorf("empty /proc/%d/schedstat", tid)
+	}
+	ns, err := strconv.ParseInt(f[0], 10, 64)
+	return time.Duration(ns), err
+}

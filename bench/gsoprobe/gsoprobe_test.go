@@ -17,7 +17,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
-	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -716,19 +715,15 @@ func (c *rawConn) sendGSO(total int64, sent *int64, res *result) error {
 	return nil
 }
 
-// napiCPU is the CPU time the threads have used (schedstat's run time).
+// napiCPU is the CPU time the threads have used (testbed.ThreadCPU).
 func napiCPU(tb testing.TB, pids []int) time.Duration {
 	var sum time.Duration
 	for _, p := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/schedstat", p))
+		d, err := testbed.ThreadCPU(p)
 		if err != nil {
 			tb.Fatalf("NAPI thread %d: %v", p, err)
 		}
-		ns, err := strconv.ParseInt(strings.Fields(string(b))[0], 10, 64)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		sum += time.Duration(ns)
+		sum += d
 	}
 	return sum
 }
