@@ -126,7 +126,7 @@ func (t *TCB) trySend(now Instant) {
 		return
 	}
 	noDelay := t.cfg.NoDelay || t.has(flagNoDelay|flagFinQueued)
-	if t.sndMax == t.sndUna && t.lastSend != 0 && now.Sub(t.lastSend) > t.rto && t.sndNxt.LessThan(dataEnd) {
+	if t.sndMax == t.sndUna && t.lastSend != 0 && now.Sub(t.lastSend) > t.rto {
 		// RFC 5681 §4.1 (RFC 9438 §5.8): restart from at most the
 		// initial window after an idle period longer than the RTO.
 		t.cc.OnIdle(t.sndMSS, now)
